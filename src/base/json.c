@@ -1,0 +1,62 @@
+/*
+** base/json.c — jansson helpers (see json.h).
+*/
+#include "base/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "base/utf8.h"
+
+mast_status mast_json_parse(const char *text, size_t len, const char *what, json_t **out)
+{
+    json_error_t err;
+    json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!v)
+        return mast_fail(MAST_ERR_FORMAT, "%s: invalid JSON at line %d, column %d: %s",
+                         what, err.line, err.column, err.text);
+    *out = v;
+    return MAST_OK;
+}
+
+const char *mast_json_get_str(const json_t *obj, const char *key, const char *dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+int64_t mast_json_get_int(const json_t *obj, const char *key, int64_t dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+static int dump_cb(const char *data, size_t size, void *ctx)
+{
+    return mast_buf_append(ctx, data, size) == MAST_OK ? 0 : -1;
+}
+
+mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b)
+{
+    size_t flags = JSON_ENCODE_ANY | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    if (json_dump_callback(value, dump_cb, b, flags) != 0)
+        return mast_fail(MAST_ERR_NOMEM, "cannot serialise JSON");
+    return MAST_OK;
+}
+
+json_t *mast_json_string_lossy(const char *s)
+{
+    if (!s)
+        return json_string("");
+    size_t len = strlen(s);
+    if (mast_utf8_valid(s, len, NULL))
+        return json_stringn(s, len);
+    char *fixed;
+    size_t fixed_len;
+    if (mast_utf8_repair(s, len, &fixed, &fixed_len, NULL) != MAST_OK)
+        return json_string("");
+    json_t *v = json_stringn(fixed, fixed_len);
+    free(fixed);
+    return v;
+}

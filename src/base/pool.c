@@ -1,0 +1,145 @@
+/*
+** base/pool.c — fixed thread pool (see pool.h).
+**
+** Workers sleep on a condition variable; each job is a generation number so
+** a worker runs every job exactly once, then the caller waits for the count
+** of finished workers to reach the pool size.
+*/
+#include "base/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/status.h"
+
+struct mast_pool {
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    unsigned long generation;
+    int n_finished;
+    int stopping;
+    mast_pool_fn fn;
+    void *ctx;
+    size_t n;
+};
+
+typedef struct { mast_pool *pool; int index; } worker_arg;
+
+static void run_share(mast_pool *p, int index)
+{
+    size_t per = p->n / (size_t)p->n_threads, extra = p->n % (size_t)p->n_threads;
+    size_t i = (size_t)index;
+    size_t begin = i * per + (i < extra ? i : extra);
+    size_t end = begin + per + (i < extra ? 1 : 0);
+    if (begin < end)
+        p->fn(p->ctx, begin, end, index);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_arg *wa = arg;
+    mast_pool *p = wa->pool;
+    int index = wa->index;
+    free(wa);
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stopping && p->generation == seen)
+            pthread_cond_wait(&p->wake, &p->mu);
+        if (p->stopping)
+            break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        run_share(p, index);
+        pthread_mutex_lock(&p->mu);
+        if (++p->n_finished == p->n_threads - 1)
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+mast_status mast_pool_create(mast_pool **out, int n_threads)
+{
+    if (n_threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = n > 0 ? (int)n : 1;
+    }
+    mast_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory creating a thread pool");
+    p->n_threads = n_threads;
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (!p->threads) {
+        mast_pool_free(p);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory creating a thread pool");
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa) {
+            wa->pool = p;
+            wa->index = i;
+        }
+        if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            p->n_threads = i;   /* only threads 1..i-1 exist */
+            mast_pool_free(p);
+            return mast_fail(MAST_ERR_INTERNAL, "cannot start worker thread %d", i);
+        }
+    }
+    *out = p;
+    return MAST_OK;
+}
+
+int mast_pool_size(const mast_pool *pool)
+{
+    return pool->n_threads;
+}
+
+void mast_pool_for(mast_pool *p, size_t n, mast_pool_fn fn, void *ctx)
+{
+    if (p->n_threads == 1 || n < 2) {
+        if (n)
+            fn(ctx, 0, n, 0);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->n_finished = 0;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+
+    run_share(p, 0);
+
+    pthread_mutex_lock(&p->mu);
+    while (p->n_finished < p->n_threads - 1)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void mast_pool_free(mast_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    if (p->threads)
+        for (int i = 1; i < p->n_threads; i++)
+            pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}

@@ -1,0 +1,37 @@
+/*
+** base/utf8.h — UTF-8 validation, repair, decoding and NFC normalization.
+**
+** Validation follows RFC 3629: no overlong forms, no surrogates, nothing past
+** U+10FFFF. Normalization uses utf8proc.
+*/
+#ifndef MAST_BASE_UTF8_H
+#define MAST_BASE_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mast.h"
+
+/* Decodes one code point at s[0..len). Returns the number of bytes used
+** (1..4) and sets *cp; on an invalid or truncated sequence returns 1 and sets
+** *cp = -1. `len` must be > 0. */
+size_t mast_utf8_decode(const char *s, size_t len, int32_t *cp);
+
+/* True when s[0..len) is valid UTF-8. On false, *bad_offset (if not NULL) is
+** the offset of the first invalid byte. */
+bool mast_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+
+/* Copies s[0..len) replacing each invalid byte by U+FFFD; NUL bytes are
+** replaced too. The caller frees *out. *n_replaced counts the replacements. */
+mast_status mast_utf8_repair(const char *s, size_t len, char **out, size_t *out_len,
+                             size_t *n_replaced);
+
+/* NFC-normalizes valid UTF-8. The caller frees *out. */
+mast_status mast_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len);
+
+/* Length of the longest prefix of s[0..len) that is at most `max` bytes and
+** does not end inside a UTF-8 sequence. */
+size_t mast_utf8_truncate(const char *s, size_t len, size_t max);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+** cli/cli.h — helpers shared by the `mast` subcommands.
+**
+** Exit codes: 0 success, 1 failure, 2 usage error. Errors print as
+** "mast: <what failed>: <why>" on stderr.
+*/
+#ifndef MAST_CLI_H
+#define MAST_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "data/store.h"
+#include "observe/trace.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_COLLECTION "default"
+
+/* Prints "mast: <mast_errmsg()>" (or the strerror of st) and returns 1. */
+int cli_fail(mast_status st);
+/* Prints "mast <cmd>: <message>" and a pointer to --help; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports the getopt error for the option at argv[optind - 1]. */
+int cli_bad_option(const char *cmd, char **argv);
+
+/* Opens the store named by --db / $MAST_DB / ./mast.db. */
+mast_status cli_open_store(const char *db_flag, mast_store **out);
+
+/* Ends the trace, saves it (a failure to save is a warning) and frees it. */
+void cli_finish_trace(mast_store *store, mast_trace *trace, mast_status st);
+
+/* Prints JSON to stdout, indented, with a newline; takes ownership. */
+void cli_print_json(json_t *value);
+
+/* Parses a positive integer option; on error prints usage and returns 0. */
+int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                  long *out);
+
+int cmd_ingest(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_traces(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_collections(int argc, char **argv);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+** cli/common.c — helpers shared by the subcommands (see cli.h).
+*/
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "data/store_traces.h"
+
+int cli_fail(mast_status st)
+{
+    const char *msg = mast_errmsg();
+    fprintf(stderr, "mast: %s\n", msg && *msg ? msg : mast_strerror(st));
+    return 1;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mast %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'mast %s --help'.\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (optopt && strchr("ckn", optopt) && arg && arg[0] == '-' && arg[1] == optopt && !arg[2])
+        return cli_usage(cmd, "option '%s' needs a value", arg);
+    return cli_usage(cmd, "unknown option or missing value: '%s'", arg ? arg : "?");
+}
+
+mast_status cli_open_store(const char *db_flag, mast_store **out)
+{
+    return mast_store_open(out, mast_store_default_path(db_flag));
+}
+
+void cli_finish_trace(mast_store *store, mast_trace *trace, mast_status st)
+{
+    if (!trace)
+        return;
+    mast_trace_end(trace, st);
+    if (store && mast_store_trace_save(store, trace) != MAST_OK)
+        mast_warn("cannot save the trace: %s", mast_errmsg());
+    mast_trace_free(trace);
+}
+
+void cli_print_json(json_t *value)
+{
+    mast_buf b = {0};
+    if (mast_json_dump(value, 1, &b) == MAST_OK)
+        printf("%s\n", mast_buf_cstr(&b));
+    mast_buf_free(&b);
+    json_decref(value);
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                  long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        cli_usage(cmd, "%s must be an integer from %ld to %ld (got '%s')", opt, min, max, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}

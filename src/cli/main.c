@@ -1,0 +1,99 @@
+/*
+** cli/main.c — the `mast` command: global help, version, dispatch.
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+
+static const char usage[] =
+    "mast — the modern AI stack in one command\n"
+    "\n"
+    "Usage: mast COMMAND [OPTIONS]\n"
+    "\n"
+    "Data\n"
+    "  ingest PATH...        ingest files and folders (text, Markdown, JSON Lines) into a collection\n"
+    "  collections           list collections with their document and chunk counts\n"
+    "  search \"QUERY\"        search a collection (BM25), print ranked passages\n"
+    "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
+    "\n"
+    "Serving and observability\n"
+    "  serve                 serve the HTTP API (search, ask, collections, traces)\n"
+    "  traces                list recent traces; 'traces show ID' prints one as a span tree\n"
+    "  eval --beir DIR       measure retrieval quality on a BEIR-format test collection\n"
+    "\n"
+    "Other\n"
+    "  version               print the version\n"
+    "  help [COMMAND]        this text, or a command's help (same as COMMAND --help)\n"
+    "\n"
+    "Every command stores its data in one SQLite file: --db PATH, else $MAST_DB, else ./mast.db.\n"
+    "Logging: MAST_LOG=error|warn|info|debug (default warn).\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"search", cmd_search},
+    {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
+    {"eval", cmd_eval},
+};
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void set_log_level(void)
+{
+    const char *env = getenv("MAST_LOG");
+    if (!env)
+        return;
+    if (strcmp(env, "error") == 0)
+        mast_log_set_level(MAST_LOG_ERROR);
+    else if (strcmp(env, "info") == 0)
+        mast_log_set_level(MAST_LOG_INFO);
+    else if (strcmp(env, "debug") == 0)
+        mast_log_set_level(MAST_LOG_DEBUG);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    set_log_level();
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc > 2 && find(argv[2])) {
+            char *args[] = {argv[2], "--help", NULL};
+            return find(argv[2])->run(2, args);
+        }
+        fputs(usage, stdout);
+        return argc > 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("mast %s\n", mast_version());
+        return 0;
+    }
+    const command *cmd = find(name);
+    if (!cmd) {
+        fprintf(stderr, "mast: unknown command '%s'\nTry 'mast --help'.\n", name);
+        return EXIT_USAGE;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

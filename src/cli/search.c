@@ -1,0 +1,208 @@
+/*
+** cli/search.c — `mast search` and `mast ask`.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "deploy/rag.h"
+
+static const char search_help[] =
+    "Usage: mast search \"QUERY\" [options]\n"
+    "\n"
+    "Searches a collection with BM25 and prints the best passages: rank, score, source\n"
+    "(uri and heading path) and a snippet.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --collection NAME   collection (default: default)\n"
+    "  -k N                    number of results (default 10, at most 1000)\n"
+    "      --json              print a JSON array of {rank, score, chunk_id, doc_id, uri,\n"
+    "                          title, heading, text}\n"
+    "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "  -h, --help              this help\n";
+
+static const char ask_help[] =
+    "Usage: mast ask \"QUESTION\" [options]\n"
+    "\n"
+    "Answers a question from the best passages of a collection, citing them as [n], and\n"
+    "prints the numbered sources. With no model configured (none can be yet) the answer is\n"
+    "extractive: the passages' sentences that best match the question.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --collection NAME   collection (default: default)\n"
+    "  -k N                    passages to retrieve (default 5, at most 1000)\n"
+    "      --json              print {answer, citations: [{n, uri, heading, text, ...}],\n"
+    "                          extractive, note}\n"
+    "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "  -h, --help              this help\n";
+
+typedef struct args {
+    const char *collection, *db, *text;
+    long k;
+    int json;
+} args;
+
+/* Parses the options shared by search and ask; returns -1 to go on, else an
+** exit code. */
+static int parse(const char *cmd, const char *help, long default_k, int argc, char **argv,
+                 args *a)
+{
+    enum { OPT_DB = 256, OPT_JSON };
+    static const struct option options[] = {
+        {"collection", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"db", required_argument, NULL, OPT_DB},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:k:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->collection = optarg; break;
+        case 'k':
+            if (!cli_parse_int(cmd, "-k", optarg, 1, 1000, &a->k))
+                return EXIT_USAGE;
+            break;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_DB: a->db = optarg; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return cli_bad_option(cmd, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage(cmd, "no %s given", strcmp(cmd, "ask") == 0 ? "QUESTION" : "QUERY");
+    if (optind + 1 < argc)
+        return cli_usage(cmd, "unexpected argument '%s' (quote the %s)", argv[optind + 1],
+                         strcmp(cmd, "ask") == 0 ? "question" : "query");
+    a->text = argv[optind];
+    if (!*a->text)
+        return cli_usage(cmd, "the %s is empty", strcmp(cmd, "ask") == 0 ? "question" : "query");
+    return -1;
+}
+
+/* Prints up to max_chars characters of text on one line, white space collapsed. */
+static void print_snippet(const char *text, size_t max_chars)
+{
+    size_t chars = 0;
+    int space = 0;
+    for (const char *p = text; *p && chars < max_chars; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+            space = 1;
+            continue;
+        }
+        if (space && chars) {
+            putchar(' ');
+            chars++;
+        }
+        space = 0;
+        putchar(*p);
+        if (((unsigned char)*p & 0xC0) != 0x80)
+            chars++;
+    }
+}
+
+static void print_source(const mast_result *r)
+{
+    printf("%s", r->uri);
+    if (r->heading && *r->heading)
+        printf(" > %s", r->heading);
+}
+
+int cmd_search(int argc, char **argv)
+{
+    args a;
+    int rc = parse("search", search_help, 10, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    mast_store *store;
+    mast_status st = cli_open_store(a.db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    mast_retriever *r = NULL;
+    mast_result *res = NULL;
+    size_t n = 0;
+    mast_trace *trace = mast_trace_begin("search");
+    mast_trace_attr_str(trace, "collection", a.collection);
+    mast_trace_attr_str(trace, "query", a.text);
+    mast_trace_attr_int(trace, "k", a.k);
+    st = mast_retriever_create(&r);
+    if (st == MAST_OK)
+        st = mast_search(r, store, a.collection, a.text, (size_t)a.k, trace, &res, &n);
+    mast_trace_attr_int(trace, "n_results", (int64_t)n);
+    cli_finish_trace(store, trace, st);
+    mast_retriever_free(r);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    if (a.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, mast_result_to_json(&res[i]));
+        cli_print_json(arr);
+    } else {
+        if (n == 0)
+            fprintf(stderr, "no results in '%s'\n", a.collection);
+        for (size_t i = 0; i < n; i++) {
+            printf("%2d. %7.3f  ", res[i].rank, res[i].score);
+            print_source(&res[i]);
+            printf("\n    ");
+            print_snippet(res[i].text, 200);
+            printf("\n");
+        }
+    }
+    mast_results_free(res, n);
+    return 0;
+}
+
+int cmd_ask(int argc, char **argv)
+{
+    args a;
+    int rc = parse("ask", ask_help, 5, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    mast_store *store;
+    mast_status st = cli_open_store(a.db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    mast_retriever *r = NULL;
+    mast_answer ans = {0};
+    mast_trace *trace = mast_trace_begin("ask");
+    mast_trace_attr_str(trace, "collection", a.collection);
+    mast_trace_attr_str(trace, "question", a.text);
+    mast_trace_attr_int(trace, "k", a.k);
+    st = mast_retriever_create(&r);
+    if (st == MAST_OK)
+        st = mast_ask(r, store, a.collection, a.text, (size_t)a.k, trace, &ans);
+    cli_finish_trace(store, trace, st);
+    mast_retriever_free(r);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    if (a.json) {
+        json_t *cites = json_array();
+        for (size_t i = 0; i < ans.n_sources; i++) {
+            json_t *c = mast_result_to_json(&ans.sources[i]);
+            json_object_set_new(c, "n", json_integer((json_int_t)i + 1));
+            json_array_append_new(cites, c);
+        }
+        cli_print_json(json_pack("{s:o, s:o, s:b, s:s}", "answer",
+                                 mast_json_string_lossy(ans.answer), "citations", cites,
+                                 "extractive", ans.extractive, "note", ans.note));
+    } else {
+        printf("%s\n", ans.answer);
+        if (ans.n_sources)
+            printf("\nSources:\n");
+        for (size_t i = 0; i < ans.n_sources; i++) {
+            printf("  [%zu] ", i + 1);
+            print_source(&ans.sources[i]);
+            printf("  (score %.3f)\n", ans.sources[i].score);
+        }
+        printf("\n(%s)\n", ans.note);
+    }
+    mast_answer_free(&ans);
+    return 0;
+}

@@ -1,0 +1,146 @@
+/*
+** cli/traces.c — `mast traces` and `mast traces show ID`.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "data/store_traces.h"
+
+static const char traces_help[] =
+    "Usage: mast traces [-n N] [--json]\n"
+    "       mast traces show ID [--json]\n"
+    "\n"
+    "Lists the most recent traces (every ingest, search, ask, eval and HTTP request records\n"
+    "one), newest first; 'show' prints one trace as a tree of spans with durations and\n"
+    "attributes. ID may be any unique prefix of the trace id.\n"
+    "\n"
+    "Options:\n"
+    "  -n N                    number of traces to list (default 20)\n"
+    "      --json              print JSON\n"
+    "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "  -h, --help              this help\n";
+
+static void format_time(int64_t us, char *out, size_t n)
+{
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void print_attrs(json_t *attrs, size_t max)
+{
+    if (!json_is_object(attrs) || json_object_size(attrs) == 0)
+        return;
+    char *text = json_dumps(attrs, JSON_COMPACT);
+    if (!text)
+        return;
+    if (strlen(text) > max)
+        strcpy(text + max - 3, "...");
+    printf("  %s", text);
+    free(text);
+}
+
+static void print_list(json_t *arr)
+{
+    size_t i;
+    json_t *t;
+    if (json_array_size(arr) == 0)
+        fprintf(stderr, "no traces yet\n");
+    json_array_foreach(arr, i, t) {
+        char when[32];
+        format_time(json_integer_value(json_object_get(t, "start_us")), when, sizeof when);
+        printf("%.12s  %s  %9.2f ms  %-5s %-14s", json_string_value(json_object_get(t, "id")),
+               when, (double)json_integer_value(json_object_get(t, "duration_us")) / 1000.0,
+               json_string_value(json_object_get(t, "status")),
+               json_string_value(json_object_get(t, "name")));
+        print_attrs(json_object_get(t, "attributes"), 100);
+        printf("\n");
+    }
+}
+
+static void print_span(json_t *spans, json_int_t id, int depth)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(spans, i, s) {
+        json_t *parent = json_object_get(s, "parent_id");
+        json_int_t sid = json_integer_value(json_object_get(s, "span_id"));
+        if (id < 0 ? !json_is_null(parent) : json_integer_value(parent) != id || json_is_null(parent))
+            continue;
+        printf("%*s%-*s %9.2f ms  %-5s", depth * 2, "", 28 - depth * 2,
+               json_string_value(json_object_get(s, "name")),
+               (double)json_integer_value(json_object_get(s, "duration_us")) / 1000.0,
+               json_string_value(json_object_get(s, "status")));
+        print_attrs(json_object_get(s, "attributes"), 160);
+        printf("\n");
+        print_span(spans, sid, depth + 1);
+    }
+}
+
+int cmd_traces(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_JSON };
+    static const struct option options[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"db", required_argument, NULL, OPT_DB},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL;
+    long limit = 20;
+    int json = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!cli_parse_int("traces", "-n", optarg, 1, 100000, &limit))
+                return EXIT_USAGE;
+            break;
+        case OPT_JSON: json = 1; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(traces_help, stdout); return 0;
+        default: return cli_bad_option("traces", argv);
+        }
+    }
+    const char *show_id = NULL;
+    if (optind < argc) {
+        if (strcmp(argv[optind], "show") != 0)
+            return cli_usage("traces", "unknown subcommand '%s' (expected 'show ID')",
+                             argv[optind]);
+        if (optind + 1 >= argc)
+            return cli_usage("traces", "'show' needs a trace ID");
+        if (optind + 2 < argc)
+            return cli_usage("traces", "unexpected argument '%s'", argv[optind + 2]);
+        show_id = argv[optind + 1];
+    }
+    mast_store *store;
+    mast_status st = cli_open_store(db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    json_t *out = NULL;
+    st = show_id ? mast_store_trace_get(store, show_id, &out)
+                 : mast_store_trace_list(store, (int)limit, &out);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    if (json) {
+        cli_print_json(out);
+        return 0;
+    }
+    if (show_id) {
+        char when[32];
+        format_time(json_integer_value(json_object_get(out, "start_us")), when, sizeof when);
+        printf("trace %s  %s  %.2f ms  %s\n", json_string_value(json_object_get(out, "id")),
+               when, (double)json_integer_value(json_object_get(out, "duration_us")) / 1000.0,
+               json_string_value(json_object_get(out, "status")));
+        print_span(json_object_get(out, "spans"), -1, 0);
+    } else {
+        print_list(out);
+    }
+    json_decref(out);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+** data/ingest/doc.h — a loaded document, the loaders' common output.
+**
+** A loader turns a file's bytes (valid, NFC-normalized UTF-8) into a title
+** and a list of blocks (paragraphs and code blocks, each with its heading
+** path) that the chunker consumes. Block texts and headings point into the
+** document's arena or into the loader's input, which must outlive the doc.
+*/
+#ifndef MAST_DATA_INGEST_DOC_H
+#define MAST_DATA_INGEST_DOC_H
+
+#include "base/arena.h"
+#include "data/chunk.h"
+
+typedef struct mast_doc {
+    const char *title;
+    mast_block *blocks;
+    size_t n_blocks, cap_blocks;
+    mast_arena arena;
+} mast_doc;
+
+void mast_doc_init(mast_doc *doc);
+void mast_doc_free(mast_doc *doc);
+mast_status mast_doc_add_block(mast_doc *doc, mast_block_kind kind, const char *text, size_t len,
+                               const char *heading);
+
+/* Plain text: paragraphs separated by blank lines; title = `fallback_title`. */
+mast_status mast_load_text(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
+
+/* Markdown: ATX and setext headings build the heading path, fenced code
+** blocks (``` or ~~~) are kept whole, YAML front matter is skipped; title =
+** the first level-1 heading, else `fallback_title`. */
+mast_status mast_load_markdown(mast_doc *doc, const char *text, size_t len,
+                               const char *fallback_title);
+
+#endif

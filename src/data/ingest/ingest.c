@@ -1,0 +1,698 @@
+/*
+** data/ingest/ingest.c — walking, format dispatch, incremental updates and
+** pruning (see ingest.h).
+*/
+#include "data/ingest/ingest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/mmap.h"
+#include "base/progress.h"
+#include "base/status.h"
+#include "base/utf8.h"
+#include "data/ingest/doc.h"
+
+typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL } file_kind;
+
+typedef struct file_entry {
+    char *path;
+    uint64_t size;
+} file_entry;
+
+typedef struct run {
+    mast_store *store;
+    int64_t collection_id;
+    const mast_ingest_opts *opts;
+    mast_ingest_stats *stats;
+    file_entry *files;
+    size_t n_files, cap_files;
+    int64_t *seen;                 /* doc ids written or unchanged in this run */
+    size_t n_seen, cap_seen;
+    char **done_sources;           /* files fully processed in this run */
+    size_t n_done, cap_done;
+} run;
+
+static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+static mast_status remember_seen(run *r, int64_t doc_id)
+{
+    if (!grow_array((void **)&r->seen, &r->cap_seen, r->n_seen + 1, sizeof *r->seen))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    r->seen[r->n_seen++] = doc_id;
+    return MAST_OK;
+}
+
+/* ---- walking ---- */
+
+static mast_status add_file(run *r, const char *path, uint64_t size)
+{
+    if (!grow_array((void **)&r->files, &r->cap_files, r->n_files + 1, sizeof *r->files))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    char *p = strdup(path);
+    if (!p)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    r->files[r->n_files++] = (file_entry){p, size};
+    return MAST_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static mast_status walk(run *r, const char *path, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        mast_warn("%s: %s", path, strerror(errno));
+        r->stats->files_failed++;
+        return MAST_OK;
+    }
+    if (S_ISREG(st.st_mode)) {
+        r->stats->files_seen++;
+        return add_file(r, path, (uint64_t)st.st_size);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        mast_warn("%s: skipped: not a regular file or directory", path);
+        return MAST_OK;
+    }
+    if (depth > 64) {
+        mast_warn("%s: skipped: directories nested too deep", path);
+        return MAST_OK;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        mast_warn("%s: cannot read directory: %s", path, strerror(errno));
+        r->stats->files_failed++;
+        return MAST_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    mast_status s = MAST_OK;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;   /* hidden files, ".", ".." */
+        if (!grow_array((void **)&names, &cap, n + 1, sizeof *names) ||
+            !(names[n] = strdup(e->d_name))) {
+            s = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && s == MAST_OK; i++) {
+        char child[PATH_MAX];
+        int len = snprintf(child, sizeof child, "%s%s%s", path,
+                           path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
+        if (len < 0 || (size_t)len >= sizeof child) {
+            mast_warn("%s/%s: skipped: path too long", path, names[i]);
+            continue;
+        }
+        struct stat lst;
+        if (lstat(child, &lst) == 0 && S_ISLNK(lst.st_mode) && stat(child, &st) == 0 &&
+            S_ISDIR(st.st_mode))
+            continue;   /* no directory symlinks: they can loop */
+        s = walk(r, child, depth + 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return s;
+}
+
+/* ---- reading and sniffing ---- */
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static file_kind kind_of(const char *name)
+{
+    if (has_suffix(name, ".md") || has_suffix(name, ".markdown") || has_suffix(name, ".mdx"))
+        return KIND_MARKDOWN;
+    if (has_suffix(name, ".jsonl") || has_suffix(name, ".ndjson"))
+        return KIND_JSONL;
+    return KIND_TEXT;
+}
+
+static mast_status decompress_zstd(const char *path, const char *in, size_t in_len, size_t max,
+                                   char **out, size_t *out_len)
+{
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    if (!ds)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_buf b = {0};
+    ZSTD_inBuffer input = {in, in_len, 0};
+    mast_status st = MAST_OK;
+    size_t ret = 1;
+    while (st == MAST_OK && (input.pos < input.size || ret != 0)) {
+        if ((st = mast_buf_reserve(&b, 1 << 20)) != MAST_OK)
+            break;
+        ZSTD_outBuffer output = {b.data + b.len, b.cap - b.len - 1, 0};
+        ret = ZSTD_decompressStream(ds, &output, &input);
+        if (ZSTD_isError(ret)) {
+            st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: %s", path,
+                           ZSTD_getErrorName(ret));
+            break;
+        }
+        b.len += output.pos;
+        b.data[b.len] = '\0';
+        if (b.len > max)
+            st = mast_fail(MAST_ERR_LIMIT, "%s: decompresses to more than the limit of %zu bytes",
+                           path, max);
+        else if (input.pos == input.size && output.pos == 0 && ret != 0)
+            st = mast_fail(MAST_ERR_FORMAT, "%s: truncated zstd data", path);
+    }
+    ZSTD_freeDStream(ds);
+    if (st != MAST_OK) {
+        mast_buf_free(&b);
+        return st;
+    }
+    *out_len = b.len;
+    *out = mast_buf_detach(&b);
+    return MAST_OK;
+}
+
+/* Decides whether data is text. Returns 0 = binary, 1 = valid UTF-8,
+** 2 = text with some invalid bytes (to be repaired). */
+static int sniff_text(const char *data, size_t len)
+{
+    if (memchr(data, '\0', len))
+        return 0;
+    size_t bad = 0, i = 0;
+    while (i < len) {
+        if ((unsigned char)data[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int32_t cp;
+        i += mast_utf8_decode(data + i, len - i, &cp);
+        if (cp < 0)
+            bad++;
+    }
+    if (bad == 0)
+        return 1;
+    return bad * 20 > len ? 0 : 2;   /* more than 5% bad bytes: not text */
+}
+
+/* Produces valid NFC text from raw file bytes; warns when it had to repair. */
+static mast_status normalize(const char *path, const char *data, size_t len, char **out,
+                             size_t *out_len, int quality)
+{
+    char *repaired = NULL;
+    size_t repaired_len = len;
+    const char *src = data;
+    if (quality == 2) {
+        size_t n_bad;
+        MAST_TRY(mast_utf8_repair(data, len, &repaired, &repaired_len, &n_bad));
+        mast_warn("%s: repaired %zu invalid UTF-8 byte%s (replaced by U+FFFD)", path, n_bad,
+                  n_bad == 1 ? "" : "s");
+        src = repaired;
+    }
+    mast_status st = mast_utf8_nfc(src, repaired_len, out, out_len);
+    free(repaired);
+    return st;
+}
+
+/* ---- storing one document ---- */
+
+static mast_status store_doc(run *r, const char *uri, const char *source, const char *hash,
+                             const char *metadata, mast_doc *doc)
+{
+    mast_chunk *chunks = NULL;
+    size_t n_chunks = 0;
+    MAST_TRY(mast_chunk_blocks(doc->blocks, doc->n_blocks, &r->opts->chunk, &chunks, &n_chunks));
+    mast_chunk_in *in = calloc(n_chunks ? n_chunks : 1, sizeof *in);
+    if (!in) {
+        mast_chunks_free(chunks, n_chunks);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_chunks; i++)
+        in[i] = (mast_chunk_in){chunks[i].text, chunks[i].n_tokens, chunks[i].heading};
+    mast_doc_in d = {uri, source, doc->title, metadata, hash};
+    int64_t doc_id;
+    mast_status st = mast_store_doc_put(r->store, r->collection_id, &d, in, n_chunks, &doc_id);
+    free(in);
+    mast_chunks_free(chunks, n_chunks);
+    if (st == MAST_OK) {
+        r->stats->chunks += n_chunks;
+        st = remember_seen(r, doc_id);
+    }
+    return st;
+}
+
+/* The content hash of a document: its bytes plus the chunking options, so
+** that re-ingesting with another budget re-chunks instead of skipping. */
+static void content_hash(const run *r, const char *data, size_t len,
+                         char out[MAST_HASH_HEX_LEN + 1])
+{
+    int32_t params[2] = {r->opts->chunk.chunk_tokens > 0 ? r->opts->chunk.chunk_tokens
+                                                         : MAST_DEFAULT_CHUNK_TOKENS,
+                         r->opts->chunk.overlap_tokens};
+    mast_hasher *h = mast_hasher_new();
+    if (!h) {   /* out of memory: a hash that never matches forces a rewrite */
+        snprintf(out, MAST_HASH_HEX_LEN + 1, "unhashed");
+        return;
+    }
+    mast_hasher_add(h, data, len);
+    mast_hasher_add(h, params, sizeof params);
+    mast_hasher_hex(h, out);
+}
+
+/* Returns 1 when the document exists with this hash (and records it as seen). */
+static int unchanged(run *r, const char *uri, const char *hash, mast_status *st)
+{
+    int64_t doc_id;
+    char old[MAST_HASH_HEX_LEN + 1];
+    *st = mast_store_doc_find(r->store, r->collection_id, uri, &doc_id, old);
+    if (*st == MAST_ERR_NOT_FOUND) {
+        *st = MAST_OK;
+        return 0;
+    }
+    if (*st != MAST_OK || strcmp(old, hash) != 0 || r->opts->force)
+        return 0;
+    *st = remember_seen(r, doc_id);
+    return 1;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static char *title_from_path(const char *path)
+{
+    const char *base = base_name(path);
+    char *t = strdup(base);
+    if (!t)
+        return NULL;
+    if (has_suffix(t, ".zst"))
+        t[strlen(t) - 4] = '\0';
+    char *dot = strrchr(t, '.');
+    if (dot && dot != t)
+        *dot = '\0';
+    return t;
+}
+
+/* Returns 1 if written, 0 if unchanged, -1 if failed (warned). */
+static int ingest_file_doc(run *r, const char *path, file_kind kind, const char *data, size_t len)
+{
+    char hash[MAST_HASH_HEX_LEN + 1];
+    content_hash(r, data, len, hash);
+    mast_status st;
+    if (unchanged(r, path, hash, &st))
+        return 0;
+    if (st != MAST_OK) {
+        mast_warn("%s", mast_errmsg());
+        return -1;
+    }
+    int quality = sniff_text(data, len);
+    if (quality == 0) {
+        mast_warn("%s: skipped: not a text file", path);
+        r->stats->files_skipped++;
+        return -2;
+    }
+    char *text = NULL;
+    size_t text_len = 0;
+    st = normalize(path, data, len, &text, &text_len, quality);
+    char *title = title_from_path(path);
+    mast_doc doc;
+    mast_doc_init(&doc);
+    if (st == MAST_OK && !title)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK)
+        st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
+                                   : mast_load_text(&doc, text, text_len, title);
+    if (st == MAST_OK) {
+        json_t *meta = json_pack("{s:s, s:I}", "format", kind == KIND_MARKDOWN ? "markdown" : "text",
+                                 "bytes", (json_int_t)len);
+        char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+        st = store_doc(r, path, path, hash, meta_text, &doc);
+        free(meta_text);
+        json_decref(meta);
+    }
+    mast_doc_free(&doc);
+    free(title);
+    free(text);
+    if (st != MAST_OK) {
+        mast_warn("%s: %s", path, mast_errmsg());
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- JSON Lines ---- */
+
+static char *json_id_string(json_t *v)
+{
+    char buf[64];
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        return strdup(buf);
+    }
+    return NULL;
+}
+
+/* Returns 1 written, 0 unchanged, -1 failed (warned). */
+static int ingest_json_line(run *r, const char *path, size_t line_no, const char *line,
+                            size_t len, int *n_warned)
+{
+    const char *id_field = r->opts->id_field ? r->opts->id_field : "_id";
+    const char *title_field = r->opts->title_field ? r->opts->title_field : "title";
+    const char *text_field = r->opts->text_field ? r->opts->text_field : "text";
+    char what[64];
+    snprintf(what, sizeof what, "line %zu", line_no);
+    json_t *obj = NULL;
+    char *id = NULL, *uri = NULL, *text = NULL, *meta_text = NULL;
+    size_t text_len = 0;
+    mast_doc doc;
+    mast_doc_init(&doc);
+    int result = -1;
+    mast_status st = mast_json_parse(line, len, what, &obj);
+    if (st == MAST_OK && !json_is_object(obj))
+        st = mast_fail(MAST_ERR_FORMAT, "line %zu: not a JSON object", line_no);
+    if (st == MAST_OK && !(id = json_id_string(json_object_get(obj, id_field))))
+        st = mast_fail(MAST_ERR_FORMAT, "line %zu: missing \"%s\" (string or integer)", line_no,
+                       id_field);
+    const char *body = st == MAST_OK ? mast_json_get_str(obj, text_field, NULL) : NULL;
+    if (st == MAST_OK && !body)
+        st = mast_fail(MAST_ERR_FORMAT, "line %zu: missing \"%s\" (string)", line_no, text_field);
+    if (st == MAST_OK) {
+        size_t n = strlen(path) + strlen(id) + 2;
+        uri = malloc(n);
+        if (uri)
+            snprintf(uri, n, "%s#%s", path, id);
+        else
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    char hash[MAST_HASH_HEX_LEN + 1];
+    if (st == MAST_OK) {
+        content_hash(r, line, len, hash);
+        if (unchanged(r, uri, hash, &st)) {
+            result = 0;
+            goto done;
+        }
+    }
+    if (st == MAST_OK)
+        st = mast_utf8_nfc(body, strlen(body), &text, &text_len);
+    const char *title = st == MAST_OK ? mast_json_get_str(obj, title_field, "") : "";
+    if (st == MAST_OK)
+        st = mast_load_text(&doc, text, text_len, title);
+    if (st == MAST_OK) {
+        json_t *meta = json_pack("{s:s, s:s, s:I}", "format", "jsonl", "_id", id, "line",
+                                 (json_int_t)line_no);
+        meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+        json_decref(meta);
+        st = store_doc(r, uri, path, hash, meta_text, &doc);
+    }
+    if (st == MAST_OK)
+        result = 1;
+done:
+    if (st != MAST_OK) {
+        if ((*n_warned)++ < 10)
+            mast_warn("%s: %s", path, mast_errmsg());
+        result = -1;
+    }
+    mast_doc_free(&doc);
+    json_decref(obj);
+    free(id);
+    free(uri);
+    free(text);
+    free(meta_text);
+    return result;
+}
+
+static int ingest_jsonl(run *r, const char *path, const char *data, size_t len,
+                        mast_progress *progress, uint64_t bytes_before)
+{
+    if (!mast_utf8_valid(data, len, NULL)) {
+        mast_warn("%s: skipped: not valid UTF-8 (JSON Lines must be UTF-8)", path);
+        return -1;
+    }
+    size_t pos = 0, line_no = 0, written = 0, failed = 0;
+    int n_warned = 0;
+    while (pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        line_no++;
+        size_t n = end - pos;
+        while (n && (data[pos + n - 1] == '\r' || data[pos + n - 1] == ' '))
+            n--;
+        if (n) {
+            int res = ingest_json_line(r, path, line_no, data + pos, n, &n_warned);
+            if (res == 1) {
+                written++;
+                r->stats->docs_ingested++;
+            } else if (res == 0) {
+                r->stats->docs_unchanged++;
+            } else {
+                failed++;
+                r->stats->docs_failed++;
+            }
+        }
+        pos = nl ? end + 1 : len;
+        mast_progress_update(progress, bytes_before + pos);
+    }
+    if (n_warned > 10)
+        mast_warn("%s: ... and %d more bad lines", path, n_warned - 10);
+    if (failed && !written && failed == line_no)
+        return -1;
+    return written ? 1 : 0;
+}
+
+/* ---- pruning ---- */
+
+typedef struct prune_ctx {
+    run *r;
+    const char *const *roots;
+    size_t n_roots;
+    int64_t *victims;
+    size_t n_victims, cap_victims;
+    int failed;
+} prune_ctx;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int under_root(const char *source, const char *root)
+{
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    return strncmp(source, root, n) == 0 && (source[n] == '\0' || source[n] == '/');
+}
+
+static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *source)
+{
+    (void)uri;
+    prune_ctx *p = ctx;
+    int under = 0;
+    for (size_t i = 0; i < p->n_roots && !under; i++)
+        under = under_root(source, p->roots[i]);
+    if (!under)
+        return 0;
+    struct stat st;
+    int gone = stat(source, &st) != 0;
+    if (!gone) {
+        /* The file exists: its document is stale only if the file was fully
+        ** processed in this run and did not produce this document. */
+        int processed = bsearch(&source, p->r->done_sources, p->r->n_done, sizeof(char *),
+                                cmp_str) != NULL;
+        int seen = bsearch(&doc_id, p->r->seen, p->r->n_seen, sizeof(int64_t), cmp_i64) != NULL;
+        gone = processed && !seen;
+    }
+    if (gone) {
+        if (!grow_array((void **)&p->victims, &p->cap_victims, p->n_victims + 1,
+                        sizeof *p->victims)) {
+            p->failed = 1;
+            return 1;
+        }
+        p->victims[p->n_victims++] = doc_id;
+    }
+    return 0;
+}
+
+static mast_status prune(run *r, const char *const *roots, size_t n_roots)
+{
+    qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_i64);
+    qsort(r->done_sources, r->n_done, sizeof *r->done_sources, cmp_str);
+    prune_ctx p = {.r = r, .roots = roots, .n_roots = n_roots};
+    mast_status st = mast_store_doc_scan(r->store, r->collection_id, prune_visit, &p);
+    if (st == MAST_OK && p.failed)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p.n_victims && st == MAST_OK; i++) {
+        st = mast_store_doc_delete(r->store, r->collection_id, p.victims[i]);
+        if (st == MAST_OK)
+            r->stats->docs_pruned++;
+    }
+    free(p.victims);
+    return st;
+}
+
+/* ---- the run ---- */
+
+static void process_file(run *r, file_entry *f, mast_progress *progress, uint64_t bytes_before)
+{
+    const mast_ingest_opts *o = r->opts;
+    size_t max = o->max_file_bytes ? o->max_file_bytes : MAST_DEFAULT_MAX_FILE_BYTES;
+    char *raw = NULL, *data = NULL;
+    size_t raw_len = 0, len = 0;
+    mast_status st = mast_read_file(f->path, max, &raw, &raw_len);
+    if (st == MAST_OK) {
+        r->stats->bytes += raw_len;
+        if (has_suffix(f->path, ".zst")) {
+            st = decompress_zstd(f->path, raw, raw_len, max, &data, &len);
+            free(raw);
+            raw = NULL;
+        } else {
+            data = raw;
+            len = raw_len;
+            raw = NULL;
+        }
+    }
+    if (st != MAST_OK) {
+        mast_warn("%s", mast_errmsg());
+        r->stats->files_failed++;
+        free(raw);
+        return;
+    }
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s", f->path);
+    if (has_suffix(name, ".zst"))
+        name[strlen(name) - 4] = '\0';
+    file_kind kind = kind_of(name);
+    int res;
+    if (kind == KIND_JSONL) {
+        res = ingest_jsonl(r, f->path, data, len, progress, bytes_before);
+    } else {
+        res = ingest_file_doc(r, f->path, kind, data, len);
+        if (res == 1)
+            r->stats->docs_ingested++;
+        else if (res == 0)
+            r->stats->docs_unchanged++;
+        else if (res == -1)
+            r->stats->docs_failed++;
+    }
+    free(data);
+    if (res == 1)
+        r->stats->files_ingested++;
+    else if (res == 0)
+        r->stats->files_unchanged++;
+    else if (res == -1)
+        r->stats->files_failed++;
+    if (res >= 0) {
+        char *copy = strdup(f->path);
+        if (copy && grow_array((void **)&r->done_sources, &r->cap_done, r->n_done + 1,
+                               sizeof *r->done_sources))
+            r->done_sources[r->n_done++] = copy;
+        else
+            free(copy);
+    }
+}
+
+mast_status mast_ingest(mast_store *store, const char *collection, const char *const *paths,
+                        size_t n_paths, const mast_ingest_opts *opts, mast_trace *trace,
+                        mast_ingest_stats *stats)
+{
+    static const mast_ingest_opts default_opts = {0};
+    memset(stats, 0, sizeof *stats);
+    int64_t t0 = mast_mono_us();
+    run r = {.store = store, .opts = opts ? opts : &default_opts, .stats = stats};
+    mast_trace_span_begin(trace, "ingest.walk");
+    mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
+    char **roots = calloc(n_paths ? n_paths : 1, sizeof *roots);
+    if (st == MAST_OK && !roots)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_paths && st == MAST_OK; i++) {
+        /* absolute paths, so that a document's uri does not depend on the cwd */
+        roots[i] = realpath(paths[i], NULL);
+        if (!roots[i]) {
+            mast_warn("%s: %s", paths[i], strerror(errno));
+            stats->files_failed++;
+            continue;
+        }
+        st = walk(&r, roots[i], 0);
+    }
+    mast_trace_attr_int(trace, "files", (int64_t)r.n_files);
+    mast_trace_span_end(trace, st);
+
+    mast_trace_span_begin(trace, "ingest.load");
+    uint64_t total_bytes = 0, done_bytes = 0;
+    for (size_t i = 0; i < r.n_files; i++)
+        total_bytes += r.files[i].size;
+    mast_progress progress;
+    mast_progress_begin(&progress, "ingesting", total_bytes);
+    if (!r.opts->progress)
+        progress.enabled = 0;
+    for (size_t i = 0; i < r.n_files && st == MAST_OK; i++) {
+        process_file(&r, &r.files[i], &progress, done_bytes);
+        done_bytes += r.files[i].size;
+        mast_progress_update(&progress, done_bytes);
+    }
+    mast_progress_end(&progress);
+    mast_trace_attr_int(trace, "docs_ingested", (int64_t)stats->docs_ingested);
+    mast_trace_attr_int(trace, "docs_unchanged", (int64_t)stats->docs_unchanged);
+    mast_trace_attr_int(trace, "n_chunks", (int64_t)stats->chunks);
+    mast_trace_span_end(trace, st);
+
+    if (st == MAST_OK && r.opts->prune) {
+        mast_trace_span_begin(trace, "ingest.prune");
+        const char **valid_roots = calloc(n_paths ? n_paths : 1, sizeof *valid_roots);
+        size_t n_valid = 0;
+        for (size_t i = 0; i < n_paths && valid_roots; i++)
+            if (roots[i])
+                valid_roots[n_valid++] = roots[i];
+        st = valid_roots ? prune(&r, valid_roots, n_valid)
+                         : mast_fail(MAST_ERR_NOMEM, "out of memory");
+        free(valid_roots);
+        mast_trace_attr_int(trace, "docs_pruned", (int64_t)stats->docs_pruned);
+        mast_trace_span_end(trace, st);
+    }
+
+    for (size_t i = 0; i < r.n_files; i++)
+        free(r.files[i].path);
+    free(r.files);
+    for (size_t i = 0; i < r.n_done; i++)
+        free(r.done_sources[i]);
+    free(r.done_sources);
+    free(r.seen);
+    if (roots)
+        for (size_t i = 0; i < n_paths; i++)
+            free(roots[i]);
+    free(roots);
+    stats->seconds = (double)(mast_mono_us() - t0) / 1e6;
+    return st;
+}

@@ -1,0 +1,61 @@
+/*
+** data/ingest/ingest.h — ingesting files and folders into a collection.
+**
+** Paths are walked recursively (hidden entries and directory symlinks are
+** skipped, entries in name order). Each file goes to a loader by extension:
+**   .md .markdown .mdx      Markdown
+**   .jsonl .ndjson          JSON Lines, one document per line (BEIR layout:
+**                           {"_id","title","text"}; field names configurable)
+**   .txt .text and any other file that looks like text   plain text
+** A trailing .zst (zstd) is decompressed first. Files that are not text (NUL
+** bytes, or mostly invalid UTF-8) are skipped with a warning; a few invalid
+** UTF-8 bytes are repaired (U+FFFD) with a warning. Text is NFC-normalized.
+**
+** Incremental: a document whose content hash (of the file's bytes, or of the
+** JSON line, and of the chunking options) is unchanged is skipped; a changed one has its chunks replaced;
+** each document is one transaction. With `prune`, documents under the given
+** paths whose file is gone (or, for JSON Lines, whose line is gone) are
+** deleted.
+*/
+#ifndef MAST_DATA_INGEST_INGEST_H
+#define MAST_DATA_INGEST_INGEST_H
+
+#include <stdint.h>
+
+#include "data/chunk.h"
+#include "data/store.h"
+#include "observe/trace.h"
+
+#define MAST_DEFAULT_MAX_FILE_BYTES ((size_t)256 << 20)
+
+typedef struct mast_ingest_opts {
+    mast_chunk_opts chunk;
+    int prune;                 /* delete documents whose source is gone */
+    int force;                 /* re-ingest unchanged documents too */
+    const char *id_field;      /* JSON Lines field names; NULL = "_id" */
+    const char *title_field;   /* NULL = "title" */
+    const char *text_field;    /* NULL = "text" */
+    size_t max_file_bytes;     /* per file (after decompression); 0 = default */
+    int progress;              /* draw a progress bar on a terminal */
+} mast_ingest_opts;
+
+typedef struct mast_ingest_stats {
+    size_t files_seen;         /* files found under the paths */
+    size_t files_ingested;     /* at least one document written */
+    size_t files_unchanged;    /* every document unchanged */
+    size_t files_skipped;      /* not text */
+    size_t files_failed;       /* unreadable or unparsable */
+    size_t docs_ingested, docs_unchanged, docs_failed, docs_pruned;
+    size_t chunks;             /* chunks written */
+    uint64_t bytes;            /* bytes read */
+    double seconds;
+} mast_ingest_stats;
+
+/* Ingests `paths` into `collection` (created if needed). Problems with
+** single files are warnings counted in *stats; the return value reports only
+** errors that stop the whole run (bad collection name, database failure). */
+mast_status mast_ingest(mast_store *store, const char *collection, const char *const *paths,
+                        size_t n_paths, const mast_ingest_opts *opts, mast_trace *trace,
+                        mast_ingest_stats *stats);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+** data/retrieve.c — the index cache and search (see retrieve.h).
+*/
+#include "data/retrieve.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+
+typedef struct index_ref {
+    int64_t collection_id;
+    int64_t version;
+    mast_bm25 *bm25;
+    int refs;             /* holders: the cache (while current) + searches */
+} index_ref;
+
+struct mast_retriever {
+    pthread_mutex_t mu;
+    index_ref **entries;  /* the current index of each cached collection */
+    size_t n_entries, cap_entries;
+};
+
+mast_status mast_retriever_create(mast_retriever **out)
+{
+    mast_retriever *r = calloc(1, sizeof *r);
+    if (!r)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return MAST_OK;
+}
+
+static void unref(index_ref *ref)
+{
+    if (ref && --ref->refs == 0) {
+        mast_bm25_free(ref->bm25);
+        free(ref);
+    }
+}
+
+void mast_retriever_free(mast_retriever *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_entries; i++)
+        unref(r->entries[i]);
+    free(r->entries);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+typedef struct build_ctx {
+    mast_bm25 *bm25;
+    mast_analyzer *analyzer;
+    mast_buf text;
+    mast_status st;
+    size_t n;
+} build_ctx;
+
+static int build_visit(void *ctx, const mast_chunk_row *row)
+{
+    build_ctx *b = ctx;
+    mast_buf_clear(&b->text);
+    b->st = mast_buf_printf(&b->text, "%s\n%s\n%s", row->title, row->heading, row->text);
+    if (b->st == MAST_OK)
+        b->st = mast_bm25_add(b->bm25, b->analyzer, row->chunk_id, row->doc_id, b->text.data,
+                              b->text.len);
+    b->n++;
+    return b->st != MAST_OK;
+}
+
+static mast_status build_index(mast_store *store, int64_t collection_id, int64_t version,
+                               mast_trace *trace, index_ref **out)
+{
+    mast_trace_span_begin(trace, "index.build");
+    build_ctx b = {0};
+    mast_status st = mast_bm25_create(&b.bm25, NULL);
+    if (st == MAST_OK)
+        st = mast_analyzer_open(&b.analyzer, NULL);
+    if (st == MAST_OK)
+        st = mast_store_chunk_scan(store, collection_id, build_visit, &b);
+    if (st == MAST_OK)
+        st = b.st;
+    mast_analyzer_free(b.analyzer);
+    mast_buf_free(&b.text);
+    mast_trace_attr_int(trace, "n_chunks", (int64_t)b.n);
+    mast_trace_span_end(trace, st);
+    if (st != MAST_OK) {
+        mast_bm25_free(b.bm25);
+        return st;
+    }
+    index_ref *ref = calloc(1, sizeof *ref);
+    if (!ref) {
+        mast_bm25_free(b.bm25);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    ref->collection_id = collection_id;
+    ref->version = version;
+    ref->bm25 = b.bm25;
+    ref->refs = 1;
+    *out = ref;
+    return MAST_OK;
+}
+
+/* Returns a referenced, current index for the collection (build if stale). */
+static mast_status acquire(mast_retriever *r, mast_store *store, int64_t collection_id,
+                           mast_trace *trace, index_ref **out)
+{
+    int64_t version;
+    MAST_TRY(mast_store_collection_version(store, collection_id, &version));
+    pthread_mutex_lock(&r->mu);
+    size_t i;
+    for (i = 0; i < r->n_entries; i++)
+        if (r->entries[i]->collection_id == collection_id)
+            break;
+    if (i < r->n_entries && r->entries[i]->version == version) {
+        index_ref *ref = r->entries[i];
+        ref->refs++;
+        pthread_mutex_unlock(&r->mu);
+        *out = ref;
+        return MAST_OK;
+    }
+    /* Build under the lock: concurrent searches of a stale collection wait for
+    ** one build instead of each building their own. */
+    index_ref *ref = NULL;
+    mast_status st = build_index(store, collection_id, version, trace, &ref);
+    if (st == MAST_OK) {
+        if (i < r->n_entries) {
+            unref(r->entries[i]);
+            r->entries[i] = ref;
+        } else {
+            if (r->n_entries == r->cap_entries) {
+                size_t cap = r->cap_entries ? r->cap_entries * 2 : 4;
+                index_ref **p = realloc(r->entries, cap * sizeof *p);
+                if (!p) {
+                    unref(ref);
+                    pthread_mutex_unlock(&r->mu);
+                    return mast_fail(MAST_ERR_NOMEM, "out of memory");
+                }
+                r->entries = p;
+                r->cap_entries = cap;
+            }
+            r->entries[r->n_entries++] = ref;
+        }
+        ref->refs++;
+        *out = ref;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return st;
+}
+
+static void release(mast_retriever *r, index_ref *ref)
+{
+    pthread_mutex_lock(&r->mu);
+    unref(ref);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static mast_status group_hits(mast_hit *hits, size_t n, size_t k, size_t *n_out)
+{
+    /* keep the first (best) hit of each document, in rank order */
+    size_t kept = 0;
+    for (size_t i = 0; i < n && kept < k; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = hits[j].doc_id == hits[i].doc_id;
+        if (!dup)
+            hits[kept++] = hits[i];
+    }
+    *n_out = kept;
+    return MAST_OK;
+}
+
+mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collection_id,
+                          const char *query, size_t k, int group_by_doc, mast_trace *trace,
+                          mast_hit **hits, size_t *n_hits)
+{
+    *hits = NULL;
+    *n_hits = 0;
+    mast_trace_span_begin(trace, "retrieve");
+    mast_trace_attr_str(trace, "mode", "bm25");
+    mast_trace_attr_str(trace, "query", query);
+    mast_trace_attr_int(trace, "k", (int64_t)k);
+    index_ref *ref = NULL;
+    mast_analyzer *a = NULL;
+    mast_status st = acquire(r, store, collection_id, trace, &ref);
+    if (st == MAST_OK)
+        st = mast_analyzer_open(&a, NULL);
+    if (st == MAST_OK) {
+        size_t want = group_by_doc ? k * 4 : k;
+        for (;;) {
+            free(*hits);
+            st = mast_bm25_search(ref->bm25, a, query, strlen(query), want, hits, n_hits);
+            if (st != MAST_OK || !group_by_doc)
+                break;
+            size_t got = *n_hits;
+            group_hits(*hits, got, k, n_hits);
+            if (*n_hits >= k || got < want)
+                break;
+            want *= 4;
+        }
+    }
+    mast_analyzer_free(a);
+    if (ref) {
+        mast_trace_attr_int(trace, "index_chunks", (int64_t)mast_bm25_count(ref->bm25));
+        release(r, ref);
+    }
+    mast_trace_attr_int(trace, "n_results", (int64_t)*n_hits);
+    mast_trace_span_end(trace, st);
+    if (st != MAST_OK) {
+        free(*hits);
+        *hits = NULL;
+        *n_hits = 0;
+    }
+    return st;
+}
+
+mast_status mast_search(mast_retriever *r, mast_store *store, const char *collection,
+                        const char *query, size_t k, mast_trace *trace, mast_result **results,
+                        size_t *n_results)
+{
+    *results = NULL;
+    *n_results = 0;
+    if (k < 1 || k > MAST_MAX_K)
+        return mast_fail(MAST_ERR_INVALID, "k must be between 1 and %d (got %zu)", MAST_MAX_K, k);
+    int64_t collection_id;
+    MAST_TRY(mast_store_collection_find(store, collection, &collection_id));
+    mast_hit *hits;
+    size_t n_hits;
+    MAST_TRY(mast_retrieve(r, store, collection_id, query, k, 0, trace, &hits, &n_hits));
+    mast_result *res = calloc(n_hits ? n_hits : 1, sizeof *res);
+    if (!res) {
+        free(hits);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    mast_status st = MAST_OK;
+    for (size_t i = 0; i < n_hits && st == MAST_OK; i++) {
+        st = mast_store_chunk_get(store, hits[i].chunk_id, &res[n]);
+        if (st == MAST_ERR_NOT_FOUND) {   /* deleted since the index was read */
+            st = MAST_OK;
+            continue;
+        }
+        if (st == MAST_OK) {
+            res[n].score = hits[i].score;
+            res[n].rank = (int)n + 1;
+            n++;
+        }
+    }
+    free(hits);
+    if (st != MAST_OK) {
+        mast_results_free(res, n + 1);
+        return st;
+    }
+    *results = res;
+    *n_results = n;
+    return MAST_OK;
+}
+
+json_t *mast_result_to_json(const mast_result *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "rank", json_integer(r->rank));
+    json_object_set_new(o, "score", json_real(r->score));
+    json_object_set_new(o, "chunk_id", json_integer(r->chunk_id));
+    json_object_set_new(o, "doc_id", json_integer(r->doc_id));
+    json_object_set_new(o, "uri", mast_json_string_lossy(r->uri));
+    json_object_set_new(o, "title", mast_json_string_lossy(r->title));
+    json_object_set_new(o, "heading", mast_json_string_lossy(r->heading));
+    json_object_set_new(o, "text", mast_json_string_lossy(r->text));
+    return o;
+}

@@ -1,0 +1,117 @@
+/*
+** data/store.h — the SQLite source of truth: collections, documents, chunks
+** (and, in store_traces.c, traces and spans).
+**
+** One mast_store is one SQLite connection (WAL mode, foreign keys on, a busy
+** timeout so that several processes can share the file). It is not
+** thread-safe: use one store per thread. Every document write is one
+** transaction that also bumps the collection's data_version, which derived
+** indexes compare against to know they are stale.
+*/
+#ifndef MAST_DATA_STORE_H
+#define MAST_DATA_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "base/hash.h"
+#include "mast.h"
+
+#define MAST_STORE_SCHEMA_VERSION 1
+#define MAST_DEFAULT_DB "mast.db"
+
+struct mast_store {
+    sqlite3 *db;
+    char *path;
+};
+
+/* The database path a command should use: `flag` (from --db) if given, else
+** $MAST_DB, else "mast.db". Never NULL. */
+const char *mast_store_default_path(const char *flag);
+
+/* Runs one SQL statement without results; errors carry the SQLite message. */
+mast_status mast_store_exec(mast_store *store, const char *sql);
+mast_status mast_store_begin(mast_store *store);   /* BEGIN IMMEDIATE */
+mast_status mast_store_commit(mast_store *store);
+void mast_store_rollback(mast_store *store);
+
+/* Formats the current SQLite error of the store into the thread message. */
+mast_status mast_store_error(mast_store *store, const char *what);
+
+/* ---- collections ---- */
+
+typedef struct mast_collection_info {
+    int64_t id;
+    char *name;
+    char *config;          /* JSON object */
+    int64_t data_version;
+    int64_t n_documents, n_chunks;
+    int64_t created_at;    /* unix seconds */
+} mast_collection_info;
+
+/* Finds a collection by name. MAST_ERR_NOT_FOUND with "collection 'x' does
+** not exist" when absent. */
+mast_status mast_store_collection_find(mast_store *store, const char *name, int64_t *id);
+/* Finds or creates a collection. Names are 1..64 chars of [A-Za-z0-9._-]. */
+mast_status mast_store_collection_ensure(mast_store *store, const char *name, int64_t *id);
+mast_status mast_store_collection_version(mast_store *store, int64_t id, int64_t *version);
+/* All collections ordered by name; free with mast_collection_infos_free. */
+mast_status mast_store_collection_list(mast_store *store, mast_collection_info **out, size_t *n);
+void mast_collection_infos_free(mast_collection_info *infos, size_t n);
+
+/* ---- documents ---- */
+
+typedef struct mast_doc_in {
+    const char *uri;           /* unique within the collection */
+    const char *source;        /* the file it came from (for --prune) */
+    const char *title;
+    const char *metadata;      /* JSON object text, or NULL for {} */
+    const char *content_hash;  /* MAST_HASH_HEX_LEN hex digits */
+} mast_doc_in;
+
+typedef struct mast_chunk_in {
+    const char *text;          /* must not be NULL */
+    int n_tokens;
+    const char *heading;       /* heading path or NULL */
+} mast_chunk_in;
+
+/* Looks up a document by uri: MAST_OK with its id and content hash, or
+** MAST_ERR_NOT_FOUND (without setting a message). */
+mast_status mast_store_doc_find(mast_store *store, int64_t collection_id, const char *uri,
+                                int64_t *doc_id, char hash[MAST_HASH_HEX_LEN + 1]);
+
+/* Inserts or replaces a document and all its chunks in one transaction:
+** on any failure nothing of the new version is stored and the old version
+** (if any) is kept intact. */
+mast_status mast_store_doc_put(mast_store *store, int64_t collection_id, const mast_doc_in *doc,
+                               const mast_chunk_in *chunks, size_t n_chunks, int64_t *doc_id);
+
+/* Deletes a document and its chunks (one transaction). */
+mast_status mast_store_doc_delete(mast_store *store, int64_t collection_id, int64_t doc_id);
+
+/* Calls fn for every document of a collection (id, uri, source). fn returns
+** non-zero to stop. The callback must not write to the store. */
+typedef int (*mast_doc_visit_fn)(void *ctx, int64_t doc_id, const char *uri, const char *source);
+mast_status mast_store_doc_scan(mast_store *store, int64_t collection_id, mast_doc_visit_fn fn,
+                                void *ctx);
+
+/* ---- chunks ---- */
+
+typedef struct mast_chunk_row {
+    int64_t chunk_id, doc_id;
+    const char *text, *heading, *title, *uri;
+} mast_chunk_row;
+
+/* Calls fn for every chunk of a collection in chunk-id order; the row's
+** strings are valid only during the call. */
+typedef int (*mast_chunk_visit_fn)(void *ctx, const mast_chunk_row *row);
+mast_status mast_store_chunk_scan(mast_store *store, int64_t collection_id,
+                                  mast_chunk_visit_fn fn, void *ctx);
+
+/* Fills a result (strings malloc'ed; free with mast_results_free) for a
+** chunk. MAST_ERR_NOT_FOUND if the chunk no longer exists. */
+mast_status mast_store_chunk_get(mast_store *store, int64_t chunk_id, mast_result *out);
+
+mast_status mast_store_count_chunks(mast_store *store, int64_t collection_id, int64_t *n);
+
+#endif

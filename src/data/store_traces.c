@@ -1,0 +1,185 @@
+/*
+** data/store_traces.c — persisting and reading traces (tables traces, spans).
+**
+** Kept apart from store.c because it is observability's storage, not the
+** documents'; the format of what is read back is JSON so that the CLI and the
+** HTTP server print the same thing.
+*/
+#include "data/store_traces.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/status.h"
+
+static const char *status_name(mast_status st)
+{
+    return st == MAST_OK ? "ok" : mast_strerror(st);
+}
+
+mast_status mast_store_trace_save(mast_store *store, const mast_trace *t)
+{
+    if (!t || t->n_spans == 0)
+        return MAST_OK;
+    MAST_TRY(mast_store_begin(store));
+    sqlite3_stmt *trace_stmt = NULL, *span_stmt = NULL;
+    mast_status st = MAST_OK;
+    const mast_span *root = &t->spans[0];
+    mast_buf attrs = {0};
+    if (sqlite3_prepare_v2(store->db,
+                           "INSERT INTO traces(id, name, start_us, duration_us, status, attributes)"
+                           " VALUES(?, ?, ?, ?, ?, ?)",
+                           -1, &trace_stmt, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(store->db,
+                           "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us,"
+                           " duration_us, status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &span_stmt, NULL) != SQLITE_OK) {
+        st = mast_store_error(store, "cannot save trace");
+        goto done;
+    }
+    st = mast_json_dump(root->attributes, 0, &attrs);
+    if (st != MAST_OK)
+        goto done;
+    sqlite3_bind_text(trace_stmt, 1, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(trace_stmt, 2, root->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(trace_stmt, 3, root->start_us);
+    sqlite3_bind_int64(trace_stmt, 4, root->duration_us);
+    sqlite3_bind_text(trace_stmt, 5, status_name(root->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(trace_stmt, 6, mast_buf_cstr(&attrs), -1, SQLITE_STATIC);
+    if (sqlite3_step(trace_stmt) != SQLITE_DONE) {
+        st = mast_store_error(store, "cannot save trace");
+        goto done;
+    }
+    for (size_t i = 0; i < t->n_spans && st == MAST_OK; i++) {
+        const mast_span *s = &t->spans[i];
+        mast_buf_clear(&attrs);
+        st = mast_json_dump(s->attributes, 0, &attrs);
+        if (st != MAST_OK)
+            break;
+        sqlite3_reset(span_stmt);
+        sqlite3_bind_text(span_stmt, 1, t->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(span_stmt, 2, s->id);
+        if (s->parent < 0)
+            sqlite3_bind_null(span_stmt, 3);
+        else
+            sqlite3_bind_int(span_stmt, 3, s->parent);
+        sqlite3_bind_text(span_stmt, 4, s->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(span_stmt, 5, s->start_us);
+        sqlite3_bind_int64(span_stmt, 6, s->duration_us);
+        sqlite3_bind_text(span_stmt, 7, status_name(s->status), -1, SQLITE_STATIC);
+        sqlite3_bind_text(span_stmt, 8, mast_buf_cstr(&attrs), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(span_stmt) != SQLITE_DONE)
+            st = mast_store_error(store, "cannot save span");
+    }
+    if (st == MAST_OK)
+        st = mast_store_commit(store);
+done:
+    if (st != MAST_OK)
+        mast_store_rollback(store);
+    sqlite3_finalize(trace_stmt);
+    sqlite3_finalize(span_stmt);
+    mast_buf_free(&attrs);
+    return st;
+}
+
+static json_t *parse_attrs(sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    return v ? v : json_object();
+}
+
+mast_status mast_store_trace_list(mast_store *store, int limit, json_t **out)
+{
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT id, name, start_us, duration_us, status, attributes,"
+                           " (SELECT count(*) FROM spans s WHERE s.trace_id = t.id)"
+                           " FROM traces t ORDER BY start_us DESC LIMIT ?",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return mast_store_error(store, "cannot list traces");
+    sqlite3_bind_int(stmt, 1, limit);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string((const char *)sqlite3_column_text(stmt, 0)));
+        json_object_set_new(o, "name", mast_json_string_lossy((const char *)sqlite3_column_text(stmt, 1)));
+        json_object_set_new(o, "start_us", json_integer(sqlite3_column_int64(stmt, 2)));
+        json_object_set_new(o, "duration_us", json_integer(sqlite3_column_int64(stmt, 3)));
+        json_object_set_new(o, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
+        json_object_set_new(o, "attributes", parse_attrs(stmt, 5));
+        json_object_set_new(o, "n_spans", json_integer(sqlite3_column_int64(stmt, 6)));
+        json_array_append_new(arr, o);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return mast_store_error(store, "cannot list traces");
+    }
+    *out = arr;
+    return MAST_OK;
+}
+
+mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_t **out)
+{
+    sqlite3_stmt *stmt;
+    if (strlen(id_prefix) == 0 || strspn(id_prefix, "0123456789abcdef") != strlen(id_prefix))
+        return mast_fail(MAST_ERR_INVALID, "'%s' is not a trace id (hex digits)", id_prefix);
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
+                           " WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 2",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return mast_store_error(store, "cannot read trace");
+    sqlite3_bind_text(stmt, 1, id_prefix, -1, SQLITE_STATIC);
+    json_t *trace = NULL;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (++n > 1)
+            break;
+        trace = json_object();
+        json_object_set_new(trace, "id", json_string((const char *)sqlite3_column_text(stmt, 0)));
+        json_object_set_new(trace, "name", mast_json_string_lossy((const char *)sqlite3_column_text(stmt, 1)));
+        json_object_set_new(trace, "start_us", json_integer(sqlite3_column_int64(stmt, 2)));
+        json_object_set_new(trace, "duration_us", json_integer(sqlite3_column_int64(stmt, 3)));
+        json_object_set_new(trace, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
+        json_object_set_new(trace, "attributes", parse_attrs(stmt, 5));
+    }
+    sqlite3_finalize(stmt);
+    if (n == 0) {
+        json_decref(trace);
+        return mast_fail(MAST_ERR_NOT_FOUND, "trace '%s' not found", id_prefix);
+    }
+    if (n > 1) {
+        json_decref(trace);
+        return mast_fail(MAST_ERR_INVALID, "trace id prefix '%s' is ambiguous", id_prefix);
+    }
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT span_id, parent_id, name, start_us, duration_us, status,"
+                           " attributes FROM spans WHERE trace_id = ? ORDER BY span_id",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        json_decref(trace);
+        return mast_store_error(store, "cannot read spans");
+    }
+    sqlite3_bind_text(stmt, 1, json_string_value(json_object_get(trace, "id")), -1,
+                      SQLITE_TRANSIENT);
+    json_t *spans = json_array();
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        json_object_set_new(o, "span_id", json_integer(sqlite3_column_int(stmt, 0)));
+        json_object_set_new(o, "parent_id", sqlite3_column_type(stmt, 1) == SQLITE_NULL
+                                                ? json_null()
+                                                : json_integer(sqlite3_column_int(stmt, 1)));
+        json_object_set_new(o, "name", mast_json_string_lossy((const char *)sqlite3_column_text(stmt, 2)));
+        json_object_set_new(o, "start_us", json_integer(sqlite3_column_int64(stmt, 3)));
+        json_object_set_new(o, "duration_us", json_integer(sqlite3_column_int64(stmt, 4)));
+        json_object_set_new(o, "status", json_string((const char *)sqlite3_column_text(stmt, 5)));
+        json_object_set_new(o, "attributes", parse_attrs(stmt, 6));
+        json_array_append_new(spans, o);
+    }
+    sqlite3_finalize(stmt);
+    json_object_set_new(trace, "spans", spans);
+    *out = trace;
+    return MAST_OK;
+}

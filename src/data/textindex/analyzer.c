@@ -1,0 +1,134 @@
+/*
+** data/textindex/analyzer.c — tokenizing, folding, stopping, stemming.
+*/
+#include "data/textindex/analyzer.h"
+
+#include <libstemmer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "base/status.h"
+#include "base/utf8.h"
+
+struct mast_analyzer {
+    struct sb_stemmer *stemmer;
+};
+
+static const char *const stopwords[] = {
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+};
+
+mast_status mast_analyzer_open(mast_analyzer **out, const char *language)
+{
+    const char *lang = language ? language : "english";
+    mast_analyzer *a = calloc(1, sizeof *a);
+    if (!a)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    a->stemmer = sb_stemmer_new(lang, "UTF_8");
+    if (!a->stemmer) {
+        free(a);
+        return mast_fail(MAST_ERR_INVALID, "no stemmer for language '%s'", lang);
+    }
+    *out = a;
+    return MAST_OK;
+}
+
+void mast_analyzer_free(mast_analyzer *a)
+{
+    if (!a)
+        return;
+    sb_stemmer_delete(a->stemmer);
+    free(a);
+}
+
+static int is_stopword(const char *t, size_t n)
+{
+    if (n > 5)
+        return 0;
+    for (size_t i = 0; i < sizeof stopwords / sizeof *stopwords; i++)
+        if (strlen(stopwords[i]) == n && memcmp(stopwords[i], t, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_word_char(int32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+    if (cp < 0)
+        return 0;
+    utf8proc_category_t cat = utf8proc_category(cp);
+    return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_NO);  /* L*, M*, N* */
+}
+
+static int is_letter(int32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+    if (cp < 0)
+        return 0;
+    utf8proc_category_t cat = utf8proc_category(cp);
+    return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+static void emit(mast_analyzer *a, char *term, size_t n, mast_term_fn fn, void *ctx)
+{
+    /* drop a possessive 's */
+    if (n > 2 && term[n - 1] == 's' && term[n - 2] == '\'')
+        n -= 2;
+    if (n == 0 || n > MAST_MAX_TERM_BYTES || is_stopword(term, n))
+        return;
+    const sb_symbol *stem = sb_stemmer_stem(a->stemmer, (const sb_symbol *)term, (int)n);
+    if (stem)
+        fn(ctx, (const char *)stem, (size_t)sb_stemmer_length(a->stemmer));
+    else
+        fn(ctx, term, n);
+}
+
+void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn fn, void *ctx)
+{
+    char term[MAST_MAX_TERM_BYTES + 8];
+    size_t n = 0;
+    int overflow = 0;
+    int32_t prev = 0;
+    size_t i = 0;
+    while (i <= len) {
+        int32_t cp = -1;
+        size_t step = 1;
+        if (i < len)
+            step = mast_utf8_decode(text + i, len - i, &cp);
+        int apostrophe = (cp == '\'' || cp == 0x2019);
+        if (apostrophe && n && is_letter(prev) && i + step < len) {
+            int32_t next;
+            mast_utf8_decode(text + i + step, len - i - step, &next);
+            if (is_letter(next)) {
+                if (n + 1 < sizeof term)
+                    term[n++] = '\'';
+                prev = cp;
+                i += step;
+                continue;
+            }
+        }
+        if (i < len && is_word_char(cp)) {
+            int32_t lower = utf8proc_tolower(cp);
+            utf8proc_uint8_t enc[4];
+            utf8proc_ssize_t k = utf8proc_encode_char(lower, enc);
+            if (n + (size_t)k <= MAST_MAX_TERM_BYTES) {
+                memcpy(term + n, enc, (size_t)k);
+                n += (size_t)k;
+            } else {
+                overflow = 1;
+            }
+        } else if (n || overflow) {
+            if (!overflow)
+                emit(a, term, n, fn, ctx);
+            n = 0;
+            overflow = 0;
+        }
+        prev = cp;
+        i += step;
+    }
+}

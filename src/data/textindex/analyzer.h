@@ -1,0 +1,34 @@
+/*
+** data/textindex/analyzer.h — turns text into index terms.
+**
+** Rules (the skeleton's English analyzer):
+**   - a token is a maximal run of letters (L*), digits (N*) and combining
+**     marks (M*); an apostrophe (' or U+2019) between two letters stays
+**     inside the token, and a trailing possessive 's is dropped;
+**   - tokens are lower-cased per code point (utf8proc) — case folding;
+**   - tokens on the stop list (Lucene's 33 English stop words) are dropped;
+**   - the rest is stemmed with Snowball's English stemmer (libstemmer);
+**   - tokens longer than MAST_MAX_TERM_BYTES are dropped.
+** An analyzer holds stemmer state: one per thread.
+*/
+#ifndef MAST_DATA_TEXTINDEX_ANALYZER_H
+#define MAST_DATA_TEXTINDEX_ANALYZER_H
+
+#include <stddef.h>
+
+#include "mast.h"
+
+#define MAST_MAX_TERM_BYTES 128
+
+typedef struct mast_analyzer mast_analyzer;
+
+/* language: a libstemmer algorithm name ("english"), or NULL for English. */
+mast_status mast_analyzer_open(mast_analyzer **out, const char *language);
+void mast_analyzer_free(mast_analyzer *a);
+
+/* Calls fn(ctx, term, term_len) for every term of text[0..len), in order.
+** The term buffer is valid only during the call. */
+typedef void (*mast_term_fn)(void *ctx, const char *term, size_t term_len);
+void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn fn, void *ctx);
+
+#endif

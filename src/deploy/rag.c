@@ -1,0 +1,182 @@
+/*
+** deploy/rag.c — retrieval-augmented answers (see rag.h).
+**
+** Extractive scoring of a sentence: the number of distinct question terms it
+** contains (after the same analysis as the index: folding, stop words,
+** stemming), divided by sqrt(1 + its term count) so that long sentences do
+** not win by size alone, plus a small bonus for higher-ranked passages. The
+** best MAST_ASK_MAX_SENTENCES sentences (at most two from one passage) are
+** printed in score order, each followed by its passage's [n].
+*/
+#include "deploy/rag.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "data/chunk.h"
+
+#define MAX_QUERY_TERMS 64
+
+typedef struct terms {
+    char *items[MAX_QUERY_TERMS];
+    size_t n;
+    size_t total;             /* all terms seen, distinct or not */
+    size_t hits;              /* terms matching the query set (distinct) */
+    const struct terms *query;
+    unsigned char matched[MAX_QUERY_TERMS];
+} terms;
+
+static void add_query_term(void *ctx, const char *t, size_t n)
+{
+    terms *q = ctx;
+    for (size_t i = 0; i < q->n; i++)
+        if (strlen(q->items[i]) == n && memcmp(q->items[i], t, n) == 0)
+            return;
+    if (q->n < MAX_QUERY_TERMS && (q->items[q->n] = strndup(t, n)) != NULL)
+        q->n++;
+}
+
+static void match_term(void *ctx, const char *t, size_t n)
+{
+    terms *s = ctx;
+    s->total++;
+    for (size_t i = 0; i < s->query->n; i++) {
+        if (!s->matched[i] && strlen(s->query->items[i]) == n &&
+            memcmp(s->query->items[i], t, n) == 0) {
+            s->matched[i] = 1;
+            s->hits++;
+        }
+    }
+}
+
+typedef struct sentence {
+    size_t source;            /* index into sources */
+    const char *text;
+    size_t len;
+    double score;
+} sentence;
+
+static int cmp_sentence(const void *a, const void *b)
+{
+    const sentence *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    return x->text < y->text ? -1 : x->text > y->text;
+}
+
+static mast_status collect_sentences(mast_analyzer *a, const terms *q, const mast_answer *ans,
+                                     sentence **out, size_t *n_out)
+{
+    sentence *list = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t s = 0; s < ans->n_sources; s++) {
+        const char *text = ans->sources[s].text;
+        size_t len = strlen(text), pos = 0;
+        while (pos < len) {
+            while (pos < len && strchr(" \t\r\n", text[pos]))
+                pos++;
+            if (pos >= len)
+                break;
+            size_t end = mast_sentence_end(text, len, pos);
+            terms st = {.query = q};
+            mast_analyze(a, text + pos, end - pos, match_term, &st);
+            if (st.hits) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 32;
+                    sentence *p = realloc(list, cap * sizeof *p);
+                    if (!p) {
+                        free(list);
+                        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+                    }
+                    list = p;
+                }
+                double score = (double)st.hits / sqrt(1.0 + (double)st.total) +
+                               0.01 / (double)(s + 1);
+                list[n++] = (sentence){s, text + pos, end - pos, score};
+            }
+            pos = end > pos ? end : pos + 1;
+        }
+    }
+    qsort(list, n, sizeof *list, cmp_sentence);
+    *out = list;
+    *n_out = n;
+    return MAST_OK;
+}
+
+static mast_status compose(const sentence *list, size_t n, mast_buf *b)
+{
+    size_t used = 0;
+    size_t per_source[MAST_MAX_K] = {0};
+    for (size_t i = 0; i < n && used < MAST_ASK_MAX_SENTENCES; i++) {
+        if (list[i].source < MAST_MAX_K && per_source[list[i].source] >= 2)
+            continue;
+        if (list[i].source < MAST_MAX_K)
+            per_source[list[i].source]++;
+        if (used)
+            MAST_TRY(mast_buf_putc(b, ' '));
+        /* flatten line breaks inside the sentence */
+        for (size_t j = 0; j < list[i].len; j++) {
+            char c = list[i].text[j];
+            MAST_TRY(mast_buf_putc(b, c == '\n' || c == '\r' || c == '\t' ? ' ' : c));
+        }
+        MAST_TRY(mast_buf_printf(b, " [%zu]", list[i].source + 1));
+        used++;
+    }
+    return MAST_OK;
+}
+
+mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collection,
+                     const char *question, size_t k, mast_trace *trace, mast_answer *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!question || !*question)
+        return mast_fail(MAST_ERR_INVALID, "the question is empty");
+    MAST_TRY(mast_search(r, store, collection, question, k, trace, &out->sources,
+                         &out->n_sources));
+    mast_trace_span_begin(trace, "rag.extract");
+    out->extractive = 1;
+    out->note = "no model is configured: this is an extractive answer from the top passages";
+    mast_analyzer *a = NULL;
+    terms q = {0};
+    sentence *list = NULL;
+    size_t n = 0;
+    mast_buf b = {0};
+    mast_status st = mast_analyzer_open(&a, NULL);
+    if (st == MAST_OK) {
+        mast_analyze(a, question, strlen(question), add_query_term, &q);
+        st = collect_sentences(a, &q, out, &list, &n);
+    }
+    if (st == MAST_OK)
+        st = compose(list, n, &b);
+    if (st == MAST_OK && b.len == 0)
+        st = mast_buf_printf(&b, "No passage in collection '%s' matches the question.",
+                             collection);
+    mast_trace_attr_int(trace, "n_sources", (int64_t)out->n_sources);
+    mast_trace_attr_int(trace, "n_candidate_sentences", (int64_t)n);
+    mast_trace_span_end(trace, st);
+    free(list);
+    for (size_t i = 0; i < q.n; i++)
+        free(q.items[i]);
+    mast_analyzer_free(a);
+    if (st != MAST_OK) {
+        mast_buf_free(&b);
+        mast_answer_free(out);
+        return st;
+    }
+    out->answer = mast_buf_detach(&b);
+    return MAST_OK;
+}
+
+void mast_answer_free(mast_answer *answer)
+{
+    if (!answer)
+        return;
+    free(answer->answer);
+    mast_results_free(answer->sources, answer->n_sources);
+    memset(answer, 0, sizeof *answer);
+}

@@ -1,0 +1,31 @@
+/*
+** deploy/rag.h — the question-answering pipeline.
+**
+** ask = retrieve the top k passages, then answer from them with numbered
+** [n] citations. With no generator configured (the only case until the model
+** issues land) the answer is extractive: the passages' sentences that best
+** cover the question's terms, each cited, and the answer says so.
+*/
+#ifndef MAST_DEPLOY_RAG_H
+#define MAST_DEPLOY_RAG_H
+
+#include "data/retrieve.h"
+
+#define MAST_ASK_DEFAULT_K 5
+#define MAST_ASK_MAX_SENTENCES 3
+
+typedef struct mast_answer {
+    char *answer;              /* owned; cites sources as [n] */
+    mast_result *sources;      /* numbered by rank: [n] is sources[n-1] */
+    size_t n_sources;
+    int extractive;            /* 1: no generator was used */
+    const char *note;          /* static text explaining how it was answered */
+} mast_answer;
+
+/* Answers `question` from collection `collection`. Free with
+** mast_answer_free. */
+mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collection,
+                     const char *question, size_t k, mast_trace *trace, mast_answer *out);
+void mast_answer_free(mast_answer *answer);
+
+#endif

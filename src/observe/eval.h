@@ -1,0 +1,64 @@
+/*
+** observe/eval.h — retrieval evaluation: trec_eval metrics and a BEIR runner.
+**
+** Metric definitions (trec_eval's, averaged over the queries that have at
+** least one relevant document; a document is relevant when its judgment
+** score is >= 1):
+**   nDCG@10   ndcg_cut_10: sum_{i<=10} rel_i / log2(i + 1), divided by the same
+**             sum over the ideal ordering of all judged documents; the gain
+**             is the graded score itself (linear gain)
+**   Recall@k  relevant documents in the top k / all relevant documents
+**   MRR@10    1 / rank of the first relevant document in the top 10, else 0
+**   MAP@100   map_cut_100: sum of precision@r over the ranks r <= 100 that
+**             hold a relevant document, divided by all relevant documents
+*/
+#ifndef MAST_OBSERVE_EVAL_H
+#define MAST_OBSERVE_EVAL_H
+
+#include "data/ingest/ingest.h"
+#include "data/retrieve.h"
+
+typedef struct mast_qrel {
+    const char *doc_id;
+    int score;
+} mast_qrel;
+
+typedef struct mast_eval_metrics {
+    double ndcg_10, recall_10, recall_100, mrr_10, map_100;
+} mast_eval_metrics;
+
+/* Metrics of one ranked list (document ids, best first, no duplicates)
+** against the judgments of its query. Returns 0 (and zeros) when the query
+** has no relevant document, so that it is left out of the averages; else 1. */
+int mast_eval_query(const char *const *ranked, size_t n_ranked, const mast_qrel *qrels,
+                    size_t n_qrels, mast_eval_metrics *out);
+
+typedef struct mast_eval_opts {
+    const char *dir;            /* BEIR folder: corpus.jsonl[.zst], queries.jsonl, qrels/ */
+    const char *collection;     /* NULL = the folder's base name */
+    const char *split;          /* NULL = "test" */
+    mast_ingest_opts ingest;   /* chunk_tokens 0 = MAST_EVAL_CHUNK_TOKENS */
+    int progress;
+} mast_eval_opts;
+
+/* Test collections judge whole documents, so eval chunks them coarsely by
+** default: 1024 tokens keeps almost every document of the shared collections
+** in one chunk (see docs/benchmarks.md for the effect of smaller chunks). */
+#define MAST_EVAL_CHUNK_TOKENS 1024
+
+typedef struct mast_eval_report {
+    mast_eval_metrics mean;
+    size_t n_queries;           /* evaluated queries */
+    double qps;                 /* queries per second, retrieval only */
+    double search_seconds;
+    mast_ingest_stats ingest;
+    char collection[80];
+} mast_eval_report;
+
+/* Ingests (or reuses, unchanged documents are skipped) the corpus, runs every
+** judged query (top 100 documents, one best chunk per document) and averages
+** the metrics. */
+mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval_opts *opts,
+                           mast_trace *trace, mast_eval_report *report);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+** observe/trace.h — request traces made of nested, timed spans.
+**
+** A trace is the record of one operation (a CLI command or an HTTP request):
+** a root span named after it and child spans for each step, each with a start,
+** a duration, a status and JSON attributes (query, k, n_results...). Spans
+** nest as a stack: span_begin opens a child of the innermost open span.
+**
+** Every function accepts a NULL trace and then does nothing, so library code
+** can record spans unconditionally. A trace belongs to one thread. Traces are
+** persisted by the store (mast_store_trace_save in data/store_traces.c).
+*/
+#ifndef MAST_OBSERVE_TRACE_H
+#define MAST_OBSERVE_TRACE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "mast.h"
+
+#define MAST_TRACE_MAX_DEPTH 32
+
+typedef struct mast_span {
+    int id;                 /* 0 = the root span */
+    int parent;             /* -1 for the root */
+    char name[64];
+    int64_t start_us;       /* wall clock, microseconds since the epoch */
+    int64_t duration_us;    /* -1 while open */
+    int64_t mono_start_us;
+    mast_status status;
+    json_t *attributes;     /* owned object */
+} mast_span;
+
+typedef struct mast_trace {
+    char id[33];            /* 32 lowercase hex digits (128 bits, as OpenTelemetry) */
+    mast_span *spans;
+    size_t n_spans, cap_spans;
+    int stack[MAST_TRACE_MAX_DEPTH];
+    int depth;
+} mast_trace;
+
+/* Starts a trace whose root span is `name`. NULL when out of memory. */
+mast_trace *mast_trace_begin(const char *name);
+
+/* Opens a child span of the innermost open span. */
+void mast_trace_span_begin(mast_trace *t, const char *name);
+/* Closes the innermost open span (never the root) with a status. */
+void mast_trace_span_end(mast_trace *t, mast_status status);
+
+/* Attributes on the innermost open span. */
+void mast_trace_attr_str(mast_trace *t, const char *key, const char *value);
+void mast_trace_attr_int(mast_trace *t, const char *key, int64_t value);
+void mast_trace_attr_double(mast_trace *t, const char *key, double value);
+
+/* Closes every open span, the root last, with `status`. */
+void mast_trace_end(mast_trace *t, mast_status status);
+
+void mast_trace_free(mast_trace *t);
+
+#endif
