@@ -36,10 +36,22 @@ static jmp_buf test_abort;
     if (!(fabs(da_ - db_) <= (tol))) { fprintf(stderr, "  %s:%d: %s ~= %s failed: %.9g != %.9g\n", \
     __FILE__, __LINE__, #a, #b, da_, db_); test_current_failed = 1; } } while (0)
 
-#define RUN(fn) do { test_current_failed = 0; \
-    if (setjmp(test_abort) == 0) fn(); \
-    if (test_current_failed) { test_n_failed++; fprintf(stderr, "FAIL %s\n", #fn); } \
-    else { test_n_passed++; fprintf(stderr, "ok   %s\n", #fn); } } while (0)
+/* setjmp lives in this function, not in main, so main's locals are safe. */
+static inline void test_run(void (*fn)(void), const char *name)
+{
+    test_current_failed = 0;
+    if (setjmp(test_abort) == 0)
+        fn();
+    if (test_current_failed) {
+        test_n_failed++;
+        fprintf(stderr, "FAIL %s\n", name);
+    } else {
+        test_n_passed++;
+        fprintf(stderr, "ok   %s\n", name);
+    }
+}
+
+#define RUN(fn) test_run(fn, #fn)
 
 static inline int test_summary(void)
 {

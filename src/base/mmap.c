@@ -63,24 +63,22 @@ mast_status mast_read_file(const char *path, size_t max_bytes, char **out, size_
     size_t cap = 0, len = 0;
     char *data = NULL;
     mast_status st = MAST_OK;
+    /* Read up to max_bytes + 1 bytes: one byte more than allowed tells us the
+    ** file is over the limit. */
     for (;;) {
         if (len + 1 >= cap) {
-            if (cap > max_bytes) {   /* buffer holds max_bytes: is there more? */
-                if (fgetc(f) != EOF)
-                    st = mast_fail(MAST_ERR_LIMIT, "%s: larger than the limit of %zu bytes",
-                                   path, max_bytes);
+            if (cap >= max_bytes + 2)
                 break;
-            }
             size_t new_cap = cap ? cap * 2 : 4096;
-            if (new_cap > max_bytes + 1)
-                new_cap = max_bytes + 1;
-            char *p = realloc(data, new_cap + 1);
+            if (new_cap > max_bytes + 2)
+                new_cap = max_bytes + 2;
+            char *p = realloc(data, new_cap);
             if (!p) {
                 st = mast_fail(MAST_ERR_NOMEM, "%s: out of memory", path);
                 break;
             }
             data = p;
-            cap = new_cap + 1;
+            cap = new_cap;
         }
         size_t n = fread(data + len, 1, cap - 1 - len, f);
         len += n;
@@ -90,6 +88,8 @@ mast_status mast_read_file(const char *path, size_t max_bytes, char **out, size_
             break;
         }
     }
+    if (st == MAST_OK && len > max_bytes)
+        st = mast_fail(MAST_ERR_LIMIT, "%s: larger than the limit of %zu bytes", path, max_bytes);
     fclose(f);
     if (st != MAST_OK) {
         free(data);

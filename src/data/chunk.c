@@ -59,7 +59,7 @@ size_t mast_estimate_tokens(void *ctx, const char *text, size_t len)
 
 static const char *const abbreviations[] = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e",
-    "fig", "no", "cf", "al", "approx", "inc", "ltd", "co", "eq", "vol", "pp",
+    "fig", "no", "cf", "al", "a.m", "p.m", "approx", "inc", "ltd", "co", "eq", "vol", "pp",
 };
 
 static int ends_with_abbreviation(const char *text, size_t dot)
@@ -68,7 +68,7 @@ static int ends_with_abbreviation(const char *text, size_t dot)
     while (start > 0 && !is_space((unsigned char)text[start - 1]) && text[start - 1] != '(')
         start--;
     size_t n = dot - start;
-    if (n == 1 && isalpha((unsigned char)text[start]))
+    if (n == 1 && isupper((unsigned char)text[start]))
         return 1;   /* an initial: "J. Smith" */
     for (size_t i = 0; i < sizeof abbreviations / sizeof *abbreviations; i++)
         if (strlen(abbreviations[i]) == n && strncasecmp(text + start, abbreviations[i], n) == 0)

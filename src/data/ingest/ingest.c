@@ -31,6 +31,7 @@ typedef struct file_entry {
 
 typedef struct run {
     mast_store *store;
+    char *store_path;              /* realpath of the database, never ingested */
     int64_t collection_id;
     const mast_ingest_opts *opts;
     mast_ingest_stats *stats;
@@ -92,6 +93,9 @@ static mast_status walk(run *r, const char *path, int depth)
         return MAST_OK;
     }
     if (S_ISREG(st.st_mode)) {
+        if (r->store_path && strncmp(path, r->store_path, strlen(r->store_path)) == 0 &&
+            (path[strlen(r->store_path)] == '\0' || path[strlen(r->store_path)] == '-'))
+            return MAST_OK;   /* the database itself and its -wal/-shm files */
         r->stats->files_seen++;
         return add_file(r, path, (uint64_t)st.st_size);
     }
@@ -631,6 +635,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     memset(stats, 0, sizeof *stats);
     int64_t t0 = mast_mono_us();
     run r = {.store = store, .opts = opts ? opts : &default_opts, .stats = stats};
+    r.store_path = realpath(store->path, NULL);
     mast_trace_span_begin(trace, "ingest.walk");
     mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
     char **roots = calloc(n_paths ? n_paths : 1, sizeof *roots);
@@ -689,6 +694,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
         free(r.done_sources[i]);
     free(r.done_sources);
     free(r.seen);
+    free(r.store_path);
     if (roots)
         for (size_t i = 0; i < n_paths; i++)
             free(roots[i]);

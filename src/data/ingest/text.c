@@ -53,9 +53,14 @@ mast_status mast_load_text(mast_doc *doc, const char *text, size_t len, const ch
         const char *nl = pos < len ? memchr(text + pos, '\n', len - pos) : NULL;
         size_t end = nl ? (size_t)(nl - text) : len;
         if (blank_line(text + pos, end - pos)) {
-            if (in_para)
+            if (in_para) {
+                size_t end_para = pos;
+                while (end_para > para_start && (text[end_para - 1] == '\n' ||
+                                                 text[end_para - 1] == '\r'))
+                    end_para--;
                 MAST_TRY(mast_doc_add_block(doc, MAST_BLOCK_PARA, text + para_start,
-                                            pos - para_start, NULL));
+                                            end_para - para_start, NULL));
+            }
             in_para = 0;
         } else if (!in_para) {
             in_para = 1;

@@ -1,0 +1,209 @@
+/* tests/base/test_base.c — the foundation: errors, memory, UTF-8, JSON,
+** hashing, files, thread pool. */
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/hash.h"
+#include "base/json.h"
+#include "base/mmap.h"
+#include "base/pool.h"
+#include "base/status.h"
+#include "base/utf8.h"
+#include "test.h"
+
+static void test_fail_sets_thread_message_and_returns_code(void)
+{
+    mast_status st = mast_fail(MAST_ERR_FORMAT, "x.gguf: tensor '%s' is bad", "a");
+    CHECK_EQ_INT(st, MAST_ERR_FORMAT);
+    CHECK_EQ_STR(mast_errmsg(), "x.gguf: tensor 'a' is bad");
+    mast_fail_prefix(st, "loading %s", "model");
+    CHECK_EQ_STR(mast_errmsg(), "loading model: x.gguf: tensor 'a' is bad");
+    CHECK_EQ_STR(mast_strerror(MAST_ERR_NOT_FOUND), "not found");
+}
+
+static void test_buf_grows_and_stays_terminated(void)
+{
+    mast_buf b = {0};
+    CHECK_EQ_STR(mast_buf_cstr(&b), "");
+    for (int i = 0; i < 1000; i++)
+        REQUIRE(mast_buf_printf(&b, "%d,", i) == MAST_OK);
+    CHECK_EQ_INT(b.data[b.len], 0);
+    CHECK(strncmp(b.data, "0,1,2,", 6) == 0);
+    CHECK(strstr(b.data, ",999,") != NULL);
+    char *s = mast_buf_detach(&b);
+    CHECK_EQ_INT(b.len, 0);
+    CHECK(b.data == NULL);
+    free(s);
+}
+
+static void test_arena_alignment_and_large_allocations(void)
+{
+    mast_arena a;
+    mast_arena_init(&a, 128);
+    char *p = mast_arena_alloc(&a, 3);
+    char *q = mast_arena_alloc(&a, 1000);   /* larger than a block */
+    char *s = mast_arena_strdup(&a, "hello");
+    REQUIRE(p && q && s);
+    CHECK_EQ_INT((uintptr_t)q % 16, 0);
+    memset(q, 'x', 1000);
+    CHECK_EQ_STR(s, "hello");
+    mast_arena_free(&a);
+    CHECK(a.head == NULL);
+}
+
+static void test_utf8_validation_rejects_overlong_and_surrogates(void)
+{
+    size_t bad;
+    CHECK(mast_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, NULL));
+    CHECK(!mast_utf8_valid("ab\xc0\xaf", 4, &bad));   /* overlong '/' */
+    CHECK_EQ_INT(bad, 2);
+    CHECK(!mast_utf8_valid("\xed\xa0\x80", 3, &bad));  /* surrogate U+D800 */
+    CHECK(!mast_utf8_valid("\xe2\x82", 2, &bad));      /* truncated */
+    CHECK(!mast_utf8_valid("\xf4\x90\x80\x80", 4, &bad)); /* > U+10FFFF */
+}
+
+static void test_utf8_repair_replaces_each_bad_byte(void)
+{
+    char *out;
+    size_t len, n;
+    REQUIRE(mast_utf8_repair("a\xffz\xc3", 4, &out, &len, &n) == MAST_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(out, "a\xef\xbf\xbdz\xef\xbf\xbd");
+    CHECK(mast_utf8_valid(out, len, NULL));
+    free(out);
+}
+
+static void test_nfc_composes_combining_marks(void)
+{
+    char *out;
+    size_t len;
+    REQUIRE(mast_utf8_nfc("cafe\xcc\x81", 6, &out, &len) == MAST_OK);   /* e + U+0301 */
+    CHECK_EQ_STR(out, "caf\xc3\xa9");
+    CHECK_EQ_INT(len, 5);
+    free(out);
+}
+
+static void test_utf8_truncate_never_cuts_a_sequence(void)
+{
+    const char *s = "a\xe2\x82\xac" "b";   /* a € b */
+    CHECK_EQ_INT(mast_utf8_truncate(s, 5, 3), 1);
+    CHECK_EQ_INT(mast_utf8_truncate(s, 5, 4), 4);
+    CHECK_EQ_INT(mast_utf8_truncate(s, 5, 9), 5);
+}
+
+static void test_json_parse_error_names_line_and_column(void)
+{
+    json_t *v;
+    mast_status st = mast_json_parse("{\n  \"a\": 1,\n  oops\n}", 20, "body", &v);
+    CHECK_EQ_INT(st, MAST_ERR_FORMAT);
+    /* jansson reports the column where the bad token ends */
+    CHECK_EQ_STR(mast_errmsg(),
+                 "body: invalid JSON at line 3, column 6: string or '}' expected near 'oops'");
+    REQUIRE(mast_json_parse("{\"k\": 5, \"s\": \"x\"}", 18, "body", &v) == MAST_OK);
+    CHECK_EQ_INT(mast_json_get_int(v, "k", 0), 5);
+    CHECK_EQ_STR(mast_json_get_str(v, "s", NULL), "x");
+    CHECK_EQ_STR(mast_json_get_str(v, "k", "dflt"), "dflt");
+    json_decref(v);
+}
+
+static void test_hash_is_stable_and_length_prefixed(void)
+{
+    char a[33], b[33], c[33];
+    mast_hash_hex("hello", 5, a);
+    mast_hash_hex("hello", 5, b);
+    CHECK_EQ_STR(a, b);
+    CHECK_EQ_INT(strlen(a), 32);
+    mast_hasher *h1 = mast_hasher_new(), *h2 = mast_hasher_new();
+    mast_hasher_add(h1, "ab", 2);
+    mast_hasher_add(h1, "c", 1);
+    mast_hasher_add(h2, "a", 1);
+    mast_hasher_add(h2, "bc", 2);
+    mast_hasher_hex(h1, b);
+    mast_hasher_hex(h2, c);
+    CHECK(strcmp(b, c) != 0);
+}
+
+static void test_read_file_enforces_limit_and_names_path(void)
+{
+    char *dir = test_tmpdir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    REQUIRE(test_write_file(path, "0123456789") == 0);
+    char *data;
+    size_t len;
+    REQUIRE(mast_read_file(path, 10, &data, &len) == MAST_OK);
+    CHECK_EQ_INT(len, 10);
+    CHECK_EQ_STR(data, "0123456789");
+    free(data);
+    CHECK_EQ_INT(mast_read_file(path, 9, &data, &len), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "larger than the limit of 9 bytes") != NULL);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    CHECK_EQ_INT(mast_read_file(path, 9, &data, &len), MAST_ERR_NOT_FOUND);
+    CHECK(strstr(mast_errmsg(), "missing: No such file") != NULL);
+    mast_mapped m;
+    CHECK_EQ_INT(mast_mmap_file(path, &m), MAST_ERR_NOT_FOUND);
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    REQUIRE(mast_mmap_file(path, &m) == MAST_OK);
+    CHECK_EQ_INT(m.size, 10);
+    CHECK(memcmp(m.data, "0123456789", 10) == 0);
+    mast_munmap(&m);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
+typedef struct sum_ctx {
+    const int *values;
+    long long partial[8];
+    _Atomic int calls;
+} sum_ctx;
+
+static void sum_range(void *ctx, size_t begin, size_t end, int worker)
+{
+    sum_ctx *c = ctx;
+    for (size_t i = begin; i < end; i++)
+        c->partial[worker] += c->values[i];
+    atomic_fetch_add(&c->calls, 1);
+}
+
+static void test_pool_for_covers_every_item_once(void)
+{
+    enum { N = 100003 };
+    int *values = malloc(N * sizeof *values);
+    for (int i = 0; i < N; i++)
+        values[i] = i % 7;
+    long long expected = 0;
+    for (int i = 0; i < N; i++)
+        expected += values[i];
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 4) == MAST_OK);
+    for (int round = 0; round < 50; round++) {
+        sum_ctx c = {.values = values};
+        mast_pool_for(pool, N, sum_range, &c);
+        long long total = 0;
+        for (int w = 0; w < 8; w++)
+            total += c.partial[w];
+        CHECK_EQ_INT(total, expected);
+        CHECK_EQ_INT(c.calls, 4);
+    }
+    mast_pool_free(pool);
+    free(values);
+}
+
+int main(void)
+{
+    RUN(test_fail_sets_thread_message_and_returns_code);
+    RUN(test_buf_grows_and_stays_terminated);
+    RUN(test_arena_alignment_and_large_allocations);
+    RUN(test_utf8_validation_rejects_overlong_and_surrogates);
+    RUN(test_utf8_repair_replaces_each_bad_byte);
+    RUN(test_nfc_composes_combining_marks);
+    RUN(test_utf8_truncate_never_cuts_a_sequence);
+    RUN(test_json_parse_error_names_line_and_column);
+    RUN(test_hash_is_stable_and_length_prefixed);
+    RUN(test_read_file_enforces_limit_and_names_path);
+    RUN(test_pool_for_covers_every_item_once);
+    return test_summary();
+}

@@ -1,0 +1,142 @@
+/* tests/data/test_bm25.c — the analyzer and BM25 scoring. */
+#include "data/textindex/bm25.h"
+#include "test.h"
+
+typedef struct terms {
+    char out[512];
+} terms;
+
+static void join(void *ctx, const char *t, size_t n)
+{
+    terms *x = ctx;
+    if (x->out[0])
+        strcat(x->out, " ");
+    strncat(x->out, t, n);
+}
+
+static const char *analyze(mast_analyzer *a, const char *text, terms *t)
+{
+    t->out[0] = '\0';
+    mast_analyze(a, text, strlen(text), join, t);
+    return t->out;
+}
+
+static void test_analyzer_folds_stops_and_stems(void)
+{
+    mast_analyzer *a;
+    REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
+    terms t;
+    CHECK_EQ_STR(analyze(a, "The Running DOGS of the world", &t), "run dog world");
+    CHECK_EQ_STR(analyze(a, "CAFÉ Ünïcode naïve", &t), "café ünïcode naïv");
+    CHECK_EQ_STR(analyze(a, "don't stop: John's e-mail, v2.0", &t), "don't stop john e mail v2 0");
+    CHECK_EQ_STR(analyze(a, "", &t), "");
+    CHECK_EQ_STR(analyze(a, "... --- !!!", &t), "");
+    mast_analyzer_free(a);
+    CHECK_EQ_INT(mast_analyzer_open(&a, "klingon"), MAST_ERR_INVALID);
+}
+
+/* The formula of bm25.h, computed here independently from term counts. */
+static double expected_score(int tf, int dl, double avgdl, int df, int n_docs)
+{
+    double k1 = 1.2, b = 0.75;
+    double idf = log(1.0 + (n_docs - df + 0.5) / (df + 0.5));
+    return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl));
+}
+
+static void test_scores_equal_the_formula_on_a_hand_made_corpus(void)
+{
+    /* terms after analysis: doc1 = {fox x2, quick, brown}, doc2 = {lazi, dog},
+    ** doc3 = {fox, dog, jump, high} */
+    const char *docs[] = {"fox fox quick brown", "the lazy dog", "fox dog jumps high"};
+    int lens[] = {4, 2, 4};
+    mast_analyzer *a;
+    mast_bm25 *x;
+    REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
+    REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
+    for (int i = 0; i < 3; i++)
+        REQUIRE(mast_bm25_add(x, a, 100 + i, 10 + i, docs[i], strlen(docs[i])) == MAST_OK);
+    CHECK_EQ_INT(mast_bm25_add(x, a, 100, 10, "dup", 3), MAST_ERR_EXISTS);
+    double avgdl = (4 + 2 + 4) / 3.0;
+    mast_hit *h;
+    size_t n;
+    REQUIRE(mast_bm25_search(x, a, "fox dog", 7, 10, &h, &n) == MAST_OK);
+    REQUIRE(n == 3);
+    double s1 = expected_score(2, lens[0], avgdl, 2, 3);
+    double s2 = expected_score(1, lens[1], avgdl, 2, 3);
+    double s3 = expected_score(1, lens[2], avgdl, 2, 3) * 2;   /* fox and dog, same df */
+    CHECK_EQ_INT(h[0].chunk_id, 102);
+    CHECK_NEAR(h[0].score, s3, 1e-12);
+    CHECK_EQ_INT(h[0].doc_id, 12);
+    /* doc1 (tf 2, long) and doc2 (tf 1, short) */
+    CHECK_NEAR(h[1].score, s1 > s2 ? s1 : s2, 1e-12);
+    CHECK_NEAR(h[2].score, s1 > s2 ? s2 : s1, 1e-12);
+    free(h);
+    /* repeated query terms count once; unknown terms are ignored */
+    REQUIRE(mast_bm25_search(x, a, "dog DOG dogs zebra", 18, 10, &h, &n) == MAST_OK);
+    REQUIRE(n == 2);
+    CHECK_NEAR(h[0].score, expected_score(1, 2, avgdl, 2, 3), 1e-12);
+    free(h);
+    mast_bm25_free(x);
+    mast_analyzer_free(a);
+}
+
+static void test_removed_chunks_are_never_returned_and_stats_follow(void)
+{
+    mast_analyzer *a;
+    mast_bm25 *x;
+    REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
+    REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 1, 1, "apple banana", 12) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 2, 2, "apple cherry cherry", 19) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 3, 3, "banana", 6) == MAST_OK);
+    CHECK_EQ_INT(mast_bm25_remove(x, 2), 1);
+    CHECK_EQ_INT(mast_bm25_remove(x, 2), 0);
+    CHECK_EQ_INT(mast_bm25_remove(x, 99), 0);
+    CHECK_EQ_INT(mast_bm25_count(x), 2);
+    mast_hit *h;
+    size_t n;
+    REQUIRE(mast_bm25_search(x, a, "cherry", 6, 10, &h, &n) == MAST_OK);
+    CHECK_EQ_INT(n, 0);
+    free(h);
+    /* N = 2, df(apple) = 1, avgdl = (2 + 1) / 2 */
+    REQUIRE(mast_bm25_search(x, a, "apple", 5, 10, &h, &n) == MAST_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_INT(h[0].chunk_id, 1);
+    CHECK_NEAR(h[0].score, expected_score(1, 2, 1.5, 1, 2), 1e-12);
+    free(h);
+    mast_bm25_free(x);
+    mast_analyzer_free(a);
+}
+
+static void test_top_k_is_exact_with_ties_broken_by_chunk_id(void)
+{
+    mast_analyzer *a;
+    mast_bm25 *x;
+    REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
+    REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
+    /* 50 identical documents score the same: the k lowest ids must win */
+    for (int i = 50; i > 0; i--)
+        REQUIRE(mast_bm25_add(x, a, i, i, "same words here", 15) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 1000, 1000, "other", 5) == MAST_OK);
+    mast_hit *h;
+    size_t n;
+    REQUIRE(mast_bm25_search(x, a, "words", 5, 5, &h, &n) == MAST_OK);
+    REQUIRE(n == 5);
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ_INT(h[i].chunk_id, (int)i + 1);
+    free(h);
+    REQUIRE(mast_bm25_search(x, a, "the of and", 10, 5, &h, &n) == MAST_OK);
+    CHECK_EQ_INT(n, 0);   /* stop words only */
+    free(h);
+    mast_bm25_free(x);
+    mast_analyzer_free(a);
+}
+
+int main(void)
+{
+    RUN(test_analyzer_folds_stops_and_stems);
+    RUN(test_scores_equal_the_formula_on_a_hand_made_corpus);
+    RUN(test_removed_chunks_are_never_returned_and_stats_follow);
+    RUN(test_top_k_is_exact_with_ties_broken_by_chunk_id);
+    return test_summary();
+}

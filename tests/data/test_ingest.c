@@ -1,0 +1,257 @@
+/* tests/data/test_ingest.c — ingesting folders, incremental updates, prune,
+** bad input, and search/ask over the result. */
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "data/ingest/ingest.h"
+#include "data/retrieve.h"
+#include "deploy/rag.h"
+#include "test.h"
+
+typedef struct fixture {
+    char *dir;        /* documents */
+    char db[512];
+    mast_store *store;
+    mast_retriever *r;
+} fixture;
+
+static void put(fixture *f, const char *name, const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    if (test_write_file(path, content) != 0)
+        fprintf(stderr, "cannot write %s\n", path);
+}
+
+static void put_bytes(fixture *f, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fwrite(data, 1, len, fp);
+        fclose(fp);
+    }
+}
+
+static int setup(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->dir = test_tmpdir();
+    char *dbdir = test_tmpdir();
+    snprintf(f->db, sizeof f->db, "%s/m.db", dbdir);
+    free(dbdir);
+    if (mast_store_open(&f->store, f->db) != MAST_OK || mast_retriever_create(&f->r) != MAST_OK)
+        return -1;
+    put(f, "guide.md", "# Guide\n\nWelcome to the guide.\n\n## Install\n\nRun the installer "
+                       "with apt on Debian machines.\n\n```sh\napt install mast\n```\n");
+    put(f, "notes.txt", "Zebras are striped animals.\n\nThey live in Africa.\n");
+    put(f, "corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"Photosynthesis\", \"text\": \"Plants "
+                           "convert sunlight into chemical energy.\"}\n"
+                           "{\"_id\": 2, \"title\": \"Tides\", \"text\": \"The moon pulls the "
+                           "oceans.\"}\n");
+    put(f, ".hidden.txt", "secret words never indexed");
+    static const unsigned char binary[] = {0x7f, 'E', 'L', 'F', 0, 0, 1, 2, 3, 0, 0xff};
+    put_bytes(f, "program.bin", binary, sizeof binary);
+    put(f, "latin1.txt", "Caf\xe9 au lait is a coffee drink with milk and sugar, enjoyed "
+                         "across France and well beyond its borders every morning.");
+    return 0;
+}
+
+static void teardown(fixture *f)
+{
+    mast_retriever_free(f->r);
+    mast_store_close(f->store);
+    free(f->dir);
+}
+
+static size_t search_count(fixture *f, const char *query)
+{
+    mast_result *res;
+    size_t n = 0;
+    if (mast_search(f->r, f->store, "c", query, 10, NULL, &res, &n) != MAST_OK)
+        return (size_t)-1;
+    mast_results_free(res, n);
+    return n;
+}
+
+static mast_status ingest(fixture *f, int prune, mast_ingest_stats *s)
+{
+    const char *paths[] = {f->dir};
+    mast_ingest_opts o = {.prune = prune};
+    return mast_ingest(f->store, "c", paths, 1, &o, NULL, s);
+}
+
+static void test_ingests_a_folder_skipping_binaries_and_hidden_files(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.files_seen, 5);        /* .hidden.txt is not walked */
+    CHECK_EQ_INT(s.files_ingested, 4);
+    CHECK_EQ_INT(s.files_skipped, 1);     /* program.bin */
+    CHECK_EQ_INT(s.files_failed, 0);
+    CHECK_EQ_INT(s.docs_ingested, 5);     /* guide, notes, latin1, 2 JSON lines */
+    CHECK(s.chunks >= 5);
+    CHECK_EQ_INT(search_count(&f, "zebras"), 1);
+    CHECK_EQ_INT(search_count(&f, "secret"), 0);
+    CHECK_EQ_INT(search_count(&f, "sunlight"), 1);
+    /* the invalid byte was repaired, the rest of the text is searchable */
+    CHECK_EQ_INT(search_count(&f, "coffee"), 1);
+    /* heading path and title are carried to the results */
+    mast_result *res;
+    size_t n;
+    REQUIRE(mast_search(f.r, f.store, "c", "installer debian", 10, NULL, &res, &n) == MAST_OK);
+    REQUIRE(n >= 1);
+    CHECK_EQ_STR(res[0].heading, "Guide > Install");
+    CHECK_EQ_STR(res[0].title, "Guide");
+    CHECK(strstr(res[0].uri, "/guide.md") != NULL);
+    CHECK(strstr(res[0].text, "```sh\napt install mast\n```") != NULL);
+    mast_results_free(res, n);
+    REQUIRE(mast_search(f.r, f.store, "c", "moon", 10, NULL, &res, &n) == MAST_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_STR(res[0].title, "Tides");
+    CHECK(strstr(res[0].uri, "/corpus.jsonl#2") != NULL);
+    mast_results_free(res, n);
+    CHECK_EQ_INT(mast_search(f.r, f.store, "missing", "x", 10, NULL, &res, &n),
+                 MAST_ERR_NOT_FOUND);
+    CHECK_EQ_INT(mast_search(f.r, f.store, "c", "x", 0, NULL, &res, &n), MAST_ERR_INVALID);
+    teardown(&f);
+}
+
+static void test_reingest_of_unchanged_files_is_a_no_op(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    int64_t id, v0, v1;
+    REQUIRE(mast_store_collection_find(f.store, "c", &id) == MAST_OK);
+    REQUIRE(mast_store_collection_version(f.store, id, &v0) == MAST_OK);
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_ingested, 0);
+    CHECK_EQ_INT(s.docs_unchanged, 5);
+    CHECK_EQ_INT(s.files_unchanged, 4);
+    CHECK_EQ_INT(s.chunks, 0);
+    REQUIRE(mast_store_collection_version(f.store, id, &v1) == MAST_OK);
+    CHECK_EQ_INT(v1, v0);
+    teardown(&f);
+}
+
+static void test_a_changed_file_replaces_its_chunks(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(search_count(&f, "zebras"), 1);   /* index built in this process */
+    put(&f, "notes.txt", "Giraffes have long necks.\n");
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_ingested, 1);
+    CHECK_EQ_INT(s.docs_unchanged, 4);
+    CHECK_EQ_INT(search_count(&f, "zebras"), 0);   /* the replaced chunk is gone */
+    CHECK_EQ_INT(search_count(&f, "giraffes"), 1);
+    teardown(&f);
+}
+
+static void test_prune_removes_vanished_files_and_lines(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/notes.txt", f.dir);
+    REQUIRE(unlink(path) == 0);
+    put(&f, "corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"Photosynthesis\", \"text\": \"Plants "
+                            "convert sunlight into chemical energy.\"}\n");
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_pruned, 0);
+    CHECK_EQ_INT(search_count(&f, "zebras"), 1);   /* without --prune it stays */
+    REQUIRE(ingest(&f, 1, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_pruned, 2);
+    CHECK_EQ_INT(search_count(&f, "zebras"), 0);
+    CHECK_EQ_INT(search_count(&f, "moon"), 0);
+    CHECK_EQ_INT(search_count(&f, "sunlight"), 1);
+    teardown(&f);
+}
+
+static void test_jsonl_bad_lines_fail_alone_and_zstd_is_read(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    char *dir2 = test_tmpdir();
+    free(f.dir);
+    f.dir = dir2;
+    const char *jsonl = "{\"_id\": \"a\", \"text\": \"alpha particles\"}\n"
+                        "{not json}\n"
+                        "{\"_id\": \"b\"}\n"
+                        "[1, 2]\n"
+                        "{\"_id\": \"c\", \"text\": \"gamma rays\"}\n";
+    size_t bound = ZSTD_compressBound(strlen(jsonl));
+    char *z = malloc(bound);
+    size_t zn = ZSTD_compress(z, bound, jsonl, strlen(jsonl), 3);
+    REQUIRE(!ZSTD_isError(zn));
+    put_bytes(&f, "c.jsonl.zst", z, zn);
+    put_bytes(&f, "broken.jsonl.zst", z, zn / 2);   /* truncated */
+    free(z);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_ingested, 2);
+    CHECK_EQ_INT(s.docs_failed, 3);
+    CHECK_EQ_INT(s.files_failed, 1);     /* the truncated file */
+    CHECK_EQ_INT(search_count(&f, "gamma"), 1);
+    teardown(&f);
+}
+
+static void test_empty_folder_and_missing_path(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    char *empty = test_tmpdir();
+    const char *paths[] = {empty, "/definitely/not/here"};
+    mast_ingest_stats s;
+    REQUIRE(mast_ingest(f.store, "c", paths, 2, NULL, NULL, &s) == MAST_OK);
+    CHECK_EQ_INT(s.files_seen, 0);
+    CHECK_EQ_INT(s.files_failed, 1);
+    CHECK_EQ_INT(mast_ingest(f.store, "bad name", paths, 1, NULL, NULL, &s), MAST_ERR_INVALID);
+    free(empty);
+    teardown(&f);
+}
+
+static void test_ask_answers_extractively_with_citations(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    mast_answer a;
+    REQUIRE(mast_ask(f.r, f.store, "c", "Where do zebras live?", 5, NULL, &a) == MAST_OK);
+    CHECK(a.extractive);
+    REQUIRE(a.n_sources >= 1);
+    CHECK(strstr(a.sources[0].uri, "notes.txt") != NULL);
+    CHECK(strstr(a.answer, "They live in Africa. [1]") != NULL ||
+          strstr(a.answer, "Zebras are striped animals. [1]") != NULL);
+    CHECK(strstr(a.note, "no model is configured") != NULL);
+    mast_answer_free(&a);
+    REQUIRE(mast_ask(f.r, f.store, "c", "quantum chromodynamics", 5, NULL, &a) == MAST_OK);
+    CHECK_EQ_INT(a.n_sources, 0);
+    CHECK_EQ_STR(a.answer, "No passage in collection 'c' matches the question.");
+    mast_answer_free(&a);
+    CHECK_EQ_INT(mast_ask(f.r, f.store, "c", "", 5, NULL, &a), MAST_ERR_INVALID);
+    teardown(&f);
+}
+
+int main(void)
+{
+    RUN(test_ingests_a_folder_skipping_binaries_and_hidden_files);
+    RUN(test_reingest_of_unchanged_files_is_a_no_op);
+    RUN(test_a_changed_file_replaces_its_chunks);
+    RUN(test_prune_removes_vanished_files_and_lines);
+    RUN(test_jsonl_bad_lines_fail_alone_and_zstd_is_read);
+    RUN(test_empty_folder_and_missing_path);
+    RUN(test_ask_answers_extractively_with_citations);
+    return test_summary();
+}

@@ -1,0 +1,204 @@
+/* tests/data/test_store.c — the SQLite store: migrations, transactions,
+** traces. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/store.h"
+#include "data/store_traces.h"
+#include "test.h"
+
+static mast_store *open_fresh(char **dir_out)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.db", dir);
+    mast_store *s = NULL;
+    if (mast_store_open(&s, path) != MAST_OK)
+        fprintf(stderr, "  open: %s\n", mast_errmsg());
+    *dir_out = dir;
+    return s;
+}
+
+static int64_t count(mast_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void test_migrates_an_empty_database_and_reopens(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    CHECK_EQ_INT(count(s, "SELECT version FROM schema_version"), MAST_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                          "('collections','documents','chunks','traces','spans')"), 5);
+    char journal[16] = "";
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(journal, sizeof journal, "%s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    CHECK_EQ_STR(journal, "wal");
+    int64_t id;
+    REQUIRE(mast_store_collection_ensure(s, "docs", &id) == MAST_OK);
+    char *path = strdup(s->path);
+    mast_store_close(s);
+    REQUIRE(mast_store_open(&s, path) == MAST_OK);
+    int64_t again;
+    CHECK(mast_store_collection_find(s, "docs", &again) == MAST_OK && again == id);
+    CHECK_EQ_INT(mast_store_collection_find(s, "nope", &again), MAST_ERR_NOT_FOUND);
+    CHECK_EQ_STR(mast_errmsg(), "collection 'nope' does not exist");
+    CHECK_EQ_INT(mast_store_collection_ensure(s, "bad name!", &again), MAST_ERR_INVALID);
+    mast_store_close(s);
+    free(path);
+    free(dir);
+}
+
+static void test_newer_schema_is_refused(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    REQUIRE(mast_store_exec(s, "UPDATE schema_version SET version = 99") == MAST_OK);
+    char *path = strdup(s->path);
+    mast_store_close(s);
+    CHECK_EQ_INT(mast_store_open(&s, path), MAST_ERR_UNSUPPORTED);
+    CHECK(strstr(mast_errmsg(), "schema version 99 is newer than this mast supports") != NULL);
+    free(path);
+    free(dir);
+}
+
+static void test_missing_directory_is_a_clear_error(void)
+{
+    mast_store *s;
+    CHECK_EQ_INT(mast_store_open(&s, "/nonexistent-dir/sub/m.db"), MAST_ERR_NOT_FOUND);
+    CHECK_EQ_STR(mast_errmsg(), "/nonexistent-dir/sub/m.db: cannot open database: directory "
+                                "'/nonexistent-dir/sub' does not exist");
+}
+
+static void test_a_file_that_is_not_a_database_is_refused_untouched(void)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    REQUIRE(test_write_file(path, "these are my notes, not a database, and they must survive the "
+                                  "attempt to open them as one.\n") == 0);
+    mast_store *s;
+    CHECK_EQ_INT(mast_store_open(&s, path), MAST_ERR_DB);
+    CHECK(strstr(mast_errmsg(), "file is not a database") != NULL);
+    char buf[200] = "";
+    FILE *f = fopen(path, "r");
+    REQUIRE(f);
+    CHECK(fgets(buf, sizeof buf, f) != NULL);
+    fclose(f);
+    CHECK(strncmp(buf, "these are my notes", 18) == 0);
+    free(dir);
+}
+
+static void test_failure_midway_keeps_the_old_document_whole(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    int64_t c;
+    REQUIRE(mast_store_collection_ensure(s, "c", &c) == MAST_OK);
+    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001"};
+    mast_chunk_in v1[] = {{"old one", 2, ""}, {"old two", 2, "H"}};
+    int64_t id;
+    REQUIRE(mast_store_doc_put(s, c, &doc, v1, 2, &id) == MAST_OK);
+    int64_t version0;
+    REQUIRE(mast_store_collection_version(s, c, &version0) == MAST_OK);
+    /* the third chunk is invalid: the first two new ones were already written */
+    mast_doc_in doc2 = {"u1", "/src", "T2", NULL, "00000000000000000000000000000002"};
+    mast_chunk_in v2[] = {{"new one", 2, ""}, {"new two", 2, ""}, {NULL, 0, ""}};
+    CHECK_EQ_INT(mast_store_doc_put(s, c, &doc2, v2, 3, &id), MAST_ERR_INVALID);
+    CHECK_EQ_STR(mast_errmsg(), "u1: chunk 2 has no text");
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text LIKE 'new%'"), 0);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text LIKE 'old%'"), 2);
+    char hash[33];
+    REQUIRE(mast_store_doc_find(s, c, "u1", &id, hash) == MAST_OK);
+    CHECK_EQ_STR(hash, "00000000000000000000000000000001");
+    int64_t version1;
+    REQUIRE(mast_store_collection_version(s, c, &version1) == MAST_OK);
+    CHECK_EQ_INT(version1, version0);
+    /* and a valid replacement replaces all chunks, bumping the version */
+    REQUIRE(mast_store_doc_put(s, c, &doc2, v2, 2, &id) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks"), 2);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text LIKE 'new%'"), 2);
+    REQUIRE(mast_store_collection_version(s, c, &version1) == MAST_OK);
+    CHECK(version1 > version0);
+    REQUIRE(mast_store_doc_delete(s, c, id) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks"), 0);
+    mast_store_close(s);
+    free(dir);
+}
+
+static void test_traces_round_trip_with_nested_spans(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    mast_trace *t = mast_trace_begin("search");
+    REQUIRE(t);
+    mast_trace_attr_str(t, "query", "hello");
+    mast_trace_span_begin(t, "retrieve");
+    mast_trace_attr_int(t, "k", 10);
+    mast_trace_span_begin(t, "index.build");
+    mast_trace_span_end(t, MAST_OK);
+    mast_trace_span_end(t, MAST_OK);
+    mast_trace_span_begin(t, "render");
+    mast_trace_end(t, MAST_ERR_NOT_FOUND);   /* closes render and the root */
+    CHECK_EQ_INT(strlen(t->id), 32);
+    REQUIRE(mast_store_trace_save(s, t) == MAST_OK);
+    char id[33];
+    memcpy(id, t->id, 33);
+    mast_trace_free(t);
+    mast_trace_free(NULL);
+    mast_trace_span_begin(NULL, "ignored");   /* NULL traces are no-ops */
+
+    json_t *list;
+    REQUIRE(mast_store_trace_list(s, 10, &list) == MAST_OK);
+    REQUIRE(json_array_size(list) == 1);
+    json_t *row = json_array_get(list, 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(row, "name")), "search");
+    CHECK_EQ_STR(json_string_value(json_object_get(row, "status")), "not found");
+    CHECK_EQ_INT(json_integer_value(json_object_get(row, "n_spans")), 4);
+    json_decref(list);
+
+    json_t *tr;
+    char prefix[9];
+    memcpy(prefix, id, 8);
+    prefix[8] = '\0';
+    REQUIRE(mast_store_trace_get(s, prefix, &tr) == MAST_OK);
+    json_t *spans = json_object_get(tr, "spans");
+    REQUIRE(json_array_size(spans) == 4);
+    CHECK(json_is_null(json_object_get(json_array_get(spans, 0), "parent_id")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(spans, 1), "parent_id")), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(spans, 2), "parent_id")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(spans, 3), "parent_id")), 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(spans, 2), "name")),
+                 "index.build");
+    CHECK_EQ_INT(json_integer_value(json_object_get(
+                     json_object_get(json_array_get(spans, 1), "attributes"), "k")), 10);
+    json_decref(tr);
+    CHECK_EQ_INT(mast_store_trace_get(s, "ffffffffffff", &tr), MAST_ERR_NOT_FOUND);
+    CHECK_EQ_INT(mast_store_trace_get(s, "xyz", &tr), MAST_ERR_INVALID);
+    mast_store_close(s);
+    free(dir);
+}
+
+int main(void)
+{
+    RUN(test_migrates_an_empty_database_and_reopens);
+    RUN(test_newer_schema_is_refused);
+    RUN(test_missing_directory_is_a_clear_error);
+    RUN(test_a_file_that_is_not_a_database_is_refused_untouched);
+    RUN(test_failure_midway_keeps_the_old_document_whole);
+    RUN(test_traces_round_trip_with_nested_spans);
+    return test_summary();
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# tests/e2e/cli.sh — the README tour and the CLI's error handling, on the
+# real binary: ingest, search, ask, traces, serve (with curl), bad input.
+source "$(dirname "$0")/lib.sh"
+
+DOCS="$WORK/docs"
+mkdir -p "$DOCS/sub"
+cat > "$DOCS/guide.md" <<'MD'
+# Mast guide
+
+Mast keeps every document in one SQLite file.
+
+## Install
+
+Run scripts/setup on Debian to install the packages and build mast.
+
+```sh
+scripts/setup
+```
+MD
+printf 'Retrieval quality is measured with nDCG at ten.\n' > "$DOCS/sub/eval.txt"
+
+expect "ingest a folder" 0 "$MAST" ingest "$DOCS"
+check "ingest prints a summary" contains "$ERR" "files 2 seen, 2 ingested, 0 unchanged"
+expect "ingest again is a no-op" 0 "$MAST" ingest "$DOCS"
+check "second ingest reports unchanged" contains "$ERR" "2 unchanged"
+
+expect "search" 0 "$MAST" search "install packages debian"
+check "search shows the heading path" contains "$OUT" "guide.md > Mast guide > Install"
+expect "search --json" 0 "$MAST" search "install packages" --json -k 1
+check "search json has the fields" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert len(r) == 1 and set(r[0]) == {"rank","score","chunk_id","doc_id","uri","title","heading","text"}, r
+assert r[0]["heading"] == "Mast guide > Install" and r[0]["title"] == "Mast guide"
+' "$OUT"
+
+expect "ask" 0 "$MAST" ask "How is retrieval quality measured?"
+check "ask cites [1]" contains "$OUT" "nDCG at ten. [1]"
+check "ask says no model is configured" contains "$OUT" "no model is configured"
+expect "ask --json" 0 "$MAST" ask "Where are documents kept?" --json
+check "ask json" python3 -c '
+import json, sys
+a = json.loads(sys.argv[1])
+assert "[1]" in a["answer"] and a["citations"][0]["n"] == 1 and a["extractive"] is True, a
+' "$OUT"
+
+expect "traces list" 0 "$MAST" traces -n 10
+check "traces lists ask, search and ingest" sh -c 'echo "$0" | grep -q " ask " && echo "$0" | grep -q " search " && echo "$0" | grep -q " ingest "' "$OUT"
+TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][:10])')"
+expect "traces show" 0 "$MAST" traces show "$TRACE_ID"
+check "span tree shows retrieve under ask" contains "$OUT" "  retrieve"
+
+expect "collections" 0 "$MAST" collections
+check "collections shows counts" contains "$OUT" "2 documents"
+
+# changed and removed files
+printf 'Retrieval quality is now measured with MRR.\n' > "$DOCS/sub/eval.txt"
+rm "$DOCS/guide.md"
+expect "ingest --prune" 0 "$MAST" ingest "$DOCS" --prune
+check "prune reports one" contains "$ERR" "pruned 1 document"
+expect "pruned document is not found" 0 "$MAST" search "sqlite file" --json
+check "no result after prune" test "$OUT" = "[]"
+expect "changed file is searchable" 0 "$MAST" search "MRR" --json
+check "changed text found" contains "$OUT" "now measured with MRR"
+
+# usage errors exit 2
+expect "unknown command" 2 "$MAST" frobnicate
+expect "unknown option" 2 "$MAST" search --bogus x
+expect "bad k" 2 "$MAST" search -k 0 x
+check "bad k message" contains "$ERR" "-k must be an integer from 1 to 1000 (got '0')"
+expect "missing query" 2 "$MAST" search
+expect "help" 0 "$MAST" --help
+expect "command help" 0 "$MAST" ingest --help
+check "ingest help mentions --prune" contains "$OUT" "--prune"
+expect "version" 0 "$MAST" version
+
+# failures exit 1 with a clear message, and nothing stored is lost
+BEFORE="$("$MAST" collections --json)"
+expect "unknown collection" 1 "$MAST" search -c nope x
+check "unknown collection message" test "$ERR" = "mast: collection 'nope' does not exist"
+expect "db in a missing directory" 1 "$MAST" search x --db "$WORK/no/such/dir/m.db"
+check "missing dir message" contains "$ERR" "cannot open database: directory '$WORK/no/such/dir' does not exist"
+mkdir -p "$WORK/bins"
+printf '\x7fELF\x00\x01\x02' > "$WORK/bins/a.bin"
+printf '\x00\x00\x00' > "$WORK/bins/b.dat"
+expect "directory of binaries" 1 "$MAST" ingest "$WORK/bins"
+check "binaries warned" contains "$ERR" "a.bin: skipped: not a text file"
+check "nothing found message" contains "$ERR" "no text files found"
+mkdir -p "$WORK/empty"
+expect "empty directory" 1 "$MAST" ingest "$WORK/empty"
+expect "missing path" 1 "$MAST" ingest "$WORK/missing"
+check "missing path named" contains "$ERR" "$WORK/missing: No such file or directory"
+printf 'secret' > "$WORK/unreadable.txt"
+chmod 000 "$WORK/unreadable.txt"
+if [ "$(id -u)" -ne 0 ]; then
+  expect "unreadable file" 1 "$MAST" ingest "$WORK/unreadable.txt"
+  check "unreadable named" contains "$ERR" "unreadable.txt: Permission denied"
+fi
+printf 'Caf\xe9 cr\xe8me is sweet and rich and served cold in summer months.\n' > "$WORK/latin1.txt"
+expect "invalid UTF-8 is repaired" 0 "$MAST" ingest "$WORK/latin1.txt" -c latin
+check "repair warned" contains "$ERR" "repaired 2 invalid UTF-8 bytes"
+printf 'not a database, keep me\n' > "$WORK/notes.txt"
+expect "a non-database --db" 1 "$MAST" collections --db "$WORK/notes.txt"
+check "non-database untouched" test "$(cat "$WORK/notes.txt")" = "not a database, keep me"
+AFTER="$("$MAST" collections --json | python3 -c 'import json,sys; print(json.dumps([c for c in json.load(sys.stdin) if c["name"] != "latin"]))')"
+check "nothing stored was lost" python3 -c 'import json,sys; assert json.loads(sys.argv[1]) == json.loads(sys.argv[2])' "$BEFORE" "$AFTER"
+
+# serve over HTTP with curl, then stop it with SIGTERM
+"$MAST" serve --port 0 2>"$WORK/serve.log" &
+PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")"
+  [ -n "$PORT" ] && break
+  sleep 0.05
+done
+check "server announced its port" test -n "$PORT"
+H="$(curl -s "http://127.0.0.1:$PORT/health")"
+check "GET /health" contains "$H" '"status":"ok"'
+S="$(curl -s -X POST -d '{"query":"MRR","k":3}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "POST search" contains "$S" "now measured with MRR"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{bad' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "malformed JSON is 400" test "$CODE" = 400
+kill -TERM "$PID"
+wait "$PID"
+check "SIGTERM stops the server cleanly" test $? -eq 0
+check "server said it stopped" grep -q "SIGTERM received, stopping" "$WORK/serve.log"
+
+finish
