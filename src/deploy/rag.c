@@ -102,7 +102,8 @@ static mast_status collect_sentences(mast_analyzer *a, const terms *q, const mas
             pos = end > pos ? end : pos + 1;
         }
     }
-    qsort(list, n, sizeof *list, cmp_sentence);
+    if (n > 1)
+        qsort(list, n, sizeof *list, cmp_sentence);
     *out = list;
     *n_out = n;
     return MAST_OK;

@@ -47,7 +47,8 @@ int mast_eval_query(const char *const *ranked, size_t n_ranked, const mast_qrel 
         free(ideal);
         return 0;
     }
-    qsort(ideal, n_rel, sizeof *ideal, cmp_desc_int);
+    if (n_rel > 1)
+        qsort(ideal, n_rel, sizeof *ideal, cmp_desc_int);
     double idcg = 0;
     for (size_t i = 0; i < n_rel && i < 10; i++)
         idcg += ideal[i] / log2((double)i + 2.0);
@@ -166,7 +167,8 @@ static mast_status load_qrels(beir *b, const char *path)
     }
     free(data);
     if (st == MAST_OK)
-        qsort(b->qrels, b->n_qrels, sizeof *b->qrels, cmp_qrel);
+        if (b->n_qrels > 1)
+            qsort(b->qrels, b->n_qrels, sizeof *b->qrels, cmp_qrel);
     return st;
 }
 

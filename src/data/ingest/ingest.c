@@ -128,7 +128,8 @@ static mast_status walk(run *r, const char *path, int depth)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && s == MAST_OK; i++) {
         char child[PATH_MAX];
         int len = snprintf(child, sizeof child, "%s%s%s", path,
@@ -533,9 +534,9 @@ static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *s
     if (!gone) {
         /* The file exists: its document is stale only if the file was fully
         ** processed in this run and did not produce this document. */
-        int processed = bsearch(&source, p->r->done_sources, p->r->n_done, sizeof(char *),
+        int processed = p->r->n_done && bsearch(&source, p->r->done_sources, p->r->n_done, sizeof(char *),
                                 cmp_str) != NULL;
-        int seen = bsearch(&doc_id, p->r->seen, p->r->n_seen, sizeof(int64_t), cmp_i64) != NULL;
+        int seen = p->r->n_seen && bsearch(&doc_id, p->r->seen, p->r->n_seen, sizeof(int64_t), cmp_i64) != NULL;
         gone = processed && !seen;
     }
     if (gone) {
@@ -551,8 +552,10 @@ static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *s
 
 static mast_status prune(run *r, const char *const *roots, size_t n_roots)
 {
-    qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_i64);
-    qsort(r->done_sources, r->n_done, sizeof *r->done_sources, cmp_str);
+    if (r->n_seen > 1)
+        qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_i64);
+    if (r->n_done > 1)
+        qsort(r->done_sources, r->n_done, sizeof *r->done_sources, cmp_str);
     prune_ctx p = {.r = r, .roots = roots, .n_roots = n_roots};
     mast_status st = mast_store_doc_scan(r->store, r->collection_id, prune_visit, &p);
     if (st == MAST_OK && p.failed)

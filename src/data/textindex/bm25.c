@@ -273,7 +273,8 @@ mast_status mast_bm25_add(mast_bm25 *x, mast_analyzer *a, int64_t chunk_id, int6
         free(c.ids);
         return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld", (long long)chunk_id);
     }
-    qsort(c.ids, c.n, sizeof *c.ids, cmp_u32);
+    if (c.n > 1)
+        qsort(c.ids, c.n, sizeof *c.ids, cmp_u32);
 
     size_t slot = x->n_slots, cap = x->cap_slots;
     int ok = 1;
@@ -466,7 +467,8 @@ mast_status mast_bm25_search(const mast_bm25 *x, mast_analyzer *a, const char *q
                 sift_down(heap, n, 0);
             }
         }
-        qsort(heap, n, sizeof *heap, cmp_hits);
+        if (n > 1)
+            qsort(heap, n, sizeof *heap, cmp_hits);
     }
     free(acc);
     free(touched);
