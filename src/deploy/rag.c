@@ -6,7 +6,8 @@
 ** stemming), divided by sqrt(1 + its term count) so that long sentences do
 ** not win by size alone, plus a small bonus for higher-ranked passages. The
 ** best MAST_ASK_MAX_SENTENCES sentences (at most two from one passage) are
-** printed in score order, each followed by its passage's [n].
+** printed in score order, each followed by its passage's [n]. Only prose is
+** a candidate: code fences and table rows are skipped.
 */
 #include "deploy/rag.h"
 
@@ -69,13 +70,36 @@ static int cmp_sentence(const void *a, const void *b)
     return x->text < y->text ? -1 : x->text > y->text;
 }
 
+/* Copies the prose of a passage: lines inside code fences, fence lines and
+** table rows are dropped, since they make poor answer sentences. */
+static char *prose_of(const char *text)
+{
+    mast_buf b = {0};
+    int in_fence = 0;
+    const char *line = text;
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        const char *p = line;
+        while (p < line + n && (*p == ' ' || *p == '\t'))
+            p++;
+        int fence = (line + n - p >= 3) && (strncmp(p, "```", 3) == 0 || strncmp(p, "~~~", 3) == 0);
+        if (fence)
+            in_fence = !in_fence;
+        else if (!in_fence && *p != '|' && mast_buf_append(&b, line, n) == MAST_OK)
+            mast_buf_putc(&b, '\n');
+        line = nl ? nl + 1 : line + n;
+    }
+    return mast_buf_detach(&b);
+}
+
 static mast_status collect_sentences(mast_analyzer *a, const terms *q, const mast_answer *ans,
-                                     sentence **out, size_t *n_out)
+                                     char **prose, sentence **out, size_t *n_out)
 {
     sentence *list = NULL;
     size_t n = 0, cap = 0;
     for (size_t s = 0; s < ans->n_sources; s++) {
-        const char *text = ans->sources[s].text;
+        const char *text = prose[s];
         size_t len = strlen(text), pos = 0;
         while (pos < len) {
             while (pos < len && strchr(" \t\r\n", text[pos]))
@@ -147,10 +171,14 @@ mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collectio
     sentence *list = NULL;
     size_t n = 0;
     mast_buf b = {0};
-    mast_status st = mast_analyzer_open(&a, NULL);
+    char **prose = calloc(out->n_sources ? out->n_sources : 1, sizeof *prose);
+    mast_status st = prose ? mast_analyzer_open(&a, NULL) : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == MAST_OK && i < out->n_sources; i++)
+        if (!(prose[i] = prose_of(out->sources[i].text)))
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st == MAST_OK) {
         mast_analyze(a, question, strlen(question), add_query_term, &q);
-        st = collect_sentences(a, &q, out, &list, &n);
+        st = collect_sentences(a, &q, out, prose, &list, &n);
     }
     if (st == MAST_OK)
         st = compose(list, n, &b);
@@ -161,6 +189,9 @@ mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collectio
     mast_trace_attr_int(trace, "n_candidate_sentences", (int64_t)n);
     mast_trace_span_end(trace, st);
     free(list);
+    for (size_t i = 0; prose && i < out->n_sources; i++)
+        free(prose[i]);
+    free(prose);
     for (size_t i = 0; i < q.n; i++)
         free(q.items[i]);
     mast_analyzer_free(a);

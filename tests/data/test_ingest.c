@@ -240,6 +240,11 @@ static void test_ask_answers_extractively_with_citations(void)
     CHECK_EQ_INT(a.n_sources, 0);
     CHECK_EQ_STR(a.answer, "No passage in collection 'c' matches the question.");
     mast_answer_free(&a);
+    /* code fences are not answer material: the prose about apt is */
+    REQUIRE(mast_ask(f.r, f.store, "c", "apt install mast", 5, NULL, &a) == MAST_OK);
+    CHECK(strstr(a.answer, "Run the installer with apt on Debian machines. [1]") != NULL);
+    CHECK(strstr(a.answer, "```") == NULL);
+    mast_answer_free(&a);
     CHECK_EQ_INT(mast_ask(f.r, f.store, "c", "", 5, NULL, &a), MAST_ERR_INVALID);
     teardown(&f);
 }
