@@ -37,4 +37,9 @@ char *mast_buf_detach(mast_buf *b);
 void mast_buf_clear(mast_buf *b);
 void mast_buf_free(mast_buf *b);
 
+/* Grows a malloc'ed array *p of *cap elements of `elem` bytes to hold at
+** least `need` (doubling, from 16). Returns 1 on success, 0 on OOM (then *p
+** and *cap are unchanged). */
+int mast_grow_array(void **p, size_t *cap, size_t need, size_t elem);
+
 #endif

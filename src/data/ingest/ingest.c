@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
+#include "base/buf.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mmap.h"
@@ -43,24 +44,9 @@ typedef struct run {
     size_t n_done, cap_done;
 } run;
 
-static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t c = *cap ? *cap * 2 : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = c;
-    return 1;
-}
-
 static mast_status remember_seen(run *r, int64_t doc_id)
 {
-    if (!grow_array((void **)&r->seen, &r->cap_seen, r->n_seen + 1, sizeof *r->seen))
+    if (!mast_grow_array((void **)&r->seen, &r->cap_seen, r->n_seen + 1, sizeof *r->seen))
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     r->seen[r->n_seen++] = doc_id;
     return MAST_OK;
@@ -70,7 +56,7 @@ static mast_status remember_seen(run *r, int64_t doc_id)
 
 static mast_status add_file(run *r, const char *path, uint64_t size)
 {
-    if (!grow_array((void **)&r->files, &r->cap_files, r->n_files + 1, sizeof *r->files))
+    if (!mast_grow_array((void **)&r->files, &r->cap_files, r->n_files + 1, sizeof *r->files))
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     char *p = strdup(path);
     if (!p)
@@ -120,7 +106,7 @@ static mast_status walk(run *r, const char *path, int depth)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;   /* hidden files, ".", ".." */
-        if (!grow_array((void **)&names, &cap, n + 1, sizeof *names) ||
+        if (!mast_grow_array((void **)&names, &cap, n + 1, sizeof *names) ||
             !(names[n] = strdup(e->d_name))) {
             s = mast_fail(MAST_ERR_NOMEM, "out of memory");
             break;
@@ -540,7 +526,7 @@ static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *s
         gone = processed && !seen;
     }
     if (gone) {
-        if (!grow_array((void **)&p->victims, &p->cap_victims, p->n_victims + 1,
+        if (!mast_grow_array((void **)&p->victims, &p->cap_victims, p->n_victims + 1,
                         sizeof *p->victims)) {
             p->failed = 1;
             return 1;
@@ -622,7 +608,7 @@ static void process_file(run *r, file_entry *f, mast_progress *progress, uint64_
         r->stats->files_failed++;
     if (res >= 0) {
         char *copy = strdup(f->path);
-        if (copy && grow_array((void **)&r->done_sources, &r->cap_done, r->n_done + 1,
+        if (copy && mast_grow_array((void **)&r->done_sources, &r->cap_done, r->n_done + 1,
                                sizeof *r->done_sources))
             r->done_sources[r->n_done++] = copy;
         else

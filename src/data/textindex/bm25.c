@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/hash.h"
 #include "base/status.h"
 
@@ -53,21 +54,6 @@ struct mast_bm25 {
     size_t n_live;
     uint64_t total_len;   /* over live chunks */
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = c;
-    return 1;
-}
 
 mast_status mast_bm25_create(mast_bm25 **out, const mast_bm25_params *params)
 {
@@ -209,13 +195,13 @@ static long term_intern(mast_bm25 *x, const char *t, size_t n)
             return -1;
     }
     size_t cap_terms = x->cap_terms;
-    if (!grow((void **)&x->strings, &x->strings_cap, x->strings_len + n, 1))
+    if (!mast_grow_array((void **)&x->strings, &x->strings_cap, x->strings_len + n, 1))
         return -1;
     if (x->n_terms + 1 > cap_terms) {
         size_t c1 = cap_terms, c2 = cap_terms, c3 = cap_terms;
-        if (!grow((void **)&x->term_off, &c1, x->n_terms + 1, sizeof *x->term_off) ||
-            !grow((void **)&x->term_len, &c2, x->n_terms + 1, sizeof *x->term_len) ||
-            !grow((void **)&x->post, &c3, x->n_terms + 1, sizeof *x->post))
+        if (!mast_grow_array((void **)&x->term_off, &c1, x->n_terms + 1, sizeof *x->term_off) ||
+            !mast_grow_array((void **)&x->term_len, &c2, x->n_terms + 1, sizeof *x->term_len) ||
+            !mast_grow_array((void **)&x->post, &c3, x->n_terms + 1, sizeof *x->post))
             return -1;
         x->cap_terms = c1;
     }
@@ -247,7 +233,7 @@ static void collect_term(void *ctx, const char *t, size_t n)
     if (c->failed)
         return;
     long id = term_intern(c->x, t, n);
-    if (id < 0 || !grow((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
+    if (id < 0 || !mast_grow_array((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
         c->failed = 1;
         return;
     }
@@ -280,16 +266,16 @@ mast_status mast_bm25_add(mast_bm25 *x, mast_analyzer *a, int64_t chunk_id, int6
     int ok = 1;
     if (slot + 1 > cap) {
         size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap;
-        ok = grow((void **)&x->chunk_ids, &c1, slot + 1, sizeof *x->chunk_ids) &&
-             grow((void **)&x->doc_ids, &c2, slot + 1, sizeof *x->doc_ids) &&
-             grow((void **)&x->lens, &c3, slot + 1, sizeof *x->lens) &&
-             grow((void **)&x->live, &c4, slot + 1, sizeof *x->live) &&
-             grow((void **)&x->fwd_start, &c5, slot + 1, sizeof *x->fwd_start) &&
-             grow((void **)&x->fwd_n, &c6, slot + 1, sizeof *x->fwd_n);
+        ok = mast_grow_array((void **)&x->chunk_ids, &c1, slot + 1, sizeof *x->chunk_ids) &&
+             mast_grow_array((void **)&x->doc_ids, &c2, slot + 1, sizeof *x->doc_ids) &&
+             mast_grow_array((void **)&x->lens, &c3, slot + 1, sizeof *x->lens) &&
+             mast_grow_array((void **)&x->live, &c4, slot + 1, sizeof *x->live) &&
+             mast_grow_array((void **)&x->fwd_start, &c5, slot + 1, sizeof *x->fwd_start) &&
+             mast_grow_array((void **)&x->fwd_n, &c6, slot + 1, sizeof *x->fwd_n);
         if (ok)
             x->cap_slots = c1;
     }
-    ok = ok && grow((void **)&x->fwd, &x->fwd_cap, x->fwd_len + c.n, sizeof *x->fwd);
+    ok = ok && mast_grow_array((void **)&x->fwd, &x->fwd_cap, x->fwd_len + c.n, sizeof *x->fwd);
     ok = ok && map_put(&x->by_chunk, chunk_id, (uint32_t)slot);
     if (!ok) {
         free(c.ids);
@@ -307,8 +293,8 @@ mast_status mast_bm25_add(mast_bm25 *x, mast_analyzer *a, int64_t chunk_id, int6
             j++;
         postings *p = &x->post[c.ids[i]];
         size_t pc1 = p->cap, pc2 = p->cap;
-        if (!grow((void **)&p->slots, &pc1, p->n + 1, sizeof *p->slots) ||
-            !grow((void **)&p->tfs, &pc2, p->n + 1, sizeof *p->tfs)) {
+        if (!mast_grow_array((void **)&p->slots, &pc1, p->n + 1, sizeof *p->slots) ||
+            !mast_grow_array((void **)&p->tfs, &pc2, p->n + 1, sizeof *p->tfs)) {
             free(c.ids);
             return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld",
                              (long long)chunk_id);
@@ -366,7 +352,7 @@ static void query_term(void *ctx, const char *t, size_t n)
     for (size_t i = 0; i < q->n; i++)
         if (q->ids[i] == (uint32_t)id)
             return;
-    if (!grow((void **)&q->ids, &q->cap, q->n + 1, sizeof *q->ids)) {
+    if (!mast_grow_array((void **)&q->ids, &q->cap, q->n + 1, sizeof *q->ids)) {
         q->failed = 1;
         return;
     }
