@@ -446,10 +446,7 @@ done:
 static int ingest_jsonl(run *r, const char *path, const char *data, size_t len,
                         mast_progress *progress, uint64_t bytes_before)
 {
-    if (!mast_utf8_valid(data, len, NULL)) {
-        mast_warn("%s: skipped: not valid UTF-8 (JSON Lines must be UTF-8)", path);
-        return -1;
-    }
+    /* invalid UTF-8 fails line by line: jansson rejects it with a position */
     size_t pos = 0, line_no = 0, written = 0, failed = 0;
     int n_warned = 0;
     while (pos < len) {
