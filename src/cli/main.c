@@ -25,6 +25,10 @@ static const char usage[] =
     "  traces                list recent traces; 'traces show ID' prints one as a span tree\n"
     "  eval --beir DIR       measure retrieval quality on a BEIR-format test collection\n"
     "\n"
+    "Models\n"
+    "  gguf info FILE        validate a GGUF model file and print its metadata and tensors\n"
+    "  tokenize -m FILE TEXT tokenize text with a model's tokenizer\n"
+    "\n"
     "Other\n"
     "  version               print the version\n"
     "  help [COMMAND]        this text, or a command's help (same as COMMAND --help)\n"
@@ -41,7 +45,7 @@ typedef struct command {
 static const command commands[] = {
     {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
-    {"eval", cmd_eval},
+    {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
 };
 
 static const command *find(const char *name)

@@ -1,0 +1,435 @@
+/*
+** model/tokenizer.c — vocabulary loading, special-token partitioning,
+** dispatch to the algorithm, and decoding (see tokenizer.h).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "base/utf8.h"
+#include "model/tokenizer_impl.h"
+
+mast_status mast_tokens_push(mast_tokens *out, int32_t id)
+{
+    if (!mast_grow_array((void **)&out->ids, &out->cap, out->n + 1, sizeof *out->ids))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    out->ids[out->n++] = id;
+    return MAST_OK;
+}
+
+void mast_tokens_free(mast_tokens *tokens)
+{
+    free(tokens->ids);
+    memset(tokens, 0, sizeof *tokens);
+}
+
+void mast_tokenizer_free(mast_tokenizer *t)
+{
+    if (!t)
+        return;
+    free(t->blob);
+    free(t->off);
+    free(t->len);
+    free(t->scores);
+    free(t->types);
+    free(t->specials);
+    mast_strmap_free(&t->by_text);
+    mast_strmap_free(&t->merges);
+    for (size_t i = 0; i < t->n_regex; i++)
+        pcre2_code_free(t->regex[i]);
+    free(t);
+}
+
+static int32_t get_id(const mast_gguf *g, const char *key, int32_t dflt, size_t n_vocab)
+{
+    uint32_t v;
+    if (mast_gguf_get_u32(g, key, &v) != MAST_OK || v >= n_vocab)
+        return dflt;
+    return (int32_t)v;
+}
+
+static bool get_flag(const mast_gguf *g, const char *key, bool dflt)
+{
+    bool v;
+    return mast_gguf_get_bool(g, key, &v) == MAST_OK ? v : dflt;
+}
+
+static mast_status load_vocab(mast_tokenizer *t, const mast_gguf *g)
+{
+    const mast_gguf_kv *tokens, *scores = NULL, *types = NULL;
+    mast_status st = mast_gguf_get_arr(g, "tokenizer.ggml.tokens", MAST_GGUF_STRING, &tokens);
+    if (st == MAST_ERR_NOT_FOUND)
+        return mast_fail(MAST_ERR_FORMAT, "%s: no tokenizer.ggml.tokens", g->path);
+    MAST_TRY(st);
+    if (tokens->arr_n == 0 || tokens->arr_n > INT32_MAX)
+        return mast_fail(MAST_ERR_FORMAT, "%s: vocabulary of %llu tokens", g->path,
+                         (unsigned long long)tokens->arr_n);
+    size_t n = (size_t)tokens->arr_n;
+    st = mast_gguf_get_arr(g, "tokenizer.ggml.scores", MAST_GGUF_FLOAT32, &scores);
+    if (st != MAST_OK && st != MAST_ERR_NOT_FOUND)
+        return st;
+    st = mast_gguf_get_arr(g, "tokenizer.ggml.token_type", MAST_GGUF_INT32, &types);
+    if (st != MAST_OK && st != MAST_ERR_NOT_FOUND)
+        return st;
+    if ((scores && scores->arr_n != n) || (types && types->arr_n != n))
+        return mast_fail(MAST_ERR_FORMAT, "%s: token scores/types do not match the %zu tokens",
+                         g->path, n);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += tokens->arr_strs[i].len ? tokens->arr_strs[i].len : 24;
+    t->n_vocab = n;
+    t->blob = malloc(total + n);
+    t->off = malloc(n * sizeof *t->off);
+    t->len = malloc(n * sizeof *t->len);
+    t->scores = calloc(n, sizeof *t->scores);
+    t->types = malloc(n * sizeof *t->types);
+    if (!t->blob || !t->off || !t->len || !t->scores || !t->types)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory loading the vocabulary");
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        mast_gguf_str s = tokens->arr_strs[i];
+        char empty[24];
+        if (s.len == 0) {   /* as llama.cpp: an empty token gets a placeholder text */
+            s.len = (size_t)snprintf(empty, sizeof empty, "[EMPTY_%zu]", i);
+            s.data = empty;
+        }
+        memcpy(t->blob + pos, s.data, s.len);
+        t->blob[pos + s.len] = '\0';
+        t->off[i] = (uint32_t)pos;
+        t->len[i] = (uint32_t)s.len;
+        pos += s.len + 1;
+        if (s.len > t->max_token_len)
+            t->max_token_len = s.len;
+        if (scores)
+            memcpy(&t->scores[i], scores->arr_data + 4 * i, 4);
+        int32_t type = MAST_TOKEN_NORMAL;
+        if (types)
+            memcpy(&type, types->arr_data + 4 * i, 4);
+        t->types[i] = type;
+        MAST_TRY(mast_strmap_put(&t->by_text, s.data, s.len, (int32_t)i));
+    }
+    return MAST_OK;
+}
+
+static int cmp_special(const void *a, const void *b, void *ctx)
+{
+    const mast_tokenizer *t = ctx;
+    uint32_t la = t->len[*(const int32_t *)a], lb = t->len[*(const int32_t *)b];
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+static mast_status cache_specials(mast_tokenizer *t)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < t->n_vocab; i++) {
+        int32_t type = t->types[i];
+        if (type != MAST_TOKEN_CONTROL && type != MAST_TOKEN_USER_DEFINED &&
+            type != MAST_TOKEN_UNKNOWN)
+            continue;
+        if (!mast_grow_array((void **)&t->specials, &cap, t->n_specials + 1, sizeof *t->specials))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        t->specials[t->n_specials++] = (int32_t)i;
+    }
+    if (t->n_specials > 1)
+        qsort_r(t->specials, t->n_specials, sizeof *t->specials, cmp_special, t);
+    return MAST_OK;
+}
+
+static mast_status load_merges(mast_tokenizer *t, const mast_gguf *g)
+{
+    const mast_gguf_kv *merges;
+    mast_status st = mast_gguf_get_arr(g, "tokenizer.ggml.merges", MAST_GGUF_STRING, &merges);
+    if (st == MAST_ERR_NOT_FOUND)
+        return mast_fail(MAST_ERR_FORMAT, "%s: byte-level BPE vocabulary without "
+                         "tokenizer.ggml.merges", g->path);
+    MAST_TRY(st);
+    for (uint64_t i = 0; i < merges->arr_n && i < INT32_MAX; i++) {
+        mast_gguf_str m = merges->arr_strs[i];
+        /* as llama.cpp: a merge is split at the first space after its first byte */
+        const char *sp = m.len > 1 ? memchr(m.data + 1, ' ', m.len - 1) : NULL;
+        if (!sp)
+            continue;
+        /* keep the first (lowest) rank of a duplicated merge */
+        if (mast_strmap_get(&t->merges, m.data, m.len) < 0)
+            MAST_TRY(mast_strmap_put(&t->merges, m.data, m.len, (int32_t)i));
+    }
+    return MAST_OK;
+}
+
+mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
+{
+    *out = NULL;
+    mast_gguf_str model;
+    mast_status st = mast_gguf_get_str(g, "tokenizer.ggml.model", &model);
+    if (st == MAST_ERR_NOT_FOUND)
+        return mast_fail(MAST_ERR_FORMAT, "%s: no tokenizer (tokenizer.ggml.model is missing)",
+                         g->path);
+    MAST_TRY(st);
+    mast_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+#define IS(s) (model.len == strlen(s) && memcmp(model.data, s, model.len) == 0)
+    if (IS("llama"))
+        t->kind = MAST_TOK_SPM;
+    else if (IS("gpt2"))
+        t->kind = MAST_TOK_BPE;
+    else if (IS("bert"))
+        t->kind = MAST_TOK_WPM;
+    else
+        st = mast_fail(MAST_ERR_UNSUPPORTED, "%s: tokenizer model '%.*s' is not supported "
+                       "(llama, gpt2, bert)", g->path, (int)model.len, model.data);
+#undef IS
+    if (st == MAST_OK)
+        st = load_vocab(t, g);
+    if (st == MAST_OK)
+        st = cache_specials(t);
+    if (st != MAST_OK) {
+        mast_tokenizer_free(t);
+        return st;
+    }
+    size_t n = t->n_vocab;
+    /* defaults per type, as llama.cpp; then the metadata */
+    bool def_bos = t->kind != MAST_TOK_BPE;
+    t->bos = t->kind == MAST_TOK_SPM ? 1 : -1;
+    t->eos = t->kind == MAST_TOK_SPM ? 2 : -1;
+    t->unk = t->kind == MAST_TOK_SPM ? 0 : -1;
+    if ((size_t)t->bos >= n)
+        t->bos = -1;
+    if ((size_t)t->eos >= n)
+        t->eos = -1;
+    t->bos = get_id(g, "tokenizer.ggml.bos_token_id", t->bos, n);
+    t->eos = get_id(g, "tokenizer.ggml.eos_token_id", t->eos, n);
+    t->unk = get_id(g, "tokenizer.ggml.unknown_token_id", t->unk, n);
+    t->sep = get_id(g, "tokenizer.ggml.seperator_token_id", -1, n);
+    t->pad = get_id(g, "tokenizer.ggml.padding_token_id", -1, n);
+    t->cls = get_id(g, "tokenizer.ggml.cls_token_id", -1, n);
+    if (t->kind == MAST_TOK_WPM && t->cls >= 0)
+        t->bos = t->cls;
+    t->add_space_prefix = get_flag(g, "tokenizer.ggml.add_space_prefix", t->kind == MAST_TOK_SPM);
+    for (int b = 0; b < 256; b++)
+        t->byte_token[b] = -1;
+    if (t->kind == MAST_TOK_SPM) {
+        for (int b = 0; b < 256; b++) {
+            char name[8];
+            snprintf(name, sizeof name, "<0x%02X>", b);
+            t->byte_token[b] = tok_find(t, name, 6);
+        }
+    } else if (t->kind == MAST_TOK_BPE) {
+        mast_gguf_str pre = {"default", 7};
+        mast_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+        st = load_merges(t, g);
+        if (st == MAST_OK)
+            st = mast_bpe_init(t, pre.data, pre.len, g->path);
+        def_bos = t->add_bos;   /* set by the pre-tokenizer family */
+        for (int b = 0; b < 256 && st == MAST_OK; b++) {
+            char u[4];
+            uint32_t cp = mast_bpe_byte_to_cp((uint8_t)b);
+            size_t k = cp < 0x80 ? 1 : 2;
+            if (k == 1)
+                u[0] = (char)cp;
+            else {
+                u[0] = (char)(0xC0 | (cp >> 6));
+                u[1] = (char)(0x80 | (cp & 0x3F));
+            }
+            t->byte_token[b] = tok_find(t, u, k);
+        }
+    }
+    if (st != MAST_OK) {
+        mast_tokenizer_free(t);
+        return st;
+    }
+    t->add_bos = get_flag(g, "tokenizer.ggml.add_bos_token", def_bos);
+    t->add_eos = get_flag(g, "tokenizer.ggml.add_eos_token", t->kind == MAST_TOK_WPM);
+    if (t->kind == MAST_TOK_WPM && t->sep >= 0)
+        t->eos = t->sep;
+    *out = t;
+    return MAST_OK;
+}
+
+/* ---- special tokens ---- */
+
+typedef struct fragment {
+    int32_t token;            /* -1: raw text */
+    size_t off, len;
+} fragment;
+
+typedef struct fragments {
+    fragment *items;
+    size_t n, cap;
+} fragments;
+
+static mast_status frag_insert(fragments *f, size_t at, fragment x)
+{
+    if (!mast_grow_array((void **)&f->items, &f->cap, f->n + 1, sizeof *f->items))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    memmove(f->items + at + 1, f->items + at, (f->n - at) * sizeof *f->items);
+    f->items[at] = x;
+    f->n++;
+    return MAST_OK;
+}
+
+/* Splits raw fragments around every occurrence of the special tokens,
+** longest tokens first (llama.cpp's tokenizer_st_partition). */
+static mast_status partition(const mast_tokenizer *t, const char *text, bool parse_special,
+                             fragments *f)
+{
+    for (size_t s = 0; s < t->n_specials; s++) {
+        int32_t id = t->specials[s];
+        if (!parse_special && t->types[id] != MAST_TOKEN_USER_DEFINED)
+            continue;
+        const char *tt = tok_text(t, id);
+        size_t tl = t->len[id];
+        for (size_t i = 0; i < f->n; i++) {
+            if (f->items[i].token >= 0 || f->items[i].len < tl)
+                continue;
+            const char *start = text + f->items[i].off;
+            const char *hit = memmem(start, f->items[i].len, tt, tl);
+            if (!hit)
+                continue;
+            size_t before = (size_t)(hit - start), end = f->items[i].off + f->items[i].len;
+            fragment left = {-1, f->items[i].off, before};
+            fragment tok = {id, 0, 0};
+            fragment right = {-1, f->items[i].off + before + tl, end - (f->items[i].off + before + tl)};
+            f->items[i] = tok;
+            if (right.len)
+                MAST_TRY(frag_insert(f, i + 1, right));
+            if (left.len) {
+                MAST_TRY(frag_insert(f, i, left));
+                i++;   /* now at the token; the right part is examined next */
+            }
+        }
+    }
+    return MAST_OK;
+}
+
+mast_status mast_tokenize(const mast_tokenizer *t, const char *text, size_t len, bool add_special,
+                          bool parse_special, mast_tokens *out)
+{
+    fragments f = {0};
+    mast_status st = MAST_OK;
+    if (len)
+        st = frag_insert(&f, 0, (fragment){-1, 0, len});
+    if (st == MAST_OK)
+        st = partition(t, text, parse_special, &f);
+    if (st == MAST_OK && add_special && t->add_bos && t->bos >= 0)
+        st = mast_tokens_push(out, t->bos);
+    bool prev_special = true;   /* SPM: a space goes before text that starts the input */
+    mast_buf spm = {0};
+    for (size_t i = 0; i < f.n && st == MAST_OK; i++) {
+        fragment *fr = &f.items[i];
+        if (fr->token >= 0) {
+            st = mast_tokens_push(out, fr->token);
+            prev_special = true;
+            continue;
+        }
+        const char *s = text + fr->off;
+        switch (t->kind) {
+        case MAST_TOK_SPM:
+            mast_buf_clear(&spm);
+            if (t->add_space_prefix && prev_special)
+                st = mast_buf_putc(&spm, ' ');
+            if (st == MAST_OK)
+                st = mast_buf_append(&spm, s, fr->len);
+            if (st == MAST_OK)
+                st = mast_spm_encode(t, spm.data, spm.len, out);
+            break;
+        case MAST_TOK_BPE: st = mast_bpe_encode(t, s, fr->len, out); break;
+        case MAST_TOK_WPM: st = mast_wpm_encode(t, s, fr->len, out); break;
+        }
+        prev_special = false;
+    }
+    if (st == MAST_OK && add_special && t->add_eos && t->eos >= 0)
+        st = mast_tokens_push(out, t->eos);
+    mast_buf_free(&spm);
+    free(f.items);
+    return st;
+}
+
+/* ---- decoding ---- */
+
+static mast_status append_unescaped(mast_buf *out, const char *s, size_t n)
+{
+    /* "▁" (U+2581, e2 96 81) -> ' ' */
+    for (size_t i = 0; i < n;) {
+        if (i + 2 < n && (unsigned char)s[i] == 0xE2 && (unsigned char)s[i + 1] == 0x96 &&
+            (unsigned char)s[i + 2] == 0x81) {
+            MAST_TRY(mast_buf_putc(out, ' '));
+            i += 3;
+        } else {
+            MAST_TRY(mast_buf_putc(out, s[i]));
+            i++;
+        }
+    }
+    return MAST_OK;
+}
+
+mast_status mast_token_to_piece(const mast_tokenizer *t, int32_t id, bool special, mast_buf *out)
+{
+    if (id < 0 || (size_t)id >= t->n_vocab)
+        return mast_fail(MAST_ERR_INVALID, "token id %d is outside the vocabulary (0..%zu)", id,
+                         t->n_vocab - 1);
+    const char *s = tok_text(t, id);
+    size_t n = t->len[id];
+    int32_t type = t->types[id];
+    if (type == MAST_TOKEN_CONTROL || type == MAST_TOKEN_UNKNOWN)
+        return special ? mast_buf_append(out, s, n) : MAST_OK;
+    if (type == MAST_TOKEN_USER_DEFINED)
+        return mast_buf_append(out, s, n);
+    switch (t->kind) {
+    case MAST_TOK_SPM:
+        if (type == MAST_TOKEN_BYTE && n == 6) {
+            unsigned v;
+            if (sscanf(s, "<0x%02X>", &v) == 1)
+                return mast_buf_putc(out, (char)v);
+        }
+        return append_unescaped(out, s, n);
+    case MAST_TOK_WPM:
+        return append_unescaped(out, s, n);
+    case MAST_TOK_BPE:
+        for (size_t i = 0; i < n;) {
+            int32_t cp;
+            size_t k = mast_utf8_decode(s + i, n - i, &cp);
+            int b = cp >= 0 ? mast_bpe_cp_to_byte((uint32_t)cp) : -1;
+            MAST_TRY(b >= 0 ? mast_buf_putc(out, (char)b) : mast_buf_append(out, s + i, k));
+            i += k;
+        }
+        return MAST_OK;
+    }
+    return MAST_OK;
+}
+
+mast_status mast_detokenize(const mast_tokenizer *t, const int32_t *ids, size_t n, bool special,
+                            mast_buf *out)
+{
+    size_t start = out->len;
+    for (size_t i = 0; i < n; i++) {
+        if (t->kind == MAST_TOK_WPM && (ids[i] == t->bos || ids[i] == t->eos) && !special)
+            continue;
+        MAST_TRY(mast_token_to_piece(t, ids[i], special, out));
+    }
+    /* SPM and WordPiece pieces carry a leading space for each word */
+    if ((t->kind == MAST_TOK_SPM && t->add_space_prefix) || t->kind == MAST_TOK_WPM) {
+        if (out->len > start && out->data[start] == ' ') {
+            memmove(out->data + start, out->data + start + 1, out->len - start - 1);
+            out->len--;
+            out->data[out->len] = '\0';
+        }
+    }
+    return MAST_OK;
+}
+
+mast_tok_kind mast_tokenizer_kind(const mast_tokenizer *t) { return t->kind; }
+size_t mast_tokenizer_n_vocab(const mast_tokenizer *t) { return t->n_vocab; }
+int32_t mast_tokenizer_bos(const mast_tokenizer *t) { return t->bos; }
+int32_t mast_tokenizer_eos(const mast_tokenizer *t) { return t->eos; }
+
+const char *mast_tokenizer_text(const mast_tokenizer *t, int32_t id, size_t *len)
+{
+    if (id < 0 || (size_t)id >= t->n_vocab)
+        return NULL;
+    *len = t->len[id];
+    return tok_text(t, id);
+}
