@@ -127,4 +127,21 @@ wait "$PID"
 check "SIGTERM stops the server cleanly" test $? -eq 0
 check "server said it stopped" grep -q "SIGTERM received, stopping" "$WORK/serve.log"
 
+# models: gguf info and tokenize
+V="$DATA/vocab"
+expect "tokenize --ids" 0 "$MAST" tokenize -m "$V/ggml-vocab-llama-spm.gguf" "Hello world" --ids
+check "tokenize adds BOS as the metadata says" test "$OUT" = "1 15043 3186"
+expect "tokenize --no-bos from stdin" 0 sh -c "printf 'Hello world' | '$MAST' tokenize -m '$V/ggml-vocab-llama-spm.gguf' --ids --no-bos"
+check "stdin ids" test "$OUT" = "15043 3186"
+expect "tokenize --json" 0 "$MAST" tokenize -m "$V/ggml-vocab-bert-bge.gguf" "Äpfel" --json
+check "tokenize json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["ids"]==[101,9706,7959,2140,102], d; assert d["pieces"][1]==" ap"' "$OUT"
+expect "tokenize needs -m" 2 "$MAST" tokenize "x"
+expect "gguf info" 0 "$MAST" gguf info "$DATA/models/tiny-bert-random.gguf"
+check "gguf info lists tensors" contains "$OUT" "token_embd.weight"
+head -c 100000 "$DATA/models/stories260K.gguf" > "$WORK/trunc.gguf"
+expect "truncated gguf" 1 "$MAST" gguf info "$WORK/trunc.gguf"
+check "truncated gguf message" contains "$ERR" "extends past end of file"
+expect "gguf info --json" 0 "$MAST" gguf info "$V/ggml-vocab-gpt-2.gguf" --json
+check "gguf json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["metadata"]["tokenizer.ggml.model"]=="gpt2" and d["tensors"]==[]' "$OUT"
+
 finish
