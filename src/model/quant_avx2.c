@@ -1,0 +1,224 @@
+/*
+** model/quant_avx2.c — AVX2 + FMA + F16C dot products, chosen at run time.
+**
+** Each kernel computes exactly the integer sums of the scalar reference
+** (quant.c, quant_k.c) with SIMD and then performs the same float operations
+** in the same order, so its result is bit-identical to the reference (the
+** tests check this). Float types accumulate in 8 lanes with FMA and reduce
+** pairwise, which is the reference's definition too.
+**
+** This file is compiled with -mavx2 -mfma -mf16c; nothing in it runs unless
+** mast_avx2_available() said the CPU has those features.
+*/
+#include <immintrin.h>
+#include <string.h>
+
+#include "model/quant_impl.h"
+
+bool mast_avx2_available(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+
+static inline int hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline int hsum_i32_128(__m128i s)
+{
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* pairwise reduction of 8 float lanes: (k, k+4), then (k, k+2), then (0, 1) */
+static inline float reduce8(__m256 acc)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* sum of x*y over 32 signed bytes, as 8 int32 lanes */
+static inline __m256i dot_i8(__m256i x, __m256i y)
+{
+    __m256i ax = _mm256_sign_epi8(x, x), sy = _mm256_sign_epi8(y, x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* sum of u*y, u unsigned bytes (< 128), y signed bytes, as 8 int32 lanes */
+static inline __m256i dot_u8(__m256i u, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
+static float dot_f32(const void *w, const void *a, int64_t n)
+{
+    const float *x = w, *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+    float sum = reduce8(acc);
+    for (; i < n; i++)
+        sum = fmaf(x[i], y[i], sum);
+    return sum;
+}
+
+static float dot_f16(const void *w, const void *a, int64_t n)
+{
+    const mast_f16 *x = w, *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 fx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256 fy = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
+        acc = _mm256_fmadd_ps(fx, fy, acc);
+    }
+    float sum = reduce8(acc);
+    for (; i < n; i++)
+        sum = fmaf(F16(x[i]), F16(y[i]), sum);
+    return sum;
+}
+
+static inline __m256 load_bf16(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static float dot_bf16(const void *w, const void *a, int64_t n)
+{
+    const uint16_t *x = w, *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), acc);
+    float sum = reduce8(acc);
+    for (; i < n; i++)
+        sum = fmaf(mast_bf16_to_f32(x[i]), mast_bf16_to_f32(y[i]), sum);
+    return sum;
+}
+
+static float dot_q8_0(const void *w, const void *a, int64_t n)
+{
+    const block_q8_0 *x = w, *y = a;
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
+    }
+    return sum;
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles */
+static inline __m256i unpack_nibbles(const uint8_t *p)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
+    return _mm256_set_m128i(hi, lo);
+}
+
+static float dot_q4_0(const void *w, const void *a, int64_t n)
+{
+    const block_q4_0 *x = w;
+    const block_q8_0 *y = a;
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
+    }
+    return sum;
+}
+
+static float dot_q4_K(const void *w, const void *act, int64_t n)
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int32_t acc = 0, mins = 0;
+        for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
+            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i lo = _mm256_and_si256(b, mask);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
+            int s0 = hsum_i32(dot_u8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p))));
+            int s1 = hsum_i32(
+                dot_u8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32))));
+            uint8_t sc0, m0, sc1, m1;
+            get_scale_min_k4(2 * p, x[i].scales, &sc0, &m0);
+            get_scale_min_k4(2 * p + 1, x[i].scales, &sc1, &m1);
+            acc += sc0 * s0;
+            acc += sc1 * s1;
+            mins += m0 * (y[i].bsums[4 * p] + y[i].bsums[4 * p + 1]);
+            mins += m1 * (y[i].bsums[4 * p + 2] + y[i].bsums[4 * p + 3]);
+        }
+        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+    }
+    return sum;
+}
+
+static float dot_q6_K(const void *w, const void *act, int64_t n)
+{
+    const block_q6_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int32_t acc = 0;
+        for (int c = 0; c < 2; c++) {   /* chunks of 128 elements */
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * c));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            for (int quarter = 0; quarter < 4; quarter++) {
+                const int8_t *ay = y[i].qs + 128 * c + 32 * quarter;
+                __m256i d = dot_u8(q[quarter], _mm256_loadu_si256((const __m256i *)ay));
+                int s = 8 * c + 2 * quarter;   /* sub-blocks of 16: lanes 0-3, 4-7 */
+                int lo = hsum_i32_128(_mm256_castsi256_si128(d)) - 32 * y[i].bsums[s];
+                int hi = hsum_i32_128(_mm256_extracti128_si256(d, 1)) - 32 * y[i].bsums[s + 1];
+                acc += x[i].scales[s] * lo;
+                acc += x[i].scales[s + 1] * hi;
+            }
+        }
+        sum += F16(x[i].d) * y[i].d * (float)acc;
+    }
+    return sum;
+}
+
+mast_dot_fn mast_avx2_dot(mast_dtype weight)
+{
+    switch (weight) {
+    case MAST_F32: return dot_f32;
+    case MAST_F16: return dot_f16;
+    case MAST_BF16: return dot_bf16;
+    case MAST_Q8_0: return dot_q8_0;
+    case MAST_Q4_0: return dot_q4_0;
+    case MAST_Q4_K: return dot_q4_K;
+    case MAST_Q6_K: return dot_q6_K;
+    default: return NULL;   /* scalar reference */
+    }
+}

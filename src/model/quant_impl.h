@@ -1,0 +1,66 @@
+/*
+** model/quant_impl.h — internal kernel entry points shared by quant.c,
+** quant_k.c and quant_avx2.c. Not a public header.
+*/
+#ifndef MAST_MODEL_QUANT_IMPL_H
+#define MAST_MODEL_QUANT_IMPL_H
+
+#include <math.h>
+
+#include "model/quant.h"
+
+#define F16(x) mast_f16_to_f32(x)
+
+static inline int nearest_int(float v)
+{
+    return (int)lrintf(v);   /* round half to even in the default mode */
+}
+
+/* K-quants (quant_k.c) */
+void mast_dequant_q2_K(const void *src, float *y, int64_t n);
+void mast_dequant_q3_K(const void *src, float *y, int64_t n);
+void mast_dequant_q4_K(const void *src, float *y, int64_t n);
+void mast_dequant_q5_K(const void *src, float *y, int64_t n);
+void mast_dequant_q6_K(const void *src, float *y, int64_t n);
+void mast_dequant_q8_K(const void *src, float *y, int64_t n);
+void mast_quant_q2_K(const float *x, void *dst, int64_t n);
+void mast_quant_q3_K(const float *x, void *dst, int64_t n);
+void mast_quant_q4_K(const float *x, void *dst, int64_t n);
+void mast_quant_q5_K(const float *x, void *dst, int64_t n);
+void mast_quant_q6_K(const float *x, void *dst, int64_t n);
+void mast_quant_q8_K(const float *x, void *dst, int64_t n);
+float mast_dot_q2_K_ref(const void *w, const void *a, int64_t n);
+float mast_dot_q3_K_ref(const void *w, const void *a, int64_t n);
+float mast_dot_q4_K_ref(const void *w, const void *a, int64_t n);
+float mast_dot_q5_K_ref(const void *w, const void *a, int64_t n);
+float mast_dot_q6_K_ref(const void *w, const void *a, int64_t n);
+
+/* q4_K / q5_K 6-bit scale and min of sub-block j */
+static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+/* q3_K's 16 signed 6-bit scales, unpacked */
+static inline void q3_K_scales(const uint8_t packed[12], int8_t out[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int sc = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+        sc |= ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+        out[j] = (int8_t)(sc - 32);
+    }
+}
+
+typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
+
+/* AVX2 kernels (quant_avx2.c), NULL entries where there is none. */
+mast_dot_fn mast_avx2_dot(mast_dtype weight);
+bool mast_avx2_available(void);
+
+#endif
