@@ -1,0 +1,74 @@
+/*
+** model/matmul.c — threaded matrix products (see matmul.h).
+*/
+#include "model/matmul.h"
+
+#include <stdlib.h>
+
+#include "base/status.h"
+
+typedef struct job {
+    mast_dtype wtype;
+    const unsigned char *W;
+    size_t w_row_bytes;
+    int64_t cols;
+    const unsigned char *A;      /* converted activation rows */
+    size_t a_row_bytes;
+    int64_t batch, rows;
+    float *Y;
+} job;
+
+/* Rows are handed out in tiles so that a tile's weights stay in cache while
+** every activation row of the batch uses them. */
+#define ROW_TILE 16
+
+static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const job *j = ctx;
+    for (size_t t = begin; t < end; t++) {
+        int64_t r0 = (int64_t)t * ROW_TILE, r1 = r0 + ROW_TILE < j->rows ? r0 + ROW_TILE : j->rows;
+        for (int64_t b = 0; b < j->batch; b++) {
+            const unsigned char *a = j->A + (size_t)b * j->a_row_bytes;
+            for (int64_t r = r0; r < r1; r++)
+                j->Y[b * j->rows + r] =
+                    mast_vec_dot(j->wtype, j->W + (size_t)r * j->w_row_bytes, a, j->cols);
+        }
+    }
+}
+
+mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
+                        int64_t cols, const float *X, int64_t batch, float *Y)
+{
+    if (!mast_quant_supported(wtype))
+        return mast_fail(MAST_ERR_UNSUPPORTED, "no kernels for weight type %d", (int)wtype);
+    mast_dtype atype = mast_vec_dot_type(wtype);
+    const mast_dtype_info *wi = mast_dtype_get(wtype), *ai = mast_dtype_get(atype);
+    if (cols % wi->block_size || cols % ai->block_size)
+        return mast_fail(MAST_ERR_INVALID, "row length %lld is not a multiple of the %s block size",
+                         (long long)cols, wi->name);
+    size_t a_row = mast_dtype_row_size(atype, cols);
+    unsigned char *A = NULL;
+    if (atype != MAST_F32) {
+        A = malloc(a_row * (size_t)batch);
+        if (!A)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory converting activations");
+        for (int64_t b = 0; b < batch; b++)
+            mast_quantize_row(atype, X + b * cols, A + (size_t)b * a_row, cols);
+    }
+    job j = {wtype, W, mast_dtype_row_size(wtype, cols), cols,
+             A ? A : (const unsigned char *)X, a_row, batch, rows, Y};
+    size_t tiles = (size_t)((rows + ROW_TILE - 1) / ROW_TILE);
+    if (pool)
+        mast_pool_for(pool, tiles, run_tiles, &j);
+    else
+        run_tiles(&j, 0, tiles, 0);
+    free(A);
+    return MAST_OK;
+}
+
+mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
+                        int64_t cols, const float *x, float *y)
+{
+    return mast_matmul(pool, wtype, W, rows, cols, x, 1, y);
+}

@@ -1,0 +1,27 @@
+/*
+** model/matmul.h — matrix x vector and matrix x matrix over quantized
+** weights, split by weight rows across a thread pool.
+**
+** W is `rows` rows of `cols` elements of type wtype, row-major (a GGUF
+** tensor with ne0 = cols, ne1 = rows). Activations are float rows of `cols`;
+** they are converted once to the weight's activation type
+** (mast_vec_dot_type) and every output is mast_vec_dot of a weight row with
+** an activation row, so results do not depend on the number of threads.
+** Safe to call from one thread per pool at a time.
+*/
+#ifndef MAST_MODEL_MATMUL_H
+#define MAST_MODEL_MATMUL_H
+
+#include "base/pool.h"
+#include "model/quant.h"
+
+/* y[r] = W[r] . x   (y has `rows` floats). pool may be NULL (one thread). */
+mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
+                        int64_t cols, const float *x, float *y);
+
+/* Y[b * rows + r] = W[r] . X[b * cols ...]  for b < batch. Each weight row is
+** read once for the whole batch. */
+mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
+                        int64_t cols, const float *X, int64_t batch, float *Y);
+
+#endif
