@@ -45,5 +45,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_collections(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

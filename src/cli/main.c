@@ -28,6 +28,7 @@ static const char usage[] =
     "Models\n"
     "  gguf info FILE        validate a GGUF model file and print its metadata and tensors\n"
     "  tokenize -m FILE TEXT tokenize text with a model's tokenizer\n"
+    "  quantize IN OUT TYPE  convert a model's weights (q8_0, q4_0, q4_k_m, q6_k, f16)\n"
     "\n"
     "Other\n"
     "  version               print the version\n"
@@ -46,6 +47,7 @@ static const command commands[] = {
     {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
+    {"quantize", cmd_quantize},
 };
 
 static const command *find(const char *name)
