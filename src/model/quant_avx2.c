@@ -111,11 +111,42 @@ static float dot_bf16(const void *w, const void *a, int64_t n)
     return sum;
 }
 
+/* The int32 sums of four 8-lane vectors: {sum(v0), sum(v1), sum(v2), sum(v3)}. */
+static inline __m128i hsum4_i32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
+{
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Adds (float)isum[k] * dx[k] * dy[k] for k = 0..3 to sum, in that order:
+** the same float operations as the scalar reference, four blocks at once. */
+static inline float add4(float sum, __m128i isum, __m128 dx, __m128 dy)
+{
+    float v[4];
+    _mm_storeu_ps(v, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), dx), dy));
+    return sum + v[0] + v[1] + v[2] + v[3];
+}
+
+static inline __m128 f16x4(mast_f16 a, mast_f16 b, mast_f16 c, mast_f16 d)
+{
+    return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
+}
+
 static float dot_q8_0(const void *w, const void *a, int64_t n)
 {
     const block_q8_0 *x = w, *y = a;
+    int64_t nb = n / QK8_0, i = 0;
     float sum = 0;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
+    for (; i + 4 <= nb; i += 4) {
+        __m256i d[4];
+        for (int k = 0; k < 4; k++)
+            d[k] = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
+                          _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+                   f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                   f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+    }
+    for (; i < nb; i++) {
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
@@ -136,9 +167,20 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
 {
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
+    const __m256i eight = _mm256_set1_epi8(8);
+    int64_t nb = n / QK8_0, i = 0;
     float sum = 0;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+    for (; i + 4 <= nb; i += 4) {
+        __m256i d[4];
+        for (int k = 0; k < 4; k++)
+            d[k] = dot_i8(_mm256_sub_epi8(unpack_nibbles(x[i + k].qs), eight),
+                          _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+                   f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                   f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+    }
+    for (; i < nb; i++) {
+        __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), eight);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
     }
@@ -152,22 +194,24 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int32_t acc = 0, mins = 0;
+        __m256i d[8];
         for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
             __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
-            __m256i lo = _mm256_and_si256(b, mask);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
-            int s0 = hsum_i32(dot_u8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p))));
-            int s1 = hsum_i32(
-                dot_u8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32))));
-            uint8_t sc0, m0, sc1, m1;
-            get_scale_min_k4(2 * p, x[i].scales, &sc0, &m0);
-            get_scale_min_k4(2 * p + 1, x[i].scales, &sc1, &m1);
-            acc += sc0 * s0;
-            acc += sc1 * s1;
-            mins += m0 * (y[i].bsums[4 * p] + y[i].bsums[4 * p + 1]);
-            mins += m1 * (y[i].bsums[4 * p + 2] + y[i].bsums[4 * p + 3]);
+            d[2 * p] = dot_u8(_mm256_and_si256(b, mask),
+                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            d[2 * p + 1] = dot_u8(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+                                  _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
         }
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++)
+            get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
+        __m128i w03 = _mm_setr_epi32(sc[0], sc[1], sc[2], sc[3]);
+        __m128i w47 = _mm_setr_epi32(sc[4], sc[5], sc[6], sc[7]);
+        int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
+        int32_t mins = 0;
+        for (int j = 0; j < 8; j++)
+            mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
