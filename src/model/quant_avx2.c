@@ -10,6 +10,7 @@
 ** This file is compiled with -mavx2 -mfma -mf16c; nothing in it runs unless
 ** mast_avx2_available() said the CPU has those features.
 */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -19,9 +20,12 @@ bool mast_avx2_available(void)
 {
     static int cached = -1;
     if (cached < 0) {
+        /* AVX2 and FMA from the compiler's CPU model (which also checks that
+        ** the OS saves YMM state); F16C from CPUID leaf 1, ECX bit 29 */
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                 __builtin_cpu_supports("f16c");
+        unsigned a, b, c = 0, d;
+        int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     }
     return cached;
 }
