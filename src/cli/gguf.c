@@ -5,13 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/json.h"
 #include "cli/cli.h"
 #include "model/gguf.h"
+#include "model/quant.h"
+#include "model/synth.h"
 
 static const char gguf_help[] =
     "Usage: mast gguf info FILE [--json]\n"
+    "       mast gguf synth --arch llama|bert [shape options] [--type T] -o FILE\n"
+    "\n"
+    "synth writes a random-weight model (fixed seed) of the given architecture and shape, for\n"
+    "benchmarks and tests: --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N\n"
+    "--n-vocab N --ctx N (small defaults), --type f32|f16|q8_0|q4_0|q4_K|q6_K|... (default\n"
+    "f32) for the 2-D weights, --seed N (default 42), --vocab FILE to copy a real tokenizer.\n"
     "\n"
     "Prints a GGUF file's metadata (long arrays abbreviated) and its tensor table (name,\n"
     "type, shape, bytes). The file is fully validated first: a truncated or corrupt file is\n"
@@ -128,7 +137,7 @@ static void print_text(const mast_gguf *g)
         printf("  %zu tensors, %.2f MB of weights\n", g->n_tensors, (double)total / 1e6);
 }
 
-int cmd_gguf(int argc, char **argv)
+static int gguf_info(int argc, char **argv)
 {
     enum { OPT_JSON = 256 };
     static const struct option options[] = {
@@ -145,14 +154,10 @@ int cmd_gguf(int argc, char **argv)
         default: return cli_bad_option("gguf", argv);
         }
     }
-    if (optind >= argc)
-        return cli_usage("gguf", "expected a subcommand: info FILE");
-    if (strcmp(argv[optind], "info") != 0)
-        return cli_usage("gguf", "unknown subcommand '%s' (expected info)", argv[optind]);
-    if (optind + 2 != argc)
+    if (optind + 1 != argc)
         return cli_usage("gguf", "'info' needs exactly one FILE");
     mast_gguf *g;
-    mast_status st = mast_gguf_open(&g, argv[optind + 1]);
+    mast_status st = mast_gguf_open(&g, argv[optind]);
     if (st != MAST_OK)
         return cli_fail(st);
     if (json) {
@@ -186,4 +191,93 @@ int cmd_gguf(int argc, char **argv)
     }
     mast_gguf_close(g);
     return 0;
+}
+
+static int parse_type(const char *name, mast_dtype *out)
+{
+    for (uint32_t t = 0; t < MAST_DTYPE_COUNT; t++) {
+        const mast_dtype_info *info = mast_dtype_get(t);
+        if (info && strcasecmp(info->name, name) == 0 && mast_quant_supported((mast_dtype)t) &&
+            t != MAST_Q8_1 && t != MAST_Q8_K) {
+            *out = (mast_dtype)t;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int gguf_synth(int argc, char **argv)
+{
+    enum { O_ARCH = 256, O_EMBD, O_LAYER, O_HEAD, O_HEAD_KV, O_FF, O_VOCAB_N, O_CTX, O_TYPE, O_SEED,
+           O_VOCAB };
+    static const struct option options[] = {
+        {"arch", required_argument, NULL, O_ARCH},       {"n-embd", required_argument, NULL, O_EMBD},
+        {"n-layer", required_argument, NULL, O_LAYER},   {"n-head", required_argument, NULL, O_HEAD},
+        {"n-head-kv", required_argument, NULL, O_HEAD_KV}, {"n-ff", required_argument, NULL, O_FF},
+        {"n-vocab", required_argument, NULL, O_VOCAB_N}, {"ctx", required_argument, NULL, O_CTX},
+        {"type", required_argument, NULL, O_TYPE},       {"seed", required_argument, NULL, O_SEED},
+        {"vocab", required_argument, NULL, O_VOCAB},     {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
+    };
+    mast_synth_opts o = {.type = MAST_F32};
+    const char *out = NULL;
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+        int *field = NULL;
+        switch (c) {
+        case O_ARCH: o.arch = optarg; break;
+        case O_EMBD: field = &o.n_embd; break;
+        case O_LAYER: field = &o.n_layer; break;
+        case O_HEAD: field = &o.n_head; break;
+        case O_HEAD_KV: field = &o.n_head_kv; break;
+        case O_FF: field = &o.n_ff; break;
+        case O_VOCAB_N: field = &o.n_vocab; break;
+        case O_CTX: field = &o.n_ctx; break;
+        case O_TYPE:
+            if (!parse_type(optarg, &o.type))
+                return cli_usage("gguf", "unknown --type '%s'", optarg);
+            break;
+        case O_SEED:
+            if (!cli_parse_int("gguf", "--seed", optarg, 1, 2147483647L, &v))
+                return EXIT_USAGE;
+            o.seed = (uint64_t)v;
+            break;
+        case O_VOCAB: o.vocab_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(gguf_help, stdout); return 0;
+        default: return cli_bad_option("gguf", argv);
+        }
+        if (field) {
+            if (!cli_parse_int("gguf", argv[optind - 2], optarg, 1, 1 << 20, &v))
+                return EXIT_USAGE;
+            *field = (int)v;
+        }
+    }
+    if (!o.arch)
+        return cli_usage("gguf", "synth needs --arch llama|bert");
+    if (!out)
+        return cli_usage("gguf", "synth needs -o FILE");
+    if (optind < argc)
+        return cli_usage("gguf", "unexpected argument '%s'", argv[optind]);
+    mast_status st = mast_synth_write(&o, out);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
+int cmd_gguf(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "info") == 0)
+        return gguf_info(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "synth") == 0)
+        return gguf_synth(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(gguf_help, stdout);
+        return 0;
+    }
+    return cli_usage("gguf", argc >= 2 ? "unknown subcommand (expected info or synth)"
+                                       : "expected a subcommand: info FILE | synth ...");
 }
