@@ -257,6 +257,177 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
     return sum;
 }
 
+
+/* 32 bits -> 32 bytes: byte i is 0xFF when bit i is set, else 0 */
+static inline __m256i bits_to_bytes(const uint8_t *p)
+{
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), pick);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask), mask);
+}
+
+static float dot_q5_0(const void *w, const void *a, int64_t n)
+{
+    const block_q5_0 *x = w;
+    const block_q8_0 *y = a;
+    const __m256i h = _mm256_set1_epi8(0x10), sixteen = _mm256_set1_epi8(16);
+    int64_t nb = n / QK8_0, i = 0;
+    float sum = 0;
+    __m256i d[4];
+    for (; i + 4 <= nb; i += 4) {
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_or_si256(unpack_nibbles(x[i + k].qs),
+                                        _mm256_and_si256(bits_to_bytes(x[i + k].qh), h));
+            d[k] = dot_i8(_mm256_sub_epi8(q, sixteen),
+                          _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+        }
+        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+                   f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                   f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+    }
+    for (; i < nb; i++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(bits_to_bytes(x[i].qh), h));
+        int isum = hsum_i32(dot_i8(_mm256_sub_epi8(q, sixteen),
+                                   _mm256_loadu_si256((const __m256i *)y[i].qs)));
+        sum += (float)isum * F16(x[i].d) * F16(y[i].d);
+    }
+    return sum;
+}
+
+/* q4_1 and q5_1: unsigned quants with a minimum; the float step per block is
+** (dx * dy) * isum + mx * sy, as in the reference. */
+static float dot_x_1(const void *w, const void *a, int64_t n, int five)
+{
+    const block_q8_1 *y = a;
+    const block_q4_1 *x4 = w;
+    const block_q5_1 *x5 = w;
+    const __m256i h = _mm256_set1_epi8(0x10);
+    int64_t nb = n / QK8_1;
+    float sum = 0;
+    for (int64_t i = 0; i < nb; i += 4) {
+        int m = nb - i < 4 ? (int)(nb - i) : 4;
+        __m256i d[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+        for (int k = 0; k < m; k++) {
+            __m256i q = five ? _mm256_or_si256(unpack_nibbles(x5[i + k].qs),
+                                               _mm256_and_si256(bits_to_bytes(x5[i + k].qh), h))
+                             : unpack_nibbles(x4[i + k].qs);
+            d[k] = dot_u8(q, _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+        }
+        int32_t is[4];
+        _mm_storeu_si128((__m128i *)is, hsum4_i32(d[0], d[1], d[2], d[3]));
+        for (int k = 0; k < m; k++) {
+            mast_f16 xd = five ? x5[i + k].d : x4[i + k].d, xm = five ? x5[i + k].m : x4[i + k].m;
+            sum += (F16(xd) * F16(y[i + k].d)) * (float)is[k] + F16(xm) * F16(y[i + k].s);
+        }
+    }
+    return sum;
+}
+
+static float dot_q4_1(const void *w, const void *a, int64_t n) { return dot_x_1(w, a, n, 0); }
+static float dot_q5_1(const void *w, const void *a, int64_t n) { return dot_x_1(w, a, n, 1); }
+
+static float dot_q5_K(const void *w, const void *act, int64_t n)
+{
+    const block_q5_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh), d[8];
+        for (int p = 0; p < 4; p++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one);
+            __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(b, mask), _mm256_slli_epi16(h0, 4));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+                                         _mm256_slli_epi16(h1, 4));
+            d[2 * p] = dot_u8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            d[2 * p + 1] = dot_u8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+        }
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++)
+            get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
+        __m128i w03 = _mm_setr_epi32(sc[0], sc[1], sc[2], sc[3]);
+        __m128i w47 = _mm_setr_epi32(sc[4], sc[5], sc[6], sc[7]);
+        int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
+        int32_t mins = 0;
+        for (int j = 0; j < 8; j++)
+            mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+    }
+    return sum;
+}
+
+/* Sums over the two 16-element halves of a 32-element dot (8 int32 lanes). */
+static inline void halves(__m256i d, int32_t *lo, int32_t *hi)
+{
+    *lo = hsum_i32_128(_mm256_castsi256_si128(d));
+    *hi = hsum_i32_128(_mm256_extracti128_si256(d, 1));
+}
+
+static float dot_q3_K(const void *w, const void *act, int64_t n)
+{
+    const block_q3_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t sc[16];
+        q3_K_scales(x[i].scales, sc);
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        int32_t acc = 0;
+        for (int c = 0; c < 2; c++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            for (int j = 0; j < 4; j++) {
+                __m256i v = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), three);
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * c + j), one);
+                __m256i q = _mm256_sub_epi8(_mm256_add_epi8(v, _mm256_slli_epi16(hb, 2)), four);
+                const int8_t *ay = y[i].qs + 128 * c + 32 * j;
+                int32_t lo, hi;
+                halves(dot_i8(q, _mm256_loadu_si256((const __m256i *)ay)), &lo, &hi);
+                int s = 8 * c + 2 * j;
+                acc += sc[s] * lo;
+                acc += sc[s + 1] * hi;
+            }
+        }
+        sum += F16(x[i].d) * y[i].d * (float)acc;
+    }
+    return sum;
+}
+
+static float dot_q2_K(const void *w, const void *act, int64_t n)
+{
+    const block_q2_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i three = _mm256_set1_epi8(3);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int32_t acc = 0, mins = 0;
+        for (int c = 0; c < 2; c++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), three);
+                const int8_t *ay = y[i].qs + 128 * c + 32 * j;
+                int32_t lo, hi;
+                halves(dot_u8(q, _mm256_loadu_si256((const __m256i *)ay)), &lo, &hi);
+                int s = 8 * c + 2 * j;
+                acc += (x[i].scales[s] & 0xF) * lo;
+                acc += (x[i].scales[s + 1] & 0xF) * hi;
+            }
+        }
+        for (int s = 0; s < 16; s++)
+            mins += (x[i].scales[s] >> 4) * y[i].bsums[s];
+        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+    }
+    return sum;
+}
+
 mast_dot_fn mast_avx2_dot(mast_dtype weight)
 {
     switch (weight) {
@@ -267,6 +438,12 @@ mast_dot_fn mast_avx2_dot(mast_dtype weight)
     case MAST_Q4_0: return dot_q4_0;
     case MAST_Q4_K: return dot_q4_K;
     case MAST_Q6_K: return dot_q6_K;
+    case MAST_Q4_1: return dot_q4_1;
+    case MAST_Q5_0: return dot_q5_0;
+    case MAST_Q5_1: return dot_q5_1;
+    case MAST_Q2_K: return dot_q2_K;
+    case MAST_Q3_K: return dot_q3_K;
+    case MAST_Q5_K: return dot_q5_K;
     default: return NULL;   /* scalar reference */
     }
 }
