@@ -191,6 +191,34 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
     return sum;
 }
 
+
+/* The 8 six-bit scales and mins of a q4_K/q5_K block, unpacked word-wise:
+** bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of scales 4-7,
+** bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of scales
+** and mins 4-7. */
+static inline void k4_scales(const uint8_t packed[12], __m128i *sc03, __m128i *sc47,
+                             __m128i *mins16)
+{
+    uint32_t a, b, c;
+    memcpy(&a, packed, 4);
+    memcpy(&b, packed + 4, 4);
+    memcpy(&c, packed + 8, 4);
+    uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
+    uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
+    uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
+    *sc03 = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)s03));
+    *sc47 = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)s47));
+    *mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+}
+
+/* sum over j of mins[j] * (bsums[2j] + bsums[2j+1]) */
+static inline int32_t k4_mins(__m128i mins16, const int16_t bsums[16])
+{
+    __m128i lo = _mm_loadu_si128((const __m128i *)bsums);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    return hsum_i32_128(_mm_madd_epi16(mins16, _mm_hadd_epi16(lo, hi)));
+}
+
 static float dot_q4_K(const void *w, const void *act, int64_t n)
 {
     const block_q4_K *x = w;
@@ -206,16 +234,11 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
             d[2 * p + 1] = dot_u8(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
                                   _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
         }
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++)
-            get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m128i w03, w47, mins16;
+        k4_scales(x[i].scales, &w03, &w47, &mins16);
         __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
-        __m128i w03 = _mm_setr_epi32(sc[0], sc[1], sc[2], sc[3]);
-        __m128i w47 = _mm_setr_epi32(sc[4], sc[5], sc[6], sc[7]);
         int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
-        int32_t mins = 0;
-        for (int j = 0; j < 8; j++)
-            mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        int32_t mins = k4_mins(mins16, y[i].bsums);
         sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
@@ -349,16 +372,11 @@ static float dot_q5_K(const void *w, const void *act, int64_t n)
             d[2 * p] = dot_u8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
             d[2 * p + 1] = dot_u8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
         }
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++)
-            get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m128i w03, w47, mins16;
+        k4_scales(x[i].scales, &w03, &w47, &mins16);
         __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
-        __m128i w03 = _mm_setr_epi32(sc[0], sc[1], sc[2], sc[3]);
-        __m128i w47 = _mm_setr_epi32(sc[4], sc[5], sc[6], sc[7]);
         int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
-        int32_t mins = 0;
-        for (int j = 0; j < 8; j++)
-            mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        int32_t mins = k4_mins(mins16, y[i].bsums);
         sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
