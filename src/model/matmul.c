@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/status.h"
+#include "model/gemm.h"
 
 typedef struct job {
     mast_dtype wtype;
@@ -42,6 +43,9 @@ mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 {
     if (!mast_quant_supported(wtype))
         return mast_fail(MAST_ERR_UNSUPPORTED, "no kernels for weight type %d", (int)wtype);
+    /* a batch of f32 rows is a real matrix product: the blocked SGEMM */
+    if (wtype == MAST_F32 && batch >= MAST_GEMM_MIN_BATCH && mast_sgemm_fast())
+        return mast_sgemm_nt(pool, batch, rows, cols, X, W, Y);
     mast_dtype atype = mast_vec_dot_type(wtype);
     const mast_dtype_info *wi = mast_dtype_get(wtype), *ai = mast_dtype_get(atype);
     if (cols % wi->block_size || cols % ai->block_size)

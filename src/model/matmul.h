@@ -6,7 +6,10 @@
 ** tensor with ne0 = cols, ne1 = rows). Activations are float rows of `cols`;
 ** they are converted once to the weight's activation type
 ** (mast_vec_dot_type) and every output is mast_vec_dot of a weight row with
-** an activation row, so results do not depend on the number of threads.
+** an activation row. Exception: F32 weights with a batch of at least
+** MAST_GEMM_MIN_BATCH rows go through the blocked SGEMM (gemm.h), whose
+** summation order differs from the dot product's. Either way results do not
+** depend on the number of threads.
 ** Safe to call from one thread per pool at a time.
 */
 #ifndef MAST_MODEL_MATMUL_H
@@ -14,6 +17,8 @@
 
 #include "base/pool.h"
 #include "model/quant.h"
+
+#define MAST_GEMM_MIN_BATCH 4
 
 /* y[r] = W[r] . x   (y has `rows` floats). pool may be NULL (one thread). */
 mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,

@@ -1,0 +1,84 @@
+/* tests/model/test_gemm.c — the blocked SGEMM against a double-precision
+** reference on awkward shapes, and independent of the thread count. */
+#include "model/gemm.h"
+#include "model/matmul.h"
+#include "test.h"
+
+static uint64_t rng = 5;
+
+static float frand(void)
+{
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2 - 1;
+}
+
+static void check_shape(int64_t M, int64_t N, int64_t K)
+{
+    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
+    float *C1 = malloc((size_t)(M * N) * 4), *C3 = malloc((size_t)(M * N) * 4);
+    for (int64_t i = 0; i < M * K; i++)
+        A[i] = frand();
+    for (int64_t i = 0; i < N * K; i++)
+        B[i] = frand();
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
+    REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, C1) == MAST_OK);
+    REQUIRE(mast_sgemm_nt(pool, M, N, K, A, B, C3) == MAST_OK);
+    CHECK(memcmp(C1, C3, (size_t)(M * N) * 4) == 0);
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = 0, abs_s = 0;
+            for (int64_t k = 0; k < K; k++) {
+                s += (double)A[m * K + k] * B[n * K + k];
+                abs_s += fabs((double)A[m * K + k] * B[n * K + k]);
+            }
+            double err = fabs(C1[m * N + n] - s) / (abs_s + 1e-30);
+            if (err > worst)
+                worst = err;
+        }
+    if (worst > 1e-6)
+        fprintf(stderr, "  %lldx%lldx%lld: relative error %.3g\n", (long long)M, (long long)N,
+                (long long)K, worst);
+    CHECK(worst <= 1e-6);   /* float accumulation over K <= 600 */
+    mast_pool_free(pool);
+    free(A);
+    free(B);
+    free(C1);
+    free(C3);
+}
+
+static void test_awkward_shapes_match_double_reference(void)
+{
+    check_shape(1, 1, 1);
+    check_shape(7, 17, 5);       /* tails in every dimension */
+    check_shape(37, 53, 300);    /* K crosses a panel boundary (256) */
+    check_shape(64, 96, 512);
+    check_shape(5, 200, 600);
+}
+
+static void test_matmul_uses_gemm_for_f32_batches(void)
+{
+    int64_t rows = 70, cols = 260, batch = 9;
+    float *W = malloc((size_t)(rows * cols) * 4), *X = malloc((size_t)(batch * cols) * 4);
+    float *Y = malloc((size_t)(batch * rows) * 4), *G = malloc((size_t)(batch * rows) * 4);
+    for (int64_t i = 0; i < rows * cols; i++)
+        W[i] = frand();
+    for (int64_t i = 0; i < batch * cols; i++)
+        X[i] = frand();
+    REQUIRE(mast_matmul(NULL, MAST_F32, W, rows, cols, X, batch, Y) == MAST_OK);
+    REQUIRE(mast_sgemm_nt(NULL, batch, rows, cols, X, W, G) == MAST_OK);
+    CHECK(memcmp(Y, G, (size_t)(batch * rows) * 4) == 0);
+    CHECK_EQ_INT(mast_sgemm_nt(NULL, 0, 1, 1, X, W, Y), MAST_ERR_INVALID);
+    free(W);
+    free(X);
+    free(Y);
+    free(G);
+}
+
+int main(void)
+{
+    RUN(test_awkward_shapes_match_double_reference);
+    RUN(test_matmul_uses_gemm_for_f32_batches);
+    return test_summary();
+}
