@@ -33,6 +33,7 @@ void mast_tokenizer_free(mast_tokenizer *t)
     free(t->len);
     free(t->scores);
     free(t->types);
+    free(t->strip);
     free(t->specials);
     mast_strmap_free(&t->by_text);
     mast_strmap_free(&t->merges);
@@ -112,6 +113,35 @@ static mast_status load_vocab(mast_tokenizer *t, const mast_gguf *g)
     return MAST_OK;
 }
 
+/* llama.cpp sets strip attributes by model name: for Phi-3 every special
+** token strips the white space to its right, except <unk>, <s> and
+** <|endoftext|>, and </s> does too. */
+static mast_status set_strip_attributes(mast_tokenizer *t, const mast_gguf *g)
+{
+    t->strip = calloc(t->n_vocab, 1);
+    if (!t->strip)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_gguf_str name = {"", 0};
+    mast_gguf_get_str(g, "general.name", &name);
+    char lower[128];
+    size_t n = name.len < sizeof lower - 1 ? name.len : sizeof lower - 1;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)(name.data[i] >= 'A' && name.data[i] <= 'Z' ? name.data[i] + 32 : name.data[i]);
+    lower[n] = '\0';
+    if (!strstr(lower, "phi-3") && !strstr(lower, "phi3"))
+        return MAST_OK;
+    for (size_t i = 0; i < t->n_specials; i++)
+        t->strip[t->specials[i]] |= STRIP_RIGHT;
+    int32_t id = tok_find(t, "</s>", 4);
+    if (id >= 0)
+        t->strip[id] |= STRIP_RIGHT;
+    static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+    for (size_t i = 0; i < 3; i++)
+        if ((id = tok_find(t, keep[i], strlen(keep[i]))) >= 0)
+            t->strip[id] &= (uint8_t)~STRIP_RIGHT;
+    return MAST_OK;
+}
+
 static int cmp_special(const void *a, const void *b, void *ctx)
 {
     const mast_tokenizer *t = ctx;
@@ -186,6 +216,8 @@ mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
         st = load_vocab(t, g);
     if (st == MAST_OK)
         st = cache_specials(t);
+    if (st == MAST_OK)
+        st = set_strip_attributes(t, g);
     if (st != MAST_OK) {
         mast_tokenizer_free(t);
         return st;
@@ -271,6 +303,11 @@ static mast_status frag_insert(fragments *f, size_t at, fragment x)
     return MAST_OK;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 /* Splits raw fragments around every occurrence of the special tokens,
 ** longest tokens first (llama.cpp's tokenizer_st_partition). */
 static mast_status partition(const mast_tokenizer *t, const char *text, bool parse_special,
@@ -293,6 +330,14 @@ static mast_status partition(const mast_tokenizer *t, const char *text, bool par
             fragment left = {-1, f->items[i].off, before};
             fragment tok = {id, 0, 0};
             fragment right = {-1, f->items[i].off + before + tl, end - (f->items[i].off + before + tl)};
+            if (t->strip[id] & STRIP_LEFT)
+                while (left.len && is_space(text[left.off + left.len - 1]))
+                    left.len--;
+            if (t->strip[id] & STRIP_RIGHT)
+                while (right.len && is_space(text[right.off])) {
+                    right.off++;
+                    right.len--;
+                }
             f->items[i] = tok;
             if (right.len)
                 MAST_TRY(frag_insert(f, i + 1, right));

@@ -11,6 +11,8 @@
 #include "model/tokenizer.h"
 
 #define MAX_PRE_REGEX 8
+#define STRIP_LEFT 1     /* a matched special token eats the white space before it */
+#define STRIP_RIGHT 2    /* ... and after it */
 
 struct mast_tokenizer {
     mast_tok_kind kind;
@@ -19,6 +21,7 @@ struct mast_tokenizer {
     uint32_t *off, *len;
     float *scores;
     int32_t *types;
+    uint8_t *strip;            /* per token: STRIP_LEFT | STRIP_RIGHT */
     mast_strmap by_text;       /* token text -> id */
     mast_strmap merges;        /* "left right" -> rank (BPE) */
     int32_t bos, eos, unk, sep, pad, cls;

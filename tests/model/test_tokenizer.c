@@ -143,6 +143,42 @@ static void test_spm_adds_bos_and_parses_special_only_when_asked(void)
     mast_tokenizer_free(t);
 }
 
+static void test_spm_decode_round_trips(void)
+{
+    const char *texts[] = {"Hello world", "two  spaces and\ttab\nnewline", "emoji 🦙 ½ Äpfel",
+                           "\xe1\x9e\x80 khmer byte fallback"};
+    mast_tokenizer *t = load("llama-spm");
+    REQUIRE(t);
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        mast_tokens ids = {0};
+        REQUIRE(mast_tokenize(t, texts[i], strlen(texts[i]), true, false, &ids) == MAST_OK);
+        mast_buf back = {0};
+        REQUIRE(mast_detokenize(t, ids.ids, ids.n, false, &back) == MAST_OK);
+        CHECK_EQ_STR(mast_buf_cstr(&back), texts[i]);
+        mast_buf_free(&back);
+        mast_tokens_free(&ids);
+    }
+    mast_tokenizer_free(t);
+}
+
+static void test_phi3_special_tokens_strip_following_space(void)
+{
+    mast_tokenizer *t = load("phi-3");
+    REQUIRE(t);
+    mast_tokens a = {0}, b = {0}, c = {0};
+    REQUIRE(mast_tokenize(t, "<|user|>  Hi", 12, false, true, &a) == MAST_OK);
+    REQUIRE(mast_tokenize(t, "<|user|>Hi", 10, false, true, &b) == MAST_OK);
+    CHECK(a.n == b.n && memcmp(a.ids, b.ids, a.n * sizeof *a.ids) == 0);
+    CHECK_EQ_INT(a.ids[0], 32010);   /* <|user|> */
+    /* <s> keeps the space after it */
+    REQUIRE(mast_tokenize(t, "<s> Hi", 6, false, true, &c) == MAST_OK);
+    CHECK(c.n >= 2 && c.ids[0] == 1);
+    mast_tokens_free(&a);
+    mast_tokens_free(&b);
+    mast_tokens_free(&c);
+    mast_tokenizer_free(t);
+}
+
 static void test_bert_adds_cls_and_sep(void)
 {
     mast_tokenizer *t = load("bert-bge");
@@ -205,6 +241,8 @@ int main(void)
     RUN(test_every_vocab_test_vector_matches);
     RUN(test_byte_level_decode_round_trips);
     RUN(test_spm_adds_bos_and_parses_special_only_when_asked);
+    RUN(test_spm_decode_round_trips);
+    RUN(test_phi3_special_tokens_strip_following_space);
     RUN(test_bert_adds_cls_and_sep);
     RUN(test_oracle_token_ids);
     return test_summary();
