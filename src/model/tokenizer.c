@@ -310,15 +310,22 @@ static int is_space(char c)
 
 /* Splits raw fragments around every occurrence of the special tokens,
 ** longest tokens first (llama.cpp's tokenizer_st_partition). */
-static mast_status partition(const mast_tokenizer *t, const char *text, bool parse_special,
-                             fragments *f)
+static mast_status partition(const mast_tokenizer *t, const char *text, size_t len,
+                             bool parse_special, fragments *f)
 {
+    /* bytes present in the text: a token whose first byte is absent cannot
+    ** occur, which skips the scan for almost every special token */
+    uint8_t present[256] = {0};
+    for (size_t i = 0; i < len; i++)
+        present[(unsigned char)text[i]] = 1;
     for (size_t s = 0; s < t->n_specials; s++) {
         int32_t id = t->specials[s];
         if (!parse_special && t->types[id] != MAST_TOKEN_USER_DEFINED)
             continue;
         const char *tt = tok_text(t, id);
         size_t tl = t->len[id];
+        if (!present[(unsigned char)tt[0]])
+            continue;
         for (size_t i = 0; i < f->n; i++) {
             if (f->items[i].token >= 0 || f->items[i].len < tl)
                 continue;
@@ -358,7 +365,7 @@ mast_status mast_tokenize(const mast_tokenizer *t, const char *text, size_t len,
     if (len)
         st = frag_insert(&f, 0, (fragment){-1, 0, len});
     if (st == MAST_OK)
-        st = partition(t, text, parse_special, &f);
+        st = partition(t, text, len, parse_special, &f);
     if (st == MAST_OK && add_special && t->add_bos && t->bos >= 0)
         st = mast_tokens_push(out, t->bos);
     bool prev_special = true;   /* SPM: a space goes before text that starts the input */
