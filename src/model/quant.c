@@ -288,42 +288,50 @@ static void quant_q8_1(const float *x, void *dst, int64_t n)
     }
 }
 
-/* ---- 32-element blocks: reference dot products ---- */
+/* ---- 32-element blocks: reference dot products ----
+** The float result of block i is added to lane i % 4, and the lanes are
+** combined as (l0 + l1) + (l2 + l3): four independent sums instead of one
+** serial chain, which the SIMD path reproduces exactly. */
+
+static float lanes4(const float l[4])
+{
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
 
 static float dot_q4_0(const void *w, const void *a, int64_t n)
 {
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < n / QK8_0; i++) {
         int isum = 0;
         for (int j = 0; j < QK4_0 / 2; j++)
             isum += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j] +
                     ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK4_0 / 2];
-        sum += (float)isum * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)isum * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 static float dot_q4_1(const void *w, const void *a, int64_t n)
 {
     const block_q4_1 *x = w;
     const block_q8_1 *y = a;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < n / QK8_1; i++) {
         int isum = 0;
         for (int j = 0; j < QK4_1 / 2; j++)
             isum += (x[i].qs[j] & 0x0F) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + QK4_1 / 2];
-        sum += (F16(x[i].d) * F16(y[i].d)) * (float)isum + F16(x[i].m) * F16(y[i].s);
+        lane[i % 4] += (F16(x[i].d) * F16(y[i].d)) * (float)isum + F16(x[i].m) * F16(y[i].s);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 static float dot_q5_0(const void *w, const void *a, int64_t n)
 {
     const block_q5_0 *x = w;
     const block_q8_0 *y = a;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < n / QK8_0; i++) {
         uint32_t qh;
         memcpy(&qh, x[i].qh, 4);
@@ -333,16 +341,16 @@ static float dot_q5_0(const void *w, const void *a, int64_t n)
             isum += (((x[i].qs[j] & 0x0F) | xh0) - 16) * y[i].qs[j] +
                     (((x[i].qs[j] >> 4) | xh1) - 16) * y[i].qs[j + QK5_0 / 2];
         }
-        sum += (float)isum * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)isum * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 static float dot_q5_1(const void *w, const void *a, int64_t n)
 {
     const block_q5_1 *x = w;
     const block_q8_1 *y = a;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < n / QK8_1; i++) {
         uint32_t qh;
         memcpy(&qh, x[i].qh, 4);
@@ -352,22 +360,22 @@ static float dot_q5_1(const void *w, const void *a, int64_t n)
             isum += ((x[i].qs[j] & 0x0F) | xh0) * y[i].qs[j] +
                     ((x[i].qs[j] >> 4) | xh1) * y[i].qs[j + QK5_1 / 2];
         }
-        sum += (F16(x[i].d) * F16(y[i].d)) * (float)isum + F16(x[i].m) * F16(y[i].s);
+        lane[i % 4] += (F16(x[i].d) * F16(y[i].d)) * (float)isum + F16(x[i].m) * F16(y[i].s);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 static float dot_q8_0(const void *w, const void *a, int64_t n)
 {
     const block_q8_0 *x = w, *y = a;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < n / QK8_0; i++) {
         int isum = 0;
         for (int j = 0; j < QK8_0; j++)
             isum += x[i].qs[j] * y[i].qs[j];
-        sum += (float)isum * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)isum * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 /* Float types: accumulated in 8 float lanes (element j into lane j % 8),

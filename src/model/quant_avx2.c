@@ -122,13 +122,17 @@ static inline __m128i hsum4_i32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* Adds (float)isum[k] * dx[k] * dy[k] for k = 0..3 to sum, in that order:
-** the same float operations as the scalar reference, four blocks at once. */
-static inline float add4(float sum, __m128i isum, __m128 dx, __m128 dy)
+/* The float results (float)isum[k] * dx[k] * dy[k] of four consecutive
+** blocks, added to the four lanes (block i goes to lane i % 4). */
+static inline __m128 add4(__m128 lanes, __m128i isum, __m128 dx, __m128 dy)
 {
-    float v[4];
-    _mm_storeu_ps(v, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), dx), dy));
-    return sum + v[0] + v[1] + v[2] + v[3];
+    return _mm_add_ps(lanes, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), dx), dy));
+}
+
+/* (l0 + l1) + (l2 + l3), as the reference combines its lanes */
+static inline float lanes4(const float l[4])
+{
+    return (l[0] + l[1]) + (l[2] + l[3]);
 }
 
 static inline __m128 f16x4(mast_f16 a, mast_f16 b, mast_f16 c, mast_f16 d)
@@ -140,22 +144,24 @@ static float dot_q8_0(const void *w, const void *a, int64_t n)
 {
     const block_q8_0 *x = w, *y = a;
     int64_t nb = n / QK8_0, i = 0;
-    float sum = 0;
+    __m128 acc = _mm_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         __m256i d[4];
         for (int k = 0; k < 4; k++)
             d[k] = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
                           _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]),
                    f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                    f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
     }
+    float lane[4];
+    _mm_storeu_ps(lane, acc);
     for (; i < nb; i++) {
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 /* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles */
@@ -173,22 +179,24 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
     const block_q8_0 *y = a;
     const __m256i eight = _mm256_set1_epi8(8);
     int64_t nb = n / QK8_0, i = 0;
-    float sum = 0;
+    __m128 acc = _mm_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         __m256i d[4];
         for (int k = 0; k < 4; k++)
             d[k] = dot_i8(_mm256_sub_epi8(unpack_nibbles(x[i + k].qs), eight),
                           _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]),
                    f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                    f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
     }
+    float lane[4];
+    _mm_storeu_ps(lane, acc);
     for (; i < nb; i++) {
         __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[i].qs), eight);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        sum += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 
@@ -196,8 +204,7 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
 ** bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of scales 4-7,
 ** bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of scales
 ** and mins 4-7. */
-static inline void k4_scales(const uint8_t packed[12], __m128i *sc03, __m128i *sc47,
-                             __m128i *mins16)
+static inline void k4_scales(const uint8_t packed[12], uint8_t sc[8], __m128i *mins16)
 {
     uint32_t a, b, c;
     memcpy(&a, packed, 4);
@@ -206,8 +213,8 @@ static inline void k4_scales(const uint8_t packed[12], __m128i *sc03, __m128i *s
     uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
     uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
     uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-    *sc03 = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)s03));
-    *sc47 = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)s47));
+    memcpy(sc, &s03, 4);
+    memcpy(sc + 4, &s47, 4);
     *mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
 }
 
@@ -226,20 +233,22 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        __m256i d[8];
+        uint8_t sc[8];
+        __m128i mins16;
+        k4_scales(x[i].scales, sc, &mins16);
+        /* scale in the 16-bit domain: madd(q*y pairs, scale) = scale * (sum of 4) */
+        __m256i acc = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
             __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
-            d[2 * p] = dot_u8(_mm256_and_si256(b, mask),
-                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
-            d[2 * p + 1] = dot_u8(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
-                                  _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(b, mask),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_set1_epi16(sc[2 * p])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16(sc[2 * p + 1])));
         }
-        __m128i w03, w47, mins16;
-        k4_scales(x[i].scales, &w03, &w47, &mins16);
-        __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
-        int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
-        int32_t mins = k4_mins(mins16, y[i].bsums);
-        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+        int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
+        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
 }
@@ -299,7 +308,7 @@ static float dot_q5_0(const void *w, const void *a, int64_t n)
     const block_q8_0 *y = a;
     const __m256i h = _mm256_set1_epi8(0x10), sixteen = _mm256_set1_epi8(16);
     int64_t nb = n / QK8_0, i = 0;
-    float sum = 0;
+    __m128 acc = _mm_setzero_ps();
     __m256i d[4];
     for (; i + 4 <= nb; i += 4) {
         for (int k = 0; k < 4; k++) {
@@ -308,17 +317,19 @@ static float dot_q5_0(const void *w, const void *a, int64_t n)
             d[k] = dot_i8(_mm256_sub_epi8(q, sixteen),
                           _mm256_loadu_si256((const __m256i *)y[i + k].qs));
         }
-        sum = add4(sum, hsum4_i32(d[0], d[1], d[2], d[3]),
+        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]),
                    f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                    f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
     }
+    float lane[4];
+    _mm_storeu_ps(lane, acc);
     for (; i < nb; i++) {
         __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(bits_to_bytes(x[i].qh), h));
         int isum = hsum_i32(dot_i8(_mm256_sub_epi8(q, sixteen),
                                    _mm256_loadu_si256((const __m256i *)y[i].qs)));
-        sum += (float)isum * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)isum * F16(x[i].d) * F16(y[i].d);
     }
-    return sum;
+    return lanes4(lane);
 }
 
 /* q4_1 and q5_1: unsigned quants with a minimum; the float step per block is
@@ -330,7 +341,7 @@ static float dot_x_1(const void *w, const void *a, int64_t n, int five)
     const block_q5_1 *x5 = w;
     const __m256i h = _mm256_set1_epi8(0x10);
     int64_t nb = n / QK8_1;
-    float sum = 0;
+    float lane[4] = {0};
     for (int64_t i = 0; i < nb; i += 4) {
         int m = nb - i < 4 ? (int)(nb - i) : 4;
         __m256i d[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
@@ -345,10 +356,10 @@ static float dot_x_1(const void *w, const void *a, int64_t n, int five)
         _mm_storeu_si128((__m128i *)is, hsum4_i32(d[0], d[1], d[2], d[3]));
         for (int k = 0; k < m; k++) {
             mast_f16 xd = five ? x5[i + k].d : x4[i + k].d, xm = five ? x5[i + k].m : x4[i + k].m;
-            sum += (F16(xd) * F16(y[i + k].d)) * (float)is[k] + F16(xm) * F16(y[i + k].s);
+            lane[(i + k) % 4] += (F16(xd) * F16(y[i + k].d)) * (float)is[k] + F16(xm) * F16(y[i + k].s);
         }
     }
-    return sum;
+    return lanes4(lane);
 }
 
 static float dot_q4_1(const void *w, const void *a, int64_t n) { return dot_x_1(w, a, n, 0); }
@@ -361,23 +372,24 @@ static float dot_q5_K(const void *w, const void *act, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh), d[8];
+        uint8_t sc[8];
+        __m128i mins16;
+        k4_scales(x[i].scales, sc, &mins16);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh), acc = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
             __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one);
             __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(b, mask), _mm256_slli_epi16(h0, 4));
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(b, mask), _mm256_slli_epi16(h0, 4));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
                                          _mm256_slli_epi16(h1, 4));
-            d[2 * p] = dot_u8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
-            d[2 * p + 1] = dot_u8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            __m256i lo = _mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            __m256i hi = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_set1_epi16(sc[2 * p])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16(sc[2 * p + 1])));
         }
-        __m128i w03, w47, mins16;
-        k4_scales(x[i].scales, &w03, &w47, &mins16);
-        __m128i s03 = hsum4_i32(d[0], d[1], d[2], d[3]), s47 = hsum4_i32(d[4], d[5], d[6], d[7]);
-        int32_t acc = hsum_i32_128(_mm_add_epi32(_mm_mullo_epi32(s03, w03), _mm_mullo_epi32(s47, w47)));
-        int32_t mins = k4_mins(mins16, y[i].bsums);
-        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+        int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
+        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
 }
