@@ -521,6 +521,13 @@ void mast_dequantize_row(mast_dtype type, const void *src, float *dst, int64_t n
 
 void mast_quantize_row(mast_dtype type, const float *src, void *dst, int64_t n)
 {
+    if (!force_scalar && mast_avx2_available()) {
+        void (*f)(const float *, void *, int64_t) = mast_avx2_quant(type);
+        if (f) {
+            f(src, dst, n);
+            return;
+        }
+    }
     table[type].quant(src, dst, n);
 }
 

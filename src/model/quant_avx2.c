@@ -208,7 +208,7 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
 ** bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of scales 4-7,
 ** bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of scales
 ** and mins 4-7. */
-static inline void k4_scales(const uint8_t packed[12], uint8_t sc[8], __m128i *mins16)
+static inline void k4_scales(const uint8_t packed[12], __m256i *sc16, __m128i *mins16)
 {
     uint32_t a, b, c;
     memcpy(&a, packed, 4);
@@ -217,9 +217,15 @@ static inline void k4_scales(const uint8_t packed[12], uint8_t sc[8], __m128i *m
     uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
     uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
     uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-    memcpy(sc, &s03, 4);
-    memcpy(sc + 4, &s47, 4);
+    /* the 8 scales as 16-bit values, in both 128-bit halves */
+    *sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
     *mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+}
+
+/* scale j of sc16 in every 16-bit lane */
+static inline __m256i k4_scale(__m256i sc16, int j)
+{
+    return _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
 }
 
 /* sum over j of mins[j] * (bsums[2j] + bsums[2j+1]) */
@@ -237,9 +243,9 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8];
+        __m256i sc16;
         __m128i mins16;
-        k4_scales(x[i].scales, sc, &mins16);
+        k4_scales(x[i].scales, &sc16, &mins16);
         /* scale in the 16-bit domain: madd(q*y pairs, scale) = scale * (sum of 4) */
         __m256i acc = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
@@ -248,8 +254,8 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
                                               _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
             __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
                                               _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_set1_epi16(sc[2 * p])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16(sc[2 * p + 1])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
         }
         int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
         sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mins;
@@ -376,9 +382,9 @@ static float dot_q5_K(const void *w, const void *act, int64_t n)
     const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8];
+        __m256i sc16;
         __m128i mins16;
-        k4_scales(x[i].scales, sc, &mins16);
+        k4_scales(x[i].scales, &sc16, &mins16);
         __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh), acc = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
@@ -389,8 +395,8 @@ static float dot_q5_K(const void *w, const void *act, int64_t n)
                                          _mm256_slli_epi16(h1, 4));
             __m256i lo = _mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
             __m256i hi = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_set1_epi16(sc[2 * p])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16(sc[2 * p + 1])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
         }
         int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
         sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mins;
@@ -460,6 +466,96 @@ static float dot_q2_K(const void *w, const void *act, int64_t n)
         sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
     }
     return sum;
+}
+
+/* ---- activation quantizers (byte-identical to quant.c / quant_k.c) ---- */
+
+static inline float hmax_ps(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+static const __m256i *abs_mask_ptr(void)
+{
+    static const int32_t mask[8] = {0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF,
+                                    0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF};
+    return (const __m256i *)mask;
+}
+
+/* 32 floats * id, rounded half to even, as int8 in element order */
+static inline __m256i round_pack32(const float *x, __m256 id)
+{
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
+    __m256i p01 = _mm256_packs_epi32(i0, i1), p23 = _mm256_packs_epi32(i2, i3);
+    __m256i p = _mm256_packs_epi16(p01, p23);
+    /* undo the per-128-bit-lane interleaving of the packs */
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static void quant_q8_0(const float *x, void *dst, int64_t n)
+{
+    block_q8_0 *y = dst;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_loadu_si256(abs_mask_ptr()));
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        __m256 m = _mm256_and_ps(_mm256_loadu_ps(x), abs_mask);
+        for (int k = 8; k < 32; k += 8)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + k), abs_mask));
+        float amax = hmax_ps(m);
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[i].d = mast_f32_to_f16(amax / 127.0f);
+        _mm256_storeu_si256((__m256i *)y[i].qs, round_pack32(x, _mm256_set1_ps(id)));
+    }
+}
+
+static void quant_q8_K(const float *x, void *dst, int64_t n)
+{
+    block_q8_K *y = dst;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_loadu_si256(abs_mask_ptr()));
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < QK_K; k += 8)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + k), abs_mask));
+        float amax = hmax_ps(m);
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        int j = 0;   /* the first element of largest magnitude, with its sign */
+        while (fabsf(x[j]) != amax)
+            j++;
+        float iscale = -127.0f / x[j];
+        __m256 is = _mm256_set1_ps(iscale);
+        const __m256i max127 = _mm256_set1_epi8(127);
+        for (int k = 0; k < QK_K; k += 32) {
+            /* values reach 128 only for the (negated) maximum itself: clamp */
+            __m256i q = round_pack32(x + k, is);
+            q = _mm256_min_epi8(q, max127);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + k), q);
+            __m256i s16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                            _mm256_set1_epi16(1));
+            /* s16 lanes hold sums of 4; pairs of lanes are the two bsums of 16 */
+            int32_t l[8];
+            _mm256_storeu_si256((__m256i *)l, s16);
+            y[i].bsums[k / 16] = (int16_t)(l[0] + l[1] + l[2] + l[3]);
+            y[i].bsums[k / 16 + 1] = (int16_t)(l[4] + l[5] + l[6] + l[7]);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+void (*mast_avx2_quant(mast_dtype type))(const float *, void *, int64_t)
+{
+    switch (type) {
+    case MAST_Q8_0: return quant_q8_0;
+    case MAST_Q8_K: return quant_q8_K;
+    default: return NULL;
+    }
 }
 
 mast_dot_fn mast_avx2_dot(mast_dtype weight)

@@ -247,6 +247,34 @@ static void test_simd_dots_are_bit_identical_to_reference(void)
     CHECK_EQ_INT(mismatches, 0);
 }
 
+static void test_simd_activation_quantizers_are_byte_identical(void)
+{
+    static const mast_dtype types[] = {MAST_Q8_0, MAST_Q8_K};
+    int64_t n = 256 * 40;
+    float *x = malloc((size_t)n * 4);
+    int mismatches = 0;
+    for (int trial = 0; trial < 4; trial++) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = trial == 3 ? (float)(i % 5) - 2.0f   /* exact ties and repeated maxima */
+                              : grand() * (trial + 1);
+        if (trial == 2)
+            memset(x, 0, 256 * 4);   /* an all-zero block */
+        for (size_t t = 0; t < 2; t++) {
+            size_t bytes = mast_dtype_row_size(types[t], n);
+            unsigned char *a = malloc(bytes), *b = malloc(bytes);
+            mast_quantize_row(types[t], x, a, n);
+            bool old = mast_quant_force_scalar(true);
+            mast_quantize_row(types[t], x, b, n);
+            mast_quant_force_scalar(old);
+            mismatches += memcmp(a, b, bytes) != 0;
+            free(a);
+            free(b);
+        }
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    free(x);
+}
+
 int main(void)
 {
     RUN(test_f16_round_trips_every_half_value);
@@ -256,5 +284,6 @@ int main(void)
     RUN(test_quantization_handles_zeros_constants_and_outliers);
     RUN(test_reference_dots_equal_dequantized_dots);
     RUN(test_simd_dots_are_bit_identical_to_reference);
+    RUN(test_simd_activation_quantizers_are_byte_identical);
     return test_summary();
 }
