@@ -9,7 +9,6 @@
 */
 #include "base/pool.h"
 
-#include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,6 +17,13 @@
 #include "base/status.h"
 
 #define SPIN_ROUNDS 20000   /* ~100 microseconds of pause before sleeping */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 struct mast_pool {
     int n_threads;
@@ -56,7 +62,7 @@ static void *worker_main(void *arg)
         if (!p->stopping && atomic_load(&p->generation) == seen) {
             pthread_mutex_unlock(&p->mu);
             for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&p->generation) == seen; spin++)
-                _mm_pause();
+                cpu_relax();
             pthread_mutex_lock(&p->mu);
         }
         while (!p->stopping && atomic_load(&p->generation) == seen)
@@ -133,7 +139,7 @@ void mast_pool_for(mast_pool *p, size_t n, mast_pool_fn fn, void *ctx)
     run_share(p, 0);
 
     for (int spin = 0; spin < SPIN_ROUNDS && atomic_load(&p->n_finished) < p->n_threads - 1; spin++)
-        _mm_pause();
+        cpu_relax();
     pthread_mutex_lock(&p->mu);
     while (atomic_load(&p->n_finished) < p->n_threads - 1)
         pthread_cond_wait(&p->done, &p->mu);
