@@ -256,30 +256,45 @@ void mast_dequant_q3_K(const void *src, float *y, int64_t n)
     }
 }
 
-void mast_dequant_q4_K(const void *src, float *y, int64_t n)
+/* q4_K and q5_K differ only in how their quants are packed */
+typedef void (*unpack_k4_fn)(const void *block, int8_t q[QK_K], int sc[8], int mn[8]);
+
+static void unpack_q4_K_any(const void *b, int8_t q[QK_K], int sc[8], int mn[8])
 {
-    const block_q4_K *x = src;
+    unpack_q4_K(b, q, sc, mn);
+}
+
+static void unpack_q5_K_any(const void *b, int8_t q[QK_K], int sc[8], int mn[8])
+{
+    unpack_q5_K(b, q, sc, mn);
+}
+
+typedef struct k4_block_head {   /* d and dmin lead both block layouts */
+    mast_f16 d, dmin;
+} k4_block_head;
+
+static void dequant_k4(const unsigned char *x, size_t block_size, unpack_k4_fn unpack, float *y,
+                       int64_t n)
+{
     int8_t q[QK_K];
     int sc[8], mn[8];
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q4_K(&x[i], q, sc, mn);
-        float d = F16(x[i].d), dmin = F16(x[i].dmin);
+    for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
+        unpack(x, q, sc, mn);
+        const k4_block_head *h = (const k4_block_head *)x;
+        float d = F16(h->d), dmin = F16(h->dmin);
         for (int e = 0; e < QK_K; e++)
             *y++ = d * sc[e / 32] * q[e] - dmin * mn[e / 32];
     }
 }
 
+void mast_dequant_q4_K(const void *src, float *y, int64_t n)
+{
+    dequant_k4(src, sizeof(block_q4_K), unpack_q4_K_any, y, n);
+}
+
 void mast_dequant_q5_K(const void *src, float *y, int64_t n)
 {
-    const block_q5_K *x = src;
-    int8_t q[QK_K];
-    int sc[8], mn[8];
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q5_K(&x[i], q, sc, mn);
-        float d = F16(x[i].d), dmin = F16(x[i].dmin);
-        for (int e = 0; e < QK_K; e++)
-            *y++ = d * sc[e / 32] * q[e] - dmin * mn[e / 32];
-    }
+    dequant_k4(src, sizeof(block_q5_K), unpack_q5_K_any, y, n);
 }
 
 void mast_dequant_q6_K(const void *src, float *y, int64_t n)
@@ -525,42 +540,33 @@ float mast_dot_q3_K_ref(const void *w, const void *act, int64_t n)
     return sum;
 }
 
-float mast_dot_q4_K_ref(const void *w, const void *act, int64_t n)
+static float dot_k4(const unsigned char *x, size_t block_size, unpack_k4_fn unpack,
+                    const block_q8_K *y, int64_t n)
 {
-    const block_q4_K *x = w;
-    const block_q8_K *y = act;
     int8_t q[QK_K];
     int sc[8], mn[8];
     float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q4_K(&x[i], q, sc, mn);
+    for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
+        unpack(x, q, sc, mn);
+        const k4_block_head *h = (const k4_block_head *)x;
         int32_t acc = 0, mins = 0;
         for (int j = 0; j < 8; j++) {
             acc += sc[j] * isum(q + 32 * j, y[i].qs + 32 * j, 32);
             mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
-        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
+        sum += F16(h->d) * y[i].d * (float)acc - F16(h->dmin) * y[i].d * (float)mins;
     }
     return sum;
 }
 
+float mast_dot_q4_K_ref(const void *w, const void *act, int64_t n)
+{
+    return dot_k4(w, sizeof(block_q4_K), unpack_q4_K_any, act, n);
+}
+
 float mast_dot_q5_K_ref(const void *w, const void *act, int64_t n)
 {
-    const block_q5_K *x = w;
-    const block_q8_K *y = act;
-    int8_t q[QK_K];
-    int sc[8], mn[8];
-    float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q5_K(&x[i], q, sc, mn);
-        int32_t acc = 0, mins = 0;
-        for (int j = 0; j < 8; j++) {
-            acc += sc[j] * isum(q + 32 * j, y[i].qs + 32 * j, 32);
-            mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        }
-        sum += F16(x[i].d) * y[i].d * (float)acc - F16(x[i].dmin) * y[i].d * (float)mins;
-    }
-    return sum;
+    return dot_k4(w, sizeof(block_q5_K), unpack_q5_K_any, act, n);
 }
 
 float mast_dot_q6_K_ref(const void *w, const void *act, int64_t n)
