@@ -46,5 +46,7 @@ int cmd_collections(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_import_vectors(int argc, char **argv);
 
 #endif

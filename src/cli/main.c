@@ -29,6 +29,8 @@ static const char usage[] =
     "  gguf info FILE        validate a GGUF model file and print its metadata and tensors\n"
     "  tokenize -m FILE TEXT tokenize text with a model's tokenizer\n"
     "  quantize IN OUT TYPE  convert a model's weights (q8_0, q4_0, q4_k_m, q6_k, f16)\n"
+    "  embed -m MODEL TEXT   embedding vectors from a BERT-family or static-vector model\n"
+    "  import-vectors JSON   convert pretrained word vectors into a static embedding model\n"
     "\n"
     "Other\n"
     "  version               print the version\n"
@@ -47,7 +49,8 @@ static const command commands[] = {
     {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
-    {"quantize", cmd_quantize},
+    {"quantize", cmd_quantize},     {"embed", cmd_embed},
+    {"import-vectors", cmd_import_vectors},
 };
 
 static const command *find(const char *name)

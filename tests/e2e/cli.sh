@@ -144,4 +144,22 @@ check "truncated gguf message" contains "$ERR" "extends past end of file"
 expect "gguf info --json" 0 "$MAST" gguf info "$V/ggml-vocab-gpt-2.gguf" --json
 check "gguf json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["metadata"]["tokenizer.ggml.model"]=="gpt2" and d["tensors"]==[]' "$OUT"
 
+# embeddings
+expect "embed --json" 0 "$MAST" embed -m "$DATA/models/tiny-bert-random.gguf" "Hello world" "café" --json
+check "embed json shape" python3 -c '
+import json, sys, math
+d = json.loads(sys.argv[1])
+assert d["dim"] == 32 and len(d["embeddings"]) == 2, d
+assert abs(math.sqrt(sum(x * x for x in d["embeddings"][0])) - 1) < 1e-5   # normalized by default
+' "$OUT"
+expect "embed from stdin, raw" 0 sh -c "printf 'Hello world\n' | '$MAST' embed -m '$DATA/models/tiny-bert-random.gguf' --no-normalize"
+check "raw pooled vector equals llama.cpp's" python3 -c '
+import json, sys
+want = json.load(open(sys.argv[2]))["sentences"][0]["pooled"]
+got = [float(x) for x in sys.argv[1].split()]
+assert max(abs(a - b) for a, b in zip(got, want)) < 2e-5, (got[:3], want[:3])
+' "$OUT" "$DATA/oracle/tiny-bert-random.json"
+expect "embed with a decoder model" 1 "$MAST" embed -m "$DATA/models/stories260K.gguf" "x"
+check "embed refusal message" contains "$ERR" "is not an embedding model"
+
 finish

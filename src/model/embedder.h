@@ -1,0 +1,36 @@
+/*
+** model/embedder.h — the one interface for turning texts into vectors.
+**
+** Implemented by the BERT encoder (GGUF architecture "bert") and by static
+** word vectors (architecture "mast-static", see static_vectors.h); remote
+** providers will implement it later. An embedder owns its model file, its
+** tokenizer and a thread pool; one embed call at a time.
+*/
+#ifndef MAST_MODEL_EMBEDDER_H
+#define MAST_MODEL_EMBEDDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mast.h"
+
+typedef struct mast_embedder mast_embedder;
+
+/* Opens a model file; n_threads <= 0 = one per CPU. */
+mast_status mast_embedder_open(mast_embedder **out, const char *path, int n_threads);
+void mast_embedder_free(mast_embedder *e);
+
+int mast_embedder_dim(const mast_embedder *e);
+/* A stable identifier: "<general.name or file name>:<arch>:<dim>". */
+const char *mast_embedder_id(const mast_embedder *e);
+/* Whether vectors are L2-normalized by default (what `mast embed` does
+** without --normalize/--no-normalize): true for both built-in kinds, as
+** llama.cpp's embedding tool normalizes by default. */
+bool mast_embedder_default_normalize(const mast_embedder *e);
+
+/* Embeds n texts into out (n x dim floats). *n_truncated (optional) counts
+** texts cut to the model's context. */
+mast_status mast_embedder_embed(mast_embedder *e, const char *const *texts, size_t n,
+                                bool normalize, float *out, size_t *n_truncated);
+
+#endif
