@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "model/gemm.h"
 #include "model/matmul.h"
 #include "model/quant.h"
 
@@ -196,10 +197,18 @@ static mast_status project(mast_pool *pool, const linear *lin, const float *x, i
     return MAST_OK;
 }
 
+/* GELU, tanh approximation; tanh(u) = 1 - 2 / (exp(2u) + 1) with expf, which
+** is several times faster than tanhf and as accurate at float precision. */
 static float gelu(float x)
 {
     const float k = 0.7978845608028654f;   /* sqrt(2 / pi) */
-    return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
+    float u = k * x * (1.0f + 0.044715f * x * x);
+    if (u > 15.0f)
+        return x;
+    if (u < -15.0f)
+        return 0.0f;
+    float t = 1.0f - 2.0f / (expf(2.0f * u) + 1.0f);
+    return 0.5f * x * (1.0f + t);
 }
 
 typedef struct attn_job {
@@ -207,48 +216,58 @@ typedef struct attn_job {
     float *out;
     const size_t *start, *len;
     int n_head, hd, H;
-    float *scores;   /* per worker: max_len floats */
-    size_t max_len;
+    int failed;
 } attn_job;
 
-/* items = (sequence, head) pairs */
+/* items = (sequence, head) pairs. Per item: S = Qh Kh^T / sqrt(hd), row
+** softmax, O = S Vh, with both products on the SGEMM (single-threaded inside
+** a worker); the head's columns are first copied out contiguously. */
 static void attend(void *ctx, size_t begin, size_t end, int worker)
 {
+    (void)worker;
     attn_job *j = ctx;
-    float *p = j->scores + (size_t)worker * j->max_len;
     float scale = 1.0f / sqrtf((float)j->hd);
     for (size_t item = begin; item < end; item++) {
-        size_t s = item / (size_t)j->n_head;
-        int h = (int)(item % (size_t)j->n_head);
-        size_t t0 = j->start[s], n = j->len[s];
+        size_t s = item / (size_t)j->n_head, n = j->len[s], t0 = j->start[s];
+        int h = (int)(item % (size_t)j->n_head), hd = j->hd;
+        float *qh = malloc(n * (size_t)hd * 4), *kh = malloc(n * (size_t)hd * 4),
+              *vt = malloc(n * (size_t)hd * 4), *sc = malloc(n * n * 4),
+              *oh = malloc(n * (size_t)hd * 4);
+        if (!qh || !kh || !vt || !sc || !oh) {
+            j->failed = 1;
+            free(qh); free(kh); free(vt); free(sc); free(oh);
+            return;
+        }
+        for (size_t t = 0; t < n; t++) {
+            size_t row = (t0 + t) * (size_t)j->H + (size_t)h * (size_t)hd;
+            memcpy(qh + t * (size_t)hd, j->q + row, (size_t)hd * 4);
+            memcpy(kh + t * (size_t)hd, j->k + row, (size_t)hd * 4);
+            for (int d = 0; d < hd; d++)
+                vt[(size_t)d * n + t] = j->v[row + (size_t)d];
+        }
+        if (mast_sgemm_nt(NULL, (int64_t)n, (int64_t)n, hd, qh, kh, sc) != MAST_OK)
+            j->failed = 1;
         for (size_t i = 0; i < n; i++) {
-            const float *qi = j->q + (t0 + i) * (size_t)j->H + h * j->hd;
-            float max = -INFINITY;
+            float *p = sc + i * n, max = -INFINITY, sum = 0;
             for (size_t k = 0; k < n; k++) {
-                const float *kk = j->k + (t0 + k) * (size_t)j->H + h * j->hd;
-                float dot = 0;
-                for (int d = 0; d < j->hd; d++)
-                    dot += qi[d] * kk[d];
-                p[k] = dot * scale;
+                p[k] *= scale;
                 if (p[k] > max)
                     max = p[k];
             }
-            float sum = 0;
             for (size_t k = 0; k < n; k++) {
                 p[k] = expf(p[k] - max);
                 sum += p[k];
             }
             float inv = 1.0f / sum;
-            float *o = j->out + (t0 + i) * (size_t)j->H + h * j->hd;
-            for (int d = 0; d < j->hd; d++)
-                o[d] = 0;
-            for (size_t k = 0; k < n; k++) {
-                const float *vk = j->v + (t0 + k) * (size_t)j->H + h * j->hd;
-                float w = p[k] * inv;
-                for (int d = 0; d < j->hd; d++)
-                    o[d] += w * vk[d];
-            }
+            for (size_t k = 0; k < n; k++)
+                p[k] *= inv;
         }
+        if (mast_sgemm_nt(NULL, (int64_t)n, hd, (int64_t)n, sc, vt, oh) != MAST_OK)
+            j->failed = 1;
+        for (size_t t = 0; t < n; t++)
+            memcpy(j->out + (t0 + t) * (size_t)j->H + (size_t)h * (size_t)hd, oh + t * (size_t)hd,
+                   (size_t)hd * 4);
+        free(qh); free(kh); free(vt); free(sc); free(oh);
     }
 }
 
@@ -274,13 +293,12 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
     }
     if (n_truncated)
         *n_truncated = truncated;
-    int n_workers = pool ? mast_pool_size(pool) : 1;
     size_t T = total ? total : 1;
     float *x = malloc(T * (size_t)H * 4), *q = malloc(T * (size_t)H * 4),
           *k = malloc(T * (size_t)H * 4), *v = malloc(T * (size_t)H * 4),
           *a = malloc(T * (size_t)H * 4), *f = malloc(T * (size_t)F * 4),
-          *scores = malloc((size_t)n_workers * max_len * 4), *row = malloc((size_t)H * 4);
-    mast_status st = x && q && k && v && a && f && scores && row
+          *row = malloc((size_t)H * 4);
+    mast_status st = x && q && k && v && a && f && row
                          ? MAST_OK
                          : mast_fail(MAST_ERR_NOMEM, "out of memory for %zu tokens", total);
     /* embeddings */
@@ -312,11 +330,15 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
         if (st == MAST_OK) st = project(pool, &L->v, x, (int64_t)total, v);
         if (st != MAST_OK)
             break;
-        attn_job job = {q, k, v, a, start, len, m->n_head, (int)(H / m->n_head), (int)H, scores, max_len};
+        attn_job job = {q, k, v, a, start, len, m->n_head, (int)(H / m->n_head), (int)H, 0};
         if (pool)
             mast_pool_for(pool, n_seqs * (size_t)m->n_head, attend, &job);
         else
             attend(&job, 0, n_seqs * (size_t)m->n_head, 0);
+        if (job.failed) {
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory in attention");
+            break;
+        }
         st = project(pool, &L->o, a, (int64_t)total, q);   /* q reused as the output */
         if (st != MAST_OK)
             break;
@@ -361,7 +383,7 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
     }
     if (st == MAST_OK && hidden && total)
         memcpy(hidden, x, total * (size_t)H * 4);
-    free(x); free(q); free(k); free(v); free(a); free(f); free(scores); free(row);
+    free(x); free(q); free(k); free(v); free(a); free(f); free(row);
     free(start);
     free(len);
     return st;

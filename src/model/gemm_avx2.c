@@ -45,13 +45,15 @@ static void pack_b(const float *B, int64_t N, int64_t K, int64_t n0, int64_t k0,
     }
 }
 
-/* tile[MR][NR] (+)= Ap . Bp over kc; the tile is loaded first unless `first`. */
-static void kernel_6x16(int64_t kc, const float *Ap, const float *Bp, float *tile, int first)
+/* C[MR][NR] (row stride ldc) (+)= Ap . Bp over kc; C is read first unless
+** `first`. Full tiles work on the output in place, edge tiles on a buffer. */
+static void kernel_6x16(int64_t kc, const float *Ap, const float *Bp, float *tile, int64_t ldc,
+                        int first)
 {
     __m256 c[MR][2];
     for (int i = 0; i < MR; i++) {
-        c[i][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(tile + i * NR);
-        c[i][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(tile + i * NR + 8);
+        c[i][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(tile + i * ldc);
+        c[i][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(tile + i * ldc + 8);
     }
     for (int64_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(Bp + k * NR), b1 = _mm256_loadu_ps(Bp + k * NR + 8);
@@ -62,8 +64,8 @@ static void kernel_6x16(int64_t kc, const float *Ap, const float *Bp, float *til
         }
     }
     for (int i = 0; i < MR; i++) {
-        _mm256_storeu_ps(tile + i * NR, c[i][0]);
-        _mm256_storeu_ps(tile + i * NR + 8, c[i][1]);
+        _mm256_storeu_ps(tile + i * ldc, c[i][0]);
+        _mm256_storeu_ps(tile + i * ldc + 8, c[i][1]);
     }
 }
 
@@ -99,10 +101,14 @@ static void gemm_part(void *ctx, size_t begin, size_t end, int worker)
             pack_b(j->B, N, K, n0, k0, kc, Bp);
             for (int64_t p = 0; p < m_panels; p++) {
                 int64_t m0 = p * MR, nrows = M - m0 < MR ? M - m0 : MR;
+                if (nrows == MR && ncols == NR) {
+                    kernel_6x16(kc, Ap + p * MR * kc, Bp, j->C + m0 * N + n0, N, k0 == 0);
+                    continue;
+                }
                 if (k0 > 0)   /* continue from the previous panel's partial sums */
                     for (int64_t i = 0; i < nrows; i++)
                         memcpy(tile + i * NR, j->C + (m0 + i) * N + n0, (size_t)ncols * 4);
-                kernel_6x16(kc, Ap + p * MR * kc, Bp, tile, k0 == 0);
+                kernel_6x16(kc, Ap + p * MR * kc, Bp, tile, NR, k0 == 0);
                 for (int64_t i = 0; i < nrows; i++)
                     memcpy(j->C + (m0 + i) * N + n0, tile + i * NR, (size_t)ncols * 4);
             }
