@@ -64,6 +64,12 @@ static const char *const migrations[] = {
     "  status TEXT NOT NULL,"
     "  attributes TEXT NOT NULL DEFAULT '{}',"
     "  PRIMARY KEY(trace_id, span_id));",
+    /* 2: chunk embeddings (deleted with their chunk) */
+    "CREATE TABLE embeddings("
+    "  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  dim INTEGER NOT NULL,"
+    "  vector BLOB NOT NULL);",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -433,14 +439,29 @@ static mast_status delete_chunks(mast_store *store, int64_t doc_id)
     return rc == SQLITE_DONE ? MAST_OK : mast_store_error(store, "cannot delete chunks");
 }
 
-static mast_status insert_chunks(mast_store *store, int64_t doc_id, const mast_chunk_in *chunks,
-                                 size_t n_chunks)
+static mast_status insert_vector(mast_store *store, sqlite3_stmt **stmt, int64_t chunk_id,
+                                 const mast_doc_in *doc, const float *vector)
+{
+    if (!*stmt)
+        MAST_TRY(prepare(store, "INSERT INTO embeddings(chunk_id, model, dim, vector) VALUES(?, ?, ?, ?)",
+                         stmt));
+    sqlite3_reset(*stmt);
+    sqlite3_bind_int64(*stmt, 1, chunk_id);
+    sqlite3_bind_text(*stmt, 2, doc->embed_model ? doc->embed_model : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(*stmt, 3, doc->embed_dim);
+    sqlite3_bind_blob(*stmt, 4, vector, doc->embed_dim * (int)sizeof(float), SQLITE_STATIC);
+    return sqlite3_step(*stmt) == SQLITE_DONE ? MAST_OK : mast_store_error(store, "cannot write vector");
+}
+
+static mast_status insert_chunks(mast_store *store, int64_t doc_id, const mast_doc_in *doc,
+                                 const mast_chunk_in *chunks, size_t n_chunks)
 {
     sqlite3_stmt *stmt;
     MAST_TRY(prepare(store,
                      "INSERT INTO chunks(document_id, ordinal, text, n_tokens, heading)"
                      " VALUES(?, ?, ?, ?, ?)",
                      &stmt));
+    sqlite3_stmt *vstmt = NULL;
     mast_status st = MAST_OK;
     for (size_t i = 0; i < n_chunks && st == MAST_OK; i++) {
         if (!chunks[i].text) {
@@ -455,8 +476,12 @@ static mast_status insert_chunks(mast_store *store, int64_t doc_id, const mast_c
         sqlite3_bind_text(stmt, 5, chunks[i].heading ? chunks[i].heading : "", -1, SQLITE_STATIC);
         if (sqlite3_step(stmt) != SQLITE_DONE)
             st = mast_store_error(store, "cannot write chunk");
+        else if (chunks[i].vector && doc->embed_dim > 0)
+            st = insert_vector(store, &vstmt, sqlite3_last_insert_rowid(store->db), doc,
+                               chunks[i].vector);
     }
     sqlite3_finalize(stmt);
+    sqlite3_finalize(vstmt);
     return st;
 }
 
@@ -471,7 +496,7 @@ mast_status mast_store_doc_put(mast_store *store, int64_t collection_id, const m
     if (st == MAST_OK)
         st = delete_chunks(store, id);
     if (st == MAST_OK)
-        st = insert_chunks(store, id, chunks, n_chunks);
+        st = insert_chunks(store, id, doc, chunks, n_chunks);
     if (st == MAST_OK)
         st = bump_version(store, collection_id);
     if (st == MAST_OK)
@@ -619,4 +644,66 @@ void mast_results_free(mast_result *results, size_t n_results)
         free(results[i].text);
     }
     free(results);
+}
+
+mast_status mast_store_collection_config(mast_store *store, int64_t id, char **json)
+{
+    sqlite3_stmt *stmt;
+    MAST_TRY(prepare(store, "SELECT config FROM collections WHERE id = ?", &stmt));
+    sqlite3_bind_int64(stmt, 1, id);
+    int rc = sqlite3_step(stmt);
+    mast_status st = MAST_OK;
+    if (rc == SQLITE_ROW)
+        *json = dup_col(stmt, 0);
+    else
+        st = mast_fail(MAST_ERR_NOT_FOUND, "collection %lld does not exist", (long long)id);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+mast_status mast_store_collection_set_config(mast_store *store, int64_t id, const char *json)
+{
+    sqlite3_stmt *stmt;
+    MAST_TRY(prepare(store, "UPDATE collections SET config = ?, data_version = data_version + 1"
+                            " WHERE id = ?", &stmt));
+    sqlite3_bind_text(stmt, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, id);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? MAST_OK : mast_store_error(store, "cannot update collection");
+}
+
+mast_status mast_store_clear_embeddings(mast_store *store, int64_t collection_id)
+{
+    sqlite3_stmt *stmt;
+    MAST_TRY(prepare(store, "DELETE FROM embeddings WHERE chunk_id IN (SELECT k.id FROM chunks k"
+                            " JOIN documents d ON k.document_id = d.id WHERE d.collection_id = ?)",
+                     &stmt));
+    sqlite3_bind_int64(stmt, 1, collection_id);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? MAST_OK : mast_store_error(store, "cannot clear vectors");
+}
+
+mast_status mast_store_vector_scan(mast_store *store, int64_t collection_id, mast_vector_visit_fn fn,
+                                   void *ctx)
+{
+    sqlite3_stmt *stmt;
+    MAST_TRY(prepare(store, "SELECT e.chunk_id, k.document_id, e.dim, e.vector FROM embeddings e"
+                            " JOIN chunks k ON e.chunk_id = k.id JOIN documents d ON k.document_id = d.id"
+                            " WHERE d.collection_id = ? ORDER BY e.chunk_id", &stmt));
+    sqlite3_bind_int64(stmt, 1, collection_id);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int dim = sqlite3_column_int(stmt, 2);
+        const void *blob = sqlite3_column_blob(stmt, 3);
+        if (!blob || sqlite3_column_bytes(stmt, 3) != dim * (int)sizeof(float))
+            continue;   /* malformed row: skipped, never trusted */
+        if (fn(ctx, sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1), dim, blob))
+            break;
+    }
+    mast_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? MAST_OK
+                                                           : mast_store_error(store, "cannot read vectors");
+    sqlite3_finalize(stmt);
+    return st;
 }

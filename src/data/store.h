@@ -17,7 +17,7 @@
 #include "base/hash.h"
 #include "mast.h"
 
-#define MAST_STORE_SCHEMA_VERSION 1
+#define MAST_STORE_SCHEMA_VERSION 2
 #define MAST_DEFAULT_DB "mast.db"
 
 struct mast_store {
@@ -67,12 +67,15 @@ typedef struct mast_doc_in {
     const char *title;
     const char *metadata;      /* JSON object text, or NULL for {} */
     const char *content_hash;  /* MAST_HASH_HEX_LEN hex digits */
+    const char *embed_model;   /* id of the model of the chunk vectors, or NULL */
+    int embed_dim;             /* their dimension; 0 = no vectors */
 } mast_doc_in;
 
 typedef struct mast_chunk_in {
     const char *text;          /* must not be NULL */
     int n_tokens;
     const char *heading;       /* heading path or NULL */
+    const float *vector;       /* embed_dim floats, or NULL */
 } mast_chunk_in;
 
 /* Looks up a document by uri: MAST_OK with its id and content hash, or
@@ -111,6 +114,19 @@ mast_status mast_store_chunk_scan(mast_store *store, int64_t collection_id,
 /* Fills a result (strings malloc'ed; free with mast_results_free) for a
 ** chunk. MAST_ERR_NOT_FOUND if the chunk no longer exists. */
 mast_status mast_store_chunk_get(mast_store *store, int64_t chunk_id, mast_result *out);
+
+/* The collection's config JSON (caller frees); replacing it bumps the data
+** version. */
+mast_status mast_store_collection_config(mast_store *store, int64_t id, char **json);
+mast_status mast_store_collection_set_config(mast_store *store, int64_t id, const char *json);
+/* Deletes every stored vector of a collection (before re-embedding). */
+mast_status mast_store_clear_embeddings(mast_store *store, int64_t collection_id);
+
+/* Calls fn for every stored vector of a collection (chunk-id order). */
+typedef int (*mast_vector_visit_fn)(void *ctx, int64_t chunk_id, int64_t doc_id, int dim,
+                                    const float *vector);
+mast_status mast_store_vector_scan(mast_store *store, int64_t collection_id, mast_vector_visit_fn fn,
+                                   void *ctx);
 
 mast_status mast_store_count_chunks(mast_store *store, int64_t collection_id, int64_t *n);
 

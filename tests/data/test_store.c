@@ -36,7 +36,7 @@ static void test_migrates_an_empty_database_and_reopens(void)
     REQUIRE(s);
     CHECK_EQ_INT(count(s, "SELECT version FROM schema_version"), MAST_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                          "('collections','documents','chunks','traces','spans')"), 5);
+                          "('collections','documents','chunks','traces','spans','embeddings')"), 6);
     char journal[16] = "";
     sqlite3_stmt *st;
     sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL);
@@ -107,15 +107,15 @@ static void test_failure_midway_keeps_the_old_document_whole(void)
     REQUIRE(s);
     int64_t c;
     REQUIRE(mast_store_collection_ensure(s, "c", &c) == MAST_OK);
-    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001"};
-    mast_chunk_in v1[] = {{"old one", 2, ""}, {"old two", 2, "H"}};
+    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0};
+    mast_chunk_in v1[] = {{"old one", 2, "", NULL}, {"old two", 2, "H", NULL}};
     int64_t id;
     REQUIRE(mast_store_doc_put(s, c, &doc, v1, 2, &id) == MAST_OK);
     int64_t version0;
     REQUIRE(mast_store_collection_version(s, c, &version0) == MAST_OK);
     /* the third chunk is invalid: the first two new ones were already written */
-    mast_doc_in doc2 = {"u1", "/src", "T2", NULL, "00000000000000000000000000000002"};
-    mast_chunk_in v2[] = {{"new one", 2, ""}, {"new two", 2, ""}, {NULL, 0, ""}};
+    mast_doc_in doc2 = {"u1", "/src", "T2", NULL, "00000000000000000000000000000002", NULL, 0};
+    mast_chunk_in v2[] = {{"new one", 2, "", NULL}, {"new two", 2, "", NULL}, {NULL, 0, "", NULL}};
     CHECK_EQ_INT(mast_store_doc_put(s, c, &doc2, v2, 3, &id), MAST_ERR_INVALID);
     CHECK_EQ_STR(mast_errmsg(), "u1: chunk 2 has no text");
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text LIKE 'new%'"), 0);

@@ -22,6 +22,8 @@
 #include "base/status.h"
 #include "base/utf8.h"
 #include "data/ingest/doc.h"
+#include "data/collection.h"
+#include "model/embedder.h"
 
 typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL } file_kind;
 
@@ -33,6 +35,7 @@ typedef struct file_entry {
 typedef struct run {
     mast_store *store;
     char *store_path;              /* realpath of the database, never ingested */
+    mast_embedder *embedder;       /* the collection's embedding model, or NULL */
     int64_t collection_id;
     const mast_ingest_opts *opts;
     mast_ingest_stats *stats;
@@ -246,10 +249,38 @@ static mast_status store_doc(run *r, const char *uri, const char *source, const 
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_chunks; i++)
-        in[i] = (mast_chunk_in){chunks[i].text, chunks[i].n_tokens, chunks[i].heading};
-    mast_doc_in d = {uri, source, doc->title, metadata, hash};
+        in[i] = (mast_chunk_in){chunks[i].text, chunks[i].n_tokens, chunks[i].heading, NULL};
+    mast_doc_in d = {uri, source, doc->title, metadata, hash, NULL, 0};
+    float *vectors = NULL;
+    mast_status st = MAST_OK;
+    if (r->embedder && n_chunks) {
+        /* vectors are computed before the transaction and stored in it */
+        int dim = mast_embedder_dim(r->embedder);
+        vectors = malloc(n_chunks * (size_t)dim * sizeof *vectors);
+        char **texts = calloc(n_chunks, sizeof *texts);
+        if (!vectors || !texts)
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n_chunks && st == MAST_OK; i++) {
+            mast_buf b = {0};
+            st = mast_buf_printf(&b, "%s%s%s", doc->title && *doc->title ? doc->title : "",
+                                 doc->title && *doc->title ? "\n" : "", chunks[i].text);
+            texts[i] = mast_buf_detach(&b);
+        }
+        if (st == MAST_OK)
+            st = mast_embedder_embed(r->embedder, (const char *const *)texts, n_chunks, true,
+                                     vectors, NULL);
+        for (size_t i = 0; texts && i < n_chunks; i++)
+            free(texts[i]);
+        free(texts);
+        for (size_t i = 0; i < n_chunks && st == MAST_OK; i++)
+            in[i].vector = vectors + i * (size_t)dim;
+        d.embed_model = mast_embedder_id(r->embedder);
+        d.embed_dim = dim;
+    }
     int64_t doc_id;
-    mast_status st = mast_store_doc_put(r->store, r->collection_id, &d, in, n_chunks, &doc_id);
+    if (st == MAST_OK)
+        st = mast_store_doc_put(r->store, r->collection_id, &d, in, n_chunks, &doc_id);
+    free(vectors);
     free(in);
     mast_chunks_free(chunks, n_chunks);
     if (st == MAST_OK) {
@@ -274,6 +305,10 @@ static void content_hash(const run *r, const char *data, size_t len,
     }
     mast_hasher_add(h, data, len);
     mast_hasher_add(h, params, sizeof params);
+    if (r->embedder) {   /* another embedding model means new vectors */
+        const char *id = mast_embedder_id(r->embedder);
+        mast_hasher_add(h, id, strlen(id));
+    }
     mast_hasher_hex(h, out);
 }
 
@@ -624,6 +659,8 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     r.store_path = realpath(store->path, NULL);
     mast_trace_span_begin(trace, "ingest.walk");
     mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
+    if (st == MAST_OK)
+        st = mast_collection_open_embedder(store, r.collection_id, &r.embedder);
     char **roots = calloc(n_paths ? n_paths : 1, sizeof *roots);
     if (st == MAST_OK && !roots)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -681,6 +718,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     free(r.done_sources);
     free(r.seen);
     free(r.store_path);
+    mast_embedder_free(r.embedder);
     if (roots)
         for (size_t i = 0; i < n_paths; i++)
             free(roots[i]);

@@ -1,0 +1,86 @@
+/*
+** data/collection.c — collection settings (see collection.h).
+*/
+#include "data/collection.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/status.h"
+
+mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path)
+{
+    *path = NULL;
+    char *config = NULL;
+    MAST_TRY(mast_store_collection_config(store, collection_id, &config));
+    json_t *c = json_loads(config, 0, NULL);
+    free(config);
+    const char *model = mast_json_get_str(json_object_get(c, "embed"), "model", NULL);
+    if (model)
+        *path = strdup(model);
+    json_decref(c);
+    return MAST_OK;
+}
+
+mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,
+                                          mast_embedder **out)
+{
+    *out = NULL;
+    char *path;
+    MAST_TRY(mast_collection_embed_model(store, collection_id, &path));
+    if (!path)
+        return MAST_OK;
+    mast_status st = mast_embedder_open(out, path, 0);
+    if (st != MAST_OK)
+        mast_fail_prefix(st, "the collection's embedding model");
+    free(path);
+    return st;
+}
+
+mast_status mast_collection_set_embedder(mast_store *store, const char *collection,
+                                         const char *model_path, int reembed)
+{
+    int64_t id;
+    MAST_TRY(mast_store_collection_ensure(store, collection, &id));
+    char abs[PATH_MAX];
+    if (!realpath(model_path, abs))
+        return mast_fail(MAST_ERR_NOT_FOUND, "%s: model not found", model_path);
+    mast_embedder *e;
+    MAST_TRY(mast_embedder_open(&e, abs, 1));
+    char *old = NULL;
+    mast_status st = mast_collection_embed_model(store, id, &old);
+    if (st == MAST_OK && old && strcmp(old, abs) != 0 && !reembed)
+        st = mast_fail(MAST_ERR_EXISTS, "collection '%s' already embeds with %s; changing the model "
+                       "re-embeds every chunk: pass --reembed", collection, old);
+    char *config = NULL;
+    if (st == MAST_OK)
+        st = mast_store_collection_config(store, id, &config);
+    json_t *c = st == MAST_OK ? json_loads(config, 0, NULL) : NULL;
+    if (st == MAST_OK && !json_is_object(c)) {
+        json_decref(c);
+        c = json_object();
+    }
+    if (st == MAST_OK) {
+        json_object_set_new(c, "embed", json_pack("{s:s, s:s, s:i}", "model", abs, "id",
+                                                  mast_embedder_id(e), "dim", mast_embedder_dim(e)));
+        char *text = json_dumps(c, JSON_COMPACT);
+        st = mast_store_begin(store);
+        if (st == MAST_OK && old && strcmp(old, abs) != 0)
+            st = mast_store_clear_embeddings(store, id);
+        if (st == MAST_OK)
+            st = mast_store_collection_set_config(store, id, text);
+        if (st == MAST_OK)
+            st = mast_store_commit(store);
+        else
+            mast_store_rollback(store);
+        free(text);
+    }
+    json_decref(c);
+    free(config);
+    free(old);
+    mast_embedder_free(e);
+    return st;
+}

@@ -1,0 +1,24 @@
+/*
+** data/collection.h — collection settings kept in collections.config (JSON):
+** for now the embedding model, {"embed": {"model": PATH, "id": ID, "dim": N}}.
+*/
+#ifndef MAST_DATA_COLLECTION_H
+#define MAST_DATA_COLLECTION_H
+
+#include "data/store.h"
+#include "model/embedder.h"
+
+/* Sets the collection's embedding model (created if needed). Replacing a
+** different model needs `reembed`, which also deletes the stored vectors
+** (the next ingest re-embeds: the model id is part of the content hash). */
+mast_status mast_collection_set_embedder(mast_store *store, const char *collection,
+                                         const char *model_path, int reembed);
+
+/* Opens the collection's embedding model, or sets *out = NULL if it has none. */
+mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,
+                                          mast_embedder **out);
+
+/* The configured model path (caller frees) or NULL. */
+mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path);
+
+#endif
