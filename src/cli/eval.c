@@ -20,6 +20,9 @@ static const char eval_help[] =
     "      --beir DIR          the test collection folder (required)\n"
     "  -c, --collection NAME   collection to use (default: the folder's name)\n"
     "      --split NAME        qrels split (default test)\n"
+    "      --mode M            bm25, dense or hybrid (default: hybrid when the collection has\n"
+    "                          an embedding model, else bm25)\n"
+    "      --embed MODEL       set MODEL as the collection's embedding model first\n"
     "      --chunk-tokens N    token budget per chunk when ingesting (default 1024, so that\n"
     "                          documents stay whole, as the judgments are per document)\n"
     "      --json              print {\"ndcg@10\", \"recall@10\", \"recall@100\", \"mrr@10\",\n"
@@ -29,12 +32,14 @@ static const char eval_help[] =
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_BEIR, OPT_SPLIT, OPT_CHUNK };
+    enum { OPT_DB = 256, OPT_JSON, OPT_BEIR, OPT_SPLIT, OPT_CHUNK, OPT_MODE, OPT_EMBED };
     static const struct option options[] = {
         {"beir", required_argument, NULL, OPT_BEIR},
         {"collection", required_argument, NULL, 'c'},
         {"split", required_argument, NULL, OPT_SPLIT},
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"embed", required_argument, NULL, OPT_EMBED},
         {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
@@ -56,6 +61,14 @@ int cmd_eval(int argc, char **argv)
                 return EXIT_USAGE;
             opts.ingest.chunk.chunk_tokens = (int)v;
             break;
+        case OPT_MODE: {
+            int m = mast_search_mode_parse(optarg);
+            if (m < 0)
+                return cli_usage("eval", "--mode must be bm25, dense or hybrid (got '%s')", optarg);
+            opts.mode = (mast_search_mode)m;
+            break;
+        }
+        case OPT_EMBED: opts.embed_model = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(eval_help, stdout); return 0;
@@ -84,8 +97,8 @@ int cmd_eval(int argc, char **argv)
         return cli_fail(st);
     const mast_eval_metrics *m = &rep.mean;
     if (json) {
-        cli_print_json(json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "collection",
-                                 rep.collection, "ndcg@10", m->ndcg_10, "recall@10", m->recall_10,
+        cli_print_json(json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "collection",
+                                 rep.collection, "mode", mast_search_mode_name(opts.mode), "ndcg@10", m->ndcg_10, "recall@10", m->recall_10,
                                  "recall@100", m->recall_100, "mrr@10", m->mrr_10, "map@100",
                                  m->map_100, "queries", (json_int_t)rep.n_queries, "qps",
                                  rep.qps));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "data/collection.h"
 #include "data/ingest/ingest.h"
 
 static const char ingest_help[] =
@@ -169,5 +170,51 @@ int cmd_collections(int argc, char **argv)
                    (long long)infos[i].n_documents, (long long)infos[i].n_chunks);
     }
     mast_collection_infos_free(infos, n);
+    return 0;
+}
+
+static const char collection_help[] =
+    "Usage: mast collection create NAME [--embed MODEL] [--reembed] [--db PATH]\n"
+    "\n"
+    "Creates a collection (or updates its settings). --embed MODEL sets its embedding model (a\n"
+    "BERT-family GGUF or a static word-vector model, see 'mast embed'): 'mast ingest' then\n"
+    "stores a vector per chunk and 'mast search' defaults to hybrid retrieval. Changing the\n"
+    "model of a collection that has one needs --reembed: its vectors are deleted and the next\n"
+    "'mast ingest' of its files computes them again.\n";
+
+int cmd_collection(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_EMBED, OPT_REEMBED };
+    static const struct option options[] = {
+        {"embed", required_argument, NULL, OPT_EMBED}, {"reembed", no_argument, NULL, OPT_REEMBED},
+        {"db", required_argument, NULL, OPT_DB},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL, *model = NULL;
+    int reembed = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_EMBED: model = optarg; break;
+        case OPT_REEMBED: reembed = 1; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(collection_help, stdout); return 0;
+        default: return cli_bad_option("collection", argv);
+        }
+    }
+    if (optind + 2 != argc || strcmp(argv[optind], "create") != 0)
+        return cli_usage("collection", "expected: create NAME");
+    const char *name = argv[optind + 1];
+    mast_store *store;
+    mast_status st = cli_open_store(db, &store);
+    int64_t id;
+    if (st == MAST_OK)
+        st = model ? mast_collection_set_embedder(store, name, model, reembed)
+                   : mast_store_collection_ensure(store, name, &id);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    fprintf(stderr, "collection '%s' ready%s%s\n", name, model ? ", embedding with " : "",
+            model ? model : "");
     return 0;
 }

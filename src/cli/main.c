@@ -17,7 +17,8 @@ static const char usage[] =
     "Data\n"
     "  ingest PATH...        ingest files and folders (text, Markdown, JSON Lines) into a collection\n"
     "  collections           list collections with their document and chunk counts\n"
-    "  search \"QUERY\"        search a collection (BM25), print ranked passages\n"
+    "  collection create N   create a collection; --embed MODEL gives it dense retrieval\n"
+    "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
     "\n"
     "Serving and observability\n"
@@ -46,7 +47,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"search", cmd_search},
+    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},

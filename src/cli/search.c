@@ -18,6 +18,9 @@ static const char search_help[] =
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
     "  -k N                    number of results (default 10, at most 1000)\n"
+    "      --mode M            bm25, dense or hybrid (reciprocal-rank fusion, k = 60); the\n"
+    "                          default is hybrid when the collection has an embedding model,\n"
+    "                          else bm25\n"
     "      --json              print a JSON array of {rank, score, chunk_id, doc_id, uri,\n"
     "                          title, heading, text}\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
@@ -42,6 +45,7 @@ typedef struct args {
     const char *collection, *db, *text;
     long k;
     int json;
+    mast_search_mode mode;
 } args;
 
 /* Parses the options shared by search and ask; returns -1 to go on, else an
@@ -49,10 +53,11 @@ typedef struct args {
 static int parse(const char *cmd, const char *help, long default_k, int argc, char **argv,
                  args *a)
 {
-    enum { OPT_DB = 256, OPT_JSON };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MODE };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, OPT_JSON},
+        {"mode", required_argument, NULL, OPT_MODE},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -68,6 +73,13 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
                 return EXIT_USAGE;
             break;
         case OPT_JSON: a->json = 1; break;
+        case OPT_MODE: {
+            int m = mast_search_mode_parse(optarg);
+            if (m < 0)
+                return cli_usage(cmd, "--mode must be bm25, dense or hybrid (got '%s')", optarg);
+            a->mode = (mast_search_mode)m;
+            break;
+        }
         case OPT_DB: a->db = optarg; break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_bad_option(cmd, argv);
@@ -131,7 +143,7 @@ int cmd_search(int argc, char **argv)
     mast_trace_attr_int(trace, "k", a.k);
     st = mast_retriever_create(&r);
     if (st == MAST_OK)
-        st = mast_search(r, store, a.collection, a.text, (size_t)a.k, trace, &res, &n);
+        st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k, a.mode, trace, &res, &n);
     mast_trace_attr_int(trace, "n_results", (int64_t)n);
     cli_finish_trace(store, trace, st);
     mast_retriever_free(r);

@@ -11,11 +11,20 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "data/collection.h"
+#include "model/matmul.h"
 
 typedef struct index_ref {
     int64_t collection_id;
     int64_t version;
     mast_bm25 *bm25;
+    /* dense: the chunk vectors (normalized at ingest), row i for vchunk[i] */
+    float *vecs;
+    int64_t *vchunk, *vdoc;
+    size_t n_vec, cap_vec;
+    int dim;
+    mast_embedder *embedder;      /* the collection's model, for queries */
+    pthread_mutex_t embed_mu;     /* an embedder runs one call at a time */
     int refs;             /* holders: the cache (while current) + searches */
 } index_ref;
 
@@ -39,8 +48,43 @@ static void unref(index_ref *ref)
 {
     if (ref && --ref->refs == 0) {
         mast_bm25_free(ref->bm25);
+        free(ref->vecs);
+        free(ref->vchunk);
+        free(ref->vdoc);
+        mast_embedder_free(ref->embedder);
+        pthread_mutex_destroy(&ref->embed_mu);
         free(ref);
     }
+}
+
+typedef struct vec_ctx {
+    index_ref *ref;
+    size_t cap_floats;
+    int failed;
+} vec_ctx;
+
+static int vector_visit(void *ctx, int64_t chunk_id, int64_t doc_id, int dim, const float *v)
+{
+    vec_ctx *c = ctx;
+    index_ref *r = c->ref;
+    if (r->dim == 0)
+        r->dim = dim;
+    if (dim != r->dim)
+        return 0;   /* a vector of another model (mid re-embedding): not searchable */
+    size_t c1 = r->cap_vec, c2 = r->cap_vec;
+    if (!mast_grow_array((void **)&r->vchunk, &c1, r->n_vec + 1, sizeof *r->vchunk) ||
+        !mast_grow_array((void **)&r->vdoc, &c2, r->n_vec + 1, sizeof *r->vdoc) ||
+        !mast_grow_array((void **)&r->vecs, &c->cap_floats, (r->n_vec + 1) * (size_t)dim,
+                         sizeof *r->vecs)) {
+        c->failed = 1;
+        return 1;
+    }
+    r->cap_vec = c1;
+    r->vchunk[r->n_vec] = chunk_id;
+    r->vdoc[r->n_vec] = doc_id;
+    memcpy(r->vecs + r->n_vec * (size_t)dim, v, (size_t)dim * sizeof *v);
+    r->n_vec++;
+    return 0;
 }
 
 void mast_retriever_free(mast_retriever *r)
@@ -103,6 +147,20 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
     ref->version = version;
     ref->bm25 = b.bm25;
     ref->refs = 1;
+    pthread_mutex_init(&ref->embed_mu, NULL);
+    mast_trace_span_begin(trace, "index.build_dense");
+    vec_ctx vc = {ref, 0, 0};
+    st = mast_collection_open_embedder(store, collection_id, &ref->embedder);
+    if (st == MAST_OK && ref->embedder)
+        st = mast_store_vector_scan(store, collection_id, vector_visit, &vc);
+    if (st == MAST_OK && vc.failed)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory loading vectors");
+    mast_trace_attr_int(trace, "n_vectors", (int64_t)ref->n_vec);
+    mast_trace_span_end(trace, st);
+    if (st != MAST_OK) {
+        unref(ref);
+        return st;
+    }
     *out = ref;
     return MAST_OK;
 }
@@ -176,31 +234,157 @@ static mast_status group_hits(mast_hit *hits, size_t n, size_t k, size_t *n_out)
     return MAST_OK;
 }
 
-mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collection_id,
-                          const char *query, size_t k, int group_by_doc, mast_trace *trace,
-                          mast_hit **hits, size_t *n_hits)
+int mast_search_mode_parse(const char *name)
+{
+    if (strcmp(name, "auto") == 0) return MAST_MODE_AUTO;
+    if (strcmp(name, "bm25") == 0) return MAST_MODE_BM25;
+    if (strcmp(name, "dense") == 0) return MAST_MODE_DENSE;
+    if (strcmp(name, "hybrid") == 0) return MAST_MODE_HYBRID;
+    return -1;
+}
+
+const char *mast_search_mode_name(mast_search_mode mode)
+{
+    static const char *names[] = {"auto", "bm25", "dense", "hybrid"};
+    return names[mode];
+}
+
+/* "a ranks before b": higher score, then lower chunk id */
+static int hit_before(const mast_hit *a, const mast_hit *b)
+{
+    return a->score > b->score || (a->score == b->score && a->chunk_id < b->chunk_id);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    return hit_before(a, b) ? -1 : hit_before(b, a) ? 1 : 0;
+}
+
+/* The top `want` chunks by cosine (vectors are unit length). */
+static mast_status dense_search(index_ref *ref, const char *query, size_t want, mast_hit **hits,
+                                size_t *n_hits)
+{
+    *hits = NULL;
+    *n_hits = 0;
+    float *q = malloc((size_t)ref->dim * sizeof *q);
+    float *scores = malloc((ref->n_vec ? ref->n_vec : 1) * sizeof *scores);
+    mast_status st = q && scores ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK) {
+        pthread_mutex_lock(&ref->embed_mu);
+        st = mast_embedder_embed(ref->embedder, &query, 1, true, q, NULL);
+        pthread_mutex_unlock(&ref->embed_mu);
+    }
+    int zero = 1;   /* a query with nothing the model knows: no dense hits */
+    for (int d = 0; st == MAST_OK && d < ref->dim; d++)
+        zero &= q[d] == 0.0f;
+    if (st == MAST_OK && zero) {
+        free(q);
+        free(scores);
+        return MAST_OK;
+    }
+    if (st == MAST_OK && ref->n_vec)
+        st = mast_matvec(NULL, MAST_F32, ref->vecs, (int64_t)ref->n_vec, ref->dim, q, scores);
+    mast_hit *all = st == MAST_OK ? malloc((ref->n_vec ? ref->n_vec : 1) * sizeof *all) : NULL;
+    if (st == MAST_OK && !all)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK) {
+        for (size_t i = 0; i < ref->n_vec; i++)
+            all[i] = (mast_hit){ref->vchunk[i], ref->vdoc[i], scores[i]};
+        if (ref->n_vec > 1)
+            qsort(all, ref->n_vec, sizeof *all, cmp_hit);
+        *n_hits = ref->n_vec < want ? ref->n_vec : want;
+        *hits = all;
+    } else {
+        free(all);
+    }
+    free(q);
+    free(scores);
+    return st;
+}
+
+/* Reciprocal-rank fusion of two ranked lists. */
+static mast_status fuse(const mast_hit *a, size_t na, const mast_hit *b, size_t nb, mast_hit **out,
+                        size_t *n_out)
+{
+    mast_hit *f = malloc((na + nb ? na + nb : 1) * sizeof *f);
+    if (!f)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < na; i++)
+        f[n++] = (mast_hit){a[i].chunk_id, a[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
+    for (size_t i = 0; i < nb; i++) {
+        double add = 1.0 / (MAST_RRF_K + (double)(i + 1));
+        size_t j = 0;
+        while (j < na && f[j].chunk_id != b[i].chunk_id)
+            j++;
+        if (j < na)
+            f[j].score += add;
+        else
+            f[n++] = (mast_hit){b[i].chunk_id, b[i].doc_id, add};
+    }
+    if (n > 1)
+        qsort(f, n, sizeof *f, cmp_hit);
+    *out = f;
+    *n_out = n;
+    return MAST_OK;
+}
+
+static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
+                          mast_search_mode mode, mast_hit **hits, size_t *n_hits)
+{
+    if (mode == MAST_MODE_BM25)
+        return mast_bm25_search(ref->bm25, a, query, strlen(query), want, hits, n_hits);
+    if (mode == MAST_MODE_DENSE)
+        return dense_search(ref, query, want, hits, n_hits);
+    mast_hit *sparse = NULL, *dense = NULL;
+    size_t ns = 0, nd = 0;
+    mast_status st = mast_bm25_search(ref->bm25, a, query, strlen(query), want, &sparse, &ns);
+    if (st == MAST_OK)
+        st = dense_search(ref, query, want, &dense, &nd);
+    if (st == MAST_OK)
+        st = fuse(sparse, ns, dense, nd, hits, n_hits);
+    free(sparse);
+    free(dense);
+    return st;
+}
+
+mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t collection_id,
+                               const char *query, size_t k, mast_search_mode mode,
+                               int group_by_doc, mast_trace *trace, mast_hit **hits,
+                               size_t *n_hits)
 {
     *hits = NULL;
     *n_hits = 0;
     mast_trace_span_begin(trace, "retrieve");
-    mast_trace_attr_str(trace, "mode", "bm25");
     mast_trace_attr_str(trace, "query", query);
     mast_trace_attr_int(trace, "k", (int64_t)k);
     index_ref *ref = NULL;
     mast_analyzer *a = NULL;
     mast_status st = acquire(r, store, collection_id, trace, &ref);
+    if (st == MAST_OK && mode == MAST_MODE_AUTO)
+        mode = ref->embedder ? MAST_MODE_HYBRID : MAST_MODE_BM25;
+    if (st == MAST_OK && mode != MAST_MODE_BM25 && !ref->embedder)
+        st = mast_fail(MAST_ERR_INVALID, "this collection has no embedding model, so --mode %s "
+                       "is not available (set one with: mast collection create NAME --embed MODEL)",
+                       mast_search_mode_name(mode));
+    mast_trace_attr_str(trace, "mode", mast_search_mode_name(mode));
     if (st == MAST_OK)
         st = mast_analyzer_open(&a, NULL);
     if (st == MAST_OK) {
         size_t want = group_by_doc ? k * 4 : k;
+        if (mode == MAST_MODE_HYBRID && want < 100)
+            want = 100;   /* fuse deeper lists than the k asked for */
         for (;;) {
             free(*hits);
-            st = mast_bm25_search(ref->bm25, a, query, strlen(query), want, hits, n_hits);
-            if (st != MAST_OK || !group_by_doc)
+            st = ranked(ref, a, query, want, mode, hits, n_hits);
+            if (st != MAST_OK)
                 break;
             size_t got = *n_hits;
-            group_hits(*hits, got, k, n_hits);
-            if (*n_hits >= k || got < want)
+            if (group_by_doc)
+                group_hits(*hits, got, k, n_hits);
+            else if (*n_hits > k)
+                *n_hits = k;
+            if (!group_by_doc || *n_hits >= k || got < want)
                 break;
             want *= 4;
         }
@@ -220,9 +404,25 @@ mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collecti
     return st;
 }
 
+mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collection_id,
+                          const char *query, size_t k, int group_by_doc, mast_trace *trace,
+                          mast_hit **hits, size_t *n_hits)
+{
+    return mast_retrieve_mode(r, store, collection_id, query, k, MAST_MODE_AUTO, group_by_doc,
+                              trace, hits, n_hits);
+}
+
 mast_status mast_search(mast_retriever *r, mast_store *store, const char *collection,
                         const char *query, size_t k, mast_trace *trace, mast_result **results,
                         size_t *n_results)
+{
+    return mast_search_with(r, store, collection, query, k, MAST_MODE_AUTO, trace, results,
+                            n_results);
+}
+
+mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *collection,
+                             const char *query, size_t k, mast_search_mode mode,
+                             mast_trace *trace, mast_result **results, size_t *n_results)
 {
     *results = NULL;
     *n_results = 0;
@@ -232,7 +432,7 @@ mast_status mast_search(mast_retriever *r, mast_store *store, const char *collec
     MAST_TRY(mast_store_collection_find(store, collection, &collection_id));
     mast_hit *hits;
     size_t n_hits;
-    MAST_TRY(mast_retrieve(r, store, collection_id, query, k, 0, trace, &hits, &n_hits));
+    MAST_TRY(mast_retrieve_mode(r, store, collection_id, query, k, mode, 0, trace, &hits, &n_hits));
     mast_result *res = calloc(n_hits ? n_hits : 1, sizeof *res);
     if (!res) {
         free(hits);

@@ -15,6 +15,7 @@
 #include "base/mmap.h"
 #include "base/progress.h"
 #include "base/status.h"
+#include "data/collection.h"
 
 /* ---- metrics ---- */
 
@@ -306,7 +307,8 @@ static int file_exists(const char *path)
 }
 
 static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t collection_id,
-                               beir *b, int progress_on, mast_eval_report *report)
+                               beir *b, int progress_on, mast_search_mode mode,
+                               mast_eval_report *report)
 {
     mast_eval_metrics sum = {0};
     size_t n_eval = 0;
@@ -318,7 +320,8 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     /* build the index before timing queries */
     mast_hit *none = NULL;
     size_t n_none = 0;
-    mast_status st = mast_retrieve(r, store, collection_id, "", 1, 0, NULL, &none, &n_none);
+    mast_status st = mast_retrieve_mode(r, store, collection_id, "", 1, MAST_MODE_BM25, 0, NULL,
+                                        &none, &n_none);
     free(none);
     for (size_t i = 0; i < b->n_queries && st == MAST_OK; i++) {
         size_t n_judged;
@@ -328,8 +331,8 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
         int64_t t0 = mast_mono_us();
         mast_hit *hits;
         size_t n_hits;
-        st = mast_retrieve(r, store, collection_id, b->query_texts[i], 100, 1, NULL, &hits,
-                           &n_hits);
+        st = mast_retrieve_mode(r, store, collection_id, b->query_texts[i], 100, mode, 1, NULL,
+                                &hits, &n_hits);
         search_us += mast_mono_us() - t0;
         if (st != MAST_OK)
             break;
@@ -405,6 +408,8 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
         return mast_fail(MAST_ERR_INVALID, "collection name '%s' is too long", name);
     memcpy(report->collection, name, strlen(name) + 1);
     mast_trace_attr_str(trace, "collection", report->collection);
+    if (opts->embed_model)
+        MAST_TRY(mast_collection_set_embedder(store, report->collection, opts->embed_model, 1));
     const char *paths[1] = {corpus};
     mast_ingest_opts ingest = opts->ingest;
     if (ingest.chunk.chunk_tokens <= 0)
@@ -427,7 +432,7 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
         st = load_doc_ids(&b, store, collection_id, source);
     if (st == MAST_OK) {
         mast_trace_span_begin(trace, "eval.queries");
-        st = run_queries(store, r, collection_id, &b, opts->progress, report);
+        st = run_queries(store, r, collection_id, &b, opts->progress, opts->mode, report);
         mast_trace_attr_int(trace, "n_queries", (int64_t)report->n_queries);
         mast_trace_attr_double(trace, "ndcg@10", report->mean.ndcg_10);
         mast_trace_span_end(trace, st);

@@ -153,8 +153,17 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
         st = field_text(body, "query", &query);
     if (st == MAST_OK)
         st = field_k(body, MAST_DEFAULT_K, &k);
+    mast_search_mode mode = MAST_MODE_AUTO;
+    if (st == MAST_OK) {
+        const char *m = mast_json_get_str(body, "mode", "auto");
+        int parsed = mast_search_mode_parse(m);
+        if (parsed < 0)
+            st = mast_fail(MAST_ERR_INVALID, "\"mode\" must be bm25, dense or hybrid");
+        else
+            mode = (mast_search_mode)parsed;
+    }
     if (st == MAST_OK)
-        st = mast_search(s->retriever, store, collection, query, k, trace, &results, &n);
+        st = mast_search_with(s->retriever, store, collection, query, k, mode, trace, &results, &n);
     if (st != MAST_OK) {
         json_decref(body);
         return status_reply(st);

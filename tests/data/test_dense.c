@@ -1,0 +1,173 @@
+/* tests/data/test_dense.c — dense and hybrid retrieval in the stack: vectors
+** stored with their chunks, kept in sync on replace/prune, model changes. */
+#include <unistd.h>
+
+#include "data/collection.h"
+#include "data/ingest/ingest.h"
+#include "data/retrieve.h"
+#include "model/synth.h"
+#include "test.h"
+
+static char docs[64], db[128], bert[512], model2[512];
+
+static void put(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", docs, name);
+    test_write_file(path, text);
+}
+
+static int64_t count(mast_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int returns_text(mast_retriever *r, mast_store *s, const char *query, mast_search_mode mode,
+                        const char *needle, size_t *n_out)
+{
+    mast_result *res;
+    size_t n;
+    if (mast_search_with(r, s, "c", query, 1000, mode, NULL, &res, &n) != MAST_OK) {
+        fprintf(stderr, "  search: %s\n", mast_errmsg());
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= strstr(res[i].text, needle) != NULL;
+    mast_results_free(res, n);
+    if (n_out)
+        *n_out = n;
+    return found;
+}
+
+static void test_vectors_follow_replace_and_prune(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    REQUIRE(mast_collection_set_embedder(s, "c", bert, 0) == MAST_OK);
+    put("a.txt", "Zebras have black and white stripes.");
+    put("b.txt", "The moon orbits the earth every month.");
+    put("c.txt", "Photosynthesis turns light into sugar.");
+    const char *paths[] = {docs};
+    mast_ingest_stats st;
+    REQUIRE(mast_ingest(s, "c", paths, 1, NULL, NULL, &st) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 3);
+    CHECK_EQ_INT(count(s, "SELECT count(DISTINCT dim) FROM embeddings"), 1);
+    mast_retriever *r;
+    REQUIRE(mast_retriever_create(&r) == MAST_OK);
+    size_t n;
+    /* dense ranks every chunk; hybrid is the default with a model */
+    CHECK_EQ_INT(returns_text(r, s, "stripes", MAST_MODE_DENSE, "Zebras", &n), 1);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(returns_text(r, s, "stripes", MAST_MODE_AUTO, "Zebras", &n), 1);
+    CHECK_EQ_INT(n, 3);   /* fused: bm25's one hit plus the dense list */
+    /* the fused score is 1/(60 + rank in bm25) + 1/(60 + rank in dense) */
+    mast_result *res, *bm, *dn;
+    size_t nb, nd;
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_BM25, NULL, &bm, &nb) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_DENSE, NULL, &dn, &nd) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_HYBRID, NULL, &res, &n) == MAST_OK);
+    CHECK_EQ_INT(nb, 1);
+    CHECK_EQ_INT(nd, 3);
+    for (size_t i = 0; i < n; i++) {
+        double want = 0;
+        for (size_t j = 0; j < nb; j++)
+            if (bm[j].chunk_id == res[i].chunk_id)
+                want += 1.0 / (60 + bm[j].rank);
+        for (size_t j = 0; j < nd; j++)
+            if (dn[j].chunk_id == res[i].chunk_id)
+                want += 1.0 / (60 + dn[j].rank);
+        CHECK_NEAR(res[i].score, want, 1e-12);
+        if (i)
+            CHECK(res[i].score <= res[i - 1].score);
+    }
+    mast_results_free(res, n);
+    mast_results_free(bm, nb);
+    mast_results_free(dn, nd);
+    /* replace a document: its old chunk is never returned again */
+    put("a.txt", "Giraffes have long necks.");
+    REQUIRE(mast_ingest(s, "c", paths, 1, NULL, NULL, &st) == MAST_OK);
+    CHECK_EQ_INT(st.docs_ingested, 1);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 3);
+    CHECK_EQ_INT(returns_text(r, s, "stripes zebras", MAST_MODE_DENSE, "Zebras", NULL), 0);
+    CHECK_EQ_INT(returns_text(r, s, "stripes zebras", MAST_MODE_HYBRID, "Zebras", NULL), 0);
+    CHECK_EQ_INT(returns_text(r, s, "necks", MAST_MODE_DENSE, "Giraffes", NULL), 1);
+    /* prune: the vector goes with its chunk */
+    char path[256];
+    snprintf(path, sizeof path, "%s/b.txt", docs);
+    unlink(path);
+    mast_ingest_opts o = {.prune = 1};
+    REQUIRE(mast_ingest(s, "c", paths, 1, &o, NULL, &st) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 2);
+    CHECK_EQ_INT(returns_text(r, s, "moon", MAST_MODE_DENSE, "moon", &n), 0);
+    CHECK_EQ_INT(n, 2);
+    mast_retriever_free(r);
+    mast_store_close(s);
+}
+
+static void test_a_collection_without_model_refuses_dense(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    int64_t id;
+    REQUIRE(mast_store_collection_ensure(s, "plain", &id) == MAST_OK);
+    mast_retriever *r;
+    REQUIRE(mast_retriever_create(&r) == MAST_OK);
+    mast_result *res;
+    size_t n;
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_DENSE, NULL, &res, &n),
+                 MAST_ERR_INVALID);
+    CHECK(strstr(mast_errmsg(), "no embedding model, so --mode dense is not available") != NULL);
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_HYBRID, NULL, &res, &n),
+                 MAST_ERR_INVALID);
+    REQUIRE(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_BM25, NULL, &res, &n) == MAST_OK);
+    mast_results_free(res, n);
+    mast_retriever_free(r);
+    mast_store_close(s);
+}
+
+static void test_changing_the_model_needs_reembed_and_reembeds(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    CHECK_EQ_INT(mast_collection_set_embedder(s, "c", model2, 0), MAST_ERR_EXISTS);
+    CHECK(strstr(mast_errmsg(), "pass --reembed") != NULL);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 2);   /* untouched */
+    REQUIRE(mast_collection_set_embedder(s, "c", model2, 1) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 0);
+    const char *paths[] = {docs};
+    mast_ingest_stats st;
+    REQUIRE(mast_ingest(s, "c", paths, 1, NULL, NULL, &st) == MAST_OK);
+    CHECK_EQ_INT(st.docs_ingested, 2);   /* the model id is part of the content hash */
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM embeddings"), 2);
+    CHECK_EQ_INT(count(s, "SELECT min(dim) FROM embeddings"), 64);
+    CHECK_EQ_INT(mast_collection_set_embedder(s, "c", "/no/such/model.gguf", 1), MAST_ERR_NOT_FOUND);
+    mast_store_close(s);
+}
+
+int main(void)
+{
+    char *d = test_tmpdir();
+    snprintf(docs, sizeof docs, "%s", d);
+    free(d);
+    d = test_tmpdir();
+    snprintf(db, sizeof db, "%s/m.db", d);
+    snprintf(model2, sizeof model2, "%s/bert64.gguf", d);
+    free(d);
+    snprintf(bert, sizeof bert, "%s/models/tiny-bert-random.gguf", test_shared_data());
+    /* a second model: a synthetic BERT with 64 dimensions on the same vocabulary */
+    char vocab[512];
+    snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-bert-bge.gguf", test_shared_data());
+    mast_synth_opts o = {.arch = "bert", .n_embd = 64, .n_layer = 1, .n_head = 2,
+                         .type = MAST_F32, .vocab_path = vocab};
+    if (mast_synth_write(&o, model2) != MAST_OK)
+        return 1;
+    RUN(test_vectors_follow_replace_and_prune);
+    RUN(test_a_collection_without_model_refuses_dense);
+    RUN(test_changing_the_model_needs_reembed_and_reembeds);
+    return test_summary();
+}
