@@ -159,6 +159,14 @@ static void test_malformed_json_is_400_with_line_and_column(void)
     CHECK_EQ_INT(r.status, 400);
     CHECK_EQ_STR(error_message(v), "\"query\" must be a non-empty string");
     json_decref(v);
+    v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"dense\"}", &r);
+    CHECK_EQ_INT(r.status, 400);
+    CHECK(strstr(error_message(v), "no embedding model, so --mode dense is not available") != NULL);
+    json_decref(v);
+    v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", &r);
+    CHECK_EQ_INT(r.status, 400);
+    CHECK_EQ_STR(error_message(v), "\"mode\" must be bm25, dense or hybrid");
+    json_decref(v);
     v = post("/v1/collections/docs/ask", "[]", &r);
     CHECK_EQ_INT(r.status, 400);
     CHECK_EQ_STR(error_message(v), "request body: expected a JSON object");
@@ -214,8 +222,8 @@ static void test_every_request_is_traced(void)
     json_t *v = request("GET", "/v1/traces?limit=100", NULL, 0, &r);
     CHECK_EQ_INT(r.status, 200);
     json_t *data = json_object_get(v, "data");
-    /* each of the 13 earlier requests of this file left exactly one trace */
-    CHECK_EQ_INT(json_array_size(data), 13);
+    /* each of the 15 earlier requests of this file left exactly one trace */
+    CHECK_EQ_INT(json_array_size(data), 15);
     const char *id = json_string_value(json_object_get(json_array_get(data, 0), "id"));
     char path[128];
     snprintf(path, sizeof path, "/v1/traces/%s", id);
