@@ -159,6 +159,22 @@ want = json.load(open(sys.argv[2]))["sentences"][0]["pooled"]
 got = [float(x) for x in sys.argv[1].split()]
 assert max(abs(a - b) for a, b in zip(got, want)) < 2e-5, (got[:3], want[:3])
 ' "$OUT" "$DATA/oracle/tiny-bert-random.json"
+# dense and hybrid retrieval in the stack
+expect "collection create --embed" 0 "$MAST" collection create dense --embed "$DATA/models/tiny-bert-random.gguf"
+expect "ingest with embeddings" 0 "$MAST" ingest "$DOCS" -c dense
+expect "search --mode dense" 0 "$MAST" search "MRR" -c dense --mode dense --json
+check "dense returns every chunk ranked" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r) == 1 and r[0]["rank"] == 1, r' "$OUT"
+expect "search defaults to hybrid" 0 "$MAST" traces -n 1 --json
+expect "search --mode hybrid" 0 "$MAST" search "MRR" -c dense --mode hybrid
+expect "dense without a model" 1 "$MAST" search "MRR" --mode dense
+check "dense refusal message" contains "$ERR" "no embedding model"
+expect "bad mode" 2 "$MAST" search "MRR" --mode fuzzy
+"$MAST" gguf synth --arch bert --n-embd 64 --n-layer 1 --vocab "$DATA/vocab/ggml-vocab-bert-bge.gguf" -o "$WORK/bert64.gguf" 2>/dev/null
+expect "model change needs --reembed" 1 "$MAST" collection create dense --embed "$WORK/bert64.gguf"
+check "reembed message" contains "$ERR" "pass --reembed"
+expect "model change with --reembed" 0 "$MAST" collection create dense --embed "$WORK/bert64.gguf" --reembed
+expect "ingest re-embeds" 0 "$MAST" ingest "$DOCS" -c dense
+check "every document re-embedded" contains "$ERR" "documents 1 ingested, 0 unchanged"
 expect "embed with a decoder model" 1 "$MAST" embed -m "$DATA/models/stories260K.gguf" "x"
 check "embed refusal message" contains "$ERR" "is not an embedding model"
 
