@@ -15,7 +15,9 @@
 #include "model/quant.h"
 
 typedef struct linear {
-    const mast_tensor_info *w;   /* rows = out, cols = in */
+    const void *w;               /* out x in, row-major */
+    mast_dtype type;             /* F32, or the file's type when kept as is */
+    int64_t in, out;
     float *b;                    /* owned, out floats */
 } linear;
 
@@ -76,8 +78,26 @@ static mast_status load_linear(mast_bert *m, const mast_gguf *g, int l, const ch
                                int64_t in, int64_t out, linear *lin)
 {
     char name[96];
+    const mast_tensor_info *t = NULL;
     snprintf(name, sizeof name, "blk.%d.%s.weight", l, what);
-    MAST_TRY(find(g, name, in, out, &lin->w));
+    MAST_TRY(find(g, name, in, out, &t));
+    lin->in = in;
+    lin->out = out;
+    lin->w = t->data;
+    lin->type = t->type;
+    if (t->type != MAST_F32) {
+        /* Embedding models are small: expanding their weights to F32 once lets
+        ** every batched projection run on the SGEMM, much faster than
+        ** quantized dot products per token, and keeps results independent of
+        ** the batch for every weight type. */
+        float *f = malloc((size_t)(in * out) * sizeof *f);
+        MAST_TRY(own(m, f));
+        size_t row = mast_dtype_row_size(t->type, in);
+        for (int64_t r = 0; r < out; r++)
+            mast_dequantize_row(t->type, (const char *)t->data + (size_t)r * row, f + r * in, in);
+        lin->w = f;
+        lin->type = MAST_F32;
+    }
     snprintf(name, sizeof name, "blk.%d.%s.bias", l, what);
     return vector(m, g, name, out, &lin->b);
 }
@@ -189,8 +209,8 @@ static void layer_norm(float *x, int64_t n_rows, int64_t H, const float *w, cons
 static mast_status project(mast_pool *pool, const linear *lin, const float *x, int64_t n,
                            float *y)
 {
-    int64_t out = lin->w->ne[1], in = lin->w->ne[0];
-    MAST_TRY(mast_matmul_rows(pool, lin->w->type, lin->w->data, out, in, x, n, y));
+    int64_t out = lin->out, in = lin->in;
+    MAST_TRY(mast_matmul_rows(pool, lin->type, lin->w, out, in, x, n, y));
     for (int64_t t = 0; t < n; t++)
         for (int64_t i = 0; i < out; i++)
             y[t * out + i] += lin->b[i];

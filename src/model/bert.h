@@ -7,7 +7,9 @@
 ** dot-product attention over the whole sequence (no causal mask) and a
 ** GELU FFN (tanh approximation). Pooling from bert.pooling_type: 1 mean
 ** (over all tokens, [CLS] and [SEP] included), 2 CLS, 3 last; 0 (none) is
-** treated as mean. Weights may be of any type mast has kernels for.
+** treated as mean. Weights may be of any type mast has kernels for; layer
+** weights that are not F32 are expanded to F32 at load (embedding models
+** are small) so that every projection runs on the SGEMM.
 **
 ** Several sequences are packed into one matrix for the linear layers (no
 ** padding work); attention runs per sequence. A sequence longer than the

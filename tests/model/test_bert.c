@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "model/bert.h"
+#include "model/quantize.h"
 #include "model/tokenizer.h"
 #include "test.h"
 
@@ -142,6 +143,47 @@ static void test_overlong_input_is_truncated_and_counted(void)
     free(seq);
 }
 
+static void test_quantized_model_stays_close_and_batch_independent(void)
+{
+    char *dir = test_tmpdir(), path[256];
+    snprintf(path, sizeof path, "%s/bert-q8.gguf", dir);
+    mast_quantize_stats qs;
+    REQUIRE(mast_quantize_model(gguf, path, "q8_0", NULL, &qs) == MAST_OK);
+    mast_gguf *g;
+    mast_bert *q;
+    REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
+    REQUIRE(mast_bert_load(&q, g) == MAST_OK);
+    json_t *sents = json_object_get(oracle, "sentences");
+    size_t n = json_array_size(sents);
+    mast_tokens *ids = calloc(n, sizeof *ids);
+    const int32_t **seqs = calloc(n, sizeof *seqs);
+    size_t *lens = calloc(n, sizeof *lens);
+    for (size_t i = 0; i < n; i++) {
+        const char *text = json_string_value(json_object_get(json_array_get(sents, i), "text"));
+        REQUIRE(mast_tokenize(tok, text, strlen(text), true, false, &ids[i]) == MAST_OK);
+        seqs[i] = ids[i].ids;
+        lens[i] = ids[i].n;
+    }
+    float *batch = malloc(n * 32 * sizeof *batch), one[32];
+    REQUIRE(mast_bert_embed(q, NULL, seqs, lens, n, false, batch, NULL, NULL) == MAST_OK);
+    double worst = 1;
+    for (size_t i = 0; i < n; i++) {
+        REQUIRE(mast_bert_embed(q, NULL, &seqs[i], &lens[i], 1, false, one, NULL, NULL) == MAST_OK);
+        CHECK(memcmp(one, batch + i * 32, sizeof one) == 0);
+        double c = cosine(one, json_object_get(json_array_get(sents, i), "pooled"), 32);
+        if (c < worst)
+            worst = c;
+    }
+    fprintf(stderr, "  q8_0 model: min cosine to llama.cpp's F32 pooled %.6f\n", worst);
+    CHECK(worst >= 0.999);
+    for (size_t i = 0; i < n; i++)
+        mast_tokens_free(&ids[i]);
+    free(ids); free(seqs); free(lens); free(batch);
+    mast_bert_free(q);
+    mast_gguf_close(g);
+    free(dir);
+}
+
 int main(void)
 {
     if (setup() != 0)
@@ -149,6 +191,7 @@ int main(void)
     RUN(test_pooled_and_token_states_match_llama_cpp);
     RUN(test_batched_equals_one_at_a_time);
     RUN(test_overlong_input_is_truncated_and_counted);
+    RUN(test_quantized_model_stays_close_and_batch_independent);
     mast_bert_free(bert);
     mast_tokenizer_free(tok);
     mast_gguf_close(gguf);
