@@ -14,6 +14,8 @@
 #include "model/static_vectors.h"
 #include "model/tokenizer.h"
 
+#define EMBED_BATCH_TOKENS 1024
+
 struct mast_embedder {
     mast_gguf *gguf;
     mast_pool *pool;
@@ -97,8 +99,21 @@ mast_status mast_embedder_embed(mast_embedder *e, const char *const *texts, size
         seqs[i] = ids[i].ids;
         lens[i] = ids[i].n;
     }
-    if (st == MAST_OK)
-        st = mast_bert_embed(e->bert, e->pool, seqs, lens, n, normalize, out, NULL, n_truncated);
+    /* batches of at most EMBED_BATCH_TOKENS keep the activations in cache;
+    ** results do not depend on the batching (see mast_bert_embed) */
+    size_t done = 0, truncated = 0;
+    while (st == MAST_OK && done < n) {
+        size_t end = done, tokens = 0;
+        while (end < n && (end == done || tokens + lens[end] <= EMBED_BATCH_TOKENS))
+            tokens += lens[end++];
+        size_t t = 0;
+        st = mast_bert_embed(e->bert, e->pool, seqs + done, lens + done, end - done, normalize,
+                             out + done * (size_t)e->dim, NULL, &t);
+        truncated += t;
+        done = end;
+    }
+    if (n_truncated)
+        *n_truncated = truncated;
     for (size_t i = 0; ids && i < n; i++)
         mast_tokens_free(&ids[i]);
     free(ids);

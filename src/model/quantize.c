@@ -47,6 +47,8 @@ static mast_dtype choose(const target *t, const mast_tensor_info *ti, int n_laye
 {
     if (ti->n_dims < 2 || !has_suffix(ti->name, "weight"))
         return ti->type;   /* norms, biases, 1-D tensors stay */
+    if (strcmp(ti->name, "position_embd.weight") == 0 || strcmp(ti->name, "token_types.weight") == 0)
+        return ti->type;   /* added to activations as they are (BERT), as llama.cpp keeps them */
     mast_dtype type = t->base;
     if (t->mix) {
         int layer = layer_of(ti->name);

@@ -5,7 +5,8 @@
 ** llama.cpp's Q4_K_M: Q4_K everywhere except Q6_K for output.weight and for
 ** attn_v / ffn_down in the layers where llama.cpp's use_more_bits() says so
 ** (the first and last eighth of the layers and every third one between:
-** about half). 1-D tensors (norms, biases) stay as they are. A row length
+** about half). 1-D tensors (norms, biases) stay as they are, and so do BERT's
+** position_embd and token_types (llama.cpp adds them to activations as is). A row length
 ** that does not fit the type's block falls back as llama.cpp does: Q4_K ->
 ** Q5_0, Q6_K -> Q8_0, and to F16 when not even a 32-block fits.
 */

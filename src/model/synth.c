@@ -46,14 +46,15 @@ static mast_status keep(gen *g, void *p)
     return MAST_OK;
 }
 
-/* kind: 0 = matrix (N(0, 1/cols), stored in g->type), 1 = norm, 2 = bias */
+/* kind: 0 = matrix (N(0, 1/cols), stored in g->type), 1 = norm, 2 = bias,
+** 3 = matrix kept in F32 (BERT's position and token-type embeddings) */
 static mast_status tensor(gen *g, const char *name, int64_t cols, int64_t rows, int kind)
 {
     int64_t n = cols * rows;
     float *x = malloc((size_t)n * sizeof *x);
     MAST_TRY(keep(g, x));
     for (int64_t i = 0; i < n; i++)
-        x[i] = kind == 0 ? normal(g, 1 / sqrt((double)cols))
+        x[i] = kind == 0 || kind == 3 ? normal(g, 1 / sqrt((double)cols))
                : kind == 1 ? 1 + normal(g, 0.1)
                            : normal(g, 0.02);
     int64_t ne[2] = {cols, rows};
@@ -190,8 +191,8 @@ static mast_status write_bert(gen *g, const mast_synth_opts *o)
     if (st == MAST_OK) st = mast_gguf_set_u32(w, "bert.pooling_type", 1);
     if (st == MAST_OK) st = mast_gguf_set_u32(w, "tokenizer.ggml.token_type_count", 2);
     if (st == MAST_OK) st = tensor(g, "token_embd.weight", o->n_embd, o->n_vocab, 0);
-    if (st == MAST_OK) st = tensor(g, "token_types.weight", o->n_embd, 2, 0);
-    if (st == MAST_OK) st = tensor(g, "position_embd.weight", o->n_embd, o->n_ctx, 0);
+    if (st == MAST_OK) st = tensor(g, "token_types.weight", o->n_embd, 2, 3);
+    if (st == MAST_OK) st = tensor(g, "position_embd.weight", o->n_embd, o->n_ctx, 3);
     if (st == MAST_OK) st = tensor(g, "token_embd_norm.weight", o->n_embd, 1, 1);
     if (st == MAST_OK) st = tensor(g, "token_embd_norm.bias", o->n_embd, 1, 2);
     char name[64];

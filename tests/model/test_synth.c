@@ -79,12 +79,13 @@ static void test_bert_with_a_real_vocabulary(void)
     snprintf(path, sizeof path, "%s/bert.gguf", dir);
     snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-bert-bge.gguf", test_shared_data());
     mast_synth_opts o = {.arch = "bert", .n_embd = 32, .n_layer = 2, .n_head = 2,
-                         .type = MAST_F32, .vocab_path = vocab};
+                         .type = MAST_Q8_0, .vocab_path = vocab};
     REQUIRE(mast_synth_write(&o, path) == MAST_OK);
     mast_gguf *g;
     REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
     CHECK_EQ_INT(g->n_tensors, 5 + 16 * 2);   /* the shared tiny-bert has the same layout */
     CHECK_EQ_INT(mast_gguf_tensor(g, "token_embd.weight")->ne[1], 30522);
+    CHECK_EQ_INT(mast_gguf_tensor(g, "position_embd.weight")->type, MAST_F32);   /* as llama.cpp needs */
     mast_tokenizer *t;
     REQUIRE(mast_tokenizer_load(&t, g) == MAST_OK);
     mast_tokens ids = {0};
