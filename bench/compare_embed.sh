@@ -14,19 +14,25 @@ MAST="${MAST_BIN:-build/mast}"
 LLAMA="${LLAMA_EMBEDDING:?set LLAMA_EMBEDDING to a llama-embedding binary}"
 N=$(wc -l < "$TEXTS")
 
-best() {   # best wall time of 3 runs of "$@", in seconds
+best() {   # best wall time of 3 runs of "$@", in seconds; a failing run aborts
   local b=999999
   for _ in 1 2 3; do
     local t0 t1
-    t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N)
+    t0=$(date +%s.%N)
+    if ! "$@" > /dev/null 2> /tmp/compare_embed.err; then
+      echo "compare_embed: '$1' failed:" >&2; tail -3 /tmp/compare_embed.err >&2; exit 1
+    fi
+    t1=$(date +%s.%N)
     b=$(python3 -c "print(min($b, $t1 - $t0))")
   done
   echo "$b"
 }
 
 tm=$(best "$MAST" embed -m "$MODEL" --file "$TEXTS" -t "$THREADS")
-tl=$(best "$LLAMA" -m "$MODEL" -f "$TEXTS" -t "$THREADS" --pooling mean -c 65536 -b 65536 -ub 65536 \
-       -np "$N" --embd-normalize 2)
+# llama.cpp's fastest setting here: 512-token batches of 4 sequences (one batch of
+# everything makes its attention quadratic in the whole batch; -np 32 at 4096 aborts)
+tl=$(best "$LLAMA" -m "$MODEL" -f "$TEXTS" -t "$THREADS" --pooling mean -c 512 -b 512 -ub 512 \
+       -np 4 --embd-normalize 2)
 python3 -c "
 n=$N; tm=$tm; tl=$tl
 print('| tool | seconds | texts/s |\n|---|---:|---:|')
