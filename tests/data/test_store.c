@@ -59,6 +59,30 @@ static void test_migrates_an_empty_database_and_reopens(void)
     free(dir);
 }
 
+static void test_schema_1_database_upgrades_without_loss(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    int64_t c;
+    REQUIRE(mast_store_collection_ensure(s, "kept", &c) == MAST_OK);
+    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0};
+    mast_chunk_in ch[] = {{"survives the upgrade", 3, "", NULL}};
+    REQUIRE(mast_store_doc_put(s, c, &doc, ch, 1, NULL) == MAST_OK);
+    /* turn it back into a schema-1 database: no embeddings table */
+    REQUIRE(mast_store_exec(s, "DROP TABLE embeddings; UPDATE schema_version SET version = 1") ==
+            MAST_OK);
+    char *path = strdup(s->path);
+    mast_store_close(s);
+    REQUIRE(mast_store_open(&s, path) == MAST_OK);
+    CHECK_EQ_INT(count(s, "SELECT version FROM schema_version"), 2);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name = 'embeddings'"), 1);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text = 'survives the upgrade'"), 1);
+    mast_store_close(s);
+    free(path);
+    free(dir);
+}
+
 static void test_newer_schema_is_refused(void)
 {
     char *dir;
@@ -195,6 +219,7 @@ static void test_traces_round_trip_with_nested_spans(void)
 int main(void)
 {
     RUN(test_migrates_an_empty_database_and_reopens);
+    RUN(test_schema_1_database_upgrades_without_loss);
     RUN(test_newer_schema_is_refused);
     RUN(test_missing_directory_is_a_clear_error);
     RUN(test_a_file_that_is_not_a_database_is_refused_untouched);
