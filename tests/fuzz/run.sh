@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh — build the libFuzzer targets with clang and run each for
-# a bounded time:  tests/fuzz/run.sh [SECONDS]   (default 60)
+# a bounded time:  tests/fuzz/run.sh [SECONDS]   (default 60). Needs clang and
+# its libFuzzer runtime, which scripts/setup installs.
 # Seeds are small GGUF files made from the shared data; a crash leaves its
 # input in build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:-60}"
 if ! command -v clang >/dev/null; then
-  echo "fuzz: clang not found; skipping the fuzz run" >&2
-  exit 0
+  echo "fuzz: clang not found (scripts/setup installs clang and libclang-rt-14-dev)" >&2
+  exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf >/dev/null
