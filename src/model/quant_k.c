@@ -9,6 +9,7 @@
 ** in one place per type (pack, in the quantizer, is its inverse).
 */
 #include <float.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "model/quant_impl.h"
@@ -243,20 +244,56 @@ void mast_dequant_q2_K(const void *src, float *y, int64_t n)
     }
 }
 
-void mast_dequant_q3_K(const void *src, float *y, int64_t n)
+
+/* q3_K and q6_K: 16 sub-blocks of 16 with a signed scale each, one f16 d
+** (at d_offset in the block); they differ only in how quants are packed */
+typedef void (*unpack_16_fn)(const void *block, int8_t q[QK_K], int sc[16]);
+
+static void unpack_q3_K_any(const void *b, int8_t q[QK_K], int sc[16])
 {
-    const block_q3_K *x = src;
+    unpack_q3_K(b, q, sc);
+}
+
+static void unpack_q6_K_any(const void *b, int8_t q[QK_K], int sc[16])
+{
+    unpack_q6_K(b, q, sc);
+}
+
+static float block_d(const unsigned char *block, size_t d_offset)
+{
+    mast_f16 d;
+    memcpy(&d, block + d_offset, sizeof d);
+    return F16(d);
+}
+
+static void dequant_16(const unsigned char *x, size_t block_size, size_t d_offset,
+                       unpack_16_fn unpack, float *y, int64_t n)
+{
     int8_t q[QK_K];
     int sc[16];
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q3_K(&x[i], q, sc);
-        float d = F16(x[i].d);
+    for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
+        unpack(x, q, sc);
+        float d = block_d(x, d_offset);
         for (int e = 0; e < QK_K; e++)
             *y++ = d * sc[e / 16] * q[e];
     }
 }
 
-/* q4_K and q5_K differ only in how their quants are packed */
+void mast_dequant_q3_K(const void *src, float *y, int64_t n)
+{
+    dequant_16(src, sizeof(block_q3_K), offsetof(block_q3_K, d), unpack_q3_K_any, y, n);
+}
+
+void mast_dequant_q6_K(const void *src, float *y, int64_t n)
+{
+    dequant_16(src, sizeof(block_q6_K), offsetof(block_q6_K, d), unpack_q6_K_any, y, n);
+}
+
+/* q4_K and q5_K differ only in how their quants are packed; d and dmin
+** lead both layouts (offsetof asserts below) */
+_Static_assert(offsetof(block_q4_K, d) == offsetof(block_q5_K, d) &&
+                   offsetof(block_q4_K, dmin) == offsetof(block_q5_K, dmin),
+               "q4_K and q5_K share their header");
 typedef void (*unpack_k4_fn)(const void *block, int8_t q[QK_K], int sc[8], int mn[8]);
 
 static void unpack_q4_K_any(const void *b, int8_t q[QK_K], int sc[8], int mn[8])
@@ -269,10 +306,6 @@ static void unpack_q5_K_any(const void *b, int8_t q[QK_K], int sc[8], int mn[8])
     unpack_q5_K(b, q, sc, mn);
 }
 
-typedef struct k4_block_head {   /* d and dmin lead both block layouts */
-    mast_f16 d, dmin;
-} k4_block_head;
-
 static void dequant_k4(const unsigned char *x, size_t block_size, unpack_k4_fn unpack, float *y,
                        int64_t n)
 {
@@ -280,8 +313,7 @@ static void dequant_k4(const unsigned char *x, size_t block_size, unpack_k4_fn u
     int sc[8], mn[8];
     for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
         unpack(x, q, sc, mn);
-        const k4_block_head *h = (const k4_block_head *)x;
-        float d = F16(h->d), dmin = F16(h->dmin);
+        float d = block_d(x, offsetof(block_q4_K, d)), dmin = block_d(x, offsetof(block_q4_K, dmin));
         for (int e = 0; e < QK_K; e++)
             *y++ = d * sc[e / 32] * q[e] - dmin * mn[e / 32];
     }
@@ -297,18 +329,6 @@ void mast_dequant_q5_K(const void *src, float *y, int64_t n)
     dequant_k4(src, sizeof(block_q5_K), unpack_q5_K_any, y, n);
 }
 
-void mast_dequant_q6_K(const void *src, float *y, int64_t n)
-{
-    const block_q6_K *x = src;
-    int8_t q[QK_K];
-    int sc[16];
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q6_K(&x[i], q, sc);
-        float d = F16(x[i].d);
-        for (int e = 0; e < QK_K; e++)
-            *y++ = d * sc[e / 16] * q[e];
-    }
-}
 
 /* ---- quantize (pack is the inverse of unpack) ---- */
 
@@ -523,21 +543,31 @@ float mast_dot_q2_K_ref(const void *w, const void *act, int64_t n)
     return sum;
 }
 
-float mast_dot_q3_K_ref(const void *w, const void *act, int64_t n)
+
+static float dot_16(const unsigned char *x, size_t block_size, size_t d_offset,
+                    unpack_16_fn unpack, const block_q8_K *y, int64_t n)
 {
-    const block_q3_K *x = w;
-    const block_q8_K *y = act;
     int8_t q[QK_K];
     int sc[16];
     float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q3_K(&x[i], q, sc);
+    for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
+        unpack(x, q, sc);
         int32_t acc = 0;
         for (int s = 0; s < 16; s++)
             acc += sc[s] * isum(q + 16 * s, y[i].qs + 16 * s, 16);
-        sum += F16(x[i].d) * y[i].d * (float)acc;
+        sum += block_d(x, d_offset) * y[i].d * (float)acc;
     }
     return sum;
+}
+
+float mast_dot_q3_K_ref(const void *w, const void *act, int64_t n)
+{
+    return dot_16(w, sizeof(block_q3_K), offsetof(block_q3_K, d), unpack_q3_K_any, act, n);
+}
+
+float mast_dot_q6_K_ref(const void *w, const void *act, int64_t n)
+{
+    return dot_16(w, sizeof(block_q6_K), offsetof(block_q6_K, d), unpack_q6_K_any, act, n);
 }
 
 static float dot_k4(const unsigned char *x, size_t block_size, unpack_k4_fn unpack,
@@ -548,13 +578,14 @@ static float dot_k4(const unsigned char *x, size_t block_size, unpack_k4_fn unpa
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++, x += block_size) {
         unpack(x, q, sc, mn);
-        const k4_block_head *h = (const k4_block_head *)x;
         int32_t acc = 0, mins = 0;
         for (int j = 0; j < 8; j++) {
             acc += sc[j] * isum(q + 32 * j, y[i].qs + 32 * j, 32);
             mins += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
-        sum += F16(h->d) * y[i].d * (float)acc - F16(h->dmin) * y[i].d * (float)mins;
+        /* d and dmin lead both the q4_K and the q5_K layout */
+        sum += block_d(x, offsetof(block_q4_K, d)) * y[i].d * (float)acc -
+               block_d(x, offsetof(block_q4_K, dmin)) * y[i].d * (float)mins;
     }
     return sum;
 }
@@ -569,19 +600,3 @@ float mast_dot_q5_K_ref(const void *w, const void *act, int64_t n)
     return dot_k4(w, sizeof(block_q5_K), unpack_q5_K_any, act, n);
 }
 
-float mast_dot_q6_K_ref(const void *w, const void *act, int64_t n)
-{
-    const block_q6_K *x = w;
-    const block_q8_K *y = act;
-    int8_t q[QK_K];
-    int sc[16];
-    float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        unpack_q6_K(&x[i], q, sc);
-        int32_t acc = 0;
-        for (int s = 0; s < 16; s++)
-            acc += sc[s] * isum(q + 16 * s, y[i].qs + 16 * s, 16);
-        sum += F16(x[i].d) * y[i].d * (float)acc;
-    }
-    return sum;
-}

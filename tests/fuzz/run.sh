@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh — build the libFuzzer targets with clang and run each for
 # a bounded time:  tests/fuzz/run.sh [SECONDS]   (default 60). Needs clang and
 # its libFuzzer runtime, which scripts/setup installs.
-# Seeds are small GGUF files made from the shared data; a crash leaves its
+# Seeds are three GGUF files of the shared data (a model and two vocabularies); a crash leaves its
 # input in build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
