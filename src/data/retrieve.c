@@ -249,15 +249,10 @@ const char *mast_search_mode_name(mast_search_mode mode)
     return names[mode];
 }
 
-/* "a ranks before b": higher score, then lower chunk id */
-static int hit_before(const mast_hit *a, const mast_hit *b)
+static int cmp_chunk_id(const void *a, const void *b)
 {
-    return a->score > b->score || (a->score == b->score && a->chunk_id < b->chunk_id);
-}
-
-static int cmp_hit(const void *a, const void *b)
-{
-    return hit_before(a, b) ? -1 : hit_before(b, a) ? 1 : 0;
+    int64_t x = ((const mast_hit *)a)->chunk_id, y = ((const mast_hit *)b)->chunk_id;
+    return (x > y) - (x < y);
 }
 
 /* The top `want` chunks by cosine (vectors are unit length). */
@@ -290,9 +285,7 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want, 
     if (st == MAST_OK) {
         for (size_t i = 0; i < ref->n_vec; i++)
             all[i] = (mast_hit){ref->vchunk[i], ref->vdoc[i], scores[i]};
-        if (ref->n_vec > 1)
-            qsort(all, ref->n_vec, sizeof *all, cmp_hit);
-        *n_hits = ref->n_vec < want ? ref->n_vec : want;
+        *n_hits = mast_hits_top(all, ref->n_vec, want);
         *hits = all;
     } else {
         free(all);
@@ -302,30 +295,29 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want, 
     return st;
 }
 
-/* Reciprocal-rank fusion of two ranked lists. */
+/* Reciprocal-rank fusion of two ranked lists: each hit contributes
+** 1 / (MAST_RRF_K + rank); a chunk in both lists sums its two terms. */
 static mast_status fuse(const mast_hit *a, size_t na, const mast_hit *b, size_t nb, mast_hit **out,
                         size_t *n_out)
 {
     mast_hit *f = malloc((na + nb ? na + nb : 1) * sizeof *f);
     if (!f)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    size_t n = 0;
     for (size_t i = 0; i < na; i++)
-        f[n++] = (mast_hit){a[i].chunk_id, a[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
-    for (size_t i = 0; i < nb; i++) {
-        double add = 1.0 / (MAST_RRF_K + (double)(i + 1));
-        size_t j = 0;
-        while (j < na && f[j].chunk_id != b[i].chunk_id)
-            j++;
-        if (j < na)
-            f[j].score += add;
+        f[i] = (mast_hit){a[i].chunk_id, a[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
+    for (size_t i = 0; i < nb; i++)
+        f[na + i] = (mast_hit){b[i].chunk_id, b[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
+    if (na + nb > 1)
+        qsort(f, na + nb, sizeof *f, cmp_chunk_id);
+    size_t n = 0;
+    for (size_t i = 0; i < na + nb; i++) {
+        if (n && f[n - 1].chunk_id == f[i].chunk_id)
+            f[n - 1].score += f[i].score;   /* two terms: the order does not matter */
         else
-            f[n++] = (mast_hit){b[i].chunk_id, b[i].doc_id, add};
+            f[n++] = f[i];
     }
-    if (n > 1)
-        qsort(f, n, sizeof *f, cmp_hit);
     *out = f;
-    *n_out = n;
+    *n_out = mast_hits_top(f, n, n);
     return MAST_OK;
 }
 

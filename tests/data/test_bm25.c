@@ -132,11 +132,39 @@ static void test_top_k_is_exact_with_ties_broken_by_chunk_id(void)
     mast_analyzer_free(a);
 }
 
+static int cmp_full(const void *a, const void *b)
+{
+    return mast_hit_before(a, b) ? -1 : mast_hit_before(b, a) ? 1 : 0;
+}
+
+static void test_top_k_selection_equals_a_full_sort(void)
+{
+    enum { N = 500 };
+    mast_hit all[N], sorted[N];
+    uint32_t seed = 3;
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        all[i] = (mast_hit){(int64_t)(seed % 10007), i, (double)((seed >> 16) % 20)};   /* many ties */
+    }
+    memcpy(sorted, all, sizeof all);
+    qsort(sorted, N, sizeof *sorted, cmp_full);
+    static const size_t ks[] = {0, 1, 7, 100, N, N + 10};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        mast_hit work[N];
+        memcpy(work, all, sizeof all);
+        size_t n = mast_hits_top(work, N, ks[t]);
+        CHECK_EQ_INT(n, ks[t] < N ? ks[t] : N);
+        for (size_t i = 0; i < n; i++)
+            CHECK(work[i].chunk_id == sorted[i].chunk_id && work[i].score == sorted[i].score);
+    }
+}
+
 int main(void)
 {
     RUN(test_analyzer_folds_stops_and_stems);
     RUN(test_scores_equal_the_formula_on_a_hand_made_corpus);
     RUN(test_removed_chunks_are_never_returned_and_stats_follow);
     RUN(test_top_k_is_exact_with_ties_broken_by_chunk_id);
+    RUN(test_top_k_selection_equals_a_full_sort);
     return test_summary();
 }

@@ -359,8 +359,7 @@ static void query_term(void *ctx, const char *t, size_t n)
     q->ids[q->n++] = (uint32_t)id;
 }
 
-/* "a ranks before b": higher score, then lower chunk id. */
-static int better(const mast_hit *a, const mast_hit *b)
+int mast_hit_before(const mast_hit *a, const mast_hit *b)
 {
     return a->score > b->score || (a->score == b->score && a->chunk_id < b->chunk_id);
 }
@@ -369,9 +368,9 @@ static void sift_down(mast_hit *h, size_t n, size_t i)
 {
     for (;;) {   /* min-heap on "better": the root is the worst kept hit */
         size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && better(&h[w], &h[l]))
+        if (l < n && mast_hit_before(&h[w], &h[l]))
             w = l;
-        if (r < n && better(&h[w], &h[r]))
+        if (r < n && mast_hit_before(&h[w], &h[r]))
             w = r;
         if (w == i)
             return;
@@ -385,7 +384,25 @@ static void sift_down(mast_hit *h, size_t n, size_t i)
 static int cmp_hits(const void *a, const void *b)
 {
     const mast_hit *x = a, *y = b;
-    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+    return mast_hit_before(x, y) ? -1 : mast_hit_before(y, x) ? 1 : 0;
+}
+
+size_t mast_hits_top(mast_hit *hits, size_t n, size_t k)
+{
+    if (k > n)
+        k = n;
+    if (k == 0)
+        return 0;
+    for (size_t j = k / 2; j-- > 0;)   /* heap of the first k, worst at the root */
+        sift_down(hits, k, j);
+    for (size_t i = k; i < n; i++)
+        if (mast_hit_before(&hits[i], &hits[0])) {
+            hits[0] = hits[i];
+            sift_down(hits, k, 0);
+        }
+    if (k > 1)
+        qsort(hits, k, sizeof *hits, cmp_hits);
+    return k;
 }
 
 mast_status mast_bm25_search(const mast_bm25 *x, mast_analyzer *a, const char *query,
@@ -448,7 +465,7 @@ mast_status mast_bm25_search(const mast_bm25 *x, mast_analyzer *a, const char *q
                 if (n == cap)
                     for (size_t j = n / 2; j-- > 0;)
                         sift_down(heap, n, j);
-            } else if (better(&h, &heap[0])) {
+            } else if (mast_hit_before(&h, &heap[0])) {
                 heap[0] = h;
                 sift_down(heap, n, 0);
             }

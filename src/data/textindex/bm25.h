@@ -26,6 +26,14 @@ typedef struct mast_hit {
     double score;
 } mast_hit;
 
+/* The ranking order of hits everywhere: higher score first, then lower
+** chunk id (so equal scores rank the same way every time). */
+int mast_hit_before(const mast_hit *a, const mast_hit *b);
+
+/* Moves the best min(k, n) hits to the front in rank order (the rest is left
+** in any order) and returns how many; O(n log k). */
+size_t mast_hits_top(mast_hit *hits, size_t n, size_t k);
+
 typedef struct mast_bm25_params {
     double k1;   /* term-frequency saturation, default 1.2 */
     double b;    /* length normalization, default 0.75 */
