@@ -207,83 +207,29 @@ static mast_status split(const mast_tokenizer *t, const char *text, size_t len, 
 
 /* ---- merging ---- */
 
-typedef struct symbol {
-    int prev, next;
-    size_t off, n;
-} symbol;
-
-typedef struct bigram {
-    int left, right;
-    int32_t rank;
-    size_t left_n, right_n;
-} bigram;
-
-static int before(const bigram *a, const bigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-typedef struct heap {
-    bigram *items;
-    size_t n, cap;
-} heap;
-
-static int heap_push(heap *h, bigram b)
-{
-    if (!mast_grow_array((void **)&h->items, &h->cap, h->n + 1, sizeof *h->items))
-        return 0;
-    size_t i = h->n++;
-    h->items[i] = b;
-    while (i > 0 && before(&h->items[i], &h->items[(i - 1) / 2])) {
-        bigram tmp = h->items[i];
-        h->items[i] = h->items[(i - 1) / 2];
-        h->items[(i - 1) / 2] = tmp;
-        i = (i - 1) / 2;
-    }
-    return 1;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->items[0];
-    h->items[0] = h->items[--h->n];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && before(&h->items[l], &h->items[m]))
-            m = l;
-        if (r < h->n && before(&h->items[r], &h->items[m]))
-            m = r;
-        if (m == i)
-            break;
-        bigram tmp = h->items[i];
-        h->items[i] = h->items[m];
-        h->items[m] = tmp;
-        i = m;
-    }
-    return top;
-}
-
 typedef struct scratch {
     mast_buf word, key;
-    symbol *sym;
+    mast_tok_symbol *sym;
     size_t cap_sym;
-    heap h;
+    mast_tok_heap h;
+    const mast_tokenizer *t;
 } scratch;
 
-static int add_bigram(const mast_tokenizer *t, scratch *s, int left, int right)
+/* a pair may merge when "left right" is a merge; the best has the lowest rank */
+static int bpe_key(void *ctx, const mast_tok_symbol *sym, int left, int right, double *key)
 {
-    if (left < 0 || right < 0)
-        return 1;
-    symbol *l = &s->sym[left], *r = &s->sym[right];
+    scratch *s = ctx;
+    const mast_tok_symbol *l = &sym[left], *r = &sym[right];
     mast_buf_clear(&s->key);
     if (mast_buf_append(&s->key, s->word.data + l->off, l->n) != MAST_OK ||
         mast_buf_putc(&s->key, ' ') != MAST_OK ||
         mast_buf_append(&s->key, s->word.data + r->off, r->n) != MAST_OK)
-        return 0;
-    int32_t rank = mast_strmap_get(&t->merges, s->key.data, s->key.len);
+        return -1;
+    int32_t rank = mast_strmap_get(&s->t->merges, s->key.data, s->key.len);
     if (rank < 0)
-        return 1;
-    return heap_push(&s->h, (bigram){left, right, rank, l->n, r->n});
+        return 0;
+    *key = rank;
+    return 1;
 }
 
 static mast_status encode_word(const mast_tokenizer *t, scratch *s, const char *w, size_t len,
@@ -315,27 +261,11 @@ static mast_status encode_word(const mast_tokenizer *t, scratch *s, const char *
     int n_sym = 0;
     for (size_t off = 0; off < n;) {
         size_t k = ((unsigned char)word[off] & 0xE0) == 0xC0 ? 2 : 1;
-        s->sym[n_sym] = (symbol){n_sym - 1, off + k < n ? n_sym + 1 : -1, off, k};
+        s->sym[n_sym] = (mast_tok_symbol){n_sym - 1, off + k < n ? n_sym + 1 : -1, off, k};
         n_sym++;
         off += k;
     }
-    s->h.n = 0;
-    for (int i = 1; i < n_sym; i++)
-        if (!add_bigram(t, s, i - 1, i))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    while (s->h.n) {
-        bigram b = heap_pop(&s->h);
-        symbol *l = &s->sym[b.left], *r = &s->sym[b.right];
-        if (l->n != b.left_n || r->n != b.right_n || l->next != b.right)
-            continue;   /* stale */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s->sym[r->next].prev = b.left;
-        if (!add_bigram(t, s, l->prev, b.left) || !add_bigram(t, s, b.left, l->next))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
+    MAST_TRY(mast_tok_merge_all(s->sym, n_sym, bpe_key, s, &s->h));
     for (int i = 0; i != -1 && n_sym > 0; i = s->sym[i].next) {
         int32_t id = tok_find(t, word + s->sym[i].off, s->sym[i].n);
         if (id >= 0) {
@@ -362,7 +292,7 @@ mast_status mast_bpe_encode(const mast_tokenizer *t, const char *text, size_t le
         text = repaired;
     }
     spans words = {0};
-    scratch s = {0};
+    scratch s = {.t = t};
     mast_status st = split(t, text, len, &words);
     for (size_t i = 0; i < words.n && st == MAST_OK; i++)
         st = encode_word(t, &s, text + words.items[i].off, words.items[i].len, out);

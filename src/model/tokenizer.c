@@ -18,6 +18,82 @@ mast_status mast_tokens_push(mast_tokens *out, int32_t id)
     return MAST_OK;
 }
 
+/* ---- the merge loop ---- */
+
+static int merge_before(const mast_tok_merge *a, const mast_tok_merge *b)
+{
+    return a->key < b->key || (a->key == b->key && a->left < b->left);
+}
+
+static void heap_swap(mast_tok_merge *a, mast_tok_merge *b)
+{
+    mast_tok_merge t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int offer(mast_tok_heap *h, const mast_tok_symbol *sym, int left, int right,
+                 mast_tok_key_fn key_fn, void *ctx)
+{
+    if (left < 0 || right < 0)
+        return 1;
+    double key;
+    int ok = key_fn(ctx, sym, left, right, &key);
+    if (ok <= 0)
+        return ok == 0;
+    if (!mast_grow_array((void **)&h->items, &h->cap, h->n + 1, sizeof *h->items))
+        return 0;
+    size_t i = h->n++;
+    h->items[i] = (mast_tok_merge){left, right, key, sym[left].n, sym[right].n};
+    while (i > 0 && merge_before(&h->items[i], &h->items[(i - 1) / 2])) {
+        heap_swap(&h->items[i], &h->items[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    return 1;
+}
+
+static mast_tok_merge pop(mast_tok_heap *h)
+{
+    mast_tok_merge top = h->items[0];
+    h->items[0] = h->items[--h->n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && merge_before(&h->items[l], &h->items[m]))
+            m = l;
+        if (r < h->n && merge_before(&h->items[r], &h->items[m]))
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(&h->items[i], &h->items[m]);
+        i = m;
+    }
+    return top;
+}
+
+mast_status mast_tok_merge_all(mast_tok_symbol *sym, int n_sym, mast_tok_key_fn key, void *ctx,
+                               mast_tok_heap *h)
+{
+    h->n = 0;
+    for (int i = 1; i < n_sym; i++)
+        if (!offer(h, sym, i - 1, i, key, ctx))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    while (h->n) {
+        mast_tok_merge m = pop(h);
+        mast_tok_symbol *l = &sym[m.left], *r = &sym[m.right];
+        /* symbols only grow, so unchanged lengths mean the pair still stands */
+        if (l->n != m.left_n || r->n != m.right_n || l->next != m.right)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            sym[r->next].prev = m.left;
+        if (!offer(h, sym, l->prev, m.left, key, ctx) || !offer(h, sym, m.left, l->next, key, ctx))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    return MAST_OK;
+}
+
 void mast_tokens_free(mast_tokens *tokens)
 {
     free(tokens->ids);

@@ -46,6 +46,37 @@ static inline int32_t tok_find(const mast_tokenizer *t, const char *s, size_t n)
 
 mast_status mast_tokens_push(mast_tokens *out, int32_t id);
 
+/* ---- the merge loop shared by SPM and BPE ----
+** Symbols are a doubly linked list over a text (n = 0 once merged away).
+** Repeatedly the adjacent pair with the lowest key (ties: the leftmost) is
+** merged, and the new pairs it forms are offered; SPM's key is minus the
+** merged piece's score, BPE's the merge rank. */
+typedef struct mast_tok_symbol {
+    int prev, next;
+    size_t off, n;
+} mast_tok_symbol;
+
+typedef struct mast_tok_merge {
+    int left, right;
+    double key;
+    size_t left_n, right_n;     /* the sides' lengths when offered: stale if changed */
+} mast_tok_merge;
+
+typedef struct mast_tok_heap {
+    mast_tok_merge *items;
+    size_t n, cap;
+} mast_tok_heap;
+
+/* 1 when symbols left and right may merge (sets *key), 0 when not, -1 on
+** out of memory. */
+typedef int (*mast_tok_key_fn)(void *ctx, const mast_tok_symbol *sym, int left, int right,
+                               double *key);
+
+/* Runs the merges over sym[0..n_sym) (linked from 0); heap is scratch space
+** the caller frees. */
+mast_status mast_tok_merge_all(mast_tok_symbol *sym, int n_sym, mast_tok_key_fn key, void *ctx,
+                               mast_tok_heap *heap);
+
 /* One raw-text fragment, tokenized by the algorithm. */
 mast_status mast_spm_encode(const mast_tokenizer *t, const char *text, size_t len,
                             mast_tokens *out);
