@@ -164,7 +164,14 @@ expect "collection create --embed" 0 "$MAST" collection create dense --embed "$D
 expect "ingest with embeddings" 0 "$MAST" ingest "$DOCS" -c dense
 expect "search --mode dense" 0 "$MAST" search "MRR" -c dense --mode dense --json
 check "dense returns every chunk ranked" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r) == 1 and r[0]["rank"] == 1, r' "$OUT"
-expect "search defaults to hybrid" 0 "$MAST" traces -n 1 --json
+expect "search without --mode" 0 "$MAST" search "MRR" -c dense
+TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][:10])')"
+expect "trace of that search" 0 "$MAST" traces show "$TRACE_ID" --json
+check "search defaults to hybrid" python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])
+assert t["name"] == "search" and [s["attributes"]["mode"] for s in t["spans"] if s["name"] == "retrieve"] == ["hybrid"], t
+' "$OUT"
 expect "search --mode hybrid" 0 "$MAST" search "MRR" -c dense --mode hybrid
 expect "dense without a model" 1 "$MAST" search "MRR" --mode dense
 check "dense refusal message" contains "$ERR" "no embedding model"
