@@ -95,34 +95,53 @@ static void test_pooled_and_token_states_match_llama_cpp(void)
     CHECK(worst_hidden <= 5e-5);
 }
 
-static void test_batched_equals_one_at_a_time(void)
+/* Every oracle sentence tokenized, as the sequence arrays mast_bert_embed takes. */
+typedef struct {
+    size_t n;
+    mast_tokens *ids;
+    const int32_t **seqs;
+    size_t *lens;
+} oracle_batch;
+
+static oracle_batch tokenize_oracle(void)
 {
     json_t *sents = json_object_get(oracle, "sentences");
-    size_t n = json_array_size(sents);
-    mast_tokens *ids = calloc(n, sizeof *ids);
-    const int32_t **seqs = calloc(n, sizeof *seqs);
-    size_t *lens = calloc(n, sizeof *lens);
-    for (size_t i = 0; i < n; i++) {
+    oracle_batch b = {.n = json_array_size(sents)};
+    b.ids = calloc(b.n, sizeof *b.ids);
+    b.seqs = calloc(b.n, sizeof *b.seqs);
+    b.lens = calloc(b.n, sizeof *b.lens);
+    for (size_t i = 0; i < b.n; i++) {
         const char *text = json_string_value(json_object_get(json_array_get(sents, i), "text"));
-        REQUIRE(mast_tokenize(tok, text, strlen(text), true, false, &ids[i]) == MAST_OK);
-        seqs[i] = ids[i].ids;
-        lens[i] = ids[i].n;
+        REQUIRE(mast_tokenize(tok, text, strlen(text), true, false, &b.ids[i]) == MAST_OK);
+        b.seqs[i] = b.ids[i].ids;
+        b.lens[i] = b.ids[i].n;
     }
-    float *batch = malloc(n * 32 * sizeof *batch);
+    return b;
+}
+
+static void oracle_batch_free(oracle_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        mast_tokens_free(&b->ids[i]);
+    free(b->ids);
+    free(b->seqs);
+    free(b->lens);
+}
+
+static void test_batched_equals_one_at_a_time(void)
+{
+    oracle_batch b = tokenize_oracle();
+    float *batch = malloc(b.n * 32 * sizeof *batch);
     mast_pool *pool;
     REQUIRE(mast_pool_create(&pool, 2) == MAST_OK);
-    REQUIRE(mast_bert_embed(bert, pool, seqs, lens, n, true, batch, NULL, NULL) == MAST_OK);
-    for (size_t i = 0; i < n; i++) {
+    REQUIRE(mast_bert_embed(bert, pool, b.seqs, b.lens, b.n, true, batch, NULL, NULL) == MAST_OK);
+    for (size_t i = 0; i < b.n; i++) {
         float one[32];
-        REQUIRE(mast_bert_embed(bert, NULL, &seqs[i], &lens[i], 1, true, one, NULL, NULL) == MAST_OK);
+        REQUIRE(mast_bert_embed(bert, NULL, &b.seqs[i], &b.lens[i], 1, true, one, NULL, NULL) == MAST_OK);
         CHECK(memcmp(one, batch + i * 32, sizeof one) == 0);
     }
     mast_pool_free(pool);
-    for (size_t i = 0; i < n; i++)
-        mast_tokens_free(&ids[i]);
-    free(ids);
-    free(seqs);
-    free(lens);
+    oracle_batch_free(&b);
     free(batch);
 }
 
@@ -154,21 +173,12 @@ static void test_quantized_model_stays_close_and_batch_independent(void)
     REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
     REQUIRE(mast_bert_load(&q, g) == MAST_OK);
     json_t *sents = json_object_get(oracle, "sentences");
-    size_t n = json_array_size(sents);
-    mast_tokens *ids = calloc(n, sizeof *ids);
-    const int32_t **seqs = calloc(n, sizeof *seqs);
-    size_t *lens = calloc(n, sizeof *lens);
-    for (size_t i = 0; i < n; i++) {
-        const char *text = json_string_value(json_object_get(json_array_get(sents, i), "text"));
-        REQUIRE(mast_tokenize(tok, text, strlen(text), true, false, &ids[i]) == MAST_OK);
-        seqs[i] = ids[i].ids;
-        lens[i] = ids[i].n;
-    }
-    float *batch = malloc(n * 32 * sizeof *batch), one[32];
-    REQUIRE(mast_bert_embed(q, NULL, seqs, lens, n, false, batch, NULL, NULL) == MAST_OK);
+    oracle_batch b = tokenize_oracle();
+    float *batch = malloc(b.n * 32 * sizeof *batch), one[32];
+    REQUIRE(mast_bert_embed(q, NULL, b.seqs, b.lens, b.n, false, batch, NULL, NULL) == MAST_OK);
     double worst = 1;
-    for (size_t i = 0; i < n; i++) {
-        REQUIRE(mast_bert_embed(q, NULL, &seqs[i], &lens[i], 1, false, one, NULL, NULL) == MAST_OK);
+    for (size_t i = 0; i < b.n; i++) {
+        REQUIRE(mast_bert_embed(q, NULL, &b.seqs[i], &b.lens[i], 1, false, one, NULL, NULL) == MAST_OK);
         CHECK(memcmp(one, batch + i * 32, sizeof one) == 0);
         double c = cosine(one, json_object_get(json_array_get(sents, i), "pooled"), 32);
         if (c < worst)
@@ -176,9 +186,8 @@ static void test_quantized_model_stays_close_and_batch_independent(void)
     }
     fprintf(stderr, "  q8_0 model: min cosine to llama.cpp's F32 pooled %.6f\n", worst);
     CHECK(worst >= 0.999);
-    for (size_t i = 0; i < n; i++)
-        mast_tokens_free(&ids[i]);
-    free(ids); free(seqs); free(lens); free(batch);
+    oracle_batch_free(&b);
+    free(batch);
     mast_bert_free(q);
     mast_gguf_close(g);
     free(dir);

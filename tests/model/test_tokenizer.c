@@ -98,25 +98,30 @@ static void test_every_vocab_test_vector_matches(void)
     CHECK_EQ_INT(total, 460);
 }
 
+/* Tokenizes each text (with BOS if add_bos) and checks decoding gives it back. */
+static void check_round_trips(const char *vocab, const char *const *texts, size_t n, bool add_bos)
+{
+    mast_tokenizer *t = load(vocab);
+    REQUIRE(t);
+    for (size_t i = 0; i < n; i++) {
+        mast_tokens ids = {0};
+        REQUIRE(mast_tokenize(t, texts[i], strlen(texts[i]), add_bos, false, &ids) == MAST_OK);
+        mast_buf back = {0};
+        REQUIRE(mast_detokenize(t, ids.ids, ids.n, false, &back) == MAST_OK);
+        CHECK_EQ_STR(mast_buf_cstr(&back), texts[i]);
+        mast_buf_free(&back);
+        mast_tokens_free(&ids);
+    }
+    mast_tokenizer_free(t);
+}
+
 static void test_byte_level_decode_round_trips(void)
 {
     const char *texts[] = {"Hello world", "  leading\tand\ntrailing  ", "emoji 🦙 and ½ and Äpfel",
                            "\xe1\x9e\x80\xe1\x9e\xb6 khmer", "", "def f(x):\n    return x**2\n"};
     const char *bpe[] = {"gpt-2", "deepseek-coder", "falcon", "starcoder"};
-    for (size_t v = 0; v < 4; v++) {
-        mast_tokenizer *t = load(bpe[v]);
-        REQUIRE(t);
-        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
-            mast_tokens ids = {0};
-            REQUIRE(mast_tokenize(t, texts[i], strlen(texts[i]), false, false, &ids) == MAST_OK);
-            mast_buf back = {0};
-            REQUIRE(mast_detokenize(t, ids.ids, ids.n, false, &back) == MAST_OK);
-            CHECK_EQ_STR(mast_buf_cstr(&back), texts[i]);
-            mast_buf_free(&back);
-            mast_tokens_free(&ids);
-        }
-        mast_tokenizer_free(t);
-    }
+    for (size_t v = 0; v < 4; v++)
+        check_round_trips(bpe[v], texts, sizeof texts / sizeof *texts, false);
 }
 
 static void test_spm_adds_bos_and_parses_special_only_when_asked(void)
@@ -147,18 +152,7 @@ static void test_spm_decode_round_trips(void)
 {
     const char *texts[] = {"Hello world", "two  spaces and\ttab\nnewline", "emoji 🦙 ½ Äpfel",
                            "\xe1\x9e\x80 khmer byte fallback"};
-    mast_tokenizer *t = load("llama-spm");
-    REQUIRE(t);
-    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
-        mast_tokens ids = {0};
-        REQUIRE(mast_tokenize(t, texts[i], strlen(texts[i]), true, false, &ids) == MAST_OK);
-        mast_buf back = {0};
-        REQUIRE(mast_detokenize(t, ids.ids, ids.n, false, &back) == MAST_OK);
-        CHECK_EQ_STR(mast_buf_cstr(&back), texts[i]);
-        mast_buf_free(&back);
-        mast_tokens_free(&ids);
-    }
-    mast_tokenizer_free(t);
+    check_round_trips("llama-spm", texts, sizeof texts / sizeof *texts, true);
 }
 
 static void test_phi3_special_tokens_strip_following_space(void)
