@@ -36,6 +36,8 @@ struct mast_pool {
     mast_pool_fn fn;
     void *ctx;
     size_t n;
+    void *scratch;          /* mast_pool_scratch */
+    size_t scratch_size;
 };
 
 typedef struct { mast_pool *pool; int index; } worker_arg;
@@ -161,5 +163,20 @@ void mast_pool_free(mast_pool *p)
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
     free(p->threads);
+    free(p->scratch);
     free(p);
+}
+
+void *mast_pool_scratch(mast_pool *p, size_t bytes)
+{
+    if (bytes <= p->scratch_size)
+        return p->scratch;
+    size_t size = (bytes + 63) / 64 * 64;
+    void *s = aligned_alloc(64, size);
+    if (!s)
+        return NULL;
+    free(p->scratch);
+    p->scratch = s;
+    p->scratch_size = size;
+    return s;
 }

@@ -28,4 +28,10 @@ int mast_pool_size(const mast_pool *pool);
 /* Runs fn over [0, n) split across the pool; blocks until done. */
 void mast_pool_for(mast_pool *pool, size_t n, mast_pool_fn fn, void *ctx);
 
+/* A buffer of at least `bytes`, 64-byte aligned, owned by the pool and kept
+** for the next call (so repeated parallel work does not allocate and fault
+** in fresh pages each time); the caller splits it among the workers. Valid
+** until the next call or mast_pool_free; NULL when out of memory. */
+void *mast_pool_scratch(mast_pool *pool, size_t bytes);
+
 #endif

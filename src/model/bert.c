@@ -11,14 +11,10 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "model/gemm.h"
-#include "model/matmul.h"
 #include "model/quant.h"
 
 typedef struct linear {
-    const void *w;               /* out x in, row-major */
-    mast_dtype type;             /* F32, or the file's type when kept as is */
-    int64_t in, out;
-    float *b;                    /* owned, out floats */
+    mast_sgemm_b *w;             /* out x in weights and the bias, packed for the SGEMM */
 } linear;
 
 typedef struct layer {
@@ -79,27 +75,28 @@ static mast_status load_linear(mast_bert *m, const mast_gguf *g, int l, const ch
 {
     char name[96];
     const mast_tensor_info *t = NULL;
+    float *bias = NULL;
     snprintf(name, sizeof name, "blk.%d.%s.weight", l, what);
     MAST_TRY(find(g, name, in, out, &t));
-    lin->in = in;
-    lin->out = out;
-    lin->w = t->data;
-    lin->type = t->type;
+    snprintf(name, sizeof name, "blk.%d.%s.bias", l, what);
+    MAST_TRY(vector(m, g, name, out, &bias));
+    /* Embedding models are small: expanding every weight type to F32 once
+    ** lets each batched projection run on the SGEMM with weights packed for
+    ** its kernel, much faster than quantized dot products per token, and
+    ** keeps results independent of the batch for every weight type. */
+    const float *w = t->data;
+    float *f = NULL;
     if (t->type != MAST_F32) {
-        /* Embedding models are small: expanding their weights to F32 once lets
-        ** every batched projection run on the SGEMM, much faster than
-        ** quantized dot products per token, and keeps results independent of
-        ** the batch for every weight type. */
-        float *f = malloc((size_t)(in * out) * sizeof *f);
-        MAST_TRY(own(m, f));
+        if (!(f = malloc((size_t)(in * out) * sizeof *f)))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
         size_t row = mast_dtype_row_size(t->type, in);
         for (int64_t r = 0; r < out; r++)
             mast_dequantize_row(t->type, (const char *)t->data + (size_t)r * row, f + r * in, in);
-        lin->w = f;
-        lin->type = MAST_F32;
+        w = f;
     }
-    snprintf(name, sizeof name, "blk.%d.%s.bias", l, what);
-    return vector(m, g, name, out, &lin->b);
+    mast_status st = mast_sgemm_pack_b(w, bias, out, in, &lin->w);
+    free(f);
+    return st;
 }
 
 static mast_status get_u32(const mast_gguf *g, const char *key, int *out)
@@ -177,6 +174,12 @@ void mast_bert_free(mast_bert *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    for (int l = 0; m->layers && l < m->n_layer; l++) {
+        linear *lins[] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
+                          &m->layers[l].o, &m->layers[l].up, &m->layers[l].down};
+        for (size_t i = 0; i < sizeof lins / sizeof *lins; i++)
+            mast_sgemm_b_free(lins[i]->w);
+    }
     free(m->layers);
     free(m);
 }
@@ -209,12 +212,7 @@ static void layer_norm(float *x, int64_t n_rows, int64_t H, const float *w, cons
 static mast_status project(mast_pool *pool, const linear *lin, const float *x, int64_t n,
                            float *y)
 {
-    int64_t out = lin->out, in = lin->in;
-    MAST_TRY(mast_matmul_rows(pool, lin->type, lin->w, out, in, x, n, y));
-    for (int64_t t = 0; t < n; t++)
-        for (int64_t i = 0; i < out; i++)
-            y[t * out + i] += lin->b[i];
-    return MAST_OK;
+    return mast_sgemm_packed(pool, n, x, lin->w, y);
 }
 
 /* GELU, tanh approximation; tanh(u) = 1 - 2 / (exp(2u) + 1) with expf, which

@@ -1,15 +1,21 @@
 /*
 ** model/gemm.h — single-precision matrix product for batched activations.
 **
-**   C[m][n] = sum_k A[m][k] * B[n][k]     (A: M x K, B: N x K, C: M x N, all row-major)
+**   C[m][n] = sum_k A[m][k] * B[n][k] (+ bias[n])
+**   (A: M x K, B: N x K, C: M x N, all row-major)
 **
 ** i.e. activations (A, one row per token) times the transpose of a weight
 ** matrix (B, one row per output). Blocked as Goto's algorithm: K in panels of
-** KC, B packed into column micro-panels of 16, A into row micro-panels of 6,
-** and a 6 x 16 AVX2/FMA micro-kernel accumulating in 12 registers. Threads
-** split N, each output element is computed by one thread in a fixed order,
-** so the result does not depend on the thread count. Without AVX2 the
-** product falls back to a plain loop.
+** KC, B in column micro-panels of NR, A in blocks of up to MC rows packed
+** into row micro-panels of MR, and an MR x NR register-tile micro-kernel:
+** 12 x 32 with AVX-512, 6 x 16 with AVX2/FMA, a plain C loop otherwise, the
+** widest the CPU has picked at run time.
+**
+** Weights are packed once (mast_sgemm_pack_b) and reused for every batch;
+** mast_sgemm_nt packs B on each call. Threads split M in blocks (and N too
+** when M is small). Each output element is computed by one thread in a fixed
+** order, so results depend neither on the thread count nor on how many rows
+** the batch has — only on the kernel.
 */
 #ifndef MAST_MODEL_GEMM_H
 #define MAST_MODEL_GEMM_H
@@ -20,10 +26,33 @@
 #include "base/pool.h"
 #include "mast.h"
 
+/* A weight matrix (and optional bias) packed for the active kernel. */
+typedef struct mast_sgemm_b mast_sgemm_b;
+
+/* Packs B (N x K) and bias (N floats, or NULL for none). */
+mast_status mast_sgemm_pack_b(const float *B, const float *bias, int64_t N, int64_t K,
+                              mast_sgemm_b **out);
+void mast_sgemm_b_free(mast_sgemm_b *b);
+int64_t mast_sgemm_b_rows(const mast_sgemm_b *b);   /* N */
+int64_t mast_sgemm_b_cols(const mast_sgemm_b *b);   /* K */
+
+/* C = A . B^T + bias, A: M x K. */
+mast_status mast_sgemm_packed(mast_pool *pool, int64_t M, const float *A, const mast_sgemm_b *B,
+                              float *C);
+
+/* C = A . B^T with B unpacked (packed on the fly). */
 mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                           const float *B, float *C);
 
-/* Whether mast_sgemm_nt runs the AVX2 kernel on this CPU. */
+/* Whether the active kernel is a SIMD one (else the plain C loop). */
 bool mast_sgemm_fast(void);
+
+/* The active kernel's name: "avx512", "avx2" or "scalar". */
+const char *mast_sgemm_isa(void);
+
+/* Tests and benchmarks: selects a kernel by name (NULL = the best this CPU
+** has). MAST_ERR_UNSUPPORTED when the CPU lacks it. Not thread-safe; matrices
+** packed earlier keep the kernel they were packed for. */
+mast_status mast_sgemm_use(const char *isa);
 
 #endif

@@ -1,5 +1,6 @@
-/* tests/model/test_gemm.c — the blocked SGEMM against a double-precision
-** reference on awkward shapes, and independent of the thread count. */
+/* tests/model/test_gemm.c — the blocked SGEMM, with every kernel this CPU
+** has, against a double-precision reference on awkward shapes; independent
+** of the thread count and of the number of rows in the batch. */
 #include "model/gemm.h"
 #include "model/matmul.h"
 #include "test.h"
@@ -48,13 +49,67 @@ static void check_shape(int64_t M, int64_t N, int64_t K)
     free(C3);
 }
 
+static const char *const isas[] = {"scalar", "avx2", "avx512"};
+
 static void test_awkward_shapes_match_double_reference(void)
 {
-    check_shape(1, 1, 1);
-    check_shape(7, 17, 5);       /* tails in every dimension */
-    check_shape(37, 53, 300);    /* K crosses a panel boundary (256) */
-    check_shape(64, 96, 512);
-    check_shape(5, 200, 600);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        if (mast_sgemm_use(isas[i]) != MAST_OK) {
+            fprintf(stderr, "  (no %s kernel on this CPU)\n", isas[i]);
+            continue;
+        }
+        CHECK_EQ_STR(mast_sgemm_isa(), isas[i]);
+        ran++;
+        check_shape(1, 1, 1);
+        check_shape(7, 17, 5);       /* tails in every dimension */
+        check_shape(37, 53, 300);    /* K crosses a panel boundary (256) */
+        check_shape(64, 96, 512);
+        check_shape(5, 200, 600);
+        check_shape(500, 70, 40);    /* several row blocks, a ragged last one */
+    }
+    CHECK(ran >= 1);
+    CHECK_EQ_INT(mast_sgemm_use("sse9"), MAST_ERR_UNSUPPORTED);
+    REQUIRE(mast_sgemm_use(NULL) == MAST_OK);
+}
+
+/* Packed weights with a bias: every row of a batch equals the same row
+** computed alone (so embeddings do not depend on what they are batched
+** with), and equals the unpacked product plus the bias. */
+static void test_packed_bias_rows_independent_of_batch(void)
+{
+    int64_t M = 203, N = 45, K = 300;
+    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
+    float *bias = malloc((size_t)N * 4), *C = malloc((size_t)(M * N) * 4);
+    float *row = malloc((size_t)N * 4), *U = malloc((size_t)(M * N) * 4);
+    for (int64_t i = 0; i < M * K; i++)
+        A[i] = frand();
+    for (int64_t i = 0; i < N * K; i++)
+        B[i] = frand();
+    for (int64_t i = 0; i < N; i++)
+        bias[i] = frand();
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 2) == MAST_OK);
+    mast_sgemm_b *P;
+    REQUIRE(mast_sgemm_pack_b(B, bias, N, K, &P) == MAST_OK);
+    CHECK_EQ_INT((int)mast_sgemm_b_rows(P), (int)N);
+    CHECK_EQ_INT((int)mast_sgemm_b_cols(P), (int)K);
+    REQUIRE(mast_sgemm_packed(pool, M, A, P, C) == MAST_OK);
+    REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, U) == MAST_OK);
+    int same_alone = 1, bias_added = 1;
+    for (int64_t m = 0; m < M; m++) {
+        REQUIRE(mast_sgemm_packed(NULL, 1, A + m * K, P, row) == MAST_OK);
+        same_alone &= memcmp(row, C + m * N, (size_t)N * 4) == 0;
+        for (int64_t n = 0; n < N; n++)
+            bias_added &= C[m * N + n] == U[m * N + n] + bias[n];
+    }
+    CHECK(same_alone);
+    CHECK(bias_added);
+    CHECK_EQ_INT(mast_sgemm_packed(NULL, 0, A, P, C), MAST_ERR_INVALID);
+    CHECK_EQ_INT(mast_sgemm_pack_b(B, NULL, 0, K, &(mast_sgemm_b *){NULL}), MAST_ERR_INVALID);
+    mast_sgemm_b_free(P);
+    mast_pool_free(pool);
+    free(A); free(B); free(bias); free(C); free(row); free(U);
 }
 
 static void test_matmul_uses_gemm_for_f32_batches(void)
@@ -79,6 +134,7 @@ static void test_matmul_uses_gemm_for_f32_batches(void)
 int main(void)
 {
     RUN(test_awkward_shapes_match_double_reference);
+    RUN(test_packed_bias_rows_independent_of_batch);
     RUN(test_matmul_uses_gemm_for_f32_batches);
     return test_summary();
 }
