@@ -40,7 +40,7 @@ static void run_mast(void *ctx)
 {
     run *r = ctx;
     if (r->packed)
-        mast_sgemm_packed(r->pool, r->M, r->A, r->packed, r->C);
+        mast_sgemm_packed(r->pool, r->M, r->A, r->packed, r->C, 0);
     else
         mast_sgemm_nt(r->pool, r->M, r->N, r->K, r->A, r->B, r->C);
 }

@@ -12,13 +12,14 @@
 #include "base/status.h"
 #include "model/gemm.h"
 #include "model/quant.h"
+#include "model/vecmath.h"
 
 typedef struct linear {
     mast_sgemm_b *w;             /* out x in weights and the bias, packed for the SGEMM */
 } linear;
 
 typedef struct layer {
-    linear q, k, v, o, up, down;
+    linear qkv, o, up, down;     /* qkv: the three projections stacked, 3H outputs */
     float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
 } layer;
 
@@ -70,32 +71,36 @@ static mast_status vector(mast_bert *m, const mast_gguf *g, const char *name, in
     return MAST_OK;
 }
 
-static mast_status load_linear(mast_bert *m, const mast_gguf *g, int l, const char *what,
+/* Loads blk.l.<part>.weight (out x in) and .bias for each part, stacked
+** (outputs concatenated in order), and packs them for the SGEMM. Embedding
+** models are small: expanding every weight type to F32 once lets each
+** batched projection run on the SGEMM, much faster than quantized dot
+** products per token, and keeps results independent of the batch. */
+static mast_status load_linear(const mast_gguf *g, int l, const char *const *parts, int n_parts,
                                int64_t in, int64_t out, linear *lin)
 {
-    char name[96];
-    const mast_tensor_info *t = NULL;
-    float *bias = NULL;
-    snprintf(name, sizeof name, "blk.%d.%s.weight", l, what);
-    MAST_TRY(find(g, name, in, out, &t));
-    snprintf(name, sizeof name, "blk.%d.%s.bias", l, what);
-    MAST_TRY(vector(m, g, name, out, &bias));
-    /* Embedding models are small: expanding every weight type to F32 once
-    ** lets each batched projection run on the SGEMM with weights packed for
-    ** its kernel, much faster than quantized dot products per token, and
-    ** keeps results independent of the batch for every weight type. */
-    const float *w = t->data;
-    float *f = NULL;
-    if (t->type != MAST_F32) {
-        if (!(f = malloc((size_t)(in * out) * sizeof *f)))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    int64_t N = out * n_parts;
+    float *w = malloc((size_t)(N * in) * sizeof *w), *bias = malloc((size_t)N * sizeof *bias);
+    mast_status st = w && bias ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (int p = 0; p < n_parts && st == MAST_OK; p++) {
+        char name[96];
+        const mast_tensor_info *t = NULL, *tb = NULL;
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, parts[p]);
+        st = find(g, name, in, out, &t);
+        snprintf(name, sizeof name, "blk.%d.%s.bias", l, parts[p]);
+        if (st == MAST_OK) st = find(g, name, out, 1, &tb);
+        if (st != MAST_OK)
+            break;
         size_t row = mast_dtype_row_size(t->type, in);
         for (int64_t r = 0; r < out; r++)
-            mast_dequantize_row(t->type, (const char *)t->data + (size_t)r * row, f + r * in, in);
-        w = f;
+            mast_dequantize_row(t->type, (const char *)t->data + (size_t)r * row,
+                                w + (p * out + r) * in, in);
+        mast_dequantize_row(tb->type, tb->data, bias + p * out, out);
     }
-    mast_status st = mast_sgemm_pack_b(w, bias, out, in, &lin->w);
-    free(f);
+    if (st == MAST_OK)
+        st = mast_sgemm_pack_b(w, bias, N, in, &lin->w);
+    free(w);
+    free(bias);
     return st;
 }
 
@@ -144,12 +149,12 @@ mast_status mast_bert_load(mast_bert **out, const mast_gguf *g)
     for (int l = 0; l < m->n_layer && st == MAST_OK; l++) {
         layer *L = &m->layers[l];
         char name[96];
-        st = load_linear(m, g, l, "attn_q", H, H, &L->q);
-        if (st == MAST_OK) st = load_linear(m, g, l, "attn_k", H, H, &L->k);
-        if (st == MAST_OK) st = load_linear(m, g, l, "attn_v", H, H, &L->v);
-        if (st == MAST_OK) st = load_linear(m, g, l, "attn_output", H, H, &L->o);
-        if (st == MAST_OK) st = load_linear(m, g, l, "ffn_up", H, F, &L->up);
-        if (st == MAST_OK) st = load_linear(m, g, l, "ffn_down", F, H, &L->down);
+        static const char *const qkv[] = {"attn_q", "attn_k", "attn_v"}, *o[] = {"attn_output"},
+                                 *up[] = {"ffn_up"}, *down[] = {"ffn_down"};
+        st = load_linear(g, l, qkv, 3, H, H, &L->qkv);
+        if (st == MAST_OK) st = load_linear(g, l, o, 1, H, H, &L->o);
+        if (st == MAST_OK) st = load_linear(g, l, up, 1, H, F, &L->up);
+        if (st == MAST_OK) st = load_linear(g, l, down, 1, F, H, &L->down);
         snprintf(name, sizeof name, "blk.%d.attn_output_norm.weight", l);
         if (st == MAST_OK) st = vector(m, g, name, H, &L->ln1_w);
         snprintf(name, sizeof name, "blk.%d.attn_output_norm.bias", l);
@@ -175,8 +180,8 @@ void mast_bert_free(mast_bert *m)
         free(m->owned[i]);
     free(m->owned);
     for (int l = 0; m->layers && l < m->n_layer; l++) {
-        linear *lins[] = {&m->layers[l].q, &m->layers[l].k, &m->layers[l].v,
-                          &m->layers[l].o, &m->layers[l].up, &m->layers[l].down};
+        linear *lins[] = {&m->layers[l].qkv, &m->layers[l].o, &m->layers[l].up,
+                          &m->layers[l].down};
         for (size_t i = 0; i < sizeof lins / sizeof *lins; i++)
             mast_sgemm_b_free(lins[i]->w);
     }
@@ -189,103 +194,65 @@ int mast_bert_context(const mast_bert *m) { return m->n_ctx; }
 
 /* ---- the forward pass ---- */
 
-static void layer_norm(float *x, int64_t n_rows, int64_t H, const float *w, const float *b, float eps)
+typedef struct rows_job {
+    float *x;
+    int64_t H;
+    const float *w, *b;
+    float eps;
+} rows_job;
+
+static void norm_rows(void *ctx, size_t begin, size_t end, int worker)
 {
-    for (int64_t r = 0; r < n_rows; r++) {
-        float *v = x + r * H;
-        float mean = 0;
-        for (int64_t i = 0; i < H; i++)
-            mean += v[i];
-        mean /= (float)H;
-        float var = 0;
-        for (int64_t i = 0; i < H; i++) {
-            v[i] -= mean;
-            var += v[i] * v[i];
-        }
-        var /= (float)H;
-        float scale = 1.0f / sqrtf(var + eps);
-        for (int64_t i = 0; i < H; i++)
-            v[i] = v[i] * scale * w[i] + b[i];
-    }
+    (void)worker;
+    const rows_job *j = ctx;
+    for (size_t r = begin; r < end; r++)
+        mast_vec_layer_norm(j->x + r * (size_t)j->H, (size_t)j->H, j->w, j->b, j->eps);
 }
 
-static mast_status project(mast_pool *pool, const linear *lin, const float *x, int64_t n,
-                           float *y)
+static void layer_norm(mast_pool *pool, float *x, size_t n_rows, int64_t H, const float *w,
+                       const float *b, float eps)
 {
-    return mast_sgemm_packed(pool, n, x, lin->w, y);
-}
-
-/* GELU, tanh approximation; tanh(u) = 1 - 2 / (exp(2u) + 1) with expf, which
-** is several times faster than tanhf and as accurate at float precision. */
-static float gelu(float x)
-{
-    const float k = 0.7978845608028654f;   /* sqrt(2 / pi) */
-    float u = k * x * (1.0f + 0.044715f * x * x);
-    if (u > 15.0f)
-        return x;
-    if (u < -15.0f)
-        return 0.0f;
-    float t = 1.0f - 2.0f / (expf(2.0f * u) + 1.0f);
-    return 0.5f * x * (1.0f + t);
+    rows_job j = {x, H, w, b, eps};
+    if (pool)
+        mast_pool_for(pool, n_rows, norm_rows, &j);
+    else
+        norm_rows(&j, 0, n_rows, 0);
 }
 
 typedef struct attn_job {
-    const float *q, *k, *v;
-    float *out;
+    const float *qkv;            /* T x 3H: the queries, keys and values of each token */
+    float *out;                  /* T x H */
+    float *scores;               /* per worker: max_len^2 floats */
+    size_t max_len;
     const size_t *start, *len;
     int n_head, hd, H;
     int failed;
 } attn_job;
 
-/* items = (sequence, head) pairs. Per item: S = Qh Kh^T / sqrt(hd), row
-** softmax, O = S Vh, with both products on the SGEMM (single-threaded inside
-** a worker); the head's columns are first copied out contiguously. */
+/* items = (sequence, head) pairs. Per item: S = Qh Kh^T, row softmax of
+** S / sqrt(hd), O = S Vh, both products on the SGEMM reading the head's
+** columns in place (single-threaded inside a worker). */
 static void attend(void *ctx, size_t begin, size_t end, int worker)
 {
-    (void)worker;
     attn_job *j = ctx;
     float scale = 1.0f / sqrtf((float)j->hd);
+    float *S = j->scores + (size_t)worker * j->max_len * j->max_len;
+    int64_t ld = 3 * (int64_t)j->H;
     for (size_t item = begin; item < end; item++) {
-        size_t s = item / (size_t)j->n_head, n = j->len[s], t0 = j->start[s];
-        int h = (int)(item % (size_t)j->n_head), hd = j->hd;
-        float *qh = malloc(n * (size_t)hd * 4), *kh = malloc(n * (size_t)hd * 4),
-              *vt = malloc(n * (size_t)hd * 4), *sc = malloc(n * n * 4),
-              *oh = malloc(n * (size_t)hd * 4);
-        if (!qh || !kh || !vt || !sc || !oh) {
+        size_t s = item / (size_t)j->n_head, t0 = j->start[s];
+        int64_t n = (int64_t)j->len[s], hd = j->hd, col = (int64_t)(item % (size_t)j->n_head) * hd;
+        const float *q = j->qkv + (int64_t)t0 * ld + col, *k = q + j->H, *v = k + j->H;
+        if (mast_sgemm(NULL, n, n, hd, q, ld, k, ld, false, S, n) != MAST_OK) {
             j->failed = 1;
-            free(qh); free(kh); free(vt); free(sc); free(oh);
             return;
         }
-        for (size_t t = 0; t < n; t++) {
-            size_t row = (t0 + t) * (size_t)j->H + (size_t)h * (size_t)hd;
-            memcpy(qh + t * (size_t)hd, j->q + row, (size_t)hd * 4);
-            memcpy(kh + t * (size_t)hd, j->k + row, (size_t)hd * 4);
-            for (int d = 0; d < hd; d++)
-                vt[(size_t)d * n + t] = j->v[row + (size_t)d];
-        }
-        if (mast_sgemm_nt(NULL, (int64_t)n, (int64_t)n, hd, qh, kh, sc) != MAST_OK)
+        for (int64_t i = 0; i < n; i++)
+            mast_vec_softmax(S + i * n, (size_t)n, scale);
+        if (mast_sgemm(NULL, n, hd, n, S, n, v, ld, true, j->out + (int64_t)t0 * j->H + col,
+                       j->H) != MAST_OK) {
             j->failed = 1;
-        for (size_t i = 0; i < n; i++) {
-            float *p = sc + i * n, max = -INFINITY, sum = 0;
-            for (size_t k = 0; k < n; k++) {
-                p[k] *= scale;
-                if (p[k] > max)
-                    max = p[k];
-            }
-            for (size_t k = 0; k < n; k++) {
-                p[k] = expf(p[k] - max);
-                sum += p[k];
-            }
-            float inv = 1.0f / sum;
-            for (size_t k = 0; k < n; k++)
-                p[k] *= inv;
+            return;
         }
-        if (mast_sgemm_nt(NULL, (int64_t)n, hd, (int64_t)n, sc, vt, oh) != MAST_OK)
-            j->failed = 1;
-        for (size_t t = 0; t < n; t++)
-            memcpy(j->out + (t0 + t) * (size_t)j->H + (size_t)h * (size_t)hd, oh + t * (size_t)hd,
-                   (size_t)hd * 4);
-        free(qh); free(kh); free(vt); free(sc); free(oh);
     }
 }
 
@@ -311,12 +278,11 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
     }
     if (n_truncated)
         *n_truncated = truncated;
-    size_t T = total ? total : 1;
-    float *x = malloc(T * (size_t)H * 4), *q = malloc(T * (size_t)H * 4),
-          *k = malloc(T * (size_t)H * 4), *v = malloc(T * (size_t)H * 4),
+    size_t T = total ? total : 1, workers = pool ? (size_t)mast_pool_size(pool) : 1;
+    float *x = malloc(T * (size_t)H * 4), *qkv = malloc(T * (size_t)H * 3 * 4),
           *a = malloc(T * (size_t)H * 4), *f = malloc(T * (size_t)F * 4),
-          *row = malloc((size_t)H * 4);
-    mast_status st = x && q && k && v && a && f && row
+          *row = malloc((size_t)H * 4), *scores = malloc(workers * max_len * max_len * 4);
+    mast_status st = x && qkv && a && f && row && scores
                          ? MAST_OK
                          : mast_fail(MAST_ERR_NOMEM, "out of memory for %zu tokens", total);
     /* embeddings */
@@ -340,15 +306,13 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
         }
     }
     if (st == MAST_OK && total)
-        layer_norm(x, (int64_t)total, H, m->emb_ln_w, m->emb_ln_b, m->eps);
+        layer_norm(pool, x, total, H, m->emb_ln_w, m->emb_ln_b, m->eps);
     for (int l = 0; l < m->n_layer && st == MAST_OK && total; l++) {
         const layer *L = &m->layers[l];
-        st = project(pool, &L->q, x, (int64_t)total, q);
-        if (st == MAST_OK) st = project(pool, &L->k, x, (int64_t)total, k);
-        if (st == MAST_OK) st = project(pool, &L->v, x, (int64_t)total, v);
+        st = mast_sgemm_packed(pool, (int64_t)total, x, L->qkv.w, qkv, 0);
         if (st != MAST_OK)
             break;
-        attn_job job = {q, k, v, a, start, len, m->n_head, (int)(H / m->n_head), (int)H, 0};
+        attn_job job = {qkv, a, scores, max_len, start, len, m->n_head, (int)(H / m->n_head), (int)H, 0};
         if (pool)
             mast_pool_for(pool, n_seqs * (size_t)m->n_head, attend, &job);
         else
@@ -357,23 +321,17 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
             st = mast_fail(MAST_ERR_NOMEM, "out of memory in attention");
             break;
         }
-        st = project(pool, &L->o, a, (int64_t)total, q);   /* q reused as the output */
+        /* x += attention output projection; x += FFN(x), each then normalized */
+        st = mast_sgemm_packed(pool, (int64_t)total, a, L->o.w, x, MAST_SGEMM_ACCUMULATE);
         if (st != MAST_OK)
             break;
-        for (size_t i = 0; i < total * (size_t)H; i++)
-            x[i] += q[i];
-        layer_norm(x, (int64_t)total, H, L->ln1_w, L->ln1_b, m->eps);
-        st = project(pool, &L->up, x, (int64_t)total, f);
+        layer_norm(pool, x, total, H, L->ln1_w, L->ln1_b, m->eps);
+        st = mast_sgemm_packed(pool, (int64_t)total, x, L->up.w, f, MAST_SGEMM_GELU);
+        if (st == MAST_OK)
+            st = mast_sgemm_packed(pool, (int64_t)total, f, L->down.w, x, MAST_SGEMM_ACCUMULATE);
         if (st != MAST_OK)
             break;
-        for (size_t i = 0; i < total * (size_t)F; i++)
-            f[i] = gelu(f[i]);
-        st = project(pool, &L->down, f, (int64_t)total, q);
-        if (st != MAST_OK)
-            break;
-        for (size_t i = 0; i < total * (size_t)H; i++)
-            x[i] += q[i];
-        layer_norm(x, (int64_t)total, H, L->ln2_w, L->ln2_b, m->eps);
+        layer_norm(pool, x, total, H, L->ln2_w, L->ln2_b, m->eps);
     }
     for (size_t s = 0; s < n_seqs && st == MAST_OK; s++) {
         float *o = out + s * (size_t)H;
@@ -401,7 +359,7 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
     }
     if (st == MAST_OK && hidden && total)
         memcpy(hidden, x, total * (size_t)H * 4);
-    free(x); free(q); free(k); free(v); free(a); free(f); free(row);
+    free(x); free(qkv); free(a); free(f); free(row); free(scores);
     free(start);
     free(len);
     return st;

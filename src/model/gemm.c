@@ -5,11 +5,13 @@
 */
 #include "model/gemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
 #include "model/gemm_impl.h"
+#include "model/vecmath.h"
 
 #define KC 256        /* depth of a K panel: a 12 x 32 kernel's B panel is 32 KiB */
 #define MC_MAX 192    /* rows of A packed at once: 192 KiB, in L2 */
@@ -78,12 +80,16 @@ struct mast_sgemm_b {
     int64_t N, K, panels;
     float *data;     /* panel p, depth k: data[(p * K + k) * nr + j] = B[p * nr + j][k], 0 past N */
     float *bias;     /* panels * nr floats, 0 past N; NULL for none */
-    const float *src;   /* mast_sgemm_nt: data is NULL, panels are packed from B as needed */
+    /* mast_sgemm: data is NULL and panels are packed from src as needed,
+    ** row n of B at src + n * ld (kn: B is K x N, row k at src + k * ld) */
+    const float *src;
+    int64_t ld;
+    bool kn;
 };
 
-/* Rows [n0, n0 + nr) of B, depth [k0, k0 + kc), as one micro-panel:
-** dst[k * nr + j] = B[n0 + j][k0 + k], 0 past N. */
-static void pack_panel(const float *B, int64_t N, int64_t K, int64_t n0, int64_t k0, int64_t kc,
+/* Rows [n0, n0 + nr) of B (row n at B + n * ld), depth [k0, k0 + kc), as
+** one micro-panel: dst[k * nr + j] = B[n0 + j][k0 + k], 0 past N. */
+static void pack_panel(const float *B, int64_t ld, int64_t N, int64_t n0, int64_t k0, int64_t kc,
                        int nr, float *dst)
 {
     for (int j = 0; j < nr; j++) {
@@ -92,9 +98,22 @@ static void pack_panel(const float *B, int64_t N, int64_t K, int64_t n0, int64_t
                 dst[k * nr + j] = 0.0f;
             continue;
         }
-        const float *row = B + (n0 + j) * K + k0;
+        const float *row = B + (n0 + j) * ld + k0;
         for (int64_t k = 0; k < kc; k++)
             dst[k * nr + j] = row[k];
+    }
+}
+
+/* The same micro-panel from B stored K x N (row k at B + k * ld). */
+static void pack_panel_kn(const float *B, int64_t ld, int64_t N, int64_t n0, int64_t k0,
+                          int64_t kc, int nr, float *dst)
+{
+    int64_t ncols = N - n0 < nr ? N - n0 : nr;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *row = B + (k0 + k) * ld + n0;
+        memcpy(dst + k * nr, row, (size_t)ncols * sizeof(float));
+        for (int64_t j = ncols; j < nr; j++)
+            dst[k * nr + j] = 0.0f;
     }
 }
 
@@ -123,7 +142,7 @@ mast_status mast_sgemm_pack_b(const float *B, const float *bias, int64_t N, int6
                          (long long)N, (long long)K);
     }
     for (int64_t p = 0; p < b->panels; p++)
-        pack_panel(B, N, K, p * nr, 0, K, nr, b->data + p * K * nr);
+        pack_panel(B, K, N, p * nr, 0, K, nr, b->data + p * K * nr);
     if (bias)
         memcpy(b->bias, bias, (size_t)N * sizeof(float));
     *out = b;
@@ -142,9 +161,10 @@ void mast_sgemm_b_free(mast_sgemm_b *b)
 int64_t mast_sgemm_b_rows(const mast_sgemm_b *b) { return b->N; }
 int64_t mast_sgemm_b_cols(const mast_sgemm_b *b) { return b->K; }
 
-/* Rows [m0, m0 + rows) of A, depth [k0, k0 + kc), into micro-panels of mr:
+/* Rows [m0, m0 + rows) of A (row m at A + m * lda), depth [k0, k0 + kc),
+** into micro-panels of mr:
 ** Ap[(p * kc + k) * mr + i] = A[m0 + p * mr + i][k0 + k], 0 past the rows. */
-static void pack_a(const float *A, int64_t K, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
+static void pack_a(const float *A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
                    int mr, float *Ap)
 {
     for (int64_t p = 0; p * mr < rows; p++, Ap += kc * mr) {
@@ -155,7 +175,7 @@ static void pack_a(const float *A, int64_t K, int64_t m0, int64_t rows, int64_t 
                     Ap[k * mr + i] = 0.0f;
                 continue;
             }
-            const float *src = A + (m0 + r) * K + k0;
+            const float *src = A + (m0 + r) * lda + k0;
             for (int64_t k = 0; k < kc; k++)
                 Ap[k * mr + i] = src[k];
         }
@@ -168,6 +188,8 @@ typedef struct job {
     const mast_sgemm_b *B;
     const float *A;
     float *C;
+    int64_t lda, ldc;
+    int flags;            /* MAST_SGEMM_* */
     int64_t M, mc;        /* rows per block */
     size_t n_groups;      /* N split in this many panel ranges per block */
     float *scratch;       /* per worker: mc * KC floats of A, KC * NR_MAX of B if unpacked */
@@ -192,41 +214,75 @@ static void run(void *ctx, size_t begin, size_t end, int worker)
         int64_t p1 = (int64_t)((g + 1) * (size_t)B->panels / j->n_groups);
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kc = K - k0 < KC ? K - k0 : KC;
-            int first = k0 == 0, last = k0 + kc == K;
-            pack_a(j->A, K, m0, rows, k0, kc, mr, Ap);
+            int first = k0 == 0 && !(j->flags & MAST_SGEMM_ACCUMULATE), last = k0 + kc == K;
+            int gelu = last && (j->flags & MAST_SGEMM_GELU);
+            pack_a(j->A, j->lda, m0, rows, k0, kc, mr, Ap);
             for (int64_t p = p0; p < p1; p++) {
                 const float *Bp = Bbuf;
                 if (B->data)
                     Bp = B->data + (p * K + k0) * nr;
+                else if (B->kn)
+                    pack_panel_kn(B->src, B->ld, N, p * nr, k0, kc, nr, Bbuf);
                 else
-                    pack_panel(B->src, N, K, p * nr, k0, kc, nr, Bbuf);
+                    pack_panel(B->src, B->ld, N, p * nr, k0, kc, nr, Bbuf);
                 const float *bias = last && B->bias ? B->bias + p * nr : NULL;
                 int64_t n0 = p * nr, ncols = N - n0 < nr ? N - n0 : nr;
                 for (int64_t i0 = 0; i0 < rows; i0 += mr) {
                     int64_t nrows = rows - i0 < mr ? rows - i0 : mr;
-                    float *c = j->C + (m0 + i0) * N + n0;
+                    int64_t ldc = j->ldc;
+                    float *c = j->C + (m0 + i0) * ldc + n0;
                     const float *a = Ap + i0 * kc;
                     if (nrows == mr && ncols == nr) {
-                        kn->fn(kc, a, Bp, c, N, first, bias);
+                        kn->fn(kc, a, Bp, c, ldc, first, bias);
+                        for (int64_t i = 0; gelu && i < nrows; i++)
+                            mast_vec_gelu(c + i * ldc, (size_t)ncols);
                         continue;
                     }
-                    if (!first)   /* continue from the previous panel's partial sums */
+                    if (!first)   /* continue from C's partial sums */
                         for (int64_t i = 0; i < nrows; i++)
-                            memcpy(tile + i * nr, c + i * N, (size_t)ncols * sizeof(float));
+                            memcpy(tile + i * nr, c + i * ldc, (size_t)ncols * sizeof(float));
                     kn->fn(kc, a, Bp, tile, nr, first, bias);
+                    if (gelu)
+                        mast_vec_gelu(tile, (size_t)(nrows * nr));
                     for (int64_t i = 0; i < nrows; i++)
-                        memcpy(c + i * N, tile + i * nr, (size_t)ncols * sizeof(float));
+                        memcpy(c + i * ldc, tile + i * nr, (size_t)ncols * sizeof(float));
                 }
             }
         }
     }
 }
 
-mast_status mast_sgemm_packed(mast_pool *pool, int64_t M, const float *A, const mast_sgemm_b *B,
-                              float *C)
+/* One scratch buffer per thread for products run without a pool (the
+** attention inside each worker), kept between calls and freed when the
+** thread exits. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_init(void)
 {
-    if (M <= 0)
-        return mast_fail(MAST_ERR_INVALID, "sgemm: no rows");
+    if (pthread_key_create(&scratch_key, free) != 0)
+        abort();
+}
+
+static float *thread_scratch(size_t bytes)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    size_t *have = pthread_getspecific(scratch_key);   /* 64 bytes of size, then floats */
+    if (have && *have >= bytes)
+        return (float *)(have + 64 / sizeof *have);
+    size_t *s = aligned_alloc(64, 64 + (bytes + 63) / 64 * 64);
+    if (!s || pthread_setspecific(scratch_key, s) != 0) {
+        free(s);
+        return NULL;
+    }
+    free(have);
+    *s = bytes;
+    return (float *)(s + 64 / sizeof *s);
+}
+
+static mast_status drive(mast_pool *pool, int64_t M, const float *A, int64_t lda,
+                         const mast_sgemm_b *B, float *C, int64_t ldc, int flags)
+{
     int mr = B->k->mr;
     int64_t workers = pool ? mast_pool_size(pool) : 1;
     /* blocks of at most MC_MAX rows, as many as a multiple of the workers
@@ -245,27 +301,39 @@ mast_status mast_sgemm_packed(mast_pool *pool, int64_t M, const float *A, const 
             n_groups = (size_t)B->panels;
     }
     size_t bytes = (size_t)(workers * (mc + NR_MAX) * KC) * sizeof(float);
-    float *scratch = pool ? mast_pool_scratch(pool, bytes) : aligned_alloc(64, bytes);
+    float *scratch = pool ? mast_pool_scratch(pool, bytes) : thread_scratch(bytes);
     if (!scratch)
         return mast_fail(MAST_ERR_NOMEM, "sgemm: out of memory packing %lld rows", (long long)M);
-    job j = {B, A, C, M, mc, n_groups, scratch};
+    job j = {B, A, C, lda, ldc, flags, M, mc, n_groups, scratch};
     size_t items = (size_t)blocks * n_groups;
     if (pool)
         mast_pool_for(pool, items, run, &j);
     else
         run(&j, 0, items, 0);
-    if (!pool)
-        free(scratch);
     return MAST_OK;
 }
 
-mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                          const float *B, float *C)
+mast_status mast_sgemm_packed(mast_pool *pool, int64_t M, const float *A, const mast_sgemm_b *B,
+                              float *C, int flags)
+{
+    if (M <= 0)
+        return mast_fail(MAST_ERR_INVALID, "sgemm: no rows");
+    return drive(pool, M, A, B->K, B, C, B->N, flags);
+}
+
+mast_status mast_sgemm(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, bool b_kn, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return mast_fail(MAST_ERR_INVALID, "sgemm: empty shape %lld x %lld x %lld",
                          (long long)M, (long long)N, (long long)K);
     const mast_gemm_kernel *k = kernel();
-    mast_sgemm_b b = {k, N, K, (N + k->nr - 1) / k->nr, NULL, NULL, B};
-    return mast_sgemm_packed(pool, M, A, &b, C);
+    mast_sgemm_b b = {k, N, K, (N + k->nr - 1) / k->nr, NULL, NULL, B, ldb, b_kn};
+    return drive(pool, M, A, lda, &b, C, ldc, 0);
+}
+
+mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                          const float *B, float *C)
+{
+    return mast_sgemm(pool, M, N, K, A, K, B, K, false, C, N);
 }

@@ -36,13 +36,26 @@ void mast_sgemm_b_free(mast_sgemm_b *b);
 int64_t mast_sgemm_b_rows(const mast_sgemm_b *b);   /* N */
 int64_t mast_sgemm_b_cols(const mast_sgemm_b *b);   /* K */
 
-/* C = A . B^T + bias, A: M x K. */
+/* Flags of mast_sgemm_packed */
+enum {
+    MAST_SGEMM_ACCUMULATE = 1,   /* C += A . B^T + bias: a residual connection for free */
+    MAST_SGEMM_GELU = 2,         /* C = GELU(A . B^T + bias), applied while the tile is in cache */
+};
+
+/* C = A . B^T + bias, A: M x K, changed by `flags`. */
 mast_status mast_sgemm_packed(mast_pool *pool, int64_t M, const float *A, const mast_sgemm_b *B,
-                              float *C);
+                              float *C, int flags);
 
 /* C = A . B^T with B unpacked (packed on the fly). */
 mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                           const float *B, float *C);
+
+/* The general form, on matrices inside larger ones: row m of A at
+** A + m * lda, of C at C + m * ldc; B is N x K with row n at B + n * ldb,
+** or with b_kn K x N with row k at B + k * ldb (C = A . B). Without a pool
+** it allocates nothing after a thread's first call. */
+mast_status mast_sgemm(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, bool b_kn, float *C, int64_t ldc);
 
 /* Whether the active kernel is a SIMD one (else the plain C loop). */
 bool mast_sgemm_fast(void);

@@ -3,6 +3,7 @@
 ** of the thread count and of the number of rows in the batch. */
 #include "model/gemm.h"
 #include "model/matmul.h"
+#include "model/vecmath.h"
 #include "test.h"
 
 static uint64_t rng = 5;
@@ -94,22 +95,81 @@ static void test_packed_bias_rows_independent_of_batch(void)
     REQUIRE(mast_sgemm_pack_b(B, bias, N, K, &P) == MAST_OK);
     CHECK_EQ_INT((int)mast_sgemm_b_rows(P), (int)N);
     CHECK_EQ_INT((int)mast_sgemm_b_cols(P), (int)K);
-    REQUIRE(mast_sgemm_packed(pool, M, A, P, C) == MAST_OK);
+    REQUIRE(mast_sgemm_packed(pool, M, A, P, C, 0) == MAST_OK);
     REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, U) == MAST_OK);
     int same_alone = 1, bias_added = 1;
     for (int64_t m = 0; m < M; m++) {
-        REQUIRE(mast_sgemm_packed(NULL, 1, A + m * K, P, row) == MAST_OK);
+        REQUIRE(mast_sgemm_packed(NULL, 1, A + m * K, P, row, 0) == MAST_OK);
         same_alone &= memcmp(row, C + m * N, (size_t)N * 4) == 0;
         for (int64_t n = 0; n < N; n++)
             bias_added &= C[m * N + n] == U[m * N + n] + bias[n];
     }
     CHECK(same_alone);
     CHECK(bias_added);
-    CHECK_EQ_INT(mast_sgemm_packed(NULL, 0, A, P, C), MAST_ERR_INVALID);
+    /* the GELU epilogue equals GELU applied afterwards, tiles and edges alike */
+    REQUIRE(mast_sgemm_packed(pool, M, A, P, U, MAST_SGEMM_GELU) == MAST_OK);
+    mast_vec_gelu(C, (size_t)(M * N));
+    CHECK(memcmp(U, C, (size_t)(M * N) * 4) == 0);
+    CHECK_EQ_INT(mast_sgemm_packed(NULL, 0, A, P, C, 0), MAST_ERR_INVALID);
     CHECK_EQ_INT(mast_sgemm_pack_b(B, NULL, 0, K, &(mast_sgemm_b *){NULL}), MAST_ERR_INVALID);
     mast_sgemm_b_free(P);
     mast_pool_free(pool);
     free(A); free(B); free(bias); free(C); free(row); free(U);
+}
+
+/* Submatrices (the heads of an attention layer): strided A, B and C, B in
+** both orientations, and accumulation into C with a bias. */
+static void test_strided_views_and_accumulate(void)
+{
+    int64_t T = 50, H = 96, hd = 32, h0 = 32;   /* head 1 of 3 */
+    float *q = malloc((size_t)(T * H) * 4), *k = malloc((size_t)(T * H) * 4);
+    float *S = malloc((size_t)(T * T) * 4), *O = malloc((size_t)(T * H) * 4);
+    for (int64_t i = 0; i < T * H; i++) {
+        q[i] = frand();
+        k[i] = frand();
+        O[i] = 7.0f;
+    }
+    /* S = Q_h K_h^T */
+    REQUIRE(mast_sgemm(NULL, T, T, hd, q + h0, H, k + h0, H, false, S, T) == MAST_OK);
+    double worst = 0;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < T; j++) {
+            double s = 0;
+            for (int64_t d = 0; d < hd; d++)
+                s += (double)q[i * H + h0 + d] * k[j * H + h0 + d];
+            worst = fmax(worst, fabs(S[i * T + j] - s));
+        }
+    CHECK(worst < 1e-5);
+    /* O_h = S K_h, K_h read as T x hd (K x N); the other heads' columns untouched */
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 2) == MAST_OK);
+    REQUIRE(mast_sgemm(pool, T, hd, T, S, T, k + h0, H, true, O + h0, H) == MAST_OK);
+    worst = 0;
+    int untouched = 1;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t c = 0; c < H; c++) {
+            if (c < h0 || c >= h0 + hd) {
+                untouched &= O[i * H + c] == 7.0f;
+                continue;
+            }
+            double s = 0;
+            for (int64_t j = 0; j < T; j++)
+                s += (double)S[i * T + j] * k[j * H + c];
+            worst = fmax(worst, fabs(O[i * H + c] - s) / (fabs(s) + 1));
+        }
+    CHECK(worst < 1e-5);
+    CHECK(untouched);
+    /* accumulate: C += A B^T + bias */
+    float bias[3] = {1, 2, 3}, W[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1};
+    float X[2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8}, Y[2 * 3] = {10, 20, 30, 40, 50, 60};
+    mast_sgemm_b *P;
+    REQUIRE(mast_sgemm_pack_b(W, bias, 3, 4, &P) == MAST_OK);
+    REQUIRE(mast_sgemm_packed(NULL, 2, X, P, Y, MAST_SGEMM_ACCUMULATE) == MAST_OK);
+    float want[6] = {10 + 1 + 1, 20 + 2 + 2, 30 + 7 + 3, 40 + 5 + 1, 50 + 6 + 2, 60 + 15 + 3};
+    CHECK(memcmp(Y, want, sizeof want) == 0);
+    mast_sgemm_b_free(P);
+    mast_pool_free(pool);
+    free(q); free(k); free(S); free(O);
 }
 
 static void test_matmul_uses_gemm_for_f32_batches(void)
@@ -135,6 +195,7 @@ int main(void)
 {
     RUN(test_awkward_shapes_match_double_reference);
     RUN(test_packed_bias_rows_independent_of_batch);
+    RUN(test_strided_views_and_accumulate);
     RUN(test_matmul_uses_gemm_for_f32_batches);
     return test_summary();
 }
