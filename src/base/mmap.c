@@ -102,3 +102,73 @@ mast_status mast_read_file(const char *path, size_t max_bytes, char **out, size_
     *out_len = len;
     return MAST_OK;
 }
+
+mast_status mast_file_begin(mast_file_out *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp-%d", path, (int)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0)
+        return mast_fail(MAST_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    return MAST_OK;
+}
+
+void mast_file_write(mast_file_out *f, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len && !f->failed) {
+        ssize_t n = write(f->fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            f->failed = 1;
+            f->err = errno;
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void mast_file_pad(mast_file_out *f, uint64_t written, unsigned align)
+{
+    static const char zeros[4096];
+    uint64_t pad = (align - written % align) % align;
+    while (pad) {
+        size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
+        mast_file_write(f, zeros, n);
+        pad -= n;
+    }
+}
+
+mast_status mast_file_commit(mast_file_out *f)
+{
+    int ok = !f->failed, e = f->err;
+    if (ok && fsync(f->fd) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (close(f->fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    f->fd = -1;
+    if (ok && rename(f->tmp, f->path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(f->tmp);
+        return mast_fail(MAST_ERR_IO, "%s: cannot write: %s", f->path, strerror(e));
+    }
+    return MAST_OK;
+}
+
+void mast_file_abort(mast_file_out *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    unlink(f->tmp);
+}

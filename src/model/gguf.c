@@ -617,22 +617,6 @@ mast_status mast_gguf_add_tensor(mast_gguf_writer *w, const char *name, mast_dty
     return MAST_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 1;
-}
-
 mast_status mast_gguf_write(mast_gguf_writer *w, const char *path)
 {
     mast_buf head = {0};
@@ -658,41 +642,23 @@ mast_status mast_gguf_write(mast_gguf_writer *w, const char *path)
         if (st == MAST_OK) st = mast_buf_append(&head, &offset, 8);
         offset += (t->nbytes + align - 1) / align * align;
     }
-    static const char zeros[65536];
     while (st == MAST_OK && head.len % align)
         st = mast_buf_putc(&head, 0);
     if (st != MAST_OK) {
         mast_buf_free(&head);
         return st;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    mast_file_out f;
+    if ((st = mast_file_begin(&f, path)) != MAST_OK) {
         mast_buf_free(&head);
-        return mast_fail(MAST_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return st;
     }
-    int ok = write_all(fd, head.data, head.len);
+    mast_file_write(&f, head.data, head.len);
     mast_buf_free(&head);
-    for (size_t i = 0; ok && i < w->n_tensors; i++) {
+    for (size_t i = 0; i < w->n_tensors; i++) {
         wtensor *t = &w->tensors[i];
-        ok = write_all(fd, t->data, t->nbytes);
-        size_t pad = (align - t->nbytes % align) % align;
-        if (ok && pad)
-            ok = write_all(fd, zeros, pad);
+        mast_file_write(&f, t->data, t->nbytes);
+        mast_file_pad(&f, t->nbytes, (unsigned)align);
     }
-    if (ok)
-        ok = fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            e = errno;
-        unlink(tmp);
-        return mast_fail(MAST_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return MAST_OK;
+    return mast_file_commit(&f);
 }
