@@ -49,5 +49,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_import_vectors(int argc, char **argv);
+int cmd_vindex(int argc, char **argv);
 
 #endif

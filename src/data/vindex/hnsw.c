@@ -124,16 +124,26 @@ static uint32_t greedy(const mast_vindex *v, const vquery *q, uint32_t cur, floa
     return cur;
 }
 
+/* Brings a node's stored vector towards the cache ahead of its distance. */
+static inline void prefetch_code(const mast_vindex *v, uint32_t label)
+{
+    const char *c = vindex_code(v, label);
+    for (size_t off = 0; off < v->code_size; off += 64)
+        __builtin_prefetch(c + off);
+}
+
 /* Beam search of width ef at `level` from ep; results passing `ok` end in
 ** s->r (max-heap), candidates explore every node (so a filter never cuts
-** the graph). Returns the number of results. */
+** the graph). Returns the number of results. Each expansion first collects
+** the unvisited neighbours and prefetches their vectors, then measures
+** them: the memory latency of one overlaps the arithmetic of the others. */
 static size_t layer_search(const mast_vindex *v, const vquery *q, uint32_t ep, float ep_d,
                            size_t ef, int level,
                            int (*ok)(const mast_vindex *, uint32_t, void *), void *ctx,
                            size_t limit, vscratch *s, uint64_t *n_dist)
 {
     if (s->tag_cap < limit) {
-        uint32_t *t = realloc(s->tag, limit * sizeof *t);
+        uint16_t *t = realloc(s->tag, limit * sizeof *t);
         if (!t)
             return 0;
         memset(t + s->tag_cap, 0, (limit - s->tag_cap) * sizeof *t);
@@ -148,6 +158,7 @@ static size_t layer_search(const mast_vindex *v, const vquery *q, uint32_t ep, f
         !vindex_heap_reserve(&s->c, &s->c_cap, 64))
         return 0;
     size_t nc = 0, nr = 0, mx = max_links(v, level);
+    uint32_t todo[2 * 128 + 1];
     cand_push_min(s->c, &nc, (cand){ep_d, ep});
     s->tag[ep] = s->cur;
     if (!ok || ok(v, ep, ctx))
@@ -156,8 +167,10 @@ static size_t layer_search(const mast_vindex *v, const vquery *q, uint32_t ep, f
         cand c = cand_pop_min(s->c, &nc);
         if (nr >= ef && c.d > s->r[0].d)
             break;
+        if (nc)   /* the next expansion's list */
+            __builtin_prefetch((const void *)hnsw_links(v, s->c[0].id, level));
         _Atomic uint32_t *l = hnsw_links(v, c.id, level);
-        size_t cnt = LOAD(&l[0]);
+        size_t cnt = LOAD(&l[0]), nt = 0;
         if (cnt > mx)
             cnt = mx;
         for (size_t i = 0; i < cnt; i++) {
@@ -165,6 +178,11 @@ static size_t layer_search(const mast_vindex *v, const vquery *q, uint32_t ep, f
             if (nb >= limit || s->tag[nb] == s->cur)
                 continue;
             s->tag[nb] = s->cur;
+            prefetch_code(v, nb);
+            todo[nt++] = nb;
+        }
+        for (size_t i = 0; i < nt; i++) {
+            uint32_t nb = todo[i];
             float d = vindex_dist(v, q, nb);
             (*n_dist)++;
             if (nr < ef || d < s->r[0].d) {

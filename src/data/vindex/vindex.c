@@ -346,7 +346,7 @@ static uint32_t map_get(const idmap *m, int64_t id)
 
 static int map_put(idmap *m, int64_t id, uint32_t label)
 {
-    if ((m->len + 1) * 2 > m->cap) {
+    if ((m->len + 1) * 4 > m->cap * 3) {   /* load factor <= 3/4 */
         size_t cap = m->cap ? m->cap * 2 : 1024;
         int64_t *k = malloc(cap * sizeof *k);
         uint32_t *val = malloc(cap * sizeof *val);
