@@ -50,5 +50,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_import_vectors(int argc, char **argv);
 int cmd_vindex(int argc, char **argv);
+int cmd_index(int argc, char **argv);
 
 #endif

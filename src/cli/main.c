@@ -20,6 +20,7 @@ static const char usage[] =
     "  collection create N   create a collection; --embed MODEL gives it dense retrieval\n"
     "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
+    "  index info|rebuild    a collection's vector index file: what it holds, or build it anew\n"
     "  vindex build|search   vector indexes (HNSW, exact) over raw .fvecs vectors\n"
     "\n"
     "Serving and observability\n"
@@ -52,7 +53,7 @@ static const command commands[] = {
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},
-    {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex},
+    {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
 };
 
 static const command *find(const char *name)

@@ -12,8 +12,8 @@
 static const char search_help[] =
     "Usage: mast search \"QUERY\" [options]\n"
     "\n"
-    "Searches a collection with BM25 and prints the best passages: rank, score, source\n"
-    "(uri and heading path) and a snippet.\n"
+    "Searches a collection and prints the best passages: rank, score, source (uri and\n"
+    "heading path) and a snippet.\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
@@ -21,6 +21,9 @@ static const char search_help[] =
     "      --mode M            bm25, dense or hybrid (reciprocal-rank fusion, k = 60); the\n"
     "                          default is hybrid when the collection has an embedding model,\n"
     "                          else bm25\n"
+    "      --filter KEY=VALUE  only documents whose metadata has KEY equal to VALUE (compared\n"
+    "                          as text; JSON Lines documents bring their \"metadata\" object,\n"
+    "                          every document has \"format\")\n"
     "      --json              print a JSON array of {rank, score, chunk_id, doc_id, uri,\n"
     "                          title, heading, text}\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
@@ -42,7 +45,7 @@ static const char ask_help[] =
     "  -h, --help              this help\n";
 
 typedef struct args {
-    const char *collection, *db, *text;
+    const char *collection, *db, *text, *filter;
     long k;
     int json;
     mast_search_mode mode;
@@ -53,9 +56,10 @@ typedef struct args {
 static int parse(const char *cmd, const char *help, long default_k, int argc, char **argv,
                  args *a)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MODE };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
+        {"filter", required_argument, NULL, OPT_FILTER},
         {"json", no_argument, NULL, OPT_JSON},
         {"mode", required_argument, NULL, OPT_MODE},
         {"db", required_argument, NULL, OPT_DB},
@@ -81,6 +85,11 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
             break;
         }
         case OPT_DB: a->db = optarg; break;
+        case OPT_FILTER:
+            if (!strchr(optarg, '=') || optarg[0] == '=')
+                return cli_usage(cmd, "--filter must be KEY=VALUE (got '%s')", optarg);
+            a->filter = optarg;
+            break;
         case 'h': fputs(help, stdout); return 0;
         default: return cli_bad_option(cmd, argv);
         }
@@ -142,8 +151,16 @@ int cmd_search(int argc, char **argv)
     mast_trace_attr_str(trace, "query", a.text);
     mast_trace_attr_int(trace, "k", a.k);
     st = mast_retriever_create(&r);
-    if (st == MAST_OK)
-        st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k, a.mode, trace, &res, &n);
+    if (st == MAST_OK) {
+        mast_filter f = {NULL, NULL};
+        char *owned = NULL;
+        if (a.filter)
+            st = mast_filter_parse(a.filter, &f, &owned);
+        if (st == MAST_OK)
+            st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k, a.mode, &f, trace,
+                                  &res, &n);
+        free(owned);
+    }
     mast_trace_attr_int(trace, "n_results", (int64_t)n);
     cli_finish_trace(store, trace, st);
     mast_retriever_free(r);
@@ -174,6 +191,8 @@ int cmd_ask(int argc, char **argv)
 {
     args a;
     int rc = parse("ask", ask_help, 5, argc, argv, &a);
+    if (rc < 0 && a.filter)
+        return cli_usage("ask", "--filter is an option of 'mast search'");
     if (rc >= 0)
         return rc;
     mast_store *store;

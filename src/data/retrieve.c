@@ -12,16 +12,17 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "data/collection.h"
-#include "model/matmul.h"
+#include "data/vindex/vindex.h"
 
 typedef struct index_ref {
     int64_t collection_id;
     int64_t version;
     mast_bm25 *bm25;
-    /* dense: the chunk vectors (normalized at ingest), row i for vchunk[i] */
-    float *vecs;
+    /* dense: the chunk vectors (normalized at ingest) in a vector index, and
+    ** each chunk's document (vchunk ascending, vdoc alongside) */
+    mast_vindex *dense;
     int64_t *vchunk, *vdoc;
-    size_t n_vec, cap_vec;
+    size_t n_vec;
     int dim;
     mast_embedder *embedder;      /* the collection's model, for queries */
     pthread_mutex_t embed_mu;     /* an embedder runs one call at a time */
@@ -30,6 +31,7 @@ typedef struct index_ref {
 
 struct mast_retriever {
     pthread_mutex_t mu;
+    size_t hnsw_min;      /* vectors from which the dense index is HNSW */
     index_ref **entries;  /* the current index of each cached collection */
     size_t n_entries, cap_entries;
 };
@@ -40,6 +42,7 @@ mast_status mast_retriever_create(mast_retriever **out)
     if (!r)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&r->mu, NULL);
+    r->hnsw_min = MAST_HNSW_MIN;
     *out = r;
     return MAST_OK;
 }
@@ -48,7 +51,7 @@ static void unref(index_ref *ref)
 {
     if (ref && --ref->refs == 0) {
         mast_bm25_free(ref->bm25);
-        free(ref->vecs);
+        mast_vindex_free(ref->dense);
         free(ref->vchunk);
         free(ref->vdoc);
         mast_embedder_free(ref->embedder);
@@ -59,7 +62,8 @@ static void unref(index_ref *ref)
 
 typedef struct vec_ctx {
     index_ref *ref;
-    size_t cap_floats;
+    float *vecs;              /* row i for ref->vchunk[i] */
+    size_t cap_floats, cap_ids;
     int failed;
 } vec_ctx;
 
@@ -71,20 +75,134 @@ static int vector_visit(void *ctx, int64_t chunk_id, int64_t doc_id, int dim, co
         r->dim = dim;
     if (dim != r->dim)
         return 0;   /* a vector of another model (mid re-embedding): not searchable */
-    size_t c1 = r->cap_vec, c2 = r->cap_vec;
-    if (!mast_grow_array((void **)&r->vchunk, &c1, r->n_vec + 1, sizeof *r->vchunk) ||
+    size_t c2 = c->cap_ids;
+    if (!mast_grow_array((void **)&r->vchunk, &c->cap_ids, r->n_vec + 1, sizeof *r->vchunk) ||
         !mast_grow_array((void **)&r->vdoc, &c2, r->n_vec + 1, sizeof *r->vdoc) ||
-        !mast_grow_array((void **)&r->vecs, &c->cap_floats, (r->n_vec + 1) * (size_t)dim,
-                         sizeof *r->vecs)) {
+        !mast_grow_array((void **)&c->vecs, &c->cap_floats, (r->n_vec + 1) * (size_t)dim,
+                         sizeof *c->vecs)) {
         c->failed = 1;
         return 1;
     }
-    r->cap_vec = c1;
     r->vchunk[r->n_vec] = chunk_id;
     r->vdoc[r->n_vec] = doc_id;
-    memcpy(r->vecs + r->n_vec * (size_t)dim, v, (size_t)dim * sizeof *v);
+    memcpy(c->vecs + r->n_vec * (size_t)dim, v, (size_t)dim * sizeof *v);
     r->n_vec++;
     return 0;
+}
+
+char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id)
+{
+    const char *db = mast_store_path(store);
+    if (!db || !*db || db[0] == ':')
+        return NULL;
+    mast_buf b = {0};
+    if (mast_buf_printf(&b, "%s-c%lld.vix", db, (long long)collection_id) != MAST_OK) {
+        mast_buf_free(&b);
+        return NULL;
+    }
+    return mast_buf_detach(&b);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Brings the collection's vector index up to the vectors in the store: the
+** saved index (if it is one of these vectors' kind) gets the new chunks
+** added and the vanished ones deleted, else a new index is built (exact
+** below MAST_HNSW_MIN vectors, HNSW from there on); then it is saved for the
+** next process. Returns how many vectors were added and deleted. */
+static mast_status sync_dense(index_ref *ref, mast_store *store, const float *vecs,
+                              int64_t version, size_t hnsw_min, size_t *added, size_t *deleted)
+{
+    *added = *deleted = 0;
+    if (ref->n_vec == 0)
+        return MAST_OK;
+    char *path = mast_retrieve_vindex_path(store, ref->collection_id);
+    int want_hnsw = ref->n_vec >= hnsw_min;
+    mast_vindex *v = NULL;
+    uint64_t file_version = 0;
+    if (path) {
+        mast_status st = mast_vindex_open(path, &v, &file_version);
+        if (st == MAST_OK) {
+            const mast_vindex_params *p = mast_vindex_params_of(v);
+            if (p->dim != ref->dim || p->metric != MAST_METRIC_COS ||
+                (want_hnsw && p->type != MAST_VINDEX_HNSW)) {
+                mast_vindex_free(v);   /* another model, or grown past the exact scan */
+                v = NULL;
+            }
+        } else if (st != MAST_ERR_NOT_FOUND) {
+            mast_warn("%s; rebuilding the vector index from the database", mast_errmsg());
+        }
+    }
+    mast_status st = MAST_OK;
+    int fresh = v == NULL;
+    if (!v) {
+        mast_vindex_params p = {want_hnsw ? MAST_VINDEX_HNSW : MAST_VINDEX_FLAT, MAST_METRIC_COS,
+                                MAST_VSTORE_F32, ref->dim, 16, 200, 42};
+        st = mast_vindex_create(&p, &v);
+    }
+    mast_pool *pool = NULL;
+    if (st == MAST_OK) {
+        /* always compared with the store (the ids, not the file's version,
+        ** decide): the ids (ascending) of the store and of the index */
+        int64_t *have = NULL, *add_ids = NULL;
+        size_t n_have = 0, n_add = 0;
+        float *add_vecs = NULL;
+        st = mast_vindex_ids(v, &have, &n_have);
+        if (st == MAST_OK)
+            qsort(have, n_have, sizeof *have, cmp_i64);
+        for (size_t i = 0; st == MAST_OK && i < n_have; i++)
+            if (!bsearch(&have[i], ref->vchunk, ref->n_vec, sizeof *ref->vchunk, cmp_i64)) {
+                st = mast_vindex_delete(v, have[i]);
+                (*deleted)++;
+            }
+        if (st == MAST_OK && !(add_ids = malloc(ref->n_vec * sizeof *add_ids)))
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        if (st == MAST_OK && !(add_vecs = malloc(ref->n_vec * (size_t)ref->dim * sizeof *add_vecs)))
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; st == MAST_OK && i < ref->n_vec; i++) {
+            if (bsearch(&ref->vchunk[i], have, n_have, sizeof *have, cmp_i64))
+                continue;
+            add_ids[n_add] = ref->vchunk[i];
+            memcpy(add_vecs + n_add * (size_t)ref->dim, vecs + i * (size_t)ref->dim,
+                   (size_t)ref->dim * sizeof *vecs);
+            n_add++;
+        }
+        if (st == MAST_OK && n_add > 1000)
+            st = mast_pool_create(&pool, 0);
+        if (st == MAST_OK)
+            st = mast_vindex_add(v, pool, n_add, add_ids, add_vecs);
+        *added = n_add;
+        /* tombstones cost search time: past a fifth, rebuild without them */
+        if (st == MAST_OK && mast_vindex_deleted(v) * 4 > mast_vindex_count(v))
+            st = mast_vindex_compact(v, pool);
+        free(have);
+        free(add_ids);
+        free(add_vecs);
+    }
+    if (st == MAST_OK && path && (fresh || *added || *deleted || file_version != (uint64_t)version)) {
+        mast_status saved = mast_vindex_save(v, path, (uint64_t)version);
+        if (saved != MAST_OK)
+            mast_warn("%s (the index stays in memory)", mast_errmsg());
+    }
+    mast_pool_free(pool);
+    free(path);
+    if (st != MAST_OK) {
+        mast_vindex_free(v);
+        return st;
+    }
+    ref->dense = v;
+    return MAST_OK;
+}
+
+void mast_retriever_set_hnsw_min(mast_retriever *r, size_t n)
+{
+    pthread_mutex_lock(&r->mu);
+    r->hnsw_min = n;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void mast_retriever_free(mast_retriever *r)
@@ -119,7 +237,7 @@ static int build_visit(void *ctx, const mast_chunk_row *row)
 }
 
 static mast_status build_index(mast_store *store, int64_t collection_id, int64_t version,
-                               mast_trace *trace, index_ref **out)
+                               size_t hnsw_min, mast_trace *trace, index_ref **out)
 {
     mast_trace_span_begin(trace, "index.build");
     build_ctx b = {0};
@@ -149,13 +267,22 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
     ref->refs = 1;
     pthread_mutex_init(&ref->embed_mu, NULL);
     mast_trace_span_begin(trace, "index.build_dense");
-    vec_ctx vc = {ref, 0, 0};
+    vec_ctx vc = {ref, NULL, 0, 0, 0};
+    size_t added = 0, deleted = 0;
     st = mast_collection_open_embedder(store, collection_id, &ref->embedder);
     if (st == MAST_OK && ref->embedder)
         st = mast_store_vector_scan(store, collection_id, vector_visit, &vc);
     if (st == MAST_OK && vc.failed)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory loading vectors");
+    if (st == MAST_OK)
+        st = sync_dense(ref, store, vc.vecs, version, hnsw_min, &added, &deleted);
+    free(vc.vecs);
     mast_trace_attr_int(trace, "n_vectors", (int64_t)ref->n_vec);
+    mast_trace_attr_str(trace, "dense_index", !ref->dense ? "none"
+                                              : mast_vindex_params_of(ref->dense)->type == MAST_VINDEX_HNSW
+                                                  ? "hnsw" : "flat");
+    mast_trace_attr_int(trace, "vectors_added", (int64_t)added);
+    mast_trace_attr_int(trace, "vectors_deleted", (int64_t)deleted);
     mast_trace_span_end(trace, st);
     if (st != MAST_OK) {
         unref(ref);
@@ -186,7 +313,7 @@ static mast_status acquire(mast_retriever *r, mast_store *store, int64_t collect
     /* Build under the lock: concurrent searches of a stale collection wait for
     ** one build instead of each building their own. */
     index_ref *ref = NULL;
-    mast_status st = build_index(store, collection_id, version, trace, &ref);
+    mast_status st = build_index(store, collection_id, version, r->hnsw_min, trace, &ref);
     if (st == MAST_OK) {
         if (i < r->n_entries) {
             unref(r->entries[i]);
@@ -255,15 +382,44 @@ static int cmp_chunk_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The top `want` chunks by cosine (vectors are unit length). */
-static mast_status dense_search(index_ref *ref, const char *query, size_t want, mast_hit **hits,
-                                size_t *n_hits)
+static int64_t doc_of(const index_ref *ref, int64_t chunk_id)
+{
+    const int64_t *p = ref->n_vec ? bsearch(&chunk_id, ref->vchunk, ref->n_vec, sizeof *ref->vchunk,
+                                            cmp_i64)
+                                  : NULL;
+    return p ? ref->vdoc[p - ref->vchunk] : -1;
+}
+
+/* A metadata filter resolved to document ids (ascending); NULL = none. */
+typedef struct doc_set {
+    const index_ref *ref;
+    int64_t *ids;
+    size_t n;
+} doc_set;
+
+static int doc_allowed(const doc_set *f, int64_t doc_id)
+{
+    return !f || (f->n && bsearch(&doc_id, f->ids, f->n, sizeof *f->ids, cmp_i64) != NULL);
+}
+
+static bool chunk_allowed(void *ctx, int64_t chunk_id)
+{
+    const doc_set *f = ctx;
+    return doc_allowed(f, doc_of(f->ref, chunk_id));
+}
+
+/* The top `want` chunks by cosine from the collection's vector index. */
+static mast_status dense_search(index_ref *ref, const char *query, size_t want,
+                                const doc_set *filter, mast_hit **hits, size_t *n_hits)
 {
     *hits = NULL;
     *n_hits = 0;
+    if (!ref->dense)
+        return MAST_OK;
     float *q = malloc((size_t)ref->dim * sizeof *q);
-    float *scores = malloc((ref->n_vec ? ref->n_vec : 1) * sizeof *scores);
-    mast_status st = q && scores ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_vhit *vh = malloc(want * sizeof *vh);
+    mast_hit *out = malloc(want * sizeof *out);
+    mast_status st = q && vh && out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st == MAST_OK) {
         pthread_mutex_lock(&ref->embed_mu);
         st = mast_embedder_embed(ref->embedder, &query, 1, true, q, NULL);
@@ -272,27 +428,45 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want, 
     int zero = 1;   /* a query with nothing the model knows: no dense hits */
     for (int d = 0; st == MAST_OK && d < ref->dim; d++)
         zero &= q[d] == 0.0f;
-    if (st == MAST_OK && zero) {
-        free(q);
-        free(scores);
-        return MAST_OK;
+    size_t n = 0;
+    if (st == MAST_OK && !zero) {
+        /* a beam of twice the list (at least 128) keeps HNSW's recall near exact */
+        mast_vsearch_opts o = {want, (int)(want * 2 > 128 ? want * 2 : 128),
+                               filter ? chunk_allowed : NULL, (void *)filter, NULL, NULL, 0};
+        st = mast_vindex_search(ref->dense, q, &o, vh, &n, NULL);
     }
-    if (st == MAST_OK && ref->n_vec)
-        st = mast_matvec(NULL, MAST_F32, ref->vecs, (int64_t)ref->n_vec, ref->dim, q, scores);
-    mast_hit *all = st == MAST_OK ? malloc((ref->n_vec ? ref->n_vec : 1) * sizeof *all) : NULL;
-    if (st == MAST_OK && !all)
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == MAST_OK && i < n; i++)
+        out[i] = (mast_hit){vh[i].id, doc_of(ref, vh[i].id), vh[i].score};
     if (st == MAST_OK) {
-        for (size_t i = 0; i < ref->n_vec; i++)
-            all[i] = (mast_hit){ref->vchunk[i], ref->vdoc[i], scores[i]};
-        *n_hits = mast_hits_top(all, ref->n_vec, want);
-        *hits = all;
+        *hits = out;
+        *n_hits = n;
     } else {
-        free(all);
+        free(out);
     }
     free(q);
-    free(scores);
+    free(vh);
     return st;
+}
+
+/* BM25 hits of allowed documents: deeper lists until `want` pass or all were seen. */
+static mast_status sparse_search(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
+                                 const doc_set *filter, mast_hit **hits, size_t *n_hits)
+{
+    for (size_t depth = want;; depth *= 4) {
+        MAST_TRY(mast_bm25_search(ref->bm25, a, query, strlen(query), depth, hits, n_hits));
+        if (!filter)
+            return MAST_OK;
+        size_t got = *n_hits, kept = 0;
+        for (size_t i = 0; i < got; i++)
+            if (doc_allowed(filter, (*hits)[i].doc_id))
+                (*hits)[kept++] = (*hits)[i];
+        if (kept >= want || got < depth) {
+            *n_hits = kept < want ? kept : want;
+            return MAST_OK;
+        }
+        free(*hits);
+        *hits = NULL;
+    }
 }
 
 /* Reciprocal-rank fusion of two ranked lists: each hit contributes
@@ -322,17 +496,18 @@ static mast_status fuse(const mast_hit *a, size_t na, const mast_hit *b, size_t 
 }
 
 static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
-                          mast_search_mode mode, mast_hit **hits, size_t *n_hits)
+                          mast_search_mode mode, const doc_set *filter, mast_hit **hits,
+                          size_t *n_hits)
 {
     if (mode == MAST_MODE_BM25)
-        return mast_bm25_search(ref->bm25, a, query, strlen(query), want, hits, n_hits);
+        return sparse_search(ref, a, query, want, filter, hits, n_hits);
     if (mode == MAST_MODE_DENSE)
-        return dense_search(ref, query, want, hits, n_hits);
+        return dense_search(ref, query, want, filter, hits, n_hits);
     mast_hit *sparse = NULL, *dense = NULL;
     size_t ns = 0, nd = 0;
-    mast_status st = mast_bm25_search(ref->bm25, a, query, strlen(query), want, &sparse, &ns);
+    mast_status st = sparse_search(ref, a, query, want, filter, &sparse, &ns);
     if (st == MAST_OK)
-        st = dense_search(ref, query, want, &dense, &nd);
+        st = dense_search(ref, query, want, filter, &dense, &nd);
     if (st == MAST_OK)
         st = fuse(sparse, ns, dense, nd, hits, n_hits);
     free(sparse);
@@ -342,8 +517,8 @@ static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, s
 
 mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t collection_id,
                                const char *query, size_t k, mast_search_mode mode,
-                               int group_by_doc, mast_trace *trace, mast_hit **hits,
-                               size_t *n_hits)
+                               const mast_filter *filter, int group_by_doc, mast_trace *trace,
+                               mast_hit **hits, size_t *n_hits)
 {
     *hits = NULL;
     *n_hits = 0;
@@ -352,7 +527,16 @@ mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t col
     mast_trace_attr_int(trace, "k", (int64_t)k);
     index_ref *ref = NULL;
     mast_analyzer *a = NULL;
+    doc_set docs = {NULL, NULL, 0}, *fset = NULL;
     mast_status st = acquire(r, store, collection_id, trace, &ref);
+    if (st == MAST_OK && filter && filter->key) {
+        mast_trace_attr_str(trace, "filter_key", filter->key);
+        mast_trace_attr_str(trace, "filter_value", filter->value);
+        st = mast_store_docs_matching(store, collection_id, filter->key, filter->value, &docs.ids,
+                                      &docs.n);
+        docs.ref = ref;
+        fset = &docs;
+    }
     if (st == MAST_OK && mode == MAST_MODE_AUTO)
         mode = ref->embedder ? MAST_MODE_HYBRID : MAST_MODE_BM25;
     if (st == MAST_OK && mode != MAST_MODE_BM25 && !ref->embedder)
@@ -368,7 +552,7 @@ mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t col
             want = 100;   /* fuse deeper lists than the k asked for */
         for (;;) {
             free(*hits);
-            st = ranked(ref, a, query, want, mode, hits, n_hits);
+            st = ranked(ref, a, query, want, mode, fset, hits, n_hits);
             if (st != MAST_OK)
                 break;
             size_t got = *n_hits;
@@ -382,6 +566,7 @@ mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t col
         }
     }
     mast_analyzer_free(a);
+    free(docs.ids);
     if (ref) {
         mast_trace_attr_int(trace, "index_chunks", (int64_t)mast_bm25_count(ref->bm25));
         release(r, ref);
@@ -400,21 +585,22 @@ mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collecti
                           const char *query, size_t k, int group_by_doc, mast_trace *trace,
                           mast_hit **hits, size_t *n_hits)
 {
-    return mast_retrieve_mode(r, store, collection_id, query, k, MAST_MODE_AUTO, group_by_doc,
-                              trace, hits, n_hits);
+    return mast_retrieve_mode(r, store, collection_id, query, k, MAST_MODE_AUTO, NULL,
+                              group_by_doc, trace, hits, n_hits);
 }
 
 mast_status mast_search(mast_retriever *r, mast_store *store, const char *collection,
                         const char *query, size_t k, mast_trace *trace, mast_result **results,
                         size_t *n_results)
 {
-    return mast_search_with(r, store, collection, query, k, MAST_MODE_AUTO, trace, results,
+    return mast_search_with(r, store, collection, query, k, MAST_MODE_AUTO, NULL, trace, results,
                             n_results);
 }
 
 mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *collection,
                              const char *query, size_t k, mast_search_mode mode,
-                             mast_trace *trace, mast_result **results, size_t *n_results)
+                             const mast_filter *filter, mast_trace *trace, mast_result **results,
+                             size_t *n_results)
 {
     *results = NULL;
     *n_results = 0;
@@ -424,7 +610,8 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
     MAST_TRY(mast_store_collection_find(store, collection, &collection_id));
     mast_hit *hits;
     size_t n_hits;
-    MAST_TRY(mast_retrieve_mode(r, store, collection_id, query, k, mode, 0, trace, &hits, &n_hits));
+    MAST_TRY(mast_retrieve_mode(r, store, collection_id, query, k, mode, filter, 0, trace, &hits,
+                                &n_hits));
     mast_result *res = calloc(n_hits ? n_hits : 1, sizeof *res);
     if (!res) {
         free(hits);
@@ -451,6 +638,22 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
     }
     *results = res;
     *n_results = n;
+    return MAST_OK;
+}
+
+mast_status mast_filter_parse(const char *text, mast_filter *out, char **owned)
+{
+    *owned = NULL;
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text)
+        return mast_fail(MAST_ERR_INVALID, "filter '%s' is not key=value", text);
+    char *copy = strdup(text);
+    if (!copy)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    copy[eq - text] = '\0';
+    out->key = copy;
+    out->value = copy + (eq - text) + 1;
+    *owned = copy;
     return MAST_OK;
 }
 

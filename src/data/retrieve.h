@@ -10,8 +10,13 @@
 ** rebuild never frees an index a concurrent search still reads.
 **
 ** Each chunk is indexed as its document title, heading path and text. The
-** chunk vectors stored by ingest form an exact (flat) dense index kept in
-** sync the same way; queries are embedded with the collection's model.
+** chunk vectors stored by ingest form the dense index (data/vindex): exact
+** below MAST_HNSW_MIN vectors, HNSW from there on. It is kept in a file next
+** to the database ("<db>-c<collection id>.vix") and brought up to date with
+** the store's vectors (new ones added, vanished ones deleted) whenever the
+** data version changes, so a new process opens it instead of rebuilding;
+** a damaged file is rebuilt with a warning. Queries are embedded with the
+** collection's model.
 */
 #ifndef MAST_DATA_RETRIEVE_H
 #define MAST_DATA_RETRIEVE_H
@@ -25,13 +30,31 @@
 #define MAST_DEFAULT_K 10
 #define MAST_MAX_K 1000
 #define MAST_RRF_K 60   /* reciprocal-rank fusion: score = sum of 1 / (60 + rank) */
+#define MAST_HNSW_MIN 10000   /* vectors from which the dense index is a graph */
+
+/* A metadata filter: only documents whose metadata has key = value (compared
+** as text). A NULL filter, or a NULL key, keeps everything. */
+typedef struct mast_filter {
+    const char *key, *value;
+} mast_filter;
+
+/* Parses "key=value"; *owned holds the strings (free it after use). */
+mast_status mast_filter_parse(const char *text, mast_filter *out, char **owned);
 
 typedef enum mast_search_mode {
     MAST_MODE_AUTO,     /* hybrid when the collection has an embedding model, else bm25 */
     MAST_MODE_BM25,
-    MAST_MODE_DENSE,    /* exact (flat) cosine search over the chunk vectors */
+    MAST_MODE_DENSE,    /* cosine search over the chunk vectors (exact, or HNSW when large) */
     MAST_MODE_HYBRID,   /* bm25 and dense fused by reciprocal rank (k = 60) */
 } mast_search_mode;
+
+/* The file of a collection's vector index, "<database>-c<id>.vix" (malloc'ed),
+** or NULL for a database without a file. */
+char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id);
+
+/* Vectors from which a collection's dense index is HNSW (default
+** MAST_HNSW_MIN); takes effect when an index is next built. */
+void mast_retriever_set_hnsw_min(mast_retriever *r, size_t n);
 
 /* "bm25" / "dense" / "hybrid" / "auto" -> mode; -1 for anything else. */
 int mast_search_mode_parse(const char *name);
@@ -44,17 +67,19 @@ mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collecti
                           const char *query, size_t k, int group_by_doc, mast_trace *trace,
                           mast_hit **hits, size_t *n_hits);
 
-/* mast_retrieve with an explicit mode. MAST_ERR_INVALID with a message when
-** dense or hybrid is asked of a collection without an embedding model. */
+/* mast_retrieve with an explicit mode and an optional filter. MAST_ERR_INVALID
+** with a message when dense or hybrid is asked of a collection without an
+** embedding model. */
 mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t collection_id,
                                const char *query, size_t k, mast_search_mode mode,
-                               int group_by_doc, mast_trace *trace, mast_hit **hits,
-                               size_t *n_hits);
+                               const mast_filter *filter, int group_by_doc, mast_trace *trace,
+                               mast_hit **hits, size_t *n_hits);
 
-/* mast_search with an explicit mode. */
+/* mast_search with an explicit mode and an optional filter. */
 mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *collection,
                              const char *query, size_t k, mast_search_mode mode,
-                             mast_trace *trace, mast_result **results, size_t *n_results);
+                             const mast_filter *filter, mast_trace *trace, mast_result **results,
+                             size_t *n_results);
 
 /* Search by collection name, returning full results (uri, title, heading,
 ** text) ranked from 1. Free with mast_results_free. Errors: unknown

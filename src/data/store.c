@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
 
@@ -293,6 +294,42 @@ mast_status mast_store_collection_version(mast_store *store, int64_t id, int64_t
     else
         st = mast_store_error(store, "cannot read collection version");
     sqlite3_finalize(stmt);
+    return st;
+}
+
+const char *mast_store_path(const mast_store *store) { return store->path; }
+
+mast_status mast_store_docs_matching(mast_store *store, int64_t collection_id, const char *key,
+                                     const char *value, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    /* the key as one JSON path member, quoted, so dots and brackets are literal */
+    MAST_TRY(prepare(store, "SELECT id FROM documents WHERE collection_id = ?1 AND json_valid(metadata)"
+                            " AND CAST(json_extract(metadata, '$.\"' || replace(?2, '\"', '\"\"') || '\"')"
+                            " AS TEXT) = ?3 ORDER BY id", &stmt));
+    sqlite3_bind_int64(stmt, 1, collection_id);
+    sqlite3_bind_text(stmt, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, value, -1, SQLITE_TRANSIENT);
+    size_t cap = 0;
+    int rc;
+    mast_status st = MAST_OK;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!mast_grow_array((void **)ids, &cap, *n + 1, sizeof **ids)) {
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(stmt, 0);
+    }
+    if (st == MAST_OK && rc != SQLITE_DONE)
+        st = mast_store_error(store, "cannot filter documents");
+    sqlite3_finalize(stmt);
+    if (st != MAST_OK) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
     return st;
 }
 

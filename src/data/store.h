@@ -55,6 +55,14 @@ mast_status mast_store_collection_find(mast_store *store, const char *name, int6
 /* Finds or creates a collection. Names are 1..64 chars of [A-Za-z0-9._-]. */
 mast_status mast_store_collection_ensure(mast_store *store, const char *name, int64_t *id);
 mast_status mast_store_collection_version(mast_store *store, int64_t id, int64_t *version);
+
+/* The database file's path, as opened. */
+const char *mast_store_path(const mast_store *store);
+
+/* Ids (ascending, malloc'ed) of the collection's documents whose metadata
+** has `key` equal to `value` (compared as text: 2 matches "2" and 2). */
+mast_status mast_store_docs_matching(mast_store *store, int64_t collection_id, const char *key,
+                                     const char *value, int64_t **ids, size_t *n);
 /* All collections ordered by name; free with mast_collection_infos_free. */
 mast_status mast_store_collection_list(mast_store *store, mast_collection_info **out, size_t *n);
 void mast_collection_infos_free(mast_collection_info *infos, size_t n);

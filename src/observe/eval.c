@@ -320,7 +320,7 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     /* build the index before timing queries */
     mast_hit *none = NULL;
     size_t n_none = 0;
-    mast_status st = mast_retrieve_mode(r, store, collection_id, "", 1, MAST_MODE_BM25, 0, NULL,
+    mast_status st = mast_retrieve_mode(r, store, collection_id, "", 1, MAST_MODE_BM25, NULL, 0, NULL,
                                         &none, &n_none);
     free(none);
     for (size_t i = 0; i < b->n_queries && st == MAST_OK; i++) {
@@ -331,7 +331,7 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
         int64_t t0 = mast_mono_us();
         mast_hit *hits;
         size_t n_hits;
-        st = mast_retrieve_mode(r, store, collection_id, b->query_texts[i], 100, mode, 1, NULL,
+        st = mast_retrieve_mode(r, store, collection_id, b->query_texts[i], 100, mode, NULL, 1, NULL,
                                 &hits, &n_hits);
         search_us += mast_mono_us() - t0;
         if (st != MAST_OK)

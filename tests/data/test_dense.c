@@ -5,10 +5,11 @@
 #include "data/collection.h"
 #include "data/ingest/ingest.h"
 #include "data/retrieve.h"
+#include "data/vindex/vindex.h"
 #include "model/synth.h"
 #include "test.h"
 
-static char docs[64], db[128], bert[512], model2[512];
+static char docs[64], docs2[64], db[128], bert[512], model2[512];
 
 static void put(const char *name, const char *text)
 {
@@ -31,7 +32,7 @@ static int returns_text(mast_retriever *r, mast_store *s, const char *query, mas
 {
     mast_result *res;
     size_t n;
-    if (mast_search_with(r, s, "c", query, 1000, mode, NULL, &res, &n) != MAST_OK) {
+    if (mast_search_with(r, s, "c", query, 1000, mode, NULL, NULL, &res, &n) != MAST_OK) {
         fprintf(stderr, "  search: %s\n", mast_errmsg());
         return -1;
     }
@@ -68,9 +69,9 @@ static void test_vectors_follow_replace_and_prune(void)
     /* the fused score is 1/(60 + rank in bm25) + 1/(60 + rank in dense) */
     mast_result *res, *bm, *dn;
     size_t nb, nd;
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_BM25, NULL, &bm, &nb) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_DENSE, NULL, &dn, &nd) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_HYBRID, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_BM25, NULL, NULL, &bm, &nb) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_DENSE, NULL, NULL, &dn, &nd) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_HYBRID, NULL, NULL, &res, &n) == MAST_OK);
     CHECK_EQ_INT(nb, 1);
     CHECK_EQ_INT(nd, 3);
     for (size_t i = 0; i < n; i++) {
@@ -119,12 +120,12 @@ static void test_a_collection_without_model_refuses_dense(void)
     REQUIRE(mast_retriever_create(&r) == MAST_OK);
     mast_result *res;
     size_t n;
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_DENSE, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_DENSE, NULL, NULL, &res, &n),
                  MAST_ERR_INVALID);
     CHECK(strstr(mast_errmsg(), "no embedding model, so --mode dense is not available") != NULL);
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_HYBRID, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_HYBRID, NULL, NULL, &res, &n),
                  MAST_ERR_INVALID);
-    REQUIRE(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_BM25, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_BM25, NULL, NULL, &res, &n) == MAST_OK);
     mast_results_free(res, n);
     mast_retriever_free(r);
     mast_store_close(s);
@@ -149,10 +150,148 @@ static void test_changing_the_model_needs_reembed_and_reembeds(void)
     mast_store_close(s);
 }
 
+static int search_texts(mast_retriever *r, mast_store *s, const char *coll, const char *query,
+                        mast_search_mode mode, const mast_filter *f, const char *needle,
+                        size_t *n_out)
+{
+    mast_result *res;
+    size_t n;
+    if (mast_search_with(r, s, coll, query, 100, mode, f, NULL, &res, &n) != MAST_OK) {
+        fprintf(stderr, "  search: %s\n", mast_errmsg());
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += strstr(res[i].text, needle) != NULL;
+    mast_results_free(res, n);
+    *n_out = n;
+    return found;
+}
+
+/* the collection's saved vector index: its type and live count, -1 if none */
+static int vix_info(mast_store *s, const char *coll, mast_vindex_type *type, size_t *deleted)
+{
+    int64_t id;
+    if (mast_store_collection_find(s, coll, &id) != MAST_OK)
+        return -1;
+    char path[256];
+    snprintf(path, sizeof path, "%s-c%lld.vix", db, (long long)id);
+    mast_vindex *v;
+    if (mast_vindex_open(path, &v, NULL) != MAST_OK)
+        return -1;
+    *type = mast_vindex_params_of(v)->type;
+    *deleted = mast_vindex_deleted(v);
+    int n = (int)mast_vindex_count(v);
+    mast_vindex_free(v);
+    return n;
+}
+
+static void put2(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", docs2, name);
+    test_write_file(path, text);
+}
+
+static void test_hnsw_index_file_follows_the_store(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    REQUIRE(mast_collection_set_embedder(s, "h", bert, 0) == MAST_OK);
+    put2("a.txt", "Zebras have black and white stripes.");
+    put2("b.txt", "The moon orbits the earth every month.");
+    put2("c.txt", "Photosynthesis turns light into sugar.");
+    put2("d.txt", "Volcanoes erupt molten rock.");
+    const char *paths[] = {docs2};
+    mast_ingest_stats st;
+    REQUIRE(mast_ingest(s, "h", paths, 1, NULL, NULL, &st) == MAST_OK);
+    mast_retriever *r;
+    REQUIRE(mast_retriever_create(&r) == MAST_OK);
+    mast_retriever_set_hnsw_min(r, 1);   /* a graph even for four vectors */
+    size_t n, deleted;
+    mast_vindex_type type;
+    CHECK_EQ_INT(search_texts(r, s, "h", "stripes", MAST_MODE_DENSE, NULL, "Zebras", &n), 1);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(vix_info(s, "h", &type, &deleted), 4);
+    CHECK_EQ_INT(type, MAST_VINDEX_HNSW);
+    /* replace: the old vector is deleted from the saved graph, the new one added */
+    put2("a.txt", "Giraffes have long necks.");
+    REQUIRE(mast_ingest(s, "h", paths, 1, NULL, NULL, &st) == MAST_OK);
+    CHECK_EQ_INT(search_texts(r, s, "h", "stripes zebras", MAST_MODE_DENSE, NULL, "Zebras", &n), 0);
+    CHECK_EQ_INT(search_texts(r, s, "h", "stripes zebras", MAST_MODE_HYBRID, NULL, "Zebras", &n), 0);
+    CHECK_EQ_INT(search_texts(r, s, "h", "necks", MAST_MODE_DENSE, NULL, "Giraffes", &n), 1);
+    CHECK_EQ_INT(vix_info(s, "h", &type, &deleted), 4);
+    CHECK_EQ_INT(deleted, 1);
+    /* another process opens the saved index */
+    mast_retriever *r2;
+    REQUIRE(mast_retriever_create(&r2) == MAST_OK);
+    CHECK_EQ_INT(search_texts(r2, s, "h", "necks", MAST_MODE_DENSE, NULL, "Giraffes", &n), 1);
+    CHECK_EQ_INT(n, 4);
+    mast_retriever_free(r2);
+    /* a damaged file is rebuilt from the database (with a warning) */
+    int64_t id;
+    REQUIRE(mast_store_collection_find(s, "h", &id) == MAST_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s-c%lld.vix", db, (long long)id);
+    test_write_file(path, "MASTVIX1 but not really an index");
+    REQUIRE(mast_retriever_create(&r2) == MAST_OK);
+    CHECK_EQ_INT(search_texts(r2, s, "h", "necks", MAST_MODE_DENSE, NULL, "Giraffes", &n), 1);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(vix_info(s, "h", &type, &deleted), 4);
+    CHECK_EQ_INT(deleted, 0);
+    mast_retriever_free(r2);
+    mast_retriever_free(r);
+    mast_store_close(s);
+}
+
+static void test_metadata_filters_every_mode(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    REQUIRE(mast_collection_set_embedder(s, "f", bert, 0) == MAST_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/f.jsonl", docs2);
+    test_write_file(path,
+                    "{\"_id\": \"1\", \"text\": \"Rivers flow to the sea.\", \"metadata\": {\"lang\": \"en\", \"year\": 2020}}\n"
+                    "{\"_id\": \"2\", \"text\": \"Rivers carry sediment.\", \"metadata\": {\"lang\": \"fr\", \"year\": 2021}}\n"
+                    "{\"_id\": \"3\", \"text\": \"Rivers freeze in winter.\", \"metadata\": {\"lang\": \"en\", \"year\": 2021}}\n");
+    const char *paths[] = {path};
+    mast_ingest_stats st;
+    REQUIRE(mast_ingest(s, "f", paths, 1, NULL, NULL, &st) == MAST_OK);
+    mast_retriever *r;
+    REQUIRE(mast_retriever_create(&r) == MAST_OK);
+    mast_filter fr = {"lang", "fr"}, en = {"lang", "en"}, y = {"year", "2021"}, none = {"lang", "de"};
+    mast_search_mode modes[] = {MAST_MODE_BM25, MAST_MODE_DENSE, MAST_MODE_HYBRID};
+    size_t n;
+    for (int m = 0; m < 3; m++) {
+        CHECK_EQ_INT(search_texts(r, s, "f", "rivers", modes[m], NULL, "Rivers", &n), 3);
+        CHECK_EQ_INT(search_texts(r, s, "f", "rivers", modes[m], &fr, "sediment", &n), 1);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_INT(search_texts(r, s, "f", "rivers", modes[m], &en, "sediment", &n), 0);
+        CHECK_EQ_INT(n, 2);
+        CHECK_EQ_INT(search_texts(r, s, "f", "rivers", modes[m], &y, "Rivers", &n), 2);   /* a number as text */
+        CHECK_EQ_INT(search_texts(r, s, "f", "rivers", modes[m], &none, "Rivers", &n), 0);
+        CHECK_EQ_INT(n, 0);
+    }
+    mast_filter parsed;
+    char *owned;
+    REQUIRE(mast_filter_parse("lang=fr", &parsed, &owned) == MAST_OK);
+    CHECK_EQ_STR(parsed.key, "lang");
+    CHECK_EQ_STR(parsed.value, "fr");
+    free(owned);
+    CHECK_EQ_INT(mast_filter_parse("lang", &parsed, &owned), MAST_ERR_INVALID);
+    CHECK_EQ_INT(mast_filter_parse("=x", &parsed, &owned), MAST_ERR_INVALID);
+    mast_retriever_free(r);
+    mast_store_close(s);
+}
+
 int main(void)
 {
     char *d = test_tmpdir();
     snprintf(docs, sizeof docs, "%s", d);
+    free(d);
+    d = test_tmpdir();
+    snprintf(docs2, sizeof docs2, "%s", d);
     free(d);
     d = test_tmpdir();
     snprintf(db, sizeof db, "%s/m.db", d);
@@ -169,5 +308,7 @@ int main(void)
     RUN(test_vectors_follow_replace_and_prune);
     RUN(test_a_collection_without_model_refuses_dense);
     RUN(test_changing_the_model_needs_reembed_and_reembeds);
+    RUN(test_hnsw_index_file_follows_the_store);
+    RUN(test_metadata_filters_every_mode);
     return test_summary();
 }

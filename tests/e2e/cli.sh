@@ -122,6 +122,16 @@ S="$(curl -s -X POST -d '{"query":"MRR","k":3}' "http://127.0.0.1:$PORT/v1/colle
 check "POST search" contains "$S" "now measured with MRR"
 CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{bad' "http://127.0.0.1:$PORT/v1/collections/default/search")"
 check "malformed JSON is 400" test "$CODE" = 400
+S="$(curl -s -X POST -d '{"query":"MRR","k":10,"filter":{"format":"text"}}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "POST search with a filter" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["results"]
+assert r and all(x["uri"].endswith(".txt") for x in r), r
+' "$S"
+S="$(curl -s -X POST -d '{"query":"MRR","filter":"format=markdown"}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "a filter nothing matches" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["results"] == []' "$S"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","filter":5}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "a malformed filter is 400" test "$CODE" = 400
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM stops the server cleanly" test $? -eq 0
@@ -173,6 +183,24 @@ t = json.loads(sys.argv[1])
 assert t["name"] == "search" and [s["attributes"]["mode"] for s in t["spans"] if s["name"] == "retrieve"] == ["hybrid"], t
 ' "$OUT"
 expect "search --mode hybrid" 0 "$MAST" search "MRR" -c dense --mode hybrid
+expect "search --filter" 0 "$MAST" search "MRR" -c dense --filter format=text --json
+check "filter keeps text files only" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r and all(x["uri"].endswith(".txt") for x in r), r
+' "$OUT"
+expect "search --filter matching nothing" 0 "$MAST" search "MRR" -c dense --filter format=markdown --json
+check "no results" test "$OUT" = "[]"
+expect "a malformed --filter" 2 "$MAST" search "x" --filter format
+expect "index info" 0 "$MAST" index info -c dense
+check "the vector index file is described" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])["vector_index"]
+assert d["type"] == "flat" and d["vectors"] >= 1 and d["file"].endswith(".vix"), d
+' "$OUT"
+expect "index rebuild" 0 "$MAST" index rebuild -c dense
+check "rebuilt with every vector" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["vector_index"]["deleted"] == 0, d' "$OUT"
+expect "index of a missing collection" 1 "$MAST" index info -c nosuch
 expect "dense without a model" 1 "$MAST" search "MRR" --mode dense
 check "dense refusal message" contains "$ERR" "no embedding model"
 expect "bad mode" 2 "$MAST" search "MRR" --mode fuzzy

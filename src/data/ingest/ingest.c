@@ -455,8 +455,14 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
     if (st == MAST_OK)
         st = mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
-        json_t *meta = json_pack("{s:s, s:s, s:I}", "format", "jsonl", "_id", id, "line",
-                                 (json_int_t)line_no);
+        /* the line's own "metadata" object (as BEIR corpora have), then ours */
+        json_t *user = json_object_get(obj, "metadata");
+        json_t *meta = json_is_object(user) ? json_deep_copy(user) : json_object();
+        if (meta) {
+            json_object_set_new(meta, "format", json_string("jsonl"));
+            json_object_set_new(meta, "_id", json_string(id));
+            json_object_set_new(meta, "line", json_integer((json_int_t)line_no));
+        }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
         st = store_doc(r, uri, path, hash, meta_text, &doc);

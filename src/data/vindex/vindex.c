@@ -326,6 +326,20 @@ size_t mast_vindex_memory(const mast_vindex *v)
 
 /* ---- ids ---- */
 
+mast_status mast_vindex_ids(const mast_vindex *v, int64_t **ids, size_t *n)
+{
+    size_t total = atomic_load(&v->n), k = 0;
+    int64_t *out = malloc((total ? total : 1) * sizeof *out);
+    if (!out)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < total; i++)
+        if (!atomic_load(&v->deleted[i]))
+            out[k++] = v->ids[i];
+    *ids = out;
+    *n = k;
+    return MAST_OK;
+}
+
 static uint64_t id_hash(int64_t id)
 {
     uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;

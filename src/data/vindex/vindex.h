@@ -88,6 +88,8 @@ bool mast_vindex_contains(const mast_vindex *v, int64_t id);
 size_t mast_vindex_count(const mast_vindex *v);      /* live vectors */
 size_t mast_vindex_deleted(const mast_vindex *v);    /* tombstones */
 size_t mast_vindex_memory(const mast_vindex *v);     /* bytes held for vectors, links and ids */
+/* The live ids (malloc'ed, in insertion order). */
+mast_status mast_vindex_ids(const mast_vindex *v, int64_t **ids, size_t *n);
 
 /* Top k hits, best first, into hits[k]; *n_hits <= k. */
 mast_status mast_vindex_search(const mast_vindex *v, const float *query,

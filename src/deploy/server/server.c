@@ -162,8 +162,32 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
         else
             mode = (mast_search_mode)parsed;
     }
+    /* "filter": {"key": "value"} (one member, a string or a number) or "key=value" */
+    mast_filter filter = {NULL, NULL};
+    char *owned = NULL, number[64];
+    json_t *fv = st == MAST_OK ? json_object_get(body, "filter") : NULL;
+    if (fv && json_is_string(fv)) {
+        st = mast_filter_parse(json_string_value(fv), &filter, &owned);
+    } else if (fv && json_is_object(fv) && json_object_size(fv) == 1) {
+        void *it = json_object_iter(fv);
+        json_t *val = json_object_iter_value(it);
+        filter.key = json_object_iter_key(it);
+        if (json_is_string(val)) {
+            filter.value = json_string_value(val);
+        } else if (json_is_integer(val)) {
+            snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+            filter.value = number;
+        } else {
+            st = mast_fail(MAST_ERR_INVALID, "\"filter\" values must be strings or integers");
+        }
+    } else if (fv && !json_is_null(fv)) {
+        st = mast_fail(MAST_ERR_INVALID,
+                       "\"filter\" must be {\"key\": \"value\"} (one member) or \"key=value\"");
+    }
     if (st == MAST_OK)
-        st = mast_search_with(s->retriever, store, collection, query, k, mode, trace, &results, &n);
+        st = mast_search_with(s->retriever, store, collection, query, k, mode, &filter, trace,
+                              &results, &n);
+    free(owned);
     if (st != MAST_OK) {
         json_decref(body);
         return status_reply(st);

@@ -1,0 +1,100 @@
+/*
+** cli/index.c — `mast index info|rebuild`: a collection's derived indexes.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/status.h"
+#include "cli/cli.h"
+#include "data/retrieve.h"
+#include "data/vindex/vindex.h"
+
+static const char index_help[] =
+    "Usage: mast index info|rebuild [-c NAME] [--db PATH]\n"
+    "\n"
+    "A collection's indexes are derived from the database: BM25 is rebuilt in memory when\n"
+    "the collection changes; the vector index (exact below 10,000 vectors, HNSW from there\n"
+    "on) is kept in a file next to the database, <db>-c<id>.vix, updated with the new and\n"
+    "vanished vectors at the first search after a change.\n"
+    "\n"
+    "  info      print the collection's data version and its vector index file (type,\n"
+    "            vectors, tombstones, memory, the data version it reflects) as JSON\n"
+    "  rebuild   delete the vector index file and build it again from the database\n"
+    "\n"
+    "Options:\n"
+    "  -c, --collection NAME   collection (default: default)\n"
+    "      --db PATH           database (default $MAST_DB or ./mast.db)\n";
+
+static json_t *vindex_json(const char *path)
+{
+    mast_vindex *v;
+    uint64_t dv;
+    if (!path || mast_vindex_open(path, &v, &dv) != MAST_OK)
+        return json_null();
+    const mast_vindex_params *p = mast_vindex_params_of(v);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "file", path, "type",
+                          p->type == MAST_VINDEX_HNSW ? "hnsw" : "flat", "metric",
+                          mast_metric_name(p->metric), "dim", p->dim, "vectors",
+                          (json_int_t)mast_vindex_count(v), "deleted",
+                          (json_int_t)mast_vindex_deleted(v), "memory_bytes",
+                          (json_int_t)mast_vindex_memory(v), "data_version", (json_int_t)dv);
+    mast_vindex_free(v);
+    return o;
+}
+
+int cmd_index(int argc, char **argv)
+{
+    enum { OPT_DB = 256 };
+    static const struct option options[] = {
+        {"collection", required_argument, NULL, 'c'}, {"db", required_argument, NULL, OPT_DB},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    const char *collection = DEFAULT_COLLECTION, *db = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': collection = optarg; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(index_help, stdout); return 0;
+        default: return cli_bad_option("index", argv);
+        }
+    }
+    if (optind + 1 != argc || (strcmp(argv[optind], "info") && strcmp(argv[optind], "rebuild")))
+        return cli_usage("index", "expected 'info' or 'rebuild'");
+    int rebuild = strcmp(argv[optind], "rebuild") == 0;
+    mast_store *store;
+    mast_status st = cli_open_store(db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    int64_t id = 0, version = 0;
+    char *path = NULL;
+    st = mast_store_collection_find(store, collection, &id);
+    if (st == MAST_OK)
+        st = mast_store_collection_version(store, id, &version);
+    if (st == MAST_OK)
+        path = mast_retrieve_vindex_path(store, id);
+    if (st == MAST_OK && rebuild) {
+        if (path && unlink(path) != 0 && access(path, F_OK) == 0)
+            st = mast_fail(MAST_ERR_IO, "%s: cannot delete the old index", path);
+        mast_retriever *r = NULL;
+        mast_hit *hits = NULL;
+        size_t n = 0;
+        mast_trace *trace = mast_trace_begin("index.rebuild");
+        if (st == MAST_OK)
+            st = mast_retriever_create(&r);
+        if (st == MAST_OK)   /* the first retrieval builds every index */
+            st = mast_retrieve_mode(r, store, id, "", 1, MAST_MODE_BM25, NULL, 0, trace, &hits, &n);
+        free(hits);
+        mast_retriever_free(r);
+        cli_finish_trace(store, trace, st);
+    }
+    if (st == MAST_OK)
+        cli_print_json(json_pack("{s:s, s:I, s:o}", "collection", collection, "data_version",
+                                 (json_int_t)version, "vector_index", vindex_json(path)));
+    free(path);
+    mast_store_close(store);
+    return st == MAST_OK ? 0 : cli_fail(st);
+}
