@@ -2,8 +2,10 @@
 # tests/fuzz/run.sh — build the libFuzzer targets with clang and run each for
 # a bounded time:  tests/fuzz/run.sh [SECONDS]   (default 60). Needs clang and
 # its libFuzzer runtime, which scripts/setup installs.
-# Seeds are three GGUF files of the shared data (a model and two vocabularies); a crash leaves its
-# input in build-fuzz/crash-* and fails the run.
+# fuzz_gguf's seeds are three GGUF files of the shared data (a model and two
+# vocabularies); fuzz_vindex's are small vector index files of every type, storage and
+# metric, written by the mast binary of the same build. A crash leaves its input in
+# build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:-60}"
@@ -12,12 +14,27 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex mast >/dev/null
 DATA="${MAST_SHARED_DATA:-../shared/data}"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
 cp "$DATA/models/stories260K.gguf" "$DATA/vocab/ggml-vocab-bert-bge.gguf" \
    "$DATA/vocab/ggml-vocab-gpt-2.gguf" "$CORPUS/"
+VCORPUS="$CORPUS/vindex"
+mkdir -p "$VCORPUS"
+python3 -c '
+import struct, sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(60):
+        f.write(struct.pack("<i", 8) + struct.pack("<8f", *[((i * 7 + d * 3) % 11) - 5.0 for d in range(8)]))
+' "$CORPUS/tiny.fvecs"
+for spec in "hnsw f32 cos" "hnsw int8 l2" "hnsw f16 ip" "flat f32 cos"; do
+  set -- $spec
+  ASAN_OPTIONS=detect_leaks=0 build-fuzz/mast vindex build --input "$CORPUS/tiny.fvecs" --type "$1" \
+    --storage "$2" --metric "$3" --m 4 --ef-construction 16 -o "$VCORPUS/$1-$2-$3.vix" 2>/dev/null
+done
 cd build-fuzz
 ./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 \
   -print_final_stats=1 "$CORPUS" 2>&1 | tail -15
+./tests/fuzz_vindex -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+  -print_final_stats=1 "$VCORPUS" 2>&1 | tail -15

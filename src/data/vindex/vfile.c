@@ -160,14 +160,24 @@ mast_status mast_vindex_open(const char *path, mast_vindex **out, uint64_t *data
     *out = NULL;
     mast_mapped file;
     MAST_TRY(mast_mmap_file(path, &file));
+    mast_status st = vindex_open_bytes(file, path, 1, out, data_version);
+    if (st == MAST_OK)
+        (*out)->unmap = 1;
+    else
+        mast_munmap(&file);
+    return st;
+}
+
+mast_status vindex_open_bytes(mast_mapped file, const char *path, int verify, mast_vindex **out,
+                              uint64_t *data_version)
+{
+    *out = NULL;
     vix_header h;
     if (file.size < VIX_HEADER || memcmp(file.data, VIX_MAGIC, 8) != 0) {
-        mast_munmap(&file);
         return mast_fail(MAST_ERR_FORMAT, "%s: not a mast vector index", path);
     }
     memcpy(&h, file.data, sizeof h);
     if (h.version != VIX_VERSION) {
-        mast_munmap(&file);
         return mast_fail(MAST_ERR_FORMAT, "%s: index format version %u (this mast reads %d)", path,
                          h.version, VIX_VERSION);
     }
@@ -177,7 +187,6 @@ mast_status mast_vindex_open(const char *path, mast_vindex **out, uint64_t *data
     mast_vindex *v;
     if (h.dim > 65536 || h.m > 128 || h.ef_construction > 10000 || h.seed == 0 ||
         mast_vindex_create(&p, &v) != MAST_OK) {
-        mast_munmap(&file);
         return mast_fail(MAST_ERR_FORMAT, "%s: the header's parameters are invalid", path);
     }
     uint64_t sz[S_COUNT], body = 0;
@@ -191,7 +200,6 @@ mast_status mast_vindex_open(const char *path, mast_vindex **out, uint64_t *data
     }
     if (!ok) {
         mast_vindex_free(v);
-        mast_munmap(&file);
         return mast_fail(MAST_ERR_FORMAT, "%s: truncated or inconsistent (%zu bytes)", path, file.size);
     }
     const void *ptr[S_COUNT];
@@ -202,9 +210,8 @@ mast_status mast_vindex_open(const char *path, mast_vindex **out, uint64_t *data
         ok &= zeros(at + sz[i], (size_t)(pad64(sz[i]) - sz[i]));
         at += pad64(sz[i]);
     }
-    if (!ok || checksum(&h, ptr, sz) != h.checksum) {
+    if (!ok || (verify && checksum(&h, ptr, sz) != h.checksum)) {
         mast_vindex_free(v);
-        mast_munmap(&file);
         return mast_fail(MAST_ERR_FORMAT, "%s: checksum mismatch (the file is corrupt)", path);
     }
     free(v->qmin);
@@ -261,8 +268,9 @@ mast_status vindex_make_owned(mast_vindex *v)
             free(copy[i]);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
-    mast_munmap(&v->file);
-    v->mapped = 0;
+    if (v->unmap)
+        mast_munmap(&v->file);
+    v->mapped = v->unmap = 0;
     v->ids = copy[S_IDS];
     v->deleted = copy[S_DELETED];
     v->level = copy[S_LEVEL];

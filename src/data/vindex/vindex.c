@@ -281,8 +281,9 @@ mast_status mast_vindex_create(const mast_vindex_params *p, mast_vindex **out)
 static void free_arrays(mast_vindex *v)
 {
     if (v->mapped) {
-        mast_munmap(&v->file);
-        v->mapped = 0;
+        if (v->unmap)
+            mast_munmap(&v->file);
+        v->mapped = v->unmap = 0;
     } else {
         free(v->codes);
         free(v->ids);
@@ -792,7 +793,7 @@ mast_status mast_vindex_compact(mast_vindex *v, mast_pool *pool)
 #define SWAP(f) v->f = nv->f; nv->f = tmp.f;
     SWAP(cap) SWAP(n_deleted) SWAP(codes) SWAP(ids) SWAP(deleted) SWAP(qmin) SWAP(qscale)
     SWAP(trained) SWAP(level) SWAP(links0) SWAP(upper_off) SWAP(upper) SWAP(upper_len)
-    SWAP(upper_cap) SWAP(map) SWAP(file) SWAP(mapped)
+    SWAP(upper_cap) SWAP(map) SWAP(file) SWAP(mapped) SWAP(unmap)
 #undef SWAP
     atomic_store(&v->n, atomic_load(&nv->n));
     atomic_store(&nv->n, n);

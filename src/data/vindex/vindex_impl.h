@@ -74,7 +74,7 @@ struct mast_vindex {
     pthread_rwlock_t grow;       /* searches share it; growing arrays takes it alone */
     idmap map;
     mast_mapped file;            /* arrays point into it until the first change */
-    int mapped;
+    int mapped, unmap;           /* unmap: the file is ours to unmap */
     pthread_mutex_t scratch_mu;
     vscratch *free_scratch;
 };
@@ -112,6 +112,11 @@ void cand_push_max(cand *h, size_t *n, cand c);
 cand cand_pop_max(cand *h, size_t *n);
 
 /* files (vfile.c) */
+/* Opens an index from bytes that stay valid while it lives (the caller keeps
+** them; mast_vindex_open maps a file and hands it over). verify = 0 skips
+** the checksum, so that a fuzzer reaches the structural checks. */
+mast_status vindex_open_bytes(mast_mapped file, const char *path, int verify, mast_vindex **out,
+                              uint64_t *data_version);
 mast_status vindex_build_map(mast_vindex *v);
 mast_status vindex_make_owned(mast_vindex *v);
 
