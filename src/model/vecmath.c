@@ -14,13 +14,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSION
-#endif
+#include "base/simd.h"
 
-#define LANES 16
+#define MULTIVERSION MAST_MULTIVERSION
+#define LANES MAST_LANES
 
 /* Every branch is a select between values already computed, so that the
 ** loops if-convert (and vectorize) without -fno-trapping-math. */
@@ -117,13 +114,6 @@ void mast_vec_softmax(float *x, size_t n, float scale)
         x[i] *= inv;
 }
 
-static inline float lane_sum(const float *acc)
-{
-    float s = 0;
-    for (int l = 0; l < LANES; l++)
-        s += acc[l];
-    return s;
-}
 
 MULTIVERSION
 void mast_vec_layer_norm(float *x, size_t n, const float *w, const float *b, float eps)
@@ -135,7 +125,7 @@ void mast_vec_layer_norm(float *x, size_t n, const float *w, const float *b, flo
             acc[l] += x[i + l];
     for (; i < n; i++)
         acc[0] += x[i];
-    float mean = lane_sum(acc) / (float)n;
+    float mean = mast_lane_sum(acc) / (float)n;
     memset(acc, 0, sizeof acc);
     for (i = 0; i + LANES <= n; i += LANES)
         for (int l = 0; l < LANES; l++) {
@@ -147,7 +137,7 @@ void mast_vec_layer_norm(float *x, size_t n, const float *w, const float *b, flo
         x[i] -= mean;
         acc[0] += x[i] * x[i];
     }
-    float scale = 1.0f / sqrtf(lane_sum(acc) / (float)n + eps);
+    float scale = 1.0f / sqrtf(mast_lane_sum(acc) / (float)n + eps);
     for (i = 0; i < n; i++)
         x[i] = x[i] * scale * w[i] + b[i];
 }

@@ -5,21 +5,11 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSION
-#endif
+#include "base/simd.h"
 
-#define LANES 16
+#define MULTIVERSION MAST_MULTIVERSION
+#define LANES MAST_LANES
 
-static inline float lane_sum(const float *acc)
-{
-    float s = 0;
-    for (int l = 0; l < LANES; l++)
-        s += acc[l];
-    return s;
-}
 
 /* half -> float without branches (so it vectorizes): the 15 bits shifted
 ** into a float's place and scaled by 2^112 re-bias the exponent and make
@@ -76,7 +66,7 @@ float mast_vdot_f32(const float *a, const float *b, size_t n)
             acc[l] += a[i + l] * b[i + l];
     for (; i < n; i++)
         acc[i % LANES] += a[i] * b[i];
-    return lane_sum(acc);
+    return mast_lane_sum(acc);
 }
 
 MULTIVERSION
@@ -93,7 +83,7 @@ float mast_vl2_f32(const float *a, const float *b, size_t n)
         float d = a[i] - b[i];
         acc[i % LANES] += d * d;
     }
-    return lane_sum(acc);
+    return mast_lane_sum(acc);
 }
 
 MULTIVERSION
@@ -106,7 +96,7 @@ float mast_vdot_f16(const float *q, const uint16_t *x, size_t n)
             acc[l] += q[i + l] * h2f(x[i + l]);
     for (; i < n; i++)
         acc[i % LANES] += q[i] * h2f(x[i]);
-    return lane_sum(acc);
+    return mast_lane_sum(acc);
 }
 
 MULTIVERSION
@@ -123,7 +113,7 @@ float mast_vl2_f16(const float *q, const uint16_t *x, size_t n)
         float d = q[i] - h2f(x[i]);
         acc[i % LANES] += d * d;
     }
-    return lane_sum(acc);
+    return mast_lane_sum(acc);
 }
 
 MULTIVERSION
@@ -136,5 +126,5 @@ float mast_vdot_u8(const float *q, const uint8_t *x, size_t n)
             acc[l] += q[i + l] * (float)x[i + l];
     for (; i < n; i++)
         acc[i % LANES] += q[i] * (float)x[i];
-    return lane_sum(acc);
+    return mast_lane_sum(acc);
 }
