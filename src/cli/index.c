@@ -79,16 +79,9 @@ int cmd_index(int argc, char **argv)
     if (st == MAST_OK && rebuild) {
         if (path && unlink(path) != 0 && access(path, F_OK) == 0)
             st = mast_fail(MAST_ERR_IO, "%s: cannot delete the old index", path);
-        mast_retriever *r = NULL;
-        mast_hit *hits = NULL;
-        size_t n = 0;
         mast_trace *trace = mast_trace_begin("index.rebuild");
         if (st == MAST_OK)
-            st = mast_retriever_create(&r);
-        if (st == MAST_OK)   /* the first retrieval builds every index */
-            st = mast_retrieve_mode(r, store, id, "", 1, MAST_MODE_BM25, NULL, 0, trace, &hits, &n);
-        free(hits);
-        mast_retriever_free(r);
+            st = mast_index_sync(store, id, trace);
         cli_finish_trace(store, trace, st);
     }
     if (st == MAST_OK)

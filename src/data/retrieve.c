@@ -641,6 +641,20 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
     return MAST_OK;
 }
 
+mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace)
+{
+    int64_t version;
+    MAST_TRY(mast_store_collection_version(store, collection_id, &version));
+    mast_retriever *r = NULL;
+    MAST_TRY(mast_retriever_create(&r));
+    index_ref *ref = NULL;
+    mast_status st = acquire(r, store, collection_id, trace, &ref);
+    if (ref)
+        release(r, ref);
+    mast_retriever_free(r);
+    return st;
+}
+
 mast_status mast_filter_parse(const char *text, mast_filter *out, char **owned)
 {
     *owned = NULL;

@@ -52,6 +52,12 @@ typedef enum mast_search_mode {
 ** or NULL for a database without a file. */
 char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id);
 
+/* Brings the collection's indexes up to date now (the vector index file
+** included) instead of at its next search: ingest calls it when the
+** collection has an embedding model, `mast index rebuild` after deleting the
+** file. */
+mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace);
+
 /* Vectors from which a collection's dense index is HNSW (default
 ** MAST_HNSW_MIN); takes effect when an index is next built. */
 void mast_retriever_set_hnsw_min(mast_retriever *r, size_t n);

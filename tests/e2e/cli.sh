@@ -172,6 +172,7 @@ assert max(abs(a - b) for a, b in zip(got, want)) < 2e-5, (got[:3], want[:3])
 # dense and hybrid retrieval in the stack
 expect "collection create --embed" 0 "$MAST" collection create dense --embed "$DATA/models/tiny-bert-random.gguf"
 expect "ingest with embeddings" 0 "$MAST" ingest "$DOCS" -c dense
+check "ingest wrote the vector index file" sh -c 'ls "$MAST_DB"-c*.vix >/dev/null'
 expect "search --mode dense" 0 "$MAST" search "MRR" -c dense --mode dense --json
 check "dense returns every chunk ranked" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r) == 1 and r[0]["rank"] == 1, r' "$OUT"
 expect "search without --mode" 0 "$MAST" search "MRR" -c dense
