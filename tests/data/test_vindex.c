@@ -8,6 +8,7 @@
 
 #include "data/vindex/distance.h"
 #include "data/vindex/vindex.h"
+#include "data/vindex/vindex_impl.h"
 #include "test.h"
 
 static uint64_t rng = 11;
@@ -372,6 +373,42 @@ static void test_files_round_trip_and_damage_is_detected(void)
     free(x); free(ids);
 }
 
+/* Files whose checksum is right but whose content lies (the fuzzer found the
+** first): opened without the checksum, they must still be refused. */
+static void test_structural_lies_are_refused(void)
+{
+    int dim = 8;
+    size_t n = 300;
+    float *x = make_data(n, dim, 0);
+    int64_t *ids = make_ids(n);
+    mast_vindex *v = build(MAST_VINDEX_HNSW, MAST_METRIC_L2, MAST_VSTORE_F32, dim, n, x, ids, NULL);
+    REQUIRE(v);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/mast-test-lies-%d.vix", (int)getpid());
+    REQUIRE(mast_vindex_save(v, path, 1) == MAST_OK);
+    uint32_t entry = atomic_load(&v->entry);
+    mast_vindex_free(v);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f);
+    unsigned char *b = malloc(1 << 20);
+    size_t size = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    unlink(path);
+    mast_mapped m = {b, size};
+    mast_vindex *w;
+    REQUIRE(vindex_open_bytes(m, "lies.vix", 0, &w, NULL) == MAST_OK);   /* as written */
+    mast_vindex_free(w);
+    size_t deleted_at = 256 + (n * 8 + 63) / 64 * 64, level_at = deleted_at + (n + 63) / 64 * 64;
+    b[deleted_at + 5] = 1;   /* a tombstone the header does not count */
+    CHECK_EQ_INT(vindex_open_bytes(m, "lies.vix", 0, &w, NULL), MAST_ERR_FORMAT);
+    b[deleted_at + 5] = 0;
+    b[level_at + entry] = 0;   /* the entry point loses its upper levels */
+    CHECK_EQ_INT(vindex_open_bytes(m, "lies.vix", 0, &w, NULL), MAST_ERR_FORMAT);
+    free(b);
+    free(x);
+    free(ids);
+}
+
 static void test_bad_input_is_refused_untouched(void)
 {
     mast_vindex_params p = {MAST_VINDEX_HNSW, MAST_METRIC_COS, MAST_VSTORE_F32, 4, 0, 0, 0};
@@ -468,6 +505,7 @@ int main(void)
     RUN(test_deleted_never_returned_and_compaction);
     RUN(test_filters_honoured_at_every_selectivity);
     RUN(test_files_round_trip_and_damage_is_detected);
+    RUN(test_structural_lies_are_refused);
     RUN(test_bad_input_is_refused_untouched);
     RUN(test_searches_while_another_thread_adds);
     RUN(test_f16_conversion_round_trips);

@@ -130,7 +130,11 @@ mast_status mast_vindex_save(const mast_vindex *cv, const char *path, uint64_t d
 /* Everything a search follows: levels, upper offsets, link counts and targets, the entry. */
 static int structure_ok(const mast_vindex *v, uint64_t n)
 {
-    size_t mx0 = (size_t)v->m0, mx = (size_t)v->p.m;
+    size_t mx0 = (size_t)v->m0, mx = (size_t)v->p.m, dead = 0;
+    for (uint64_t i = 0; i < n; i++)
+        dead += atomic_load(&v->deleted[i]) != 0;
+    if (dead != v->n_deleted)   /* the count and the flags must agree */
+        return 0;
     for (uint64_t i = 0; i < n; i++) {
         if (v->level[i] >= VINDEX_MAX_LEVEL)
             return 0;
@@ -144,9 +148,11 @@ static int structure_ok(const mast_vindex *v, uint64_t n)
             size_t cnt = atomic_load(&links[0]);
             if (cnt > (l ? mx : mx0))
                 return 0;
-            for (size_t j = 0; j < cnt; j++)
-                if (atomic_load(&links[1 + j]) >= n)
+            for (size_t j = 0; j < cnt; j++) {
+                uint32_t t = atomic_load(&links[1 + j]);
+                if (t >= n || v->level[t] < l)   /* a link at level l leads to a node that has it */
                     return 0;
+            }
         }
     }
     int top = atomic_load(&v->max_level);

@@ -761,7 +761,9 @@ mast_status mast_vindex_compact(mast_vindex *v, mast_pool *pool)
 {
     if (v->n_deleted == 0)
         return MAST_OK;
-    size_t n = atomic_load(&v->n), dim = (size_t)v->p.dim, live = n - v->n_deleted;
+    size_t n = atomic_load(&v->n), dim = (size_t)v->p.dim, live = 0;
+    for (size_t l = 0; l < n; l++)
+        live += !atomic_load(&v->deleted[l]);
     mast_vindex *nv;
     MAST_TRY(mast_vindex_create(&v->p, &nv));
     memcpy(nv->qmin, v->qmin, dim * sizeof *nv->qmin);
