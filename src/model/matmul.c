@@ -76,11 +76,3 @@ mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 {
     return mast_matmul(pool, wtype, W, rows, cols, x, 1, y);
 }
-
-mast_status mast_matmul_rows(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
-                             int64_t cols, const float *X, int64_t batch, float *Y)
-{
-    if (wtype == MAST_F32 && mast_sgemm_fast())
-        return mast_sgemm_nt(pool, batch, rows, cols, X, W, Y);
-    return mast_matmul(pool, wtype, W, rows, cols, X, batch, Y);
-}

@@ -29,12 +29,4 @@ mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                         int64_t cols, const float *X, int64_t batch, float *Y);
 
-/* Like mast_matmul, but a row of Y never depends on the batch size: F32
-** weights always go through the SGEMM (whose per-element summation order is
-** fixed), so a sequence embedded alone or in a batch gives identical
-** numbers. For batched encoders; single-token decoding should use
-** mast_matvec. */
-mast_status mast_matmul_rows(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
-                             int64_t cols, const float *X, int64_t batch, float *Y);
-
 #endif
