@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "data/retrieve.h"
 #include "data/store.h"
 #include "observe/trace.h"
 
@@ -35,6 +36,23 @@ void cli_print_json(json_t *value);
 /* Parses a positive integer option; on error prints usage and returns 0. */
 int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                   long *out);
+
+/* The hybrid-fusion options shared by search and eval. */
+enum { CLI_OPT_FUSION = 1000, CLI_OPT_ALPHA, CLI_OPT_RRF_K, CLI_OPT_NORM };
+#define CLI_FUSION_OPTIONS                                                            \
+    {"fusion", required_argument, NULL, CLI_OPT_FUSION},                              \
+        {"alpha", required_argument, NULL, CLI_OPT_ALPHA},                            \
+        {"rrf-k", required_argument, NULL, CLI_OPT_RRF_K},                            \
+        {"normalize", required_argument, NULL, CLI_OPT_NORM}
+#define CLI_FUSION_HELP                                                                        \
+    "      --fusion rrf|convex hybrid fusion (default rrf): reciprocal rank, or a weighted\n"   \
+    "                          sum of each list's normalized scores\n"                          \
+    "      --alpha A           convex: the dense list's weight, 0..1 (default 0.5; 1 = dense\n" \
+    "                          alone, 0 = BM25 alone)\n"                                        \
+    "      --normalize minmax|zscore  convex: how each list's scores are normalized\n"          \
+    "      --rrf-k K           rrf: score = sum of 1 / (K + rank) (default 60)\n"
+/* Handles c if it is one of them: 1 done, 0 not one of them, -1 a usage error (printed). */
+int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f);
 
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);

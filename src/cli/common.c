@@ -75,3 +75,41 @@ int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, 
     *out = v;
     return 1;
 }
+
+static int parse_double(const char *cmd, const char *opt, const char *text, double min, double max,
+                        double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= min && v <= max)) {
+        cli_usage(cmd, "%s must be a number from %g to %g (got '%s')", opt, min, max, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f)
+{
+    int v;
+    switch (c) {
+    case CLI_OPT_FUSION:
+        if ((v = mast_fusion_method_parse(arg)) < 0) {
+            cli_usage(cmd, "--fusion must be rrf or convex (got '%s')", arg);
+            return -1;
+        }
+        f->method = (mast_fusion_method)v;
+        return 1;
+    case CLI_OPT_NORM:
+        if ((v = mast_fusion_norm_parse(arg)) < 0) {
+            cli_usage(cmd, "--normalize must be minmax or zscore (got '%s')", arg);
+            return -1;
+        }
+        f->norm = (mast_fusion_norm)v;
+        return 1;
+    case CLI_OPT_ALPHA: return parse_double(cmd, "--alpha", arg, 0, 1, &f->alpha) ? 1 : -1;
+    case CLI_OPT_RRF_K: return parse_double(cmd, "--rrf-k", arg, 1e-9, 1e9, &f->rrf_k) ? 1 : -1;
+    default: return 0;
+    }
+}

@@ -22,6 +22,7 @@ static const char eval_help[] =
     "      --split NAME        qrels split (default test)\n"
     "      --mode M            bm25, dense or hybrid (default: hybrid when the collection has\n"
     "                          an embedding model, else bm25)\n"
+    CLI_FUSION_HELP
     "      --embed MODEL       set MODEL as the collection's embedding model first\n"
     "      --chunk-tokens N    token budget per chunk when ingesting (default 1024, so that\n"
     "                          documents stay whole, as the judgments are per document)\n"
@@ -40,6 +41,7 @@ int cmd_eval(int argc, char **argv)
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
         {"mode", required_argument, NULL, OPT_MODE},
         {"embed", required_argument, NULL, OPT_EMBED},
+        CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
@@ -47,6 +49,7 @@ int cmd_eval(int argc, char **argv)
     };
     mast_eval_opts opts = {.progress = 1};
     opts.ingest.progress = 1;
+    opts.fusion = MAST_FUSION_DEFAULT;
     const char *db = NULL;
     int json = 0, c;
     long v;
@@ -72,7 +75,13 @@ int cmd_eval(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(eval_help, stdout); return 0;
-        default: return cli_bad_option("eval", argv);
+        default: {
+            int r = cli_fusion_option("eval", c, optarg, &opts.fusion);
+            if (r < 0)
+                return EXIT_USAGE;
+            if (r == 0)
+                return cli_bad_option("eval", argv);
+        }
         }
     }
     if (optind < argc)
@@ -97,11 +106,18 @@ int cmd_eval(int argc, char **argv)
         return cli_fail(st);
     const mast_eval_metrics *m = &rep.mean;
     if (json) {
-        cli_print_json(json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "collection",
-                                 rep.collection, "mode", mast_search_mode_name(opts.mode), "ndcg@10", m->ndcg_10, "recall@10", m->recall_10,
-                                 "recall@100", m->recall_100, "mrr@10", m->mrr_10, "map@100",
-                                 m->map_100, "queries", (json_int_t)rep.n_queries, "qps",
-                                 rep.qps));
+        json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "collection",
+                              rep.collection, "mode", mast_search_mode_name(opts.mode), "ndcg@10",
+                              m->ndcg_10, "recall@10", m->recall_10, "recall@100", m->recall_100,
+                              "mrr@10", m->mrr_10, "map@100", m->map_100, "queries",
+                              (json_int_t)rep.n_queries, "qps", rep.qps);
+        /* the fusion settings (used when the search is hybrid) */
+        json_object_set_new(o, "fusion", json_pack("{s:s, s:f, s:s, s:f}", "method",
+                                                   mast_fusion_method_name(opts.fusion.method),
+                                                   "alpha", opts.fusion.alpha, "normalize",
+                                                   opts.fusion.norm == MAST_NORM_ZSCORE ? "zscore" : "minmax",
+                                                   "rrf_k", opts.fusion.rrf_k));
+        cli_print_json(o);
     } else {
         fprintf(stderr, "corpus: %zu documents ingested, %zu unchanged, %zu chunks written, %.2f s\n",
                 rep.ingest.docs_ingested, rep.ingest.docs_unchanged, rep.ingest.chunks,

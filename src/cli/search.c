@@ -21,6 +21,7 @@ static const char search_help[] =
     "      --mode M            bm25, dense or hybrid (reciprocal-rank fusion, k = 60); the\n"
     "                          default is hybrid when the collection has an embedding model,\n"
     "                          else bm25\n"
+    CLI_FUSION_HELP
     "      --filter KEY=VALUE  only documents whose metadata has KEY equal to VALUE (compared\n"
     "                          as text; JSON Lines documents bring their \"metadata\" object,\n"
     "                          every document has \"format\")\n"
@@ -46,6 +47,7 @@ static const char ask_help[] =
 
 typedef struct args {
     const char *collection, *db, *text, *filter;
+    mast_fusion fusion;
     long k;
     int json;
     mast_search_mode mode;
@@ -60,13 +62,14 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"filter", required_argument, NULL, OPT_FILTER},
+        CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"mode", required_argument, NULL, OPT_MODE},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k};
+    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:k:h", options, NULL)) != -1) {
@@ -91,7 +94,13 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
             a->filter = optarg;
             break;
         case 'h': fputs(help, stdout); return 0;
-        default: return cli_bad_option(cmd, argv);
+        default: {
+            int r = cli_fusion_option(cmd, c, optarg, &a->fusion);
+            if (r < 0)
+                return EXIT_USAGE;
+            if (r == 0)
+                return cli_bad_option(cmd, argv);
+        }
         }
     }
     if (optind >= argc)
@@ -157,8 +166,8 @@ int cmd_search(int argc, char **argv)
         if (a.filter)
             st = mast_filter_parse(a.filter, &f, &owned);
         if (st == MAST_OK)
-            st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k, a.mode, &f, trace,
-                                  &res, &n);
+            st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k,
+                                  &(mast_search_opts){a.mode, &f, a.fusion}, trace, &res, &n);
         free(owned);
     }
     mast_trace_attr_int(trace, "n_results", (int64_t)n);

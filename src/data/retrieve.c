@@ -3,6 +3,7 @@
 */
 #include "data/retrieve.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,26 +470,78 @@ static mast_status sparse_search(index_ref *ref, mast_analyzer *a, const char *q
     }
 }
 
-/* Reciprocal-rank fusion of two ranked lists: each hit contributes
-** 1 / (MAST_RRF_K + rank); a chunk in both lists sums its two terms. */
-static mast_status fuse(const mast_hit *a, size_t na, const mast_hit *b, size_t nb, mast_hit **out,
-                        size_t *n_out)
+int mast_fusion_method_parse(const char *name)
+{
+    return !strcmp(name, "rrf") ? MAST_FUSION_RRF : !strcmp(name, "convex") ? MAST_FUSION_CONVEX : -1;
+}
+
+int mast_fusion_norm_parse(const char *name)
+{
+    return !strcmp(name, "minmax") ? MAST_NORM_MINMAX : !strcmp(name, "zscore") ? MAST_NORM_ZSCORE : -1;
+}
+
+const char *mast_fusion_method_name(mast_fusion_method m) { return m == MAST_FUSION_CONVEX ? "convex" : "rrf"; }
+
+/* The list's scores normalized in place (see mast_fusion); returns the
+** lowest normalized score, which a chunk absent from the list takes. */
+static double normalize_list(mast_hit *h, size_t n, mast_fusion_norm norm)
+{
+    if (n == 0)
+        return 0;
+    double lo = h[0].score, hi = h[0].score, sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = h[i].score < lo ? h[i].score : lo;
+        hi = h[i].score > hi ? h[i].score : hi;
+        sum += h[i].score;
+    }
+    double mean = sum / (double)n;
+    for (size_t i = 0; i < n; i++)
+        sq += (h[i].score - mean) * (h[i].score - mean);
+    double sd = sqrt(sq / (double)n);
+    for (size_t i = 0; i < n; i++) {
+        if (norm == MAST_NORM_ZSCORE)
+            h[i].score = sd > 0 ? (h[i].score - mean) / sd : 0;
+        else
+            h[i].score = hi > lo ? (h[i].score - lo) / (hi - lo) : 1;
+    }
+    if (norm == MAST_NORM_ZSCORE)
+        return sd > 0 ? (lo - mean) / sd : 0;
+    return hi > lo ? 0 : 1;
+}
+
+/* Fuses the BM25 list a and the dense list b (see mast_fusion): every chunk
+** gets its term from each list (RRF: 1 / (k + rank), 0 when absent; convex:
+** the weighted normalized score, the list's floor when absent), summed. */
+static mast_status fuse(mast_hit *a, size_t na, mast_hit *b, size_t nb, const mast_fusion *fu,
+                        mast_hit **out, size_t *n_out)
 {
     mast_hit *f = malloc((na + nb ? na + nb : 1) * sizeof *f);
     if (!f)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    int convex = fu->method == MAST_FUSION_CONVEX;
+    double wa = convex ? 1 - fu->alpha : 1, wb = convex ? fu->alpha : 1, floor_a = 0, floor_b = 0;
+    if (convex) {
+        floor_a = normalize_list(a, na, fu->norm);
+        floor_b = normalize_list(b, nb, fu->norm);
+    }
+    /* each entry carries its own term plus the other list's floor; a chunk in
+    ** both lists then replaces the floor by the real term (below) */
     for (size_t i = 0; i < na; i++)
-        f[i] = (mast_hit){a[i].chunk_id, a[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
+        f[i] = (mast_hit){a[i].chunk_id, a[i].doc_id,
+                          convex ? wa * a[i].score + wb * floor_b : 1.0 / (fu->rrf_k + (double)(i + 1))};
     for (size_t i = 0; i < nb; i++)
-        f[na + i] = (mast_hit){b[i].chunk_id, b[i].doc_id, 1.0 / (MAST_RRF_K + (double)(i + 1))};
+        f[na + i] = (mast_hit){b[i].chunk_id, b[i].doc_id,
+                               convex ? wb * b[i].score + wa * floor_a : 1.0 / (fu->rrf_k + (double)(i + 1))};
     if (na + nb > 1)
         qsort(f, na + nb, sizeof *f, cmp_chunk_id);
     size_t n = 0;
     for (size_t i = 0; i < na + nb; i++) {
-        if (n && f[n - 1].chunk_id == f[i].chunk_id)
-            f[n - 1].score += f[i].score;   /* two terms: the order does not matter */
-        else
+        if (n && f[n - 1].chunk_id == f[i].chunk_id) {
+            /* in both lists: the two terms (convex: minus the two floors) */
+            f[n - 1].score += f[i].score - (convex ? wa * floor_a + wb * floor_b : 0);
+        } else {
             f[n++] = f[i];
+        }
     }
     *out = f;
     *n_out = mast_hits_top(f, n, n);
@@ -496,8 +549,8 @@ static mast_status fuse(const mast_hit *a, size_t na, const mast_hit *b, size_t 
 }
 
 static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
-                          mast_search_mode mode, const doc_set *filter, mast_hit **hits,
-                          size_t *n_hits)
+                          mast_search_mode mode, const doc_set *filter, const mast_fusion *fu,
+                          mast_hit **hits, size_t *n_hits)
 {
     if (mode == MAST_MODE_BM25)
         return sparse_search(ref, a, query, want, filter, hits, n_hits);
@@ -509,19 +562,27 @@ static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, s
     if (st == MAST_OK)
         st = dense_search(ref, query, want, filter, &dense, &nd);
     if (st == MAST_OK)
-        st = fuse(sparse, ns, dense, nd, hits, n_hits);
+        st = fuse(sparse, ns, dense, nd, fu, hits, n_hits);
     free(sparse);
     free(dense);
     return st;
 }
 
-mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t collection_id,
-                               const char *query, size_t k, mast_search_mode mode,
-                               const mast_filter *filter, int group_by_doc, mast_trace *trace,
-                               mast_hit **hits, size_t *n_hits)
+mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t collection_id,
+                               const char *query, size_t k, const mast_search_opts *opts,
+                               int group_by_doc, mast_trace *trace, mast_hit **hits,
+                               size_t *n_hits)
 {
     *hits = NULL;
     *n_hits = 0;
+    mast_search_opts o = opts ? *opts : MAST_SEARCH_OPTS_DEFAULT;
+    mast_search_mode mode = o.mode;
+    const mast_filter *filter = o.filter;
+    if (o.fusion.rrf_k == 0)   /* zero-initialized options: the default k */
+        o.fusion.rrf_k = MAST_RRF_K;
+    if (!(o.fusion.rrf_k > 0) || !(o.fusion.alpha >= 0 && o.fusion.alpha <= 1))
+        return mast_fail(MAST_ERR_INVALID, "fusion: rrf_k must be > 0 and alpha within 0..1 "
+                         "(got %g and %g)", o.fusion.rrf_k, o.fusion.alpha);
     mast_trace_span_begin(trace, "retrieve");
     mast_trace_attr_str(trace, "query", query);
     mast_trace_attr_int(trace, "k", (int64_t)k);
@@ -544,6 +605,11 @@ mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t col
                        "is not available (set one with: mast collection create NAME --embed MODEL)",
                        mast_search_mode_name(mode));
     mast_trace_attr_str(trace, "mode", mast_search_mode_name(mode));
+    if (mode == MAST_MODE_HYBRID) {
+        mast_trace_attr_str(trace, "fusion", mast_fusion_method_name(o.fusion.method));
+        if (o.fusion.method == MAST_FUSION_CONVEX)
+            mast_trace_attr_double(trace, "alpha", o.fusion.alpha);
+    }
     if (st == MAST_OK)
         st = mast_analyzer_open(&a, NULL);
     if (st == MAST_OK) {
@@ -552,7 +618,7 @@ mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t col
             want = 100;   /* fuse deeper lists than the k asked for */
         for (;;) {
             free(*hits);
-            st = ranked(ref, a, query, want, mode, fset, hits, n_hits);
+            st = ranked(ref, a, query, want, mode, fset, &o.fusion, hits, n_hits);
             if (st != MAST_OK)
                 break;
             size_t got = *n_hits;
@@ -585,22 +651,20 @@ mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collecti
                           const char *query, size_t k, int group_by_doc, mast_trace *trace,
                           mast_hit **hits, size_t *n_hits)
 {
-    return mast_retrieve_mode(r, store, collection_id, query, k, MAST_MODE_AUTO, NULL,
-                              group_by_doc, trace, hits, n_hits);
+    return mast_retrieve_with(r, store, collection_id, query, k, NULL, group_by_doc, trace, hits,
+                              n_hits);
 }
 
 mast_status mast_search(mast_retriever *r, mast_store *store, const char *collection,
                         const char *query, size_t k, mast_trace *trace, mast_result **results,
                         size_t *n_results)
 {
-    return mast_search_with(r, store, collection, query, k, MAST_MODE_AUTO, NULL, trace, results,
-                            n_results);
+    return mast_search_with(r, store, collection, query, k, NULL, trace, results, n_results);
 }
 
 mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *collection,
-                             const char *query, size_t k, mast_search_mode mode,
-                             const mast_filter *filter, mast_trace *trace, mast_result **results,
-                             size_t *n_results)
+                             const char *query, size_t k, const mast_search_opts *opts,
+                             mast_trace *trace, mast_result **results, size_t *n_results)
 {
     *results = NULL;
     *n_results = 0;
@@ -610,8 +674,7 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
     MAST_TRY(mast_store_collection_find(store, collection, &collection_id));
     mast_hit *hits;
     size_t n_hits;
-    MAST_TRY(mast_retrieve_mode(r, store, collection_id, query, k, mode, filter, 0, trace, &hits,
-                                &n_hits));
+    MAST_TRY(mast_retrieve_with(r, store, collection_id, query, k, opts, 0, trace, &hits, &n_hits));
     mast_result *res = calloc(n_hits ? n_hits : 1, sizeof *res);
     if (!res) {
         free(hits);

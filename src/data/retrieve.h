@@ -41,6 +41,7 @@ typedef struct mast_filter {
 /* Parses "key=value"; *owned holds the strings (free it after use). */
 mast_status mast_filter_parse(const char *text, mast_filter *out, char **owned);
 
+
 typedef enum mast_search_mode {
     MAST_MODE_AUTO,     /* hybrid when the collection has an embedding model, else bm25 */
     MAST_MODE_BM25,
@@ -66,6 +67,40 @@ void mast_retriever_set_hnsw_min(mast_retriever *r, size_t n);
 int mast_search_mode_parse(const char *name);
 const char *mast_search_mode_name(mast_search_mode mode);
 
+/* How hybrid search fuses the BM25 and dense lists (each the top 100, or
+** deeper when more results are asked for):
+**   rrf:    score = sum over the lists of 1 / (rrf_k + rank)
+**   convex: score = alpha * dense' + (1 - alpha) * bm25', where ' is the
+**           score normalized within its list (min-max: (s - min) / (max - min),
+**           1 when all are equal; z-score: (s - mean) / stddev, 0 when all are
+**           equal); a chunk absent from a list takes that list's lowest
+**           normalized score. alpha = 1 is dense alone, 0 BM25 alone. */
+typedef enum { MAST_FUSION_RRF, MAST_FUSION_CONVEX } mast_fusion_method;
+typedef enum { MAST_NORM_MINMAX, MAST_NORM_ZSCORE } mast_fusion_norm;
+
+typedef struct mast_fusion {
+    mast_fusion_method method;
+    double rrf_k;              /* > 0; 0 = MAST_RRF_K */
+    double alpha;              /* 0..1 */
+    mast_fusion_norm norm;
+} mast_fusion;
+
+#define MAST_FUSION_DEFAULT ((mast_fusion){MAST_FUSION_RRF, MAST_RRF_K, 0.5, MAST_NORM_MINMAX})
+
+/* "rrf" / "convex" and "minmax" / "zscore"; -1 for anything else */
+int mast_fusion_method_parse(const char *name);
+int mast_fusion_norm_parse(const char *name);
+const char *mast_fusion_method_name(mast_fusion_method m);
+
+/* Everything a search may set besides the query and k. */
+typedef struct mast_search_opts {
+    mast_search_mode mode;
+    const mast_filter *filter;  /* NULL: every document */
+    mast_fusion fusion;
+} mast_search_opts;
+
+#define MAST_SEARCH_OPTS_DEFAULT ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT})
+
 /* The top k chunks of a collection for a query. With group_by_doc, at most
 ** one hit (the best chunk) per document, so k distinct documents. The caller
 ** frees *hits. */
@@ -73,19 +108,18 @@ mast_status mast_retrieve(mast_retriever *r, mast_store *store, int64_t collecti
                           const char *query, size_t k, int group_by_doc, mast_trace *trace,
                           mast_hit **hits, size_t *n_hits);
 
-/* mast_retrieve with an explicit mode and an optional filter. MAST_ERR_INVALID
+/* mast_retrieve with options (NULL: MAST_SEARCH_OPTS_DEFAULT). MAST_ERR_INVALID
 ** with a message when dense or hybrid is asked of a collection without an
-** embedding model. */
-mast_status mast_retrieve_mode(mast_retriever *r, mast_store *store, int64_t collection_id,
-                               const char *query, size_t k, mast_search_mode mode,
-                               const mast_filter *filter, int group_by_doc, mast_trace *trace,
-                               mast_hit **hits, size_t *n_hits);
+** embedding model, or for fusion parameters out of range. */
+mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t collection_id,
+                               const char *query, size_t k, const mast_search_opts *opts,
+                               int group_by_doc, mast_trace *trace, mast_hit **hits,
+                               size_t *n_hits);
 
-/* mast_search with an explicit mode and an optional filter. */
+/* mast_search with options (NULL: MAST_SEARCH_OPTS_DEFAULT). */
 mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *collection,
-                             const char *query, size_t k, mast_search_mode mode,
-                             const mast_filter *filter, mast_trace *trace, mast_result **results,
-                             size_t *n_results);
+                             const char *query, size_t k, const mast_search_opts *opts,
+                             mast_trace *trace, mast_result **results, size_t *n_results);
 
 /* Search by collection name, returning full results (uri, title, heading,
 ** text) ranked from 1. Free with mast_results_free. Errors: unknown

@@ -307,7 +307,7 @@ static int file_exists(const char *path)
 }
 
 static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t collection_id,
-                               beir *b, int progress_on, mast_search_mode mode,
+                               beir *b, int progress_on, const mast_search_opts *search,
                                mast_eval_report *report)
 {
     mast_eval_metrics sum = {0};
@@ -320,8 +320,10 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     /* build the index before timing queries */
     mast_hit *none = NULL;
     size_t n_none = 0;
-    mast_status st = mast_retrieve_mode(r, store, collection_id, "", 1, MAST_MODE_BM25, NULL, 0, NULL,
-                                        &none, &n_none);
+    mast_search_opts warm = MAST_SEARCH_OPTS_DEFAULT;
+    warm.mode = MAST_MODE_BM25;
+    mast_status st = mast_retrieve_with(r, store, collection_id, "", 1, &warm, 0, NULL, &none,
+                                        &n_none);
     free(none);
     for (size_t i = 0; i < b->n_queries && st == MAST_OK; i++) {
         size_t n_judged;
@@ -331,7 +333,7 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
         int64_t t0 = mast_mono_us();
         mast_hit *hits;
         size_t n_hits;
-        st = mast_retrieve_mode(r, store, collection_id, b->query_texts[i], 100, mode, NULL, 1, NULL,
+        st = mast_retrieve_with(r, store, collection_id, b->query_texts[i], 100, search, 1, NULL,
                                 &hits, &n_hits);
         search_us += mast_mono_us() - t0;
         if (st != MAST_OK)
@@ -432,7 +434,8 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
         st = load_doc_ids(&b, store, collection_id, source);
     if (st == MAST_OK) {
         mast_trace_span_begin(trace, "eval.queries");
-        st = run_queries(store, r, collection_id, &b, opts->progress, opts->mode, report);
+        mast_search_opts search = {opts->mode, NULL, opts->fusion};
+        st = run_queries(store, r, collection_id, &b, opts->progress, &search, report);
         mast_trace_attr_int(trace, "n_queries", (int64_t)report->n_queries);
         mast_trace_attr_double(trace, "ndcg@10", report->mean.ndcg_10);
         mast_trace_span_end(trace, st);

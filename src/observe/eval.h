@@ -39,6 +39,7 @@ typedef struct mast_eval_opts {
     const char *split;          /* NULL = "test" */
     mast_ingest_opts ingest;   /* chunk_tokens 0 = MAST_EVAL_CHUNK_TOKENS */
     mast_search_mode mode;     /* MAST_MODE_AUTO: hybrid with a model, else bm25 */
+    mast_fusion fusion;        /* for hybrid (MAST_FUSION_DEFAULT: RRF, k 60) */
     const char *embed_model;   /* set as the collection's embedding model first, or NULL */
     int progress;
 } mast_eval_opts;

@@ -32,7 +32,7 @@ static int returns_text(mast_retriever *r, mast_store *s, const char *query, mas
 {
     mast_result *res;
     size_t n;
-    if (mast_search_with(r, s, "c", query, 1000, mode, NULL, NULL, &res, &n) != MAST_OK) {
+    if (mast_search_with(r, s, "c", query, 1000, &(mast_search_opts){mode, NULL, MAST_FUSION_DEFAULT}, NULL, &res, &n) != MAST_OK) {
         fprintf(stderr, "  search: %s\n", mast_errmsg());
         return -1;
     }
@@ -69,9 +69,9 @@ static void test_vectors_follow_replace_and_prune(void)
     /* the fused score is 1/(60 + rank in bm25) + 1/(60 + rank in dense) */
     mast_result *res, *bm, *dn;
     size_t nb, nd;
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_BM25, NULL, NULL, &bm, &nb) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_DENSE, NULL, NULL, &dn, &nd) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, MAST_MODE_HYBRID, NULL, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT}, NULL, &bm, &nb) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT}, NULL, &dn, &nd) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_HYBRID, NULL, MAST_FUSION_DEFAULT}, NULL, &res, &n) == MAST_OK);
     CHECK_EQ_INT(nb, 1);
     CHECK_EQ_INT(nd, 3);
     for (size_t i = 0; i < n; i++) {
@@ -120,12 +120,12 @@ static void test_a_collection_without_model_refuses_dense(void)
     REQUIRE(mast_retriever_create(&r) == MAST_OK);
     mast_result *res;
     size_t n;
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_DENSE, NULL, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT}, NULL, &res, &n),
                  MAST_ERR_INVALID);
     CHECK(strstr(mast_errmsg(), "no embedding model, so --mode dense is not available") != NULL);
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_HYBRID, NULL, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_HYBRID, NULL, MAST_FUSION_DEFAULT}, NULL, &res, &n),
                  MAST_ERR_INVALID);
-    REQUIRE(mast_search_with(r, s, "plain", "x", 5, MAST_MODE_BM25, NULL, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT}, NULL, &res, &n) == MAST_OK);
     mast_results_free(res, n);
     mast_retriever_free(r);
     mast_store_close(s);
@@ -156,7 +156,7 @@ static int search_texts(mast_retriever *r, mast_store *s, const char *coll, cons
 {
     mast_result *res;
     size_t n;
-    if (mast_search_with(r, s, coll, query, 100, mode, f, NULL, &res, &n) != MAST_OK) {
+    if (mast_search_with(r, s, coll, query, 100, &(mast_search_opts){mode, f, MAST_FUSION_DEFAULT}, NULL, &res, &n) != MAST_OK) {
         fprintf(stderr, "  search: %s\n", mast_errmsg());
         return -1;
     }
@@ -285,6 +285,84 @@ static void test_metadata_filters_every_mode(void)
     mast_store_close(s);
 }
 
+/* expected fused score of chunk c from the BM25 list b and dense list d */
+static double expect_fused(const mast_result *b, size_t nb, const mast_result *d, size_t nd,
+                           int64_t c, const mast_fusion *f)
+{
+    const mast_result *lists[2] = {b, d};
+    size_t ns[2] = {nb, nd};
+    double w[2] = {1 - f->alpha, f->alpha}, total = 0;
+    for (int l = 0; l < 2; l++) {
+        double lo = INFINITY, hi = -INFINITY, mean = 0, sd = 0, mine = NAN;
+        for (size_t i = 0; i < ns[l]; i++) {
+            lo = fmin(lo, lists[l][i].score);
+            hi = fmax(hi, lists[l][i].score);
+            mean += lists[l][i].score / (double)ns[l];
+        }
+        for (size_t i = 0; i < ns[l]; i++)
+            sd += (lists[l][i].score - mean) * (lists[l][i].score - mean) / (double)ns[l];
+        sd = sqrt(sd);
+        int rank = 0;
+        for (size_t i = 0; i < ns[l]; i++)
+            if (lists[l][i].chunk_id == c) {
+                mine = lists[l][i].score;
+                rank = lists[l][i].rank;
+            }
+        if (f->method == MAST_FUSION_RRF) {
+            total += rank ? 1.0 / (f->rrf_k + rank) : 0;
+            continue;
+        }
+        double x = isnan(mine) ? lo : mine;   /* absent: the list's floor */
+        total += w[l] * (f->norm == MAST_NORM_ZSCORE ? (sd > 0 ? (x - mean) / sd : 0)
+                                                     : (hi > lo ? (x - lo) / (hi - lo) : 1));
+    }
+    return total;
+}
+
+static void test_fusion_methods_match_their_formulas(void)
+{
+    mast_store *s;
+    REQUIRE(mast_store_open(&s, db) == MAST_OK);
+    mast_retriever *r;
+    REQUIRE(mast_retriever_create(&r) == MAST_OK);
+    const char *q = "moon orbits earth sugar";
+    mast_result *bm, *dn;
+    size_t nb, nd;
+    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT},
+                             NULL, &bm, &nb) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT},
+                             NULL, &dn, &nd) == MAST_OK);
+    CHECK(nb >= 2 && nd == 4);
+    mast_fusion cases[] = {{MAST_FUSION_CONVEX, 60, 0.3, MAST_NORM_MINMAX},
+                           {MAST_FUSION_CONVEX, 60, 0.7, MAST_NORM_ZSCORE},
+                           {MAST_FUSION_RRF, 10, 0.5, MAST_NORM_MINMAX},
+                           {MAST_FUSION_CONVEX, 60, 0.0, MAST_NORM_MINMAX}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        mast_result *res;
+        size_t n;
+        REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_HYBRID, NULL, cases[c]},
+                                 NULL, &res, &n) == MAST_OK);
+        CHECK_EQ_INT(n, 4);
+        for (size_t i = 0; i < n; i++) {
+            CHECK_NEAR(res[i].score, expect_fused(bm, nb, dn, nd, res[i].chunk_id, &cases[c]), 1e-9);
+            if (i)
+                CHECK(res[i].score <= res[i - 1].score);
+        }
+        if (cases[c].alpha == 0)   /* BM25 alone: its best first */
+            CHECK_EQ_INT(res[0].chunk_id, bm[0].chunk_id);
+        mast_results_free(res, n);
+    }
+    mast_result *res;
+    size_t n;
+    mast_fusion bad = {MAST_FUSION_CONVEX, 60, 1.5, MAST_NORM_MINMAX};
+    CHECK_EQ_INT(mast_search_with(r, s, "h", q, 10, &(mast_search_opts){MAST_MODE_HYBRID, NULL, bad},
+                                  NULL, &res, &n), MAST_ERR_INVALID);
+    mast_results_free(bm, nb);
+    mast_results_free(dn, nd);
+    mast_retriever_free(r);
+    mast_store_close(s);
+}
+
 int main(void)
 {
     char *d = test_tmpdir();
@@ -310,5 +388,6 @@ int main(void)
     RUN(test_changing_the_model_needs_reembed_and_reembeds);
     RUN(test_hnsw_index_file_follows_the_store);
     RUN(test_metadata_filters_every_mode);
+    RUN(test_fusion_methods_match_their_formulas);
     return test_summary();
 }

@@ -132,6 +132,8 @@ S="$(curl -s -X POST -d '{"query":"MRR","filter":"format=markdown"}' "http://127
 check "a filter nothing matches" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["results"] == []' "$S"
 CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","filter":5}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
 check "a malformed filter is 400" test "$CODE" = 400
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","fusion":"max"}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "an unknown fusion is 400" test "$CODE" = 400
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM stops the server cleanly" test $? -eq 0
@@ -184,6 +186,10 @@ t = json.loads(sys.argv[1])
 assert t["name"] == "search" and [s["attributes"]["mode"] for s in t["spans"] if s["name"] == "retrieve"] == ["hybrid"], t
 ' "$OUT"
 expect "search --mode hybrid" 0 "$MAST" search "MRR" -c dense --mode hybrid
+expect "search --fusion convex" 0 "$MAST" search "MRR" -c dense --fusion convex --alpha 0.3 --normalize zscore --json
+check "convex fusion ranks" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r and r[0]["rank"] == 1, r' "$OUT"
+expect "a bad --alpha" 2 "$MAST" search "MRR" -c dense --fusion convex --alpha 1.5
+check "alpha range message" contains "$ERR" "--alpha must be a number from 0 to 1"
 expect "search --filter" 0 "$MAST" search "MRR" -c dense --filter format=text --json
 check "filter keeps text files only" python3 -c '
 import json, sys

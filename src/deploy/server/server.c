@@ -162,6 +162,25 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
         else
             mode = (mast_search_mode)parsed;
     }
+    /* "fusion": "rrf" | "convex", "alpha", "rrf_k", "normalize": "minmax" | "zscore" */
+    mast_fusion fusion = MAST_FUSION_DEFAULT;
+    if (st == MAST_OK) {
+        int fm = mast_fusion_method_parse(mast_json_get_str(body, "fusion", "rrf"));
+        int fn = mast_fusion_norm_parse(mast_json_get_str(body, "normalize", "minmax"));
+        json_t *alpha = json_object_get(body, "alpha"), *rk = json_object_get(body, "rrf_k");
+        if (fm < 0)
+            st = mast_fail(MAST_ERR_INVALID, "\"fusion\" must be rrf or convex");
+        else if (fn < 0)
+            st = mast_fail(MAST_ERR_INVALID, "\"normalize\" must be minmax or zscore");
+        else if ((alpha && !json_is_number(alpha)) || (rk && !json_is_number(rk)))
+            st = mast_fail(MAST_ERR_INVALID, "\"alpha\" and \"rrf_k\" must be numbers");
+        fusion.method = (mast_fusion_method)(fm < 0 ? 0 : fm);
+        fusion.norm = (mast_fusion_norm)(fn < 0 ? 0 : fn);
+        if (alpha && json_is_number(alpha))
+            fusion.alpha = json_number_value(alpha);
+        if (rk && json_is_number(rk))
+            fusion.rrf_k = json_number_value(rk);
+    }
     /* "filter": {"key": "value"} (one member, a string or a number) or "key=value" */
     mast_filter filter = {NULL, NULL};
     char *owned = NULL, number[64];
@@ -185,7 +204,8 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
                        "\"filter\" must be {\"key\": \"value\"} (one member) or \"key=value\"");
     }
     if (st == MAST_OK)
-        st = mast_search_with(s->retriever, store, collection, query, k, mode, &filter, trace,
+        st = mast_search_with(s->retriever, store, collection, query, k,
+                              &(mast_search_opts){mode, &filter, fusion}, trace,
                               &results, &n);
     free(owned);
     if (st != MAST_OK) {
