@@ -311,7 +311,7 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
                                mast_eval_report *report)
 {
     mast_eval_metrics sum = {0};
-    size_t n_eval = 0;
+    size_t n_eval = 0, cap_per_query = 0;
     mast_progress progress;
     mast_progress_begin(&progress, "evaluating", b->n_queries);
     if (!progress_on)
@@ -355,6 +355,16 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
             q[j] = rows[j].q;
         mast_eval_metrics m;
         if (mast_eval_query(ranked, n_ranked, q, n_judged, &m)) {
+            char *qid = strdup(b->query_ids[i]);
+            if (!qid || !mast_grow_array((void **)&report->per_query, &cap_per_query, n_eval + 1,
+                                         sizeof *report->per_query)) {
+                free(qid);
+                free(q);
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                break;
+            }
+            report->per_query[n_eval] = (mast_eval_query_result){qid, m};
+            report->n_queries = n_eval + 1;   /* so that a failure later frees it */
             sum.ndcg_10 += m.ndcg_10;
             sum.recall_10 += m.recall_10;
             sum.recall_100 += m.recall_100;
@@ -373,7 +383,7 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     double n = (double)n_eval;
     report->mean = (mast_eval_metrics){sum.ndcg_10 / n, sum.recall_10 / n, sum.recall_100 / n,
                                        sum.mrr_10 / n, sum.map_100 / n};
-    report->n_queries = n_eval;
+    report->n_queries = n_eval;   /* also the length of per_query */
     report->search_seconds = (double)search_us / 1e6;
     report->qps = search_us > 0 ? n / report->search_seconds : 0;
     return MAST_OK;
@@ -442,4 +452,72 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
     }
     beir_free(&b);
     return st;
+}
+
+void mast_eval_report_free(mast_eval_report *report)
+{
+    for (size_t i = 0; report->per_query && i < report->n_queries; i++)
+        free(report->per_query[i].query_id);
+    free(report->per_query);
+    report->per_query = NULL;
+}
+
+static int cmp_query(const void *x, const void *y)
+{
+    return strcmp(((const mast_eval_query_result *)x)->query_id,
+                  ((const mast_eval_query_result *)y)->query_id);
+}
+
+mast_status mast_eval_compare(const mast_eval_query_result *a, size_t na,
+                              const mast_eval_query_result *b, size_t nb,
+                              mast_eval_comparison *out)
+{
+    memset(out, 0, sizeof *out);
+    mast_eval_query_result *sb = malloc((nb ? nb : 1) * sizeof *sb);
+    double *d = malloc((na ? na : 1) * sizeof *d);
+    if (!sb || !d) {
+        free(sb);
+        free(d);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    memcpy(sb, b, nb * sizeof *sb);
+    qsort(sb, nb, sizeof *sb, cmp_query);
+    size_t n = 0;
+    double sum = 0;
+    for (size_t i = 0; i < na; i++) {
+        const mast_eval_query_result *m = nb ? bsearch(&a[i], sb, nb, sizeof *sb, cmp_query) : NULL;
+        if (!m)
+            continue;
+        d[n] = a[i].m.ndcg_10 - m->m.ndcg_10;
+        out->wins += d[n] > 0;
+        out->losses += d[n] < 0;
+        out->ties += d[n] == 0;
+        sum += d[n++];
+    }
+    free(sb);
+    if (n == 0) {
+        free(d);
+        return mast_fail(MAST_ERR_INVALID, "the two runs have no query in common");
+    }
+    out->n = n;
+    out->mean_diff = sum / (double)n;
+    /* randomization: flip each difference's sign at random; how often is the
+    ** mean at least as far from 0 as the observed one? */
+    enum { ROUNDS = 10000 };
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    size_t extreme = 0;
+    double observed = fabs(out->mean_diff) - 1e-12;
+    for (int r = 0; r < ROUNDS; r++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            s += (rng & 1) ? d[i] : -d[i];
+        }
+        extreme += fabs(s / (double)n) >= observed;
+    }
+    out->p_value = ((double)extreme + 1) / (ROUNDS + 1);
+    free(d);
+    return MAST_OK;
 }

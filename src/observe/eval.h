@@ -49,8 +49,14 @@ typedef struct mast_eval_opts {
 ** in one chunk (see docs/benchmarks.md for the effect of smaller chunks). */
 #define MAST_EVAL_CHUNK_TOKENS 1024
 
+typedef struct mast_eval_query_result {
+    char *query_id;
+    mast_eval_metrics m;
+} mast_eval_query_result;
+
 typedef struct mast_eval_report {
     mast_eval_metrics mean;
+    mast_eval_query_result *per_query;   /* the evaluated queries, in file order */
     size_t n_queries;           /* evaluated queries */
     double qps;                 /* queries per second, retrieval only */
     double search_seconds;
@@ -60,8 +66,22 @@ typedef struct mast_eval_report {
 
 /* Ingests (or reuses, unchanged documents are skipped) the corpus, runs every
 ** judged query (top 100 documents, one best chunk per document) and averages
-** the metrics. */
+** the metrics. Free the report with mast_eval_report_free. */
 mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval_opts *opts,
                            mast_trace *trace, mast_eval_report *report);
+void mast_eval_report_free(mast_eval_report *report);
+
+/* Two runs over the same queries, paired by query id on nDCG@10: wins
+** (a > b), losses, ties, the mean difference (a - b) and the two-sided
+** p-value of a paired randomization test (10,000 random sign flips of the
+** per-query differences, fixed seed; p = (extreme + 1) / (10,000 + 1)). */
+typedef struct mast_eval_comparison {
+    size_t n, wins, losses, ties;
+    double mean_diff, p_value;
+} mast_eval_comparison;
+
+mast_status mast_eval_compare(const mast_eval_query_result *a, size_t na,
+                              const mast_eval_query_result *b, size_t nb,
+                              mast_eval_comparison *out);
 
 #endif

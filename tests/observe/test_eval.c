@@ -69,6 +69,41 @@ static void test_empty_ranking_scores_zero(void)
     CHECK_NEAR(m.ndcg_10 + m.recall_10 + m.recall_100 + m.mrr_10 + m.map_100, 0.0, 0);
 }
 
+static void test_paired_comparison(void)
+{
+    enum { N = 20 };
+    mast_eval_query_result a[N], b[N + 1];
+    char ids[N + 1][8];
+    for (int i = 0; i < N + 1; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        b[i] = (mast_eval_query_result){ids[i], {0.5, 0, 0, 0, 0}};
+    }
+    /* a is better on every query by 0.1, listed in another order; b has an extra query */
+    for (int i = 0; i < N; i++)
+        a[i] = (mast_eval_query_result){ids[N - 1 - i], {0.6, 0, 0, 0, 0}};
+    mast_eval_comparison c;
+    REQUIRE(mast_eval_compare(a, N, b, N + 1, &c) == MAST_OK);
+    CHECK_EQ_INT(c.n, N);
+    CHECK_EQ_INT(c.wins, N);
+    CHECK_EQ_INT(c.losses, 0);
+    CHECK_NEAR(c.mean_diff, 0.1, 1e-12);
+    /* all 20 signs agree: a random flip reaches it with probability 2 / 2^20 */
+    CHECK(c.p_value < 0.001);
+    /* no difference at all: every flip is as extreme, p = 1 */
+    REQUIRE(mast_eval_compare(b, N, b, N, &c) == MAST_OK);
+    CHECK_EQ_INT(c.ties, N);
+    CHECK(c.p_value == 1.0);
+    /* half better, half worse by the same amount: far from significant */
+    for (int i = 0; i < N; i++)
+        a[i].m.ndcg_10 = i % 2 ? 0.6 : 0.4;
+    REQUIRE(mast_eval_compare(a, N, b, N, &c) == MAST_OK);
+    CHECK_EQ_INT(c.wins, N / 2);
+    CHECK_EQ_INT(c.losses, N / 2);
+    CHECK(c.p_value > 0.9);
+    mast_eval_query_result other = {"zz", {0, 0, 0, 0, 0}};
+    CHECK_EQ_INT(mast_eval_compare(&other, 1, b, N, &c), MAST_ERR_INVALID);
+}
+
 int main(void)
 {
     RUN(test_binary_relevance_hand_computed);
@@ -76,5 +111,6 @@ int main(void)
     RUN(test_cutoffs_at_10_and_100);
     RUN(test_query_without_relevant_documents_is_left_out);
     RUN(test_empty_ranking_scores_zero);
+    RUN(test_paired_comparison);
     return test_summary();
 }
