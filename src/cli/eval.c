@@ -32,6 +32,8 @@ static const char eval_help[] =
     "                          documents stay whole, as the judgments are per document)\n"
     "      --sweep alpha=A,B,...  one run per alpha: hybrid search, convex fusion, e.g.\n"
     "                          alpha=0,0.25,0.5,0.75,1 (alpha 0 = BM25 alone, 1 = dense alone)\n"
+    "      --min-seconds S     repeat the queries until they took S seconds, for a steadier\n"
+    "                          queries/s (the metrics come from the first pass)\n"
     "      --out DIR           write DIR/report.md, metrics.json, per_query.jsonl, chart.svg\n"
     "      --compare A B       compare two --out folders (A or A:LABEL picks a run of a sweep;\n"
     "                          default its first) per query on nDCG@10: wins, losses, ties and\n"
@@ -51,6 +53,7 @@ static json_t *run_json(const mast_eval_run *run)
                           "recall@10", m->recall_10, "recall@100", m->recall_100, "mrr@10",
                           m->mrr_10, "map@100", m->map_100, "queries",
                           (json_int_t)run->report.n_queries, "qps", run->report.qps);
+    json_object_set_new(o, "ingest_seconds", json_real(run->report.ingest.seconds));
     /* the fusion settings (used when the search is hybrid) */
     json_object_set_new(o, "fusion", json_pack("{s:s, s:f, s:s, s:f}", "method",
                                                mast_fusion_method_name(f->method), "alpha",
@@ -143,7 +146,7 @@ static int compare_runs(int argc, char **argv, int json)
 int cmd_eval(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_BEIR, OPT_SPLIT, OPT_CHUNK, OPT_MODE, OPT_EMBED, OPT_SWEEP,
-           OPT_OUT, OPT_COMPARE };
+           OPT_OUT, OPT_COMPARE, OPT_MIN_SECONDS };
     static const struct option options[] = {
         {"beir", required_argument, NULL, OPT_BEIR},
         {"collection", required_argument, NULL, 'c'},
@@ -154,6 +157,7 @@ int cmd_eval(int argc, char **argv)
         {"sweep", required_argument, NULL, OPT_SWEEP},
         {"out", required_argument, NULL, OPT_OUT},
         {"compare", no_argument, NULL, OPT_COMPARE},
+        {"min-seconds", required_argument, NULL, OPT_MIN_SECONDS},
         CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
@@ -188,6 +192,11 @@ int cmd_eval(int argc, char **argv)
         case OPT_SWEEP: sweep = optarg; break;
         case OPT_OUT: out_dir = optarg; break;
         case OPT_COMPARE: compare = 1; break;
+        case OPT_MIN_SECONDS:
+            if (!cli_parse_int("eval", "--min-seconds", optarg, 0, 3600, &v))
+                return EXIT_USAGE;
+            opts.min_seconds = (double)v;
+            break;
         case OPT_JSON: json = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(eval_help, stdout); return 0;

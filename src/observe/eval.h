@@ -41,6 +41,7 @@ typedef struct mast_eval_opts {
     mast_search_mode mode;     /* MAST_MODE_AUTO: hybrid with a model, else bm25 */
     mast_fusion fusion;        /* for hybrid (MAST_FUSION_DEFAULT: RRF, k 60) */
     const char *embed_model;   /* set as the collection's embedding model first, or NULL */
+    double min_seconds;        /* repeat the queries until their time reaches this, for qps */
     int progress;
 } mast_eval_opts;
 
