@@ -74,6 +74,38 @@ static int is_letter(int32_t cp)
     return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 }
 
+/* Han and kana have no spaces between words: each such character is a
+** term of its own (unigrams). Hangul is written with spaces and stays a
+** word character. */
+static int is_cjk(int32_t cp)
+{
+    return (cp >= 0x3040 && cp <= 0x30FF) ||   /* hiragana, katakana */
+           (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK extension A */
+           (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK unified ideographs */
+           (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
+           (cp >= 0x20000 && cp <= 0x3134F);   /* extensions B to G */
+}
+
+/* Case- and accent-folds one code point into out (at most 4 code points):
+** compatibility decomposition, marks stripped, case folded (utf8proc), so
+** "Café" and "cafe", "ß" and "ss", "ﬁ" and "fi" meet. */
+static utf8proc_ssize_t fold(int32_t cp, utf8proc_int32_t out[4])
+{
+    if (cp >= 0xAC00 && cp <= 0xD7A3) {   /* Hangul syllables stay composed */
+        out[0] = cp;
+        return 1;
+    }
+    utf8proc_int32_t boundclass = 0;
+    utf8proc_ssize_t k = utf8proc_decompose_char(
+        cp, out, 4, UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK | UTF8PROC_CASEFOLD,
+        &boundclass);
+    if (k < 0 || k > 4) {   /* no decomposition that fits: lower-case only */
+        out[0] = utf8proc_tolower(cp);
+        return 1;
+    }
+    return k;
+}
+
 static void emit(mast_analyzer *a, char *term, size_t n, mast_term_fn fn, void *ctx)
 {
     /* drop a possessive 's */
@@ -112,15 +144,26 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
                 continue;
             }
         }
-        if (i < len && is_word_char(cp)) {
-            int32_t lower = utf8proc_tolower(cp);
+        if (i < len && is_cjk(cp)) {
+            if (n && !overflow)   /* the word before it ends here */
+                emit(a, term, n, fn, ctx);
             utf8proc_uint8_t enc[4];
-            utf8proc_ssize_t k = utf8proc_encode_char(lower, enc);
-            if (n + (size_t)k <= MAST_MAX_TERM_BYTES) {
-                memcpy(term + n, enc, (size_t)k);
-                n += (size_t)k;
-            } else {
-                overflow = 1;
+            utf8proc_ssize_t k = utf8proc_encode_char(cp, enc);
+            fn(ctx, (const char *)enc, (size_t)k);
+            n = 0;
+            overflow = 0;
+        } else if (i < len && is_word_char(cp)) {
+            utf8proc_int32_t folded[4];
+            utf8proc_ssize_t nf = fold(cp, folded);
+            for (utf8proc_ssize_t f = 0; f < nf; f++) {
+                utf8proc_uint8_t enc[4];
+                utf8proc_ssize_t k = utf8proc_encode_char(folded[f], enc);
+                if (n + (size_t)k <= MAST_MAX_TERM_BYTES) {
+                    memcpy(term + n, enc, (size_t)k);
+                    n += (size_t)k;
+                } else {
+                    overflow = 1;
+                }
             }
         } else if (n || overflow) {
             if (!overflow)

@@ -5,7 +5,14 @@
 **   - a token is a maximal run of letters (L*), digits (N*) and combining
 **     marks (M*); an apostrophe (' or U+2019) between two letters stays
 **     inside the token, and a trailing possessive 's is dropped;
-**   - tokens are lower-cased per code point (utf8proc) — case folding;
+**   - tokens are case- and accent-folded per code point (utf8proc: compatibility
+**     decomposition, marks stripped, case folding), so "Café" and "cafe",
+**     "Straße" and "strasse", "ﬁle" and "file" are the same term;
+**   - Han, hiragana and katakana characters are each a term of their own
+**     (unigrams: those scripts put no spaces between words); Hangul, written
+**     with spaces, forms words like Latin (its syllables are not decomposed);
+**   - hyphens, dots, slashes and "@" split tokens ("e-mail" is "e" "mail",
+**     "v2.0" is "v2" "0", a URL or an e-mail address is its words);
 **   - tokens on the stop list (Lucene's 33 English stop words) are dropped;
 **   - the rest is stemmed with Snowball's English stemmer (libstemmer);
 **   - tokens longer than MAST_MAX_TERM_BYTES are dropped.
