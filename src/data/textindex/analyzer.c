@@ -64,6 +64,11 @@ static int is_word_char(int32_t cp)
     return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_NO);  /* L*, M*, N* */
 }
 
+static int is_digit(int32_t cp)
+{
+    return cp >= '0' && cp <= '9';
+}
+
 static int is_letter(int32_t cp)
 {
     if (cp < 0x80)
@@ -123,7 +128,7 @@ static void emit(mast_analyzer *a, char *term, size_t n, mast_term_fn fn, void *
 void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn fn, void *ctx)
 {
     char term[MAST_MAX_TERM_BYTES + 8];
-    size_t n = 0;
+    size_t n = 0, seg = 0;   /* seg: word characters since the token began or last joined */
     int overflow = 0;
     int32_t prev = 0;
     size_t i = 0;
@@ -144,6 +149,36 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
                 continue;
             }
         }
+        /* joins inside words (see analyzer.h) */
+        if ((cp == '.' || cp == '-' || cp == '+' || cp == '#') && n && !overflow) {
+            int32_t n1 = -1, n2 = -1;
+            size_t s1 = 0;
+            if (i + step < len) {
+                s1 = mast_utf8_decode(text + i + step, len - i - step, &n1);
+                if (i + step + s1 < len)
+                    mast_utf8_decode(text + i + step + s1, len - i - step - s1, &n2);
+            }
+            const char *add = NULL;
+            size_t skip = step;
+            if (cp == '.' && is_digit(prev) && is_digit(n1))
+                add = ".";   /* 3.14, v2.0 */
+            else if (cp == '+' && n1 == '+' && is_letter(prev) && !is_word_char(n2)) {
+                add = "++";  /* C++ */
+                skip = step + s1;
+            } else if (cp == '#' && seg == 1 && is_letter(prev) && !is_word_char(n1))
+                add = "#";   /* C#, F# */
+            if (add) {
+                size_t k = strlen(add);
+                if (n + k <= MAST_MAX_TERM_BYTES) {
+                    memcpy(term + n, add, k);
+                    n += k;
+                }
+                seg = 0;
+                prev = cp;
+                i += skip;
+                continue;
+            }
+        }
         if (i < len && is_cjk(cp)) {
             if (n && !overflow)   /* the word before it ends here */
                 emit(a, term, n, fn, ctx);
@@ -151,8 +186,10 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
             utf8proc_ssize_t k = utf8proc_encode_char(cp, enc);
             fn(ctx, (const char *)enc, (size_t)k);
             n = 0;
+            seg = 0;
             overflow = 0;
         } else if (i < len && is_word_char(cp)) {
+            seg++;
             utf8proc_int32_t folded[4];
             utf8proc_ssize_t nf = fold(cp, folded);
             for (utf8proc_ssize_t f = 0; f < nf; f++) {
@@ -171,6 +208,8 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
             n = 0;
             overflow = 0;
         }
+        if (!(i < len && is_word_char(cp)))
+            seg = 0;
         prev = cp;
         i += step;
     }
