@@ -183,29 +183,37 @@ int cmd_collections(int argc, char **argv)
 }
 
 static const char collection_help[] =
-    "Usage: mast collection create NAME [--embed MODEL] [--reembed] [--db PATH]\n"
+    "Usage: mast collection create NAME [--embed MODEL] [--reembed] [--language L] [--db PATH]\n"
     "\n"
     "Creates a collection (or updates its settings). --embed MODEL sets its embedding model (a\n"
     "BERT-family GGUF or a static word-vector model, see 'mast embed'): 'mast ingest' then\n"
     "stores a vector per chunk and 'mast search' defaults to hybrid retrieval. Changing the\n"
     "model of a collection that has one needs --reembed: its vectors are deleted and the next\n"
-    "'mast ingest' of its files computes them again.\n";
+    "'mast ingest' of its files computes them again.\n"
+    "\n"
+    "--language L sets the BM25 analyzer: english (the default: Lucene's stop words and the\n"
+    "Snowball stemmer), another Snowball language (french, german, spanish, italian, dutch,\n"
+    "portuguese, russian, ...: its stemmer, no stop words), or none (no stemming and no stop\n"
+    "words, '_' kept inside tokens: for identifiers and code). The index follows at the next\n"
+    "search.\n";
 
 int cmd_collection(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_EMBED, OPT_REEMBED };
+    enum { OPT_DB = 256, OPT_EMBED, OPT_REEMBED, OPT_LANGUAGE };
     static const struct option options[] = {
         {"embed", required_argument, NULL, OPT_EMBED}, {"reembed", no_argument, NULL, OPT_REEMBED},
+        {"language", required_argument, NULL, OPT_LANGUAGE},
         {"db", required_argument, NULL, OPT_DB},       {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = NULL, *model = NULL;
+    const char *db = NULL, *model = NULL, *language = NULL;
     int reembed = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case OPT_EMBED: model = optarg; break;
         case OPT_REEMBED: reembed = 1; break;
+        case OPT_LANGUAGE: language = optarg; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(collection_help, stdout); return 0;
         default: return cli_bad_option("collection", argv);
@@ -217,6 +225,8 @@ int cmd_collection(int argc, char **argv)
     mast_store *store;
     mast_status st = cli_open_store(db, &store);
     int64_t id;
+    if (st == MAST_OK && language)
+        st = mast_collection_set_language(store, name, language);
     if (st == MAST_OK)
         st = model ? mast_collection_set_embedder(store, name, model, reembed)
                    : mast_store_collection_ensure(store, name, &id);

@@ -10,19 +10,60 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "data/textindex/analyzer.h"
 
-mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path)
+
+/* the config's string at obj.key (caller frees), or NULL */
+static mast_status config_string(mast_store *store, int64_t collection_id, const char *obj,
+                                 const char *key, char **out)
 {
-    *path = NULL;
+    *out = NULL;
     char *config = NULL;
     MAST_TRY(mast_store_collection_config(store, collection_id, &config));
     json_t *c = json_loads(config, 0, NULL);
     free(config);
-    const char *model = mast_json_get_str(json_object_get(c, "embed"), "model", NULL);
-    if (model)
-        *path = strdup(model);
+    const char *v = mast_json_get_str(obj ? json_object_get(c, obj) : c, key, NULL);
+    if (v && !(*out = strdup(v))) {
+        json_decref(c);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
     json_decref(c);
     return MAST_OK;
+}
+
+mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path)
+{
+    return config_string(store, collection_id, "embed", "model", path);
+}
+
+mast_status mast_collection_language(mast_store *store, int64_t collection_id, char **language)
+{
+    return config_string(store, collection_id, NULL, "language", language);
+}
+
+mast_status mast_collection_set_language(mast_store *store, const char *collection,
+                                         const char *language)
+{
+    mast_analyzer *a;
+    MAST_TRY(mast_analyzer_open(&a, language));   /* refuses an unknown language first */
+    mast_analyzer_free(a);
+    int64_t id;
+    MAST_TRY(mast_store_collection_ensure(store, collection, &id));
+    char *config = NULL;
+    MAST_TRY(mast_store_collection_config(store, id, &config));
+    json_t *c = json_loads(config, 0, NULL);
+    free(config);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        c = json_object();
+    }
+    json_object_set_new(c, "language", json_string(language));
+    char *text = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    mast_status st = text ? mast_store_collection_set_config(store, id, text)
+                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    free(text);
+    return st;
 }
 
 mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,

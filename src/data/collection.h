@@ -21,4 +21,12 @@ mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_
 /* The configured model path (caller frees) or NULL. */
 mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path);
 
+/* The collection's analyzer language (caller frees), NULL for the default
+** (English); see mast_analyzer_open. */
+mast_status mast_collection_language(mast_store *store, int64_t collection_id, char **language);
+/* Sets it (creating the collection if needed); an unknown language is
+** refused before anything changes. The BM25 index follows at the next search. */
+mast_status mast_collection_set_language(mast_store *store, const char *collection,
+                                         const char *language);
+
 #endif

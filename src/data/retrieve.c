@@ -26,6 +26,7 @@ typedef struct index_ref {
     size_t n_vec;
     int dim;
     mast_embedder *embedder;      /* the collection's model, for queries */
+    char *language;               /* the collection's analyzer (NULL: English) */
     pthread_mutex_t embed_mu;     /* an embedder runs one call at a time */
     int refs;             /* holders: the cache (while current) + searches */
 } index_ref;
@@ -53,6 +54,7 @@ static void unref(index_ref *ref)
     if (ref && --ref->refs == 0) {
         mast_bm25_free(ref->bm25);
         mast_vindex_free(ref->dense);
+        free(ref->language);
         free(ref->vchunk);
         free(ref->vdoc);
         mast_embedder_free(ref->embedder);
@@ -242,9 +244,12 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
 {
     mast_trace_span_begin(trace, "index.build");
     build_ctx b = {0};
-    mast_status st = mast_bm25_create(&b.bm25, NULL);
+    char *language = NULL;
+    mast_status st = mast_collection_language(store, collection_id, &language);
     if (st == MAST_OK)
-        st = mast_analyzer_open(&b.analyzer, NULL);
+        st = mast_bm25_create(&b.bm25, NULL);
+    if (st == MAST_OK)
+        st = mast_analyzer_open(&b.analyzer, language);
     if (st == MAST_OK)
         st = mast_store_chunk_scan(store, collection_id, build_visit, &b);
     if (st == MAST_OK)
@@ -252,16 +257,20 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
     mast_analyzer_free(b.analyzer);
     mast_buf_free(&b.text);
     mast_trace_attr_int(trace, "n_chunks", (int64_t)b.n);
+    mast_trace_attr_str(trace, "language", language ? language : "english");
     mast_trace_span_end(trace, st);
     if (st != MAST_OK) {
         mast_bm25_free(b.bm25);
+        free(language);
         return st;
     }
     index_ref *ref = calloc(1, sizeof *ref);
     if (!ref) {
         mast_bm25_free(b.bm25);
+        free(language);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
+    ref->language = language;
     ref->collection_id = collection_id;
     ref->version = version;
     ref->bm25 = b.bm25;
@@ -611,7 +620,7 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
             mast_trace_attr_double(trace, "alpha", o.fusion.alpha);
     }
     if (st == MAST_OK)
-        st = mast_analyzer_open(&a, NULL);
+        st = mast_analyzer_open(&a, ref->language);
     if (st == MAST_OK) {
         size_t want = group_by_doc ? k * 4 : k;
         if (mode == MAST_MODE_HYBRID && want < 100)

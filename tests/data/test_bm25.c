@@ -47,6 +47,14 @@ static void test_analyzer_folds_stops_and_stems(void)
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         CHECK_EQ_STR(analyze(a, table[i][0], &t), table[i][1]);
     CHECK_EQ_STR(analyze(a, "", &t), "");
+    mast_analyzer *none, *fr;
+    REQUIRE(mast_analyzer_open(&none, "none") == MAST_OK);
+    CHECK_EQ_STR(analyze(none, "The Running parse_http_header(Été)", &t),
+                 "the running parse_http_header ete");   /* no stems, no stop words, "_" kept */
+    mast_analyzer_free(none);
+    REQUIRE(mast_analyzer_open(&fr, "french") == MAST_OK);
+    CHECK_EQ_STR(analyze(fr, "les continuations nationales", &t), "le continu national");
+    mast_analyzer_free(fr);
     CHECK_EQ_STR(analyze(a, "... --- !!!", &t), "");
     mast_analyzer_free(a);
     CHECK_EQ_INT(mast_analyzer_open(&a, "klingon"), MAST_ERR_INVALID);

@@ -208,6 +208,20 @@ assert d["type"] == "flat" and d["vectors"] >= 1 and d["file"].endswith(".vix"),
 expect "index rebuild" 0 "$MAST" index rebuild -c dense
 check "rebuilt with every vector" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["vector_index"]["deleted"] == 0, d' "$OUT"
 expect "index of a missing collection" 1 "$MAST" index info -c nosuch
+# analyzer languages: "none" keeps identifiers whole and does not stem
+mkdir -p "$WORK/code"
+printf 'def parse_http_header(line):\n    return running_total\n' > "$WORK/code/a.py.txt"
+printf 'The parse of an HTTP header runs here.\n' > "$WORK/code/b.txt"
+expect "collection --language none" 0 "$MAST" collection create code --language none
+expect "ingest code" 0 "$MAST" ingest "$WORK/code" -c code
+expect "identifier search" 0 "$MAST" search "parse_http_header" -c code --json
+check "the identifier finds only its file" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert len(r) == 1 and r[0]["uri"].endswith("a.py.txt"), r
+' "$OUT"
+expect "collection --language klingon" 1 "$MAST" collection create code --language klingon
+check "unknown language message" contains "$ERR" "no analyzer for language 'klingon'"
 expect "dense without a model" 1 "$MAST" search "MRR" --mode dense
 check "dense refusal message" contains "$ERR" "no embedding model"
 expect "bad mode" 2 "$MAST" search "MRR" --mode fuzzy

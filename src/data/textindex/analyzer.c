@@ -12,7 +12,9 @@
 #include "base/utf8.h"
 
 struct mast_analyzer {
-    struct sb_stemmer *stemmer;
+    struct sb_stemmer *stemmer;   /* NULL: "none" */
+    int stop;                     /* English stop words */
+    int underscore;               /* "_" joins (identifiers) */
 };
 
 static const char *const stopwords[] = {
@@ -27,13 +29,25 @@ mast_status mast_analyzer_open(mast_analyzer **out, const char *language)
     mast_analyzer *a = calloc(1, sizeof *a);
     if (!a)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (strcmp(lang, "none") == 0) {
+        a->underscore = 1;
+        *out = a;
+        return MAST_OK;
+    }
     a->stemmer = sb_stemmer_new(lang, "UTF_8");
     if (!a->stemmer) {
         free(a);
-        return mast_fail(MAST_ERR_INVALID, "no stemmer for language '%s'", lang);
+        return mast_fail(MAST_ERR_INVALID, "no analyzer for language '%s' (none, or one of "
+                         "libstemmer's: english, french, german, spanish, ...)", lang);
     }
+    a->stop = strcmp(lang, "english") == 0 || strcmp(lang, "en") == 0 || strcmp(lang, "eng") == 0;
     *out = a;
     return MAST_OK;
+}
+
+const char *const *mast_analyzer_languages(void)
+{
+    return sb_stemmer_list();
 }
 
 void mast_analyzer_free(mast_analyzer *a)
@@ -116,8 +130,12 @@ static void emit(mast_analyzer *a, char *term, size_t n, mast_term_fn fn, void *
     /* drop a possessive 's */
     if (n > 2 && term[n - 1] == 's' && term[n - 2] == '\'')
         n -= 2;
-    if (n == 0 || n > MAST_MAX_TERM_BYTES || is_stopword(term, n))
+    if (n == 0 || n > MAST_MAX_TERM_BYTES || (a->stop && is_stopword(term, n)))
         return;
+    if (!a->stemmer) {
+        fn(ctx, term, n);
+        return;
+    }
     const sb_symbol *stem = sb_stemmer_stem(a->stemmer, (const sb_symbol *)term, (int)n);
     if (stem)
         fn(ctx, (const char *)stem, (size_t)sb_stemmer_length(a->stemmer));
@@ -188,7 +206,7 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
             n = 0;
             seg = 0;
             overflow = 0;
-        } else if (i < len && is_word_char(cp)) {
+        } else if (i < len && (is_word_char(cp) || (cp == '_' && a->underscore))) {
             seg++;
             utf8proc_int32_t folded[4];
             utf8proc_ssize_t nf = fold(cp, folded);
@@ -208,7 +226,7 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
             n = 0;
             overflow = 0;
         }
-        if (!(i < len && is_word_char(cp)))
+        if (!(i < len && (is_word_char(cp) || (cp == '_' && a->underscore))))
             seg = 0;
         prev = cp;
         i += step;

@@ -34,8 +34,13 @@
 
 typedef struct mast_analyzer mast_analyzer;
 
-/* language: a libstemmer algorithm name ("english"), or NULL for English. */
+/* language: NULL or "english" (the rules above), another libstemmer
+** algorithm ("french", "german", ...: its stemmer, no stop words), or
+** "none" (no stemming, no stop words, "_" inside tokens: for identifiers and
+** code). An unknown name is MAST_ERR_INVALID. */
 mast_status mast_analyzer_open(mast_analyzer **out, const char *language);
+/* libstemmer's language names (NULL-terminated); "none" is also accepted. */
+const char *const *mast_analyzer_languages(void);
 void mast_analyzer_free(mast_analyzer *a);
 
 /* Calls fn(ctx, term, term_len) for every term of text[0..len), in order.
