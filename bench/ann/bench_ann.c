@@ -94,7 +94,7 @@ int main(int argc, char **argv)
     int last_ef = 64;
     for (char *tok = strtok(argv[7], ","); tok; tok = strtok(NULL, ",")) {
         int ef = last_ef = atoi(tok);
-        mast_vsearch_opts o = {10, ef, NULL, NULL, rerank_k ? get_row : NULL, &r, rerank_k};
+        mast_vsearch_opts o = {10, ef, NULL, NULL, rerank_k ? get_row : NULL, &r, rerank_k, NULL};
         uint64_t dists = 0;
         int64_t s0 = mast_mono_us();
         for (size_t i = 0; i < nq; i++) {
@@ -137,8 +137,8 @@ int main(int argc, char **argv)
         size_t nf = nq < 1000 ? nq : 1000;
         for (int m = 0; m < 3; m++) {
             int64_t mod = mods[m];
-            mast_vsearch_opts o = {10, last_ef, keep, &mod, rerank_k ? get_row : NULL, &r, rerank_k};
-            mast_vsearch_opts oe = {10, 0, keep, &mod, NULL, NULL, 0};
+            mast_vsearch_opts o = {10, last_ef, keep, &mod, rerank_k ? get_row : NULL, &r, rerank_k, NULL};
+            mast_vsearch_opts oe = {10, 0, keep, &mod, NULL, NULL, 0, NULL};
             size_t found = 0, brute = 0;
             double secs = 0;
             for (size_t i = 0; i < nf; i++) {

@@ -254,7 +254,7 @@ static int vindex_search(int argc, char **argv)
     double secs = 0;
     if (st == MAST_OK) {
         search_job j = {v, q, dim, {(size_t)k, (int)ef, NULL, NULL, rerank ? get_row : NULL, &r,
-                                    (size_t)rerank_k},
+                                    (size_t)rerank_k, NULL},
                         hits, n_hits, dists, MAST_OK};
         int64_t t0 = mast_mono_us();
         if (pool)

@@ -442,7 +442,7 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want,
     if (st == MAST_OK && !zero) {
         /* a beam of twice the list (at least 128) keeps HNSW's recall near exact */
         mast_vsearch_opts o = {want, (int)(want * 2 > 128 ? want * 2 : 128),
-                               filter ? chunk_allowed : NULL, (void *)filter, NULL, NULL, 0};
+                               filter ? chunk_allowed : NULL, (void *)filter, NULL, NULL, 0, NULL};
         st = mast_vindex_search(ref->dense, q, &o, vh, &n, NULL);
     }
     for (size_t i = 0; st == MAST_OK && i < n; i++)

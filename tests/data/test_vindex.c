@@ -71,8 +71,8 @@ static double recall(const mast_vindex *v, const mast_vindex *exact, const float
     mast_vhit a[64], b[64];
     size_t na, nb, found = 0, total = 0;
     for (size_t i = 0; i < nq; i++) {
-        mast_vsearch_opts o = {k, ef, filter, fctx, NULL, NULL, 0};
-        mast_vsearch_opts oe = {k, 0, filter, fctx, NULL, NULL, 0};
+        mast_vsearch_opts o = {k, ef, filter, fctx, NULL, NULL, 0, NULL};
+        mast_vsearch_opts oe = {k, 0, filter, fctx, NULL, NULL, 0, NULL};
         if (mast_vindex_search(v, q + i * (size_t)dim, &o, a, &na, NULL) != MAST_OK ||
             mast_vindex_search(exact, q + i * (size_t)dim, &oe, b, &nb, NULL) != MAST_OK)
             return -1;
@@ -117,7 +117,7 @@ static void test_flat_is_exact(void)
             }
             mast_vhit h[3];
             size_t nh;
-            mast_vsearch_opts o = {3, 0, NULL, NULL, NULL, NULL, 0};
+            mast_vsearch_opts o = {3, 0, NULL, NULL, NULL, NULL, 0, NULL};
             REQUIRE(mast_vindex_search(v, qq, &o, h, &nh, NULL) == MAST_OK);
             CHECK_EQ_INT(nh, 3);
             CHECK_EQ_INT(h[0].id, best_id);
@@ -127,6 +127,39 @@ static void test_flat_is_exact(void)
         mast_vindex_free(v);
     }
     free(x); free(q); free(ids);
+}
+
+/* A flat scan split across a pool (16,384 nodes and up) returns what one
+** thread returns, filtered or not. */
+static void test_flat_scan_threads_match_one_thread(void)
+{
+    int dim = 16;
+    size_t n = 20000;
+    float *x = make_data(n + 20, dim, 1), *q = x + n * (size_t)dim;
+    int64_t *ids = make_ids(n);
+    mast_vindex *v = build(MAST_VINDEX_FLAT, MAST_METRIC_IP, MAST_VSTORE_F32, dim, n, x, ids, NULL);
+    REQUIRE(v);
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
+    keep_mod k = {3};
+    int same = 1;
+    for (size_t i = 0; i < 20; i++) {
+        mast_vhit a[25], b[25];
+        size_t na, nb;
+        mast_vsearch_opts one = {25, 0, i % 2 ? keep_filter : NULL, &k, NULL, NULL, 0, NULL};
+        mast_vsearch_opts many = one;
+        many.pool = pool;
+        REQUIRE(mast_vindex_search(v, q + i * (size_t)dim, &one, a, &na, NULL) == MAST_OK);
+        REQUIRE(mast_vindex_search(v, q + i * (size_t)dim, &many, b, &nb, NULL) == MAST_OK);
+        same &= na == 25 && nb == 25;
+        for (size_t j = 0; j < na && j < nb; j++)
+            same &= a[j].id == b[j].id && a[j].score == b[j].score;
+    }
+    CHECK(same);
+    mast_pool_free(pool);
+    mast_vindex_free(v);
+    free(x);
+    free(ids);
 }
 
 static void test_hnsw_recall_every_metric_and_storage(void)
@@ -186,8 +219,8 @@ static void test_int8_with_reranking_matches_exact(void)
     for (size_t i = 0; i < nq; i++) {
         mast_vhit a[10], b[10];
         size_t na, nb;
-        mast_vsearch_opts o = {10, 64, NULL, NULL, get_row, &r, 40};
-        mast_vsearch_opts oe = {10, 0, NULL, NULL, NULL, NULL, 0};
+        mast_vsearch_opts o = {10, 64, NULL, NULL, get_row, &r, 40, NULL};
+        mast_vsearch_opts oe = {10, 0, NULL, NULL, NULL, NULL, 0, NULL};
         REQUIRE(mast_vindex_search(v, q + i * (size_t)dim, &o, a, &na, NULL) == MAST_OK);
         REQUIRE(mast_vindex_search(exact, q + i * (size_t)dim, &oe, b, &nb, NULL) == MAST_OK);
         for (size_t s = 0; s < nb; s++)
@@ -223,7 +256,7 @@ static void test_deleted_never_returned_and_compaction(void)
     for (size_t i = 0; i < 200; i++) {
         mast_vhit h[10];
         size_t nh;
-        mast_vsearch_opts o = {10, 50, NULL, NULL, NULL, NULL, 0};
+        mast_vsearch_opts o = {10, 50, NULL, NULL, NULL, NULL, 0, NULL};
         REQUIRE(mast_vindex_search(v, x + i * (size_t)dim, &o, h, &nh, NULL) == MAST_OK);
         clean &= nh == 10;
         for (size_t j = 0; j < nh; j++)
@@ -269,7 +302,7 @@ static void test_filters_honoured_at_every_selectivity(void)
             mast_vhit h[10];
             size_t nh;
             mast_vsearch_stats st;
-            mast_vsearch_opts o = {10, 64, keep_filter, &k, NULL, NULL, 0};
+            mast_vsearch_opts o = {10, 64, keep_filter, &k, NULL, NULL, 0, NULL};
             REQUIRE(mast_vindex_search(v, q + t * (size_t)dim, &o, h, &nh, &st) == MAST_OK);
             honoured &= nh == 10;
             for (size_t j = 0; j < nh; j++)
@@ -314,7 +347,7 @@ static void test_files_round_trip_and_damage_is_detected(void)
         for (size_t i = 0; i < 50; i++) {
             mast_vhit a[10], b[10];
             size_t na, nb;
-            mast_vsearch_opts o = {10, 40, NULL, NULL, NULL, NULL, 0};
+            mast_vsearch_opts o = {10, 40, NULL, NULL, NULL, NULL, 0, NULL};
             REQUIRE(mast_vindex_search(v, x + i * (size_t)dim, &o, a, &nb, NULL) == MAST_OK);
             REQUIRE(mast_vindex_search(w, x + i * (size_t)dim, &o, b, &na, NULL) == MAST_OK);
             same &= na == nb;
@@ -421,7 +454,7 @@ static void test_bad_input_is_refused_untouched(void)
     CHECK_EQ_INT(mast_vindex_count(v), 0);
     mast_vhit h[1];
     size_t nh = 5;
-    mast_vsearch_opts o = {1, 0, NULL, NULL, NULL, NULL, 0};
+    mast_vsearch_opts o = {1, 0, NULL, NULL, NULL, NULL, 0, NULL};
     REQUIRE(mast_vindex_search(v, x, &o, h, &nh, NULL) == MAST_OK);
     CHECK_EQ_INT(nh, 0);
     mast_vindex_free(v);
@@ -445,7 +478,7 @@ static void *read_loop(void *arg)
     while (!*r->stop) {
         mast_vhit h[10];
         size_t nh;
-        mast_vsearch_opts o = {10, 32, NULL, NULL, NULL, NULL, 0};
+        mast_vsearch_opts o = {10, 32, NULL, NULL, NULL, NULL, 0, NULL};
         if (mast_vindex_search(r->v, r->q + (size_t)(r->searches % 50) * (size_t)r->dim, &o, h,
                                &nh, NULL) != MAST_OK)
             r->bad++;
@@ -500,6 +533,7 @@ static void test_f16_conversion_round_trips(void)
 int main(void)
 {
     RUN(test_flat_is_exact);
+    RUN(test_flat_scan_threads_match_one_thread);
     RUN(test_hnsw_recall_every_metric_and_storage);
     RUN(test_int8_with_reranking_matches_exact);
     RUN(test_deleted_never_returned_and_compaction);

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         q[i] = (float)(i % 5) - 2;
     mast_vhit hits[8];
     size_t n;
-    mast_vsearch_opts plain = {8, 16, NULL, NULL, NULL, NULL, 0};
-    mast_vsearch_opts filtered = {8, 16, odd, NULL, fill, &dim, 16};
+    mast_vsearch_opts plain = {8, 16, NULL, NULL, NULL, NULL, 0, NULL};
+    mast_vsearch_opts filtered = {8, 16, odd, NULL, fill, &dim, 16, NULL};
     mast_vindex_search(v, q, &plain, hits, &n, NULL);
     mast_vindex_search(v, q, &filtered, hits, &n, NULL);
     if (n)

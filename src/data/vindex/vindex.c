@@ -625,24 +625,79 @@ static int passes(const mast_vindex *v, uint32_t label, void *ctx)
     return !f->fn || f->fn(f->ctx, v->ids[label]);
 }
 
-/* Exact: every published node, best `want` into s->r (max-heap). */
-static size_t brute_force(const mast_vindex *v, const vquery *q, size_t want, size_t limit,
-                          filter_ctx *f, vscratch *s, uint64_t *n_dist)
+/* The best `want` of nodes [lo, hi) into the max-heap h (want + 1 room). */
+static size_t scan_range(const mast_vindex *v, const vquery *q, filter_ctx *f, size_t lo,
+                         size_t hi, size_t want, cand *h, uint64_t *n_dist)
 {
-    if (!vindex_heap_reserve(&s->r, &s->r_cap, want + 2))
-        return 0;
     size_t nr = 0;
-    for (size_t l = 0; l < limit; l++) {
+    for (size_t l = lo; l < hi; l++) {
         if (!passes(v, (uint32_t)l, f))
             continue;
         float d = vindex_dist(v, q, (uint32_t)l);
         (*n_dist)++;
-        if (nr < want || d < s->r[0].d) {
-            cand_push_max(s->r, &nr, (cand){d, (uint32_t)l});
+        if (nr < want || d < h[0].d) {
+            cand_push_max(h, &nr, (cand){d, (uint32_t)l});
             if (nr > want)
-                cand_pop_max(s->r, &nr);
+                cand_pop_max(h, &nr);
         }
     }
+    return nr;
+}
+
+typedef struct scan_job {
+    const mast_vindex *v;
+    const vquery *q;
+    filter_ctx *f;
+    size_t limit, want, parts;
+    cand *heaps;           /* parts * (want + 1) */
+    size_t *sizes;
+    uint64_t *dists;
+} scan_job;
+
+static void scan_parts(void *ctx, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    scan_job *j = ctx;
+    for (size_t p = begin; p < end; p++)
+        j->sizes[p] = scan_range(j->v, j->q, j->f, p * j->limit / j->parts,
+                                 (p + 1) * j->limit / j->parts, j->want,
+                                 j->heaps + p * (j->want + 1), &j->dists[p]);
+}
+
+/* Exact: every published node, best `want` into s->r (max-heap); with a pool
+** and enough nodes, ranges are scanned in parallel and their heaps merged. */
+static size_t brute_force(const mast_vindex *v, const vquery *q, size_t want, size_t limit,
+                          filter_ctx *f, vscratch *s, uint64_t *n_dist, mast_pool *pool)
+{
+    if (!vindex_heap_reserve(&s->r, &s->r_cap, want + 2))
+        return 0;
+    size_t parts = pool && limit >= 16384 ? (size_t)mast_pool_size(pool) * 4 : 1;
+    cand *heaps = parts > 1 ? malloc(parts * (want + 1) * sizeof *heaps) : NULL;
+    size_t *sizes = parts > 1 ? calloc(parts, sizeof *sizes) : NULL;
+    uint64_t *dists = parts > 1 ? calloc(parts, sizeof *dists) : NULL;
+    if (!heaps || !sizes || !dists) {   /* one thread (or no memory for more) */
+        free(heaps);
+        free(sizes);
+        free(dists);
+        return scan_range(v, q, f, 0, limit, want, s->r, n_dist);
+    }
+    scan_job j = {v, q, f, limit, want, parts, heaps, sizes, dists};
+    mast_pool_for(pool, parts, scan_parts, &j);
+    size_t nr = 0;
+    for (size_t p = 0; p < parts; p++) {
+        *n_dist += dists[p];
+        for (size_t i = 0; i < sizes[p]; i++) {
+            cand c = heaps[p * (want + 1) + i];
+            if (nr < want || c.d < s->r[0].d) {
+                cand_push_max(s->r, &nr, c);
+                if (nr > want)
+                    cand_pop_max(s->r, &nr);
+            }
+        }
+    }
+    free(heaps);
+    free(sizes);
+    free(dists);
     return nr;
 }
 
@@ -711,7 +766,7 @@ mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
     int brute = v->p.type == MAST_VINDEX_FLAT ||
                 (o->filter && filter_is_narrow(v, &f, limit, ef));
     if (brute)
-        nr = brute_force(v, &vq, want, limit, &f, s, &n_dist);
+        nr = brute_force(v, &vq, want, limit, &f, s, &n_dist, o->pool);
     else
         nr = hnsw_search(v, &vq, ef, o->filter || v->n_deleted ? passes : NULL, &f, limit, s,
                          &n_dist);

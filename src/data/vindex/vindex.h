@@ -64,6 +64,10 @@ typedef struct mast_vsearch_opts {
     bool (*rerank_get)(void *ctx, int64_t id, float *out);
     void *rerank_ctx;
     size_t rerank_k;
+    /* exact scans (the flat index, narrow filters) of 16,384 nodes or more
+    ** split across this pool (NULL: the calling thread); one search at a
+    ** time per pool */
+    mast_pool *pool;
 } mast_vsearch_opts;
 
 /* Per-search counters (may be NULL) */
