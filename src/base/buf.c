@@ -114,3 +114,9 @@ int mast_grow_array(void **p, size_t *cap, size_t need, size_t elem)
     *cap = c;
     return 1;
 }
+
+int mast_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}

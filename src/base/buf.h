@@ -42,4 +42,7 @@ void mast_buf_free(mast_buf *b);
 ** and *cap are unchanged). */
 int mast_grow_array(void **p, size_t *cap, size_t need, size_t elem);
 
+/* qsort / bsearch comparator of int64_t values, ascending. */
+int mast_cmp_i64(const void *a, const void *b);
+
 #endif

@@ -106,12 +106,6 @@ char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id)
     return mast_buf_detach(&b);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Brings the collection's vector index up to the vectors in the store: the
 ** saved index (if it is one of these vectors' kind) gets the new chunks
 ** added and the vanished ones deleted, else a new index is built (exact
@@ -156,9 +150,9 @@ static mast_status sync_dense(index_ref *ref, mast_store *store, const float *ve
         float *add_vecs = NULL;
         st = mast_vindex_ids(v, &have, &n_have);
         if (st == MAST_OK)
-            qsort(have, n_have, sizeof *have, cmp_i64);
+            qsort(have, n_have, sizeof *have, mast_cmp_i64);
         for (size_t i = 0; st == MAST_OK && i < n_have; i++)
-            if (!bsearch(&have[i], ref->vchunk, ref->n_vec, sizeof *ref->vchunk, cmp_i64)) {
+            if (!bsearch(&have[i], ref->vchunk, ref->n_vec, sizeof *ref->vchunk, mast_cmp_i64)) {
                 st = mast_vindex_delete(v, have[i]);
                 (*deleted)++;
             }
@@ -167,7 +161,7 @@ static mast_status sync_dense(index_ref *ref, mast_store *store, const float *ve
         if (st == MAST_OK && !(add_vecs = malloc(ref->n_vec * (size_t)ref->dim * sizeof *add_vecs)))
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
         for (size_t i = 0; st == MAST_OK && i < ref->n_vec; i++) {
-            if (bsearch(&ref->vchunk[i], have, n_have, sizeof *have, cmp_i64))
+            if (bsearch(&ref->vchunk[i], have, n_have, sizeof *have, mast_cmp_i64))
                 continue;
             add_ids[n_add] = ref->vchunk[i];
             memcpy(add_vecs + n_add * (size_t)ref->dim, vecs + i * (size_t)ref->dim,
@@ -239,6 +233,30 @@ static int build_visit(void *ctx, const mast_chunk_row *row)
     return b->st != MAST_OK;
 }
 
+/* Reads the collection's vectors (ref->vchunk, vdoc, dim, n_vec) and brings
+** its vector index file up to them (ref->dense). */
+static mast_status load_dense(index_ref *ref, mast_store *store, int64_t version, size_t hnsw_min,
+                              mast_trace *trace)
+{
+    mast_trace_span_begin(trace, "index.build_dense");
+    vec_ctx vc = {ref, NULL, 0, 0, 0};
+    size_t added = 0, deleted = 0;
+    mast_status st = mast_store_vector_scan(store, ref->collection_id, vector_visit, &vc);
+    if (st == MAST_OK && vc.failed)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory loading vectors");
+    if (st == MAST_OK)
+        st = sync_dense(ref, store, vc.vecs, version, hnsw_min, &added, &deleted);
+    free(vc.vecs);
+    mast_trace_attr_int(trace, "n_vectors", (int64_t)ref->n_vec);
+    mast_trace_attr_str(trace, "dense_index", !ref->dense ? "none"
+                                              : mast_vindex_params_of(ref->dense)->type == MAST_VINDEX_HNSW
+                                                  ? "hnsw" : "flat");
+    mast_trace_attr_int(trace, "vectors_added", (int64_t)added);
+    mast_trace_attr_int(trace, "vectors_deleted", (int64_t)deleted);
+    mast_trace_span_end(trace, st);
+    return st;
+}
+
 static mast_status build_index(mast_store *store, int64_t collection_id, int64_t version,
                                size_t hnsw_min, mast_trace *trace, index_ref **out)
 {
@@ -276,24 +294,9 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
     ref->bm25 = b.bm25;
     ref->refs = 1;
     pthread_mutex_init(&ref->embed_mu, NULL);
-    mast_trace_span_begin(trace, "index.build_dense");
-    vec_ctx vc = {ref, NULL, 0, 0, 0};
-    size_t added = 0, deleted = 0;
     st = mast_collection_open_embedder(store, collection_id, &ref->embedder);
     if (st == MAST_OK && ref->embedder)
-        st = mast_store_vector_scan(store, collection_id, vector_visit, &vc);
-    if (st == MAST_OK && vc.failed)
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory loading vectors");
-    if (st == MAST_OK)
-        st = sync_dense(ref, store, vc.vecs, version, hnsw_min, &added, &deleted);
-    free(vc.vecs);
-    mast_trace_attr_int(trace, "n_vectors", (int64_t)ref->n_vec);
-    mast_trace_attr_str(trace, "dense_index", !ref->dense ? "none"
-                                              : mast_vindex_params_of(ref->dense)->type == MAST_VINDEX_HNSW
-                                                  ? "hnsw" : "flat");
-    mast_trace_attr_int(trace, "vectors_added", (int64_t)added);
-    mast_trace_attr_int(trace, "vectors_deleted", (int64_t)deleted);
-    mast_trace_span_end(trace, st);
+        st = load_dense(ref, store, version, hnsw_min, trace);
     if (st != MAST_OK) {
         unref(ref);
         return st;
@@ -395,7 +398,7 @@ static int cmp_chunk_id(const void *a, const void *b)
 static int64_t doc_of(const index_ref *ref, int64_t chunk_id)
 {
     const int64_t *p = ref->n_vec ? bsearch(&chunk_id, ref->vchunk, ref->n_vec, sizeof *ref->vchunk,
-                                            cmp_i64)
+                                            mast_cmp_i64)
                                   : NULL;
     return p ? ref->vdoc[p - ref->vchunk] : -1;
 }
@@ -409,7 +412,7 @@ typedef struct doc_set {
 
 static int doc_allowed(const doc_set *f, int64_t doc_id)
 {
-    return !f || (f->n && bsearch(&doc_id, f->ids, f->n, sizeof *f->ids, cmp_i64) != NULL);
+    return !f || (f->n && bsearch(&doc_id, f->ids, f->n, sizeof *f->ids, mast_cmp_i64) != NULL);
 }
 
 static bool chunk_allowed(void *ctx, int64_t chunk_id)
@@ -715,15 +718,19 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
 
 mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace)
 {
+    /* only the vector index lives in a file; BM25 is built by the next search */
+    char *model = NULL;
     int64_t version;
+    MAST_TRY(mast_collection_embed_model(store, collection_id, &model));
+    free(model);
+    if (!model)
+        return MAST_OK;
     MAST_TRY(mast_store_collection_version(store, collection_id, &version));
-    mast_retriever *r = NULL;
-    MAST_TRY(mast_retriever_create(&r));
-    index_ref *ref = NULL;
-    mast_status st = acquire(r, store, collection_id, trace, &ref);
-    if (ref)
-        release(r, ref);
-    mast_retriever_free(r);
+    index_ref ref = {.collection_id = collection_id};
+    mast_status st = load_dense(&ref, store, version, MAST_HNSW_MIN, trace);
+    mast_vindex_free(ref.dense);
+    free(ref.vchunk);
+    free(ref.vdoc);
     return st;
 }
 

@@ -28,6 +28,7 @@ struct mast_bert {
     float eps;
     const mast_tensor_info *tok_embd, *pos_embd, *type_embd;
     float *emb_ln_w, *emb_ln_b;
+    float *type0;                /* token type 0's embedding (every token's), as floats */
     layer *layers;
     float **owned;
     size_t n_owned, cap_owned;
@@ -142,6 +143,10 @@ mast_status mast_bert_load(mast_bert **out, const mast_gguf *g)
     if (st == MAST_OK) st = find(g, "token_types.weight", H, -1, &m->type_embd);
     if (st == MAST_OK && m->pos_embd->ne[1] < m->n_ctx)
         m->n_ctx = (int)m->pos_embd->ne[1];
+    if (st == MAST_OK)   /* own() takes the buffer, or frees it and fails */
+        st = own(m, m->type0 = malloc((size_t)H * sizeof *m->type0));
+    if (st == MAST_OK)
+        mast_dequantize_row(m->type_embd->type, m->type_embd->data, m->type0, H);
     if (st == MAST_OK) st = vector(m, g, "token_embd_norm.weight", H, &m->emb_ln_w);
     if (st == MAST_OK) st = vector(m, g, "token_embd_norm.bias", H, &m->emb_ln_b);
     if (st == MAST_OK && !(m->layers = calloc((size_t)m->n_layer, sizeof *m->layers)))
@@ -300,9 +305,8 @@ mast_status mast_bert_embed(const mast_bert *m, mast_pool *pool, const int32_t *
             mast_dequantize_row(m->pos_embd->type, (const char *)m->pos_embd->data + t * pos_row, row, H);
             for (int64_t i = 0; i < H; i++)
                 xt[i] += row[i];
-            mast_dequantize_row(m->type_embd->type, m->type_embd->data, row, H);
             for (int64_t i = 0; i < H; i++)
-                xt[i] += row[i];
+                xt[i] += m->type0[i];
         }
     }
     if (st == MAST_OK && total)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "data/vindex/distance.h"
+#include "data/vindex/fvecs.h"
 #include "data/vindex/vindex.h"
 #include "data/vindex/vindex_impl.h"
 #include "test.h"
@@ -442,6 +443,45 @@ static void test_structural_lies_are_refused(void)
     free(ids);
 }
 
+static void test_fvecs_round_trip_and_damage(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/mast-test-%d.fvecs", (int)getpid());
+    float x[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    REQUIRE(mast_fvecs_write(path, x, 3, 4) == MAST_OK);
+    float *y;
+    size_t n;
+    int dim;
+    REQUIRE(mast_fvecs_read(path, &y, &n, &dim) == MAST_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(dim, 4);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    free(y);
+    /* a row of another dimension: named by its number */
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f);
+    int32_t five = 5;
+    fseek(f, 2 * (4 + 4 * 4), SEEK_SET);
+    fwrite(&five, 4, 1, f);
+    fclose(f);
+    CHECK_EQ_INT(mast_fvecs_read(path, &y, &n, &dim), MAST_ERR_FORMAT);
+    CHECK(strstr(mast_errmsg(), "row 2 has dimension 5") != NULL);
+    /* a file ending inside a row */
+    REQUIRE(mast_fvecs_write(path, x, 3, 4) == MAST_OK);
+    REQUIRE(truncate(path, 2 * (4 + 4 * 4) + 7) == 0);
+    CHECK_EQ_INT(mast_fvecs_read(path, &y, &n, &dim), MAST_ERR_FORMAT);
+    CHECK(strstr(mast_errmsg(), "not a whole number") != NULL);
+    unlink(path);
+    CHECK_EQ_INT(mast_fvecs_read(path, &y, &n, &dim), MAST_ERR_NOT_FOUND);
+    /* an index cannot be saved where no file can be made, and says where */
+    mast_vindex_params p = {MAST_VINDEX_FLAT, MAST_METRIC_L2, MAST_VSTORE_F32, 4, 0, 0, 0};
+    mast_vindex *v;
+    REQUIRE(mast_vindex_create(&p, &v) == MAST_OK);
+    CHECK_EQ_INT(mast_vindex_save(v, "/nonexistent/dir/x.vix", 1), MAST_ERR_IO);
+    CHECK(strstr(mast_errmsg(), "/nonexistent/dir/x.vix") != NULL);
+    mast_vindex_free(v);
+}
+
 static void test_bad_input_is_refused_untouched(void)
 {
     mast_vindex_params p = {MAST_VINDEX_HNSW, MAST_METRIC_COS, MAST_VSTORE_F32, 4, 0, 0, 0};
@@ -540,6 +580,7 @@ int main(void)
     RUN(test_filters_honoured_at_every_selectivity);
     RUN(test_files_round_trip_and_damage_is_detected);
     RUN(test_structural_lies_are_refused);
+    RUN(test_fvecs_round_trip_and_damage);
     RUN(test_bad_input_is_refused_untouched);
     RUN(test_searches_while_another_thread_adds);
     RUN(test_f16_conversion_round_trips);

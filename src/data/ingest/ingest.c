@@ -530,12 +530,6 @@ typedef struct prune_ctx {
     int failed;
 } prune_ctx;
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int under_root(const char *source, const char *root)
 {
     size_t n = strlen(root);
@@ -560,7 +554,7 @@ static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *s
         ** processed in this run and did not produce this document. */
         int processed = p->r->n_done && bsearch(&source, p->r->done_sources, p->r->n_done, sizeof(char *),
                                 cmp_str) != NULL;
-        int seen = p->r->n_seen && bsearch(&doc_id, p->r->seen, p->r->n_seen, sizeof(int64_t), cmp_i64) != NULL;
+        int seen = p->r->n_seen && bsearch(&doc_id, p->r->seen, p->r->n_seen, sizeof(int64_t), mast_cmp_i64) != NULL;
         gone = processed && !seen;
     }
     if (gone) {
@@ -577,7 +571,7 @@ static int prune_visit(void *ctx, int64_t doc_id, const char *uri, const char *s
 static mast_status prune(run *r, const char *const *roots, size_t n_roots)
 {
     if (r->n_seen > 1)
-        qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_i64);
+        qsort(r->seen, r->n_seen, sizeof *r->seen, mast_cmp_i64);
     if (r->n_done > 1)
         qsort(r->done_sources, r->n_done, sizeof *r->done_sources, cmp_str);
     prune_ctx p = {.r = r, .roots = roots, .n_roots = n_roots};

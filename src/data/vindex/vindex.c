@@ -482,12 +482,6 @@ static void insert_range(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static mast_status check_batch(const mast_vindex *v, size_t n, const int64_t *ids, const float *vecs)
 {
     size_t dim = (size_t)v->p.dim;
@@ -503,7 +497,7 @@ static mast_status check_batch(const mast_vindex *v, size_t n, const int64_t *id
     if (!sorted)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     memcpy(sorted, ids, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_i64);
+    qsort(sorted, n, sizeof *sorted, mast_cmp_i64);
     for (size_t i = 1; i < n; i++)
         if (sorted[i] == sorted[i - 1]) {
             long long dup = (long long)sorted[i];
@@ -714,17 +708,13 @@ static int filter_is_narrow(const mast_vindex *v, filter_ctx *f, size_t limit, s
     return p * p * (double)limit < 10.0 * (double)ef;
 }
 
-typedef struct ranked {
-    float score;
-    uint32_t label;
-} ranked;
-
-static int ranked_cmp(const void *a, const void *b)
+/* best first: score (in .d) descending, then label */
+static int by_score(const void *a, const void *b)
 {
-    const ranked *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return x->label < y->label ? -1 : x->label > y->label;
+    const cand *x = a, *y = b;
+    if (x->d != y->d)
+        return x->d > y->d ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
@@ -743,12 +733,8 @@ mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
     if (ef < want)
         ef = want;
     vscratch *s = vindex_scratch_get(v);
-    ranked *best = malloc(ef * sizeof *best);
-    if (!s || !best) {
-        vindex_scratch_put(v, s);
-        free(best);
+    if (!s)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
     pthread_rwlock_rdlock(&v->grow);
     size_t limit = atomic_load_explicit(&v->n, memory_order_acquire);
     const float *q = query;
@@ -772,16 +758,18 @@ mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
                          &n_dist);
     while (nr > want)
         cand_pop_max(s->r, &nr);
-    size_t n = 0;
-    for (size_t i = 0; i < nr; i++)
-        best[n++] = (ranked){score_of(v, s->r[i].d), s->r[i].id};
+    /* the results heap becomes the ranked list: distances turn into scores */
+    cand *best = s->r;
+    size_t n = nr;
+    for (size_t i = 0; i < n; i++)
+        best[i].d = score_of(v, best[i].d);
     mast_status st = MAST_OK;
     if (o->rerank_get) {
         float *x = s->buf;
         for (size_t i = 0; i < n; i++) {
-            if (!o->rerank_get(o->rerank_ctx, v->ids[best[i].label], x)) {
+            if (!o->rerank_get(o->rerank_ctx, v->ids[best[i].id], x)) {
                 st = mast_fail(MAST_ERR_NOT_FOUND, "re-ranking: no vector for id %lld",
-                               (long long)v->ids[best[i].label]);
+                               (long long)v->ids[best[i].id]);
                 break;
             }
             float s2 = v->p.metric == MAST_METRIC_L2 ? mast_vl2_f32(query, x, dim) : 0;
@@ -790,14 +778,15 @@ mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
                 float xx = mast_vdot_f32(x, x, dim);
                 dot = xx > 0 ? dot / sqrtf(xx) : 0;
             }
-            best[i].score = v->p.metric == MAST_METRIC_L2 ? -s2 : dot;
+            best[i].d = v->p.metric == MAST_METRIC_L2 ? -s2 : dot;
         }
     }
-    qsort(best, n, sizeof *best, ranked_cmp);
+    if (n > 1)
+        qsort(best, n, sizeof *best, by_score);
     if (n > k)
         n = k;
     for (size_t i = 0; st == MAST_OK && i < n; i++)
-        hits[i] = (mast_vhit){v->ids[best[i].label], best[i].score};
+        hits[i] = (mast_vhit){v->ids[best[i].id], best[i].d};
     pthread_rwlock_unlock(&v->grow);
     if (st == MAST_OK)
         *n_hits = n;
@@ -806,7 +795,6 @@ mast_status mast_vindex_search(const mast_vindex *cv, const float *query,
         stats->brute_force = brute;
     }
     vindex_scratch_put(v, s);
-    free(best);
     return st;
 }
 
