@@ -37,10 +37,11 @@ void cli_print_json(json_t *value);
 int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                   long *out);
 
-/* The hybrid-fusion options shared by search and eval. */
-enum { CLI_OPT_FUSION = 1000, CLI_OPT_ALPHA, CLI_OPT_RRF_K, CLI_OPT_NORM };
+/* The ranking options shared by search and eval: hybrid fusion, title weight. */
+enum { CLI_OPT_FUSION = 1000, CLI_OPT_ALPHA, CLI_OPT_RRF_K, CLI_OPT_NORM, CLI_OPT_TITLE_WEIGHT };
 #define CLI_FUSION_OPTIONS                                                            \
     {"fusion", required_argument, NULL, CLI_OPT_FUSION},                              \
+        {"title-weight", required_argument, NULL, CLI_OPT_TITLE_WEIGHT},              \
         {"alpha", required_argument, NULL, CLI_OPT_ALPHA},                            \
         {"rrf-k", required_argument, NULL, CLI_OPT_RRF_K},                            \
         {"normalize", required_argument, NULL, CLI_OPT_NORM}
@@ -50,9 +51,12 @@ enum { CLI_OPT_FUSION = 1000, CLI_OPT_ALPHA, CLI_OPT_RRF_K, CLI_OPT_NORM };
     "      --alpha A           convex: the dense list's weight, 0..1 (default 0.5; 1 = dense\n" \
     "                          alone, 0 = BM25 alone)\n"                                        \
     "      --normalize minmax|zscore  convex: how each list's scores are normalized\n"          \
-    "      --rrf-k K           rrf: score = sum of 1 / (K + rank) (default 60)\n"
+    "      --rrf-k K           rrf: score = sum of 1 / (K + rank) (default 60)\n"          \
+    "      --title-weight W    BM25: weight of the title and headings against the body\n"   \
+    "                          (BM25F; default 1 = one text)\n"
 /* Handles c if it is one of them: 1 done, 0 not one of them, -1 a usage error (printed). */
-int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f);
+int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f,
+                      double *title_weight);
 
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);

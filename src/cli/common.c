@@ -90,7 +90,8 @@ static int parse_double(const char *cmd, const char *opt, const char *text, doub
     return 1;
 }
 
-int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f)
+int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f,
+                      double *title_weight)
 {
     int v;
     switch (c) {
@@ -110,6 +111,8 @@ int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f)
         return 1;
     case CLI_OPT_ALPHA: return parse_double(cmd, "--alpha", arg, 0, 1, &f->alpha) ? 1 : -1;
     case CLI_OPT_RRF_K: return parse_double(cmd, "--rrf-k", arg, 1e-9, 1e9, &f->rrf_k) ? 1 : -1;
+    case CLI_OPT_TITLE_WEIGHT:
+        return parse_double(cmd, "--title-weight", arg, 0.001, 1000, title_weight) ? 1 : -1;
     default: return 0;
     }
 }

@@ -32,6 +32,8 @@ static const char eval_help[] =
     "                          documents stay whole, as the judgments are per document)\n"
     "      --sweep alpha=A,B,...  one run per alpha: hybrid search, convex fusion, e.g.\n"
     "                          alpha=0,0.25,0.5,0.75,1 (alpha 0 = BM25 alone, 1 = dense alone)\n"
+    "      --exhaustive        BM25 scores every posting of the query terms instead of\n"
+    "                          skipping what cannot reach the top (same results; to measure)\n"
     "      --min-seconds S     repeat the queries until they took S seconds, for a steadier\n"
     "                          queries/s (the metrics come from the first pass)\n"
     "      --out DIR           write DIR/report.md, metrics.json, per_query.jsonl, chart.svg\n"
@@ -54,6 +56,12 @@ static json_t *run_json(const mast_eval_run *run)
                           m->mrr_10, "map@100", m->map_100, "queries",
                           (json_int_t)run->report.n_queries, "qps", run->report.qps);
     json_object_set_new(o, "ingest_seconds", json_real(run->report.ingest.seconds));
+    json_object_set_new(o, "title_weight", json_real(run->opts.title_weight > 0 ? run->opts.title_weight : 1));
+    /* BM25 postings of the query terms, and the fraction pruning decoded */
+    const mast_bm25_stats *b = &run->report.bm25;
+    json_object_set_new(o, "bm25_postings", json_integer((json_int_t)b->postings));
+    json_object_set_new(o, "bm25_decoded_fraction",
+                        json_real(b->postings ? (double)b->decoded / (double)b->postings : 0));
     /* the fusion settings (used when the search is hybrid) */
     json_object_set_new(o, "fusion", json_pack("{s:s, s:f, s:s, s:f}", "method",
                                                mast_fusion_method_name(f->method), "alpha",
@@ -86,6 +94,10 @@ static void print_runs(const mast_eval_run *runs, size_t n, int json, int many)
                "Recall@100  %.4f\nMRR@10      %.4f\nMAP@100     %.4f\nqueries/s   %.0f\n",
                rep->collection, rep->n_queries, m->ndcg_10, m->recall_10, m->recall_100,
                m->mrr_10, m->map_100, rep->qps);
+        if (rep->bm25.postings)
+            printf("postings    %.1f%% of the query terms' %llu decoded by BM25\n",
+                   100.0 * (double)rep->bm25.decoded / (double)rep->bm25.postings,
+                   (unsigned long long)rep->bm25.postings);
         return;
     }
     printf("%-32s %8s %10s %10s %8s %8s %9s\n", "run", "nDCG@10", "Recall@10", "Recall@100",
@@ -146,7 +158,7 @@ static int compare_runs(int argc, char **argv, int json)
 int cmd_eval(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_BEIR, OPT_SPLIT, OPT_CHUNK, OPT_MODE, OPT_EMBED, OPT_SWEEP,
-           OPT_OUT, OPT_COMPARE, OPT_MIN_SECONDS };
+           OPT_OUT, OPT_COMPARE, OPT_MIN_SECONDS, OPT_EXHAUSTIVE };
     static const struct option options[] = {
         {"beir", required_argument, NULL, OPT_BEIR},
         {"collection", required_argument, NULL, 'c'},
@@ -158,6 +170,7 @@ int cmd_eval(int argc, char **argv)
         {"out", required_argument, NULL, OPT_OUT},
         {"compare", no_argument, NULL, OPT_COMPARE},
         {"min-seconds", required_argument, NULL, OPT_MIN_SECONDS},
+        {"exhaustive", no_argument, NULL, OPT_EXHAUSTIVE},
         CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
@@ -198,10 +211,11 @@ int cmd_eval(int argc, char **argv)
             opts.min_seconds = (double)v;
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_EXHAUSTIVE: opts.exhaustive = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(eval_help, stdout); return 0;
         default: {
-            int r = cli_fusion_option("eval", c, optarg, &opts.fusion);
+            int r = cli_fusion_option("eval", c, optarg, &opts.fusion, &opts.title_weight);
             if (r < 0)
                 return EXIT_USAGE;
             if (r == 0)

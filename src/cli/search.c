@@ -48,6 +48,7 @@ static const char ask_help[] =
 typedef struct args {
     const char *collection, *db, *text, *filter;
     mast_fusion fusion;
+    double title_weight;
     long k;
     int json;
     mast_search_mode mode;
@@ -69,7 +70,8 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT};
+    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT,
+               .title_weight = 1.0};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:k:h", options, NULL)) != -1) {
@@ -95,7 +97,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
             break;
         case 'h': fputs(help, stdout); return 0;
         default: {
-            int r = cli_fusion_option(cmd, c, optarg, &a->fusion);
+            int r = cli_fusion_option(cmd, c, optarg, &a->fusion, &a->title_weight);
             if (r < 0)
                 return EXIT_USAGE;
             if (r == 0)
@@ -167,7 +169,8 @@ int cmd_search(int argc, char **argv)
             st = mast_filter_parse(a.filter, &f, &owned);
         if (st == MAST_OK)
             st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k,
-                                  &(mast_search_opts){a.mode, &f, a.fusion}, trace, &res, &n);
+                                  &(mast_search_opts){a.mode, &f, a.fusion, a.title_weight, 0, NULL},
+                                  trace, &res, &n);
         free(owned);
     }
     mast_trace_attr_int(trace, "n_results", (int64_t)n);

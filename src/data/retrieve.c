@@ -3,10 +3,14 @@
 */
 #include "data/retrieve.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -93,17 +97,27 @@ static int vector_visit(void *ctx, int64_t chunk_id, int64_t doc_id, int dim, co
     return 0;
 }
 
-char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id)
+static char *index_path(mast_store *store, int64_t collection_id, const char *ext)
 {
     const char *db = mast_store_path(store);
     if (!db || !*db || db[0] == ':')
         return NULL;
     mast_buf b = {0};
-    if (mast_buf_printf(&b, "%s-c%lld.vix", db, (long long)collection_id) != MAST_OK) {
+    if (mast_buf_printf(&b, "%s-c%lld.%s", db, (long long)collection_id, ext) != MAST_OK) {
         mast_buf_free(&b);
         return NULL;
     }
     return mast_buf_detach(&b);
+}
+
+char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id)
+{
+    return index_path(store, collection_id, "vix");
+}
+
+char *mast_retrieve_tindex_path(mast_store *store, int64_t collection_id)
+{
+    return index_path(store, collection_id, "tix");
 }
 
 /* Brings the collection's vector index up to the vectors in the store: the
@@ -216,7 +230,7 @@ void mast_retriever_free(mast_retriever *r)
 typedef struct build_ctx {
     mast_bm25 *bm25;
     mast_analyzer *analyzer;
-    mast_buf text;
+    mast_buf title;
     mast_status st;
     size_t n;
 } build_ctx;
@@ -224,13 +238,139 @@ typedef struct build_ctx {
 static int build_visit(void *ctx, const mast_chunk_row *row)
 {
     build_ctx *b = ctx;
-    mast_buf_clear(&b->text);
-    b->st = mast_buf_printf(&b->text, "%s\n%s\n%s", row->title, row->heading, row->text);
+    mast_buf_clear(&b->title);
+    b->st = mast_buf_printf(&b->title, "%s\n%s", row->title, row->heading);
     if (b->st == MAST_OK)
-        b->st = mast_bm25_add(b->bm25, b->analyzer, row->chunk_id, row->doc_id, b->text.data,
-                              b->text.len);
+        b->st = mast_bm25_add(b->bm25, b->analyzer, row->chunk_id, row->doc_id, b->title.data,
+                              b->title.len, row->text, strlen(row->text));
     b->n++;
     return b->st != MAST_OK;
+}
+
+typedef struct live_diff {
+    const int64_t *ids;   /* the store's, ascending */
+    size_t n;
+    int64_t *gone;
+    size_t n_gone, cap_gone;
+    int failed;
+} live_diff;
+
+static int live_visit(void *ctx, int64_t chunk_id)
+{
+    live_diff *l = ctx;
+    if (bsearch(&chunk_id, l->ids, l->n, sizeof *l->ids, mast_cmp_i64))
+        return 0;
+    if (!mast_grow_array((void **)&l->gone, &l->cap_gone, l->n_gone + 1, sizeof *l->gone)) {
+        l->failed = 1;
+        return 1;
+    }
+    l->gone[l->n_gone++] = chunk_id;
+    return 0;
+}
+
+/* Serializes the processes that update one collection's index files. */
+static int lock_files(const char *path)
+{
+    if (!path)
+        return -1;
+    mast_buf b = {0};
+    int fd = -1;
+    if (mast_buf_printf(&b, "%s.lock", path) == MAST_OK)
+        fd = open(b.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    mast_buf_free(&b);
+    if (fd >= 0)
+        while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    return fd;   /* unlocked without the lock (read-only folder): updates may race, never corrupt */
+}
+
+static void unlock_files(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* releases the lock */
+}
+
+/* Brings the collection's BM25 index up to the store: the saved files are
+** opened (a damaged or missing one is rebuilt with a warning), vanished
+** chunks are deleted, chunks above the index's largest id are added, merges
+** run and the files are saved for the next process. A database without a
+** path builds in memory. */
+static mast_status sync_sparse(mast_store *store, int64_t collection_id, const char *language,
+                               int64_t version, int optimize, mast_trace *trace, mast_bm25 **out)
+{
+    *out = NULL;
+    mast_trace_span_begin(trace, "index.build_text");
+    const char *tag = language ? language : "english";
+    char *path = mast_retrieve_tindex_path(store, collection_id);
+    int lock = lock_files(path);
+    build_ctx b = {0};
+    uint64_t file_version = 0;
+    char file_tag[64] = "";
+    mast_status st = MAST_OK;
+    if (path) {
+        st = mast_bm25_open(path, NULL, &b.bm25, &file_version, file_tag);
+        if (st == MAST_OK && strcmp(file_tag, tag) != 0) {
+            mast_bm25_free(b.bm25);   /* built with another analyzer */
+            b.bm25 = NULL;
+        } else if (st != MAST_OK && st != MAST_ERR_NOT_FOUND && st != MAST_ERR_NOMEM) {
+            mast_warn("%s; rebuilding the text index from the database", mast_errmsg());
+        }
+        st = st == MAST_ERR_NOMEM ? st : MAST_OK;
+    }
+    int fresh = !b.bm25, changed = 0;
+    size_t removed = 0;
+    if (st == MAST_OK && fresh)
+        st = mast_bm25_create(&b.bm25, NULL);
+    if (st == MAST_OK && (fresh || file_version != (uint64_t)version || optimize)) {
+        st = mast_analyzer_open(&b.analyzer, language);
+        if (st == MAST_OK && !fresh) {
+            live_diff l = {0};
+            st = mast_store_chunk_ids(store, collection_id, (int64_t **)&l.ids, &l.n);
+            if (st == MAST_OK)
+                mast_bm25_each_live(b.bm25, live_visit, &l);
+            if (st == MAST_OK && l.failed)
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            for (size_t i = 0; st == MAST_OK && i < l.n_gone; i++)
+                removed += (size_t)mast_bm25_remove(b.bm25, l.gone[i]);
+            free((void *)l.ids);
+            free(l.gone);
+        }
+        if (st == MAST_OK)
+            st = mast_store_chunk_scan_after(store, collection_id, mast_bm25_max_chunk(b.bm25),
+                                             build_visit, &b);
+        if (st == MAST_OK)
+            st = b.st;
+        if (st == MAST_OK)
+            st = mast_bm25_maintain(b.bm25, optimize);
+        changed = 1;
+    }
+    if (st == MAST_OK && path && changed) {
+        mast_status saved = mast_bm25_save(b.bm25, path, (uint64_t)version, tag);
+        if (saved != MAST_OK)
+            mast_warn("%s (the text index stays in memory)", mast_errmsg());
+    }
+    unlock_files(lock);
+    mast_analyzer_free(b.analyzer);
+    mast_buf_free(&b.title);
+    free(path);
+    mast_bm25_info info;
+    if (b.bm25) {
+        mast_bm25_get_info(b.bm25, &info);
+        mast_trace_attr_int(trace, "segments", (int64_t)info.segments);
+        mast_trace_attr_int(trace, "chunks", (int64_t)info.chunks);
+        mast_trace_attr_int(trace, "bytes", (int64_t)info.bytes);
+    }
+    mast_trace_attr_str(trace, "language", tag);
+    mast_trace_attr_int(trace, "chunks_added", (int64_t)b.n);
+    mast_trace_attr_int(trace, "chunks_removed", (int64_t)removed);
+    mast_trace_attr_str(trace, "source", fresh ? "rebuilt" : changed ? "updated" : "file");
+    mast_trace_span_end(trace, st);
+    if (st != MAST_OK) {
+        mast_bm25_free(b.bm25);
+        return st;
+    }
+    *out = b.bm25;
+    return MAST_OK;
 }
 
 /* Reads the collection's vectors (ref->vchunk, vdoc, dim, n_vec) and brings
@@ -261,37 +401,26 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
                                size_t hnsw_min, mast_trace *trace, index_ref **out)
 {
     mast_trace_span_begin(trace, "index.build");
-    build_ctx b = {0};
     char *language = NULL;
+    mast_bm25 *bm25 = NULL;
     mast_status st = mast_collection_language(store, collection_id, &language);
     if (st == MAST_OK)
-        st = mast_bm25_create(&b.bm25, NULL);
-    if (st == MAST_OK)
-        st = mast_analyzer_open(&b.analyzer, language);
-    if (st == MAST_OK)
-        st = mast_store_chunk_scan(store, collection_id, build_visit, &b);
-    if (st == MAST_OK)
-        st = b.st;
-    mast_analyzer_free(b.analyzer);
-    mast_buf_free(&b.text);
-    mast_trace_attr_int(trace, "n_chunks", (int64_t)b.n);
-    mast_trace_attr_str(trace, "language", language ? language : "english");
+        st = sync_sparse(store, collection_id, language, version, 0, trace, &bm25);
     mast_trace_span_end(trace, st);
     if (st != MAST_OK) {
-        mast_bm25_free(b.bm25);
         free(language);
         return st;
     }
     index_ref *ref = calloc(1, sizeof *ref);
     if (!ref) {
-        mast_bm25_free(b.bm25);
+        mast_bm25_free(bm25);
         free(language);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     ref->language = language;
     ref->collection_id = collection_id;
     ref->version = version;
-    ref->bm25 = b.bm25;
+    ref->bm25 = bm25;
     ref->refs = 1;
     pthread_mutex_init(&ref->embed_mu, NULL);
     st = mast_collection_open_embedder(store, collection_id, &ref->embedder);
@@ -461,25 +590,26 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want,
     return st;
 }
 
-/* BM25 hits of allowed documents: deeper lists until `want` pass or all were seen. */
-static mast_status sparse_search(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
-                                 const doc_set *filter, mast_hit **hits, size_t *n_hits)
+static int allow_doc(void *ctx, int64_t doc_id)
 {
-    for (size_t depth = want;; depth *= 4) {
-        MAST_TRY(mast_bm25_search(ref->bm25, a, query, strlen(query), depth, hits, n_hits));
-        if (!filter)
-            return MAST_OK;
-        size_t got = *n_hits, kept = 0;
-        for (size_t i = 0; i < got; i++)
-            if (doc_allowed(filter, (*hits)[i].doc_id))
-                (*hits)[kept++] = (*hits)[i];
-        if (kept >= want || got < depth) {
-            *n_hits = kept < want ? kept : want;
-            return MAST_OK;
-        }
-        free(*hits);
-        *hits = NULL;
+    return doc_allowed(ctx, doc_id);
+}
+
+/* The top `want` BM25 hits among the allowed documents. */
+static mast_status sparse_search(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
+                                 const doc_set *filter, const mast_search_opts *o,
+                                 mast_hit **hits, size_t *n_hits)
+{
+    mast_bm25_query q = {want, o->title_weight, o->exhaustive, filter ? allow_doc : NULL,
+                         (void *)filter};
+    mast_bm25_stats stats;
+    MAST_TRY(mast_bm25_search_with(ref->bm25, a, query, strlen(query), &q, hits, n_hits, &stats));
+    if (o->bm25_stats) {
+        o->bm25_stats->postings += stats.postings;
+        o->bm25_stats->decoded += stats.decoded;
+        o->bm25_stats->scored += stats.scored;
     }
+    return MAST_OK;
 }
 
 int mast_fusion_method_parse(const char *name)
@@ -561,16 +691,17 @@ static mast_status fuse(mast_hit *a, size_t na, mast_hit *b, size_t nb, const ma
 }
 
 static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, size_t want,
-                          mast_search_mode mode, const doc_set *filter, const mast_fusion *fu,
+                          mast_search_mode mode, const doc_set *filter, const mast_search_opts *o,
                           mast_hit **hits, size_t *n_hits)
 {
+    const mast_fusion *fu = &o->fusion;
     if (mode == MAST_MODE_BM25)
-        return sparse_search(ref, a, query, want, filter, hits, n_hits);
+        return sparse_search(ref, a, query, want, filter, o, hits, n_hits);
     if (mode == MAST_MODE_DENSE)
         return dense_search(ref, query, want, filter, hits, n_hits);
     mast_hit *sparse = NULL, *dense = NULL;
     size_t ns = 0, nd = 0;
-    mast_status st = sparse_search(ref, a, query, want, filter, &sparse, &ns);
+    mast_status st = sparse_search(ref, a, query, want, filter, o, &sparse, &ns);
     if (st == MAST_OK)
         st = dense_search(ref, query, want, filter, &dense, &nd);
     if (st == MAST_OK)
@@ -592,6 +723,9 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
     const mast_filter *filter = o.filter;
     if (o.fusion.rrf_k == 0)   /* zero-initialized options: the default k */
         o.fusion.rrf_k = MAST_RRF_K;
+    if (!(o.title_weight >= 0 && o.title_weight <= 1000))
+        return mast_fail(MAST_ERR_INVALID, "title weight must be within 0..1000 (got %g)",
+                         o.title_weight);
     if (!(o.fusion.rrf_k > 0) || !(o.fusion.alpha >= 0 && o.fusion.alpha <= 1))
         return mast_fail(MAST_ERR_INVALID, "fusion: rrf_k must be > 0 and alpha within 0..1 "
                          "(got %g and %g)", o.fusion.rrf_k, o.fusion.alpha);
@@ -630,7 +764,7 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
             want = 100;   /* fuse deeper lists than the k asked for */
         for (;;) {
             free(*hits);
-            st = ranked(ref, a, query, want, mode, fset, &o.fusion, hits, n_hits);
+            st = ranked(ref, a, query, want, mode, fset, &o, hits, n_hits);
             if (st != MAST_OK)
                 break;
             size_t got = *n_hits;
@@ -716,21 +850,55 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
     return MAST_OK;
 }
 
-mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace)
+static mast_status index_update(mast_store *store, int64_t collection_id, int optimize,
+                                mast_trace *trace)
 {
-    /* only the vector index lives in a file; BM25 is built by the next search */
-    char *model = NULL;
     int64_t version;
-    MAST_TRY(mast_collection_embed_model(store, collection_id, &model));
-    free(model);
-    if (!model)
-        return MAST_OK;
+    char *language = NULL, *model = NULL;
+    mast_bm25 *bm25 = NULL;
     MAST_TRY(mast_store_collection_version(store, collection_id, &version));
+    mast_status st = mast_collection_language(store, collection_id, &language);
+    if (st == MAST_OK)
+        st = sync_sparse(store, collection_id, language, version, optimize, trace, &bm25);
+    mast_bm25_free(bm25);
+    free(language);
+    if (st == MAST_OK)
+        st = mast_collection_embed_model(store, collection_id, &model);
+    if (st != MAST_OK || !model)
+        return st;
+    free(model);
     index_ref ref = {.collection_id = collection_id};
-    mast_status st = load_dense(&ref, store, version, MAST_HNSW_MIN, trace);
+    st = load_dense(&ref, store, version, MAST_HNSW_MIN, trace);
     mast_vindex_free(ref.dense);
     free(ref.vchunk);
     free(ref.vdoc);
+    return st;
+}
+
+mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace)
+{
+    return index_update(store, collection_id, 0, trace);
+}
+
+mast_status mast_index_optimize(mast_store *store, int64_t collection_id, mast_trace *trace)
+{
+    return index_update(store, collection_id, 1, trace);
+}
+
+mast_status mast_index_text_info(mast_store *store, int64_t collection_id, mast_bm25_info *info,
+                                 uint64_t *data_version)
+{
+    memset(info, 0, sizeof *info);
+    *data_version = 0;
+    char *path = mast_retrieve_tindex_path(store, collection_id);
+    if (!path)
+        return mast_fail(MAST_ERR_NOT_FOUND, "an in-memory database has no index files");
+    mast_bm25 *x = NULL;
+    mast_status st = mast_bm25_open(path, NULL, &x, data_version, NULL);
+    free(path);
+    if (st == MAST_OK)
+        mast_bm25_get_info(x, info);
+    mast_bm25_free(x);
     return st;
 }
 

@@ -53,11 +53,22 @@ typedef enum mast_search_mode {
 ** or NULL for a database without a file. */
 char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id);
 
-/* Brings the collection's indexes up to date now (the vector index file
-** included) instead of at its next search: ingest calls it when the
-** collection has an embedding model, `mast index rebuild` after deleting the
-** file. */
+/* The file of a collection's BM25 index, "<database>-c<id>.tix" (the
+** manifest; segments are "<that>-<n>"), or NULL for a database without a file. */
+char *mast_retrieve_tindex_path(mast_store *store, int64_t collection_id);
+
+/* Brings the collection's index files (BM25, and vectors when it has a
+** model) up to date now instead of at its next search: ingest calls it,
+** `mast index rebuild` after deleting the files. */
 mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace);
+
+/* mast_index_sync, then merges the BM25 index into one segment without
+** deleted chunks (`mast index optimize`). */
+mast_status mast_index_optimize(mast_store *store, int64_t collection_id, mast_trace *trace);
+
+/* The saved BM25 index's figures (MAST_ERR_NOT_FOUND when there is none). */
+mast_status mast_index_text_info(mast_store *store, int64_t collection_id, mast_bm25_info *info,
+                                 uint64_t *data_version);
 
 /* Vectors from which a collection's dense index is HNSW (default
 ** MAST_HNSW_MIN); takes effect when an index is next built. */
@@ -97,9 +108,13 @@ typedef struct mast_search_opts {
     mast_search_mode mode;
     const mast_filter *filter;  /* NULL: every document */
     mast_fusion fusion;
+    double title_weight;        /* BM25 weight of title and headings vs body, 0..1000; 0 = 1 */
+    int exhaustive;             /* BM25 scores every posting (no pruning; same results) */
+    mast_bm25_stats *bm25_stats;/* NULL, or postings counts are added here */
 } mast_search_opts;
 
-#define MAST_SEARCH_OPTS_DEFAULT ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT})
+#define MAST_SEARCH_OPTS_DEFAULT \
+    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL})
 
 /* The top k chunks of a collection for a query. With group_by_doc, at most
 ** one hit (the best chunk) per document, so k distinct documents. The caller

@@ -601,13 +601,52 @@ static const char *col_text(sqlite3_stmt *stmt, int col)
 mast_status mast_store_chunk_scan(mast_store *store, int64_t collection_id,
                                   mast_chunk_visit_fn fn, void *ctx)
 {
+    return mast_store_chunk_scan_after(store, collection_id, INT64_MIN, fn, ctx);
+}
+
+mast_status mast_store_chunk_ids(mast_store *store, int64_t collection_id, int64_t **ids,
+                                 size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    MAST_TRY(prepare(store,
+                     "SELECT k.id FROM chunks k JOIN documents d ON k.document_id = d.id"
+                     " WHERE d.collection_id = ? ORDER BY k.id",
+                     &stmt));
+    sqlite3_bind_int64(stmt, 1, collection_id);
+    size_t cap = 0;
+    int rc;
+    mast_status st = MAST_OK;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!mast_grow_array((void **)ids, &cap, *n + 1, sizeof **ids)) {
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(stmt, 0);
+    }
+    if (st == MAST_OK && rc != SQLITE_DONE)
+        st = mast_store_error(store, "cannot read chunk ids");
+    sqlite3_finalize(stmt);
+    if (st != MAST_OK) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+mast_status mast_store_chunk_scan_after(mast_store *store, int64_t collection_id, int64_t after,
+                                        mast_chunk_visit_fn fn, void *ctx)
+{
     sqlite3_stmt *stmt;
     MAST_TRY(prepare(store,
                      "SELECT k.id, k.document_id, k.text, k.heading, d.title, d.uri"
                      " FROM chunks k JOIN documents d ON k.document_id = d.id"
-                     " WHERE d.collection_id = ? ORDER BY k.id",
+                     " WHERE d.collection_id = ? AND k.id > ? ORDER BY k.id",
                      &stmt));
     sqlite3_bind_int64(stmt, 1, collection_id);
+    sqlite3_bind_int64(stmt, 2, after);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         mast_chunk_row row = {

@@ -118,6 +118,12 @@ typedef struct mast_chunk_row {
 typedef int (*mast_chunk_visit_fn)(void *ctx, const mast_chunk_row *row);
 mast_status mast_store_chunk_scan(mast_store *store, int64_t collection_id,
                                   mast_chunk_visit_fn fn, void *ctx);
+/* The same for the chunks with an id above `after` (the new ones). */
+mast_status mast_store_chunk_scan_after(mast_store *store, int64_t collection_id, int64_t after,
+                                        mast_chunk_visit_fn fn, void *ctx);
+/* The ids of a collection's chunks, ascending (malloc'ed). */
+mast_status mast_store_chunk_ids(mast_store *store, int64_t collection_id, int64_t **ids,
+                                 size_t *n);
 
 /* Fills a result (strings malloc'ed; free with mast_results_free) for a
 ** chunk. MAST_ERR_NOT_FOUND if the chunk no longer exists. */

@@ -386,6 +386,9 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     report->n_queries = n_eval;   /* also the length of per_query */
     /* queries/s: the timed pass, then again over all queries until min_seconds */
     size_t timed = n_eval;
+    mast_search_opts again = *search;
+    again.bm25_stats = NULL;   /* counted once, in the first pass */
+    search = &again;
     while (st == MAST_OK && (double)search_us / 1e6 < min_seconds) {
         for (size_t i = 0; i < b->n_queries && st == MAST_OK; i++) {
             size_t n_judged;
@@ -464,7 +467,8 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
         st = load_doc_ids(&b, store, collection_id, source);
     if (st == MAST_OK) {
         mast_trace_span_begin(trace, "eval.queries");
-        mast_search_opts search = {opts->mode, NULL, opts->fusion};
+        mast_search_opts search = {opts->mode, NULL, opts->fusion, opts->title_weight,
+                                   opts->exhaustive, &report->bm25};
         st = run_queries(store, r, collection_id, &b, opts->progress, &search, opts->min_seconds,
                          report);
         mast_trace_attr_int(trace, "n_queries", (int64_t)report->n_queries);

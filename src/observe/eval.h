@@ -42,6 +42,8 @@ typedef struct mast_eval_opts {
     mast_fusion fusion;        /* for hybrid (MAST_FUSION_DEFAULT: RRF, k 60) */
     const char *embed_model;   /* set as the collection's embedding model first, or NULL */
     double min_seconds;        /* repeat the queries until their time reaches this, for qps */
+    double title_weight;       /* BM25 title vs body weight (0 = 1) */
+    int exhaustive;            /* BM25 without pruning (the reference; same results) */
     int progress;
 } mast_eval_opts;
 
@@ -62,6 +64,7 @@ typedef struct mast_eval_report {
     double qps;                 /* queries per second, retrieval only */
     double search_seconds;
     mast_ingest_stats ingest;
+    mast_bm25_stats bm25;       /* postings of the query terms and those decoded, first pass */
     char collection[80];
 } mast_eval_report;
 

@@ -79,11 +79,13 @@ static void test_scores_equal_the_formula_on_a_hand_made_corpus(void)
     REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
     REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
     for (int i = 0; i < 3; i++)
-        REQUIRE(mast_bm25_add(x, a, 100 + i, 10 + i, docs[i], strlen(docs[i])) == MAST_OK);
-    CHECK_EQ_INT(mast_bm25_add(x, a, 100, 10, "dup", 3), MAST_ERR_EXISTS);
-    double avgdl = (4 + 2 + 4) / 3.0;
+        REQUIRE(mast_bm25_add(x, a, 100 + i, 10 + i, "", 0, docs[i], strlen(docs[i])) == MAST_OK);
+    CHECK_EQ_INT(mast_bm25_add(x, a, 100, 10, "", 0, "dup", 3), MAST_ERR_INVALID);
     mast_hit *h;
     size_t n;
+    CHECK_EQ_INT(mast_bm25_search(x, a, "fox", 3, 10, &h, &n), MAST_ERR_INVALID);  /* not flushed */
+    REQUIRE(mast_bm25_flush(x) == MAST_OK);
+    double avgdl = (4 + 2 + 4) / 3.0;
     REQUIRE(mast_bm25_search(x, a, "fox dog", 7, 10, &h, &n) == MAST_OK);
     REQUIRE(n == 3);
     double s1 = expected_score(2, lens[0], avgdl, 2, 3);
@@ -111,24 +113,44 @@ static void test_removed_chunks_are_never_returned_and_stats_follow(void)
     mast_bm25 *x;
     REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
     REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
-    REQUIRE(mast_bm25_add(x, a, 1, 1, "apple banana", 12) == MAST_OK);
-    REQUIRE(mast_bm25_add(x, a, 2, 2, "apple cherry cherry", 19) == MAST_OK);
-    REQUIRE(mast_bm25_add(x, a, 3, 3, "banana", 6) == MAST_OK);
-    CHECK_EQ_INT(mast_bm25_remove(x, 2), 1);
+    REQUIRE(mast_bm25_add(x, a, 1, 1, "", 0, "apple banana", 12) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 2, 2, "", 0, "apple cherry cherry", 19) == MAST_OK);
+    REQUIRE(mast_bm25_flush(x) == MAST_OK);
+    REQUIRE(mast_bm25_add(x, a, 3, 3, "", 0, "banana", 6) == MAST_OK);
+    CHECK_EQ_INT(mast_bm25_remove(x, 3), 1);   /* pending */
+    REQUIRE(mast_bm25_flush(x) == MAST_OK);
+    CHECK_EQ_INT(mast_bm25_remove(x, 3), 0);
+    CHECK_EQ_INT(mast_bm25_remove(x, 2), 1);   /* in a segment */
     CHECK_EQ_INT(mast_bm25_remove(x, 2), 0);
     CHECK_EQ_INT(mast_bm25_remove(x, 99), 0);
-    CHECK_EQ_INT(mast_bm25_count(x), 2);
+    CHECK_EQ_INT(mast_bm25_count(x), 1);
     mast_hit *h;
     size_t n;
-    REQUIRE(mast_bm25_search(x, a, "cherry", 6, 10, &h, &n) == MAST_OK);
-    CHECK_EQ_INT(n, 0);
-    free(h);
-    /* N = 2, df(apple) = 1, avgdl = (2 + 1) / 2 */
+    for (int exhaustive = 0; exhaustive < 2; exhaustive++) {
+        mast_bm25_query q = {.k = 10, .exhaustive = exhaustive};
+        REQUIRE(mast_bm25_search_with(x, a, "cherry banana", 13, &q, &h, &n, NULL) == MAST_OK);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_INT(h[0].chunk_id, 1);
+        free(h);
+    }
+    /* deleted chunks still count in the statistics until a merge, as in
+    ** Lucene: N = 3, df(apple) = 2, avgdl = (2 + 3 + 1) / 3 */
     REQUIRE(mast_bm25_search(x, a, "apple", 5, 10, &h, &n) == MAST_OK);
     REQUIRE(n == 1);
     CHECK_EQ_INT(h[0].chunk_id, 1);
-    CHECK_NEAR(h[0].score, expected_score(1, 2, 1.5, 1, 2), 1e-12);
+    CHECK_NEAR(h[0].score, expected_score(1, 2, 2.0, 2, 3), 1e-12);
     free(h);
+    /* after the merge: N = 1, df(apple) = 1, avgdl = 2 */
+    REQUIRE(mast_bm25_maintain(x, 1) == MAST_OK);
+    REQUIRE(mast_bm25_search(x, a, "apple", 5, 10, &h, &n) == MAST_OK);
+    REQUIRE(n == 1);
+    CHECK_NEAR(h[0].score, expected_score(1, 2, 2.0, 1, 1), 1e-12);
+    free(h);
+    mast_bm25_info info;
+    mast_bm25_get_info(x, &info);
+    CHECK_EQ_INT(info.segments, 1);
+    CHECK_EQ_INT(info.chunks, 1);
+    CHECK_EQ_INT(info.deleted, 0);
     mast_bm25_free(x);
     mast_analyzer_free(a);
 }
@@ -140,9 +162,13 @@ static void test_top_k_is_exact_with_ties_broken_by_chunk_id(void)
     REQUIRE(mast_analyzer_open(&a, NULL) == MAST_OK);
     REQUIRE(mast_bm25_create(&x, NULL) == MAST_OK);
     /* 50 identical documents score the same: the k lowest ids must win */
-    for (int i = 50; i > 0; i--)
-        REQUIRE(mast_bm25_add(x, a, i, i, "same words here", 15) == MAST_OK);
-    REQUIRE(mast_bm25_add(x, a, 1000, 1000, "other", 5) == MAST_OK);
+    for (int i = 1; i <= 50; i++) {
+        REQUIRE(mast_bm25_add(x, a, i, i, "", 0, "same words here", 15) == MAST_OK);
+        if (i % 20 == 0)
+            REQUIRE(mast_bm25_flush(x) == MAST_OK);   /* ties across segments too */
+    }
+    REQUIRE(mast_bm25_add(x, a, 1000, 1000, "", 0, "other", 5) == MAST_OK);
+    REQUIRE(mast_bm25_flush(x) == MAST_OK);
     mast_hit *h;
     size_t n;
     REQUIRE(mast_bm25_search(x, a, "words", 5, 5, &h, &n) == MAST_OK);

@@ -1,58 +1,66 @@
 /*
-** data/textindex/bm25.c — in-memory BM25 (see bm25.h).
+** data/textindex/bm25.c — the BM25 index over segments (see bm25.h).
 **
-** Layout: a term dictionary (open addressing over interned strings) maps a
-** term to its id; each term has a postings list of (chunk slot, tf). Each
-** chunk slot keeps its length, liveness and a forward list of its distinct
-** term ids, so that removing a chunk can decrement the document frequencies
-** exactly. Search is term-at-a-time into a dense accumulator, then a heap for
-** the top k.
+** Added chunks collect in a pending in-memory inverted index (a term
+** dictionary over interned strings, postings of (chunk, tf_body, tf_title));
+** a flush sorts its terms and writes them as one segment image. Search runs
+** over the segments one after another with one top-k heap, so a later
+** segment starts with the threshold the earlier ones reached.
 */
 #include "data/textindex/bm25.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/hash.h"
+#include "base/mmap.h"
 #include "base/status.h"
+#include "data/textindex/segment.h"
 
-typedef struct postings {
-    uint32_t *slots;
-    uint32_t *tfs;
+#define MAX_SEGMENTS 8
+#define MAX_QUERY_TERMS 1024
+
+typedef struct plist {   /* pending postings of one term */
+    uint32_t *docs, *tfb, *tft;
     uint32_t n, cap;
-    uint32_t df;          /* live chunks containing the term */
-} postings;
+} plist;
 
-typedef struct slot_map {  /* chunk id -> slot */
-    int64_t *keys;
-    uint32_t *vals;
-    size_t cap, n;
-} slot_map;
-
-struct mast_bm25 {
-    mast_bm25_params params;
+typedef struct pending {
     /* terms */
     char *strings;
     size_t strings_len, strings_cap;
     uint32_t *term_off, *term_len;
-    postings *post;
+    plist *post;
     size_t n_terms, cap_terms;
     uint32_t *table;      /* term id + 1, 0 = empty */
     size_t table_cap;
-    /* chunk slots */
+    /* chunks */
     int64_t *chunk_ids, *doc_ids;
-    uint32_t *lens;
-    uint8_t *live;
-    size_t *fwd_start;
-    uint32_t *fwd_n;
-    size_t n_slots, cap_slots;
-    uint32_t *fwd;
-    size_t fwd_len, fwd_cap;
-    slot_map by_chunk;
-    size_t n_live;
-    uint64_t total_len;   /* over live chunks */
+    uint32_t *lb, *lt;
+    uint8_t *deleted;
+    size_t n, cap;
+} pending;
+
+typedef struct segment {
+    mast_seg seg;
+    uint8_t *deleted;     /* bitmap, NULL when none */
+    uint32_t n_deleted;
+    uint64_t gen;         /* its file is path-<gen>; 0 = not saved yet */
+} segment;
+
+struct mast_bm25 {
+    mast_bm25_params params;
+    segment *segs;
+    size_t n_segs, cap_segs;
+    pending p;
+    int64_t max_chunk;
+    uint64_t next_gen;
 };
 
 mast_status mast_bm25_create(mast_bm25 **out, const mast_bm25_params *params)
@@ -62,168 +70,118 @@ mast_status mast_bm25_create(mast_bm25 **out, const mast_bm25_params *params)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     x->params.k1 = params ? params->k1 : 1.2;
     x->params.b = params ? params->b : 0.75;
+    x->next_gen = 1;
+    x->max_chunk = INT64_MIN;
     *out = x;
     return MAST_OK;
+}
+
+static void pending_free(pending *p)
+{
+    for (size_t i = 0; i < p->n_terms; i++) {
+        free(p->post[i].docs);
+        free(p->post[i].tfb);
+        free(p->post[i].tft);
+    }
+    free(p->strings);
+    free(p->term_off);
+    free(p->term_len);
+    free(p->post);
+    free(p->table);
+    free(p->chunk_ids);
+    free(p->doc_ids);
+    free(p->lb);
+    free(p->lt);
+    free(p->deleted);
+    memset(p, 0, sizeof *p);
 }
 
 void mast_bm25_free(mast_bm25 *x)
 {
     if (!x)
         return;
-    for (size_t i = 0; i < x->n_terms; i++) {
-        free(x->post[i].slots);
-        free(x->post[i].tfs);
+    for (size_t i = 0; i < x->n_segs; i++) {
+        seg_free(&x->segs[i].seg);
+        free(x->segs[i].deleted);
     }
-    free(x->strings);
-    free(x->term_off);
-    free(x->term_len);
-    free(x->post);
-    free(x->table);
-    free(x->chunk_ids);
-    free(x->doc_ids);
-    free(x->lens);
-    free(x->live);
-    free(x->fwd_start);
-    free(x->fwd_n);
-    free(x->fwd);
-    free(x->by_chunk.keys);
-    free(x->by_chunk.vals);
+    free(x->segs);
+    pending_free(&x->p);
     free(x);
 }
 
-/* ---- chunk id -> slot map ---- */
+/* ---- the pending term dictionary ---- */
 
-static uint64_t mix64(uint64_t v)
+static long term_find(const pending *p, const char *t, size_t n, uint64_t h)
 {
-    v ^= v >> 33;
-    v *= 0xff51afd7ed558ccdULL;
-    v ^= v >> 33;
-    return v;
-}
-
-static long map_get(const slot_map *m, int64_t key)
-{
-    if (!m->cap)
+    if (!p->table_cap)
         return -1;
-    size_t mask = m->cap - 1, i = mix64((uint64_t)key) & mask;
-    while (m->vals[i] != UINT32_MAX) {
-        if (m->keys[i] == key)
-            return (long)m->vals[i];
-        i = (i + 1) & mask;
-    }
-    return -1;
-}
-
-static int map_put(slot_map *m, int64_t key, uint32_t val)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        int64_t *keys = malloc(cap * sizeof *keys);
-        uint32_t *vals = malloc(cap * sizeof *vals);
-        if (!keys || !vals) {
-            free(keys);
-            free(vals);
-            return 0;
-        }
-        memset(vals, 0xff, cap * sizeof *vals);
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->vals[i] == UINT32_MAX)
-                continue;
-            size_t j = mix64((uint64_t)m->keys[i]) & (cap - 1);
-            while (vals[j] != UINT32_MAX)
-                j = (j + 1) & (cap - 1);
-            keys[j] = m->keys[i];
-            vals[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = keys;
-        m->vals = vals;
-        m->cap = cap;
-    }
-    size_t mask = m->cap - 1, i = mix64((uint64_t)key) & mask;
-    while (m->vals[i] != UINT32_MAX)
-        i = (i + 1) & mask;
-    m->keys[i] = key;
-    m->vals[i] = val;
-    m->n++;
-    return 1;
-}
-
-/* ---- term dictionary ---- */
-
-static long term_find(const mast_bm25 *x, const char *t, size_t n, uint64_t h)
-{
-    if (!x->table_cap)
-        return -1;
-    size_t mask = x->table_cap - 1, i = h & mask;
-    while (x->table[i]) {
-        uint32_t id = x->table[i] - 1;
-        if (x->term_len[id] == n && memcmp(x->strings + x->term_off[id], t, n) == 0)
+    size_t mask = p->table_cap - 1, i = h & mask;
+    while (p->table[i]) {
+        uint32_t id = p->table[i] - 1;
+        if (p->term_len[id] == n && memcmp(p->strings + p->term_off[id], t, n) == 0)
             return id;
         i = (i + 1) & mask;
     }
     return -1;
 }
 
-static int rehash(mast_bm25 *x)
+static int rehash(pending *p)
 {
-    size_t cap = x->table_cap ? x->table_cap * 2 : 4096;
+    size_t cap = p->table_cap ? p->table_cap * 2 : 4096;
     uint32_t *table = calloc(cap, sizeof *table);
     if (!table)
         return 0;
-    for (size_t id = 0; id < x->n_terms; id++) {
-        size_t i = mast_hash64(x->strings + x->term_off[id], x->term_len[id]) & (cap - 1);
+    for (size_t id = 0; id < p->n_terms; id++) {
+        size_t i = mast_hash64(p->strings + p->term_off[id], p->term_len[id]) & (cap - 1);
         while (table[i])
             i = (i + 1) & (cap - 1);
         table[i] = (uint32_t)id + 1;
     }
-    free(x->table);
-    x->table = table;
-    x->table_cap = cap;
+    free(p->table);
+    p->table = table;
+    p->table_cap = cap;
     return 1;
 }
 
-static long term_intern(mast_bm25 *x, const char *t, size_t n)
+static long term_intern(pending *p, const char *t, size_t n)
 {
     uint64_t h = mast_hash64(t, n);
-    long id = term_find(x, t, n, h);
+    long id = term_find(p, t, n, h);
     if (id >= 0)
         return id;
-    if ((x->n_terms + 1) * 2 > x->table_cap) {
-        if (!rehash(x))
-            return -1;
-    }
-    size_t cap_terms = x->cap_terms;
-    if (!mast_grow_array((void **)&x->strings, &x->strings_cap, x->strings_len + n, 1))
+    if ((p->n_terms + 1) * 2 > p->table_cap && !rehash(p))
         return -1;
-    if (x->n_terms + 1 > cap_terms) {
-        size_t c1 = cap_terms, c2 = cap_terms, c3 = cap_terms;
-        if (!mast_grow_array((void **)&x->term_off, &c1, x->n_terms + 1, sizeof *x->term_off) ||
-            !mast_grow_array((void **)&x->term_len, &c2, x->n_terms + 1, sizeof *x->term_len) ||
-            !mast_grow_array((void **)&x->post, &c3, x->n_terms + 1, sizeof *x->post))
+    if (!mast_grow_array((void **)&p->strings, &p->strings_cap, p->strings_len + n, 1))
+        return -1;
+    if (p->n_terms + 1 > p->cap_terms) {
+        size_t c1 = p->cap_terms, c2 = p->cap_terms, c3 = p->cap_terms;
+        if (!mast_grow_array((void **)&p->term_off, &c1, p->n_terms + 1, sizeof *p->term_off) ||
+            !mast_grow_array((void **)&p->term_len, &c2, p->n_terms + 1, sizeof *p->term_len) ||
+            !mast_grow_array((void **)&p->post, &c3, p->n_terms + 1, sizeof *p->post))
             return -1;
-        x->cap_terms = c1;
+        p->cap_terms = c1;
     }
-    memcpy(x->strings + x->strings_len, t, n);
-    id = (long)x->n_terms++;
-    x->term_off[id] = (uint32_t)x->strings_len;
-    x->term_len[id] = (uint32_t)n;
-    memset(&x->post[id], 0, sizeof x->post[id]);
-    x->strings_len += n;
-    size_t mask = x->table_cap - 1, i = h & mask;
-    while (x->table[i])
+    memcpy(p->strings + p->strings_len, t, n);
+    id = (long)p->n_terms++;
+    p->term_off[id] = (uint32_t)p->strings_len;
+    p->term_len[id] = (uint32_t)n;
+    memset(&p->post[id], 0, sizeof p->post[id]);
+    p->strings_len += n;
+    size_t mask = p->table_cap - 1, i = h & mask;
+    while (p->table[i])
         i = (i + 1) & mask;
-    x->table[i] = (uint32_t)id + 1;
+    p->table[i] = (uint32_t)id + 1;
     return id;
 }
 
 /* ---- adding ---- */
 
 typedef struct collect {
-    mast_bm25 *x;
-    uint32_t *ids;
+    pending *p;
+    uint32_t *ids;        /* term id << 1 | in title */
     size_t n, cap;
+    uint32_t field;
+    uint32_t len[2];      /* body, title */
     int failed;
 } collect;
 
@@ -232,12 +190,14 @@ static void collect_term(void *ctx, const char *t, size_t n)
     collect *c = ctx;
     if (c->failed)
         return;
-    long id = term_intern(c->x, t, n);
-    if (id < 0 || !mast_grow_array((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
+    long id = term_intern(c->p, t, n);
+    if (id < 0 || id >= (long)(UINT32_MAX >> 1) ||
+        !mast_grow_array((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
         c->failed = 1;
         return;
     }
-    c->ids[c->n++] = (uint32_t)id;
+    c->ids[c->n++] = (uint32_t)id << 1 | c->field;
+    c->len[c->field]++;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -246,118 +206,219 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-mast_status mast_bm25_add(mast_bm25 *x, mast_analyzer *a, int64_t chunk_id, int64_t doc_id,
-                          const char *text, size_t len)
+static int plist_push(plist *l, uint32_t doc, uint32_t tfb, uint32_t tft)
 {
-    if (map_get(&x->by_chunk, chunk_id) >= 0)
-        return mast_fail(MAST_ERR_EXISTS, "chunk %lld is already indexed", (long long)chunk_id);
-    if (x->n_slots >= UINT32_MAX - 1)
-        return mast_fail(MAST_ERR_LIMIT, "text index is full");
-    collect c = {.x = x};
-    mast_analyze(a, text, len, collect_term, &c);
-    if (c.failed) {
-        free(c.ids);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld", (long long)chunk_id);
+    if (l->n == l->cap) {
+        size_t c1 = l->cap, c2 = l->cap, c3 = l->cap;
+        if (!mast_grow_array((void **)&l->docs, &c1, l->n + 1, sizeof *l->docs) ||
+            !mast_grow_array((void **)&l->tfb, &c2, l->n + 1, sizeof *l->tfb) ||
+            !mast_grow_array((void **)&l->tft, &c3, l->n + 1, sizeof *l->tft))
+            return 0;
+        l->cap = (uint32_t)(c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3));
     }
+    l->docs[l->n] = doc;
+    l->tfb[l->n] = tfb;
+    l->tft[l->n] = tft;
+    l->n++;
+    return 1;
+}
+
+mast_status mast_bm25_add(mast_bm25 *x, mast_analyzer *a, int64_t chunk_id, int64_t doc_id,
+                          const char *title, size_t title_len, const char *body, size_t body_len)
+{
+    if (chunk_id <= x->max_chunk)
+        return mast_fail(MAST_ERR_INVALID,
+                         "chunk %lld added after chunk %lld (chunks are added in ascending id)",
+                         (long long)chunk_id, (long long)x->max_chunk);
+    pending *p = &x->p;
+    if (p->n >= UINT32_MAX - 1)
+        return mast_fail(MAST_ERR_LIMIT, "too many chunks before a flush");
+    collect c = {.p = p, .field = 1};
+    if (title_len)
+        mast_analyze(a, title, title_len, collect_term, &c);
+    c.field = 0;
+    mast_analyze(a, body, body_len, collect_term, &c);
     if (c.n > 1)
         qsort(c.ids, c.n, sizeof *c.ids, cmp_u32);
-
-    size_t slot = x->n_slots, cap = x->cap_slots;
-    int ok = 1;
-    if (slot + 1 > cap) {
-        size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap;
-        ok = mast_grow_array((void **)&x->chunk_ids, &c1, slot + 1, sizeof *x->chunk_ids) &&
-             mast_grow_array((void **)&x->doc_ids, &c2, slot + 1, sizeof *x->doc_ids) &&
-             mast_grow_array((void **)&x->lens, &c3, slot + 1, sizeof *x->lens) &&
-             mast_grow_array((void **)&x->live, &c4, slot + 1, sizeof *x->live) &&
-             mast_grow_array((void **)&x->fwd_start, &c5, slot + 1, sizeof *x->fwd_start) &&
-             mast_grow_array((void **)&x->fwd_n, &c6, slot + 1, sizeof *x->fwd_n);
+    int ok = !c.failed;
+    if (ok && p->n + 1 > p->cap) {
+        size_t c1 = p->cap, c2 = p->cap, c3 = p->cap, c4 = p->cap, c5 = p->cap;
+        ok = mast_grow_array((void **)&p->chunk_ids, &c1, p->n + 1, sizeof *p->chunk_ids) &&
+             mast_grow_array((void **)&p->doc_ids, &c2, p->n + 1, sizeof *p->doc_ids) &&
+             mast_grow_array((void **)&p->lb, &c3, p->n + 1, sizeof *p->lb) &&
+             mast_grow_array((void **)&p->lt, &c4, p->n + 1, sizeof *p->lt) &&
+             mast_grow_array((void **)&p->deleted, &c5, p->n + 1, 1);
         if (ok)
-            x->cap_slots = c1;
+            p->cap = c1;
     }
-    ok = ok && mast_grow_array((void **)&x->fwd, &x->fwd_cap, x->fwd_len + c.n, sizeof *x->fwd);
-    ok = ok && map_put(&x->by_chunk, chunk_id, (uint32_t)slot);
-    if (!ok) {
-        free(c.ids);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld", (long long)chunk_id);
+    uint32_t slot = (uint32_t)p->n;
+    for (size_t i = 0; ok && i < c.n;) {
+        uint32_t term = c.ids[i] >> 1, tf[2] = {0, 0};
+        for (; i < c.n && c.ids[i] >> 1 == term; i++)
+            tf[c.ids[i] & 1]++;
+        ok = plist_push(&p->post[term], slot, tf[0], tf[1]);
     }
-    x->chunk_ids[slot] = chunk_id;
-    x->doc_ids[slot] = doc_id;
-    x->lens[slot] = (uint32_t)c.n;
-    x->live[slot] = 1;
-    x->fwd_start[slot] = x->fwd_len;
-    uint32_t n_distinct = 0;
-    for (size_t i = 0; i < c.n;) {
-        size_t j = i;
-        while (j < c.n && c.ids[j] == c.ids[i])
-            j++;
-        postings *p = &x->post[c.ids[i]];
-        size_t pc1 = p->cap, pc2 = p->cap;
-        if (!mast_grow_array((void **)&p->slots, &pc1, p->n + 1, sizeof *p->slots) ||
-            !mast_grow_array((void **)&p->tfs, &pc2, p->n + 1, sizeof *p->tfs)) {
-            free(c.ids);
-            return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld",
-                             (long long)chunk_id);
-        }
-        p->cap = (uint32_t)pc1;
-        p->slots[p->n] = (uint32_t)slot;
-        p->tfs[p->n] = (uint32_t)(j - i);
-        p->n++;
-        p->df++;
-        x->fwd[x->fwd_len + n_distinct++] = c.ids[i];
-        i = j;
-    }
-    x->fwd_len += n_distinct;
-    x->fwd_n[slot] = n_distinct;
-    x->n_slots++;
-    x->n_live++;
-    x->total_len += c.n;
     free(c.ids);
+    if (!ok)   /* postings may hold the slot: it is dropped with the pending index */
+        return mast_fail(MAST_ERR_NOMEM, "out of memory indexing chunk %lld", (long long)chunk_id);
+    p->chunk_ids[slot] = chunk_id;
+    p->doc_ids[slot] = doc_id;
+    p->lb[slot] = c.len[0];
+    p->lt[slot] = c.len[1];
+    p->deleted[slot] = 0;
+    p->n++;
+    x->max_chunk = chunk_id;
     return MAST_OK;
+}
+
+typedef struct term_ref {
+    const char *s;
+    uint32_t len, id;
+} term_ref;
+
+static int cmp_term_refs(const void *a, const void *b)
+{
+    const term_ref *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static mast_status push_segment(mast_bm25 *x, uint8_t *image, size_t size, uint8_t *deleted,
+                                uint32_t n_deleted, size_t at)
+{
+    if (!mast_grow_array((void **)&x->segs, &x->cap_segs, x->n_segs + 1, sizeof *x->segs)) {
+        free(image);
+        free(deleted);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    segment s = {.deleted = deleted, .n_deleted = n_deleted};
+    mast_status st = seg_parse(&s.seg, image, size, image, NULL, 0, "new segment");
+    if (st != MAST_OK) {
+        free(deleted);
+        return st;
+    }
+    memmove(&x->segs[at + 1], &x->segs[at], (x->n_segs - at) * sizeof *x->segs);
+    x->segs[at] = s;
+    x->n_segs++;
+    return MAST_OK;
+}
+
+mast_status mast_bm25_flush(mast_bm25 *x)
+{
+    pending *p = &x->p;
+    if (p->n == 0) {
+        pending_free(p);
+        return MAST_OK;
+    }
+    term_ref *order = malloc((p->n_terms ? p->n_terms : 1) * sizeof *order);
+    uint8_t *bits = calloc((p->n + 7) / 8, 1);
+    if (!order || !bits) {
+        free(order);
+        free(bits);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < p->n_terms; i++)
+        order[i] = (term_ref){p->strings + p->term_off[i], p->term_len[i], i};
+    qsort(order, p->n_terms, sizeof *order, cmp_term_refs);
+    seg_writer w;
+    seg_writer_begin(&w, (uint32_t)p->n, p->lb, p->lt);
+    for (size_t i = 0; i < p->n_terms; i++) {
+        const plist *l = &p->post[order[i].id];
+        seg_writer_term(&w, order[i].s, order[i].len, l->docs, l->tfb, l->tft, l->n);
+    }
+    uint8_t *image;
+    size_t size;
+    mast_status st = seg_writer_finish(&w, p->chunk_ids, p->doc_ids, &image, &size);
+    free(order);
+    uint32_t n_deleted = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->deleted[i]) {
+            bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+            n_deleted++;
+        }
+    if (!n_deleted) {
+        free(bits);
+        bits = NULL;
+    }
+    if (st == MAST_OK)
+        st = push_segment(x, image, size, bits, n_deleted, x->n_segs);
+    else
+        free(bits);
+    if (st == MAST_OK)
+        pending_free(p);
+    return st;
+}
+
+static void set_deleted(segment *s, uint32_t i)
+{
+    s->deleted[i >> 3] |= (uint8_t)(1u << (i & 7));
+    s->n_deleted++;
+}
+
+static int deleted_at(const segment *s, uint32_t i)
+{
+    return s->deleted && (s->deleted[i >> 3] >> (i & 7) & 1);
 }
 
 int mast_bm25_remove(mast_bm25 *x, int64_t chunk_id)
 {
-    long slot = map_get(&x->by_chunk, chunk_id);
-    if (slot < 0 || !x->live[slot])
-        return 0;
-    x->live[slot] = 0;
-    x->n_live--;
-    x->total_len -= x->lens[slot];
-    for (uint32_t i = 0; i < x->fwd_n[slot]; i++)
-        x->post[x->fwd[x->fwd_start[slot] + i]].df--;
-    return 1;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        segment *s = &x->segs[i];
+        if (!s->seg.n_docs || chunk_id < s->seg.chunk_ids[0] ||
+            chunk_id > s->seg.chunk_ids[s->seg.n_docs - 1])
+            continue;
+        long d = seg_find_chunk(&s->seg, chunk_id);
+        if (d < 0 || deleted_at(s, (uint32_t)d))
+            return 0;
+        if (!s->deleted && !(s->deleted = calloc((s->seg.n_docs + 7) / 8, 1)))
+            return 0;
+        set_deleted(s, (uint32_t)d);
+        return 1;
+    }
+    pending *p = &x->p;
+    for (size_t lo = 0, hi = p->n; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->chunk_ids[mid] == chunk_id) {
+            if (p->deleted[mid])
+                return 0;
+            p->deleted[mid] = 1;
+            return 1;
+        }
+        if (p->chunk_ids[mid] < chunk_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }
 
 size_t mast_bm25_count(const mast_bm25 *x)
 {
-    return x->n_live;
+    size_t n = 0;
+    for (size_t i = 0; i < x->n_segs; i++)
+        n += x->segs[i].seg.n_docs - x->segs[i].n_deleted;
+    for (size_t i = 0; i < x->p.n; i++)
+        n += !x->p.deleted[i];
+    return n;
 }
 
-/* ---- searching ---- */
-
-typedef struct qterms {
-    uint32_t *ids;
-    size_t n, cap;
-    const mast_bm25 *x;
-    int failed;
-} qterms;
-
-static void query_term(void *ctx, const char *t, size_t n)
+int64_t mast_bm25_max_chunk(const mast_bm25 *x)
 {
-    qterms *q = ctx;
-    long id = term_find(q->x, t, n, mast_hash64(t, n));
-    if (id < 0 || q->failed)
-        return;
-    for (size_t i = 0; i < q->n; i++)
-        if (q->ids[i] == (uint32_t)id)
-            return;
-    if (!mast_grow_array((void **)&q->ids, &q->cap, q->n + 1, sizeof *q->ids)) {
-        q->failed = 1;
-        return;
-    }
-    q->ids[q->n++] = (uint32_t)id;
+    return x->max_chunk;
 }
+
+void mast_bm25_each_live(const mast_bm25 *x, int (*fn)(void *ctx, int64_t chunk_id), void *ctx)
+{
+    for (size_t i = 0; i < x->n_segs; i++)
+        for (uint32_t d = 0; d < x->segs[i].seg.n_docs; d++)
+            if (!deleted_at(&x->segs[i], d) && fn(ctx, x->segs[i].seg.chunk_ids[d]))
+                return;
+    for (size_t i = 0; i < x->p.n; i++)
+        if (!x->p.deleted[i] && fn(ctx, x->p.chunk_ids[i]))
+            return;
+}
+
+/* ---- ranking helpers ---- */
 
 int mast_hit_before(const mast_hit *a, const mast_hit *b)
 {
@@ -405,80 +466,665 @@ size_t mast_hits_top(mast_hit *hits, size_t n, size_t k)
     return k;
 }
 
-mast_status mast_bm25_search(const mast_bm25 *x, mast_analyzer *a, const char *query,
-                             size_t len, size_t k, mast_hit **hits, size_t *n_hits)
+/* ---- searching ---- */
+
+typedef struct topk {
+    mast_hit *h;
+    size_t n, k;
+} topk;
+
+static void topk_offer(topk *t, mast_hit hit)
+{
+    if (t->n < t->k) {
+        t->h[t->n++] = hit;
+        if (t->n == t->k)
+            for (size_t j = t->n / 2; j-- > 0;)
+                sift_down(t->h, t->n, j);
+    } else if (mast_hit_before(&hit, &t->h[0])) {
+        t->h[0] = hit;
+        sift_down(t->h, t->n, 0);
+    }
+}
+
+/* A score must exceed this to enter (ties lose: later chunks have larger ids). */
+static double topk_threshold(const topk *t)
+{
+    return t->n < t->k ? 0.0 : t->h[0].score;
+}
+
+typedef struct scorer {
+    double k1, b, w, avgdl;
+} scorer;
+
+typedef struct qterm {
+    char *text;
+    size_t len;
+    double idf;           /* idf * (k1 + 1) is applied in weight() */
+} qterm;
+
+static inline double weight(const scorer *s, double idf, double tf, double dl)
+{
+    double norm = s->k1 * (1.0 - s->b + s->b * dl / s->avgdl);
+    return idf * tf * (s->k1 + 1.0) / (tf + norm);
+}
+
+static inline double posting_weight(const scorer *s, double idf, uint32_t tfb, uint32_t tft,
+                                    const mast_seg *g, uint32_t d)
+{
+    double tf = (double)tfb + s->w * (double)tft;
+    double dl = (double)g->lb[d] + s->w * (double)g->lt[d];
+    return weight(s, idf, tf, dl);
+}
+
+static inline double block_bound(const scorer *s, double idf, const seg_skip *k)
+{
+    double tf = (double)k->max_tfb + s->w * (double)k->max_tft;
+    double dl = (double)k->min_lb + s->w * (double)k->min_lt;
+    return weight(s, idf, tf, dl);
+}
+
+typedef struct qparse {
+    qterm *t;
+    size_t n;
+    int failed;
+} qparse;
+
+static void query_term(void *ctx, const char *t, size_t n)
+{
+    qparse *q = ctx;
+    if (q->failed || q->n >= MAX_QUERY_TERMS)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        if (q->t[i].len == n && memcmp(q->t[i].text, t, n) == 0)
+            return;   /* a repeated query term counts once */
+    char *copy = malloc(n ? n : 1);
+    if (!copy) {
+        q->failed = 1;
+        return;
+    }
+    memcpy(copy, t, n);
+    q->t[q->n++] = (qterm){copy, n, 0};
+}
+
+typedef struct run {
+    const scorer *sc;
+    const mast_bm25_query *q;
+    topk *top;
+    mast_bm25_stats *stats;
+    int bad;
+} run;
+
+static int doc_ok(const run *r, const segment *s, uint32_t d)
+{
+    return !deleted_at(s, d) && (!r->q->allow || r->q->allow(r->q->allow_ctx, s->seg.doc_ids[d]));
+}
+
+/* Scores every posting (the reference): term at a time into an accumulator. */
+static mast_status search_exhaustive(run *r, const segment *s, const long *term, const double *idf,
+                                     size_t nq)
+{
+    const mast_seg *g = &s->seg;
+    double *acc = calloc(g->n_docs ? g->n_docs : 1, sizeof *acc);
+    uint8_t *seen = calloc(g->n_docs ? g->n_docs : 1, 1);
+    seg_cursor *c = malloc(sizeof *c);
+    if (!acc || !seen || !c) {
+        free(acc);
+        free(seen);
+        free(c);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (size_t t = 0; t < nq; t++) {
+        if (term[t] < 0)
+            continue;
+        seg_cursor_init(c, g, term[t]);
+        for (uint32_t d = c->doc; d != SEG_END; d = seg_cursor_next(c)) {
+            acc[d] += posting_weight(r->sc, idf[t], seg_cursor_tfb(c), seg_cursor_tft(c), g, d);
+            seen[d] = 1;
+            r->stats->scored++;
+        }
+        r->stats->decoded += c->decoded;
+        r->bad |= c->bad;
+    }
+    for (uint32_t d = 0; d < g->n_docs; d++)
+        if (seen[d] && acc[d] > 0 && doc_ok(r, s, d))
+            topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], acc[d]});
+    free(acc);
+    free(seen);
+    free(c);
+    return MAST_OK;
+}
+
+/* A candidate whose bound is within this of the threshold is scored exactly:
+** bounds are sums in another order than scores. */
+static double margin(double theta)
+{
+    return theta * 1e-9 + 1e-12;
+}
+
+/* Block-max MaxScore over one segment. The postings are cut into windows
+** that end where the first of the terms' current blocks ends; inside a
+** window each term's bound is its block's bound. Terms sorted by that bound
+** whose bounds together cannot beat the threshold are non-essential: they
+** never propose a candidate, and are probed (best bound first) only while
+** the candidate can still win. A window no chunk in which can win is skipped
+** without decoding. */
+static mast_status search_pruned(run *r, const segment *s, const long *term, const double *idf,
+                                 size_t nq)
+{
+    const mast_seg *g = &s->seg;
+    size_t m = 0;   /* terms present in this segment */
+    seg_cursor *cur = malloc((nq ? nq : 1) * sizeof *cur);
+    size_t *qi = malloc((nq ? nq : 1) * sizeof *qi);        /* cursor -> query term */
+    size_t *ord = malloc((nq ? nq : 1) * sizeof *ord);      /* by window bound, ascending */
+    double *wub = malloc((nq ? nq : 1) * sizeof *wub), *cum = malloc((nq ? nq : 1) * sizeof *cum);
+    double *contrib = calloc(nq ? nq : 1, sizeof *contrib);
+    if (!cur || !qi || !ord || !wub || !cum || !contrib) {
+        free(cur); free(qi); free(ord); free(wub); free(cum); free(contrib);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (size_t t = 0; t < nq; t++)
+        if (term[t] >= 0) {
+            seg_cursor_init(&cur[m], g, term[t]);
+            qi[m++] = t;
+        }
+    uint32_t d0 = 0;
+    for (;;) {
+        /* the window [d0, end]: every term's bound is its block's there */
+        uint32_t end = SEG_END;
+        int any = 0;
+        for (size_t i = 0; i < m; i++) {
+            const seg_skip *k = seg_cursor_block_of(&cur[i], d0);
+            wub[i] = k ? block_bound(r->sc, idf[qi[i]], k) : 0.0;
+            if (k) {
+                any = 1;
+                if (k->last_doc < end)
+                    end = k->last_doc;
+            }
+        }
+        if (!any)
+            break;
+        for (size_t i = 0; i < m; i++) {   /* insertion sort by bound: m is small */
+            size_t j = i;
+            for (; j > 0 && wub[ord[j - 1]] > wub[i]; j--)
+                ord[j] = ord[j - 1];
+            ord[j] = i;
+        }
+        double sum = 0;
+        for (size_t j = 0; j < m; j++)
+            cum[j] = sum += wub[ord[j]];
+        double theta = topk_threshold(r->top), cut = theta - margin(theta);
+        size_t e = 0;   /* ord[e..m) are essential */
+        while (e < m && cum[e] <= cut)
+            e++;
+        if (e < m) {
+            for (;;) {
+                uint32_t d = SEG_END;
+                for (size_t j = e; j < m; j++) {
+                    uint32_t cd = seg_cursor_advance(&cur[ord[j]], d0);
+                    if (cd < d)
+                        d = cd;
+                }
+                if (d == SEG_END || d > end)
+                    break;
+                double bound = e ? cum[e - 1] : 0.0;
+                for (size_t j = e; j < m; j++) {
+                    seg_cursor *c = &cur[ord[j]];
+                    if (c->doc != d)
+                        continue;
+                    double w = posting_weight(r->sc, idf[qi[ord[j]]], seg_cursor_tfb(c),
+                                              seg_cursor_tft(c), g, d);
+                    contrib[qi[ord[j]]] = w;
+                    bound += w;
+                    r->stats->scored++;
+                    seg_cursor_next(c);
+                }
+                int alive = doc_ok(r, s, d);
+                for (size_t j = e; alive && j-- > 0;) {
+                    theta = topk_threshold(r->top);
+                    if (bound <= theta - margin(theta)) {
+                        alive = 0;
+                        break;
+                    }
+                    seg_cursor *c = &cur[ord[j]];
+                    bound -= wub[ord[j]];
+                    if (seg_cursor_advance(c, d) == d) {
+                        double w = posting_weight(r->sc, idf[qi[ord[j]]], seg_cursor_tfb(c),
+                                                  seg_cursor_tft(c), g, d);
+                        contrib[qi[ord[j]]] = w;
+                        bound += w;
+                        r->stats->scored++;
+                    }
+                }
+                if (alive) {
+                    double score = 0;   /* in query-term order, as the reference adds */
+                    for (size_t t = 0; t < nq; t++)
+                        score += contrib[t];
+                    if (score > 0)
+                        topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], score});
+                }
+                for (size_t t = 0; t < nq; t++)
+                    contrib[t] = 0;
+                d0 = d + 1;
+                /* the threshold rose: fewer essential terms */
+                theta = topk_threshold(r->top);
+                cut = theta - margin(theta);
+                while (e < m && cum[e] <= cut)
+                    e++;
+                if (e == m)
+                    break;
+            }
+        }
+        if (end == SEG_END)
+            break;
+        d0 = end + 1;
+    }
+    for (size_t i = 0; i < m; i++) {
+        r->stats->decoded += cur[i].decoded;
+        r->bad |= cur[i].bad;
+    }
+    free(cur); free(qi); free(ord); free(wub); free(cum); free(contrib);
+    return MAST_OK;
+}
+
+mast_status mast_bm25_search_with(const mast_bm25 *x, mast_analyzer *a, const char *query,
+                                  size_t len, const mast_bm25_query *q, mast_hit **hits,
+                                  size_t *n_hits, mast_bm25_stats *stats)
 {
     *hits = NULL;
     *n_hits = 0;
-    qterms q = {.x = x};
-    mast_analyze(a, query, len, query_term, &q);
-    if (q.failed) {
-        free(q.ids);
+    mast_bm25_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    if (x->p.n)
+        return mast_fail(MAST_ERR_INVALID, "%zu chunks were added after the last flush",
+                         x->p.n);
+    qparse qp = {malloc(MAX_QUERY_TERMS * sizeof *qp.t), 0, 0};
+    if (!qp.t)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_analyze(a, query, len, query_term, &qp);
+    size_t nq = qp.n;
+    uint64_t n_docs = 0, sum_lb = 0, sum_lt = 0;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        n_docs += x->segs[i].seg.n_docs;
+        sum_lb += x->segs[i].seg.sum_lb;
+        sum_lt += x->segs[i].seg.sum_lt;
     }
-    if (q.n == 0 || x->n_live == 0 || k == 0) {
-        free(q.ids);
-        return MAST_OK;
-    }
-    double *acc = calloc(x->n_slots, sizeof *acc);
-    uint32_t *touched = malloc(x->n_slots * sizeof *touched);
-    if (!acc || !touched) {
-        free(acc);
-        free(touched);
-        free(q.ids);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
-    size_t n_touched = 0;
-    double N = (double)x->n_live;
-    double avgdl = (double)x->total_len / N;
-    if (avgdl <= 0)
-        avgdl = 1;
-    double k1 = x->params.k1, b = x->params.b;
-    for (size_t t = 0; t < q.n; t++) {
-        const postings *p = &x->post[q.ids[t]];
-        if (p->df == 0)
-            continue;
-        double df = p->df;
-        double idf = log(1.0 + (N - df + 0.5) / (df + 0.5));
-        for (uint32_t i = 0; i < p->n; i++) {
-            uint32_t s = p->slots[i];
-            if (!x->live[s])
-                continue;
-            double tf = p->tfs[i];
-            double norm = k1 * (1.0 - b + b * (double)x->lens[s] / avgdl);
-            if (acc[s] == 0.0)
-                touched[n_touched++] = s;
-            acc[s] += idf * tf * (k1 + 1.0) / (tf + norm);
-        }
-    }
-    size_t cap = k < n_touched ? k : n_touched;
-    mast_hit *heap = malloc((cap ? cap : 1) * sizeof *heap);
-    size_t n = 0;
-    if (heap) {
-        for (size_t i = 0; i < n_touched; i++) {
-            uint32_t s = touched[i];
-            if (!(acc[s] > 0))
-                continue;
-            mast_hit h = {x->chunk_ids[s], x->doc_ids[s], acc[s]};
-            if (n < cap) {
-                heap[n++] = h;
-                if (n == cap)
-                    for (size_t j = n / 2; j-- > 0;)
-                        sift_down(heap, n, j);
-            } else if (mast_hit_before(&h, &heap[0])) {
-                heap[0] = h;
-                sift_down(heap, n, 0);
+    double w = q->title_weight > 0 ? q->title_weight : 1.0;
+    scorer sc = {x->params.k1, x->params.b, w, 0};
+    if (n_docs)
+        sc.avgdl = ((double)sum_lb + w * (double)sum_lt) / (double)n_docs;
+    if (!(sc.avgdl > 0))
+        sc.avgdl = 1;
+    long *terms = malloc((nq * (x->n_segs ? x->n_segs : 1) + 1) * sizeof *terms);
+    double *idf = malloc((nq ? nq : 1) * sizeof *idf);
+    topk top = {malloc((q->k ? q->k : 1) * sizeof(mast_hit)), 0, q->k};
+    mast_status st = qp.failed || !terms || !idf || !top.h
+                         ? mast_fail(MAST_ERR_NOMEM, "out of memory")
+                         : MAST_OK;
+    /* each term's dictionary entry per segment, and its idf over all */
+    for (size_t t = 0; st == MAST_OK && t < nq; t++) {
+        uint64_t df = 0;
+        for (size_t i = 0; i < x->n_segs; i++) {
+            long e = seg_find_term(&x->segs[i].seg, qp.t[t].text, qp.t[t].len);
+            terms[i * nq + t] = e;
+            if (e >= 0) {
+                df += x->segs[i].seg.terms[e].df;
+                stats->postings += x->segs[i].seg.terms[e].df;
             }
         }
-        if (n > 1)
-            qsort(heap, n, sizeof *heap, cmp_hits);
+        idf[t] = log(1.0 + ((double)n_docs - (double)df + 0.5) / ((double)df + 0.5));
     }
-    free(acc);
-    free(touched);
-    free(q.ids);
-    if (!heap)
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    *hits = heap;
-    *n_hits = n;
+    run r = {&sc, q, &top, stats, 0};
+    for (size_t i = 0; st == MAST_OK && q->k && nq && i < x->n_segs; i++) {
+        if (x->segs[i].n_deleted == x->segs[i].seg.n_docs)
+            continue;
+        st = q->exhaustive ? search_exhaustive(&r, &x->segs[i], terms + i * nq, idf, nq)
+                           : search_pruned(&r, &x->segs[i], terms + i * nq, idf, nq);
+    }
+    if (st == MAST_OK && r.bad)
+        st = mast_fail(MAST_ERR_FORMAT, "a postings block of the text index is damaged");
+    for (size_t t = 0; t < qp.n; t++)
+        free(qp.t[t].text);
+    free(qp.t);
+    free(terms);
+    free(idf);
+    if (st != MAST_OK) {
+        free(top.h);
+        return st;
+    }
+    if (top.n > 1)
+        qsort(top.h, top.n, sizeof *top.h, cmp_hits);
+    *hits = top.h;
+    *n_hits = top.n;
     return MAST_OK;
+}
+
+mast_status mast_bm25_search(const mast_bm25 *x, mast_analyzer *a, const char *query, size_t len,
+                             size_t k, mast_hit **hits, size_t *n_hits)
+{
+    mast_bm25_query q = {.k = k};
+    return mast_bm25_search_with(x, a, query, len, &q, hits, n_hits, NULL);
+}
+
+/* ---- merging ---- */
+
+/* Replaces segments [from, to) by their merge (deleted chunks dropped). */
+static mast_status merge_range(mast_bm25 *x, size_t from, size_t to)
+{
+    size_t n = to - from;
+    const mast_seg **segs = malloc(n * sizeof *segs);
+    const uint8_t **del = malloc(n * sizeof *del);
+    if (!segs || !del) {
+        free(segs);
+        free(del);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = &x->segs[from + i].seg;
+        del[i] = x->segs[from + i].deleted;
+    }
+    uint8_t *image;
+    size_t size;
+    mast_status st = seg_merge(segs, del, n, &image, &size);
+    free(segs);
+    free(del);
+    if (st != MAST_OK)
+        return st;
+    for (size_t i = from; i < to; i++) {
+        seg_free(&x->segs[i].seg);
+        free(x->segs[i].deleted);
+    }
+    memmove(&x->segs[from], &x->segs[to], (x->n_segs - to) * sizeof *x->segs);
+    x->n_segs -= n;
+    return push_segment(x, image, size, NULL, 0, from);
+}
+
+mast_status mast_bm25_maintain(mast_bm25 *x, int all)
+{
+    MAST_TRY(mast_bm25_flush(x));
+    if (all) {
+        if (x->n_segs > 1 || (x->n_segs == 1 && x->segs[0].n_deleted))
+            MAST_TRY(merge_range(x, 0, x->n_segs));
+        return MAST_OK;
+    }
+    for (size_t i = 0; i < x->n_segs; i++)
+        if ((uint64_t)x->segs[i].n_deleted * 5 > x->segs[i].seg.n_docs)
+            MAST_TRY(merge_range(x, i, i + 1));
+    while (x->n_segs > MAX_SEGMENTS) {
+        /* the shortest run of newest segments holding more chunks than the
+        ** segment before it, at least two; everything if there is none */
+        size_t from = x->n_segs - 2;
+        uint64_t run = x->segs[from].seg.n_docs + x->segs[from + 1].seg.n_docs;
+        while (from > 0 && run <= x->segs[from - 1].seg.n_docs / 2) {
+            from--;
+            run += x->segs[from].seg.n_docs;
+        }
+        while (from > 0 && run < x->segs[from - 1].seg.n_docs && x->n_segs - from < 2)
+            from--;
+        if (x->n_segs - from < 2)
+            from = 0;
+        MAST_TRY(merge_range(x, from, x->n_segs));
+    }
+    /* zero-chunk segments (everything deleted) */
+    for (size_t i = 0; i < x->n_segs;)
+        if (x->segs[i].seg.n_docs == 0) {
+            seg_free(&x->segs[i].seg);
+            free(x->segs[i].deleted);
+            memmove(&x->segs[i], &x->segs[i + 1], (x->n_segs - i - 1) * sizeof *x->segs);
+            x->n_segs--;
+        } else {
+            i++;
+        }
+    return MAST_OK;
+}
+
+/* ---- files ---- */
+
+#define MANIFEST_MAGIC "MASTTIX1"
+#define MANIFEST_VERSION 1
+
+typedef struct manifest_head {
+    char magic[8];
+    uint32_t version, n_segs;
+    uint64_t data_version, next_gen;
+    int64_t max_chunk;
+    char tag[64];
+} manifest_head;
+
+typedef struct manifest_seg {
+    uint64_t gen, checksum, size;
+    uint32_t n_docs, n_deleted;
+} manifest_seg;
+
+static char *seg_path(const char *path, uint64_t gen)
+{
+    mast_buf b = {0};
+    if (mast_buf_printf(&b, "%s-%llu", path, (unsigned long long)gen) != MAST_OK) {
+        mast_buf_free(&b);
+        return NULL;
+    }
+    return mast_buf_detach(&b);
+}
+
+/* Removes path-<digits> files other than the segments named (keep[0..n)). */
+static void remove_stale(const char *path, const segment *keep, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    mast_buf dir = {0};
+    if (slash ? mast_buf_append(&dir, path, (size_t)(slash - path + 1)) != MAST_OK
+              : mast_buf_puts(&dir, "./") != MAST_OK) {
+        mast_buf_free(&dir);
+        return;
+    }
+    const char *base = slash ? slash + 1 : path;
+    size_t nb = strlen(base);
+    DIR *d = opendir(mast_buf_cstr(&dir));
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, base, nb) != 0 || e->d_name[nb] != '-' || !e->d_name[nb + 1])
+            continue;
+        char *endp;
+        errno = 0;
+        unsigned long long gen = strtoull(e->d_name + nb + 1, &endp, 10);
+        if (*endp || errno)
+            continue;
+        int used = 0;
+        for (size_t i = 0; i < n && !used; i++)
+            used = keep[i].gen == gen;
+        if (!used) {
+            size_t mark = dir.len;
+            if (mast_buf_puts(&dir, e->d_name) == MAST_OK)
+                unlink(dir.data);
+            dir.len = mark;
+            dir.data[mark] = '\0';
+        }
+    }
+    if (d)
+        closedir(d);
+    mast_buf_free(&dir);
+}
+
+void mast_bm25_remove_files(const char *path)
+{
+    unlink(path);
+    remove_stale(path, NULL, 0);
+}
+
+mast_status mast_bm25_save(mast_bm25 *x, const char *path, uint64_t data_version, const char *tag)
+{
+    MAST_TRY(mast_bm25_flush(x));
+    /* the generation after every file already there, so no live file is overwritten */
+    for (size_t i = 0; i < x->n_segs; i++)
+        if (x->segs[i].gen >= x->next_gen)
+            x->next_gen = x->segs[i].gen + 1;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        segment *s = &x->segs[i];
+        if (s->gen)
+            continue;
+        char *p = seg_path(path, x->next_gen);
+        if (!p)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        mast_file_out f;
+        mast_status st = mast_file_begin(&f, p);
+        if (st == MAST_OK) {
+            mast_file_write(&f, s->seg.data, s->seg.size);
+            st = mast_file_commit(&f);
+        }
+        free(p);
+        if (st != MAST_OK)
+            return st;
+        s->gen = x->next_gen++;
+    }
+    manifest_head h = {{0}, MANIFEST_VERSION, (uint32_t)x->n_segs, data_version, x->next_gen,
+                       x->max_chunk, {0}};
+    memcpy(h.magic, MANIFEST_MAGIC, 8);
+    if (tag)
+        snprintf(h.tag, sizeof h.tag, "%s", tag);
+    mast_buf b = {0};
+    mast_status st = mast_buf_append(&b, &h, sizeof h);
+    for (size_t i = 0; st == MAST_OK && i < x->n_segs; i++) {
+        const segment *s = &x->segs[i];
+        manifest_seg e = {s->gen, s->seg.checksum, s->seg.size, s->seg.n_docs, s->n_deleted};
+        st = mast_buf_append(&b, &e, sizeof e);
+    }
+    for (size_t i = 0; st == MAST_OK && i < x->n_segs; i++)
+        if (x->segs[i].n_deleted)
+            st = mast_buf_append(&b, x->segs[i].deleted, (x->segs[i].seg.n_docs + 7) / 8);
+    uint64_t sum = st == MAST_OK ? mast_hash64(b.data, b.len) : 0;
+    if (st == MAST_OK)
+        st = mast_buf_append(&b, &sum, sizeof sum);
+    if (st == MAST_OK) {
+        mast_file_out f;
+        st = mast_file_begin(&f, path);
+        if (st == MAST_OK) {
+            mast_file_write(&f, b.data, b.len);
+            st = mast_file_commit(&f);
+        }
+    }
+    mast_buf_free(&b);
+    if (st == MAST_OK)
+        remove_stale(path, x->segs, x->n_segs);
+    return st;
+}
+
+mast_status mast_bm25_open(const char *path, const mast_bm25_params *params, mast_bm25 **out,
+                           uint64_t *data_version, char *tag)
+{
+    *out = NULL;
+    char *data;
+    size_t len;
+    mast_status st = mast_read_file(path, (size_t)1 << 32, &data, &len);
+    if (st != MAST_OK) {
+        if (access(path, F_OK) != 0 && errno == ENOENT)
+            return mast_fail(MAST_ERR_NOT_FOUND, "%s: no text index", path);
+        return st;
+    }
+    manifest_head h;
+    uint64_t sum;
+    const char *why = NULL;
+    if (len < sizeof h + sizeof sum) {
+        why = "too short";
+    } else {
+        memcpy(&h, data, sizeof h);
+        memcpy(&sum, data + len - sizeof sum, sizeof sum);
+        if (memcmp(h.magic, MANIFEST_MAGIC, 8) != 0)
+            why = "not a mast text index";
+        else if (h.version != MANIFEST_VERSION)
+            why = "unsupported text index version";
+        else if (mast_hash64(data, len - sizeof sum) != sum)
+            why = "checksum mismatch (the file is corrupt)";
+        else if (h.n_segs > (len - sizeof h) / sizeof(manifest_seg))
+            why = "segment table out of range";
+    }
+    mast_bm25 *x = NULL;
+    if (!why) {
+        st = mast_bm25_create(&x, params);
+        if (st != MAST_OK) {
+            free(data);
+            return st;
+        }
+        x->next_gen = h.next_gen;
+        x->max_chunk = h.max_chunk;
+        size_t bits_at = sizeof h + (size_t)h.n_segs * sizeof(manifest_seg);
+        for (uint32_t i = 0; !why && st == MAST_OK && i < h.n_segs; i++) {
+            manifest_seg e;
+            memcpy(&e, data + sizeof h + i * sizeof e, sizeof e);
+            size_t nbits = (e.n_docs + 7) / 8;
+            if (e.n_deleted > e.n_docs ||
+                (e.n_deleted && bits_at + nbits > len - sizeof sum)) {
+                why = "deleted-chunk table out of range";
+                break;
+            }
+            char *p = seg_path(path, e.gen);
+            mast_mapped map = {0};
+            st = p && mast_grow_array((void **)&x->segs, &x->cap_segs, x->n_segs + 1,
+                                      sizeof *x->segs)
+                     ? mast_mmap_file(p, &map)
+                     : mast_fail(MAST_ERR_NOMEM, "out of memory");
+            if (st == MAST_OK) {
+                segment *s = &x->segs[x->n_segs];
+                memset(s, 0, sizeof *s);
+                st = seg_parse(&s->seg, map.data, map.size, NULL, &map, 1, p);
+                if (st == MAST_OK && (s->seg.checksum != e.checksum || s->seg.n_docs != e.n_docs)) {
+                    seg_free(&s->seg);
+                    st = mast_fail(MAST_ERR_FORMAT, "%s: not the segment the manifest names", p);
+                }
+                if (st == MAST_OK) {
+                    s->gen = e.gen;
+                    x->n_segs++;
+                    if (e.n_deleted) {
+                        if (!(s->deleted = malloc(nbits))) {
+                            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                        } else {
+                            memcpy(s->deleted, data + bits_at, nbits);
+                            for (uint32_t d = 0; d < e.n_docs; d++)
+                                s->n_deleted += deleted_at(s, d);
+                            if (s->n_deleted != e.n_deleted)
+                                why = "deleted-chunk count does not match";
+                        }
+                        bits_at += nbits;
+                    }
+                }
+            } else if (st != MAST_ERR_NOMEM) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", mast_errmsg());
+                st = mast_fail(MAST_ERR_FORMAT, "%s (a segment of %s)", msg, path);
+            }
+            free(p);
+        }
+        if (!why && st == MAST_OK && x->n_segs &&
+            x->segs[x->n_segs - 1].seg.chunk_ids[x->segs[x->n_segs - 1].seg.n_docs - 1] > x->max_chunk)
+            why = "chunk ids beyond the recorded maximum";
+        for (size_t i = 1; !why && st == MAST_OK && i < x->n_segs; i++) {
+            const mast_seg *a = &x->segs[i - 1].seg, *b = &x->segs[i].seg;
+            if (a->n_docs && b->n_docs && a->chunk_ids[a->n_docs - 1] >= b->chunk_ids[0])
+                why = "segments overlap";
+        }
+    }
+    free(data);
+    if (why || st != MAST_OK) {
+        mast_bm25_free(x);
+        return why ? mast_fail(MAST_ERR_FORMAT, "%s: %s", path, why) : st;
+    }
+    if (data_version)
+        *data_version = h.data_version;
+    if (tag)
+        memcpy(tag, h.tag, sizeof h.tag), tag[sizeof h.tag - 1] = '\0';
+    *out = x;
+    return MAST_OK;
+}
+
+void mast_bm25_get_info(const mast_bm25 *x, mast_bm25_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->segments = x->n_segs;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        const segment *s = &x->segs[i];
+        info->chunks += s->seg.n_docs - s->n_deleted;
+        info->deleted += s->n_deleted;
+        info->postings += s->seg.total_postings;
+        info->bytes += s->seg.size + (s->n_deleted ? (s->seg.n_docs + 7) / 8 : 0);
+        if (s->seg.n_terms > info->terms_max)
+            info->terms_max = s->seg.n_terms;
+    }
 }

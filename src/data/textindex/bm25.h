@@ -1,16 +1,31 @@
 /*
-** data/textindex/bm25.h — an in-memory BM25 index over chunks.
+** data/textindex/bm25.h — the BM25 index: compressed postings segments with
+** block-max scores, a live-documents bitmap per segment, merges, and a file
+** form (a manifest plus one file per segment) opened by memory map.
 **
-** Scoring (Lucene's BM25 with its idf, k1 = 1.2, b = 0.75 by default):
-**   score(q, d) = sum over distinct query terms t present in d of
-**                 idf(t) * tf(t,d) * (k1 + 1) / (tf(t,d) + k1 * (1 - b + b * |d| / avgdl))
-**   idf(t)      = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
-** where N, df and avgdl count live (not removed) chunks only and |d| is the
-** number of terms the analyzer produced for the chunk.
+** Scoring (Lucene's BM25 with its idf, k1 = 1.2, b = 0.75 by default), with a
+** chunk's title (document title and heading path) weighted w against its body
+** as in BM25F (w = 1 scores the chunk as one text):
+**   tf~(t,d)  = tf_body(t,d) + w * tf_title(t,d)
+**   |d|~      = |body(d)| + w * |title(d)|,  avgdl~ = mean of |d|~
+**   score(q,d) = sum over distinct query terms t present in d of
+**                idf(t) * tf~ * (k1 + 1) / (tf~ + k1 * (1 - b + b * |d|~ / avgdl~))
+**   idf(t)    = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
+** As in Lucene, N, df and the lengths count every chunk in the segments,
+** deleted ones included, until a merge rewrites their segment (merges drop
+** deleted chunks; a segment with over a fifth deleted is rewritten at the
+** next mast_bm25_maintain). A deleted chunk is never returned.
 **
-** Adding and removing need exclusive access; searches are read-only and may
-** run concurrently (each with its own analyzer). A removed chunk is never
-** returned and no longer counts in N, df or avgdl.
+** Search is exact top-k by block-max MaxScore: terms whose summed bounds
+** cannot lift a chunk above the k-th score are only probed for the chunks
+** the other terms find, and whole blocks of postings whose bounds are too
+** low are skipped undecoded. The result equals exhaustive scoring exactly
+** (same chunks, same scores, same order); `exhaustive` runs that reference.
+**
+** Chunks are added in ascending chunk id. Added chunks become searchable at
+** mast_bm25_flush, which turns them into a segment. Adding, removing,
+** flushing, merging and saving need exclusive access; searches are read-only
+** and may run concurrently (each with its own analyzer).
 */
 #ifndef MAST_DATA_TEXTINDEX_BM25_H
 #define MAST_DATA_TEXTINDEX_BM25_H
@@ -45,20 +60,81 @@ typedef struct mast_bm25 mast_bm25;
 mast_status mast_bm25_create(mast_bm25 **out, const mast_bm25_params *params);
 void mast_bm25_free(mast_bm25 *index);
 
-/* Indexes a chunk's text (already combined with its title/heading by the
-** caller). A chunk id already present is an error (MAST_ERR_EXISTS). */
+/* Indexes a chunk: its title part (document title, heading path) and its
+** body, analyzed separately. chunk_id must be above every id added before
+** (MAST_ERR_INVALID otherwise). */
 mast_status mast_bm25_add(mast_bm25 *index, mast_analyzer *a, int64_t chunk_id, int64_t doc_id,
-                          const char *text, size_t len);
+                          const char *title, size_t title_len, const char *body, size_t body_len);
+
+/* Turns the chunks added since the last flush into a segment. */
+mast_status mast_bm25_flush(mast_bm25 *index);
 
 /* Removes a chunk; returns 1 if it was present and live, else 0. */
 int mast_bm25_remove(mast_bm25 *index, int64_t chunk_id);
 
-/* Number of live chunks. */
+/* Live chunks (added, not removed). */
 size_t mast_bm25_count(const mast_bm25 *index);
 
+/* The largest chunk id ever added (INT64_MIN when none): chunks above it are new. */
+int64_t mast_bm25_max_chunk(const mast_bm25 *index);
+
+/* Calls fn for every live chunk id, ascending; fn returns non-zero to stop. */
+void mast_bm25_each_live(const mast_bm25 *index, int (*fn)(void *ctx, int64_t chunk_id), void *ctx);
+
+typedef struct mast_bm25_query {
+    size_t k;
+    double title_weight;     /* w above; 0 means 1 */
+    int exhaustive;          /* score every posting (the reference for pruning) */
+    /* NULL, or keeps only the chunks of documents it returns non-zero for */
+    int (*allow)(void *ctx, int64_t doc_id);
+    void *allow_ctx;
+} mast_bm25_query;
+
+typedef struct mast_bm25_stats {
+    uint64_t postings;       /* in the lists of the query's terms */
+    uint64_t decoded;        /* of those, decoded (the rest skipped by block) */
+    uint64_t scored;         /* (term, chunk) pairs scored */
+} mast_bm25_stats;
+
 /* The top k chunks for a query, best first (ties by ascending chunk id).
-** Only chunks with a positive score are returned. The caller frees *hits. */
+** Only chunks with a positive score are returned. The caller frees *hits.
+** stats may be NULL. MAST_ERR_INVALID when chunks were added since the last
+** flush; MAST_ERR_FORMAT when a postings block of a segment is damaged. */
+mast_status mast_bm25_search_with(const mast_bm25 *index, mast_analyzer *a, const char *query,
+                                  size_t len, const mast_bm25_query *q, mast_hit **hits,
+                                  size_t *n_hits, mast_bm25_stats *stats);
+
+/* mast_bm25_search_with: top k, title weight 1, pruned, no filter. */
 mast_status mast_bm25_search(const mast_bm25 *index, mast_analyzer *a, const char *query,
                              size_t len, size_t k, mast_hit **hits, size_t *n_hits);
+
+/* Merges: segments with over a fifth deleted are rewritten, and past 8
+** segments the newest ones are merged (each merge at least halves their
+** number, so a chunk is rewritten O(log n) times). all: everything into one
+** segment without deleted chunks (`mast index optimize`). */
+mast_status mast_bm25_maintain(mast_bm25 *index, int all);
+
+/* Writes the index as files: `path` (the manifest: segments, deleted chunks,
+** data version, tag) and `path-<n>` per segment, each atomically (the
+** manifest last), then removes segment files the manifest no longer names.
+** tag: up to 63 bytes the caller wants back (the analyzer's language). */
+mast_status mast_bm25_save(mast_bm25 *index, const char *path, uint64_t data_version,
+                           const char *tag);
+
+/* Opens saved files (segments memory-mapped, checksums verified).
+** MAST_ERR_NOT_FOUND when there is no manifest; MAST_ERR_FORMAT naming the
+** file when anything is damaged or missing. tag: 64 bytes, may be NULL. */
+mast_status mast_bm25_open(const char *path, const mast_bm25_params *params, mast_bm25 **out,
+                           uint64_t *data_version, char *tag);
+
+/* Removes the manifest and its segment files (missing ones are fine). */
+void mast_bm25_remove_files(const char *path);
+
+typedef struct mast_bm25_info {
+    size_t segments, chunks, deleted, terms_max;
+    uint64_t postings, bytes;
+} mast_bm25_info;
+
+void mast_bm25_get_info(const mast_bm25 *index, mast_bm25_info *info);
 
 #endif

@@ -181,6 +181,13 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
         if (rk && json_is_number(rk))
             fusion.rrf_k = json_number_value(rk);
     }
+    /* "title_weight": BM25 weight of titles and headings against the body */
+    double title_weight = 1.0;
+    json_t *tw = st == MAST_OK ? json_object_get(body, "title_weight") : NULL;
+    if (tw && !json_is_number(tw))
+        st = mast_fail(MAST_ERR_INVALID, "\"title_weight\" must be a number");
+    else if (tw)
+        title_weight = json_number_value(tw);
     /* "filter": {"key": "value"} (one member, a string or a number) or "key=value" */
     mast_filter filter = {NULL, NULL};
     char *owned = NULL, number[64];
@@ -205,7 +212,7 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
     }
     if (st == MAST_OK)
         st = mast_search_with(s->retriever, store, collection, query, k,
-                              &(mast_search_opts){mode, &filter, fusion}, trace,
+                              &(mast_search_opts){mode, &filter, fusion, title_weight, 0, NULL}, trace,
                               &results, &n);
     free(owned);
     if (st != MAST_OK) {
