@@ -60,7 +60,8 @@ static json_t *run_json(const mast_eval_run *run)
     /* BM25 postings of the query terms, and the fraction pruning decoded */
     const mast_bm25_stats *b = &run->report.bm25;
     json_object_set_new(o, "bm25_postings", json_integer((json_int_t)b->postings));
-    json_object_set_new(o, "bm25_decoded_fraction",
+    json_object_set_new(o, "qps_top10", json_real(run->report.qps_top10));
+    json_object_set_new(o, "bm25_decoded_fraction_top10",
                         json_real(b->postings ? (double)b->decoded / (double)b->postings : 0));
     /* the fusion settings (used when the search is hybrid) */
     json_object_set_new(o, "fusion", json_pack("{s:s, s:f, s:s, s:f}", "method",
@@ -95,7 +96,8 @@ static void print_runs(const mast_eval_run *runs, size_t n, int json, int many)
                rep->collection, rep->n_queries, m->ndcg_10, m->recall_10, m->recall_100,
                m->mrr_10, m->map_100, rep->qps);
         if (rep->bm25.postings)
-            printf("postings    %.1f%% of the query terms' %llu decoded by BM25\n",
+            printf("top 10      %.0f queries/s; BM25 decoded %.1f%% of the query terms' "
+                   "%llu postings\n", rep->qps_top10,
                    100.0 * (double)rep->bm25.decoded / (double)rep->bm25.postings,
                    (unsigned long long)rep->bm25.postings);
         return;

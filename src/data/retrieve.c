@@ -600,8 +600,9 @@ static mast_status sparse_search(index_ref *ref, mast_analyzer *a, const char *q
                                  const doc_set *filter, const mast_search_opts *o,
                                  mast_hit **hits, size_t *n_hits)
 {
-    mast_bm25_query q = {want, o->title_weight, o->exhaustive, filter ? allow_doc : NULL,
-                         (void *)filter};
+    mast_bm25_query q = {want, o->title_weight,
+                         o->exhaustive ? MAST_BM25_EXHAUSTIVE : MAST_BM25_AUTO,
+                         filter ? allow_doc : NULL, (void *)filter};
     mast_bm25_stats stats;
     MAST_TRY(mast_bm25_search_with(ref->bm25, a, query, strlen(query), &q, hits, n_hits, &stats));
     if (o->bm25_stats) {

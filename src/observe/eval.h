@@ -64,7 +64,8 @@ typedef struct mast_eval_report {
     double qps;                 /* queries per second, retrieval only */
     double search_seconds;
     mast_ingest_stats ingest;
-    mast_bm25_stats bm25;       /* postings of the query terms and those decoded, first pass */
+    mast_bm25_stats bm25;       /* postings of the query terms and those BM25 decoded, top 10 */
+    double qps_top10;           /* queries per second for the top 10 chunks (one pass) */
     char collection[80];
 } mast_eval_report;
 

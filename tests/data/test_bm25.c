@@ -127,7 +127,7 @@ static void test_removed_chunks_are_never_returned_and_stats_follow(void)
     mast_hit *h;
     size_t n;
     for (int exhaustive = 0; exhaustive < 2; exhaustive++) {
-        mast_bm25_query q = {.k = 10, .exhaustive = exhaustive};
+        mast_bm25_query q = {.k = 10, .strategy = exhaustive ? MAST_BM25_EXHAUSTIVE : MAST_BM25_PRUNED};
         REQUIRE(mast_bm25_search_with(x, a, "cherry banana", 13, &q, &h, &n, NULL) == MAST_OK);
         CHECK_EQ_INT(n, 1);
         CHECK_EQ_INT(h[0].chunk_id, 1);
@@ -171,11 +171,14 @@ static void test_top_k_is_exact_with_ties_broken_by_chunk_id(void)
     REQUIRE(mast_bm25_flush(x) == MAST_OK);
     mast_hit *h;
     size_t n;
-    REQUIRE(mast_bm25_search(x, a, "words", 5, 5, &h, &n) == MAST_OK);
-    REQUIRE(n == 5);
-    for (size_t i = 0; i < n; i++)
-        CHECK_EQ_INT(h[i].chunk_id, (int)i + 1);
-    free(h);
+    for (int s = MAST_BM25_AUTO; s <= MAST_BM25_PRUNED; s++) {
+        mast_bm25_query q = {.k = 5, .strategy = (mast_bm25_strategy)s};
+        REQUIRE(mast_bm25_search_with(x, a, "words", 5, &q, &h, &n, NULL) == MAST_OK);
+        REQUIRE(n == 5);
+        for (size_t i = 0; i < n; i++)
+            CHECK_EQ_INT(h[i].chunk_id, (int)i + 1);
+        free(h);
+    }
     REQUIRE(mast_bm25_search(x, a, "the of and", 10, 5, &h, &n) == MAST_OK);
     CHECK_EQ_INT(n, 0);   /* stop words only */
     free(h);

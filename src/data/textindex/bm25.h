@@ -20,7 +20,8 @@
 ** cannot lift a chunk above the k-th score are only probed for the chunks
 ** the other terms find, and whole blocks of postings whose bounds are too
 ** low are skipped undecoded. The result equals exhaustive scoring exactly
-** (same chunks, same scores, same order); `exhaustive` runs that reference.
+** (same chunks, same scores, same order); MAST_BM25_EXHAUSTIVE runs that
+** reference.
 **
 ** Chunks are added in ascending chunk id. Added chunks become searchable at
 ** mast_bm25_flush, which turns them into a segment. Adding, removing,
@@ -81,10 +82,16 @@ int64_t mast_bm25_max_chunk(const mast_bm25 *index);
 /* Calls fn for every live chunk id, ascending; fn returns non-zero to stop. */
 void mast_bm25_each_live(const mast_bm25 *index, int (*fn)(void *ctx, int64_t chunk_id), void *ctx);
 
+typedef enum mast_bm25_strategy {
+    MAST_BM25_AUTO,          /* pruned, but small segments scored whole (faster there) */
+    MAST_BM25_EXHAUSTIVE,    /* score every posting (the reference for pruning) */
+    MAST_BM25_PRUNED,        /* block-max MaxScore on every segment */
+} mast_bm25_strategy;
+
 typedef struct mast_bm25_query {
     size_t k;
     double title_weight;     /* w above; 0 means 1 */
-    int exhaustive;          /* score every posting (the reference for pruning) */
+    mast_bm25_strategy strategy;
     /* NULL, or keeps only the chunks of documents it returns non-zero for */
     int (*allow)(void *ctx, int64_t doc_id);
     void *allow_ctx;

@@ -230,6 +230,7 @@ static void decode_block(seg_cursor *c, uint32_t b)
     c->n = count;
     c->pos = 0;
     c->doc = c->docs[0];
+    c->loaded = 1;
     c->decoded += count;
     return;
 bad:
@@ -239,8 +240,16 @@ bad:
 
 void seg_cursor_init(seg_cursor *c, const mast_seg *s, long term)
 {
+    seg_cursor_init_lazy(c, s, term);
+    if (c->doc != SEG_END)
+        decode_block(c, 0);
+}
+
+void seg_cursor_init_lazy(seg_cursor *c, const mast_seg *s, long term)
+{
     c->s = s;
     c->bad = 0;
+    c->loaded = 0;
     c->decoded = 0;
     if (term < 0) {
         c->n_blocks = 0;
@@ -255,7 +264,8 @@ void seg_cursor_init(seg_cursor *c, const mast_seg *s, long term)
                                                     : (uint64_t)((const uint8_t *)s->terms - s->data);
     c->limit = s->data + next;
     c->last_n = t->df - (c->n_blocks - 1) * SEG_BLOCK;
-    decode_block(c, 0);
+    c->block = c->pos = c->n = 0;
+    c->doc = 0;   /* not loaded: the first posting is at or after 0 */
 }
 
 static void load_block(seg_cursor *c, uint32_t b)
@@ -279,12 +289,12 @@ uint32_t seg_cursor_next(seg_cursor *c)
 
 uint32_t seg_cursor_advance(seg_cursor *c, uint32_t target)
 {
-    if (c->doc >= target)
+    if (c->doc == SEG_END || (c->loaded && c->doc >= target))
         return c->doc;
     uint32_t b = c->block;
     while (b < c->n_blocks && c->skips[b].last_doc < target)
         b++;
-    if (b != c->block) {
+    if (b != c->block || !c->loaded) {
         load_block(c, b);
         if (c->doc == SEG_END)
             return SEG_END;

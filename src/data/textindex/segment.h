@@ -93,12 +93,14 @@ typedef struct seg_cursor {
     const uint8_t *base, *limit;
     uint32_t n_blocks, block, pos, n, last_n;
     uint32_t doc;
-    int bad;
+    int bad, loaded;
     uint64_t decoded;    /* postings decoded so far */
     uint32_t docs[SEG_BLOCK], tfb[SEG_BLOCK], tft[SEG_BLOCK];
 } seg_cursor;
 
 void seg_cursor_init(seg_cursor *c, const mast_seg *s, long term);
+/* Decodes nothing yet: doc is 0 until the first seg_cursor_advance. */
+void seg_cursor_init_lazy(seg_cursor *c, const mast_seg *s, long term);
 /* The current posting's frequencies. */
 static inline uint32_t seg_cursor_tfb(const seg_cursor *c) { return c->tfb[c->pos]; }
 static inline uint32_t seg_cursor_tft(const seg_cursor *c) { return c->tft[c->pos]; }
