@@ -25,11 +25,16 @@
 
 #define MAX_SEGMENTS 8
 #define MAX_QUERY_TERMS 1024
-/* Segments up to this many chunks are scored term at a time without pruning:
-** measured faster on the shared collections (SciFact's 5,183 chunks: 17.3k
-** against 13.1k queries/s for the top 10, NPL's 11,429: 16.0k against 11.9k;
-** bench/bm25/bench_prune.c: pruning 1.7x faster at 20,000 chunks). */
-#define SMALL_SEGMENT 16384
+/* Scoring a segment whole (term at a time into an accumulator for all its
+** chunks) beats pruning when the segment is small or the query's postings
+** outnumber its chunks (long queries of common words): measured on the
+** shared collections, LISA (6,004 chunks, 11,568 postings per query): 8.3k
+** against 5.2k queries/s for the top 10; SciFact (5,194, 4,424) and NPL
+** (11,426, 4,151) are faster pruned (18.1k against 16.3k; 18.3k against
+** 14.8k), as is every size of bench/bm25/bench_prune.c from 20,000 chunks
+** (2.2x; 3.5x at 200,000). */
+#define SMALL_SEGMENT 4096
+#define WHOLE_POSTINGS_PER_CHUNK 1.5
 
 typedef struct plist {   /* pending postings of one term */
     uint32_t *docs, *tfb, *tft;
@@ -528,6 +533,18 @@ static inline double block_bound(const scorer *s, double idf, const seg_skip *k)
     return weight(s, idf, tf, dl);
 }
 
+/* Scores are sums of term weights in fixed point (2^-44 steps), so that any
+** order of adding gives the same bits: pruned search adds the terms in
+** another order than the reference and must still match it exactly. The
+** step is far below any difference that matters (5.7e-14), and a sum of up
+** to 1,024 terms of weight < 2^9 cannot overflow. */
+#define SCORE_ONE 17592186044416.0   /* 2^44 */
+
+static inline int64_t fixed(double w)
+{
+    return (int64_t)llrint(w * SCORE_ONE);
+}
+
 typedef struct qparse {
     qterm *t;
     size_t n;
@@ -569,7 +586,7 @@ static mast_status search_exhaustive(run *r, const segment *s, const long *term,
                                      size_t nq)
 {
     const mast_seg *g = &s->seg;
-    double *acc = calloc(g->n_docs ? g->n_docs : 1, sizeof *acc);
+    int64_t *acc = calloc(g->n_docs ? g->n_docs : 1, sizeof *acc);
     uint8_t *seen = calloc(g->n_docs ? g->n_docs : 1, 1);
     seg_cursor *c = malloc(sizeof *c);
     if (!acc || !seen || !c) {
@@ -583,7 +600,7 @@ static mast_status search_exhaustive(run *r, const segment *s, const long *term,
             continue;
         seg_cursor_init(c, g, term[t]);
         for (uint32_t d = c->doc; d != SEG_END; d = seg_cursor_next(c)) {
-            acc[d] += posting_weight(r->sc, idf[t], seg_cursor_tfb(c), seg_cursor_tft(c), g, d);
+            acc[d] += fixed(posting_weight(r->sc, idf[t], seg_cursor_tfb(c), seg_cursor_tft(c), g, d));
             seen[d] = 1;
             r->stats->scored++;
         }
@@ -592,7 +609,7 @@ static mast_status search_exhaustive(run *r, const segment *s, const long *term,
     }
     for (uint32_t d = 0; d < g->n_docs; d++)
         if (seen[d] && acc[d] > 0 && doc_ok(r, s, d))
-            topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], acc[d]});
+            topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], (double)acc[d] / SCORE_ONE});
     free(acc);
     free(seen);
     free(c);
@@ -606,25 +623,32 @@ static double margin(double theta)
     return theta * 1e-9 + 1e-12;
 }
 
-/* Block-max MaxScore over one segment. The postings are cut into windows
-** that end where the first of the terms' current blocks ends; inside a
-** window each term's bound is its block's bound. Terms sorted by that bound
-** whose bounds together cannot beat the threshold are non-essential: they
-** never propose a candidate, and are probed (best bound first) only while
-** the candidate can still win. A window no chunk in which can win is skipped
-** without decoding. */
+#define WINDOW 8192   /* documents per window at most: the accumulator stays in L2 */
+
+/* Block-max MaxScore over one segment, in windows of documents as Lucene's
+** MaxScoreBulkScorer does. A window ends where the first of the terms'
+** current postings blocks ends (and is small at first, while the threshold
+** is low), so inside it each term's bound is its block's bound. Sorted by
+** that bound, the terms whose bounds together cannot beat the threshold are
+** non-essential; a window where every term is non-essential is skipped
+** without decoding. The essential terms are added term at a time into the
+** window's accumulator; each chunk they reached is then probed on the
+** non-essential terms (best bound first) only while its bound can still
+** beat the threshold. */
 static mast_status search_pruned(run *r, const segment *s, const long *term, const double *idf,
                                  size_t nq)
 {
     const mast_seg *g = &s->seg;
     size_t m = 0;   /* terms present in this segment */
-    seg_cursor *cur = malloc((nq ? nq : 1) * sizeof *cur);
-    size_t *qi = malloc((nq ? nq : 1) * sizeof *qi);        /* cursor -> query term */
-    size_t *ord = malloc((nq ? nq : 1) * sizeof *ord);      /* by window bound, ascending */
-    double *wub = malloc((nq ? nq : 1) * sizeof *wub), *cum = malloc((nq ? nq : 1) * sizeof *cum);
-    double *contrib = calloc(nq ? nq : 1, sizeof *contrib);
-    if (!cur || !qi || !ord || !wub || !cum || !contrib) {
-        free(cur); free(qi); free(ord); free(wub); free(cum); free(contrib);
+    size_t nn = nq ? nq : 1;
+    seg_cursor *cur = malloc(nn * sizeof *cur);
+    size_t *qi = malloc(nn * sizeof *qi);        /* cursor -> query term */
+    size_t *ord = malloc(nn * sizeof *ord);      /* by window bound, ascending */
+    double *wub = malloc(nn * sizeof *wub), *cum = malloc(nn * sizeof *cum);
+    int64_t *acc = calloc(WINDOW, sizeof *acc);
+    uint64_t *hit = calloc(WINDOW / 64, sizeof *hit);
+    if (!cur || !qi || !ord || !wub || !cum || !acc || !hit) {
+        free(cur); free(qi); free(ord); free(wub); free(cum); free(acc); free(hit);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     for (size_t t = 0; t < nq; t++)
@@ -632,10 +656,12 @@ static mast_status search_pruned(run *r, const segment *s, const long *term, con
             seg_cursor_init_lazy(&cur[m], g, term[t]);
             qi[m++] = t;
         }
-    uint32_t d0 = 0;
-    for (;;) {
-        /* the window [d0, end]: every term's bound is its block's there */
-        uint32_t end = SEG_END;
+    uint32_t d0 = 0, width = 256;
+    while (m) {
+        /* the window [d0, end]: small at first, while the threshold is low */
+        uint32_t end = d0 > UINT32_MAX - width ? UINT32_MAX - 1 : d0 + width - 1;
+        if (width < WINDOW)
+            width *= 2;
         int any = 0;
         for (size_t i = 0; i < m; i++) {
             const seg_skip *k = seg_cursor_block_of(&cur[i], d0);
@@ -657,33 +683,33 @@ static mast_status search_pruned(run *r, const segment *s, const long *term, con
         double sum = 0;
         for (size_t j = 0; j < m; j++)
             cum[j] = sum += wub[ord[j]];
-        double theta = topk_threshold(r->top), cut = theta - margin(theta);
+        double theta = topk_threshold(r->top);
         size_t e = 0;   /* ord[e..m) are essential */
-        while (e < m && cum[e] <= cut)
+        while (e < m && cum[e] <= theta - margin(theta))
             e++;
-        if (e < m) {
-            for (;;) {
-                uint32_t d = SEG_END;
-                for (size_t j = e; j < m; j++) {
-                    uint32_t cd = seg_cursor_advance(&cur[ord[j]], d0);
-                    if (cd < d)
-                        d = cd;
-                }
-                if (d == SEG_END || d > end)
-                    break;
-                double bound = e ? cum[e - 1] : 0.0;
-                for (size_t j = e; j < m; j++) {
-                    seg_cursor *c = &cur[ord[j]];
-                    if (c->doc != d)
-                        continue;
-                    double w = posting_weight(r->sc, idf[qi[ord[j]]], seg_cursor_tfb(c),
-                                              seg_cursor_tft(c), g, d);
-                    contrib[qi[ord[j]]] = w;
-                    bound += w;
-                    r->stats->scored++;
-                    seg_cursor_next(c);
-                }
-                int alive = doc_ok(r, s, d);
+        if (e == m) {   /* nothing here can beat the threshold */
+            d0 = end + 1;
+            continue;
+        }
+        for (size_t j = e; j < m; j++) {
+            seg_cursor *c = &cur[ord[j]];
+            double f = idf[qi[ord[j]]];
+            for (uint32_t d = seg_cursor_advance(c, d0); d <= end; d = seg_cursor_next(c)) {
+                acc[d - d0] += fixed(posting_weight(r->sc, f, seg_cursor_tfb(c), seg_cursor_tft(c), g, d));
+                hit[(d - d0) >> 6] |= 1ull << ((d - d0) & 63);
+                r->stats->scored++;
+            }
+        }
+        double rest = e ? cum[e - 1] : 0.0;   /* the non-essential terms' bounds */
+        for (uint32_t wi = 0; wi < WINDOW / 64; wi++) {
+            for (uint64_t bits = hit[wi]; bits; bits &= bits - 1) {
+                uint32_t off = wi * 64 + (uint32_t)__builtin_ctzll(bits), d = d0 + off;
+                int64_t score = acc[off];
+                acc[off] = 0;
+                double bound = (double)score / SCORE_ONE + rest;
+                if (!doc_ok(r, s, d))
+                    continue;
+                int alive = 1;
                 for (size_t j = e; alive && j-- > 0;) {
                     theta = topk_threshold(r->top);
                     if (bound <= theta - margin(theta)) {
@@ -695,31 +721,18 @@ static mast_status search_pruned(run *r, const segment *s, const long *term, con
                     if (seg_cursor_advance(c, d) == d) {
                         double w = posting_weight(r->sc, idf[qi[ord[j]]], seg_cursor_tfb(c),
                                                   seg_cursor_tft(c), g, d);
-                        contrib[qi[ord[j]]] = w;
+                        score += fixed(w);
                         bound += w;
                         r->stats->scored++;
                     }
                 }
-                if (alive) {
-                    double score = 0;   /* in query-term order, as the reference adds */
-                    for (size_t t = 0; t < nq; t++)
-                        score += contrib[t];
-                    if (score > 0)
-                        topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], score});
-                }
-                for (size_t t = 0; t < nq; t++)
-                    contrib[t] = 0;
-                d0 = d + 1;
-                /* the threshold rose: fewer essential terms */
-                theta = topk_threshold(r->top);
-                cut = theta - margin(theta);
-                while (e < m && cum[e] <= cut)
-                    e++;
-                if (e == m)
-                    break;
+                if (alive && score > 0)
+                    topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d],
+                                                  (double)score / SCORE_ONE});
             }
+            hit[wi] = 0;
         }
-        if (end == SEG_END)
+        if (end >= g->n_docs - 1)
             break;
         d0 = end + 1;
     }
@@ -727,7 +740,7 @@ static mast_status search_pruned(run *r, const segment *s, const long *term, con
         r->stats->decoded += cur[i].decoded;
         r->bad |= cur[i].bad;
     }
-    free(cur); free(qi); free(ord); free(wub); free(cum); free(contrib);
+    free(cur); free(qi); free(ord); free(wub); free(cum); free(acc); free(hit);
     return MAST_OK;
 }
 
@@ -784,9 +797,16 @@ mast_status mast_bm25_search_with(const mast_bm25 *x, mast_analyzer *a, const ch
     for (size_t i = 0; st == MAST_OK && q->k && nq && i < x->n_segs; i++) {
         if (x->segs[i].n_deleted == x->segs[i].seg.n_docs)
             continue;
-        /* a small segment is faster scored whole: its accumulator stays in cache */
+        /* small segments and long queries of common words: faster scored whole */
+        const mast_seg *g = &x->segs[i].seg;
+        uint64_t seg_postings = 0;
+        for (size_t t = 0; t < nq; t++)
+            if (terms[i * nq + t] >= 0)
+                seg_postings += g->terms[terms[i * nq + t]].df;
         int whole = q->strategy == MAST_BM25_EXHAUSTIVE ||
-                    (q->strategy == MAST_BM25_AUTO && x->segs[i].seg.n_docs <= SMALL_SEGMENT);
+                    (q->strategy == MAST_BM25_AUTO &&
+                     (g->n_docs <= SMALL_SEGMENT ||
+                      (double)seg_postings >= WHOLE_POSTINGS_PER_CHUNK * g->n_docs));
         st = whole ? search_exhaustive(&r, &x->segs[i], terms + i * nq, idf, nq)
                    : search_pruned(&r, &x->segs[i], terms + i * nq, idf, nq);
     }
