@@ -1,5 +1,5 @@
 /*
-** cli/index.c — `mast index info|rebuild`: a collection's derived indexes.
+** cli/index.c — `mast index info|rebuild|optimize`: a collection's derived indexes.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +12,22 @@
 #include "data/vindex/vindex.h"
 
 static const char index_help[] =
-    "Usage: mast index info|rebuild [-c NAME] [--db PATH]\n"
+    "Usage: mast index info|rebuild|optimize [-c NAME] [--db PATH]\n"
     "\n"
-    "A collection's indexes are derived from the database: BM25 is rebuilt in memory when\n"
-    "the collection changes; the vector index (exact below 10,000 vectors, HNSW from there\n"
-    "on) is kept in a file next to the database, <db>-c<id>.vix, updated with the new and\n"
-    "vanished vectors at the first search after a change.\n"
+    "A collection's indexes are derived from the database and kept in files next to it,\n"
+    "brought up to date by ingest and by the first search after any other change:\n"
+    "  <db>-c<id>.tix, .tix-N  BM25: a manifest and compressed postings segments; new\n"
+    "                          chunks become a new segment, deleted ones are marked, and\n"
+    "                          past 8 segments the newest are merged\n"
+    "  <db>-c<id>.vix          vectors: exact below 10,000, HNSW from there on\n"
+    "A damaged file is rebuilt from the database with a warning.\n"
     "\n"
-    "  info      print the collection's data version and its vector index file (type,\n"
-    "            vectors, tombstones, memory, the data version it reflects) as JSON\n"
-    "  rebuild   delete the vector index file and build it again from the database\n"
+    "  info      print the collection's data version and its index files (BM25: segments,\n"
+    "            chunks, deleted, postings, bytes; vectors: type, vectors, tombstones,\n"
+    "            memory; each with the data version it reflects) as JSON\n"
+    "  rebuild   delete the index files and build them again from the database\n"
+    "  optimize  merge the BM25 segments into one, dropping deleted chunks (their\n"
+    "            statistics count until then, as in Lucene)\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
@@ -44,6 +50,21 @@ static json_t *vindex_json(const char *path)
     return o;
 }
 
+static json_t *tindex_json(mast_store *store, int64_t id)
+{
+    mast_bm25_info info;
+    uint64_t dv;
+    char *path = mast_retrieve_tindex_path(store, id);
+    json_t *o = json_null();
+    if (path && mast_index_text_info(store, id, &info, &dv) == MAST_OK)
+        o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "file", path, "segments",
+                      (json_int_t)info.segments, "chunks", (json_int_t)info.chunks, "deleted",
+                      (json_int_t)info.deleted, "postings", (json_int_t)info.postings, "bytes",
+                      (json_int_t)info.bytes, "data_version", (json_int_t)dv);
+    free(path);
+    return o;
+}
+
 int cmd_index(int argc, char **argv)
 {
     enum { OPT_DB = 256 };
@@ -62,9 +83,11 @@ int cmd_index(int argc, char **argv)
         default: return cli_bad_option("index", argv);
         }
     }
-    if (optind + 1 != argc || (strcmp(argv[optind], "info") && strcmp(argv[optind], "rebuild")))
-        return cli_usage("index", "expected 'info' or 'rebuild'");
+    if (optind + 1 != argc || (strcmp(argv[optind], "info") && strcmp(argv[optind], "rebuild") &&
+                               strcmp(argv[optind], "optimize")))
+        return cli_usage("index", "expected 'info', 'rebuild' or 'optimize'");
     int rebuild = strcmp(argv[optind], "rebuild") == 0;
+    int optimize = strcmp(argv[optind], "optimize") == 0;
     mast_store *store;
     mast_status st = cli_open_store(db, &store);
     if (st != MAST_OK)
@@ -79,14 +102,20 @@ int cmd_index(int argc, char **argv)
     if (st == MAST_OK && rebuild) {
         if (path && unlink(path) != 0 && access(path, F_OK) == 0)
             st = mast_fail(MAST_ERR_IO, "%s: cannot delete the old index", path);
-        mast_trace *trace = mast_trace_begin("index.rebuild");
-        if (st == MAST_OK)
-            st = mast_index_sync(store, id, trace);
+        char *tix = mast_retrieve_tindex_path(store, id);
+        if (tix)
+            mast_bm25_remove_files(tix);
+        free(tix);
+    }
+    if (st == MAST_OK && (rebuild || optimize)) {
+        mast_trace *trace = mast_trace_begin(rebuild ? "index.rebuild" : "index.optimize");
+        st = rebuild ? mast_index_sync(store, id, trace) : mast_index_optimize(store, id, trace);
         cli_finish_trace(store, trace, st);
     }
     if (st == MAST_OK)
-        cli_print_json(json_pack("{s:s, s:I, s:o}", "collection", collection, "data_version",
-                                 (json_int_t)version, "vector_index", vindex_json(path)));
+        cli_print_json(json_pack("{s:s, s:I, s:o, s:o}", "collection", collection, "data_version",
+                                 (json_int_t)version, "text_index", tindex_json(store, id),
+                                 "vector_index", vindex_json(path)));
     free(path);
     mast_store_close(store);
     return st == MAST_OK ? 0 : cli_fail(st);

@@ -94,14 +94,11 @@ int cmd_ingest(int argc, char **argv)
     mast_ingest_stats s;
     st = mast_ingest(store, collection, (const char *const *)argv + optind, (size_t)(argc - optind),
                      &opts, trace, &s);
-    /* the vector index follows now, not at the first search (a no-op without vectors) */
+    /* the index files follow now, not at the first search */
     int64_t collection_id;
-    char *model = NULL;
     if (st == MAST_OK && s.docs_ingested + s.docs_pruned > 0 &&
-        mast_store_collection_find(store, collection, &collection_id) == MAST_OK &&
-        mast_collection_embed_model(store, collection_id, &model) == MAST_OK && model)
+        mast_store_collection_find(store, collection, &collection_id) == MAST_OK)
         st = mast_index_sync(store, collection_id, trace);
-    free(model);
     cli_finish_trace(store, trace, st);
     mast_store_close(store);
     if (st != MAST_OK)

@@ -208,6 +208,32 @@ assert d["type"] == "flat" and d["vectors"] >= 1 and d["file"].endswith(".vix"),
 expect "index rebuild" 0 "$MAST" index rebuild -c dense
 check "rebuilt with every vector" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["vector_index"]["deleted"] == 0, d' "$OUT"
 expect "index of a missing collection" 1 "$MAST" index info -c nosuch
+# the BM25 index lives in files: reopened, updated, repaired, optimized
+check "ingest wrote the BM25 files" sh -c 'ls "$MAST_DB"-c*.tix "$MAST_DB"-c*.tix-* >/dev/null'
+expect "index info (text)" 0 "$MAST" index info -c dense
+check "the text index is described" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+t = d["text_index"]
+assert t["file"].endswith(".tix") and t["chunks"] >= 1 and t["segments"] >= 1 and t["data_version"] == d["data_version"], d
+' "$OUT"
+expect "bm25 search before damage" 0 "$MAST" search "MRR" -c dense --mode bm25 --json
+BEFORE="$OUT"
+for f in "$MAST_DB"-c*.tix-*; do printf 'XXXX' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+expect "bm25 search on a damaged index" 0 "$MAST" search "MRR" -c dense --mode bm25 --json
+check "damage reported, index rebuilt" contains "$ERR" "rebuilding the text index from the database"
+check "same results after the rebuild" test "$OUT" = "$BEFORE"
+expect "search after the repair" 0 "$MAST" search "MRR" -c dense --mode bm25 --json
+check "the repaired files open quietly" test -z "$ERR"
+expect "search --title-weight" 0 "$MAST" search "MRR" -c dense --mode bm25 --title-weight 3 --json
+check "title weight changes scores, not membership" python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert sorted(x["chunk_id"] for x in a) == sorted(x["chunk_id"] for x in b), (a, b)
+' "$OUT" "$BEFORE"
+expect "a bad --title-weight" 2 "$MAST" search "MRR" --title-weight -1
+expect "index optimize" 0 "$MAST" index optimize -c dense
+check "one segment after optimize" python3 -c 'import json,sys; t=json.loads(sys.argv[1])["text_index"]; assert t["segments"] == 1 and t["deleted"] == 0, t' "$OUT"
 # analyzer languages: "none" keeps identifiers whole and does not stem
 mkdir -p "$WORK/code"
 printf 'def parse_http_header(line):\n    return running_total\n' > "$WORK/code/a.py.txt"

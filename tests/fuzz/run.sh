@@ -4,7 +4,8 @@
 # its libFuzzer runtime, which scripts/setup installs.
 # fuzz_gguf's seeds are three GGUF files of the shared data (a model and two
 # vocabularies); fuzz_vindex's are small vector index files of every type, storage and
-# metric, written by the mast binary of the same build. A crash leaves its input in
+# metric, written by the mast binary of the same build; fuzz_postings's are the BM25
+# segments that binary writes for a few small documents. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +15,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex mast >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings mast >/dev/null
 DATA="${MAST_SHARED_DATA:-../shared/data}"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
@@ -33,8 +34,27 @@ for spec in "hnsw f32 cos" "hnsw int8 l2" "hnsw f16 ip" "flat f32 cos"; do
   ASAN_OPTIONS=detect_leaks=0 build-fuzz/mast vindex build --input "$CORPUS/tiny.fvecs" --type "$1" \
     --storage "$2" --metric "$3" --m 4 --ef-construction 16 -o "$VCORPUS/$1-$2-$3.vix" 2>/dev/null
 done
+PCORPUS="$CORPUS/postings"
+mkdir -p "$PCORPUS" "$CORPUS/docs"
+printf '# Fox\n\nThe quick brown fox jumps over the lazy dog.\n' > "$CORPUS/docs/a.md"
+printf 'Dogs and foxes: 3.14, v2.0, C++ and e-mail.\n' > "$CORPUS/docs/b.txt"
+python3 -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(300):
+        f.write("word%d common text %s\n\n" % (i % 37, " ".join("w%d" % (j * i % 101) for j in range(20))))
+' "$CORPUS/docs/c.txt"
+for lang in english none; do
+  ASAN_OPTIONS=detect_leaks=0 build-fuzz/mast collection create "p$lang" --language "$lang" \
+    --db "$CORPUS/p.db" >/dev/null 2>&1
+  ASAN_OPTIONS=detect_leaks=0 build-fuzz/mast ingest "$CORPUS/docs" -c "p$lang" --chunk-tokens 64 \
+    --db "$CORPUS/p.db" >/dev/null 2>&1
+done
+cp "$CORPUS"/p.db-c*.tix-* "$PCORPUS/"
 cd build-fuzz
 ./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 \
   -print_final_stats=1 "$CORPUS" 2>&1 | tail -15
 ./tests/fuzz_vindex -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
   -print_final_stats=1 "$VCORPUS" 2>&1 | tail -15
+./tests/fuzz_postings -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+  -print_final_stats=1 "$PCORPUS" 2>&1 | tail -15

@@ -359,6 +359,12 @@ mast_status mast_bm25_flush(mast_bm25 *x)
     return st;
 }
 
+mast_status bm25_adopt_segment(mast_bm25 *x, uint8_t *image, size_t size)
+{
+    MAST_TRY(mast_bm25_flush(x));
+    return push_segment(x, image, size, NULL, 0, x->n_segs);
+}
+
 static void set_deleted(segment *s, uint32_t i)
 {
     s->deleted[i >> 3] |= (uint8_t)(1u << (i & 7));

@@ -136,6 +136,11 @@ void seg_writer_abort(seg_writer *w);
 mast_status seg_merge(const mast_seg *const *segs, const uint8_t *const *deleted, size_t n,
                       uint8_t **image, size_t *size);
 
+/* Adds a segment image (taken over, unverified) to an index, as the newest
+** segment: for the fuzz target, which searches hostile segments. */
+struct mast_bm25;
+mast_status bm25_adopt_segment(struct mast_bm25 *index, uint8_t *image, size_t size);
+
 /* Variable-byte coding (7 bits per byte, high bit = more), exposed for tests. */
 size_t seg_vbyte_put(uint8_t *p, uint32_t v);
 /* Reads one value; returns bytes used, 0 if it runs past limit or is too long. */
