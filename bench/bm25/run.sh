@@ -3,7 +3,9 @@
 # SQLite FTS5 and Xapian on every collection of ../shared/data/ir, in one run.
 #
 # mast: `mast eval --mode bm25 --min-seconds S` on a fresh database (index
-# seconds = its ingest; bytes = the database, text included); the peers:
+# seconds = its ingest, which stores the text and writes the index; index
+# bytes = the BM25 files <db>-c<id>.tix*; database bytes, text included, are
+# reported too); the peers:
 # bench/bm25/peers.py (set up as shared/data/ir/README.md's baselines; needs
 # python3-xapian, which `scripts/setup --with-bench` installs). Queries/s:
 # single thread, all judged queries repeated for S seconds (default 10).
@@ -22,13 +24,16 @@ for dir in "$DATA"/ir/*/; do
   build/mast eval --beir "$dir" --db "$WORK/mast-$name.db" --mode bm25 \
     --min-seconds "$SECONDS_PER" --json 2>/dev/null |
     python3 -c '
-import json, os, sys
+import glob, json, os, sys
 r = json.load(sys.stdin)
 db = sys.argv[1]
 size = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
+index = sum(os.path.getsize(f) for f in glob.glob(db + "-c*.tix*"))
 print(json.dumps({"engine": "mast", "collection": r["collection"], "ndcg@10": r["ndcg@10"],
-                  "recall@100": r["recall@100"], "qps": r["qps"],
-                  "index_seconds": r["ingest_seconds"], "index_bytes": size}))' "$WORK/mast-$name.db" >> "$OUT"
+                  "recall@100": r["recall@100"], "qps": r["qps"], "qps_top10": r["qps_top10"],
+                  "decoded_top10": r["bm25_decoded_fraction_top10"],
+                  "index_seconds": r["ingest_seconds"], "index_bytes": index,
+                  "db_bytes": size}))' "$WORK/mast-$name.db" >> "$OUT"
   /usr/bin/python3 bench/bm25/peers.py "$dir" "$WORK/$name" "$SECONDS_PER" >> "$OUT"
 done
 python3 - "$OUT" <<'PY'
@@ -47,6 +52,10 @@ for c, e in by.items():
 print()
 for c, e in by.items():
     m, f, x = e["mast"], e["fts5"], e["xapian"]
-    print("%s: queries/s %.1fx FTS5, %.1fx Xapian; nDCG@10 %+.4f vs FTS5, %+.4f vs Xapian" % (
-        c, m["qps"] / f["qps"], m["qps"] / x["qps"], m["ndcg@10"] - f["ndcg@10"], m["ndcg@10"] - x["ndcg@10"]))
+    print("%s: queries/s %.1fx FTS5, %.1fx Xapian; nDCG@10 %+.4f vs FTS5, %+.4f vs Xapian; "
+          "index %.2fx FTS5's bytes (database with text %s); top 10: %.0f queries/s, %.1f%% of "
+          "postings decoded" % (
+        c, m["qps"] / f["qps"], m["qps"] / x["qps"], m["ndcg@10"] - f["ndcg@10"], m["ndcg@10"] - x["ndcg@10"],
+        m["index_bytes"] / f["index_bytes"], format(m["db_bytes"], ","), m["qps_top10"],
+        100 * m["decoded_top10"]))
 PY

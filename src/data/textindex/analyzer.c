@@ -13,14 +13,74 @@
 
 struct mast_analyzer {
     struct sb_stemmer *stemmer;   /* NULL: "none" */
-    int stop;                     /* English stop words */
+    const char *const *stop;      /* the language's stop words (NULL-terminated), or NULL */
+    int elision;                  /* French / Italian / Catalan: drop "l'", "qu'", ... */
     int underscore;               /* "_" joins (identifiers) */
 };
 
-static const char *const stopwords[] = {
+/* Stop words, written as the analyzer folds them (lower case, accents
+** stripped): English is Lucene's list of 33; the others are the language's
+** most frequent function words (articles, pronouns, prepositions,
+** conjunctions, forms of "to be" and "to have"), kept short as Lucene's
+** English list is, because a long list also drops words that matter in
+** queries. */
+static const char *const stop_english[] = {
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with",
+    "they", "this", "to", "was", "will", "with", NULL,
+};
+static const char *const stop_french[] = {
+    "a", "au", "aux", "avec", "ce", "ces", "dans", "de", "des", "du", "elle", "en", "est", "et",
+    "il", "ils", "je", "la", "le", "les", "leur", "lui", "mais", "ne", "nous", "on", "ou", "par",
+    "pas", "pour", "qu", "que", "qui", "sa", "se", "ses", "son", "sont", "sur", "un", "une",
+    "vous", "c", "d", "j", "l", "m", "n", "s", "t", "y", NULL,
+};
+static const char *const stop_german[] = {
+    "aber", "als", "am", "an", "auch", "auf", "aus", "bei", "bin", "bis", "das", "dass", "dem",
+    "den", "der", "des", "die", "ein", "eine", "einem", "einen", "einer", "eines", "er", "es",
+    "fur", "hat", "ich", "im", "in", "ist", "mit", "nach", "nicht", "oder", "sich", "sie", "sind",
+    "so", "uber", "um", "und", "von", "vor", "war", "wie", "wir", "zu", "zum", "zur", NULL,
+};
+static const char *const stop_spanish[] = {
+    "a", "al", "como", "con", "de", "del", "el", "en", "es", "esta", "este", "la", "las", "le",
+    "lo", "los", "mas", "no", "o", "para", "pero", "por", "que", "se", "si", "sin", "sobre", "su",
+    "sus", "un", "una", "uno", "y", "ya", NULL,
+};
+static const char *const stop_italian[] = {
+    "a", "al", "alla", "che", "chi", "con", "da", "dal", "dei", "del", "della", "di", "e", "ed",
+    "gli", "ha", "i", "il", "in", "la", "le", "lo", "ma", "nel", "nella", "non", "o", "per",
+    "piu", "se", "si", "sono", "su", "tra", "un", "una", "uno", NULL,
+};
+static const char *const stop_portuguese[] = {
+    "a", "ao", "aos", "as", "com", "como", "da", "das", "de", "do", "dos", "e", "em", "era", "foi",
+    "mais", "mas", "na", "nao", "nas", "no", "nos", "o", "os", "ou", "para", "pela", "pelo",
+    "por", "que", "se", "sem", "ser", "seu", "sua", "um", "uma", NULL,
+};
+static const char *const stop_dutch[] = {
+    "aan", "al", "als", "bij", "dat", "de", "den", "der", "die", "dit", "een", "en", "er", "had",
+    "heb", "het", "hij", "ik", "in", "is", "je", "maar", "met", "naar", "niet", "of", "om", "op",
+    "te", "tot", "van", "voor", "was", "wat", "ze", "zijn", NULL,
+};
+static const char *const stop_swedish[] = {
+    "att", "av", "de", "den", "det", "en", "ett", "for", "har", "i", "med", "men", "och", "om",
+    "pa", "som", "till", "var", "vi", "ar", "fran", "han", "hon", "inte", "jag", "kan", "man",
+    "sa", "sig", NULL,
+};
+static const char *const stop_danish_norwegian[] = {
+    "af", "at", "av", "de", "den", "der", "det", "du", "en", "er", "et", "for", "fra", "han",
+    "har", "hun", "i", "ikke", "jeg", "kan", "med", "men", "og", "om", "pa", "som", "til", "var",
+    "vi", NULL,
+};
+
+static const struct {
+    const char *name, *code;
+    const char *const *words;
+} stop_lists[] = {
+    {"english", "en", stop_english},       {"french", "fr", stop_french},
+    {"german", "de", stop_german},         {"spanish", "es", stop_spanish},
+    {"italian", "it", stop_italian},       {"portuguese", "pt", stop_portuguese},
+    {"dutch", "nl", stop_dutch},           {"swedish", "sv", stop_swedish},
+    {"danish", "da", stop_danish_norwegian}, {"norwegian", "no", stop_danish_norwegian},
 };
 
 mast_status mast_analyzer_open(mast_analyzer **out, const char *language)
@@ -40,7 +100,14 @@ mast_status mast_analyzer_open(mast_analyzer **out, const char *language)
         return mast_fail(MAST_ERR_INVALID, "no analyzer for language '%s' (none, or one of "
                          "libstemmer's: english, french, german, spanish, ...)", lang);
     }
-    a->stop = strcmp(lang, "english") == 0 || strcmp(lang, "en") == 0 || strcmp(lang, "eng") == 0;
+    for (size_t i = 0; i < sizeof stop_lists / sizeof *stop_lists; i++)
+        if (strcmp(lang, stop_lists[i].name) == 0 || strcmp(lang, stop_lists[i].code) == 0)
+            a->stop = stop_lists[i].words;
+    if (strcmp(lang, "eng") == 0)
+        a->stop = stop_english;
+    static const char *const elided[] = {"french", "fr", "italian", "it", "catalan", "ca"};
+    for (size_t i = 0; i < sizeof elided / sizeof *elided; i++)
+        a->elision |= strcmp(lang, elided[i]) == 0;
     *out = a;
     return MAST_OK;
 }
@@ -58,12 +125,12 @@ void mast_analyzer_free(mast_analyzer *a)
     free(a);
 }
 
-static int is_stopword(const char *t, size_t n)
+static int is_stopword(const char *const *list, const char *t, size_t n)
 {
-    if (n > 5)
+    if (n > 6)
         return 0;
-    for (size_t i = 0; i < sizeof stopwords / sizeof *stopwords; i++)
-        if (strlen(stopwords[i]) == n && memcmp(stopwords[i], t, n) == 0)
+    for (; *list; list++)
+        if (strlen(*list) == n && memcmp(*list, t, n) == 0)
             return 1;
     return 0;
 }
@@ -130,7 +197,14 @@ static void emit(mast_analyzer *a, char *term, size_t n, mast_term_fn fn, void *
     /* drop a possessive 's */
     if (n > 2 && term[n - 1] == 's' && term[n - 2] == '\'')
         n -= 2;
-    if (n == 0 || n > MAST_MAX_TERM_BYTES || (a->stop && is_stopword(term, n)))
+    /* elision: "l'ete" is "ete", "qu'il" is "il", "dell'anno" is "anno" */
+    const char *ap = a->elision ? memchr(term, '\'', n) : NULL;
+    if (ap && ap - term <= 4 && (size_t)(ap - term) + 1 < n) {
+        size_t cut = (size_t)(ap - term) + 1;
+        memmove(term, term + cut, n - cut);
+        n -= cut;
+    }
+    if (n == 0 || n > MAST_MAX_TERM_BYTES || (a->stop && is_stopword(a->stop, term, n)))
         return;
     if (!a->stemmer) {
         fn(ctx, term, n);

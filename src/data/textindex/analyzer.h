@@ -35,7 +35,9 @@
 typedef struct mast_analyzer mast_analyzer;
 
 /* language: NULL or "english" (the rules above), another libstemmer
-** algorithm ("french", "german", ...: its stemmer, no stop words), or
+** algorithm ("french", "german", ...: its stemmer, and its stop words for
+** french, german, spanish, italian, portuguese, dutch, swedish, danish and
+** norwegian, also by their two-letter codes), or
 ** "none" (no stemming, no stop words, "_" inside tokens: for identifiers and
 ** code). An unknown name is MAST_ERR_INVALID. */
 mast_status mast_analyzer_open(mast_analyzer **out, const char *language);

@@ -548,7 +548,39 @@ static inline double block_bound(const scorer *s, double idf, const seg_skip *k)
 
 static inline int64_t fixed(double w)
 {
-    return (int64_t)llrint(w * SCORE_ONE);
+    return (int64_t)(w * SCORE_ONE + 0.5);   /* weights are >= 0 */
+}
+
+/* The k-th largest of v[0..n) (1 <= k <= n), reordering v: quickselect with
+** a three-way partition (ties are common). */
+static int64_t kth_largest(int64_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n, want = k - 1;   /* the answer is within v[lo, hi) */
+    for (;;) {
+        if (hi - lo <= 1)
+            return v[lo];
+        int64_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        int64_t pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        size_t gt = lo, i = lo, lt = hi;   /* [lo, gt) > pivot, [gt, i) = pivot, [lt, hi) < pivot */
+        while (i < lt) {
+            int64_t x = v[i];
+            if (x > pivot) {
+                v[i++] = v[gt];
+                v[gt++] = x;
+            } else if (x < pivot) {
+                v[i] = v[--lt];
+                v[lt] = x;
+            } else {
+                i++;
+            }
+        }
+        if (want < gt)
+            hi = gt;
+        else if (want < lt)
+            return pivot;
+        else
+            lo = lt;
+    }
 }
 
 typedef struct qparse {
@@ -592,33 +624,46 @@ static mast_status search_exhaustive(run *r, const segment *s, const long *term,
                                      size_t nq)
 {
     const mast_seg *g = &s->seg;
-    int64_t *acc = calloc(g->n_docs ? g->n_docs : 1, sizeof *acc);
-    uint8_t *seen = calloc(g->n_docs ? g->n_docs : 1, 1);
+    size_t nd = g->n_docs ? g->n_docs : 1;
+    int64_t *acc = calloc(nd, sizeof *acc), *vals = malloc(nd * sizeof *vals);
+    uint32_t *touched = malloc(nd * sizeof *touched);
     seg_cursor *c = malloc(sizeof *c);
-    if (!acc || !seen || !c) {
-        free(acc);
-        free(seen);
-        free(c);
+    if (!acc || !vals || !touched || !c) {
+        free(acc); free(vals); free(touched); free(c);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
+    size_t n_touched = 0;
     for (size_t t = 0; t < nq; t++) {
         if (term[t] < 0)
             continue;
         seg_cursor_init(c, g, term[t]);
         for (uint32_t d = c->doc; d != SEG_END; d = seg_cursor_next(c)) {
-            acc[d] += fixed(posting_weight(r->sc, idf[t], seg_cursor_tfb(c), seg_cursor_tft(c), g, d));
-            seen[d] = 1;
+            int64_t w = fixed(posting_weight(r->sc, idf[t], seg_cursor_tfb(c), seg_cursor_tft(c), g, d));
+            if (acc[d] == 0 && w > 0)
+                touched[n_touched++] = d;
+            acc[d] += w;
             r->stats->scored++;
         }
         r->stats->decoded += c->decoded;
         r->bad |= c->bad;
     }
-    for (uint32_t d = 0; d < g->n_docs; d++)
-        if (seen[d] && acc[d] > 0 && doc_ok(r, s, d))
+    /* the candidates' k-th best score first (quickselect), so that only the
+    ** chunks at or above it go through the heap */
+    size_t n_cand = 0;
+    for (size_t i = 0; i < n_touched; i++)
+        if (doc_ok(r, s, touched[i]))
+            touched[n_cand++] = touched[i];
+    for (size_t i = 0; i < n_cand; i++)
+        vals[i] = acc[touched[i]];
+    int64_t floor = 1;
+    if (n_cand > r->top->k && r->top->k)
+        floor = kth_largest(vals, n_cand, r->top->k);
+    for (size_t i = 0; i < n_cand; i++) {
+        uint32_t d = touched[i];
+        if (acc[d] >= floor)
             topk_offer(r->top, (mast_hit){g->chunk_ids[d], g->doc_ids[d], (double)acc[d] / SCORE_ONE});
-    free(acc);
-    free(seen);
-    free(c);
+    }
+    free(acc); free(vals); free(touched); free(c);
     return MAST_OK;
 }
 
@@ -886,18 +931,15 @@ mast_status mast_bm25_maintain(mast_bm25 *x, int all)
         if ((uint64_t)x->segs[i].n_deleted * 5 > x->segs[i].seg.n_docs)
             MAST_TRY(merge_range(x, i, i + 1));
     while (x->n_segs > MAX_SEGMENTS) {
-        /* the shortest run of newest segments holding more chunks than the
-        ** segment before it, at least two; everything if there is none */
+        /* the two newest, and each older neighbour no larger than the run so
+        ** far: a chunk is merged again only into a segment at least twice
+        ** the size, so it is rewritten O(log n) times */
         size_t from = x->n_segs - 2;
-        uint64_t run = x->segs[from].seg.n_docs + x->segs[from + 1].seg.n_docs;
-        while (from > 0 && run <= x->segs[from - 1].seg.n_docs / 2) {
+        uint64_t run = (uint64_t)x->segs[from].seg.n_docs + x->segs[from + 1].seg.n_docs;
+        while (from > 0 && x->segs[from - 1].seg.n_docs <= run) {
             from--;
             run += x->segs[from].seg.n_docs;
         }
-        while (from > 0 && run < x->segs[from - 1].seg.n_docs && x->n_segs - from < 2)
-            from--;
-        if (x->n_segs - from < 2)
-            from = 0;
         MAST_TRY(merge_range(x, from, x->n_segs));
     }
     /* zero-chunk segments (everything deleted) */

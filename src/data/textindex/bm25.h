@@ -116,9 +116,9 @@ mast_status mast_bm25_search(const mast_bm25 *index, mast_analyzer *a, const cha
                              size_t len, size_t k, mast_hit **hits, size_t *n_hits);
 
 /* Merges: segments with over a fifth deleted are rewritten, and past 8
-** segments the newest ones are merged (each merge at least halves their
-** number, so a chunk is rewritten O(log n) times). all: everything into one
-** segment without deleted chunks (`mast index optimize`). */
+** segments the two newest are merged with each older neighbour no larger
+** than the run so far (so a chunk is rewritten O(log n) times). all:
+** everything into one segment without deleted chunks (`mast index optimize`). */
 mast_status mast_bm25_maintain(mast_bm25 *index, int all);
 
 /* Writes the index as files: `path` (the manifest: segments, deleted chunks,
