@@ -53,7 +53,7 @@ enum { CLI_OPT_FUSION = 1000, CLI_OPT_ALPHA, CLI_OPT_RRF_K, CLI_OPT_NORM, CLI_OP
     "      --normalize minmax|zscore  convex: how each list's scores are normalized\n"          \
     "      --rrf-k K           rrf: score = sum of 1 / (K + rank) (default 60)\n"          \
     "      --title-weight W    BM25: weight of the title and headings against the body\n"   \
-    "                          (BM25F; default 1 = one text)\n"
+    "                          (BM25F; default 2; 1 = the chunk as one text)\n"
 /* Handles c if it is one of them: 1 done, 0 not one of them, -1 a usage error (printed). */
 int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f,
                       double *title_weight);

@@ -56,7 +56,8 @@ static json_t *run_json(const mast_eval_run *run)
                           m->mrr_10, "map@100", m->map_100, "queries",
                           (json_int_t)run->report.n_queries, "qps", run->report.qps);
     json_object_set_new(o, "ingest_seconds", json_real(run->report.ingest.seconds));
-    json_object_set_new(o, "title_weight", json_real(run->opts.title_weight > 0 ? run->opts.title_weight : 1));
+    json_object_set_new(o, "title_weight", json_real(run->opts.title_weight > 0 ? run->opts.title_weight
+                                                           : MAST_BM25_TITLE_WEIGHT));
     /* BM25 postings of the query terms, and the fraction pruning decoded */
     const mast_bm25_stats *b = &run->report.bm25;
     json_object_set_new(o, "bm25_postings", json_integer((json_int_t)b->postings));

@@ -70,8 +70,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT,
-               .title_weight = 1.0};
+    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:k:h", options, NULL)) != -1) {

@@ -108,13 +108,14 @@ typedef struct mast_search_opts {
     mast_search_mode mode;
     const mast_filter *filter;  /* NULL: every document */
     mast_fusion fusion;
-    double title_weight;        /* BM25 weight of title and headings vs body, 0..1000; 0 = 1 */
+    double title_weight;        /* BM25 weight of title and headings vs body, 0..1000;
+                                   0 = MAST_BM25_TITLE_WEIGHT */
     int exhaustive;             /* BM25 scores every posting (no pruning; same results) */
     mast_bm25_stats *bm25_stats;/* NULL, or postings counts are added here */
 } mast_search_opts;
 
 #define MAST_SEARCH_OPTS_DEFAULT \
-    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL})
+    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 0, 0, NULL})
 
 /* The top k chunks of a collection for a query. With group_by_doc, at most
 ** one hit (the best chunk) per document, so k distinct documents. The caller

@@ -515,8 +515,10 @@ typedef struct scorer {
 typedef struct qterm {
     char *text;
     size_t len;
-    double idf;           /* idf * (k1 + 1) is applied in weight() */
+    unsigned qtf;         /* times the term occurs in the query */
 } qterm;
+
+#define K3 1.0   /* query-term frequency saturation (see bm25.h) */
 
 static inline double weight(const scorer *s, double idf, double tf, double dl)
 {
@@ -595,15 +597,17 @@ static void query_term(void *ctx, const char *t, size_t n)
     if (q->failed || q->n >= MAX_QUERY_TERMS)
         return;
     for (size_t i = 0; i < q->n; i++)
-        if (q->t[i].len == n && memcmp(q->t[i].text, t, n) == 0)
-            return;   /* a repeated query term counts once */
+        if (q->t[i].len == n && memcmp(q->t[i].text, t, n) == 0) {
+            q->t[i].qtf++;   /* one term, weighted by its repeats */
+            return;
+        }
     char *copy = malloc(n ? n : 1);
     if (!copy) {
         q->failed = 1;
         return;
     }
     memcpy(copy, t, n);
-    q->t[q->n++] = (qterm){copy, n, 0};
+    q->t[q->n++] = (qterm){copy, n, 1};
 }
 
 typedef struct run {
@@ -819,7 +823,7 @@ mast_status mast_bm25_search_with(const mast_bm25 *x, mast_analyzer *a, const ch
         sum_lb += x->segs[i].seg.sum_lb;
         sum_lt += x->segs[i].seg.sum_lt;
     }
-    double w = q->title_weight > 0 ? q->title_weight : 1.0;
+    double w = q->title_weight > 0 ? q->title_weight : MAST_BM25_TITLE_WEIGHT;
     scorer sc = {x->params.k1, x->params.b, w, 0};
     if (n_docs)
         sc.avgdl = ((double)sum_lb + w * (double)sum_lt) / (double)n_docs;
@@ -842,7 +846,9 @@ mast_status mast_bm25_search_with(const mast_bm25 *x, mast_analyzer *a, const ch
                 stats->postings += x->segs[i].seg.terms[e].df;
             }
         }
-        idf[t] = log(1.0 + ((double)n_docs - (double)df + 0.5) / ((double)df + 0.5));
+        double qtf = qp.t[t].qtf;
+        idf[t] = log(1.0 + ((double)n_docs - (double)df + 0.5) / ((double)df + 0.5)) *
+                 (qtf * (K3 + 1.0) / (K3 + qtf));
     }
     run r = {&sc, q, &top, stats, 0};
     for (size_t i = 0; st == MAST_OK && q->k && nq && i < x->n_segs; i++) {

@@ -182,7 +182,7 @@ static reply handle_search(mast_server *s, mast_store *store, const char *collec
             fusion.rrf_k = json_number_value(rk);
     }
     /* "title_weight": BM25 weight of titles and headings against the body */
-    double title_weight = 1.0;
+    double title_weight = 0;   /* the default */
     json_t *tw = st == MAST_OK ? json_object_get(body, "title_weight") : NULL;
     if (tw && !json_is_number(tw))
         st = mast_fail(MAST_ERR_INVALID, "\"title_weight\" must be a number");
