@@ -134,6 +134,12 @@ CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","filter"
 check "a malformed filter is 400" test "$CODE" = 400
 CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","fusion":"max"}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
 check "an unknown fusion is 400" test "$CODE" = 400
+S="$(curl -s -X POST -d '{"query":"MRR","k":3,"title_weight":1}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "POST search with a title weight" contains "$S" "now measured with MRR"
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","title_weight":"big"}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "a non-number title weight is 400" test "$CODE" = 400
+CODE="$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"query":"x","title_weight":-2}' "http://127.0.0.1:$PORT/v1/collections/default/search")"
+check "a negative title weight is 400" test "$CODE" = 400
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM stops the server cleanly" test $? -eq 0

@@ -32,7 +32,7 @@
 ** against 5.2k queries/s for the top 10; SciFact (5,194, 4,424) and NPL
 ** (11,426, 4,151) are faster pruned (18.1k against 16.3k; 18.3k against
 ** 14.8k), as is every size of bench/bm25/bench_prune.c from 20,000 chunks
-** (2.2x; 3.5x at 200,000). */
+** (1.5x; 2.3x at 200,000, 2.4x at 500,000). */
 #define SMALL_SEGMENT 4096
 #define WHOLE_POSTINGS_PER_CHUNK 1.5
 
