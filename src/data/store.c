@@ -299,6 +299,32 @@ mast_status mast_store_collection_version(mast_store *store, int64_t id, int64_t
 
 const char *mast_store_path(const mast_store *store) { return store->path; }
 
+/* Steps a prepared statement whose first column is an id into a malloc'ed
+** array (finalizing it); `what` words the error. */
+static mast_status read_ids(mast_store *store, sqlite3_stmt *stmt, const char *what, int64_t **ids,
+                            size_t *n)
+{
+    size_t cap = 0;
+    int rc;
+    mast_status st = MAST_OK;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!mast_grow_array((void **)ids, &cap, *n + 1, sizeof **ids)) {
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(stmt, 0);
+    }
+    if (st == MAST_OK && rc != SQLITE_DONE)
+        st = mast_store_error(store, what);
+    sqlite3_finalize(stmt);
+    if (st != MAST_OK) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
 mast_status mast_store_docs_matching(mast_store *store, int64_t collection_id, const char *key,
                                      const char *value, int64_t **ids, size_t *n)
 {
@@ -312,25 +338,7 @@ mast_status mast_store_docs_matching(mast_store *store, int64_t collection_id, c
     sqlite3_bind_int64(stmt, 1, collection_id);
     sqlite3_bind_text(stmt, 2, key, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 3, value, -1, SQLITE_TRANSIENT);
-    size_t cap = 0;
-    int rc;
-    mast_status st = MAST_OK;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (!mast_grow_array((void **)ids, &cap, *n + 1, sizeof **ids)) {
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-            break;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(stmt, 0);
-    }
-    if (st == MAST_OK && rc != SQLITE_DONE)
-        st = mast_store_error(store, "cannot filter documents");
-    sqlite3_finalize(stmt);
-    if (st != MAST_OK) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-    }
-    return st;
+    return read_ids(store, stmt, "cannot filter documents", ids, n);
 }
 
 static char *dup_col(sqlite3_stmt *stmt, int col)
@@ -615,25 +623,7 @@ mast_status mast_store_chunk_ids(mast_store *store, int64_t collection_id, int64
                      " WHERE d.collection_id = ? ORDER BY k.id",
                      &stmt));
     sqlite3_bind_int64(stmt, 1, collection_id);
-    size_t cap = 0;
-    int rc;
-    mast_status st = MAST_OK;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (!mast_grow_array((void **)ids, &cap, *n + 1, sizeof **ids)) {
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-            break;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(stmt, 0);
-    }
-    if (st == MAST_OK && rc != SQLITE_DONE)
-        st = mast_store_error(store, "cannot read chunk ids");
-    sqlite3_finalize(stmt);
-    if (st != MAST_OK) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-    }
-    return st;
+    return read_ids(store, stmt, "cannot read chunk ids", ids, n);
 }
 
 mast_status mast_store_chunk_scan_after(mast_store *store, int64_t collection_id, int64_t after,
