@@ -1,0 +1,612 @@
+/*
+** model/llama.c — the Llama-family decoder (see llama.h).
+*/
+#include "model/llama.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "model/matmul.h"
+#include "model/quant.h"
+
+typedef struct tensor {
+    mast_dtype type;
+    const void *data;
+    int64_t cols, rows;   /* ne0, ne1 */
+} tensor;
+
+typedef struct layer {
+    const float *attn_norm, *ffn_norm;
+    tensor wq, wk, wv, wo, wg, wu, wd;
+    const float *bq, *bk, *bv;   /* qwen2; NULL for llama */
+} layer;
+
+struct mast_llama {
+    mast_llama_info info;
+    char arch[32];
+    tensor tok_embd, output;
+    const float *output_norm;
+    layer *layers;
+    float **owned;
+    size_t n_owned, cap_owned;
+};
+
+struct mast_llama_ctx {
+    const mast_llama *m;
+    int n_ctx, used;
+    mast_dtype kv_type;
+    size_t kv_row;          /* bytes of one position's keys (or values) in one layer */
+    unsigned char **k, **v; /* per layer: n_ctx rows of n_head_kv * head_dim */
+    /* scratch, grown to the largest batch seen */
+    int cap_batch;
+    float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
+    float *scores;          /* n_workers x n_ctx */
+    int n_score_rows;
+    float *rope_cos, *rope_sin;   /* n_ctx x rope_dims / 2, by position */
+};
+
+/* ---- loading ---- */
+
+static mast_status own(mast_llama *m, float *p)
+{
+    if (!p || !mast_grow_array((void **)&m->owned, &m->cap_owned, m->n_owned + 1, sizeof *m->owned)) {
+        free(p);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    m->owned[m->n_owned++] = p;
+    return MAST_OK;
+}
+
+static mast_status find(const mast_gguf *g, const char *name, int64_t ne0, int64_t ne1,
+                        bool optional, tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    const mast_tensor_info *t = mast_gguf_tensor(g, name);
+    if (!t) {
+        if (optional)
+            return MAST_OK;
+        return mast_fail(MAST_ERR_FORMAT, "%s: missing tensor '%s'", g->path, name);
+    }
+    if (t->ne[0] != ne0 || (ne1 > 0 && t->ne[1] != ne1) || (ne1 <= 0 && t->n_dims > 1 && t->ne[1] != 1))
+        return mast_fail(MAST_ERR_FORMAT, "%s: tensor '%s' has shape %lld x %lld, expected %lld x %lld",
+                         g->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
+                         (long long)(ne1 > 0 ? ne1 : 1));
+    if (!mast_quant_supported(t->type))
+        return mast_fail(MAST_ERR_UNSUPPORTED, "%s: tensor '%s' has an unsupported type (%s)",
+                         g->path, name, mast_gguf_type_name((mast_gguf_type)t->type));
+    *out = (tensor){t->type, t->data, t->ne[0], ne1 > 0 ? ne1 : 1};
+    return MAST_OK;
+}
+
+/* A 1-D tensor of n floats as f32 (converted and owned by the model when needed). */
+static mast_status vector(mast_llama *m, const mast_gguf *g, const char *name, int64_t n,
+                          bool optional, const float **out)
+{
+    tensor t;
+    *out = NULL;
+    MAST_TRY(find(g, name, n, 0, optional, &t));
+    if (!t.data)
+        return MAST_OK;
+    if (t.type == MAST_F32) {
+        *out = t.data;
+        return MAST_OK;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    MAST_TRY(own(m, v));
+    mast_dequantize_row(t.type, t.data, v, n);
+    *out = v;
+    return MAST_OK;
+}
+
+static mast_status key_u32(const mast_gguf *g, const char *arch, const char *key, bool optional,
+                           int dflt, int *out)
+{
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    uint32_t v;
+    mast_status st = mast_gguf_get_u32(g, full, &v);
+    if (st == MAST_ERR_NOT_FOUND && optional) {
+        *out = dflt;
+        return MAST_OK;
+    }
+    if (st == MAST_ERR_NOT_FOUND)
+        return mast_fail(MAST_ERR_FORMAT, "%s: missing key '%s'", g->path, full);
+    MAST_TRY(st);
+    if (v == 0 || v > (1u << 24))
+        return mast_fail(MAST_ERR_FORMAT, "%s: key '%s' = %u is out of range", g->path, full, v);
+    *out = (int)v;
+    return MAST_OK;
+}
+
+static mast_status key_f32(const mast_gguf *g, const char *arch, const char *key, float dflt,
+                           float *out)
+{
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    mast_status st = mast_gguf_get_f32(g, full, out);
+    if (st == MAST_ERR_NOT_FOUND) {
+        *out = dflt;
+        return MAST_OK;
+    }
+    MAST_TRY(st);
+    if (!(*out > 0) || !isfinite(*out))
+        return mast_fail(MAST_ERR_FORMAT, "%s: key '%s' = %g is out of range", g->path, full,
+                         (double)*out);
+    return MAST_OK;
+}
+
+static uint64_t tensor_bytes(const tensor *t)
+{
+    return t->data ? (uint64_t)mast_dtype_row_size(t->type, t->cols) * (uint64_t)t->rows : 0;
+}
+
+mast_status mast_llama_load(mast_llama **out, const mast_gguf *g)
+{
+    *out = NULL;
+    mast_gguf_str arch_s;
+    if (mast_gguf_get_str(g, "general.architecture", &arch_s) != MAST_OK)
+        return mast_fail(MAST_ERR_FORMAT, "%s: no general.architecture key", g->path);
+    char arch[32];
+    snprintf(arch, sizeof arch, "%.*s", (int)(arch_s.len < 31 ? arch_s.len : 31), arch_s.data);
+    if (strcmp(arch, "llama") != 0 && strcmp(arch, "qwen2") != 0)
+        return mast_fail(MAST_ERR_UNSUPPORTED,
+                         "%s: architecture '%s' is not supported for text generation (llama, qwen2)",
+                         g->path, arch);
+    mast_llama *m = calloc(1, sizeof *m);
+    if (!m)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    snprintf(m->arch, sizeof m->arch, "%s", arch);
+    mast_llama_info *in = &m->info;
+    in->arch = m->arch;
+    in->rope_neox = strcmp(arch, "qwen2") == 0;
+    mast_status st = key_u32(g, arch, "block_count", false, 0, &in->n_layer);
+    if (st == MAST_OK) st = key_u32(g, arch, "embedding_length", false, 0, &in->n_embd);
+    if (st == MAST_OK) st = key_u32(g, arch, "feed_forward_length", false, 0, &in->n_ff);
+    if (st == MAST_OK) st = key_u32(g, arch, "attention.head_count", false, 0, &in->n_head);
+    if (st == MAST_OK) st = key_u32(g, arch, "attention.head_count_kv", true, in->n_head, &in->n_head_kv);
+    if (st == MAST_OK) st = key_u32(g, arch, "context_length", true, 2048, &in->n_ctx_train);
+    if (st == MAST_OK) st = key_f32(g, arch, "attention.layer_norm_rms_epsilon", 1e-5f, &in->rms_eps);
+    if (st == MAST_OK) st = key_f32(g, arch, "rope.freq_base", 10000.0f, &in->rope_base);
+    float factor = 1.0f;
+    if (st == MAST_OK) {
+        char key[64];
+        mast_gguf_str type = {0};
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+        if (mast_gguf_get_str(g, key, &type) == MAST_OK && type.len == 6 &&
+            memcmp(type.data, "linear", 6) == 0)
+            st = key_f32(g, arch, "rope.scaling.factor", 1.0f, &factor);
+        else if (type.len && !(type.len == 4 && memcmp(type.data, "none", 4) == 0))
+            st = mast_fail(MAST_ERR_UNSUPPORTED, "%s: rope scaling '%.*s' is not supported (linear)",
+                           g->path, (int)type.len, type.data);
+    }
+    in->rope_scale = 1.0f / factor;
+    if (st == MAST_OK && (in->n_embd % in->n_head || in->n_head % in->n_head_kv))
+        st = mast_fail(MAST_ERR_FORMAT, "%s: %d heads do not divide the width %d into groups of %d KV heads",
+                       g->path, in->n_head, in->n_embd, in->n_head_kv);
+    if (st == MAST_OK) {
+        in->head_dim = in->n_embd / in->n_head;
+        st = key_u32(g, arch, "rope.dimension_count", true, in->head_dim, &in->rope_dims);
+        if (st == MAST_OK && (in->rope_dims > in->head_dim || in->rope_dims % 2))
+            st = mast_fail(MAST_ERR_FORMAT, "%s: rope.dimension_count %d does not fit head size %d",
+                           g->path, in->rope_dims, in->head_dim);
+    }
+    const mast_tensor_info *te = st == MAST_OK ? mast_gguf_tensor(g, "token_embd.weight") : NULL;
+    if (st == MAST_OK && !te)
+        st = mast_fail(MAST_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", g->path);
+    if (st == MAST_OK) {
+        in->n_vocab = (int)te->ne[1];
+        st = find(g, "token_embd.weight", in->n_embd, in->n_vocab, false, &m->tok_embd);
+    }
+    if (st == MAST_OK) st = vector(m, g, "output_norm.weight", in->n_embd, false, &m->output_norm);
+    if (st == MAST_OK) st = find(g, "output.weight", in->n_embd, in->n_vocab, true, &m->output);
+    if (st == MAST_OK && !m->output.data) {
+        m->output = m->tok_embd;
+        in->tied_output = true;
+    }
+    if (st == MAST_OK && !(m->layers = calloc((size_t)in->n_layer, sizeof *m->layers)))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    int E = in->n_embd, KV = in->n_head_kv * in->head_dim, F = in->n_ff;
+    bool qwen = strcmp(arch, "qwen2") == 0;
+    for (int l = 0; st == MAST_OK && l < in->n_layer; l++) {
+        layer *L = &m->layers[l];
+        char name[96];
+#define T(field, part, cols, rows)                                                \
+    if (st == MAST_OK) {                                                          \
+        snprintf(name, sizeof name, "blk.%d.%s.weight", l, part);                 \
+        st = find(g, name, cols, rows, false, &L->field);                         \
+    }
+#define V(field, part, suffix, n, opt)                                            \
+    if (st == MAST_OK) {                                                          \
+        snprintf(name, sizeof name, "blk.%d.%s.%s", l, part, suffix);             \
+        st = vector(m, g, name, n, opt, &L->field);                               \
+    }
+        V(attn_norm, "attn_norm", "weight", E, false)
+        T(wq, "attn_q", E, E)
+        T(wk, "attn_k", E, KV)
+        T(wv, "attn_v", E, KV)
+        T(wo, "attn_output", E, E)
+        V(ffn_norm, "ffn_norm", "weight", E, false)
+        T(wg, "ffn_gate", E, F)
+        T(wu, "ffn_up", E, F)
+        T(wd, "ffn_down", F, E)
+        V(bq, "attn_q", "bias", E, !qwen)
+        V(bk, "attn_k", "bias", KV, !qwen)
+        V(bv, "attn_v", "bias", KV, !qwen)
+#undef T
+#undef V
+        if (st == MAST_OK) {
+            const tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wg, &L->wu, &L->wd};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++)
+                in->weight_bytes += tensor_bytes(ts[i]);
+        }
+    }
+    if (st == MAST_OK)
+        in->weight_bytes += tensor_bytes(&m->output);
+    if (st != MAST_OK) {
+        mast_llama_free(m);
+        return st;
+    }
+    *out = m;
+    return MAST_OK;
+}
+
+void mast_llama_free(mast_llama *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    free(m);
+}
+
+const mast_llama_info *mast_llama_info_of(const mast_llama *m)
+{
+    return &m->info;
+}
+
+/* ---- context ---- */
+
+static void rope_table(mast_llama_ctx *c, int from)
+{
+    const mast_llama_info *in = &c->m->info;
+    int half = in->rope_dims / 2;
+    float theta_scale = powf(in->rope_base, -2.0f / (float)in->rope_dims);
+    for (int p = from; p < c->n_ctx; p++) {
+        float theta = (float)p;   /* as ggml: multiplied by theta_scale per pair, in float */
+        for (int i = 0; i < half; i++) {
+            float t = theta * in->rope_scale;
+            c->rope_cos[(size_t)p * half + i] = cosf(t);
+            c->rope_sin[(size_t)p * half + i] = sinf(t);
+            theta *= theta_scale;
+        }
+    }
+}
+
+mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_type,
+                               mast_llama_ctx **out)
+{
+    *out = NULL;
+    const mast_llama_info *in = &m->info;
+    if (n_ctx <= 0)
+        n_ctx = in->n_ctx_train;
+    if (kv_type != MAST_F32 && kv_type != MAST_F16)
+        return mast_fail(MAST_ERR_INVALID, "the KV cache type must be f32 or f16");
+    mast_llama_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->kv_type = kv_type;
+    c->kv_row = (size_t)in->n_head_kv * in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
+    c->k = calloc((size_t)in->n_layer, sizeof *c->k);
+    c->v = calloc((size_t)in->n_layer, sizeof *c->v);
+    int half = in->rope_dims / 2;
+    c->rope_cos = malloc((size_t)n_ctx * (size_t)(half ? half : 1) * sizeof(float));
+    c->rope_sin = malloc((size_t)n_ctx * (size_t)(half ? half : 1) * sizeof(float));
+    mast_status st = c->k && c->v && c->rope_cos && c->rope_sin
+                         ? MAST_OK
+                         : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (int l = 0; st == MAST_OK && l < in->n_layer; l++) {
+        c->k[l] = malloc(c->kv_row * (size_t)n_ctx);
+        c->v[l] = malloc(c->kv_row * (size_t)n_ctx);
+        if (!c->k[l] || !c->v[l])
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
+    }
+    if (st != MAST_OK) {
+        mast_llama_ctx_free(c);
+        return st;
+    }
+    rope_table(c, 0);
+    *out = c;
+    return MAST_OK;
+}
+
+void mast_llama_ctx_free(mast_llama_ctx *c)
+{
+    if (!c)
+        return;
+    for (int l = 0; c->k && c->v && l < c->m->info.n_layer; l++) {
+        free(c->k[l]);
+        free(c->v[l]);
+    }
+    free(c->k);
+    free(c->v);
+    free(c->x);
+    free(c->scores);
+    free(c->rope_cos);
+    free(c->rope_sin);
+    free(c);
+}
+
+int mast_llama_ctx_size(const mast_llama_ctx *c) { return c->n_ctx; }
+int mast_llama_ctx_used(const mast_llama_ctx *c) { return c->used; }
+
+void mast_llama_ctx_truncate(mast_llama_ctx *c, int n)
+{
+    if (n >= 0 && n < c->used)
+        c->used = n;
+}
+
+/* scratch for a batch of n tokens (one allocation, carved up) */
+static mast_status reserve(mast_llama_ctx *c, int n, int n_workers)
+{
+    const mast_llama_info *in = &c->m->info;
+    if (n > c->cap_batch) {
+        size_t E = (size_t)in->n_embd, KV = (size_t)in->n_head_kv * in->head_dim,
+               F = (size_t)in->n_ff, N = (size_t)n;
+        size_t total = N * (E * 4 + KV * 2 + F * 2 + E);
+        float *p = malloc(total * sizeof *p);
+        if (!p)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory for a batch of %d tokens", n);
+        free(c->x);
+        c->x = p;
+        c->h = c->x + N * E;
+        c->q = c->h + N * E;
+        c->att = c->q + N * E;
+        c->kk = c->att + N * E;
+        c->vv = c->kk + N * KV;
+        c->g = c->vv + N * KV;
+        c->u = c->g + N * F;
+        c->tmp = c->u + N * F;
+        c->cap_batch = n;
+    }
+    if (n_workers > c->n_score_rows) {
+        float *s = malloc((size_t)n_workers * (size_t)c->n_ctx * sizeof *s);
+        if (!s)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        free(c->scores);
+        c->scores = s;
+        c->n_score_rows = n_workers;
+    }
+    return MAST_OK;
+}
+
+/* ---- the forward pass ---- */
+
+static void rms_norm(const float *x, const float *w, float *out, int n, float eps)
+{
+    double sum = 0;   /* ggml sums the squares in double */
+    for (int i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    float scale = 1.0f / sqrtf((float)(sum / n) + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+/* Rotates the first rope_dims of each head of one row at position pos. */
+static void rope(const mast_llama_ctx *c, float *row, int n_heads, int pos)
+{
+    const mast_llama_info *in = &c->m->info;
+    int half = in->rope_dims / 2, D = in->head_dim;
+    const float *cs = c->rope_cos + (size_t)pos * half, *sn = c->rope_sin + (size_t)pos * half;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = row + (size_t)h * D;
+        for (int i = 0; i < half; i++) {
+            int a = in->rope_neox ? i : 2 * i, b = in->rope_neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cs[i] - x1 * sn[i];
+            v[b] = x0 * sn[i] + x1 * cs[i];
+        }
+    }
+}
+
+static void store_kv(mast_llama_ctx *c, unsigned char *cache, int pos, const float *row, int n)
+{
+    unsigned char *dst = cache + (size_t)pos * c->kv_row;
+    if (c->kv_type == MAST_F32) {
+        memcpy(dst, row, (size_t)n * sizeof *row);
+    } else {
+        mast_f16 *h = (mast_f16 *)dst;
+        for (int i = 0; i < n; i++)
+            h[i] = mast_f32_to_f16(row[i]);
+    }
+}
+
+static inline float kv_at(const mast_llama_ctx *c, const unsigned char *cache, int pos, int i)
+{
+    if (c->kv_type == MAST_F32)
+        return ((const float *)(cache + (size_t)pos * c->kv_row))[i];
+    return mast_f16_to_f32(((const mast_f16 *)(cache + (size_t)pos * c->kv_row))[i]);
+}
+
+typedef struct attn_job {
+    mast_llama_ctx *c;
+    int layer, n, pos0;
+} attn_job;
+
+/* One (token, head) pair per item: causal softmax(q k / sqrt(d)) v. */
+static void attend(void *ctx, size_t begin, size_t end, int worker)
+{
+    const attn_job *j = ctx;
+    mast_llama_ctx *c = j->c;
+    const mast_llama_info *in = &c->m->info;
+    int D = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
+    float scale = 1.0f / sqrtf((float)D);
+    float *s = c->scores + (size_t)worker * c->n_ctx;
+    const unsigned char *K = c->k[j->layer], *V = c->v[j->layer];
+    for (size_t item = begin; item < end; item++) {
+        int t = (int)(item / (size_t)H), h = (int)(item % (size_t)H), kvh = h / group;
+        int last = j->pos0 + t;   /* attends to positions 0..last */
+        const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
+        float max = -INFINITY;
+        for (int p = 0; p <= last; p++) {
+            float dot = 0;
+            if (c->kv_type == MAST_F32) {
+                const float *k = (const float *)(K + (size_t)p * c->kv_row) + (size_t)kvh * D;
+                for (int i = 0; i < D; i++)
+                    dot += q[i] * k[i];
+            } else {
+                for (int i = 0; i < D; i++)
+                    dot += q[i] * kv_at(c, K, p, kvh * D + i);
+            }
+            s[p] = dot * scale;
+            if (s[p] > max)
+                max = s[p];
+        }
+        double sum = 0;
+        for (int p = 0; p <= last; p++) {
+            s[p] = expf(s[p] - max);
+            sum += s[p];
+        }
+        float inv = (float)(1.0 / sum);
+        float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
+        for (int i = 0; i < D; i++)
+            o[i] = 0;
+        for (int p = 0; p <= last; p++) {
+            float w = s[p] * inv;
+            if (c->kv_type == MAST_F32) {
+                const float *v = (const float *)(V + (size_t)p * c->kv_row) + (size_t)kvh * D;
+                for (int i = 0; i < D; i++)
+                    o[i] += w * v[i];
+            } else {
+                for (int i = 0; i < D; i++)
+                    o[i] += w * kv_at(c, V, p, kvh * D + i);
+            }
+        }
+    }
+}
+
+static mast_status linear(mast_pool *pool, const tensor *w, const float *x, int n, float *y)
+{
+    return mast_matmul(pool, w->type, w->data, w->rows, w->cols, x, n, y);
+}
+
+mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
+                              bool all_logits, float *logits)
+{
+    const mast_llama *m = c->m;
+    const mast_llama_info *in = &m->info;
+    if (n <= 0)
+        return mast_fail(MAST_ERR_INVALID, "nothing to decode");
+    if (c->used + n > c->n_ctx)
+        return mast_fail(MAST_ERR_LIMIT,
+                         "the context is full: %d positions used, %d more do not fit in %d",
+                         c->used, n, c->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= in->n_vocab)
+            return mast_fail(MAST_ERR_INVALID, "token id %d is outside the vocabulary (%d)",
+                             tokens[i], in->n_vocab);
+    int workers = pool ? mast_pool_size(pool) : 1;
+    MAST_TRY(reserve(c, n, workers));
+    int E = in->n_embd, KV = in->n_head_kv * in->head_dim, F = in->n_ff;
+    size_t emb_row = mast_dtype_row_size(m->tok_embd.type, E);
+    for (int i = 0; i < n; i++)
+        mast_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[i] * emb_row,
+                            c->x + (size_t)i * E, E);
+    int pos0 = c->used;
+    for (int l = 0; l < in->n_layer; l++) {
+        const layer *L = &m->layers[l];
+        for (int i = 0; i < n; i++)
+            rms_norm(c->x + (size_t)i * E, L->attn_norm, c->h + (size_t)i * E, E, in->rms_eps);
+        MAST_TRY(linear(pool, &L->wq, c->h, n, c->q));
+        MAST_TRY(linear(pool, &L->wk, c->h, n, c->kk));
+        MAST_TRY(linear(pool, &L->wv, c->h, n, c->vv));
+        for (int i = 0; i < n; i++) {
+            float *q = c->q + (size_t)i * E, *k = c->kk + (size_t)i * KV, *v = c->vv + (size_t)i * KV;
+            if (L->bq)
+                for (int d = 0; d < E; d++)
+                    q[d] += L->bq[d];
+            if (L->bk)
+                for (int d = 0; d < KV; d++)
+                    k[d] += L->bk[d];
+            if (L->bv)
+                for (int d = 0; d < KV; d++)
+                    v[d] += L->bv[d];
+            rope(c, q, in->n_head, pos0 + i);
+            rope(c, k, in->n_head_kv, pos0 + i);
+            store_kv(c, c->k[l], pos0 + i, k, KV);
+            store_kv(c, c->v[l], pos0 + i, v, KV);
+        }
+        attn_job aj = {c, l, n, pos0};
+        size_t items = (size_t)n * (size_t)in->n_head;
+        if (pool)
+            mast_pool_for(pool, items, attend, &aj);
+        else
+            attend(&aj, 0, items, 0);
+        MAST_TRY(linear(pool, &L->wo, c->att, n, c->tmp));
+        for (size_t i = 0; i < (size_t)n * E; i++)
+            c->x[i] += c->tmp[i];
+        for (int i = 0; i < n; i++)
+            rms_norm(c->x + (size_t)i * E, L->ffn_norm, c->h + (size_t)i * E, E, in->rms_eps);
+        MAST_TRY(linear(pool, &L->wg, c->h, n, c->g));
+        MAST_TRY(linear(pool, &L->wu, c->h, n, c->u));
+        for (size_t i = 0; i < (size_t)n * F; i++) {
+            float g = c->g[i];
+            c->g[i] = g / (1.0f + expf(-g)) * c->u[i];   /* silu(gate) * up */
+        }
+        MAST_TRY(linear(pool, &L->wd, c->g, n, c->tmp));
+        for (size_t i = 0; i < (size_t)n * E; i++)
+            c->x[i] += c->tmp[i];
+    }
+    c->used += n;
+    if (!logits)
+        return MAST_OK;
+    int first = all_logits ? 0 : n - 1, rows = n - first;
+    for (int i = first; i < n; i++)
+        rms_norm(c->x + (size_t)i * E, m->output_norm, c->h + (size_t)(i - first) * E, E, in->rms_eps);
+    return linear(pool, &m->output, c->h, rows, logits);
+}
+
+mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard)
+{
+    const mast_llama_info *in = &c->m->info;
+    if (keep < 0 || n_discard <= 0 || keep + n_discard > c->used)
+        return mast_fail(MAST_ERR_INVALID, "cannot discard %d positions after %d of %d", n_discard,
+                         keep, c->used);
+    int KV = in->n_head_kv * in->head_dim, half = in->rope_dims / 2, D = in->head_dim;
+    float *row = malloc((size_t)KV * sizeof *row);
+    if (!row)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < in->n_layer; l++) {
+        for (int p = keep + n_discard; p < c->used; p++) {
+            int to = p - n_discard;
+            /* keys: un-rotate by p, rotate by the new position (rotation by -n_discard) */
+            for (int i = 0; i < KV; i++)
+                row[i] = kv_at(c, c->k[l], p, i);
+            for (int h = 0; h < in->n_head_kv; h++) {
+                float *v = row + (size_t)h * D;
+                for (int i = 0; i < half; i++) {
+                    int a = in->rope_neox ? i : 2 * i, b = in->rope_neox ? i + half : 2 * i + 1;
+                    /* R(to) R(p)^-1 = R(to - p): cos(a - b) from the tables */
+                    float cp = c->rope_cos[(size_t)p * half + i], sp = c->rope_sin[(size_t)p * half + i];
+                    float ct = c->rope_cos[(size_t)to * half + i], st = c->rope_sin[(size_t)to * half + i];
+                    float cd = ct * cp + st * sp, sd = st * cp - ct * sp;
+                    float x0 = v[a], x1 = v[b];
+                    v[a] = x0 * cd - x1 * sd;
+                    v[b] = x0 * sd + x1 * cd;
+                }
+            }
+            store_kv(c, c->k[l], to, row, KV);
+            memmove(c->v[l] + (size_t)to * c->kv_row, c->v[l] + (size_t)p * c->kv_row, c->kv_row);
+        }
+    }
+    free(row);
+    c->used -= n_discard;
+    return MAST_OK;
+}

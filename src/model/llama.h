@@ -1,0 +1,72 @@
+/*
+** model/llama.h — decoder-only transformers of the Llama family
+** (architectures "llama" and "qwen2") on the CPU.
+**
+** Forward pass as llama.cpp runs it: token embeddings (a row of
+** token_embd, dequantized), then per layer
+**   h = RMSNorm(x) * attn_norm;  q, k, v = h Wq, h Wk, h Wv (+ biases, qwen2)
+**   RoPE on q and k (llama: adjacent pairs; qwen2: NeoX halves), over the
+**   first rope.dimension_count dimensions, theta_i = pos * base^(-2i/d) / linear factor
+**   grouped-query causal attention, softmax(q k / sqrt(head_dim)) v
+**   x += attn Wo;  h = RMSNorm(x) * ffn_norm;  x += (silu(h Wg) * h Wu) Wd
+** then RMSNorm(x) * output_norm and the LM head (`output`, or tied to
+** token_embd). RMSNorm sums squares in double as ggml does. Weights stay in
+** the file's types (every type of model/quant.h), used in place from the
+** memory map; quantized products quantize the activations as llama.cpp's
+** CPU backend does (so logits match it closely, not just approximately).
+**
+** A mast_llama is read-only after loading; a mast_llama_ctx holds one
+** sequence's KV cache and scratch and runs one decode at a time.
+*/
+#ifndef MAST_MODEL_LLAMA_H
+#define MAST_MODEL_LLAMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/pool.h"
+#include "model/dtype.h"
+#include "model/gguf.h"
+
+typedef struct mast_llama mast_llama;
+
+typedef struct mast_llama_info {
+    const char *arch;          /* "llama" or "qwen2" */
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int rope_dims;
+    bool rope_neox;
+    float rope_base, rope_scale, rms_eps;
+    bool tied_output;
+    uint64_t weight_bytes;     /* the tensors one token reads (for the roofline) */
+} mast_llama_info;
+
+/* Loads from an open GGUF (which must outlive the model). Errors name the
+** file and the missing key or tensor, or the unsupported architecture. */
+mast_status mast_llama_load(mast_llama **out, const mast_gguf *g);
+void mast_llama_free(mast_llama *m);
+const mast_llama_info *mast_llama_info_of(const mast_llama *m);
+
+typedef struct mast_llama_ctx mast_llama_ctx;
+
+/* A context of n_ctx positions (0: the model's training context) with its KV
+** cache in kv_type (MAST_F16 or MAST_F32). */
+mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_type,
+                               mast_llama_ctx **out);
+void mast_llama_ctx_free(mast_llama_ctx *c);
+int mast_llama_ctx_size(const mast_llama_ctx *c);
+/* Positions filled so far. */
+int mast_llama_ctx_used(const mast_llama_ctx *c);
+/* Forgets everything from position n on (n = 0: a new sequence). */
+void mast_llama_ctx_truncate(mast_llama_ctx *c, int n);
+/* Drops positions [keep, keep + n_discard) and moves the later ones down,
+** re-rotating their cached keys (llama.cpp's context shift). */
+mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard);
+
+/* Runs n tokens at the next positions (all in one batch: matrix x matrix).
+** logits: n x n_vocab when all_logits, else n_vocab for the last token only;
+** may be NULL. MAST_ERR_LIMIT when the tokens do not fit in the context;
+** MAST_ERR_INVALID for a token id outside the vocabulary. pool may be NULL. */
+mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
+                              bool all_logits, float *logits);
+
+#endif
