@@ -73,5 +73,7 @@ int cmd_embed(int argc, char **argv);
 int cmd_import_vectors(int argc, char **argv);
 int cmd_vindex(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 #endif

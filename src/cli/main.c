@@ -20,7 +20,7 @@ static const char usage[] =
     "  collection create N   create a collection; --embed MODEL gives it dense retrieval\n"
     "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
-    "  index info|rebuild    a collection's vector index file: what it holds, or build it anew\n"
+    "  index info|rebuild|optimize  a collection's index files: describe, rebuild, merge\n"
     "  vindex build|search   vector indexes (HNSW, exact) over raw .fvecs vectors\n"
     "\n"
     "Serving and observability\n"
@@ -32,6 +32,8 @@ static const char usage[] =
     "  gguf info FILE        validate a GGUF model file and print its metadata and tensors\n"
     "  tokenize -m FILE TEXT tokenize text with a model's tokenizer\n"
     "  quantize IN OUT TYPE  convert a model's weights (q8_0, q4_0, q4_k_m, q6_k, f16)\n"
+    "  run -m MODEL -p TEXT  continue a prompt with a local Llama-family GGUF model\n"
+    "  chat -m MODEL         chat with a local model in its chat template\n"
     "  embed -m MODEL TEXT   embedding vectors from a BERT-family or static-vector model\n"
     "  import-vectors JSON   convert pretrained word vectors into a static embedding model\n"
     "\n"
@@ -54,6 +56,7 @@ static const command commands[] = {
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},
     {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
+    {"run", cmd_run},       {"chat", cmd_chat},
 };
 
 static const command *find(const char *name)

@@ -314,6 +314,7 @@ mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
     t->sep = get_id(g, "tokenizer.ggml.seperator_token_id", -1, n);
     t->pad = get_id(g, "tokenizer.ggml.padding_token_id", -1, n);
     t->cls = get_id(g, "tokenizer.ggml.cls_token_id", -1, n);
+    t->eot = get_id(g, "tokenizer.ggml.eot_token_id", -1, n);
     if (t->kind == MAST_TOK_WPM && t->cls >= 0)
         t->bos = t->cls;
     t->add_space_prefix = get_flag(g, "tokenizer.ggml.add_space_prefix", t->kind == MAST_TOK_SPM);
@@ -553,6 +554,23 @@ mast_tok_kind mast_tokenizer_kind(const mast_tokenizer *t) { return t->kind; }
 size_t mast_tokenizer_n_vocab(const mast_tokenizer *t) { return t->n_vocab; }
 int32_t mast_tokenizer_bos(const mast_tokenizer *t) { return t->bos; }
 int32_t mast_tokenizer_eos(const mast_tokenizer *t) { return t->eos; }
+
+bool mast_tokenizer_is_eog(const mast_tokenizer *t, int32_t id)
+{
+    if (id < 0 || (size_t)id >= t->n_vocab)
+        return false;
+    if (id == t->eos || id == t->eot)
+        return true;
+    if (t->types[id] != MAST_TOKEN_CONTROL && t->types[id] != MAST_TOKEN_USER_DEFINED)
+        return false;
+    /* the end-of-turn markers of the chat templates (llama.cpp's list) */
+    static const char *const eog[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                      "<|endoftext|>", "<|end_of_text|>", "<EOT>", "</s>"};
+    for (size_t i = 0; i < sizeof eog / sizeof *eog; i++)
+        if (t->len[id] == strlen(eog[i]) && memcmp(tok_text(t, id), eog[i], t->len[id]) == 0)
+            return true;
+    return false;
+}
 
 const char *mast_tokenizer_text(const mast_tokenizer *t, int32_t id, size_t *len)
 {

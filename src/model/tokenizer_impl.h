@@ -24,7 +24,7 @@ struct mast_tokenizer {
     uint8_t *strip;            /* per token: STRIP_LEFT | STRIP_RIGHT */
     mast_strmap by_text;       /* token text -> id */
     mast_strmap merges;        /* "left right" -> rank (BPE) */
-    int32_t bos, eos, unk, sep, pad, cls;
+    int32_t bos, eos, unk, sep, pad, cls, eot;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
     int32_t byte_token[256];   /* SPM <0xNN> / BPE single byte-level char; -1 = none */
     int32_t *specials;         /* user-defined/control/unknown, longest first */

@@ -1,0 +1,301 @@
+/*
+** model/generate.c — the generator interface and the local engine (see
+** generate.h).
+**
+** The local engine keeps the tokens its context holds, so a chat that grows
+** turn by turn only decodes the new part (the common prefix is kept).
+*/
+#include "model/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "model/llama.h"
+#include "model/tokenizer.h"
+
+#define MAX_BATCH 512    /* prompt tokens per decode call */
+#define DEFAULT_MAX_CTX 4096
+
+mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
+                          void *ctx, mast_gen_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->params.max_tokens <= 0)
+        return mast_fail(MAST_ERR_INVALID, "max tokens must be at least 1 (got %d)", r->params.max_tokens);
+    if (!r->messages && !r->prompt)
+        return mast_fail(MAST_ERR_INVALID, "nothing to generate from: no messages and no prompt");
+    return g->ops->generate(g, r, fn, ctx, out);
+}
+
+void mast_gen_result_free(mast_gen_result *r)
+{
+    free(r->prompt_ids);
+    free(r->ids);
+    r->prompt_ids = r->ids = NULL;
+}
+
+void mast_generator_free(mast_generator *g)
+{
+    if (g)
+        g->ops->free(g);
+}
+
+const char *mast_generator_describe(const mast_generator *g)
+{
+    return g->ops->describe(g);
+}
+
+/* ---- the local engine ---- */
+
+typedef struct local {
+    mast_generator base;
+    char *path;
+    mast_gguf *gguf;
+    mast_tokenizer *tok;
+    mast_llama *llama;
+    mast_llama_ctx *ctx;
+    mast_pool *pool;
+    mast_chat_format format;
+    int32_t *held;            /* the tokens the context holds */
+    size_t n_held, cap_held;
+    float *logits;
+} local;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The longest suffix of text[0..n) that is a proper prefix of a stop string. */
+static size_t held_back(const char *text, size_t n, const char *const *stop, size_t n_stop)
+{
+    size_t best = 0;
+    for (size_t s = 0; s < n_stop; s++) {
+        size_t len = strlen(stop[s]);
+        for (size_t k = len > n ? n : len - 1; k > best; k--)
+            if (memcmp(text + n - k, stop[s], k) == 0) {
+                best = k;
+                break;
+            }
+    }
+    return best;
+}
+
+static int push_held(local *l, int32_t id)
+{
+    if (!mast_grow_array((void **)&l->held, &l->cap_held, l->n_held + 1, sizeof *l->held))
+        return 0;
+    l->held[l->n_held++] = id;
+    return 1;
+}
+
+/* Decodes ids[from..n) after the context's first `from` tokens; logits of the last. */
+static mast_status decode_span(local *l, const int32_t *ids, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i += MAX_BATCH) {
+        size_t m = n - i < MAX_BATCH ? n - i : MAX_BATCH;
+        MAST_TRY(mast_llama_decode(l->ctx, l->pool, ids + i, (int)m, false, l->logits));
+        for (size_t j = 0; j < m; j++)
+            if (!push_held(l, ids[i + j]))
+                return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    return MAST_OK;
+}
+
+static mast_status local_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
+                                  void *cb_ctx, mast_gen_result *out)
+{
+    local *l = (local *)g;
+    const mast_gen_params *p = &r->params;
+    int n_ctx = mast_llama_ctx_size(l->ctx), V = mast_llama_info_of(l->llama)->n_vocab;
+    mast_buf text = {0}, prompt = {0};
+    mast_tokens ids = {0};
+    mast_sampler *sampler = NULL;
+    mast_status st = mast_sampler_new(&p->sampler, &sampler);
+    bool chat = r->messages != NULL;
+    if (st == MAST_OK)
+        st = chat ? mast_chat_render(l->format, r->messages, r->n_messages, &prompt)
+                  : mast_buf_puts(&prompt, r->prompt);
+    if (st == MAST_OK)
+        st = mast_tokenize(l->tok, mast_buf_cstr(&prompt), prompt.len, true, chat, &ids);
+    if (st == MAST_OK && ids.n == 0)
+        st = mast_fail(MAST_ERR_INVALID, "the prompt is empty and the model adds no BOS token");
+    if (st == MAST_OK && ids.n >= (size_t)n_ctx)
+        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d (raise --ctx)",
+                       ids.n, n_ctx);
+    out->prompt_tokens = (int)ids.n;
+    /* keep what the context already holds of this prompt; redo at least the last token */
+    size_t common = 0;
+    while (common < l->n_held && common < ids.n && l->held[common] == ids.ids[common])
+        common++;
+    if (common == ids.n)
+        common--;
+    double t0 = now();
+    if (st == MAST_OK) {
+        mast_llama_ctx_truncate(l->ctx, (int)common);
+        l->n_held = common;
+        st = decode_span(l, ids.ids, common, ids.n);
+    }
+    out->prompt_seconds = now() - t0;
+    int32_t *gen = NULL;
+    size_t cap_gen = 0;
+    int32_t *hist = NULL;   /* prompt + generated, for the penalties */
+    size_t n_hist = 0, cap_hist = 0;
+    for (size_t i = 0; st == MAST_OK && i < ids.n; i++) {
+        if (!mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist))
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        else
+            hist[n_hist++] = ids.ids[i];
+    }
+    out->finish_reason = "length";
+    size_t longest_stop = 0;
+    for (size_t s = 0; s < p->n_stop; s++)
+        if (strlen(p->stop[s]) > longest_stop)
+            longest_stop = strlen(p->stop[s]);
+    double t1 = now();
+    size_t emitted = 0;   /* bytes of text handed to the callback */
+    int stopped = 0;
+    while (st == MAST_OK && out->completion_tokens < p->max_tokens && !stopped) {
+        int32_t tok = mast_sampler_sample(sampler, l->logits, V, hist, n_hist);
+        if (mast_tokenizer_is_eog(l->tok, tok)) {
+            out->finish_reason = "stop";
+            break;
+        }
+        if (!mast_grow_array((void **)&gen, &cap_gen, (size_t)out->completion_tokens + 1, sizeof *gen) ||
+            !mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist)) {
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+            break;
+        }
+        gen[out->completion_tokens++] = tok;
+        hist[n_hist++] = tok;
+        st = mast_token_to_piece(l->tok, tok, false, &text);
+        if (st != MAST_OK)
+            break;
+        /* a stop string ends the text before it */
+        size_t upto = text.len;
+        for (size_t s = 0; s < p->n_stop; s++) {
+            size_t from = emitted > longest_stop ? emitted - longest_stop : 0;
+            const char *hit = p->stop[s][0] ? strstr(text.data + from, p->stop[s]) : NULL;
+            if (hit && (size_t)(hit - text.data) < upto) {
+                upto = (size_t)(hit - text.data);
+                stopped = 1;
+            }
+        }
+        if (stopped) {
+            out->finish_reason = "stop";
+            text.len = upto;
+            text.data[upto] = '\0';
+        }
+        size_t safe = stopped ? text.len : text.len - held_back(text.data, text.len, p->stop, p->n_stop);
+        if (safe > emitted) {
+            if (fn && fn(cb_ctx, text.data + emitted, safe - emitted)) {
+                stopped = 1;   /* the caller had enough */
+                out->finish_reason = "stop";
+            }
+            emitted = safe;
+        }
+        if (stopped || out->completion_tokens >= p->max_tokens)
+            break;
+        if (mast_llama_ctx_used(l->ctx) >= n_ctx) {
+            if (!p->ctx_shift) {
+                st = mast_fail(MAST_ERR_LIMIT, "the context of %d tokens is full after %d generated "
+                               "tokens (raise --ctx, or allow --ctx-shift)", n_ctx,
+                               out->completion_tokens);
+                break;
+            }
+            /* keep the first token (BOS), drop half of the rest */
+            int keep = 1, discard = (mast_llama_ctx_used(l->ctx) - keep) / 2;
+            st = mast_llama_ctx_shift(l->ctx, keep, discard);
+            if (st != MAST_OK)
+                break;
+            memmove(l->held + keep, l->held + keep + discard,
+                    (l->n_held - (size_t)keep - (size_t)discard) * sizeof *l->held);
+            l->n_held -= (size_t)discard;
+        }
+        st = decode_span(l, &tok, 0, 1);
+    }
+    out->gen_seconds = now() - t1;
+    if (st == MAST_OK && !stopped && text.len > emitted && fn)
+        fn(cb_ctx, text.data + emitted, text.len - emitted);   /* held back, never completed */
+    mast_sampler_free(sampler);
+    mast_buf_free(&text);
+    mast_buf_free(&prompt);
+    free(hist);
+    if (st != MAST_OK) {
+        free(gen);
+        mast_tokens_free(&ids);
+        l->n_held = (size_t)mast_llama_ctx_used(l->ctx) < l->n_held ? (size_t)mast_llama_ctx_used(l->ctx)
+                                                                  : l->n_held;
+        return st;
+    }
+    out->prompt_ids = ids.ids;   /* handed over */
+    out->ids = gen;
+    return MAST_OK;
+}
+
+static const char *local_describe(const mast_generator *g)
+{
+    return ((const local *)g)->path;
+}
+
+static void local_free(mast_generator *g)
+{
+    local *l = (local *)g;
+    mast_llama_ctx_free(l->ctx);
+    mast_llama_free(l->llama);
+    mast_tokenizer_free(l->tok);
+    mast_gguf_close(l->gguf);
+    mast_pool_free(l->pool);
+    free(l->held);
+    free(l->logits);
+    free(l->path);
+    free(l);
+}
+
+static const mast_generator_ops local_ops = {local_generate, local_describe, local_free};
+
+mast_status mast_local_generator_open(const char *path, const mast_local_opts *opts,
+                                      mast_generator **out)
+{
+    *out = NULL;
+    mast_local_opts o = opts ? *opts : MAST_LOCAL_OPTS_DEFAULT;
+    local *l = calloc(1, sizeof *l);
+    if (!l)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    l->base.ops = &local_ops;
+    l->path = strdup(path);
+    mast_status st = l->path ? mast_gguf_open(&l->gguf, path) : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK)
+        st = mast_llama_load(&l->llama, l->gguf);
+    if (st == MAST_OK)
+        st = mast_tokenizer_load(&l->tok, l->gguf);
+    if (st == MAST_OK) {
+        int n_ctx = o.n_ctx;
+        int train = mast_llama_info_of(l->llama)->n_ctx_train;
+        if (n_ctx <= 0)
+            n_ctx = train < DEFAULT_MAX_CTX ? train : DEFAULT_MAX_CTX;
+        st = mast_llama_ctx_new(l->llama, n_ctx, o.kv_type, &l->ctx);
+    }
+    if (st == MAST_OK)
+        st = mast_pool_create(&l->pool, o.threads);
+    if (st == MAST_OK && !(l->logits = malloc((size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st != MAST_OK) {
+        local_free(&l->base);
+        return st;
+    }
+    l->format = o.chat_format >= 0 ? (mast_chat_format)o.chat_format : mast_chat_format_of(l->gguf);
+    *out = &l->base;
+    return MAST_OK;
+}
+
+int mast_local_generator_chat_format(const mast_generator *g)
+{
+    return g->ops == &local_ops ? (int)((const local *)g)->format : -1;
+}

@@ -1,0 +1,83 @@
+/*
+** model/generate.h — the generator interface: messages (or a raw prompt)
+** and parameters in, streamed text, usage counts and a finish reason out.
+**
+** The local engine (a GGUF Llama-family model, model/llama.h) implements it
+** now; remote providers implement the same operations later. Text arrives
+** through the callback as it is produced (byte pieces of tokens, so a
+** callback may see part of a UTF-8 character); text that could be the start
+** of a stop string is held back until it is decided.
+*/
+#ifndef MAST_MODEL_GENERATE_H
+#define MAST_MODEL_GENERATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/chat.h"
+#include "model/dtype.h"
+#include "model/sampler.h"
+
+typedef struct mast_gen_params {
+    int max_tokens;               /* > 0 */
+    mast_sampler_params sampler;
+    const char *const *stop;      /* stop strings (not included in the text) */
+    size_t n_stop;
+    bool ctx_shift;               /* at the context limit, drop the older half and go on */
+} mast_gen_params;
+
+#define MAST_GEN_PARAMS_DEFAULT ((mast_gen_params){128, MAST_SAMPLER_DEFAULT, NULL, 0, false})
+
+typedef struct mast_gen_request {
+    const mast_chat_message *messages;   /* a chat, rendered with the model's template; or */
+    size_t n_messages;
+    const char *prompt;                  /* raw text completed as is (messages NULL) */
+    mast_gen_params params;
+} mast_gen_request;
+
+typedef struct mast_gen_result {
+    int prompt_tokens, completion_tokens;
+    const char *finish_reason;   /* "stop" (end of turn or a stop string) or "length" */
+    double prompt_seconds, gen_seconds;
+    int32_t *prompt_ids, *ids;   /* local engines: the token ids (malloc'ed), else NULL */
+} mast_gen_result;
+
+/* Receives text as it is generated; returning non-zero stops the generation. */
+typedef int (*mast_gen_text_fn)(void *ctx, const char *text, size_t len);
+
+typedef struct mast_generator mast_generator;
+
+typedef struct mast_generator_ops {
+    mast_status (*generate)(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
+                            void *ctx, mast_gen_result *out);
+    const char *(*describe)(const mast_generator *g);   /* model name / path */
+    void (*free)(mast_generator *g);
+} mast_generator_ops;
+
+struct mast_generator {
+    const mast_generator_ops *ops;
+};
+
+mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
+                          void *ctx, mast_gen_result *out);
+void mast_gen_result_free(mast_gen_result *r);
+void mast_generator_free(mast_generator *g);
+const char *mast_generator_describe(const mast_generator *g);
+
+typedef struct mast_local_opts {
+    int n_ctx;                   /* 0: the model's training context (at most 4096) */
+    mast_dtype kv_type;          /* MAST_F16 (default) or MAST_F32 */
+    int threads;                 /* 0: every CPU */
+    int chat_format;             /* -1: from the model's template; else a mast_chat_format */
+} mast_local_opts;
+
+#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1})
+
+/* Opens a GGUF model as a generator. Errors name the file and what is wrong
+** (not a GGUF, an unsupported architecture, a missing tensor). */
+mast_status mast_local_generator_open(const char *path, const mast_local_opts *opts,
+                                      mast_generator **out);
+/* The chat format the local engine uses (-1 for other generators). */
+int mast_local_generator_chat_format(const mast_generator *g);
+
+#endif
