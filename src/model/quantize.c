@@ -93,6 +93,9 @@ static void convert_rows(void *ctx, size_t begin, size_t end, int worker)
 mast_status mast_quantize_model(const mast_gguf *in, const char *out, const char *target_name,
                                 mast_pool *pool, mast_quantize_stats *stats)
 {
+    mast_quantize_stats none;
+    if (!stats)
+        stats = &none;
     memset(stats, 0, sizeof *stats);
     const target *t = NULL;
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)

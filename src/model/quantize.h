@@ -22,7 +22,7 @@ typedef struct mast_quantize_stats {
 } mast_quantize_stats;
 
 /* Writes `out` (atomically) as `in` with its weights converted to `target`
-** ("q8_0", "q4_0", "q4_k_m", "q6_k", "f16"). pool may be NULL. */
+** ("q8_0", "q4_0", "q4_k_m", "q6_k", "f16"). pool and stats may be NULL. */
 mast_status mast_quantize_model(const mast_gguf *in, const char *out, const char *target,
                                 mast_pool *pool, mast_quantize_stats *stats);
 

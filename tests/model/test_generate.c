@@ -1,0 +1,276 @@
+/* tests/model/test_generate.c — the generator on real models: greedy text
+** as llama.cpp's, quantized copies, stop strings, limits, seeds, bad input,
+** chat templates. */
+#include <jansson.h>
+#include <unistd.h>
+
+#include "model/generate.h"
+#include "model/quantize.h"
+#include "test.h"
+
+static char path_buf[512];
+
+static const char *shared(const char *rel)
+{
+    snprintf(path_buf, sizeof path_buf, "%s/%s", test_shared_data(), rel);
+    return path_buf;
+}
+
+static mast_generator *open_gen(const char *path, mast_dtype kv, int n_ctx)
+{
+    mast_local_opts o = {n_ctx, kv, 2, -1};
+    mast_generator *g = NULL;
+    if (mast_local_generator_open(path, &o, &g) != MAST_OK)
+        fprintf(stderr, "  %s\n", mast_errmsg());
+    return g;
+}
+
+static mast_gen_params greedy(int n)
+{
+    mast_gen_params p = MAST_GEN_PARAMS_DEFAULT;
+    p.max_tokens = n;
+    p.sampler.temperature = 0;
+    return p;
+}
+
+typedef struct collected {
+    mast_buf text;
+    int calls;
+} collected;
+
+static int collect(void *ctx, const char *text, size_t len)
+{
+    collected *c = ctx;
+    c->calls++;
+    return mast_buf_append(&c->text, text, len) != MAST_OK;
+}
+
+/* The greedy continuations of stories260K's six prompts, ids and text, as
+** llama.cpp's (no near-ties there: every margin >= 0.026), with the f32 and
+** the default f16 cache. */
+static void test_greedy_text_equals_llama_cpp(void)
+{
+    json_error_t err;
+    json_t *o = json_load_file(shared("oracle/stories260K.json"), 0, &err);
+    REQUIRE(o != NULL);
+    for (int kv = 0; kv < 2; kv++) {
+        mast_generator *g = open_gen(shared("models/stories260K.gguf"), kv ? MAST_F16 : MAST_F32, 0);
+        REQUIRE(g != NULL);
+        size_t i;
+        json_t *p;
+        int same = 0;
+        json_array_foreach(json_object_get(o, "prompts"), i, p) {
+            json_t *gr = json_object_get(p, "greedy"), *want = json_object_get(gr, "tokens");
+            mast_gen_request r = {NULL, 0, json_string_value(json_object_get(p, "prompt")), greedy(48)};
+            collected c = {{0}, 0};
+            mast_gen_result res;
+            REQUIRE(mast_generate(g, &r, collect, &c, &res) == MAST_OK);
+            CHECK_EQ_INT(res.completion_tokens, 48);
+            CHECK_EQ_STR(res.finish_reason, "length");
+            int ok = res.completion_tokens == (int)json_array_size(want);
+            for (int t = 0; ok && t < res.completion_tokens; t++)
+                ok = res.ids[t] == json_integer_value(json_array_get(want, t));
+            same += ok;
+            if (kv == 0) {
+                CHECK(ok);
+                CHECK_EQ_STR(mast_buf_cstr(&c.text), json_string_value(json_object_get(gr, "text")));
+            }
+            mast_gen_result_free(&res);
+            mast_buf_free(&c.text);
+        }
+        if (kv == 1)
+            fprintf(stderr, "  f16 cache: %d of 6 continuations identical to llama.cpp's f32-cache ones\n", same);
+        CHECK(same >= (kv ? 5 : 6));
+        mast_generator_free(g);
+    }
+    json_decref(o);
+}
+
+/* mast quantize's Q8_0 and Q4_K_M copies of stories260K continue each prompt
+** like the F32 model for at least 8 tokens. */
+static void test_quantized_copies_agree_with_f32(void)
+{
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    mast_gguf *in;
+    REQUIRE(mast_gguf_open(&in, shared("models/stories260K.gguf")) == MAST_OK);
+    static const char *const targets[] = {"q8_0", "q4_k_m"};
+    mast_generator *f32 = open_gen(shared("models/stories260K.gguf"), MAST_F32, 0);
+    REQUIRE(f32 != NULL);
+    static const char *const prompts[] = {"Once upon a time", "The little dog", "Lily and Ben went to the park",
+                                          "", "Tom was sad because"};
+    for (int t = 0; t < 2; t++) {
+        char out[600];
+        snprintf(out, sizeof out, "%s/stories-%s.gguf", dir, targets[t]);
+        REQUIRE(mast_quantize_model(in, out, targets[t], NULL, NULL) == MAST_OK);
+        mast_generator *q = open_gen(out, MAST_F32, 0);
+        REQUIRE(q != NULL);
+        int min_agree = 48;
+        for (size_t i = 0; i < sizeof prompts / sizeof *prompts; i++) {
+            mast_gen_request r = {NULL, 0, prompts[i], greedy(32)};
+            mast_gen_result a, b;
+            REQUIRE(mast_generate(f32, &r, NULL, NULL, &a) == MAST_OK);
+            REQUIRE(mast_generate(q, &r, NULL, NULL, &b) == MAST_OK);
+            int agree = 0;
+            while (agree < a.completion_tokens && agree < b.completion_tokens && a.ids[agree] == b.ids[agree])
+                agree++;
+            min_agree = agree < min_agree ? agree : min_agree;
+            mast_gen_result_free(&a);
+            mast_gen_result_free(&b);
+        }
+        fprintf(stderr, "  %s: the F32 model's greedy tokens kept for at least %d of 32 on every prompt\n",
+                targets[t], min_agree);
+        CHECK(min_agree >= 8);
+        mast_generator_free(q);
+        unlink(out);
+    }
+    mast_generator_free(f32);
+    mast_gguf_close(in);
+    rmdir(dir);
+    free(dir);
+}
+
+static void test_stop_strings_limits_and_seeds(void)
+{
+    mast_generator *g = open_gen(shared("models/stories260K.gguf"), MAST_F32, 64);
+    REQUIRE(g != NULL);
+    /* greedy: ", there was a little girl named Lily. She loved ..." */
+    mast_gen_params p = greedy(48);
+    const char *stop[] = {"Lily", "zzz"};
+    p.stop = stop;
+    p.n_stop = 2;
+    mast_gen_request r = {NULL, 0, "Once upon a time", p};
+    collected c = {{0}, 0};
+    mast_gen_result res;
+    REQUIRE(mast_generate(g, &r, collect, &c, &res) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&c.text), ", there was a little girl named ");
+    CHECK_EQ_STR(res.finish_reason, "stop");
+    CHECK(res.completion_tokens < 12);
+    mast_gen_result_free(&res);
+    mast_buf_free(&c.text);
+    /* the context is 64: 5 prompt tokens and 59 generated fill it; a 61st needs a 65th position */
+    r.params = greedy(60);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.completion_tokens, 60);
+    mast_gen_result_free(&res);
+    r.params = greedy(61);
+    CHECK_EQ_INT(mast_generate(g, &r, NULL, NULL, &res), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "context of 64 tokens is full") != NULL);
+    /* ... unless the context may shift */
+    r.params.ctx_shift = true;
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.completion_tokens, 61);
+    mast_gen_result_free(&res);
+    /* a prompt longer than the context */
+    char longp[2000] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(longp, "the dog ran. ");
+    mast_gen_request lr = {NULL, 0, longp, greedy(4)};
+    CHECK_EQ_INT(mast_generate(g, &lr, NULL, NULL, &res), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "the context holds 64") != NULL);
+    /* seeded sampling: the same seed gives the same tokens, another seed others */
+    int32_t first[3][24];
+    for (int run = 0; run < 3; run++) {
+        mast_gen_params sp = MAST_GEN_PARAMS_DEFAULT;
+        sp.max_tokens = 24;
+        sp.sampler.temperature = 1.0f;
+        sp.sampler.seed = run < 2 ? 7 : 8;
+        mast_gen_request sr = {NULL, 0, "Once upon a time", sp};
+        REQUIRE(mast_generate(g, &sr, NULL, NULL, &res) == MAST_OK);
+        REQUIRE(res.completion_tokens == 24);
+        memcpy(first[run], res.ids, sizeof first[run]);
+        mast_gen_result_free(&res);
+    }
+    CHECK(memcmp(first[0], first[1], sizeof first[0]) == 0);
+    CHECK(memcmp(first[0], first[2], sizeof first[0]) != 0);
+    mast_generator_free(g);
+}
+
+static void test_bad_models_are_refused_clearly(void)
+{
+    mast_generator *g = NULL;
+    mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+    CHECK_EQ_INT(mast_local_generator_open(shared("models/tiny-bert-random.gguf"), &o, &g), MAST_ERR_UNSUPPORTED);
+    CHECK(strstr(mast_errmsg(), "architecture 'bert' is not supported") != NULL);
+    CHECK_EQ_INT(mast_local_generator_open("/nonexistent/model.gguf", &o, &g), MAST_ERR_NOT_FOUND);
+    /* a copy of stories260K without one tensor */
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    char out[600];
+    snprintf(out, sizeof out, "%s/missing.gguf", dir);
+    mast_gguf *in;
+    REQUIRE(mast_gguf_open(&in, shared("models/stories260K.gguf")) == MAST_OK);
+    mast_gguf_writer *w;
+    REQUIRE(mast_gguf_writer_new(&w) == MAST_OK);
+    for (size_t i = 0; i < in->n_kv; i++)
+        REQUIRE(mast_gguf_copy_kv(w, &in->kv[i]) == MAST_OK);
+    for (size_t i = 0; i < in->n_tensors; i++) {
+        const mast_tensor_info *t = &in->tensors[i];
+        if (strcmp(t->name, "blk.2.ffn_up.weight") != 0)
+            REQUIRE(mast_gguf_add_tensor(w, t->name, t->type, t->ne, t->n_dims, t->data) == MAST_OK);
+    }
+    REQUIRE(mast_gguf_write(w, out) == MAST_OK);
+    mast_gguf_writer_free(w);
+    mast_gguf_close(in);
+    CHECK_EQ_INT(mast_local_generator_open(out, &o, &g), MAST_ERR_FORMAT);
+    CHECK(strstr(mast_errmsg(), "missing tensor 'blk.2.ffn_up.weight'") != NULL);
+    unlink(out);
+    rmdir(dir);
+    free(dir);
+}
+
+static void test_chat_templates_render_each_family(void)
+{
+    static const struct {
+        const char *marker;
+        mast_chat_format f;
+        const char *want;
+    } cases[] = {
+        {"{% for m in messages %}<|im_start|>{{m.role}}", MAST_CHAT_CHATML,
+         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+         "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
+        {"<|start_header_id|>", MAST_CHAT_LLAMA3,
+         "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user"
+         "<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+         "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+        {"[INST] <<SYS>>", MAST_CHAT_LLAMA2,
+         "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello!</s>[INST] Bye [/INST]"},
+        {"[INST]", MAST_CHAT_MISTRAL, "[INST] Be brief.\n\nHi [/INST] Hello!</s>[INST] Bye [/INST]"},
+        {"<|user|>...</s>", MAST_CHAT_ZEPHYR,
+         "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>\n<|user|>\nBye</s>\n<|assistant|>\n"},
+        {"<|user|>...<|end|>", MAST_CHAT_PHI3,
+         "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|user|>\nBye<|end|>\n<|assistant|>\n"},
+        {"<start_of_turn>", MAST_CHAT_GEMMA,
+         "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n"
+         "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n"},
+        {"{{ unknown }}", MAST_CHAT_PLAIN, "system: Be brief.\nuser: Hi\nassistant: Hello!\nuser: Bye\nassistant:"},
+    };
+    mast_chat_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Bye"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CHECK_EQ_INT(mast_chat_detect(cases[i].marker, strlen(cases[i].marker)), cases[i].f);
+        mast_buf b = {0};
+        REQUIRE(mast_chat_render(cases[i].f, msgs, 4, &b) == MAST_OK);
+        CHECK_EQ_STR(mast_buf_cstr(&b), cases[i].want);
+        mast_buf_free(&b);
+    }
+    mast_chat_message bad[] = {{"wizard", "x"}};
+    mast_buf b = {0};
+    CHECK_EQ_INT(mast_chat_render(MAST_CHAT_CHATML, bad, 1, &b), MAST_ERR_INVALID);
+    CHECK(strstr(mast_errmsg(), "got 'wizard'") != NULL);
+    mast_buf_free(&b);
+    /* the shared models carry no template: plain */
+    mast_gguf *g;
+    REQUIRE(mast_gguf_open(&g, shared("models/stories260K.gguf")) == MAST_OK);
+    CHECK_EQ_INT(mast_chat_format_of(g), MAST_CHAT_PLAIN);
+    mast_gguf_close(g);
+}
+
+int main(void)
+{
+    RUN(test_greedy_text_equals_llama_cpp);
+    RUN(test_quantized_copies_agree_with_f32);
+    RUN(test_stop_strings_limits_and_seeds);
+    RUN(test_bad_models_are_refused_clearly);
+    RUN(test_chat_templates_render_each_family);
+    return test_summary();
+}
