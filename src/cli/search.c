@@ -34,19 +34,29 @@ static const char ask_help[] =
     "Usage: mast ask \"QUESTION\" [options]\n"
     "\n"
     "Answers a question from the best passages of a collection, citing them as [n], and\n"
-    "prints the numbered sources. With no model configured (none can be yet) the answer is\n"
+    "prints the numbered sources. With --model, a local model writes the answer from the\n"
+    "numbered passages (streamed as it is generated); without one the answer is\n"
     "extractive: the passages' sentences that best match the question.\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
     "  -k N                    passages to retrieve (default 5, at most 1000)\n"
+    "      --model FILE        a GGUF Llama-family model (see 'mast run') to write the answer\n"
+    "  -n N                    answer tokens at most (default 512)\n"
+    "      --temp T            temperature (default 0: greedy)\n"
+    "      --seed N            random seed for --temp above 0 (default 0)\n"
+    "      --ctx N             the model's context in tokens (default: its own, at most 4096)\n"
+    "  -t, --threads N         threads for the model (default: every CPU)\n"
     "      --json              print {answer, citations: [{n, uri, heading, text, ...}],\n"
     "                          extractive, note}\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
 typedef struct args {
-    const char *collection, *db, *text, *filter;
+    const char *collection, *db, *text, *filter, *model;
+    long max_tokens, seed, ctx, threads;
+    float temp;
+    int gen_option;   /* one of the model options was given */
     mast_fusion fusion;
     double title_weight;
     long k;
@@ -59,7 +69,7 @@ typedef struct args {
 static int parse(const char *cmd, const char *help, long default_k, int argc, char **argv,
                  args *a)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER, OPT_MODEL, OPT_TEMP, OPT_SEED, OPT_CTX };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"filter", required_argument, NULL, OPT_FILTER},
@@ -67,15 +77,51 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         {"json", no_argument, NULL, OPT_JSON},
         {"mode", required_argument, NULL, OPT_MODE},
         {"db", required_argument, NULL, OPT_DB},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"temp", required_argument, NULL, OPT_TEMP},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"ctx", required_argument, NULL, OPT_CTX},
+        {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT};
+    *a = (args){.collection = DEFAULT_COLLECTION, .k = default_k, .fusion = MAST_FUSION_DEFAULT,
+                .max_tokens = 512};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:k:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:k:n:t:h", options, NULL)) != -1) {
         switch (c) {
         case 'c': a->collection = optarg; break;
+        case OPT_MODEL: a->model = optarg; a->gen_option = 1; break;
+        case 'n':
+            if (!cli_parse_int(cmd, "-n", optarg, 1, 1 << 20, &a->max_tokens))
+                return EXIT_USAGE;
+            a->gen_option = 1;
+            break;
+        case 't':
+            if (!cli_parse_int(cmd, "--threads", optarg, 1, 1024, &a->threads))
+                return EXIT_USAGE;
+            a->gen_option = 1;
+            break;
+        case OPT_SEED:
+            if (!cli_parse_int(cmd, "--seed", optarg, 0, 0x7fffffffffffffffL, &a->seed))
+                return EXIT_USAGE;
+            a->gen_option = 1;
+            break;
+        case OPT_CTX:
+            if (!cli_parse_int(cmd, "--ctx", optarg, 16, 1 << 20, &a->ctx))
+                return EXIT_USAGE;
+            a->gen_option = 1;
+            break;
+        case OPT_TEMP: {
+            char *end;
+            double t = strtod(optarg, &end);
+            if (end == optarg || *end || !(t >= 0 && t <= 100))
+                return cli_usage(cmd, "--temp must be a number from 0 to 100 (got '%s')", optarg);
+            a->temp = (float)t;
+            a->gen_option = 1;
+            break;
+        }
         case 'k':
             if (!cli_parse_int(cmd, "-k", optarg, 1, 1000, &a->k))
                 return EXIT_USAGE;
@@ -147,6 +193,9 @@ int cmd_search(int argc, char **argv)
 {
     args a;
     int rc = parse("search", search_help, 10, argc, argv, &a);
+    if (rc < 0 && a.gen_option)
+        return cli_usage("search", "--model, -n, --temp, --seed, --ctx and --threads are options of "
+                         "'mast ask'");
     if (rc >= 0)
         return rc;
     mast_store *store;
@@ -198,6 +247,14 @@ int cmd_search(int argc, char **argv)
     return 0;
 }
 
+static int stream_answer(void *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
 int cmd_ask(int argc, char **argv)
 {
     args a;
@@ -217,8 +274,19 @@ int cmd_ask(int argc, char **argv)
     mast_trace_attr_str(trace, "question", a.text);
     mast_trace_attr_int(trace, "k", a.k);
     st = mast_retriever_create(&r);
+    mast_generator *gen = NULL;
+    if (st == MAST_OK && a.model) {
+        mast_local_opts o = {(int)a.ctx, MAST_F16, (int)a.threads, -1};
+        st = mast_local_generator_open(a.model, &o, &gen);
+    }
+    mast_gen_params gp = MAST_GEN_PARAMS_DEFAULT;
+    gp.max_tokens = (int)a.max_tokens;
+    gp.sampler.temperature = a.temp;
+    gp.sampler.seed = (uint64_t)a.seed;
     if (st == MAST_OK)
-        st = mast_ask(r, store, a.collection, a.text, (size_t)a.k, trace, &ans);
+        st = mast_ask_with(r, store, a.collection, a.text, (size_t)a.k, gen, &gp,
+                           gen && !a.json ? stream_answer : NULL, NULL, trace, &ans);
+    mast_generator_free(gen);
     cli_finish_trace(store, trace, st);
     mast_retriever_free(r);
     mast_store_close(store);
@@ -235,7 +303,9 @@ int cmd_ask(int argc, char **argv)
                                  mast_json_string_lossy(ans.answer), "citations", cites,
                                  "extractive", ans.extractive, "note", ans.note));
     } else {
-        printf("%s\n", ans.answer);
+        if (ans.extractive)   /* a generated answer was streamed already */
+            printf("%s", ans.answer);
+        printf("\n");
         if (ans.n_sources)
             printf("\nSources:\n");
         for (size_t i = 0; i < ans.n_sources; i++) {

@@ -2,14 +2,16 @@
 ** deploy/rag.h — the question-answering pipeline.
 **
 ** ask = retrieve the top k passages, then answer from them with numbered
-** [n] citations. With no generator configured (the only case until the model
-** issues land) the answer is extractive: the passages' sentences that best
-** cover the question's terms, each cited, and the answer says so.
+** [n] citations. With a generator, it writes the answer from the numbered
+** passages (a system message asks it to use only them and cite them as
+** [n]); without one the answer is extractive: the passages' sentences that
+** best cover the question's terms, each cited, and the answer says so.
 */
 #ifndef MAST_DEPLOY_RAG_H
 #define MAST_DEPLOY_RAG_H
 
 #include "data/retrieve.h"
+#include "model/generate.h"
 
 #define MAST_ASK_DEFAULT_K 5
 #define MAST_ASK_MAX_SENTENCES 3
@@ -26,6 +28,13 @@ typedef struct mast_answer {
 ** mast_answer_free. */
 mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collection,
                      const char *question, size_t k, mast_trace *trace, mast_answer *out);
+/* mast_ask with a generator (NULL: extractive). params NULL: greedy, 512
+** tokens at most. stream (may be NULL) receives the answer as it is
+** generated. Passages are cut to fit the generator's context. */
+mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *collection,
+                          const char *question, size_t k, mast_generator *gen,
+                          const mast_gen_params *params, mast_gen_text_fn stream, void *stream_ctx,
+                          mast_trace *trace, mast_answer *out);
 void mast_answer_free(mast_answer *answer);
 
 #endif

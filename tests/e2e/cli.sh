@@ -240,6 +240,43 @@ assert sorted(x["chunk_id"] for x in a) == sorted(x["chunk_id"] for x in b), (a,
 expect "a bad --title-weight" 2 "$MAST" search "MRR" --title-weight -1
 expect "index optimize" 0 "$MAST" index optimize -c dense
 check "one segment after optimize" python3 -c 'import json,sys; t=json.loads(sys.argv[1])["text_index"]; assert t["segments"] == 1 and t["deleted"] == 0, t' "$OUT"
+# local text generation (stories260K: a real tiny Llama; llama.cpp's greedy text in the oracle)
+STORIES="$DATA/models/stories260K.gguf"
+expect "run --json greedy" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 48 --temp 0 --kv-type f32 --json
+check "run: ids and text are llama.cpp's" python3 -c '
+import json, sys
+got = json.loads(sys.argv[1])
+want = json.load(open(sys.argv[2]))["prompts"][0]
+assert got["prompt_ids"] == want["tokens"], got["prompt_ids"]
+assert got["ids"] == want["greedy"]["tokens"], got["ids"]
+assert got["text"] == want["greedy"]["text"], got["text"]
+assert got["finish_reason"] == "length" and got["timings"]["gen_tokens_per_s"] > 0 and got["timings"]["prompt_tokens_per_s"] > 0, got
+' "$OUT" "$DATA/oracle/stories260K.json"
+expect "run streams text" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 12 --temp 0
+check "streamed text" contains "$OUT" ", there was a little girl named Lily"
+check "speeds on stderr" contains "$ERR" "tokens/s"
+expect "run with a seed" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 16 --seed 42 --json
+A="$OUT"
+expect "run with the same seed" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 16 --seed 42 --json
+check "a seed reproduces the run" python3 -c 'import json,sys; a,b=json.loads(sys.argv[1]),json.loads(sys.argv[2]); assert a["ids"] == b["ids"], (a, b)' "$A" "$OUT"
+expect "run --stop" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 48 --temp 0 --stop Lily --json
+check "stopped before the stop string" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["text"] == ", there was a little girl named " and d["finish_reason"] == "stop", d' "$OUT"
+expect "run: prompt longer than the context" 1 "$MAST" run -m "$STORIES" --ctx 16 -p "Tom and his dog Max went to the big forest. They saw a tall tree."
+check "context message" contains "$ERR" "the context holds 16"
+expect "run: context full" 1 "$MAST" run -m "$STORIES" --ctx 16 -p "Once upon a time" -n 40 --temp 0
+check "context full message" contains "$ERR" "is full after"
+expect "run --ctx-shift goes on" 0 "$MAST" run -m "$STORIES" --ctx 16 -p "Once upon a time" -n 40 --temp 0 --ctx-shift --json
+check "40 tokens through a 16-token context" python3 -c 'import json,sys; assert len(json.loads(sys.argv[1])["ids"]) == 40' "$OUT"
+expect "run: not a decoder" 1 "$MAST" run -m "$DATA/models/tiny-bert-random.gguf" -p "x"
+check "architecture message" contains "$ERR" "architecture 'bert' is not supported"
+expect "run without a model" 2 "$MAST" run -p "x"
+expect "run: bad --top-p" 2 "$MAST" run -m "$STORIES" -p "x" --top-p 0
+expect "chat over stdin" 0 sh -c "printf 'Hello\nHow are you?\n' | '$MAST' chat -m '$STORIES' --temp 0 -n 8"
+check "chat says which template" contains "$ERR" "template plain"
+check "chat answered twice" test "$(printf '%s\n' "$OUT" | grep -c .)" -ge 2
+expect "ask --model" 0 "$MAST" ask "MRR" -c dense --model "$STORIES" --ctx 1024 -n 8 --json
+check "a generated answer" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["extractive"] is False and d["citations"] and d["note"].startswith("generated"), d' "$OUT"
+expect "search refuses --model" 2 "$MAST" search "MRR" --model "$STORIES"
 # analyzer languages: "none" keeps identifiers whole and does not stem
 mkdir -p "$WORK/code"
 printf 'def parse_http_header(line):\n    return running_total\n' > "$WORK/code/a.py.txt"
