@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/pool.h"
 #include "model/matmul.h"
+#include "roofline.h"
 
 static double now_s(void)
 {
@@ -41,50 +42,6 @@ static void triad_part(void *ctx, size_t begin, size_t end, int worker)
     triad *t = ctx;
     for (size_t i = begin; i < end; i++)
         t->a[i] = t->b[i] + t->s * t->c[i];
-}
-
-typedef struct reader {
-    const float *a;
-    double partial[64];
-} reader;
-
-__attribute__((target("avx2"))) static void read_part(void *ctx, size_t begin, size_t end,
-                                                      int worker)
-{
-    reader *r = ctx;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    size_t i = begin * 32;
-    end *= 32;
-    for (; i + 32 <= end; i += 32) {   /* four chains: load-bound, not add-bound */
-        acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(r->a + i));
-        acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(r->a + i + 8));
-        acc2 = _mm256_add_ps(acc2, _mm256_loadu_ps(r->a + i + 16));
-        acc3 = _mm256_add_ps(acc3, _mm256_loadu_ps(r->a + i + 24));
-    }
-    float v[8];
-    _mm256_storeu_ps(v, _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    r->partial[worker] = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-}
-
-/* Read-only bandwidth (what a matrix x vector needs): a sum over 3n floats. */
-static double read_bandwidth(mast_pool *pool, size_t n)
-{
-    size_t m = 3 * n;
-    float *a = malloc(m * 4);
-    for (size_t i = 0; i < m; i++)
-        a[i] = 1;
-    reader r = {a, {0}};
-    double best = 1e30;
-    for (int k = 0; k < 12; k++) {
-        double t0 = now_s();
-        mast_pool_for(pool, m / 32, read_part, &r);   /* index space in units of 32 */
-        double dt = now_s() - t0;
-        if (dt < best)
-            best = dt;
-    }
-    free(a);
-    return (double)m * 4 / best / 1e9;
 }
 
 static double bandwidth(mast_pool *pool, size_t n)

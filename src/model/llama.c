@@ -12,6 +12,10 @@
 #include "base/status.h"
 #include "model/matmul.h"
 #include "model/quant.h"
+#include "model/quant_impl.h"
+#include "model/vecmath.h"
+
+#include <immintrin.h>
 
 typedef struct tensor {
     mast_dtype type;
@@ -438,7 +442,50 @@ static inline float kv_at(const mast_llama_ctx *c, const unsigned char *cache, i
 typedef struct attn_job {
     mast_llama_ctx *c;
     int layer, n, pos0;
+    bool simd;     /* AVX2 + F16C kernels (head size a multiple of 8) */
 } attn_job;
+
+/* q . k and o += w * v over one head (D floats), k and v as the cache holds
+** them. The SIMD forms keep 8 lanes of partial sums. */
+__attribute__((target("avx2,fma,f16c"))) static float dot_simd(const float *q, const void *k,
+                                                               int D, bool f16)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < D; i += 8) {
+        __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)k + i)))
+                        : _mm256_loadu_ps((const float *)k + i);
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv, acc);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void axpy_simd(float *o, float w, const void *v,
+                                                               int D, bool f16)
+{
+    __m256 wv = _mm256_set1_ps(w);
+    for (int i = 0; i < D; i += 8) {
+        __m256 x = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)v + i)))
+                       : _mm256_loadu_ps((const float *)v + i);
+        _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, x, _mm256_loadu_ps(o + i)));
+    }
+}
+
+static float dot_plain(const float *q, const void *k, int D, bool f16)
+{
+    float dot = 0;
+    for (int i = 0; i < D; i++)
+        dot += q[i] * (f16 ? mast_f16_to_f32(((const mast_f16 *)k)[i]) : ((const float *)k)[i]);
+    return dot;
+}
+
+static void axpy_plain(float *o, float w, const void *v, int D, bool f16)
+{
+    for (int i = 0; i < D; i++)
+        o[i] += w * (f16 ? mast_f16_to_f32(((const mast_f16 *)v)[i]) : ((const float *)v)[i]);
+}
 
 /* One (token, head) pair per item: causal softmax(q k / sqrt(d)) v. */
 static void attend(void *ctx, size_t begin, size_t end, int worker)
@@ -447,48 +494,31 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     mast_llama_ctx *c = j->c;
     const mast_llama_info *in = &c->m->info;
     int D = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
+    bool f16 = c->kv_type == MAST_F16;
+    size_t esz = f16 ? 2 : 4;
     float scale = 1.0f / sqrtf((float)D);
     float *s = c->scores + (size_t)worker * c->n_ctx;
     const unsigned char *K = c->k[j->layer], *V = c->v[j->layer];
     for (size_t item = begin; item < end; item++) {
         int t = (int)(item / (size_t)H), h = (int)(item % (size_t)H), kvh = h / group;
-        int last = j->pos0 + t;   /* attends to positions 0..last */
+        int n = j->pos0 + t + 1;   /* attends to positions 0..pos0+t */
         const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
-        float max = -INFINITY;
-        for (int p = 0; p <= last; p++) {
-            float dot = 0;
-            if (c->kv_type == MAST_F32) {
-                const float *k = (const float *)(K + (size_t)p * c->kv_row) + (size_t)kvh * D;
-                for (int i = 0; i < D; i++)
-                    dot += q[i] * k[i];
-            } else {
-                for (int i = 0; i < D; i++)
-                    dot += q[i] * kv_at(c, K, p, kvh * D + i);
-            }
-            s[p] = dot * scale;
-            if (s[p] > max)
-                max = s[p];
-        }
-        double sum = 0;
-        for (int p = 0; p <= last; p++) {
-            s[p] = expf(s[p] - max);
-            sum += s[p];
-        }
-        float inv = (float)(1.0 / sum);
+        size_t off = (size_t)kvh * D * esz;
+        if (j->simd)
+            for (int p = 0; p < n; p++)
+                s[p] = dot_simd(q, K + (size_t)p * c->kv_row + off, D, f16);
+        else
+            for (int p = 0; p < n; p++)
+                s[p] = dot_plain(q, K + (size_t)p * c->kv_row + off, D, f16);
+        mast_vec_softmax(s, (size_t)n, scale);
         float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
-        for (int i = 0; i < D; i++)
-            o[i] = 0;
-        for (int p = 0; p <= last; p++) {
-            float w = s[p] * inv;
-            if (c->kv_type == MAST_F32) {
-                const float *v = (const float *)(V + (size_t)p * c->kv_row) + (size_t)kvh * D;
-                for (int i = 0; i < D; i++)
-                    o[i] += w * v[i];
-            } else {
-                for (int i = 0; i < D; i++)
-                    o[i] += w * kv_at(c, V, p, kvh * D + i);
-            }
-        }
+        memset(o, 0, (size_t)D * sizeof *o);
+        if (j->simd)
+            for (int p = 0; p < n; p++)
+                axpy_simd(o, s[p], V + (size_t)p * c->kv_row + off, D, f16);
+        else
+            for (int p = 0; p < n; p++)
+                axpy_plain(o, s[p], V + (size_t)p * c->kv_row + off, D, f16);
     }
 }
 
@@ -543,7 +573,7 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             store_kv(c, c->k[l], pos0 + i, k, KV);
             store_kv(c, c->v[l], pos0 + i, v, KV);
         }
-        attn_job aj = {c, l, n, pos0};
+        attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_avx2_available()};
         size_t items = (size_t)n * (size_t)in->n_head;
         if (pool)
             mast_pool_for(pool, items, attend, &aj);
