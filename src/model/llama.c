@@ -43,6 +43,7 @@ struct mast_llama_ctx {
     const mast_llama *m;
     int n_ctx, used;
     mast_dtype kv_type;
+    bool fast_prompt;       /* quantized prompt products on the SGEMM (see matmul.h) */
     size_t kv_row;          /* bytes of one position's keys (or values) in one layer */
     unsigned char **k, **v; /* per layer: n_ctx rows of n_head_kv * head_dim */
     /* scratch, grown to the largest batch seen */
@@ -522,9 +523,15 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
-static mast_status linear(mast_pool *pool, const tensor *w, const float *x, int n, float *y)
+static mast_status linear(const mast_llama_ctx *c, mast_pool *pool, const tensor *w,
+                          const float *x, int n, float *y)
 {
-    return mast_matmul(pool, w->type, w->data, w->rows, w->cols, x, n, y);
+    return mast_matmul_ex(pool, w->type, w->data, w->rows, w->cols, x, n, y, c->fast_prompt);
+}
+
+void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast)
+{
+    c->fast_prompt = fast;
 }
 
 mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
@@ -554,9 +561,9 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
         const layer *L = &m->layers[l];
         for (int i = 0; i < n; i++)
             rms_norm(c->x + (size_t)i * E, L->attn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        MAST_TRY(linear(pool, &L->wq, c->h, n, c->q));
-        MAST_TRY(linear(pool, &L->wk, c->h, n, c->kk));
-        MAST_TRY(linear(pool, &L->wv, c->h, n, c->vv));
+        MAST_TRY(linear(c, pool, &L->wq, c->h, n, c->q));
+        MAST_TRY(linear(c, pool, &L->wk, c->h, n, c->kk));
+        MAST_TRY(linear(c, pool, &L->wv, c->h, n, c->vv));
         for (int i = 0; i < n; i++) {
             float *q = c->q + (size_t)i * E, *k = c->kk + (size_t)i * KV, *v = c->vv + (size_t)i * KV;
             if (L->bq)
@@ -579,18 +586,18 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             mast_pool_for(pool, items, attend, &aj);
         else
             attend(&aj, 0, items, 0);
-        MAST_TRY(linear(pool, &L->wo, c->att, n, c->tmp));
+        MAST_TRY(linear(c, pool, &L->wo, c->att, n, c->tmp));
         for (size_t i = 0; i < (size_t)n * E; i++)
             c->x[i] += c->tmp[i];
         for (int i = 0; i < n; i++)
             rms_norm(c->x + (size_t)i * E, L->ffn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        MAST_TRY(linear(pool, &L->wg, c->h, n, c->g));
-        MAST_TRY(linear(pool, &L->wu, c->h, n, c->u));
+        MAST_TRY(linear(c, pool, &L->wg, c->h, n, c->g));
+        MAST_TRY(linear(c, pool, &L->wu, c->h, n, c->u));
         for (size_t i = 0; i < (size_t)n * F; i++) {
             float g = c->g[i];
             c->g[i] = g / (1.0f + expf(-g)) * c->u[i];   /* silu(gate) * up */
         }
-        MAST_TRY(linear(pool, &L->wd, c->g, n, c->tmp));
+        MAST_TRY(linear(c, pool, &L->wd, c->g, n, c->tmp));
         for (size_t i = 0; i < (size_t)n * E; i++)
             c->x[i] += c->tmp[i];
     }
@@ -600,7 +607,7 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
     int first = all_logits ? 0 : n - 1, rows = n - first;
     for (int i = first; i < n; i++)
         rms_norm(c->x + (size_t)i * E, m->output_norm, c->h + (size_t)(i - first) * E, E, in->rms_eps);
-    return linear(pool, &m->output, c->h, rows, logits);
+    return linear(c, pool, &m->output, c->h, rows, logits);
 }
 
 mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard)

@@ -6,19 +6,30 @@
 ** tensor with ne0 = cols, ne1 = rows). Activations are float rows of `cols`;
 ** they are converted once to the weight's activation type
 ** (mast_vec_dot_type) and every output is mast_vec_dot of a weight row with
-** an activation row. Exception: F32 weights with a batch of at least
+** an activation row. Exceptions: F32 weights with a batch of at least
 ** MAST_GEMM_MIN_BATCH rows go through the blocked SGEMM (gemm.h), whose
-** summation order differs from the dot product's. Either way results do not
-** depend on the number of threads.
+** summation order differs from the dot product's; F16 and BF16 weights with
+** a batch of at least MAST_DEQUANT_MIN_BATCH rows are expanded to f32 (a
+** chunk of rows at a time) and multiplied on the SGEMM with the activations
+** rounded to the weight's type, so the products are the same and only their
+** summation order differs. mast_matmul_ex with `fast` does the same for the
+** quantized types (activations quantized to the dot type and back): the
+** same products again, but a different sum can move a later activation
+** across a quantization step, so logits are no longer llama.cpp's to the
+** last bits (measured in docs/benchmarks.md).
+** Results never depend on the number of threads.
 ** Safe to call from one thread per pool at a time.
 */
 #ifndef MAST_MODEL_MATMUL_H
 #define MAST_MODEL_MATMUL_H
 
+#include <stdbool.h>
+
 #include "base/pool.h"
 #include "model/quant.h"
 
 #define MAST_GEMM_MIN_BATCH 4
+#define MAST_DEQUANT_MIN_BATCH 32
 
 /* y[r] = W[r] . x   (y has `rows` floats). pool may be NULL (one thread). */
 mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
@@ -28,5 +39,7 @@ mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 ** read once for the whole batch. */
 mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                         int64_t cols, const float *X, int64_t batch, float *Y);
+mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
+                           int64_t cols, const float *X, int64_t batch, float *Y, bool fast);
 
 #endif
