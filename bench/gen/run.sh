@@ -49,16 +49,17 @@ import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 mast = [r for r in rows if "engine" not in r]
 peer = {(r["model"], r["threads"]): r for r in rows if r.get("engine") == "llama.cpp"}
-print("| model | threads | mast pp512 t/s | mast tg128 t/s | of roofline | roofline t/s | llama.cpp pp512 | llama.cpp tg128 | pp ratio | tg ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| model | threads | mast pp512 t/s | --fast-prompt | mast tg128 t/s | of roofline | roofline t/s | llama.cpp pp512 | llama.cpp tg128 | pp ratio (fast) | tg ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for m in mast:
     p = peer.get((m["model"], m["threads"]))
     name = os.path.basename(m["model"]).replace(".gguf", "")
-    row = "| %s | %d | %.1f | %.1f | %.0f%% | %.1f |" % (name, m["threads"], m["pp_tokens_per_s"],
-          m["tg_tokens_per_s"], 100 * m["of_roofline"], m["roofline_tokens_per_s"])
+    row = "| %s | %d | %.1f | %.1f | %.1f | %.0f%% | %.1f |" % (name, m["threads"], m["pp_tokens_per_s"],
+          m["pp_fast_tokens_per_s"], m["tg_tokens_per_s"], 100 * m["of_roofline"], m["roofline_tokens_per_s"])
     if p:
-        row += " %.1f | %.1f | %.2f | %.2f |" % (p["pp_tokens_per_s"], p["tg_tokens_per_s"],
-               m["pp_tokens_per_s"] / p["pp_tokens_per_s"], m["tg_tokens_per_s"] / p["tg_tokens_per_s"])
+        row += " %.1f | %.1f | %.2f (%.2f) | %.2f |" % (p["pp_tokens_per_s"], p["tg_tokens_per_s"],
+               m["pp_tokens_per_s"] / p["pp_tokens_per_s"], m["pp_fast_tokens_per_s"] / p["pp_tokens_per_s"],
+               m["tg_tokens_per_s"] / p["tg_tokens_per_s"])
     else:
         row += " | | | |"
     print(row)

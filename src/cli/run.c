@@ -32,7 +32,9 @@
     "      --ctx-shift         at the context limit, drop the older half of the context and\n" \
     "                          go on (default: stop with an error)\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
-    "                          (default: recognised from the model's chat template)\n"
+    "                          (default: recognised from the model's chat template)\n"       \
+    "      --fast-prompt       prompts of 32+ tokens over quantized weights on the f32 matrix\n" \
+    "                          kernel: faster, logits no longer llama.cpp's to the last bits\n"
 
 static const char run_help[] =
     "Usage: mast run -m MODEL.gguf -p PROMPT [options]\n"
@@ -75,7 +77,7 @@ typedef struct gen_args {
 enum {
     OPT_TEMP = 300, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_FREQ, OPT_PRES, OPT_LAST_N,
     OPT_SEED, OPT_STOP, OPT_CTX, OPT_KV, OPT_SHIFT, OPT_FORMAT, OPT_JSON, OPT_CHAT, OPT_FILE,
-    OPT_SYSTEM
+    OPT_SYSTEM, OPT_FAST
 };
 
 static int parse_float(const char *cmd, const char *opt, const char *text, double min, double max,
@@ -108,6 +110,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
         {"ctx-shift", no_argument, NULL, OPT_SHIFT},   {"chat-format", required_argument, NULL, OPT_FORMAT},
         {"json", no_argument, NULL, OPT_JSON},         {"chat", no_argument, NULL, OPT_CHAT},
         {"system", required_argument, NULL, OPT_SYSTEM}, {"help", no_argument, NULL, 'h'},
+        {"fast-prompt", no_argument, NULL, OPT_FAST},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -172,6 +175,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
             a->o.kv_type = strcmp(optarg, "f32") == 0 ? MAST_F32 : MAST_F16;
             break;
         case OPT_SHIFT: a->p.ctx_shift = true; break;
+        case OPT_FAST: a->o.fast_prompt = true; break;
         case OPT_FORMAT:
             if ((a->o.chat_format = mast_chat_format_parse(optarg)) < 0)
                 return cli_usage(cmd, "--chat-format must be chatml, llama2, llama3, mistral, "

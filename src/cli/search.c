@@ -276,7 +276,7 @@ int cmd_ask(int argc, char **argv)
     st = mast_retriever_create(&r);
     mast_generator *gen = NULL;
     if (st == MAST_OK && a.model) {
-        mast_local_opts o = {(int)a.ctx, MAST_F16, (int)a.threads, -1};
+        mast_local_opts o = {(int)a.ctx, MAST_F16, (int)a.threads, -1, false};
         st = mast_local_generator_open(a.model, &o, &gen);
     }
     mast_gen_params gp = MAST_GEN_PARAMS_DEFAULT;

@@ -282,8 +282,10 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
             n_ctx = train < DEFAULT_MAX_CTX ? train : DEFAULT_MAX_CTX;
         st = mast_llama_ctx_new(l->llama, n_ctx, o.kv_type, &l->ctx);
     }
-    if (st == MAST_OK)
+    if (st == MAST_OK) {
+        mast_llama_ctx_set_fast_prompt(l->ctx, o.fast_prompt);
         st = mast_pool_create(&l->pool, o.threads);
+    }
     if (st == MAST_OK && !(l->logits = malloc((size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st != MAST_OK) {

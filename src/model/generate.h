@@ -69,9 +69,10 @@ typedef struct mast_local_opts {
     mast_dtype kv_type;          /* MAST_F16 (default) or MAST_F32 */
     int threads;                 /* 0: every CPU */
     int chat_format;             /* -1: from the model's template; else a mast_chat_format */
+    bool fast_prompt;            /* see mast_llama_ctx_set_fast_prompt */
 } mast_local_opts;
 
-#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1})
+#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1, false})
 
 /* Opens a GGUF model as a generator. Errors name the file and what is wrong
 ** (not a GGUF, an unsupported architecture, a missing tensor). */

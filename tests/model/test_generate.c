@@ -18,7 +18,7 @@ static const char *shared(const char *rel)
 
 static mast_generator *open_gen(const char *path, mast_dtype kv, int n_ctx)
 {
-    mast_local_opts o = {n_ctx, kv, 2, -1};
+    mast_local_opts o = {n_ctx, kv, 2, -1, false};
     mast_generator *g = NULL;
     if (mast_local_generator_open(path, &o, &g) != MAST_OK)
         fprintf(stderr, "  %s\n", mast_errmsg());
