@@ -529,6 +529,16 @@ static mast_status linear(const mast_llama_ctx *c, mast_pool *pool, const tensor
     return mast_matmul_ex(pool, w->type, w->data, w->rows, w->cols, x, n, y, c->fast_prompt);
 }
 
+mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, float *out)
+{
+    const mast_llama_info *in = &c->m->info;
+    if (layer < 0 || layer >= in->n_layer || pos < 0 || pos >= c->used)
+        return mast_fail(MAST_ERR_INVALID, "no key at layer %d, position %d", layer, pos);
+    for (int i = 0; i < in->n_head_kv * in->head_dim; i++)
+        out[i] = kv_at(c, c->k[layer], pos, i);
+    return MAST_OK;
+}
+
 void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast)
 {
     c->fast_prompt = fast;

@@ -62,6 +62,10 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n);
 ** re-rotating their cached keys (llama.cpp's context shift). */
 mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard);
 
+/* The cached key of a position in a layer, as n_head_kv * head_dim floats
+** (for tests: after a shift, layer 0's keys equal a fresh computation's). */
+mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, float *out);
+
 /* Prompts of 32 tokens or more over quantized weights on the SGEMM
 ** (mast_matmul_ex's `fast`): 1.5-3x faster prompt processing, logits no
 ** longer llama.cpp's to the last bits. Off by default. */

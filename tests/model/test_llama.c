@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "model/llama.h"
+#include "model/matmul.h"
 #include "model/tokenizer.h"
 #include "test.h"
 
@@ -251,11 +252,125 @@ static void test_random_gqa_q4_0_matches_llama_cpp(void)
     CHECK_EQ_INT(r.steps_checked, r.steps_total);   /* no margin is below 1e-4 */
 }
 
+/* --fast-prompt: a long prompt over quantized weights on the SGEMM gives the
+** exact path's logits up to rounding that a random model amplifies; the
+** greedy token agrees. */
+static void test_fast_prompt_stays_close_to_the_exact_path(void)
+{
+    model m;
+    REQUIRE(open_model("tiny-llama-gqa-random-q8_0.json", &m));
+    int V = mast_llama_info_of(m.llama)->n_vocab;
+    int32_t toks[48];
+    for (int i = 0; i < 48; i++)
+        toks[i] = (int32_t)((i * 7919 + 13) % 30000);
+    float *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
+    mast_llama_ctx *c;
+    REQUIRE(mast_llama_ctx_new(m.llama, 0, MAST_F32, &c) == MAST_OK);
+    REQUIRE(mast_llama_decode(c, NULL, toks, 48, false, a) == MAST_OK);
+    mast_llama_ctx_truncate(c, 0);
+    mast_llama_ctx_set_fast_prompt(c, true);
+    REQUIRE(mast_llama_decode(c, NULL, toks, 48, false, b) == MAST_OK);
+    double worst = 0;
+    for (int v = 0; v < V; v++)
+        worst = fabs(a[v] - b[v]) > worst ? fabs(a[v] - b[v]) : worst;
+    fprintf(stderr, "  48-token prompt: fast vs exact max |diff| %.3g (logit range %.3g)\n", worst,
+            range_of(a, V));
+    CHECK(worst < 0.02 * range_of(a, V));   /* often 0: activations are quantized again */
+    CHECK_EQ_INT(argmax(a, V), argmax(b, V));
+    free(a);
+    free(b);
+    mast_llama_ctx_free(c);
+    close_model(&m);
+}
+
+/* The product behind --fast-prompt: the same products summed in another
+** order, so within float rounding of the exact quantized path. */
+static void test_fast_matmul_matches_the_quantized_products(void)
+{
+    enum { ROWS = 96, COLS = 512, BATCH = 40 };
+    static const mast_dtype types[] = {MAST_Q8_0, MAST_Q4_0, MAST_Q4_K, MAST_Q6_K, MAST_F16};
+    float *w = malloc(ROWS * COLS * sizeof *w), *x = malloc(BATCH * COLS * sizeof *x);
+    float *y1 = malloc(BATCH * ROWS * sizeof *y1), *y2 = malloc(BATCH * ROWS * sizeof *y2);
+    uint32_t seed = 5;
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < BATCH * COLS; i++)
+        x[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        size_t rb = mast_dtype_row_size(types[t], COLS);
+        unsigned char *wq = malloc(rb * ROWS);
+        for (int r = 0; r < ROWS; r++)
+            mast_quantize_row(types[t], w + r * COLS, wq + r * rb, COLS);
+        REQUIRE(mast_matmul_ex(NULL, types[t], wq, ROWS, COLS, x, BATCH, y1, false) == MAST_OK);
+        REQUIRE(mast_matmul_ex(NULL, types[t], wq, ROWS, COLS, x, BATCH, y2, true) == MAST_OK);
+        double worst = 0, big = 0;
+        for (int i = 0; i < BATCH * ROWS; i++) {
+            worst = fabs(y1[i] - y2[i]) > worst ? fabs(y1[i] - y2[i]) : worst;
+            big = fabs(y1[i]) > big ? fabs(y1[i]) : big;
+        }
+        CHECK(worst <= 1e-5 * big);
+        if (types[t] != MAST_F16)
+            CHECK(worst > 0);   /* another summation order: it took the SGEMM */
+        free(wq);
+    }
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
+/* A context shift moves the kept keys to their new positions, re-rotated:
+** layer 0's keys depend on their token only, so after the shift they equal
+** those a fresh decode of the kept tokens computes (later layers differ, as
+** the dropped tokens shaped them: that is what a shift trades away). */
+static void test_context_shift_re_rotates_the_keys(void)
+{
+    model m;
+    REQUIRE(open_model("stories260K.json", &m));
+    const mast_llama_info *in = mast_llama_info_of(m.llama);
+    int32_t toks[39];
+    for (int i = 0; i < 39; i++)
+        toks[i] = i ? (int32_t)(3 + (i * 37) % 500) : 1;
+    mast_llama_ctx *c, *d;
+    REQUIRE(mast_llama_ctx_new(m.llama, 64, MAST_F32, &c) == MAST_OK);
+    REQUIRE(mast_llama_ctx_new(m.llama, 64, MAST_F32, &d) == MAST_OK);
+    REQUIRE(mast_llama_decode(c, NULL, toks, 39, false, NULL) == MAST_OK);
+    REQUIRE(mast_llama_ctx_shift(c, 1, 10) == MAST_OK);   /* drop positions 1..10 */
+    CHECK_EQ_INT(mast_llama_ctx_used(c), 29);
+    int32_t kept[29];
+    kept[0] = toks[0];
+    memcpy(kept + 1, toks + 11, 28 * sizeof *kept);
+    REQUIRE(mast_llama_decode(d, NULL, kept, 29, false, NULL) == MAST_OK);
+    int KV = in->n_head_kv * in->head_dim;
+    float *ka = malloc((size_t)KV * sizeof *ka), *kb = malloc((size_t)KV * sizeof *kb);
+    double worst = 0, moved = 0;
+    for (int p = 0; p < 29; p++) {
+        REQUIRE(mast_llama_ctx_key(c, 0, p, ka) == MAST_OK);
+        REQUIRE(mast_llama_ctx_key(d, 0, p, kb) == MAST_OK);
+        for (int i = 0; i < KV; i++) {
+            worst = fabs(ka[i] - kb[i]) > worst ? fabs(ka[i] - kb[i]) : worst;
+            moved = fabs(kb[i]) > moved ? fabs(kb[i]) : moved;
+        }
+    }
+    fprintf(stderr, "  layer-0 keys after a shift: max |diff| %.3g (largest key %.3g)\n", worst, moved);
+    CHECK(worst < 1e-5 * (moved > 1 ? moved : 1));
+    CHECK_EQ_INT(mast_llama_ctx_shift(c, 0, 100), MAST_ERR_INVALID);
+    CHECK_EQ_INT(mast_llama_ctx_key(c, 0, 29, ka), MAST_ERR_INVALID);
+    free(ka);
+    free(kb);
+    mast_llama_ctx_free(c);
+    mast_llama_ctx_free(d);
+    close_model(&m);
+}
+
 int main(void)
 {
     RUN(test_stories260k_matches_llama_cpp);
     RUN(test_random_gqa_f32_matches_llama_cpp);
     RUN(test_random_gqa_q8_0_matches_llama_cpp);
     RUN(test_random_gqa_q4_0_matches_llama_cpp);
+    RUN(test_fast_prompt_stays_close_to_the_exact_path);
+    RUN(test_fast_matmul_matches_the_quantized_products);
+    RUN(test_context_shift_re_rotates_the_keys);
     return test_summary();
 }
