@@ -516,6 +516,13 @@ mast_dtype mast_vec_dot_type(mast_dtype weight)
 
 void mast_dequantize_row(mast_dtype type, const void *src, float *dst, int64_t n)
 {
+    if (!force_scalar && mast_avx2_available()) {
+        void (*f)(const void *, float *, int64_t) = mast_avx2_dequant(type);
+        if (f) {
+            f(src, dst, n);
+            return;
+        }
+    }
     table[type].dequant(src, dst, n);
 }
 

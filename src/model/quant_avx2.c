@@ -549,9 +549,54 @@ static void quant_q8_K(const float *x, void *dst, int64_t n)
     }
 }
 
+/* F16C: both directions round as the scalar code does (to nearest, ties to
+** even; the conversion to f32 is exact). */
+static void quant_f16(const float *x, void *dst, int64_t n)
+{
+    mast_f16 *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        y[i] = mast_f32_to_f16(x[i]);
+}
+
+static void dequant_f16(const void *src, float *y, int64_t n)
+{
+    const mast_f16 *x = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++)
+        y[i] = F16(x[i]);
+}
+
+static void dequant_q8_0(const void *src, float *y, int64_t n)
+{
+    const block_q8_0 *x = src;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        __m256 d = _mm256_set1_ps(F16(x[i].d));
+        for (int k = 0; k < QK8_0; k += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x[i].qs + k)));
+            _mm256_storeu_ps(y + i * QK8_0 + k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+void (*mast_avx2_dequant(mast_dtype type))(const void *, float *, int64_t)
+{
+    switch (type) {
+    case MAST_F16: return dequant_f16;
+    case MAST_Q8_0: return dequant_q8_0;
+    default: return NULL;
+    }
+}
+
 void (*mast_avx2_quant(mast_dtype type))(const float *, void *, int64_t)
 {
     switch (type) {
+    case MAST_F16: return quant_f16;
     case MAST_Q8_0: return quant_q8_0;
     case MAST_Q8_K: return quant_q8_K;
     default: return NULL;

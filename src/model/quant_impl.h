@@ -64,5 +64,6 @@ mast_dot_fn mast_avx2_dot(mast_dtype weight);
 bool mast_avx2_available(void);
 /* AVX2 activation quantizer for q8_0 / q8_K (byte-identical), or NULL. */
 void (*mast_avx2_quant(mast_dtype type))(const float *, void *, int64_t);
+void (*mast_avx2_dequant(mast_dtype type))(const void *, float *, int64_t);
 
 #endif

@@ -249,7 +249,7 @@ static void test_simd_dots_are_bit_identical_to_reference(void)
 
 static void test_simd_activation_quantizers_are_byte_identical(void)
 {
-    static const mast_dtype types[] = {MAST_Q8_0, MAST_Q8_K};
+    static const mast_dtype types[] = {MAST_Q8_0, MAST_Q8_K, MAST_F16};
     int64_t n = 256 * 40;
     float *x = malloc((size_t)n * 4);
     int mismatches = 0;
@@ -259,16 +259,22 @@ static void test_simd_activation_quantizers_are_byte_identical(void)
                               : grand() * (trial + 1);
         if (trial == 2)
             memset(x, 0, 256 * 4);   /* an all-zero block */
-        for (size_t t = 0; t < 2; t++) {
+        for (size_t t = 0; t < 3; t++) {
             size_t bytes = mast_dtype_row_size(types[t], n);
             unsigned char *a = malloc(bytes), *b = malloc(bytes);
+            float *da = malloc((size_t)n * 4), *db = malloc((size_t)n * 4);
             mast_quantize_row(types[t], x, a, n);
+            mast_dequantize_row(types[t], a, da, n);
             bool old = mast_quant_force_scalar(true);
             mast_quantize_row(types[t], x, b, n);
+            mast_dequantize_row(types[t], b, db, n);
             mast_quant_force_scalar(old);
-            mismatches += memcmp(a, b, bytes) != 0;
+            mismatches += memcmp(a, b, bytes) != 0;   /* and the SIMD dequantizers: */
+            mismatches += memcmp(da, db, (size_t)n * 4) != 0;
             free(a);
             free(b);
+            free(da);
+            free(db);
         }
     }
     CHECK_EQ_INT(mismatches, 0);
