@@ -33,7 +33,7 @@
     "                          go on (default: stop with an error)\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
     "                          (default: recognised from the model's chat template)\n"       \
-    "      --fast-prompt       prompts of 32+ tokens over quantized weights on the f32 matrix\n" \
+    "      --fast-prompt       prompts of 128+ tokens over quantized weights on the f32 matrix\n" \
     "                          kernel: faster, logits no longer llama.cpp's to the last bits\n"
 
 static const char run_help[] =

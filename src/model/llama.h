@@ -66,9 +66,9 @@ mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard);
 ** (for tests: after a shift, layer 0's keys equal a fresh computation's). */
 mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, float *out);
 
-/* Prompts of 32 tokens or more over quantized weights on the SGEMM
-** (mast_matmul_ex's `fast`): 1.5-3x faster prompt processing, logits no
-** longer llama.cpp's to the last bits. Off by default. */
+/* Prompts of 128 tokens or more over quantized weights on the SGEMM
+** (mast_matmul_ex's `fast`): up to 1.7x faster prompt processing (Q8_0, 512
+** tokens), logits no longer llama.cpp's to the last bits. Off by default. */
 void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast);
 
 /* Runs n tokens at the next positions (all in one batch: matrix x matrix).

@@ -116,8 +116,8 @@ mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int
         return mast_sgemm_nt(pool, batch, rows, cols, X, W, Y);
     /* f16 / bf16 products are exact in f32 either way; quantized ones only when asked */
     bool exact_products = wtype == MAST_F16 || wtype == MAST_BF16;
-    if (wtype != MAST_F32 && (exact_products || fast) && batch >= MAST_DEQUANT_MIN_BATCH &&
-        mast_sgemm_fast())
+    if (wtype != MAST_F32 && mast_sgemm_fast() &&
+        ((exact_products && batch >= MAST_DEQUANT_MIN_BATCH) || (fast && batch >= MAST_FAST_MIN_BATCH)))
         return matmul_dequant(pool, wtype, W, rows, cols, X, batch, Y);
     mast_dtype atype = mast_vec_dot_type(wtype);
     const mast_dtype_info *wi = mast_dtype_get(wtype), *ai = mast_dtype_get(atype);

@@ -270,7 +270,10 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int32_t acc = 0;
+        /* the 16 scales as 16-bit values; quarter q of chunk c uses scales
+        ** s = 8c + 2q (lanes 0-7 of the 16-bit products) and s + 1 (lanes 8-15) */
+        __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 2; c++) {   /* chunks of 128 elements */
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c));
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c + 32));
@@ -286,19 +289,23 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
             for (int quarter = 0; quarter < 4; quarter++) {
                 const int8_t *ay = y[i].qs + 128 * c + 32 * quarter;
-                __m256i d = dot_u8(q[quarter], _mm256_loadu_si256((const __m256i *)ay));
-                int s = 8 * c + 2 * quarter;   /* sub-blocks of 16: lanes 0-3, 4-7 */
-                int lo = hsum_i32_128(_mm256_castsi256_si128(d)) - 32 * y[i].bsums[s];
-                int hi = hsum_i32_128(_mm256_extracti128_si256(d, 1)) - 32 * y[i].bsums[s + 1];
-                acc += x[i].scales[s] * lo;
-                acc += x[i].scales[s + 1] * hi;
+                int s = 8 * c + 2 * quarter;
+                /* pairs of q*y (|.| <= 2 * 63 * 128, no saturation), times the
+                ** sub-block's scale in the 16-bit multiply-add: exact int32 */
+                __m256i p16 = _mm256_maddubs_epi16(q[quarter], _mm256_loadu_si256((const __m256i *)ay));
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x[i].scales[s + 1]),
+                                                 _mm_set1_epi16(x[i].scales[s]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, scale));
             }
         }
-        sum += F16(x[i].d) * y[i].d * (float)acc;
+        /* minus 32 * sum over sub-blocks of scale * bsum (q6 values are q - 32) */
+        __m256i b16 = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        int32_t corr = hsum_i32(_mm256_madd_epi16(sc, b16));
+        int32_t total = hsum_i32(acc) - 32 * corr;
+        sum += F16(x[i].d) * y[i].d * (float)total;
     }
     return sum;
 }
-
 
 /* 32 bits -> 32 bytes: byte i is 0xFF when bit i is set, else 0 */
 static inline __m256i bits_to_bytes(const uint8_t *p)

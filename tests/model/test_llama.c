@@ -260,20 +260,20 @@ static void test_fast_prompt_stays_close_to_the_exact_path(void)
     model m;
     REQUIRE(open_model("tiny-llama-gqa-random-q8_0.json", &m));
     int V = mast_llama_info_of(m.llama)->n_vocab;
-    int32_t toks[48];
-    for (int i = 0; i < 48; i++)
+    int32_t toks[160];
+    for (int i = 0; i < 160; i++)
         toks[i] = (int32_t)((i * 7919 + 13) % 30000);
     float *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
     mast_llama_ctx *c;
     REQUIRE(mast_llama_ctx_new(m.llama, 0, MAST_F32, &c) == MAST_OK);
-    REQUIRE(mast_llama_decode(c, NULL, toks, 48, false, a) == MAST_OK);
+    REQUIRE(mast_llama_decode(c, NULL, toks, 160, false, a) == MAST_OK);
     mast_llama_ctx_truncate(c, 0);
     mast_llama_ctx_set_fast_prompt(c, true);
-    REQUIRE(mast_llama_decode(c, NULL, toks, 48, false, b) == MAST_OK);
+    REQUIRE(mast_llama_decode(c, NULL, toks, 160, false, b) == MAST_OK);
     double worst = 0;
     for (int v = 0; v < V; v++)
         worst = fabs(a[v] - b[v]) > worst ? fabs(a[v] - b[v]) : worst;
-    fprintf(stderr, "  48-token prompt: fast vs exact max |diff| %.3g (logit range %.3g)\n", worst,
+    fprintf(stderr, "  160-token prompt: fast vs exact max |diff| %.3g (logit range %.3g)\n", worst,
             range_of(a, V));
     CHECK(worst < 0.02 * range_of(a, V));   /* often 0: activations are quantized again */
     CHECK_EQ_INT(argmax(a, V), argmax(b, V));
@@ -287,7 +287,7 @@ static void test_fast_prompt_stays_close_to_the_exact_path(void)
 ** order, so within float rounding of the exact quantized path. */
 static void test_fast_matmul_matches_the_quantized_products(void)
 {
-    enum { ROWS = 96, COLS = 512, BATCH = 40 };
+    enum { ROWS = 96, COLS = 512, BATCH = MAST_FAST_MIN_BATCH };
     static const mast_dtype types[] = {MAST_Q8_0, MAST_Q4_0, MAST_Q4_K, MAST_Q6_K, MAST_F16};
     float *w = malloc(ROWS * COLS * sizeof *w), *x = malloc(BATCH * COLS * sizeof *x);
     float *y1 = malloc(BATCH * ROWS * sizeof *y1), *y2 = malloc(BATCH * ROWS * sizeof *y2);
