@@ -571,9 +571,10 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
         const layer *L = &m->layers[l];
         for (int i = 0; i < n; i++)
             rms_norm(c->x + (size_t)i * E, L->attn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        MAST_TRY(linear(c, pool, &L->wq, c->h, n, c->q));
-        MAST_TRY(linear(c, pool, &L->wk, c->h, n, c->kk));
-        MAST_TRY(linear(c, pool, &L->wv, c->h, n, c->vv));
+        mast_matmul_part qkv[3] = {{L->wq.type, L->wq.data, L->wq.rows, c->q},
+                                   {L->wk.type, L->wk.data, L->wk.rows, c->kk},
+                                   {L->wv.type, L->wv.data, L->wv.rows, c->vv}};
+        MAST_TRY(mast_matmul_parts(pool, qkv, 3, E, c->h, n, c->fast_prompt));
         for (int i = 0; i < n; i++) {
             float *q = c->q + (size_t)i * E, *k = c->kk + (size_t)i * KV, *v = c->vv + (size_t)i * KV;
             if (L->bq)
@@ -601,8 +602,9 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             c->x[i] += c->tmp[i];
         for (int i = 0; i < n; i++)
             rms_norm(c->x + (size_t)i * E, L->ffn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        MAST_TRY(linear(c, pool, &L->wg, c->h, n, c->g));
-        MAST_TRY(linear(c, pool, &L->wu, c->h, n, c->u));
+        mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, c->g},
+                                       {L->wu.type, L->wu.data, L->wu.rows, c->u}};
+        MAST_TRY(mast_matmul_parts(pool, gate_up, 2, E, c->h, n, c->fast_prompt));
         for (size_t i = 0; i < (size_t)n * F; i++) {
             float g = c->g[i];
             c->g[i] = g / (1.0f + expf(-g)) * c->u[i];   /* silu(gate) * up */

@@ -9,15 +9,24 @@
 #include "base/status.h"
 #include "model/gemm.h"
 
-typedef struct job {
-    mast_dtype wtype;
+#define MAX_PARTS 4
+
+/* One weight matrix of a product: its rows are tiles first_tile.. of the job. */
+typedef struct part {
+    float (*dot)(const void *w, const void *a, int64_t n);
     const unsigned char *W;
     size_t w_row_bytes;
-    int64_t cols;
-    const unsigned char *A;      /* converted activation rows */
-    size_t a_row_bytes;
-    int64_t batch, rows;
+    int64_t rows;
     float *Y;
+    const unsigned char *A;      /* the activation rows converted to this part's dot type */
+    size_t a_row_bytes;
+    size_t first_tile;
+} part;
+
+typedef struct job {
+    part p[MAX_PARTS];
+    int n;
+    int64_t cols, batch;
 } job;
 
 /* Rows are handed out in tiles so that a tile's weights stay in cache while
@@ -28,13 +37,17 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
 {
     (void)worker;
     const job *j = ctx;
+    int k = 0;
     for (size_t t = begin; t < end; t++) {
-        int64_t r0 = (int64_t)t * ROW_TILE, r1 = r0 + ROW_TILE < j->rows ? r0 + ROW_TILE : j->rows;
+        while (k + 1 < j->n && t >= j->p[k + 1].first_tile)
+            k++;
+        const part *p = &j->p[k];
+        int64_t r0 = (int64_t)(t - p->first_tile) * ROW_TILE;
+        int64_t r1 = r0 + ROW_TILE < p->rows ? r0 + ROW_TILE : p->rows;
         for (int64_t b = 0; b < j->batch; b++) {
-            const unsigned char *a = j->A + (size_t)b * j->a_row_bytes;
+            const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
             for (int64_t r = r0; r < r1; r++)
-                j->Y[b * j->rows + r] =
-                    mast_vec_dot(j->wtype, j->W + (size_t)r * j->w_row_bytes, a, j->cols);
+                p->Y[b * p->rows + r] = p->dot(p->W + (size_t)r * p->w_row_bytes, a, j->cols);
         }
     }
 }
@@ -106,42 +119,102 @@ mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_
     return mast_matmul_ex(pool, wtype, W, rows, cols, X, batch, Y, false);
 }
 
+/* Whether a part goes through the SGEMM (see matmul.h). */
+static bool on_sgemm(mast_dtype wtype, int64_t batch, bool fast)
+{
+    if (!mast_sgemm_fast())
+        return false;
+    if (wtype == MAST_F32)
+        return batch >= MAST_GEMM_MIN_BATCH;
+    if (wtype == MAST_F16 || wtype == MAST_BF16)   /* exact products either way */
+        return batch >= MAST_DEQUANT_MIN_BATCH;
+    return fast && batch >= MAST_FAST_MIN_BATCH;
+}
+
+mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
+                              const float *X, int64_t batch, bool fast)
+{
+    if (n < 1 || n > MAX_PARTS)
+        return mast_fail(MAST_ERR_INVALID, "1 to %d matrices per product (got %d)", MAX_PARTS, n);
+    bool gemm = false;
+    for (int k = 0; k < n; k++) {
+        if (!mast_quant_supported(parts[k].wtype))
+            return mast_fail(MAST_ERR_UNSUPPORTED, "no kernels for weight type %d", (int)parts[k].wtype);
+        gemm |= on_sgemm(parts[k].wtype, batch, fast);
+    }
+    if (gemm) {   /* matrix products: one at a time */
+        for (int k = 0; k < n; k++) {
+            const mast_matmul_part *q = &parts[k];
+            mast_status st;
+            if (q->wtype == MAST_F32 && on_sgemm(MAST_F32, batch, fast))
+                st = mast_sgemm_nt(pool, batch, q->rows, cols, X, q->W, q->Y);
+            else if (on_sgemm(q->wtype, batch, fast))
+                st = matmul_dequant(pool, q->wtype, q->W, q->rows, cols, X, batch, q->Y);
+            else
+                st = mast_matmul_parts(pool, q, 1, cols, X, batch, false);
+            if (st != MAST_OK)
+                return st;
+        }
+        return MAST_OK;
+    }
+    /* dot products: the activations converted once per dot type, one dispatch for all */
+    job j = {.n = n, .cols = cols, .batch = batch};
+    unsigned char *bufs[MAX_PARTS] = {0};
+    mast_dtype btype[MAX_PARTS];
+    int n_bufs = 0;
+    size_t tiles = 0;
+    mast_status st = MAST_OK;
+    for (int k = 0; k < n && st == MAST_OK; k++) {
+        mast_dtype wtype = parts[k].wtype, atype = mast_vec_dot_type(wtype);
+        const mast_dtype_info *wi = mast_dtype_get(wtype), *ai = mast_dtype_get(atype);
+        if (cols % wi->block_size || cols % ai->block_size) {
+            st = mast_fail(MAST_ERR_INVALID, "row length %lld is not a multiple of the %s block size",
+                           (long long)cols, wi->name);
+            break;
+        }
+        part *p = &j.p[k];
+        p->dot = mast_vec_dot_fn(wtype);
+        p->W = parts[k].W;
+        p->w_row_bytes = mast_dtype_row_size(wtype, cols);
+        p->rows = parts[k].rows;
+        p->Y = parts[k].Y;
+        p->a_row_bytes = mast_dtype_row_size(atype, cols);
+        p->first_tile = tiles;
+        tiles += (size_t)((p->rows + ROW_TILE - 1) / ROW_TILE);
+        if (atype == MAST_F32) {
+            p->A = (const unsigned char *)X;
+            continue;
+        }
+        int b = 0;
+        while (b < n_bufs && btype[b] != atype)
+            b++;
+        if (b == n_bufs) {
+            if (!(bufs[b] = malloc(p->a_row_bytes * (size_t)batch))) {
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory converting activations");
+                break;
+            }
+            btype[n_bufs++] = atype;
+            for (int64_t r = 0; r < batch; r++)
+                mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
+        }
+        p->A = bufs[b];
+    }
+    if (st == MAST_OK) {
+        if (pool)
+            mast_pool_for(pool, tiles, run_tiles, &j);
+        else
+            run_tiles(&j, 0, tiles, 0);
+    }
+    for (int b = 0; b < n_bufs; b++)
+        free(bufs[b]);
+    return st;
+}
+
 mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                            int64_t cols, const float *X, int64_t batch, float *Y, bool fast)
 {
-    if (!mast_quant_supported(wtype))
-        return mast_fail(MAST_ERR_UNSUPPORTED, "no kernels for weight type %d", (int)wtype);
-    /* a batch of f32 rows is a real matrix product: the blocked SGEMM */
-    if (wtype == MAST_F32 && batch >= MAST_GEMM_MIN_BATCH && mast_sgemm_fast())
-        return mast_sgemm_nt(pool, batch, rows, cols, X, W, Y);
-    /* f16 / bf16 products are exact in f32 either way; quantized ones only when asked */
-    bool exact_products = wtype == MAST_F16 || wtype == MAST_BF16;
-    if (wtype != MAST_F32 && mast_sgemm_fast() &&
-        ((exact_products && batch >= MAST_DEQUANT_MIN_BATCH) || (fast && batch >= MAST_FAST_MIN_BATCH)))
-        return matmul_dequant(pool, wtype, W, rows, cols, X, batch, Y);
-    mast_dtype atype = mast_vec_dot_type(wtype);
-    const mast_dtype_info *wi = mast_dtype_get(wtype), *ai = mast_dtype_get(atype);
-    if (cols % wi->block_size || cols % ai->block_size)
-        return mast_fail(MAST_ERR_INVALID, "row length %lld is not a multiple of the %s block size",
-                         (long long)cols, wi->name);
-    size_t a_row = mast_dtype_row_size(atype, cols);
-    unsigned char *A = NULL;
-    if (atype != MAST_F32) {
-        A = malloc(a_row * (size_t)batch);
-        if (!A)
-            return mast_fail(MAST_ERR_NOMEM, "out of memory converting activations");
-        for (int64_t b = 0; b < batch; b++)
-            mast_quantize_row(atype, X + b * cols, A + (size_t)b * a_row, cols);
-    }
-    job j = {wtype, W, mast_dtype_row_size(wtype, cols), cols,
-             A ? A : (const unsigned char *)X, a_row, batch, rows, Y};
-    size_t tiles = (size_t)((rows + ROW_TILE - 1) / ROW_TILE);
-    if (pool)
-        mast_pool_for(pool, tiles, run_tiles, &j);
-    else
-        run_tiles(&j, 0, tiles, 0);
-    free(A);
-    return MAST_OK;
+    mast_matmul_part part = {wtype, W, rows, Y};
+    return mast_matmul_parts(pool, &part, 1, cols, X, batch, fast);
 }
 
 mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,

@@ -45,4 +45,17 @@ mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                            int64_t cols, const float *X, int64_t batch, float *Y, bool fast);
 
+/* Several matrices over the same activations (a layer's q, k and v; gate
+** and up): the activations converted once per dot type and all rows in one
+** parallel pass. parts[k].Y receives batch x parts[k].rows. At most 4 parts. */
+typedef struct mast_matmul_part {
+    mast_dtype wtype;
+    const void *W;
+    int64_t rows;
+    float *Y;
+} mast_matmul_part;
+
+mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
+                              const float *X, int64_t batch, bool fast);
+
 #endif

@@ -543,6 +543,16 @@ float mast_vec_dot_ref(mast_dtype weight, const void *w, const void *a, int64_t 
     return table[weight].dot(w, a, n);
 }
 
+float (*mast_vec_dot_fn(mast_dtype weight))(const void *w, const void *a, int64_t n)
+{
+    if (!force_scalar && mast_avx2_available()) {
+        mast_dot_fn f = mast_avx2_dot(weight);
+        if (f)
+            return f;
+    }
+    return table[weight].dot;
+}
+
 float mast_vec_dot(mast_dtype weight, const void *w, const void *a, int64_t n)
 {
     if (!force_scalar && mast_avx2_available()) {

@@ -82,6 +82,8 @@ void mast_quantize_row(mast_dtype type, const float *src, void *dst, int64_t n);
 /* dot(w, a) for n elements: w of `weight` type, a of mast_vec_dot_type(weight).
 ** mast_vec_dot picks the fastest path for this CPU; _ref is the scalar oracle. */
 float mast_vec_dot(mast_dtype weight, const void *w, const void *a, int64_t n);
+/* The function mast_vec_dot calls for this weight type (resolved once, for loops). */
+float (*mast_vec_dot_fn(mast_dtype weight))(const void *w, const void *a, int64_t n);
 float mast_vec_dot_ref(mast_dtype weight, const void *w, const void *a, int64_t n);
 
 /* "avx2" when the AVX2+FMA+F16C kernels are in use, else "scalar". */
