@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "model/gemm.h"
 #include "model/quant.h"
+#include "model/weights.h"
 #include "model/vecmath.h"
 
 typedef struct linear {
@@ -30,34 +31,18 @@ struct mast_bert {
     float *emb_ln_w, *emb_ln_b;
     float *type0;                /* token type 0's embedding (every token's), as floats */
     layer *layers;
-    float **owned;
-    size_t n_owned, cap_owned;
+    mast_owned owned;
 };
 
 static mast_status own(mast_bert *m, float *p)
 {
-    if (!p || !mast_grow_array((void **)&m->owned, &m->cap_owned, m->n_owned + 1, sizeof *m->owned)) {
-        free(p);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
-    m->owned[m->n_owned++] = p;
-    return MAST_OK;
+    return mast_owned_add(&m->owned, p);
 }
 
 static mast_status find(const mast_gguf *g, const char *name, int64_t ne0, int64_t ne1,
                         const mast_tensor_info **out)
 {
-    const mast_tensor_info *t = mast_gguf_tensor(g, name);
-    if (!t)
-        return mast_fail(MAST_ERR_FORMAT, "%s: missing tensor '%s'", g->path, name);
-    if (t->ne[0] != ne0 || (ne1 > 0 && t->ne[1] != ne1))
-        return mast_fail(MAST_ERR_FORMAT, "%s: tensor '%s' has shape %lld x %lld, expected %lld x %lld",
-                         g->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
-                         (long long)ne1);
-    if (!mast_quant_supported(t->type))
-        return mast_fail(MAST_ERR_UNSUPPORTED, "%s: tensor '%s' has an unsupported type", g->path, name);
-    *out = t;
-    return MAST_OK;
+    return mast_weights_find(g, name, ne0, ne1, out);
 }
 
 /* A 1-D tensor of n floats, converted to f32 (owned by the model). */
@@ -181,9 +166,7 @@ void mast_bert_free(mast_bert *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    mast_owned_free(&m->owned);
     for (int l = 0; m->layers && l < m->n_layer; l++) {
         linear *lins[] = {&m->layers[l].qkv, &m->layers[l].o, &m->layers[l].up,
                           &m->layers[l].down};

@@ -14,6 +14,7 @@
 #include "model/quant.h"
 #include "model/quant_impl.h"
 #include "model/vecmath.h"
+#include "model/weights.h"
 
 #include <immintrin.h>
 
@@ -35,8 +36,7 @@ struct mast_llama {
     tensor tok_embd, output;
     const float *output_norm;
     layer *layers;
-    float **owned;
-    size_t n_owned, cap_owned;
+    mast_owned owned;
 };
 
 struct mast_llama_ctx {
@@ -56,33 +56,14 @@ struct mast_llama_ctx {
 
 /* ---- loading ---- */
 
-static mast_status own(mast_llama *m, float *p)
-{
-    if (!p || !mast_grow_array((void **)&m->owned, &m->cap_owned, m->n_owned + 1, sizeof *m->owned)) {
-        free(p);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
-    m->owned[m->n_owned++] = p;
-    return MAST_OK;
-}
-
 static mast_status find(const mast_gguf *g, const char *name, int64_t ne0, int64_t ne1,
                         bool optional, tensor *out)
 {
     memset(out, 0, sizeof *out);
-    const mast_tensor_info *t = mast_gguf_tensor(g, name);
-    if (!t) {
-        if (optional)
-            return MAST_OK;
-        return mast_fail(MAST_ERR_FORMAT, "%s: missing tensor '%s'", g->path, name);
-    }
-    if (t->ne[0] != ne0 || (ne1 > 0 && t->ne[1] != ne1) || (ne1 <= 0 && t->n_dims > 1 && t->ne[1] != 1))
-        return mast_fail(MAST_ERR_FORMAT, "%s: tensor '%s' has shape %lld x %lld, expected %lld x %lld",
-                         g->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
-                         (long long)(ne1 > 0 ? ne1 : 1));
-    if (!mast_quant_supported(t->type))
-        return mast_fail(MAST_ERR_UNSUPPORTED, "%s: tensor '%s' has an unsupported type (%s)",
-                         g->path, name, mast_gguf_type_name((mast_gguf_type)t->type));
+    if (optional && !mast_gguf_tensor(g, name))
+        return MAST_OK;
+    const mast_tensor_info *t;
+    MAST_TRY(mast_weights_find(g, name, ne0, ne1 > 0 ? ne1 : 0, &t));
     *out = (tensor){t->type, t->data, t->ne[0], ne1 > 0 ? ne1 : 1};
     return MAST_OK;
 }
@@ -101,7 +82,7 @@ static mast_status vector(mast_llama *m, const mast_gguf *g, const char *name, i
         return MAST_OK;
     }
     float *v = malloc((size_t)n * sizeof *v);
-    MAST_TRY(own(m, v));
+    MAST_TRY(mast_owned_add(&m->owned, v));
     mast_dequantize_row(t.type, t.data, v, n);
     *out = v;
     return MAST_OK;
@@ -263,9 +244,7 @@ void mast_llama_free(mast_llama *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    mast_owned_free(&m->owned);
     free(m->layers);
     free(m);
 }
