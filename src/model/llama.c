@@ -453,6 +453,68 @@ __attribute__((target("avx2,fma,f16c"))) static void axpy_simd(float *o, float w
     }
 }
 
+/* s[0..8) = q . k(p) for 8 consecutive positions (rows `stride` bytes
+** apart): eight FMA chains, then one transposing reduction for all eight. */
+__attribute__((target("avx2,fma,f16c"))) static void dot8_simd(const float *q, const unsigned char *k,
+                                                               size_t stride, int D, bool f16,
+                                                               float *s)
+{
+    __m256 acc[8];
+    for (int r = 0; r < 8; r++)
+        acc[r] = _mm256_setzero_ps();
+    for (int i = 0; i < D; i += 8) {
+        __m256 qv = _mm256_loadu_ps(q + i);
+        for (int r = 0; r < 8; r++) {
+            const unsigned char *row = k + (size_t)r * stride;
+            __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + i)))
+                            : _mm256_loadu_ps((const float *)row + i);
+            acc[r] = _mm256_fmadd_ps(qv, kv, acc[r]);
+        }
+    }
+    __m256 t0 = _mm256_hadd_ps(acc[0], acc[1]), t1 = _mm256_hadd_ps(acc[2], acc[3]);
+    __m256 t2 = _mm256_hadd_ps(acc[4], acc[5]), t3 = _mm256_hadd_ps(acc[6], acc[7]);
+    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    _mm256_storeu_ps(s, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                                      _mm256_permute2f128_ps(u0, u1, 0x31)));
+}
+
+/* o = sum over positions p < n of w[p] * v(p), o held in registers: NV
+** vectors of 8 (a head size of 64 or 128), inlined with a constant NV. */
+__attribute__((target("avx2,fma,f16c"))) static inline void wsum_regs(float *o, const float *w,
+                                                                      const unsigned char *v,
+                                                                      size_t stride, int n, bool f16,
+                                                                      const int NV)
+{
+    __m256 acc[16];
+    for (int i = 0; i < NV; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        __m256 wv = _mm256_set1_ps(w[p]);
+        const unsigned char *row = v + (size_t)p * stride;
+        for (int i = 0; i < NV; i++) {
+            __m256 x = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + 8 * i)))
+                           : _mm256_loadu_ps((const float *)row + 8 * i);
+            acc[i] = _mm256_fmadd_ps(wv, x, acc[i]);
+        }
+    }
+    for (int i = 0; i < NV; i++)
+        _mm256_storeu_ps(o + 8 * i, acc[i]);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void wsum64(float *o, const float *w,
+                                                            const unsigned char *v, size_t stride,
+                                                            int n, bool f16)
+{
+    wsum_regs(o, w, v, stride, n, f16, 8);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void wsum128(float *o, const float *w,
+                                                             const unsigned char *v, size_t stride,
+                                                             int n, bool f16)
+{
+    wsum_regs(o, w, v, stride, n, f16, 16);
+}
+
 static float dot_plain(const float *q, const void *k, int D, bool f16)
 {
     float dot = 0;
@@ -484,14 +546,25 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
         int n = j->pos0 + t + 1;   /* attends to positions 0..pos0+t */
         const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
         size_t off = (size_t)kvh * D * esz;
-        if (j->simd)
-            for (int p = 0; p < n; p++)
+        if (j->simd) {
+            int p = 0;
+            for (; p + 8 <= n; p += 8)
+                dot8_simd(q, K + (size_t)p * c->kv_row + off, c->kv_row, D, f16, s + p);
+            for (; p < n; p++)
                 s[p] = dot_simd(q, K + (size_t)p * c->kv_row + off, D, f16);
-        else
+        } else
             for (int p = 0; p < n; p++)
                 s[p] = dot_plain(q, K + (size_t)p * c->kv_row + off, D, f16);
         mast_vec_softmax(s, (size_t)n, scale);
         float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
+        if (j->simd && D == 64) {
+            wsum64(o, s, V + off, c->kv_row, n, f16);
+            continue;
+        }
+        if (j->simd && D == 128) {
+            wsum128(o, s, V + off, c->kv_row, n, f16);
+            continue;
+        }
         memset(o, 0, (size_t)D * sizeof *o);
         if (j->simd)
             for (int p = 0; p < n; p++)
@@ -570,7 +643,7 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             store_kv(c, c->k[l], pos0 + i, k, KV);
             store_kv(c, c->v[l], pos0 + i, v, KV);
         }
-        attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_avx2_available()};
+        attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_quant_simd()};
         size_t items = (size_t)n * (size_t)in->n_head;
         if (pool)
             mast_pool_for(pool, items, attend, &aj);

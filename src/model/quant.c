@@ -492,6 +492,11 @@ static const kernels table[MAST_DTYPE_COUNT] = {
 
 static bool force_scalar;
 
+bool mast_quant_simd(void)
+{
+    return !force_scalar && mast_avx2_available();
+}
+
 bool mast_quant_force_scalar(bool on)
 {
     bool old = force_scalar;

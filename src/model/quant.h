@@ -90,5 +90,7 @@ float mast_vec_dot_ref(mast_dtype weight, const void *w, const void *a, int64_t 
 const char *mast_quant_backend(void);
 /* Forces the scalar path (for tests and benchmarks); returns the old value. */
 bool mast_quant_force_scalar(bool on);
+/* Whether the AVX2/FMA/F16C kernels are in use (available and not forced off). */
+bool mast_quant_simd(void);
 
 #endif

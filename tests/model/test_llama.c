@@ -7,6 +7,8 @@
 
 #include "model/llama.h"
 #include "model/matmul.h"
+#include "model/synth.h"
+#include <unistd.h>
 #include "model/tokenizer.h"
 #include "test.h"
 
@@ -319,6 +321,58 @@ static void test_fast_matmul_matches_the_quantized_products(void)
     free(y2);
 }
 
+/* The attention kernels for head sizes 64 and 128 (the oracle models have 8
+** and 16) against the plain C path, on synthesized models. */
+static void test_simd_attention_equals_plain_for_common_head_sizes(void)
+{
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    static const int heads[2][2] = {{2, 1}, {2, 2}};   /* n_embd 128 -> head 64; 256 -> 128 */
+    for (int t = 0; t < 2; t++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/h%d.gguf", dir, t);
+        mast_synth_opts o = {.arch = "llama", .n_embd = 128 * (t + 1), .n_layer = 2,
+                             .n_head = heads[t][0], .n_head_kv = heads[t][1], .n_ff = 256,
+                             .n_vocab = 300, .n_ctx = 256, .type = MAST_F32, .seed = 3};
+        mast_synth_defaults(&o);
+        REQUIRE(mast_synth_write(&o, path) == MAST_OK);
+        mast_gguf *g;
+        mast_llama *m;
+        REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
+        REQUIRE(mast_llama_load(&m, g) == MAST_OK);
+        CHECK_EQ_INT(mast_llama_info_of(m)->head_dim, 64 * (t + 1));
+        int V = mast_llama_info_of(m)->n_vocab;
+        int32_t toks[50];
+        for (int i = 0; i < 50; i++)
+            toks[i] = (int32_t)((i * 31 + 7) % V);
+        for (int kv = 0; kv < 2; kv++) {
+            float *a = malloc((size_t)V * 50 * sizeof *a), *b = malloc((size_t)V * 50 * sizeof *b);
+            for (int pass = 0; pass < 2; pass++) {
+                bool old = mast_quant_force_scalar(pass == 1);
+                mast_llama_ctx *c;
+                REQUIRE(mast_llama_ctx_new(m, 64, kv ? MAST_F16 : MAST_F32, &c) == MAST_OK);
+                /* a batch of 40, then 10 single tokens (the generation path) */
+                REQUIRE(mast_llama_decode(c, NULL, toks, 40, true, pass ? b : a) == MAST_OK);
+                for (int i = 40; i < 50; i++)
+                    REQUIRE(mast_llama_decode(c, NULL, &toks[i], 1, false, (pass ? b : a) + (size_t)i * V) == MAST_OK);
+                mast_llama_ctx_free(c);
+                mast_quant_force_scalar(old);
+            }
+            double worst = 0;
+            for (size_t i = 0; i < (size_t)V * 50; i++)
+                worst = fabs(a[i] - b[i]) > worst ? fabs(a[i] - b[i]) : worst;
+            CHECK(worst < 1e-4 * range_of(a, V));
+            free(a);
+            free(b);
+        }
+        mast_llama_free(m);
+        mast_gguf_close(g);
+        unlink(path);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
 /* A context shift moves the kept keys to their new positions, re-rotated:
 ** layer 0's keys depend on their token only, so after the shift they equal
 ** those a fresh decode of the kept tokens computes (later layers differ, as
@@ -371,6 +425,7 @@ int main(void)
     RUN(test_random_gqa_q4_0_matches_llama_cpp);
     RUN(test_fast_prompt_stays_close_to_the_exact_path);
     RUN(test_fast_matmul_matches_the_quantized_products);
+    RUN(test_simd_attention_equals_plain_for_common_head_sizes);
     RUN(test_context_shift_re_rotates_the_keys);
     return test_summary();
 }
