@@ -170,6 +170,9 @@ mast_status mast_llama_load(mast_llama **out, const mast_gguf *g)
                            g->path, (int)type.len, type.data);
     }
     in->rope_scale = 1.0f / factor;
+    if (st == MAST_OK && (in->n_layer > 1024 || in->n_head > 4096 || in->n_embd > (1 << 20)))
+        st = mast_fail(MAST_ERR_FORMAT, "%s: %d layers, %d heads, width %d: beyond any model mast runs",
+                       g->path, in->n_layer, in->n_head, in->n_embd);
     if (st == MAST_OK && (in->n_embd % in->n_head || in->n_head % in->n_head_kv))
         st = mast_fail(MAST_ERR_FORMAT, "%s: %d heads do not divide the width %d into groups of %d KV heads",
                        g->path, in->n_head, in->n_embd, in->n_head_kv);
