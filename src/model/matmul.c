@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "model/gemm.h"
+#include "model/quant_impl.h"
 
 #define MAX_PARTS 4
 
@@ -21,6 +22,7 @@ typedef struct part {
     const unsigned char *A;      /* the activation rows converted to this part's dot type */
     size_t a_row_bytes;
     size_t first_tile;
+    const float *a_scales;       /* Q8_0 batches: the activation blocks' scales as floats */
 } part;
 
 typedef struct job {
@@ -33,23 +35,48 @@ typedef struct job {
 ** every activation row of the batch uses them. */
 #define ROW_TILE 16
 
+/* A Q8_0 tile over a batch: the weight rows' block scales converted once,
+** the activations' once per product (a_scales). */
+static void q8_0_tile(const job *j, const part *p, int64_t r0, int64_t r1, float *dx)
+{
+    int64_t nb = j->cols / QK8_0;
+    for (int64_t r = r0; r < r1; r++) {
+        const block_q8_0 *row = (const block_q8_0 *)(p->W + (size_t)r * p->w_row_bytes);
+        for (int64_t i = 0; i < nb; i++)
+            dx[(r - r0) * nb + i] = mast_f16_to_f32(row[i].d);
+    }
+    for (int64_t b = 0; b < j->batch; b++) {
+        const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
+        const float *dy = p->a_scales + b * nb;
+        for (int64_t r = r0; r < r1; r++)
+            p->Y[b * p->rows + r] = mast_avx2_dot_q8_0_scaled(p->W + (size_t)r * p->w_row_bytes, a,
+                                                              dx + (r - r0) * nb, dy, j->cols);
+    }
+}
+
 static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
 {
     (void)worker;
     const job *j = ctx;
     int k = 0;
+    float *dx = NULL;
     for (size_t t = begin; t < end; t++) {
         while (k + 1 < j->n && t >= j->p[k + 1].first_tile)
             k++;
         const part *p = &j->p[k];
         int64_t r0 = (int64_t)(t - p->first_tile) * ROW_TILE;
         int64_t r1 = r0 + ROW_TILE < p->rows ? r0 + ROW_TILE : p->rows;
+        if (p->a_scales && (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * sizeof *dx)))) {
+            q8_0_tile(j, p, r0, r1, dx);
+            continue;
+        }
         for (int64_t b = 0; b < j->batch; b++) {
             const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
             for (int64_t r = r0; r < r1; r++)
                 p->Y[b * p->rows + r] = p->dot(p->W + (size_t)r * p->w_row_bytes, a, j->cols);
         }
     }
+    free(dx);
 }
 
 typedef struct dequant_job {
@@ -198,6 +225,21 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
+        if (wtype == MAST_Q8_0 && batch >= 2 && mast_quant_simd()) {
+            /* the activation scales as floats, shared by every weight row */
+            int64_t nb = cols / QK8_0;
+            float *sc = malloc((size_t)(batch * nb) * sizeof *sc);
+            if (!sc) {
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                break;
+            }
+            for (int64_t r = 0; r < batch; r++) {
+                const block_q8_0 *blk = (const block_q8_0 *)(bufs[b] + (size_t)r * p->a_row_bytes);
+                for (int64_t i = 0; i < nb; i++)
+                    sc[r * nb + i] = mast_f16_to_f32(blk[i].d);
+            }
+            p->a_scales = sc;
+        }
     }
     if (st == MAST_OK) {
         if (pool)
@@ -207,6 +249,8 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
     }
     for (int b = 0; b < n_bufs; b++)
         free(bufs[b]);
+    for (int k = 0; k < n; k++)
+        free((void *)j.p[k].a_scales);
     return st;
 }
 

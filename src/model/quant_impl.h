@@ -61,6 +61,8 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 
 /* AVX2 kernels (quant_avx2.c), NULL entries where there is none. */
 mast_dot_fn mast_avx2_dot(mast_dtype weight);
+float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, const float *dy,
+                                int64_t n);
 bool mast_avx2_available(void);
 /* AVX2 activation quantizer for q8_0 / q8_K (byte-identical), or NULL. */
 void (*mast_avx2_quant(mast_dtype type))(const float *, void *, int64_t);

@@ -71,9 +71,59 @@ static void test_bad_row_length_is_refused(void)
     CHECK(strstr(mast_errmsg(), "96 is not a multiple of the q4_K block size") != NULL);
 }
 
+/* Several matrices in one pass (a layer's q, k, v of mixed types) give the
+** bits of separate products, single tokens and batches alike. */
+static void test_parts_equal_separate_products(void)
+{
+    enum { COLS = 512 };
+    static const mast_dtype types[3] = {MAST_Q4_K, MAST_Q6_K, MAST_Q8_0};
+    static const int64_t rows[3] = {40, 24, 33};
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 2) == MAST_OK);
+    float *X = malloc(8 * COLS * sizeof *X);
+    uint32_t seed = 11;
+    for (int i = 0; i < 8 * COLS; i++)
+        X[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    unsigned char *W[3];
+    float *sep[3], *fused[3];
+    for (int k = 0; k < 3; k++) {
+        size_t rb = mast_dtype_row_size(types[k], COLS);
+        W[k] = malloc(rb * (size_t)rows[k]);
+        float *row = malloc(COLS * sizeof *row);
+        for (int64_t r = 0; r < rows[k]; r++) {
+            for (int i = 0; i < COLS; i++)
+                row[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+            mast_quantize_row(types[k], row, W[k] + (size_t)r * rb, COLS);
+        }
+        free(row);
+        sep[k] = malloc(8 * (size_t)rows[k] * sizeof(float));
+        fused[k] = malloc(8 * (size_t)rows[k] * sizeof(float));
+    }
+    for (int batch = 1; batch <= 8; batch += 7) {
+        mast_matmul_part parts[3];
+        for (int k = 0; k < 3; k++) {
+            REQUIRE(mast_matmul(pool, types[k], W[k], rows[k], COLS, X, batch, sep[k]) == MAST_OK);
+            parts[k] = (mast_matmul_part){types[k], W[k], rows[k], fused[k]};
+        }
+        REQUIRE(mast_matmul_parts(pool, parts, 3, COLS, X, batch, false) == MAST_OK);
+        for (int k = 0; k < 3; k++)
+            CHECK(memcmp(sep[k], fused[k], (size_t)(batch * rows[k]) * sizeof(float)) == 0);
+    }
+    mast_matmul_part too_many[5];
+    CHECK_EQ_INT(mast_matmul_parts(pool, too_many, 5, COLS, X, 1, false), MAST_ERR_INVALID);
+    for (int k = 0; k < 3; k++) {
+        free(W[k]);
+        free(sep[k]);
+        free(fused[k]);
+    }
+    free(X);
+    mast_pool_free(pool);
+}
+
 int main(void)
 {
     RUN(test_products_for_every_weight_type);
+    RUN(test_parts_equal_separate_products);
     RUN(test_bad_row_length_is_refused);
     return test_summary();
 }
