@@ -23,6 +23,7 @@ typedef struct part {
     size_t a_row_bytes;
     size_t first_tile;
     const float *a_scales;       /* Q8_0 batches: the activation blocks' scales as floats */
+    bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
 } part;
 
 typedef struct job {
@@ -54,12 +55,27 @@ static void q8_0_tile(const job *j, const part *p, int64_t r0, int64_t r1, float
     }
 }
 
+/* A Q4_K tile over a batch: each weight row's scales unpacked once. */
+static void q4_K_tile(const job *j, const part *p, int64_t r0, int64_t r1, mast_k4_pre *pre)
+{
+    int64_t nb = j->cols / 256;
+    for (int64_t r = r0; r < r1; r++)
+        mast_avx2_q4_K_prepare(p->W + (size_t)r * p->w_row_bytes, j->cols, pre + (r - r0) * nb);
+    for (int64_t b = 0; b < j->batch; b++) {
+        const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
+        for (int64_t r = r0; r < r1; r++)
+            p->Y[b * p->rows + r] = mast_avx2_dot_q4_K_prepared(p->W + (size_t)r * p->w_row_bytes,
+                                                                a, pre + (r - r0) * nb, j->cols);
+    }
+}
+
 static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
 {
     (void)worker;
     const job *j = ctx;
     int k = 0;
     float *dx = NULL;
+    mast_k4_pre *pre = NULL;
     for (size_t t = begin; t < end; t++) {
         while (k + 1 < j->n && t >= j->p[k + 1].first_tile)
             k++;
@@ -70,6 +86,10 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
             q8_0_tile(j, p, r0, r1, dx);
             continue;
         }
+        if (p->k4_batch && (pre || (pre = malloc((size_t)(ROW_TILE * (j->cols / 256)) * sizeof *pre)))) {
+            q4_K_tile(j, p, r0, r1, pre);
+            continue;
+        }
         for (int64_t b = 0; b < j->batch; b++) {
             const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
             for (int64_t r = r0; r < r1; r++)
@@ -77,6 +97,7 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
         }
     }
     free(dx);
+    free(pre);
 }
 
 typedef struct dequant_job {
@@ -225,6 +246,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
+        p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
         if (wtype == MAST_Q8_0 && batch >= 2 && mast_quant_simd()) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;

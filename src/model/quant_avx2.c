@@ -289,6 +289,48 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
     return sum;
 }
 
+/* A Q4_K row's per-superblock scales unpacked once (mast_k4_prepare), for
+** products over a batch; dot_q4_K_prepared then does dot_q4_K's integer and
+** float steps exactly, so the same bits. */
+void mast_avx2_q4_K_prepare(const void *w, int64_t n, mast_k4_pre *pre)
+{
+    const block_q4_K *x = w;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sc16;
+        __m128i mins16;
+        k4_scales(x[i].scales, &sc16, &mins16);
+        _mm256_storeu_si256((__m256i *)pre[i].sc, sc16);
+        _mm_storeu_si128((__m128i *)pre[i].mins, mins16);
+        pre[i].d = F16(x[i].d);
+        pre[i].dmin = F16(x[i].dmin);
+    }
+}
+
+float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_pre *pre, int64_t n)
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y = act;
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sc16 = _mm256_loadu_si256((const __m256i *)pre[i].sc);
+        __m128i mins16 = _mm_loadu_si128((const __m128i *)pre[i].mins);
+        __m256i acc = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(b, mask),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
+        }
+        int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
+        sum += pre[i].d * y[i].d * (float)total - pre[i].dmin * y[i].d * (float)mins;
+    }
+    return sum;
+}
+
 static float dot_q6_K(const void *w, const void *act, int64_t n)
 {
     const block_q6_K *x = w;

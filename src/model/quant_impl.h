@@ -61,6 +61,13 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 
 /* AVX2 kernels (quant_avx2.c), NULL entries where there is none. */
 mast_dot_fn mast_avx2_dot(mast_dtype weight);
+/* A Q4_K superblock's scales and mins unpacked as 16-bit values, and d, dmin */
+typedef struct mast_k4_pre {
+    uint8_t sc[32], mins[16];
+    float d, dmin;
+} mast_k4_pre;
+void mast_avx2_q4_K_prepare(const void *w, int64_t n, mast_k4_pre *pre);
+float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_pre *pre, int64_t n);
 float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, const float *dy,
                                 int64_t n);
 bool mast_avx2_available(void);
