@@ -262,29 +262,37 @@ static inline int32_t k4_mins(__m128i mins16, const int16_t bsums[16])
     return hsum_i32_128(_mm_madd_epi16(mins16, _mm_hadd_epi16(lo, hi)));
 }
 
+/* One Q4_K superblock's contribution, its scales already unpacked: the
+** integer sums scaled in the 16-bit domain, then one float expression. */
+static inline float q4_K_superblock(const block_q4_K *x, const block_q8_K *y, __m256i sc16,
+                                    __m128i mins16, float d, float dmin)
+{
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    /* scale in the 16-bit domain: madd(q*y pairs, scale) = scale * (sum of 4) */
+    __m256i acc = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
+        __m256i b = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
+        __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(b, mask),
+                                          _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p)));
+        __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
+                                          _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p + 32)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
+    }
+    int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y->bsums);
+    return d * y->d * (float)total - dmin * y->d * (float)mins;
+}
+
 static float dot_q4_K(const void *w, const void *act, int64_t n)
 {
     const block_q4_K *x = w;
     const block_q8_K *y = act;
-    const __m256i mask = _mm256_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         __m256i sc16;
         __m128i mins16;
         k4_scales(x[i].scales, &sc16, &mins16);
-        /* scale in the 16-bit domain: madd(q*y pairs, scale) = scale * (sum of 4) */
-        __m256i acc = _mm256_setzero_si256();
-        for (int p = 0; p < 4; p++) {   /* pairs of sub-blocks share 32 bytes */
-            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
-            __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(b, mask),
-                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
-            __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
-                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
-        }
-        int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
-        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mins;
+        sum += q4_K_superblock(&x[i], &y[i], sc16, mins16, F16(x[i].d), F16(x[i].dmin));
     }
     return sum;
 }
@@ -310,24 +318,10 @@ float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_
 {
     const block_q4_K *x = w;
     const block_q8_K *y = act;
-    const __m256i mask = _mm256_set1_epi8(0x0F);
     float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        __m256i sc16 = _mm256_loadu_si256((const __m256i *)pre[i].sc);
-        __m128i mins16 = _mm_loadu_si128((const __m128i *)pre[i].mins);
-        __m256i acc = _mm256_setzero_si256();
-        for (int p = 0; p < 4; p++) {
-            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
-            __m256i lo = _mm256_maddubs_epi16(_mm256_and_si256(b, mask),
-                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
-            __m256i hi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), mask),
-                                              _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, k4_scale(sc16, 2 * p)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, k4_scale(sc16, 2 * p + 1)));
-        }
-        int32_t total = hsum_i32(acc), mins = k4_mins(mins16, y[i].bsums);
-        sum += pre[i].d * y[i].d * (float)total - pre[i].dmin * y[i].d * (float)mins;
-    }
+    for (int64_t i = 0; i < n / QK_K; i++)
+        sum += q4_K_superblock(&x[i], &y[i], _mm256_loadu_si256((const __m256i *)pre[i].sc),
+                               _mm_loadu_si128((const __m128i *)pre[i].mins), pre[i].d, pre[i].dmin);
     return sum;
 }
 
