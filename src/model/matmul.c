@@ -23,6 +23,7 @@ typedef struct part {
     size_t a_row_bytes;
     size_t first_tile;
     const float *a_scales;       /* Q8_0 batches: the activation blocks' scales as floats */
+    const int32_t *a_sumy;       /* ... and with VNNI, 128 * each activation block's sum */
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
 } part;
 
@@ -37,21 +38,31 @@ typedef struct job {
 #define ROW_TILE 16
 
 /* A Q8_0 tile over a batch: the weight rows' block scales converted once,
-** the activations' once per product (a_scales). */
+** the activations' once per product (a_scales); with VNNI also the weight
+** bytes offset to unsigned (xu) and the activation sums (a_sumy). dx holds
+** ROW_TILE * nb floats and, after them, ROW_TILE * nb * 32 bytes. */
 static void q8_0_tile(const job *j, const part *p, int64_t r0, int64_t r1, float *dx)
 {
     int64_t nb = j->cols / QK8_0;
+    uint8_t *xu = (uint8_t *)(dx + ROW_TILE * nb);
     for (int64_t r = r0; r < r1; r++) {
         const block_q8_0 *row = (const block_q8_0 *)(p->W + (size_t)r * p->w_row_bytes);
-        for (int64_t i = 0; i < nb; i++)
+        for (int64_t i = 0; i < nb; i++) {
             dx[(r - r0) * nb + i] = mast_f16_to_f32(row[i].d);
+            if (p->a_sumy)
+                for (int k = 0; k < QK8_0; k++)
+                    xu[((r - r0) * nb + i) * QK8_0 + k] = (uint8_t)(row[i].qs[k] ^ 0x80);
+        }
     }
     for (int64_t b = 0; b < j->batch; b++) {
         const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
         const float *dy = p->a_scales + b * nb;
         for (int64_t r = r0; r < r1; r++)
-            p->Y[b * p->rows + r] = mast_avx2_dot_q8_0_scaled(p->W + (size_t)r * p->w_row_bytes, a,
-                                                              dx + (r - r0) * nb, dy, j->cols);
+            p->Y[b * p->rows + r] =
+                p->a_sumy ? mast_vnni_dot_q8_0_scaled(xu + (r - r0) * nb * QK8_0, a, p->a_sumy + b * nb,
+                                                      dx + (r - r0) * nb, dy, j->cols)
+                          : mast_avx2_dot_q8_0_scaled(p->W + (size_t)r * p->w_row_bytes, a,
+                                                      dx + (r - r0) * nb, dy, j->cols);
     }
 }
 
@@ -82,7 +93,8 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
         const part *p = &j->p[k];
         int64_t r0 = (int64_t)(t - p->first_tile) * ROW_TILE;
         int64_t r1 = r0 + ROW_TILE < p->rows ? r0 + ROW_TILE : p->rows;
-        if (p->a_scales && (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * sizeof *dx)))) {
+        if (p->a_scales &&
+            (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * (sizeof *dx + QK8_0))))) {
             q8_0_tile(j, p, r0, r1, dx);
             continue;
         }
@@ -255,12 +267,21 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 st = mast_fail(MAST_ERR_NOMEM, "out of memory");
                 break;
             }
+            int32_t *sy = mast_vnni_available() ? malloc((size_t)(batch * nb) * sizeof *sy) : NULL;
             for (int64_t r = 0; r < batch; r++) {
                 const block_q8_0 *blk = (const block_q8_0 *)(bufs[b] + (size_t)r * p->a_row_bytes);
-                for (int64_t i = 0; i < nb; i++)
+                for (int64_t i = 0; i < nb; i++) {
                     sc[r * nb + i] = mast_f16_to_f32(blk[i].d);
+                    if (sy) {
+                        int32_t t = 0;
+                        for (int k = 0; k < QK8_0; k++)
+                            t += blk[i].qs[k];
+                        sy[r * nb + i] = 128 * t;
+                    }
+                }
             }
             p->a_scales = sc;
+            p->a_sumy = sy;   /* NULL (no VNNI, or no memory): the AVX2 kernel */
         }
     }
     if (st == MAST_OK) {
@@ -271,8 +292,10 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
     }
     for (int b = 0; b < n_bufs; b++)
         free(bufs[b]);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         free((void *)j.p[k].a_scales);
+        free((void *)j.p[k].a_sumy);
+    }
     return st;
 }
 
