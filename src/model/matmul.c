@@ -72,7 +72,18 @@ static void q4_K_tile(const job *j, const part *p, int64_t r0, int64_t r1, mast_
     int64_t nb = j->cols / 256;
     for (int64_t r = r0; r < r1; r++)
         mast_avx2_q4_K_prepare(p->W + (size_t)r * p->w_row_bytes, j->cols, pre + (r - r0) * nb);
-    for (int64_t b = 0; b < j->batch; b++) {
+    int64_t b = 0;
+    for (; b + 2 <= j->batch; b += 2) {   /* two activation rows per weight row pass */
+        const unsigned char *a0 = p->A + (size_t)b * p->a_row_bytes, *a1 = a0 + p->a_row_bytes;
+        for (int64_t r = r0; r < r1; r++) {
+            float out[2];
+            mast_avx2_dot_q4_K_prepared2(p->W + (size_t)r * p->w_row_bytes, a0, a1,
+                                         pre + (r - r0) * nb, j->cols, out);
+            p->Y[b * p->rows + r] = out[0];
+            p->Y[(b + 1) * p->rows + r] = out[1];
+        }
+    }
+    for (; b < j->batch; b++) {
         const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
         for (int64_t r = r0; r < r1; r++)
             p->Y[b * p->rows + r] = mast_avx2_dot_q4_K_prepared(p->W + (size_t)r * p->w_row_bytes,

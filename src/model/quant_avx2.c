@@ -366,6 +366,42 @@ float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_
     return sum;
 }
 
+/* Two activation rows against one weight row: the weight bytes unpacked
+** and the scale vectors formed once for both; each result takes exactly
+** q4_K_superblock's integer and float steps. */
+void mast_avx2_dot_q4_K_prepared2(const void *w, const void *act0, const void *act1,
+                                  const mast_k4_pre *pre, int64_t n, float out[2])
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y0 = act0, *y1 = act1;
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    float sum0 = 0, sum1 = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sc16 = _mm256_loadu_si256((const __m256i *)pre[i].sc);
+        __m128i mins16 = _mm_loadu_si128((const __m128i *)pre[i].mins);
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i ql = _mm256_and_si256(b, mask), qh = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
+            __m256i sl = k4_scale(sc16, 2 * p), sh = k4_scale(sc16, 2 * p + 1);
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(ql,
+                       _mm256_loadu_si256((const __m256i *)(y0[i].qs + 64 * p))), sl));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(qh,
+                       _mm256_loadu_si256((const __m256i *)(y0[i].qs + 64 * p + 32))), sh));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(ql,
+                       _mm256_loadu_si256((const __m256i *)(y1[i].qs + 64 * p))), sl));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(qh,
+                       _mm256_loadu_si256((const __m256i *)(y1[i].qs + 64 * p + 32))), sh));
+        }
+        int32_t t0 = hsum_i32(acc0), m0 = k4_mins(mins16, y0[i].bsums);
+        int32_t t1 = hsum_i32(acc1), m1 = k4_mins(mins16, y1[i].bsums);
+        sum0 += pre[i].d * y0[i].d * (float)t0 - pre[i].dmin * y0[i].d * (float)m0;
+        sum1 += pre[i].d * y1[i].d * (float)t1 - pre[i].dmin * y1[i].d * (float)m1;
+    }
+    out[0] = sum0;
+    out[1] = sum1;
+}
+
 static float dot_q6_K(const void *w, const void *act, int64_t n)
 {
     const block_q6_K *x = w;

@@ -68,6 +68,8 @@ typedef struct mast_k4_pre {
 } mast_k4_pre;
 void mast_avx2_q4_K_prepare(const void *w, int64_t n, mast_k4_pre *pre);
 float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_pre *pre, int64_t n);
+void mast_avx2_dot_q4_K_prepared2(const void *w, const void *act0, const void *act1,
+                                  const mast_k4_pre *pre, int64_t n, float out[2]);
 bool mast_vnni_available(void);
 float mast_vnni_dot_q8_0_scaled(const uint8_t *xu, const void *a, const int32_t *sumy128, const float *dx,
                                 const float *dy, int64_t n);
