@@ -134,7 +134,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     size_t common = 0;
     while (common < l->n_held && common < ids.n && l->held[common] == ids.ids[common])
         common++;
-    if (common == ids.n)
+    if (common == ids.n && common > 0)
         common--;
     double t0 = now();
     if (st == MAST_OK) {
@@ -143,15 +143,14 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         st = decode_span(l, ids.ids, common, ids.n);
     }
     out->prompt_seconds = now() - t0;
-    int32_t *gen = NULL;
-    size_t cap_gen = 0;
-    int32_t *hist = NULL;   /* prompt + generated, for the penalties */
+    /* the prompt and then the generated tokens (the penalties look at both) */
+    int32_t *hist = NULL;
     size_t n_hist = 0, cap_hist = 0;
-    for (size_t i = 0; st == MAST_OK && i < ids.n; i++) {
-        if (!mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist))
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-        else
-            hist[n_hist++] = ids.ids[i];
+    if (st == MAST_OK && !mast_grow_array((void **)&hist, &cap_hist, ids.n + 64, sizeof *hist))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK) {
+        memcpy(hist, ids.ids, ids.n * sizeof *hist);
+        n_hist = ids.n;
     }
     out->finish_reason = "length";
     size_t longest_stop = 0;
@@ -167,13 +166,12 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
             out->finish_reason = "stop";
             break;
         }
-        if (!mast_grow_array((void **)&gen, &cap_gen, (size_t)out->completion_tokens + 1, sizeof *gen) ||
-            !mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist)) {
+        if (!mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist)) {
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
             break;
         }
-        gen[out->completion_tokens++] = tok;
         hist[n_hist++] = tok;
+        out->completion_tokens++;
         st = mast_token_to_piece(l->tok, tok, false, &text);
         if (st != MAST_OK)
             break;
@@ -226,12 +224,14 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     mast_sampler_free(sampler);
     mast_buf_free(&text);
     mast_buf_free(&prompt);
+    int32_t *gen = NULL;   /* the generated tail of hist */
+    if (st == MAST_OK && !(gen = malloc(((size_t)out->completion_tokens + 1) * sizeof *gen)))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK)
+        memcpy(gen, hist + ids.n, (size_t)out->completion_tokens * sizeof *gen);
     free(hist);
-    if (st != MAST_OK) {
-        free(gen);
+    if (st != MAST_OK) {   /* the context and the tokens it holds stay in step */
         mast_tokens_free(&ids);
-        l->n_held = (size_t)mast_llama_ctx_used(l->ctx) < l->n_held ? (size_t)mast_llama_ctx_used(l->ctx)
-                                                                  : l->n_held;
         return st;
     }
     out->prompt_ids = ids.ids;   /* handed over */

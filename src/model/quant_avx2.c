@@ -144,9 +144,14 @@ static inline __m128 f16x4(mast_f16 a, mast_f16 b, mast_f16 c, mast_f16 d)
     return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
 }
 
-static float dot_q8_0(const void *w, const void *a, int64_t n)
+/* Q8_0 x Q8_0: block i's integer sum times its two scales goes to lane
+** i % 4. The scales come from the blocks (dx, dy NULL) or, for products over
+** a batch where converting them per pair costs more than the bytes, already
+** converted to float: the same values in the same operations, so the same
+** bits. Inlined with constant arguments, the unused branch disappears. */
+static inline float q8_0_dot(const block_q8_0 *x, const block_q8_0 *y, const float *dx,
+                             const float *dy, int64_t n)
 {
-    const block_q8_0 *x = w, *y = a;
     int64_t nb = n / QK8_0, i = 0;
     __m128 acc = _mm_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
@@ -154,44 +159,30 @@ static float dot_q8_0(const void *w, const void *a, int64_t n)
         for (int k = 0; k < 4; k++)
             d[k] = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
                           _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]),
-                   f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
-                   f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        __m128 sx = dx ? _mm_loadu_ps(dx + i) : f16x4(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d);
+        __m128 sy = dy ? _mm_loadu_ps(dy + i) : f16x4(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d);
+        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]), sx, sy);
     }
     float lane[4];
     _mm_storeu_ps(lane, acc);
     for (; i < nb; i++) {
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        lane[i % 4] += (float)hsum_i32(dot_i8(qx, qy)) * F16(x[i].d) * F16(y[i].d);
+        lane[i % 4] += (float)hsum_i32(dot_i8(qx, qy)) * (dx ? dx[i] : F16(x[i].d)) *
+                       (dy ? dy[i] : F16(y[i].d));
     }
     return lanes4(lane);
 }
 
-/* dot_q8_0 with the block scales already converted to float (dx, dy): the
-** same operations in the same order, so the same bits; for products over a
-** batch, where converting the scales per pair costs more than the bytes. */
+static float dot_q8_0(const void *w, const void *a, int64_t n)
+{
+    return q8_0_dot(w, a, NULL, NULL, n);
+}
+
 float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, const float *dy,
                                 int64_t n)
 {
-    const block_q8_0 *x = w, *y = a;
-    int64_t nb = n / QK8_0, i = 0;
-    __m128 acc = _mm_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m256i d[4];
-        for (int k = 0; k < 4; k++)
-            d[k] = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
-                          _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-        acc = add4(acc, hsum4_i32(d[0], d[1], d[2], d[3]), _mm_loadu_ps(dx + i), _mm_loadu_ps(dy + i));
-    }
-    float lane[4];
-    _mm_storeu_ps(lane, acc);
-    for (; i < nb; i++) {
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        lane[i % 4] += (float)hsum_i32(dot_i8(qx, qy)) * dx[i] * dy[i];
-    }
-    return lanes4(lane);
+    return q8_0_dot(w, a, dx, dy, n);
 }
 
 /* The same with AVX-512 VNNI for a batch: the weight bytes stored plus 128

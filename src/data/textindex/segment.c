@@ -457,11 +457,9 @@ mast_status seg_merge(const mast_seg *const *segs, const uint8_t *const *deleted
 {
     *image = NULL;
     *size = 0;
-    size_t total = 0, total_post = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
         total += segs[i]->n_docs;
-        total_post += segs[i]->total_postings;
-    }
     if (total >= UINT32_MAX)
         return mast_fail(MAST_ERR_LIMIT, "a segment holds at most 4 billion chunks");
     uint32_t **remap = calloc(n ? n : 1, sizeof *remap);
@@ -538,7 +536,6 @@ mast_status seg_merge(const mast_seg *const *segs, const uint8_t *const *deleted
         if (st == MAST_OK)
             seg_writer_term(&w, best, best_len, pd, pb, pt, np);
     }
-    (void)total_post;
     if (st == MAST_OK)
         st = seg_writer_finish(&w, chunk, doc, image, size);
     else
