@@ -14,6 +14,7 @@
 
 /* One weight matrix of a product: its rows are tiles first_tile.. of the job. */
 typedef struct part {
+    mast_dtype wtype;
     float (*dot)(const void *w, const void *a, int64_t n);
     const unsigned char *W;
     size_t w_row_bytes;
@@ -25,17 +26,21 @@ typedef struct part {
     const float *a_scales;       /* Q8_0 batches: the activation blocks' scales as floats */
     const int32_t *a_sumy;       /* ... and with VNNI, 128 * each activation block's sum */
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
+    bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
+    const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
 } part;
 
 typedef struct job {
     part p[MAX_PARTS];
     int n;
     int64_t cols, batch;
+    size_t qt_bytes;             /* the largest interleaved tile of the parts */
 } job;
 
 /* Rows are handed out in tiles so that a tile's weights stay in cache while
 ** every activation row of the batch uses them. */
-#define ROW_TILE 16
+#define ROW_TILE MAST_QT_ROWS   /* 16 */
+#define QT_MIN_BATCH 4          /* below, packing a tile costs more than it saves */
 
 /* A Q8_0 tile over a batch: the weight rows' block scales converted once,
 ** the activations' once per product (a_scales); with VNNI also the weight
@@ -98,12 +103,20 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
     int k = 0;
     float *dx = NULL;
     mast_k4_pre *pre = NULL;
+    void *qt = NULL;
     for (size_t t = begin; t < end; t++) {
         while (k + 1 < j->n && t >= j->p[k + 1].first_tile)
             k++;
         const part *p = &j->p[k];
         int64_t r0 = (int64_t)(t - p->first_tile) * ROW_TILE;
         int64_t r1 = r0 + ROW_TILE < p->rows ? r0 + ROW_TILE : p->rows;
+        if (p->qt && (qt || (qt = aligned_alloc(64, (j->qt_bytes + 63) / 64 * 64)))) {
+            mast_qt_pack(p->wtype, p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes,
+                         (int)(r1 - r0), j->cols, qt);
+            mast_qt_run(p->wtype, qt, (int)(r1 - r0), j->cols, p->A, p->a_row_bytes,
+                        p->qt_aux, j->batch, p->Y + r0, p->rows);
+            continue;
+        }
         if (p->a_scales &&
             (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * (sizeof *dx + QK8_0))))) {
             q8_0_tile(j, p, r0, r1, dx);
@@ -121,6 +134,7 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
     }
     free(dx);
     free(pre);
+    free(qt);
 }
 
 typedef struct dequant_job {
@@ -244,6 +258,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             break;
         }
         part *p = &j.p[k];
+        p->wtype = wtype;
         p->dot = mast_vec_dot_fn(wtype);
         p->W = parts[k].W;
         p->w_row_bytes = mast_dtype_row_size(wtype, cols);
@@ -269,6 +284,22 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
+        if (batch >= QT_MIN_BATCH && mast_qt_supported(wtype)) {
+            size_t n_aux = mast_qt_aux_ints(wtype, cols), tb = mast_qt_tile_bytes(wtype, cols);
+            p->qt = true;
+            j.qt_bytes = tb > j.qt_bytes ? tb : j.qt_bytes;
+            if (n_aux) {
+                int32_t *aux = malloc(n_aux * (size_t)batch * sizeof *aux);
+                if (!aux) {
+                    st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                for (int64_t r = 0; r < batch; r++)
+                    mast_qt_act_aux(wtype, bufs[b] + (size_t)r * p->a_row_bytes, cols, aux + (size_t)r * n_aux);
+                p->qt_aux = aux;
+            }
+            continue;
+        }
         p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
         if (wtype == MAST_Q8_0 && batch >= 2 && mast_quant_simd()) {
             /* the activation scales as floats, shared by every weight row */
@@ -306,6 +337,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
     for (int k = 0; k < n; k++) {
         free((void *)j.p[k].a_scales);
         free((void *)j.p[k].a_sumy);
+        free((void *)j.p[k].qt_aux);
     }
     return st;
 }

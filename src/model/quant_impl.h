@@ -80,4 +80,20 @@ bool mast_avx2_available(void);
 void (*mast_avx2_quant(mast_dtype type))(const float *, void *, int64_t);
 void (*mast_avx2_dequant(mast_dtype type))(const void *, float *, int64_t);
 
+/* Interleaved tiles (qtile_avx512.c): batched products on AVX-512 VNNI for
+** q4_0, q5_0, q8_0, q4_K, q5_K and q6_K, the same bits as mast_vec_dot.
+** A tile is MAST_QT_ROWS weight rows repacked (mast_qt_pack, into
+** mast_qt_tile_bytes); the activations are the rows converted to the dot
+** type plus, per row, mast_qt_aux_ints ints from mast_qt_act_aux (none for
+** q6_K: pass NULL). mast_qt_run writes Y[b * ldy + r] for r < nrows. */
+#define MAST_QT_ROWS 16
+bool mast_qt_supported(mast_dtype wtype);   /* this CPU and this type */
+size_t mast_qt_tile_bytes(mast_dtype wtype, int64_t cols);
+void mast_qt_pack(mast_dtype wtype, const unsigned char *W, size_t w_row_bytes, int nrows,
+                  int64_t cols, void *tile);
+size_t mast_qt_aux_ints(mast_dtype wtype, int64_t cols);
+void mast_qt_act_aux(mast_dtype wtype, const void *act, int64_t cols, int32_t *aux);
+void mast_qt_run(mast_dtype wtype, const void *tile, int nrows, int64_t cols, const unsigned char *A,
+                 size_t a_row_bytes, const int32_t *aux, int64_t batch, float *Y, int64_t ldy);
+
 #endif

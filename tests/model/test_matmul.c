@@ -63,6 +63,21 @@ static void test_products_for_every_weight_type(void)
         check_type(types[i], 37, 512, 3);   /* rows not a multiple of the tile */
 }
 
+/* Batches take the tiled kernels (interleaved on AVX-512 VNNI): groups of
+** four activation rows and a remainder, a partial last tile, block counts
+** that are not a multiple of the reference's four lanes. */
+static void test_batches_equal_dot_products(void)
+{
+    static const mast_dtype types[] = {MAST_Q8_0, MAST_Q4_0, MAST_Q5_0, MAST_Q4_K, MAST_Q5_K, MAST_Q6_K,
+                                       MAST_Q4_1, MAST_Q2_K, MAST_Q3_K};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        check_type(types[i], 37, 768, 9);
+        check_type(types[i], 16, 256, 4);
+        if (mast_dtype_get(types[i])->block_size == 32)
+            check_type(types[i], 21, 224, 6);
+    }
+}
+
 static void test_bad_row_length_is_refused(void)
 {
     float x[8] = {0}, y[1];
@@ -123,6 +138,7 @@ static void test_parts_equal_separate_products(void)
 int main(void)
 {
     RUN(test_products_for_every_weight_type);
+    RUN(test_batches_equal_dot_products);
     RUN(test_parts_equal_separate_products);
     RUN(test_bad_row_length_is_refused);
     return test_summary();
