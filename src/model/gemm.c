@@ -252,32 +252,39 @@ static void run(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
-/* One scratch buffer per thread for products run without a pool (the
-** attention inside each worker), kept between calls and freed when the
-** thread exits. */
-static pthread_key_t scratch_key;
+/* Buffers kept by each thread between calls and freed when it exits:
+** the scratch of products run without a pool (the attention inside each
+** worker), and the packed B of mast_sgemm_rows. */
+enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCHES };
+static pthread_key_t scratch_key[SCRATCHES];
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_key_init(void)
 {
-    if (pthread_key_create(&scratch_key, free) != 0)
-        abort();
+    for (int i = 0; i < SCRATCHES; i++)
+        if (pthread_key_create(&scratch_key[i], free) != 0)
+            abort();
 }
 
-static float *thread_scratch(size_t bytes)
+static float *thread_scratch_of(int which, size_t bytes)
 {
     pthread_once(&scratch_once, scratch_key_init);
-    size_t *have = pthread_getspecific(scratch_key);   /* 64 bytes of size, then floats */
+    size_t *have = pthread_getspecific(scratch_key[which]);   /* 64 bytes of size, then floats */
     if (have && *have >= bytes)
         return (float *)(have + 64 / sizeof *have);
     size_t *s = aligned_alloc(64, 64 + (bytes + 63) / 64 * 64);
-    if (!s || pthread_setspecific(scratch_key, s) != 0) {
+    if (!s || pthread_setspecific(scratch_key[which], s) != 0) {
         free(s);
         return NULL;
     }
     free(have);
     *s = bytes;
     return (float *)(s + 64 / sizeof *s);
+}
+
+static float *thread_scratch(size_t bytes)
+{
+    return thread_scratch_of(SCRATCH_PACK_A, bytes);
 }
 
 static mast_status drive(mast_pool *pool, int64_t M, const float *A, int64_t lda,
@@ -336,4 +343,70 @@ mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, cons
                           const float *B, float *C)
 {
     return mast_sgemm(pool, M, N, K, A, K, B, K, false, C, N);
+}
+
+/* ---- B made row by row ---- */
+
+#define ROWS_PACK_BYTES ((size_t)8 << 20)   /* packed B per chunk: a layer's matrix in one */
+
+typedef struct rows_job {
+    mast_sgemm_row_fn row;
+    const void *ctx;
+    int64_t n0, N, K;   /* this chunk: rows [n0, N) of B */
+    int nr;
+    float *data;
+} rows_job;
+
+static void pack_rows(void *ctx, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const rows_job *j = ctx;
+    float *tmp = malloc((size_t)j->K * sizeof *tmp);
+    if (!tmp)
+        abort();   /* K floats: a few KiB */
+    for (size_t p = begin; p < end; p++) {
+        float *dst = j->data + (int64_t)p * j->K * j->nr;
+        for (int c = 0; c < j->nr; c++) {
+            int64_t n = j->n0 + (int64_t)p * j->nr + c;
+            if (n < j->N)
+                j->row(j->ctx, n, tmp);
+            else
+                memset(tmp, 0, (size_t)j->K * sizeof *tmp);
+            for (int64_t k = 0; k < j->K; k++)
+                dst[k * j->nr + c] = tmp[k];
+        }
+    }
+    free(tmp);
+}
+
+mast_status mast_sgemm_rows(mast_pool *pool, int64_t M, const float *A, int64_t N, int64_t K,
+                            mast_sgemm_row_fn row, const void *ctx, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return mast_fail(MAST_ERR_INVALID, "sgemm: empty shape %lld x %lld x %lld",
+                         (long long)M, (long long)N, (long long)K);
+    const mast_gemm_kernel *k = kernel();
+    int64_t nr = k->nr, chunk = (int64_t)(ROWS_PACK_BYTES / ((size_t)K * sizeof(float))) / nr * nr;
+    if (chunk < nr)
+        chunk = nr;
+    if (chunk > (N + nr - 1) / nr * nr)
+        chunk = (N + nr - 1) / nr * nr;
+    float *data = thread_scratch_of(SCRATCH_PACK_B, (size_t)(chunk * K) * sizeof(float));
+    if (!data)
+        return mast_fail(MAST_ERR_NOMEM, "sgemm: out of memory packing %lld x %lld", (long long)chunk,
+                         (long long)K);
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+        int64_t n = N - n0 < chunk ? N - n0 : chunk;
+        rows_job rj = {row, ctx, n0, N, K, (int)nr, data};
+        size_t panels = (size_t)((n + nr - 1) / nr);
+        if (pool)
+            mast_pool_for(pool, panels, pack_rows, &rj);
+        else
+            pack_rows(&rj, 0, panels, 0);
+        mast_sgemm_b b = {k, n, K, (int64_t)panels, data, NULL, NULL, 0, false};
+        mast_status st = drive(pool, M, A, K, &b, C + n0, ldc, 0);
+        if (st != MAST_OK)
+            return st;
+    }
+    return MAST_OK;
 }

@@ -57,6 +57,14 @@ mast_status mast_sgemm_nt(mast_pool *pool, int64_t M, int64_t N, int64_t K, cons
 mast_status mast_sgemm(mast_pool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                        int64_t lda, const float *B, int64_t ldb, bool b_kn, float *C, int64_t ldc);
 
+/* C = A . B^T (row m of C at C + m * ldc) where B's rows are made by
+** row(ctx, n, out) (K floats each: weights in another type, expanded):
+** B is packed a chunk of rows at a time, each row made once, into a buffer
+** kept by the calling thread, and multiplied as a packed matrix. */
+typedef void (*mast_sgemm_row_fn)(const void *ctx, int64_t n, float *out);
+mast_status mast_sgemm_rows(mast_pool *pool, int64_t M, const float *A, int64_t N, int64_t K,
+                            mast_sgemm_row_fn row, const void *ctx, float *C, int64_t ldc);
+
 /* Whether the active kernel is a SIMD one (else the plain C loop). */
 bool mast_sgemm_fast(void);
 

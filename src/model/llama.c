@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "model/gemm.h"
 #include "model/matmul.h"
 #include "model/quant.h"
 #include "model/quant_impl.h"
@@ -51,6 +52,8 @@ struct mast_llama_ctx {
     float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
     float *scores;          /* n_workers x n_ctx */
     int n_score_rows;
+    float *att_buf;         /* batches: per worker, a head's keys and values as f32 and scores */
+    int att_buf_workers;
     float *rope_cos, *rope_sin;   /* n_ctx x rope_dims / 2, by position */
 };
 
@@ -326,6 +329,7 @@ void mast_llama_ctx_free(mast_llama_ctx *c)
     free(c->v);
     free(c->x);
     free(c->scores);
+    free(c->att_buf);
     free(c->rope_cos);
     free(c->rope_sin);
     free(c);
@@ -338,6 +342,18 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n)
 {
     if (n >= 0 && n < c->used)
         c->used = n;
+}
+
+/* Batches of at least ATT_GEMM_MIN tokens attend on the SGEMM, a head and
+** ATT_QCHUNK queries at a time: S = Q K^T over the positions the chunk's
+** last query sees, the causal softmax per row, O = S V. */
+#define ATT_GEMM_MIN 32
+#define ATT_QCHUNK 64
+
+static size_t att_buf_floats(const mast_llama_ctx *c)
+{
+    size_t n_ctx = (size_t)c->n_ctx;
+    return 2 * n_ctx * (size_t)c->m->info.head_dim + ATT_QCHUNK * n_ctx;
 }
 
 /* scratch for a batch of n tokens (one allocation, carved up) */
@@ -370,6 +386,14 @@ static mast_status reserve(mast_llama_ctx *c, int n, int n_workers)
         free(c->scores);
         c->scores = s;
         c->n_score_rows = n_workers;
+    }
+    if (n >= ATT_GEMM_MIN && n_workers > c->att_buf_workers) {
+        float *s = malloc((size_t)n_workers * att_buf_floats(c) * sizeof *s);
+        if (!s)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        free(c->att_buf);
+        c->att_buf = s;
+        c->att_buf_workers = n_workers;
     }
     return MAST_OK;
 }
@@ -409,9 +433,7 @@ static void store_kv(mast_llama_ctx *c, unsigned char *cache, int pos, const flo
     if (c->kv_type == MAST_F32) {
         memcpy(dst, row, (size_t)n * sizeof *row);
     } else {
-        mast_f16 *h = (mast_f16 *)dst;
-        for (int i = 0; i < n; i++)
-            h[i] = mast_f32_to_f16(row[i]);
+        mast_quantize_row(MAST_F16, row, dst, n);
     }
 }
 
@@ -578,6 +600,40 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
+/* One query head per item, on the SGEMM (see ATT_GEMM_MIN): the same
+** products as attend's, summed in another order. */
+static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
+{
+    const attn_job *j = ctx;
+    mast_llama_ctx *c = j->c;
+    const mast_llama_info *in = &c->m->info;
+    int D = in->head_dim, E = in->n_embd, group = in->n_head / in->n_head_kv;
+    int n_kv = j->pos0 + j->n;
+    size_t esz = c->kv_type == MAST_F16 ? 2 : 4;
+    float scale = 1.0f / sqrtf((float)D);
+    float *Kf = c->att_buf + (size_t)worker * att_buf_floats(c);
+    float *Vf = Kf + (size_t)c->n_ctx * D, *S = Vf + (size_t)c->n_ctx * D;
+    const unsigned char *K = c->k[j->layer], *V = c->v[j->layer];
+    for (size_t h = begin; h < end; h++) {
+        size_t off = (size_t)((int)h / group) * D * esz;
+        for (int p = 0; p < n_kv; p++) {
+            mast_dequantize_row(c->kv_type, K + (size_t)p * c->kv_row + off, Kf + (size_t)p * D, D);
+            mast_dequantize_row(c->kv_type, V + (size_t)p * c->kv_row + off, Vf + (size_t)p * D, D);
+        }
+        for (int t0 = 0; t0 < j->n; t0 += ATT_QCHUNK) {
+            int rows = j->n - t0 < ATT_QCHUNK ? j->n - t0 : ATT_QCHUNK, nk = j->pos0 + t0 + rows;
+            /* small shapes, no failure: S = Q K^T */
+            (void)mast_sgemm(NULL, rows, nk, D, c->q + (size_t)t0 * E + h * D, E, Kf, D, false, S, nk);
+            for (int r = 0; r < rows; r++) {
+                int len = j->pos0 + t0 + r + 1;   /* positions 0..pos0+t0+r */
+                mast_vec_softmax(S + (size_t)r * nk, (size_t)len, scale);
+                memset(S + (size_t)r * nk + len, 0, (size_t)(nk - len) * sizeof *S);
+            }
+            (void)mast_sgemm(NULL, rows, D, nk, S, nk, Vf, D, true, c->att + (size_t)t0 * E + h * D, E);
+        }
+    }
+}
+
 static mast_status linear(const mast_llama_ctx *c, mast_pool *pool, const tensor *w,
                           const float *x, int n, float *y)
 {
@@ -647,11 +703,13 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             store_kv(c, c->v[l], pos0 + i, v, KV);
         }
         attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_quant_simd()};
-        size_t items = (size_t)n * (size_t)in->n_head;
+        bool gemm = n >= ATT_GEMM_MIN && aj.simd && mast_sgemm_fast();
+        size_t items = gemm ? (size_t)in->n_head : (size_t)n * (size_t)in->n_head;
+        void (*fn)(void *, size_t, size_t, int) = gemm ? attend_gemm : attend;
         if (pool)
-            mast_pool_for(pool, items, attend, &aj);
+            mast_pool_for(pool, items, fn, &aj);
         else
-            attend(&aj, 0, items, 0);
+            fn(&aj, 0, items, 0);
         MAST_TRY(linear(c, pool, &L->wo, c->att, n, c->tmp));
         for (size_t i = 0; i < (size_t)n * E; i++)
             c->x[i] += c->tmp[i];

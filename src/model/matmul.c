@@ -141,26 +141,19 @@ typedef struct dequant_job {
     mast_dtype wtype;
     const unsigned char *W;
     size_t w_row_bytes;
-    int64_t cols, r0;
-    float *out;
+    int64_t cols;
 } dequant_job;
 
-static void dequant_rows(void *ctx, size_t begin, size_t end, int worker)
+static void dequant_row(const void *ctx, int64_t n, float *out)
 {
-    (void)worker;
     const dequant_job *j = ctx;
-    for (size_t r = begin; r < end; r++)
-        mast_dequantize_row(j->wtype, j->W + (size_t)(j->r0 + (int64_t)r) * j->w_row_bytes,
-                            j->out + r * (size_t)j->cols, j->cols);
+    mast_dequantize_row(j->wtype, j->W + (size_t)n * j->w_row_bytes, out, j->cols);
 }
-
-#define DEQUANT_CHUNK 512   /* weight rows expanded to f32 at a time */
 
 /* A large batch over non-f32 weights: the activations rounded as the
 ** quantized dot product would see them (quantized to the weight's dot type
-** and back), the weights expanded to f32 a chunk of rows at a time, and
-** the product on the SGEMM. The same products as the quantized path, summed
-** in another order. */
+** and back), the weights expanded to f32 as the SGEMM packs them. The same
+** products as the quantized path, summed in another order. */
 static mast_status matmul_dequant(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                                   int64_t cols, const float *X, int64_t batch, float *Y)
 {
@@ -169,11 +162,9 @@ static mast_status matmul_dequant(mast_pool *pool, mast_dtype wtype, const void 
     if (atype != MAST_F32 && cols % ai->block_size)
         return mast_fail(MAST_ERR_INVALID, "row length %lld is not a multiple of the %s block size",
                          (long long)cols, ai->name);
-    int64_t chunk = rows < DEQUANT_CHUNK ? rows : DEQUANT_CHUNK;
-    float *A = malloc((size_t)(batch * cols) * sizeof *A), *B = malloc((size_t)(chunk * cols) * sizeof *B);
+    float *A = malloc((size_t)(batch * cols) * sizeof *A);
     void *q = atype != MAST_F32 ? malloc(mast_dtype_row_size(atype, cols)) : NULL;
-    mast_status st = A && B && (q || atype == MAST_F32) ? MAST_OK
-                                                       : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_status st = A && (q || atype == MAST_F32) ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
     for (int64_t b = 0; st == MAST_OK && b < batch; b++) {
         if (atype == MAST_F32) {
             memcpy(A + b * cols, X + b * cols, (size_t)cols * sizeof *A);
@@ -182,18 +173,10 @@ static mast_status matmul_dequant(mast_pool *pool, mast_dtype wtype, const void 
             mast_dequantize_row(atype, q, A + b * cols, cols);
         }
     }
-    dequant_job j = {wtype, W, mast_dtype_row_size(wtype, cols), cols, 0, B};
-    for (int64_t r0 = 0; st == MAST_OK && r0 < rows; r0 += chunk) {
-        int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
-        j.r0 = r0;
-        if (pool)
-            mast_pool_for(pool, (size_t)n, dequant_rows, &j);
-        else
-            dequant_rows(&j, 0, (size_t)n, 0);
-        st = mast_sgemm(pool, batch, n, cols, A, cols, B, cols, false, Y + r0, rows);
-    }
+    dequant_job j = {wtype, W, mast_dtype_row_size(wtype, cols), cols};
+    if (st == MAST_OK)
+        st = mast_sgemm_rows(pool, batch, A, rows, cols, dequant_row, &j, Y, rows);
     free(A);
-    free(B);
     free(q);
     return st;
 }
