@@ -357,26 +357,34 @@ typedef struct rows_job {
     float *data;
 } rows_job;
 
+/* Panels [begin, end): a panel's nr rows made into rows (nr x K), then
+** transposed into the panel 64 depths at a time (those stay in L1). */
 static void pack_rows(void *ctx, size_t begin, size_t end, int worker)
 {
     (void)worker;
     const rows_job *j = ctx;
-    float *tmp = malloc((size_t)j->K * sizeof *tmp);
-    if (!tmp)
-        abort();   /* K floats: a few KiB */
+    int64_t K = j->K;
+    int nr = j->nr;
+    float *rows = malloc((size_t)(nr * K) * sizeof *rows);
+    if (!rows)
+        abort();   /* nr rows of K floats */
     for (size_t p = begin; p < end; p++) {
-        float *dst = j->data + (int64_t)p * j->K * j->nr;
-        for (int c = 0; c < j->nr; c++) {
-            int64_t n = j->n0 + (int64_t)p * j->nr + c;
+        float *dst = j->data + (int64_t)p * K * nr;
+        for (int c = 0; c < nr; c++) {
+            int64_t n = j->n0 + (int64_t)p * nr + c;
             if (n < j->N)
-                j->row(j->ctx, n, tmp);
+                j->row(j->ctx, n, rows + c * K);
             else
-                memset(tmp, 0, (size_t)j->K * sizeof *tmp);
-            for (int64_t k = 0; k < j->K; k++)
-                dst[k * j->nr + c] = tmp[k];
+                memset(rows + c * K, 0, (size_t)K * sizeof *rows);
+        }
+        for (int64_t k0 = 0; k0 < K; k0 += 64) {
+            int64_t k1 = k0 + 64 < K ? k0 + 64 : K;
+            for (int64_t k = k0; k < k1; k++)
+                for (int c = 0; c < nr; c++)
+                    dst[k * nr + c] = rows[c * K + k];
         }
     }
-    free(tmp);
+    free(rows);
 }
 
 mast_status mast_sgemm_rows(mast_pool *pool, int64_t M, const float *A, int64_t N, int64_t K,

@@ -191,8 +191,45 @@ static void test_matmul_uses_gemm_for_f32_batches(void)
     free(G);
 }
 
+/* B made row by row (weights expanded as they are packed): the bits of
+** the product over B itself, across chunks (K = 4096: 512 rows per chunk)
+** and a last panel past N, on one thread and three; ldc wider than N. */
+static void row_of(const void *ctx, int64_t n, float *out)
+{
+    const float *B = ctx;
+    memcpy(out, B + n * 4096, 4096 * sizeof *out);
+}
+
+static void test_rows_made_on_the_fly(void)
+{
+    const int64_t M = 7, N = 600, K = 4096, LDC = 611;
+    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
+    float *want = malloc((size_t)(M * N) * 4), *got = malloc((size_t)(M * LDC) * 4);
+    for (int64_t i = 0; i < M * K; i++)
+        A[i] = frand();
+    for (int64_t i = 0; i < N * K; i++)
+        B[i] = frand();
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
+    REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, want) == MAST_OK);
+    for (int t = 0; t < 2; t++) {
+        REQUIRE(mast_sgemm_rows(t ? pool : NULL, M, A, N, K, row_of, B, got, LDC) == MAST_OK);
+        int bad = 0;
+        for (int64_t m = 0; m < M; m++)
+            bad += memcmp(want + m * N, got + m * LDC, (size_t)N * 4) != 0;
+        CHECK_EQ_INT(bad, 0);
+    }
+    CHECK_EQ_INT(mast_sgemm_rows(NULL, 0, A, N, K, row_of, B, got, LDC), MAST_ERR_INVALID);
+    mast_pool_free(pool);
+    free(A);
+    free(B);
+    free(want);
+    free(got);
+}
+
 int main(void)
 {
+    RUN(test_rows_made_on_the_fly);
     RUN(test_awkward_shapes_match_double_reference);
     RUN(test_packed_bias_rows_independent_of_batch);
     RUN(test_strided_views_and_accumulate);

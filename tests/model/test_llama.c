@@ -342,24 +342,27 @@ static void test_simd_attention_equals_plain_for_common_head_sizes(void)
         REQUIRE(mast_llama_load(&m, g) == MAST_OK);
         CHECK_EQ_INT(mast_llama_info_of(m)->head_dim, 64 * (t + 1));
         int V = mast_llama_info_of(m)->n_vocab;
-        int32_t toks[50];
-        for (int i = 0; i < 50; i++)
+        int32_t toks[120];
+        for (int i = 0; i < 120; i++)
             toks[i] = (int32_t)((i * 31 + 7) % V);
         for (int kv = 0; kv < 2; kv++) {
-            float *a = malloc((size_t)V * 50 * sizeof *a), *b = malloc((size_t)V * 50 * sizeof *b);
+            float *a = malloc((size_t)V * 120 * sizeof *a), *b = malloc((size_t)V * 120 * sizeof *b);
             for (int pass = 0; pass < 2; pass++) {
                 bool old = mast_quant_force_scalar(pass == 1);
                 mast_llama_ctx *c;
-                REQUIRE(mast_llama_ctx_new(m, 64, kv ? MAST_F16 : MAST_F32, &c) == MAST_OK);
-                /* a batch of 40, then 10 single tokens (the generation path) */
-                REQUIRE(mast_llama_decode(c, NULL, toks, 40, true, pass ? b : a) == MAST_OK);
-                for (int i = 40; i < 50; i++)
-                    REQUIRE(mast_llama_decode(c, NULL, &toks[i], 1, false, (pass ? b : a) + (size_t)i * V) == MAST_OK);
+                REQUIRE(mast_llama_ctx_new(m, 160, kv ? MAST_F16 : MAST_F32, &c) == MAST_OK);
+                /* a batch of 40, a batch of 70 after it (on the SGEMM: two query
+                ** chunks, keys before the batch), then 10 single tokens */
+                float *out = pass ? b : a;
+                REQUIRE(mast_llama_decode(c, NULL, toks, 40, true, out) == MAST_OK);
+                REQUIRE(mast_llama_decode(c, NULL, toks + 40, 70, true, out + (size_t)40 * V) == MAST_OK);
+                for (int i = 110; i < 120; i++)
+                    REQUIRE(mast_llama_decode(c, NULL, &toks[i], 1, false, out + (size_t)i * V) == MAST_OK);
                 mast_llama_ctx_free(c);
                 mast_quant_force_scalar(old);
             }
             double worst = 0;
-            for (size_t i = 0; i < (size_t)V * 50; i++)
+            for (size_t i = 0; i < (size_t)V * 120; i++)
                 worst = fabs(a[i] - b[i]) > worst ? fabs(a[i] - b[i]) : worst;
             CHECK(worst < 1e-4 * range_of(a, V));
             free(a);
