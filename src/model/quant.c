@@ -506,7 +506,9 @@ bool mast_quant_force_scalar(bool on)
 
 const char *mast_quant_backend(void)
 {
-    return !force_scalar && mast_avx2_available() ? "avx2" : "scalar";
+    if (force_scalar || !mast_avx2_available())
+        return "scalar";
+    return mast_avx512_available() ? "avx512 (k-quants) + avx2" : "avx2";
 }
 
 bool mast_quant_supported(mast_dtype type)
@@ -550,20 +552,16 @@ float mast_vec_dot_ref(mast_dtype weight, const void *w, const void *a, int64_t 
 
 float (*mast_vec_dot_fn(mast_dtype weight))(const void *w, const void *a, int64_t n)
 {
+    mast_dot_fn f = NULL;
     if (!force_scalar && mast_avx2_available()) {
-        mast_dot_fn f = mast_avx2_dot(weight);
-        if (f)
-            return f;
+        f = mast_avx512_dot(weight);
+        if (!f)
+            f = mast_avx2_dot(weight);
     }
-    return table[weight].dot;
+    return f ? f : table[weight].dot;
 }
 
 float mast_vec_dot(mast_dtype weight, const void *w, const void *a, int64_t n)
 {
-    if (!force_scalar && mast_avx2_available()) {
-        mast_dot_fn f = mast_avx2_dot(weight);
-        if (f)
-            return f(w, a, n);
-    }
-    return table[weight].dot(w, a, n);
+    return mast_vec_dot_fn(weight)(w, a, n);
 }

@@ -59,6 +59,11 @@ static inline void q3_K_scales(const uint8_t packed[12], int8_t out[16])
 
 typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 
+/* AVX-512 kernels (quant_avx512.c), preferred where the CPU has them;
+** NULL where there is none. */
+bool mast_avx512_available(void);
+mast_dot_fn mast_avx512_dot(mast_dtype weight);
+
 /* AVX2 kernels (quant_avx2.c), NULL entries where there is none. */
 mast_dot_fn mast_avx2_dot(mast_dtype weight);
 /* A Q4_K superblock's scales and mins unpacked as 16-bit values, and d, dmin */

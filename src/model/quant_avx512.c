@@ -1,0 +1,133 @@
+/*
+** model/quant_avx512.c — AVX-512 (F, BW) dot products of K-quant weight rows
+** with q8_K activations, for single tokens (generation). Each takes the
+** integer sums and float steps of the reference (quant_k.c) — the integers
+** in any order, the floats in the reference's — so the same bits
+** (test_quant.c). A 512-bit register holds 64 weight values, twice the
+** AVX2 kernels' (quant_avx2.c), which these replace when the CPU has it.
+*/
+#include <immintrin.h>
+#include <string.h>
+
+#include "model/quant_impl.h"
+
+#undef F16
+#define F16(x) _cvtsh_ss(x)   /* F16C, inline */
+
+static inline int32_t hsum512(__m512i v)
+{
+    return _mm512_reduce_add_epi32(v);
+}
+
+/* 16-bit shift counts: lo in the low 256 bits, hi in the high */
+static inline __m512i counts16(short lo, short hi)
+{
+    return _mm512_inserti64x4(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi), 1);
+}
+
+/* 32 bytes in both 256-bit halves, the low nibbles kept in the low half and
+** the high nibbles in the high half: 64 values in element order */
+static inline __m512i nibbles64(const uint8_t *p)
+{
+    __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+    b = _mm512_srlv_epi16(b, counts16(0, 4));
+    return _mm512_and_si512(b, _mm512_set1_epi8(0x0F));
+}
+
+/* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
+** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its bsums */
+static float dot_q4_K(const void *w, const void *act, int64_t n)
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y = act;
+    /* 16-bit lane l of register k takes scale 2k + (l >= 16) */
+    const __m512i lane_hi = _mm512_set_epi64(0x0001000100010001LL, 0x0001000100010001LL,
+                                             0x0001000100010001LL, 0x0001000100010001LL, 0, 0, 0, 0);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        uint32_t a, b, c;
+        memcpy(&a, x[i].scales, 4);
+        memcpy(&b, x[i].scales + 4, 4);
+        memcpy(&c, x[i].scales + 8, 4);
+        uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
+        uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
+        uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
+        __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
+        __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+        __m512i acc = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            __m512i q = nibbles64(x[i].qs + 32 * k);
+            __m512i p16 = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y[i].qs + 64 * k));
+            __m512i idx = _mm512_add_epi16(_mm512_set1_epi16((short)(2 * k)), lane_hi);
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p16, _mm512_permutexvar_epi16(idx, sc)));
+        }
+        __m128i lo = _mm_loadu_si128((const __m128i *)y[i].bsums);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(y[i].bsums + 8));
+        __m128i m = _mm_madd_epi16(mins, _mm_hadd_epi16(lo, hi));
+        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+        int32_t total = hsum512(acc), mn = _mm_cvtsi128_si32(m);
+        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mn;
+    }
+    return sum;
+}
+
+/* q6_K: values 0..63 (stored + 32): low 4 bits from ql, high 2 from qh;
+** value * scale summed per sub-block of 16, minus 32 * scale * bsum */
+static float dot_q6_K(const void *w, const void *act, int64_t n)
+{
+    const block_q6_K *x = w;
+    const block_q8_K *y = act;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    /* 16-bit lane l of register k takes scale 4k + l / 8 */
+    const __m512i lane_sub = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                              1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i sh0 = counts16(0, 2), sh1 = counts16(4, 6);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m512i sc = _mm512_castsi256_si512(sc256);
+        __m512i acc = _mm512_setzero_si512();
+        for (int c = 0; c < 2; c++) {   /* chunks of 128 values */
+            __m512i l = _mm512_loadu_si512(x[i].ql + 64 * c);
+            __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * c)));
+            for (int half = 0; half < 2; half++) {
+                /* quarters 2 half and 2 half + 1: 64 values */
+                __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(l, 4), m4) : _mm512_and_si512(l, m4);
+                __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(h, half ? sh1 : sh0), m3);
+                __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+                int k = 2 * c + half;   /* values 64k.. : sub-blocks 4k..4k+3 */
+                __m512i p16 = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y[i].qs + 64 * k));
+                __m512i idx = _mm512_add_epi16(lane_sub, _mm512_set1_epi16((short)(4 * k)));
+                acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p16, _mm512_permutexvar_epi16(idx, sc)));
+            }
+        }
+        __m256i corr = _mm256_madd_epi16(sc256, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(corr), _mm256_extracti128_si256(corr, 1));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, 0x4E));
+        c4 = _mm_add_epi32(c4, _mm_shuffle_epi32(c4, 0xB1));
+        int32_t total = hsum512(acc) - 32 * _mm_cvtsi128_si32(c4);
+        sum += F16(x[i].d) * y[i].d * (float)total;
+    }
+    return sum;
+}
+
+bool mast_avx512_available(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    return cached;
+}
+
+mast_dot_fn mast_avx512_dot(mast_dtype weight)
+{
+    if (!mast_avx512_available())
+        return NULL;
+    switch (weight) {
+    case MAST_Q4_K: return dot_q4_K;
+    case MAST_Q6_K: return dot_q6_K;
+    default: return NULL;
+    }
+}
