@@ -378,8 +378,11 @@ static float dot_q8_0(const void *w, const void *a, int64_t n)
     return lanes4(lane);
 }
 
-/* Float types: accumulated in 8 float lanes (element j into lane j % 8),
-** summed pairwise at the end, so that the 8-wide SIMD path is identical. */
+/* Float types: element j of each 32 into lane j % 32 (four independent
+** chains of 8, so that the SIMD path is not bound by the FMA latency),
+** the four folded to 8 lanes as (a0 + a1) + (a2 + a3), remaining groups of
+** 8 into those lanes, the 8 summed pairwise, then the tail: the 8-wide SIMD
+** path (quant_avx2.c) does exactly this. */
 static float reduce8(const float acc[8])
 {
     float s4[4], s2[2];
@@ -390,47 +393,31 @@ static float reduce8(const float acc[8])
     return s2[0] + s2[1];
 }
 
-static float dot_f32(const void *w, const void *a, int64_t n)
-{
-    const float *x = w, *y = a;
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(x[i], y[i], sum);
-    return sum;
-}
+#define DOT_FLOAT(name, T, CONV)                                                                   \
+    static float name(const void *w, const void *a, int64_t n)                                   \
+    {                                                                                             \
+        const T *x = w, *y = a;                                                                   \
+        float acc[32] = {0}, acc8[8];                                                             \
+        int64_t i = 0;                                                                            \
+        for (; i + 32 <= n; i += 32)                                                              \
+            for (int k = 0; k < 32; k++)                                                          \
+                acc[k] = fmaf(CONV(x[i + k]), CONV(y[i + k]), acc[k]);                            \
+        for (int k = 0; k < 8; k++)                                                               \
+            acc8[k] = (acc[k] + acc[k + 8]) + (acc[k + 16] + acc[k + 24]);                        \
+        for (; i + 8 <= n; i += 8)                                                                \
+            for (int k = 0; k < 8; k++)                                                           \
+                acc8[k] = fmaf(CONV(x[i + k]), CONV(y[i + k]), acc8[k]);                          \
+        float sum = reduce8(acc8);                                                                \
+        for (; i < n; i++)                                                                        \
+            sum = fmaf(CONV(x[i]), CONV(y[i]), sum);                                              \
+        return sum;                                                                               \
+    }
 
-static float dot_f16(const void *w, const void *a, int64_t n)
-{
-    const mast_f16 *x = w, *y = a;
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] = fmaf(F16(x[i + k]), F16(y[i + k]), acc[k]);
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(F16(x[i]), F16(y[i]), sum);
-    return sum;
-}
+static inline float f32_same(float v) { return v; }
 
-static float dot_bf16(const void *w, const void *a, int64_t n)
-{
-    const uint16_t *x = w, *y = a;
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] = fmaf(mast_bf16_to_f32(x[i + k]), mast_bf16_to_f32(y[i + k]), acc[k]);
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(mast_bf16_to_f32(x[i]), mast_bf16_to_f32(y[i]), sum);
-    return sum;
-}
+DOT_FLOAT(dot_f32, float, f32_same)
+DOT_FLOAT(dot_f16, mast_f16, F16)
+DOT_FLOAT(dot_bf16, uint16_t, mast_bf16_to_f32)
 
 static void dequant_f32(const void *src, float *y, int64_t n) { memcpy(y, src, (size_t)n * 4); }
 static void quant_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * 4); }

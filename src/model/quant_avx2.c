@@ -71,53 +71,47 @@ static inline __m256i dot_u8(__m256i u, __m256i y)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
 }
 
-static float dot_f32(const void *w, const void *a, int64_t n)
-{
-    const float *x = w, *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(x[i], y[i], sum);
-    return sum;
-}
-
-static float dot_f16(const void *w, const void *a, int64_t n)
-{
-    const mast_f16 *x = w, *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 fx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-        __m256 fy = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
-        acc = _mm256_fmadd_ps(fx, fy, acc);
-    }
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(F16(x[i]), F16(y[i]), sum);
-    return sum;
-}
-
 static inline __m256 load_bf16(const uint16_t *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-static float dot_bf16(const void *w, const void *a, int64_t n)
+static inline __m256 load_f16(const mast_f16 *p)
 {
-    const uint16_t *x = w, *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), acc);
-    float sum = reduce8(acc);
-    for (; i < n; i++)
-        sum = fmaf(mast_bf16_to_f32(x[i]), mast_bf16_to_f32(y[i]), sum);
-    return sum;
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
+
+static inline float f32_same(float v) { return v; }
+static inline float bf16f(uint16_t v) { return mast_bf16_to_f32(v); }
+
+/* Float types: four chains of 8 lanes over each 32 elements, folded as
+** (a0 + a1) + (a2 + a3), then groups of 8, reduce8, the tail — the
+** reference's order (quant.c), so the same bits. */
+#define DOT_FLOAT(name, T, LOAD, SCALAR)                                             \
+    static float name(const void *w, const void *a, int64_t n)                     \
+    {                                                                               \
+        const T *x = w, *y = a;                                                     \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                 \
+        int64_t i = 0;                                                              \
+        for (; i + 32 <= n; i += 32) {                                              \
+            a0 = _mm256_fmadd_ps(LOAD(x + i), LOAD(y + i), a0);                     \
+            a1 = _mm256_fmadd_ps(LOAD(x + i + 8), LOAD(y + i + 8), a1);             \
+            a2 = _mm256_fmadd_ps(LOAD(x + i + 16), LOAD(y + i + 16), a2);           \
+            a3 = _mm256_fmadd_ps(LOAD(x + i + 24), LOAD(y + i + 24), a3);           \
+        }                                                                           \
+        __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));   \
+        for (; i + 8 <= n; i += 8)                                                  \
+            acc = _mm256_fmadd_ps(LOAD(x + i), LOAD(y + i), acc);                   \
+        float sum = reduce8(acc);                                                   \
+        for (; i < n; i++)                                                          \
+            sum = fmaf(SCALAR(x[i]), SCALAR(y[i]), sum);                            \
+        return sum;                                                                 \
+    }
+
+DOT_FLOAT(dot_f32, float, _mm256_loadu_ps, f32_same)
+DOT_FLOAT(dot_f16, mast_f16, load_f16, F16)
+DOT_FLOAT(dot_bf16, uint16_t, load_bf16, bf16f)
 
 /* The int32 sums of four 8-lane vectors: {sum(v0), sum(v1), sum(v2), sum(v3)}. */
 static inline __m128i hsum4_i32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
