@@ -23,8 +23,8 @@ typedef struct part {
     const unsigned char *A;      /* the activation rows converted to this part's dot type */
     size_t a_row_bytes;
     size_t first_tile;
-    const float *a_scales;       /* Q8_0 batches: the activation blocks' scales as floats */
-    const int32_t *a_sumy;       /* ... and with VNNI, 128 * each activation block's sum */
+    const float *a_scales;       /* Q8_0: the activation blocks' scales as floats */
+    const int32_t *a_sumy;       /* ... and with AVX-512 VNNI, 128 * each activation block's sum */
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
     bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
     const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
@@ -42,32 +42,23 @@ typedef struct job {
 #define ROW_TILE MAST_QT_ROWS   /* 16 */
 #define QT_MIN_BATCH 4          /* below, packing a tile costs more than it saves */
 
-/* A Q8_0 tile over a batch: the weight rows' block scales converted once,
-** the activations' once per product (a_scales); with VNNI also the weight
-** bytes offset to unsigned (xu) and the activation sums (a_sumy). dx holds
-** ROW_TILE * nb floats and, after them, ROW_TILE * nb * 32 bytes. */
+/* A Q8_0 tile over a batch (AVX2): the weight rows' block scales converted
+** once, the activations' once per product (a_scales). dx holds ROW_TILE * nb
+** floats. */
 static void q8_0_tile(const job *j, const part *p, int64_t r0, int64_t r1, float *dx)
 {
     int64_t nb = j->cols / QK8_0;
-    uint8_t *xu = (uint8_t *)(dx + ROW_TILE * nb);
     for (int64_t r = r0; r < r1; r++) {
         const block_q8_0 *row = (const block_q8_0 *)(p->W + (size_t)r * p->w_row_bytes);
-        for (int64_t i = 0; i < nb; i++) {
+        for (int64_t i = 0; i < nb; i++)
             dx[(r - r0) * nb + i] = mast_f16_to_f32(row[i].d);
-            if (p->a_sumy)
-                for (int k = 0; k < QK8_0; k++)
-                    xu[((r - r0) * nb + i) * QK8_0 + k] = (uint8_t)(row[i].qs[k] ^ 0x80);
-        }
     }
     for (int64_t b = 0; b < j->batch; b++) {
         const unsigned char *a = p->A + (size_t)b * p->a_row_bytes;
         const float *dy = p->a_scales + b * nb;
         for (int64_t r = r0; r < r1; r++)
-            p->Y[b * p->rows + r] =
-                p->a_sumy ? mast_vnni_dot_q8_0_scaled(xu + (r - r0) * nb * QK8_0, a, p->a_sumy + b * nb,
-                                                      dx + (r - r0) * nb, dy, j->cols)
-                          : mast_avx2_dot_q8_0_scaled(p->W + (size_t)r * p->w_row_bytes, a,
-                                                      dx + (r - r0) * nb, dy, j->cols);
+            p->Y[b * p->rows + r] = mast_avx2_dot_q8_0_scaled(p->W + (size_t)r * p->w_row_bytes, a,
+                                                              dx + (r - r0) * nb, dy, j->cols);
     }
 }
 
@@ -117,8 +108,16 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                         p->qt_aux, j->batch, p->Y + r0, p->rows);
             continue;
         }
-        if (p->a_scales &&
-            (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * (sizeof *dx + QK8_0))))) {
+        if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
+            int64_t nb = j->cols / QK8_0;
+            for (int64_t b = 0; b < j->batch; b++)
+                for (int64_t r = r0; r < r1; r++)
+                    p->Y[b * p->rows + r] = mast_avx512_dot_q8_0_aux(
+                        p->W + (size_t)r * p->w_row_bytes, p->A + (size_t)b * p->a_row_bytes,
+                        p->a_sumy + b * nb, p->a_scales + b * nb, j->cols);
+            continue;
+        }
+        if (p->a_scales && (dx || (dx = malloc((size_t)(ROW_TILE * (j->cols / QK8_0)) * sizeof *dx)))) {
             q8_0_tile(j, p, r0, r1, dx);
             continue;
         }
@@ -284,7 +283,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             continue;
         }
         p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
-        if (wtype == MAST_Q8_0 && batch >= 2 && mast_quant_simd()) {
+        if (wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;
             float *sc = malloc((size_t)(batch * nb) * sizeof *sc);

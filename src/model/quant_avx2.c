@@ -179,38 +179,6 @@ float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, c
     return q8_0_dot(w, a, dx, dy, n);
 }
 
-/* The same with AVX-512 VNNI for a batch: the weight bytes stored plus 128
-** (xu, unsigned) so that one dpbusd forms each block's 8 partial sums
-** without 16-bit saturation; sum((x + 128) y) - 128 sum(y) is the same
-** integer as sum(x y), so the result keeps dot_q8_0's bits. sumy128 holds
-** 128 * sum(y) per activation block. */
-__attribute__((target("avx512f,avx512vl,avx512vnni,avx2,fma,f16c"))) float
-mast_vnni_dot_q8_0_scaled(const uint8_t *xu, const void *a, const int32_t *sumy128, const float *dx,
-                          const float *dy, int64_t n)
-{
-    const block_q8_0 *y = a;
-    int64_t nb = n / QK8_0, i = 0;
-    const __m256i zero = _mm256_setzero_si256();
-    __m128 acc = _mm_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m256i d[4];
-        for (int k = 0; k < 4; k++)
-            d[k] = _mm256_dpbusd_epi32(zero, _mm256_loadu_si256((const __m256i *)(xu + 32 * (i + k))),
-                                       _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-        __m128i isum = _mm_sub_epi32(hsum4_i32(d[0], d[1], d[2], d[3]),
-                                     _mm_loadu_si128((const __m128i *)(sumy128 + i)));
-        acc = add4(acc, isum, _mm_loadu_ps(dx + i), _mm_loadu_ps(dy + i));
-    }
-    float lane[4];
-    _mm_storeu_ps(lane, acc);
-    for (; i < nb; i++) {
-        __m256i d = _mm256_dpbusd_epi32(zero, _mm256_loadu_si256((const __m256i *)(xu + 32 * i)),
-                                        _mm256_loadu_si256((const __m256i *)y[i].qs));
-        lane[i % 4] += (float)(hsum_i32(d) - sumy128[i]) * dx[i] * dy[i];
-    }
-    return lanes4(lane);
-}
-
 bool mast_vnni_available(void)
 {
     static int cached = -1;

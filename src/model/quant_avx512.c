@@ -131,3 +131,52 @@ mast_dot_fn mast_avx512_dot(mast_dtype weight)
     default: return NULL;
     }
 }
+
+/* q8_0 weights x q8_0 activations with AVX-512 VNNI, for single tokens: the
+** weight bytes offset to unsigned (x ^ 0x80) so that one vpdpbusd does 64
+** products; the activation side's 128 * sum per block (sumy128) and float
+** scales (dy) come precomputed, once per activation row. Block i's integer
+** sum times its two scales goes to lane i % 4, as the reference. */
+float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
+                               int64_t n)
+{
+    const block_q8_0 *x = w, *y = a;
+    int64_t nb = n / QK8_0, i = 0;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m128 acc = _mm_setzero_ps();
+    for (; i + 4 <= nb; i += 4) {
+        __m512i u0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[i].qs)),
+                                        _mm256_loadu_si256((const __m256i *)x[i + 1].qs), 1);
+        __m512i u1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[i + 2].qs)),
+                                        _mm256_loadu_si256((const __m256i *)x[i + 3].qs), 1);
+        __m512i a0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[i].qs)),
+                                        _mm256_loadu_si256((const __m256i *)y[i + 1].qs), 1);
+        __m512i a1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[i + 2].qs)),
+                                        _mm256_loadu_si256((const __m256i *)y[i + 3].qs), 1);
+        __m512i z0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(u0, flip), a0);
+        __m512i z1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(u1, flip), a1);
+        /* per 128-bit lane L: [z0 sum of L, z1 sum of L, ...] */
+        __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(z0, z1), _mm512_unpackhi_epi32(z0, z1));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, _MM_PERM_BADC));
+        /* lanes 0+1 (blocks i, i+2) and 2+3 (blocks i+1, i+3) */
+        t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+        __m128i lo = _mm512_castsi512_si128(t), hi = _mm512_extracti32x4_epi32(t, 2);
+        __m128i isum = _mm_sub_epi32(_mm_unpacklo_epi32(lo, hi), _mm_loadu_si128((const __m128i *)(sumy128 + i)));
+        __m128 dx = _mm_cvtph_ps(_mm_setr_epi16((short)x[i].d, (short)x[i + 1].d, (short)x[i + 2].d,
+                                                (short)x[i + 3].d, 0, 0, 0, 0));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), dx), _mm_loadu_ps(dy + i)));
+    }
+    float lane[4];
+    _mm_storeu_ps(lane, acc);
+    for (; i < nb; i++) {
+        __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+                                        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].qs),
+                                                         _mm256_set1_epi8((char)0x80)),
+                                        _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+        lane[i % 4] += (float)(_mm_cvtsi128_si32(s) - sumy128[i]) * F16(x[i].d) * dy[i];
+    }
+    return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}

@@ -63,6 +63,10 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 ** NULL where there is none. */
 bool mast_avx512_available(void);
 mast_dot_fn mast_avx512_dot(mast_dtype weight);
+/* q8_0 rows with AVX-512 VNNI (mast_vnni_available), the activation side's
+** 128 * block sums and float scales precomputed: mast_vec_dot's bits */
+float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
+                               int64_t n);
 
 /* AVX2 kernels (quant_avx2.c), NULL entries where there is none. */
 mast_dot_fn mast_avx2_dot(mast_dtype weight);
@@ -76,8 +80,6 @@ float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_
 void mast_avx2_dot_q4_K_prepared2(const void *w, const void *act0, const void *act1,
                                   const mast_k4_pre *pre, int64_t n, float out[2]);
 bool mast_vnni_available(void);
-float mast_vnni_dot_q8_0_scaled(const uint8_t *xu, const void *a, const int32_t *sumy128, const float *dx,
-                                const float *dy, int64_t n);
 float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, const float *dy,
                                 int64_t n);
 bool mast_avx2_available(void);
