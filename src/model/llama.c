@@ -718,10 +718,7 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
         mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, c->g},
                                        {L->wu.type, L->wu.data, L->wu.rows, c->u}};
         MAST_TRY(mast_matmul_parts(pool, gate_up, 2, E, c->h, n, c->fast_prompt));
-        for (size_t i = 0; i < (size_t)n * F; i++) {
-            float g = c->g[i];
-            c->g[i] = g / (1.0f + expf(-g)) * c->u[i];   /* silu(gate) * up */
-        }
+        mast_vec_swiglu(c->g, c->u, (size_t)n * F);   /* silu(gate) * up */
         MAST_TRY(linear(c, pool, &L->wd, c->g, n, c->tmp));
         for (size_t i = 0; i < (size_t)n * E; i++)
             c->x[i] += c->tmp[i];

@@ -74,6 +74,13 @@ void mast_vec_gelu(float *x, size_t n)
 }
 
 MULTIVERSION
+void mast_vec_swiglu(float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
+}
+
+MULTIVERSION
 void mast_vec_softmax(float *x, size_t n, float scale)
 {
     if (!n)

@@ -19,6 +19,9 @@ void mast_vec_exp(float *x, size_t n);
 /* x[i] = GELU(x[i]), the tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void mast_vec_gelu(float *x, size_t n);
 
+/* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU) */
+void mast_vec_swiglu(float *g, const float *u, size_t n);
+
 /* x = softmax(scale * x) */
 void mast_vec_softmax(float *x, size_t n, float scale);
 
