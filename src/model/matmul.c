@@ -25,6 +25,7 @@ typedef struct part {
     size_t first_tile;
     const float *a_scales;       /* Q8_0: the activation blocks' scales as floats */
     const int32_t *a_sumy;       /* ... and with AVX-512 VNNI, 128 * each activation block's sum */
+    const float *a_f32;          /* f16 weights on AVX-512: the f16 activations as f32 */
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
     bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
     const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
@@ -106,6 +107,13 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                          (int)(r1 - r0), j->cols, qt);
             mast_qt_run(p->wtype, qt, (int)(r1 - r0), j->cols, p->A, p->a_row_bytes,
                         p->qt_aux, j->batch, p->Y + r0, p->rows);
+            continue;
+        }
+        if (p->a_f32) {
+            for (int64_t b = 0; b < j->batch; b++)
+                for (int64_t r = r0; r < r1; r++)
+                    p->Y[b * p->rows + r] = mast_avx512_dot_f16_f32(p->W + (size_t)r * p->w_row_bytes,
+                                                                    p->a_f32 + b * j->cols, j->cols);
             continue;
         }
         if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
@@ -266,6 +274,16 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
+        if (wtype == MAST_F16 && mast_quant_simd() && mast_avx512_available()) {
+            float *f = malloc((size_t)(batch * cols) * sizeof *f);
+            if (!f) {
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                break;
+            }
+            mast_dequantize_row(MAST_F16, bufs[b], f, batch * cols);   /* exact */
+            p->a_f32 = f;
+            continue;
+        }
         if (batch >= QT_MIN_BATCH && mast_qt_supported(wtype)) {
             size_t n_aux = mast_qt_aux_ints(wtype, cols), tb = mast_qt_tile_bytes(wtype, cols);
             p->qt = true;
@@ -320,6 +338,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
         free((void *)j.p[k].a_scales);
         free((void *)j.p[k].a_sumy);
         free((void *)j.p[k].qt_aux);
+        free((void *)j.p[k].a_f32);
     }
     return st;
 }

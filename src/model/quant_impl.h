@@ -65,6 +65,7 @@ bool mast_avx512_available(void);
 mast_dot_fn mast_avx512_dot(mast_dtype weight);
 /* q8_0 rows with AVX-512 VNNI (mast_vnni_available), the activation side's
 ** 128 * block sums and float scales precomputed: mast_vec_dot's bits */
+float mast_avx512_dot_f16_f32(const void *w, const float *y, int64_t n);   /* y: f16 values */
 float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
                                int64_t n);
 

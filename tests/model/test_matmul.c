@@ -78,6 +78,8 @@ static void test_batches_equal_dot_products(void)
             check_type(types[i], 21, 224, 2);   /* the row kernels, 7 blocks */
         }
     }
+    for (int64_t cols = 229; cols <= 237; cols += 8)   /* f16 rows: 32s, an 8, a tail */
+        check_type(MAST_F16, 21, cols, 2);
 }
 
 static void test_bad_row_length_is_refused(void)
