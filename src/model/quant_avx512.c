@@ -14,6 +14,20 @@
 #undef F16
 #define F16(x) _cvtsh_ss(x)   /* F16C, inline */
 
+/* Weights stream from memory once per token: each kernel asks for the
+** bytes PREFETCH_AHEAD past the ones it is reading (rows follow each
+** other, so that runs into the next rows), which keeps more reads in
+** flight than the hardware prefetcher does (f16 rows, 1 thread: 32 -> 45
+** GB/s at 8 KiB, measured; 1-4 KiB gained less or lost). A hint: no fault
+** past the end. */
+#define PREFETCH_AHEAD 8192
+
+static inline void prefetch_ahead(const void *p, int lines)
+{
+    for (int k = 0; k < lines; k++)
+        _mm_prefetch((const char *)p + PREFETCH_AHEAD + 64 * k, _MM_HINT_T0);
+}
+
 static inline int32_t hsum512(__m512i v)
 {
     return _mm512_reduce_add_epi32(v);
@@ -54,6 +68,7 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
         uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
         __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
         __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+        prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
         __m512i acc = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
             __m512i q = nibbles64(x[i].qs + 32 * k);
@@ -85,6 +100,7 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
     const __m512i sh0 = counts16(0, 2), sh1 = counts16(4, 6);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
+        prefetch_ahead(&x[i], i % 2 ? 4 : 3);   /* 420 bytes per 2: 7 lines */
         __m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         __m512i sc = _mm512_castsi256_si512(sc256);
         __m512i acc = _mm512_setzero_si512();
@@ -145,6 +161,7 @@ float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m128 acc = _mm_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
+        prefetch_ahead(&x[i], 2 + (i % 32 != 28));   /* 136 bytes per 4 blocks */
         __m512i u0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[i].qs)),
                                         _mm256_loadu_si256((const __m256i *)x[i + 1].qs), 1);
         __m512i u1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[i + 2].qs)),
@@ -191,6 +208,7 @@ float mast_avx512_dot_f16_f32(const void *w, const float *y, int64_t n)
     __m512 z0 = _mm512_setzero_ps(), z1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_ahead(x + i, 1);
         z0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
                              _mm512_loadu_ps(y + i), z0);
         z1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))),
