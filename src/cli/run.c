@@ -33,8 +33,10 @@
     "                          go on (default: stop with an error)\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
     "                          (default: recognised from the model's chat template)\n"       \
-    "      --fast-prompt       prompts of 128+ tokens over quantized weights on the f32 matrix\n" \
-    "                          kernel: faster, logits no longer llama.cpp's to the last bits\n"
+    "      --fast-prompt       on CPUs without AVX-512 VNNI: prompts of 128+ tokens over\n"   \
+    "                          quantized weights on the f32 matrix kernel: faster there,\n"    \
+    "                          logits no longer llama.cpp's to the last bits (with VNNI the\n" \
+    "                          exact int8 kernels are faster and run either way)\n"
 
 static const char run_help[] =
     "Usage: mast run -m MODEL.gguf -p PROMPT [options]\n"

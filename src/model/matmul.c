@@ -194,6 +194,13 @@ mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_
     return mast_matmul_ex(pool, wtype, W, rows, cols, X, batch, Y, false);
 }
 
+/* Whether a batch of this type takes the interleaved tiles (exact, and
+** faster than expanding the weights for the SGEMM). */
+static bool qt_for(mast_dtype wtype, int64_t batch)
+{
+    return batch >= QT_MIN_BATCH && mast_quant_simd() && mast_qt_supported(wtype);
+}
+
 /* Whether a part goes through the SGEMM (see matmul.h). */
 static bool on_sgemm(mast_dtype wtype, int64_t batch, bool fast)
 {
@@ -203,7 +210,7 @@ static bool on_sgemm(mast_dtype wtype, int64_t batch, bool fast)
         return batch >= MAST_GEMM_MIN_BATCH;
     if (wtype == MAST_F16 || wtype == MAST_BF16)   /* exact products either way */
         return batch >= MAST_DEQUANT_MIN_BATCH;
-    return fast && batch >= MAST_FAST_MIN_BATCH;
+    return fast && batch >= MAST_FAST_MIN_BATCH && !qt_for(wtype, batch);
 }
 
 mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
@@ -284,7 +291,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             p->a_f32 = f;
             continue;
         }
-        if (batch >= QT_MIN_BATCH && mast_qt_supported(wtype)) {
+        if (qt_for(wtype, batch)) {
             size_t n_aux = mast_qt_aux_ints(wtype, cols), tb = mast_qt_tile_bytes(wtype, cols);
             p->qt = true;
             j.qt_bytes = tb > j.qt_bytes ? tb : j.qt_bytes;

@@ -15,7 +15,9 @@
 ** summation order differs. mast_matmul_ex with `fast` does the same for the
 ** quantized types from MAST_FAST_MIN_BATCH rows (activations quantized to the
 ** dot type and back; Q8_0, 2 threads: 574 vs 785 rows/s at 64 rows, 846 vs
-** 770 at 128, 1,279 vs 752 at 256): the
+** 770 at 128, 1,279 vs 752 at 256) — except where the interleaved tiles
+** (AVX-512 VNNI, quant_impl.h) take the type: exact and faster still, they
+** are used whatever `fast` says: the
 ** same products again, but a different sum can move a later activation
 ** across a quantization step, so logits are no longer llama.cpp's to the
 ** last bits (measured in docs/benchmarks.md).
