@@ -45,8 +45,10 @@ struct mast_llama_ctx {
     int n_ctx, used;
     mast_dtype kv_type;
     bool fast_prompt;       /* quantized prompt products on the SGEMM (see matmul.h) */
-    size_t kv_row;          /* bytes of one position's keys (or values) in one layer */
-    unsigned char **k, **v; /* per layer: n_ctx rows of n_head_kv * head_dim */
+    size_t kv_pos;          /* bytes of one position's keys (or values) of one KV head */
+    /* per layer, head-major: KV head h's n_ctx positions of head_dim values
+    ** at h * n_ctx * kv_pos (attention reads a head's positions in order) */
+    unsigned char **k, **v;
     /* scratch, grown to the largest batch seen */
     int cap_batch;
     float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
@@ -293,7 +295,7 @@ mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_typ
     c->m = m;
     c->n_ctx = n_ctx;
     c->kv_type = kv_type;
-    c->kv_row = (size_t)in->n_head_kv * in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
+    c->kv_pos = (size_t)in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
     c->k = calloc((size_t)in->n_layer, sizeof *c->k);
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     int half = in->rope_dims / 2;
@@ -303,8 +305,8 @@ mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_typ
                          ? MAST_OK
                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
     for (int l = 0; st == MAST_OK && l < in->n_layer; l++) {
-        c->k[l] = malloc(c->kv_row * (size_t)n_ctx);
-        c->v[l] = malloc(c->kv_row * (size_t)n_ctx);
+        c->k[l] = malloc(c->kv_pos * (size_t)in->n_head_kv * (size_t)n_ctx);
+        c->v[l] = malloc(c->kv_pos * (size_t)in->n_head_kv * (size_t)n_ctx);
         if (!c->k[l] || !c->v[l])
             st = mast_fail(MAST_ERR_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
     }
@@ -427,21 +429,34 @@ static void rope(const mast_llama_ctx *c, float *row, int n_heads, int pos)
     }
 }
 
-static void store_kv(mast_llama_ctx *c, unsigned char *cache, int pos, const float *row, int n)
+/* KV head h's values at position pos */
+static inline unsigned char *kv_at_pos(const mast_llama_ctx *c, unsigned char *cache, int h, int pos)
 {
-    unsigned char *dst = cache + (size_t)pos * c->kv_row;
-    if (c->kv_type == MAST_F32) {
-        memcpy(dst, row, (size_t)n * sizeof *row);
-    } else {
-        mast_quantize_row(MAST_F16, row, dst, n);
+    return cache + ((size_t)h * (size_t)c->n_ctx + (size_t)pos) * c->kv_pos;
+}
+
+/* a position's keys or values, all KV heads (row: n_head_kv * head_dim floats) */
+static void store_kv(mast_llama_ctx *c, unsigned char *cache, int pos, const float *row)
+{
+    const mast_llama_info *in = &c->m->info;
+    int D = in->head_dim;
+    for (int h = 0; h < in->n_head_kv; h++) {
+        unsigned char *dst = kv_at_pos(c, cache, h, pos);
+        if (c->kv_type == MAST_F32)
+            memcpy(dst, row + (size_t)h * D, (size_t)D * sizeof *row);
+        else
+            mast_quantize_row(MAST_F16, row + (size_t)h * D, dst, D);
     }
 }
 
-static inline float kv_at(const mast_llama_ctx *c, const unsigned char *cache, int pos, int i)
+/* element i (KV head i / head_dim) of a position's keys or values */
+static inline float kv_at(const mast_llama_ctx *c, unsigned char *cache, int pos, int i)
 {
+    int D = c->m->info.head_dim;
+    const unsigned char *p = kv_at_pos(c, cache, i / D, pos);
     if (c->kv_type == MAST_F32)
-        return ((const float *)(cache + (size_t)pos * c->kv_row))[i];
-    return mast_f16_to_f32(((const mast_f16 *)(cache + (size_t)pos * c->kv_row))[i]);
+        return ((const float *)p)[i % D];
+    return mast_f16_to_f32(((const mast_f16 *)p)[i % D]);
 }
 
 typedef struct attn_job {
@@ -562,41 +577,40 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     const mast_llama_info *in = &c->m->info;
     int D = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
     bool f16 = c->kv_type == MAST_F16;
-    size_t esz = f16 ? 2 : 4;
+    size_t st = c->kv_pos;
     float scale = 1.0f / sqrtf((float)D);
     float *s = c->scores + (size_t)worker * c->n_ctx;
-    const unsigned char *K = c->k[j->layer], *V = c->v[j->layer];
     for (size_t item = begin; item < end; item++) {
         int t = (int)(item / (size_t)H), h = (int)(item % (size_t)H), kvh = h / group;
         int n = j->pos0 + t + 1;   /* attends to positions 0..pos0+t */
         const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
-        size_t off = (size_t)kvh * D * esz;
+        const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
         if (j->simd) {
             int p = 0;
             for (; p + 8 <= n; p += 8)
-                dot8_simd(q, K + (size_t)p * c->kv_row + off, c->kv_row, D, f16, s + p);
+                dot8_simd(q, K + (size_t)p * st, st, D, f16, s + p);
             for (; p < n; p++)
-                s[p] = dot_simd(q, K + (size_t)p * c->kv_row + off, D, f16);
+                s[p] = dot_simd(q, K + (size_t)p * st, D, f16);
         } else
             for (int p = 0; p < n; p++)
-                s[p] = dot_plain(q, K + (size_t)p * c->kv_row + off, D, f16);
+                s[p] = dot_plain(q, K + (size_t)p * st, D, f16);
         mast_vec_softmax(s, (size_t)n, scale);
         float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
         if (j->simd && D == 64) {
-            wsum64(o, s, V + off, c->kv_row, n, f16);
+            wsum64(o, s, V, st, n, f16);
             continue;
         }
         if (j->simd && D == 128) {
-            wsum128(o, s, V + off, c->kv_row, n, f16);
+            wsum128(o, s, V, st, n, f16);
             continue;
         }
         memset(o, 0, (size_t)D * sizeof *o);
         if (j->simd)
             for (int p = 0; p < n; p++)
-                axpy_simd(o, s[p], V + (size_t)p * c->kv_row + off, D, f16);
+                axpy_simd(o, s[p], V + (size_t)p * st, D, f16);
         else
             for (int p = 0; p < n; p++)
-                axpy_plain(o, s[p], V + (size_t)p * c->kv_row + off, D, f16);
+                axpy_plain(o, s[p], V + (size_t)p * st, D, f16);
     }
 }
 
@@ -609,17 +623,13 @@ static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
     const mast_llama_info *in = &c->m->info;
     int D = in->head_dim, E = in->n_embd, group = in->n_head / in->n_head_kv;
     int n_kv = j->pos0 + j->n;
-    size_t esz = c->kv_type == MAST_F16 ? 2 : 4;
     float scale = 1.0f / sqrtf((float)D);
     float *Kf = c->att_buf + (size_t)worker * att_buf_floats(c);
     float *Vf = Kf + (size_t)c->n_ctx * D, *S = Vf + (size_t)c->n_ctx * D;
-    const unsigned char *K = c->k[j->layer], *V = c->v[j->layer];
     for (size_t h = begin; h < end; h++) {
-        size_t off = (size_t)((int)h / group) * D * esz;
-        for (int p = 0; p < n_kv; p++) {
-            mast_dequantize_row(c->kv_type, K + (size_t)p * c->kv_row + off, Kf + (size_t)p * D, D);
-            mast_dequantize_row(c->kv_type, V + (size_t)p * c->kv_row + off, Vf + (size_t)p * D, D);
-        }
+        int kvh = (int)h / group;   /* its positions are contiguous: one conversion each */
+        mast_dequantize_row(c->kv_type, kv_at_pos(c, c->k[j->layer], kvh, 0), Kf, (int64_t)n_kv * D);
+        mast_dequantize_row(c->kv_type, kv_at_pos(c, c->v[j->layer], kvh, 0), Vf, (int64_t)n_kv * D);
         for (int t0 = 0; t0 < j->n; t0 += ATT_QCHUNK) {
             int rows = j->n - t0 < ATT_QCHUNK ? j->n - t0 : ATT_QCHUNK, nk = j->pos0 + t0 + rows;
             /* small shapes, no failure: S = Q K^T */
@@ -699,8 +709,8 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
                     v[d] += L->bv[d];
             rope(c, q, in->n_head, pos0 + i);
             rope(c, k, in->n_head_kv, pos0 + i);
-            store_kv(c, c->k[l], pos0 + i, k, KV);
-            store_kv(c, c->v[l], pos0 + i, v, KV);
+            store_kv(c, c->k[l], pos0 + i, k);
+            store_kv(c, c->v[l], pos0 + i, v);
         }
         attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_quant_simd()};
         bool gemm = n >= ATT_GEMM_MIN && aj.simd && mast_sgemm_fast();
@@ -761,8 +771,9 @@ mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard)
                     v[b] = x0 * sd + x1 * cd;
                 }
             }
-            store_kv(c, c->k[l], to, row, KV);
-            memmove(c->v[l] + (size_t)to * c->kv_row, c->v[l] + (size_t)p * c->kv_row, c->kv_row);
+            store_kv(c, c->k[l], to, row);
+            for (int h = 0; h < in->n_head_kv; h++)
+                memmove(kv_at_pos(c, c->v[l], h, to), kv_at_pos(c, c->v[l], h, p), c->kv_pos);
         }
     }
     free(row);
