@@ -27,6 +27,9 @@
 
 #include "model/quant_impl.h"
 
+#undef F16
+#define F16(x) _cvtsh_ss(x)   /* F16C, inline: the same value as mast_f16_to_f32 */
+
 #define TR MAST_QT_ROWS   /* 16 rows, one per 32-bit lane */
 #define NB 4              /* activation rows per pass */
 
