@@ -14,14 +14,18 @@ static float frand(void)
     return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2 - 1;
 }
 
+static float *random_floats(int64_t n)
+{
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; v && i < n; i++)
+        v[i] = frand();
+    return v;
+}
+
 static void check_shape(int64_t M, int64_t N, int64_t K)
 {
-    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
+    float *A = random_floats(M * K), *B = random_floats(N * K);
     float *C1 = malloc((size_t)(M * N) * 4), *C3 = malloc((size_t)(M * N) * 4);
-    for (int64_t i = 0; i < M * K; i++)
-        A[i] = frand();
-    for (int64_t i = 0; i < N * K; i++)
-        B[i] = frand();
     mast_pool *pool;
     REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
     REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, C1) == MAST_OK);
@@ -203,12 +207,8 @@ static void row_of(const void *ctx, int64_t n, float *out)
 static void test_rows_made_on_the_fly(void)
 {
     const int64_t M = 7, N = 600, K = 4096, LDC = 611;
-    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
+    float *A = random_floats(M * K), *B = random_floats(N * K);
     float *want = malloc((size_t)(M * N) * 4), *got = malloc((size_t)(M * LDC) * 4);
-    for (int64_t i = 0; i < M * K; i++)
-        A[i] = frand();
-    for (int64_t i = 0; i < N * K; i++)
-        B[i] = frand();
     mast_pool *pool;
     REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
     REQUIRE(mast_sgemm_nt(NULL, M, N, K, A, B, want) == MAST_OK);
