@@ -495,7 +495,7 @@ const char *mast_quant_backend(void)
 {
     if (force_scalar || !mast_avx2_available())
         return "scalar";
-    return mast_avx512_available() ? "avx512 (k-quants) + avx2" : "avx2";
+    return mast_avx512_available() ? "avx512-vnni + avx2" : "avx2";
 }
 
 bool mast_quant_supported(mast_dtype type)

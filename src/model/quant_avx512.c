@@ -134,8 +134,10 @@ bool mast_avx512_available(void)
 {
     static int cached = -1;
     if (cached < 0)
+        /* this file is compiled with VNNI allowed: require it for all of it
+        ** (Ice Lake, Zen 4 and later; Skylake-X keeps the AVX2 kernels) */
         cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl");
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     return cached;
 }
 
