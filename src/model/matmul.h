@@ -6,21 +6,22 @@
 ** tensor with ne0 = cols, ne1 = rows). Activations are float rows of `cols`;
 ** they are converted once to the weight's activation type
 ** (mast_vec_dot_type) and every output is mast_vec_dot of a weight row with
-** an activation row. Exceptions: F32 weights with a batch of at least
+** an activation row — the same bits whichever kernel computes it (row dots,
+** or for batches of 4+ rows the interleaved int8 tiles on AVX-512 VNNI,
+** quant_impl.h). Exceptions: F32 weights with a batch of at least
 ** MAST_GEMM_MIN_BATCH rows go through the blocked SGEMM (gemm.h), whose
 ** summation order differs from the dot product's; F16 and BF16 weights with
-** a batch of at least MAST_DEQUANT_MIN_BATCH rows are expanded to f32 (a
-** chunk of rows at a time) and multiplied on the SGEMM with the activations
-** rounded to the weight's type, so the products are the same and only their
-** summation order differs. mast_matmul_ex with `fast` does the same for the
-** quantized types from MAST_FAST_MIN_BATCH rows (activations quantized to the
-** dot type and back; Q8_0, 2 threads: 574 vs 785 rows/s at 64 rows, 846 vs
-** 770 at 128, 1,279 vs 752 at 256) — except where the interleaved tiles
-** (AVX-512 VNNI, quant_impl.h) take the type: exact and faster still, they
-** are used whatever `fast` says: the
-** same products again, but a different sum can move a later activation
-** across a quantization step, so logits are no longer llama.cpp's to the
-** last bits (measured in docs/benchmarks.md).
+** a batch of at least MAST_DEQUANT_MIN_BATCH rows are expanded to f32 as the
+** SGEMM packs them and multiplied with the activations rounded to the
+** weight's type, so the products are the same and only their summation
+** order differs. mast_matmul_ex with `fast` does the same for the quantized
+** types from MAST_FAST_MIN_BATCH rows (activations quantized to the dot type
+** and back; Q8_0, 2 threads, before the tiles: 574 vs 785 rows/s at 64 rows,
+** 846 vs 770 at 128, 1,279 vs 752 at 256): the same products again, but a
+** different sum can move a later activation across a quantization step, so
+** logits are no longer llama.cpp's to the last bits (measured in
+** docs/benchmarks.md). Where the tiles take the type, `fast` is ignored:
+** they are exact and faster.
 ** Results never depend on the number of threads.
 ** Safe to call from one thread per pool at a time.
 */
