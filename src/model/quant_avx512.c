@@ -1,10 +1,13 @@
 /*
-** model/quant_avx512.c — AVX-512 (F, BW) dot products of K-quant weight rows
-** with q8_K activations, for single tokens (generation). Each takes the
-** integer sums and float steps of the reference (quant_k.c) — the integers
-** in any order, the floats in the reference's — so the same bits
-** (test_quant.c). A 512-bit register holds 64 weight values, twice the
-** AVX2 kernels' (quant_avx2.c), which these replace when the CPU has it.
+** model/quant_avx512.c — AVX-512 (F, BW, VL, VNNI) row kernels for single
+** tokens (generation): q4_K and q6_K against q8_K activations (64 weight
+** values per register, twice the AVX2 kernels' in quant_avx2.c, which these
+** replace through mast_avx512_dot), and, called from matmul.c with values
+** it computes once per activation row, q8_0 (vpdpbusd on offset bytes) and
+** f16 (activations held as f32). Each takes the integer sums and float steps
+** of the reference (quant.c, quant_k.c) — the integers in any order, the
+** floats in the reference's — so the same bits (test_quant.c,
+** test_matmul.c). They prefetch the weights ahead (PREFETCH_AHEAD).
 */
 #include <immintrin.h>
 #include <string.h>
