@@ -25,7 +25,12 @@ typedef struct part {
     size_t first_tile;
     const float *a_scales;       /* Q8_0: the activation blocks' scales as floats */
     const int32_t *a_sumy;       /* ... and with AVX-512 VNNI, 128 * each activation block's sum */
-    const float *a_f32;          /* f16 weights on AVX-512: the f16 activations as f32 */
+    /* row kernels that read the activations in another form, made once per
+    ** product (AVX-512: f16 weights with f32 activations, q4_K with the q8_K
+    ** bytes in paired order): row_dot(weight row, A2 row, cols) */
+    float (*row_dot)(const void *w, const void *a, int64_t n);
+    const unsigned char *A2;
+    size_t a2_row_bytes;
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
     bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
     const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
@@ -109,11 +114,11 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                         p->qt_aux, j->batch, p->Y + r0, p->rows);
             continue;
         }
-        if (p->a_f32) {
+        if (p->A2) {
             for (int64_t b = 0; b < j->batch; b++)
                 for (int64_t r = r0; r < r1; r++)
-                    p->Y[b * p->rows + r] = mast_avx512_dot_f16_f32(p->W + (size_t)r * p->w_row_bytes,
-                                                                    p->a_f32 + b * j->cols, j->cols);
+                    p->Y[b * p->rows + r] = p->row_dot(p->W + (size_t)r * p->w_row_bytes,
+                                                       p->A2 + (size_t)b * p->a2_row_bytes, j->cols);
             continue;
         }
         if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
@@ -281,14 +286,24 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
-        if (wtype == MAST_F16 && mast_quant_simd() && mast_avx512_available()) {
-            float *f = malloc((size_t)(batch * cols) * sizeof *f);
-            if (!f) {
+        if ((wtype == MAST_F16 || wtype == MAST_Q4_K) && !qt_for(wtype, batch) && mast_quant_simd() &&
+            mast_avx512_available()) {
+            bool f16 = wtype == MAST_F16;
+            p->a2_row_bytes = f16 ? (size_t)cols * sizeof(float) : p->a_row_bytes;
+            unsigned char *a2 = malloc(p->a2_row_bytes * (size_t)batch);
+            if (!a2) {
                 st = mast_fail(MAST_ERR_NOMEM, "out of memory");
                 break;
             }
-            mast_dequantize_row(MAST_F16, bufs[b], f, batch * cols);   /* exact */
-            p->a_f32 = f;
+            for (int64_t r = 0; r < batch; r++) {
+                const unsigned char *src = bufs[b] + (size_t)r * p->a_row_bytes;
+                if (f16)   /* exact */
+                    mast_dequantize_row(MAST_F16, src, (float *)(a2 + (size_t)r * p->a2_row_bytes), cols);
+                else
+                    mast_avx512_q8_K_paired(src, cols, a2 + (size_t)r * p->a2_row_bytes);
+            }
+            p->A2 = a2;
+            p->row_dot = f16 ? mast_avx512_dot_f16_f32 : mast_avx512_dot_q4_K_paired;
             continue;
         }
         if (qt_for(wtype, batch)) {
@@ -345,7 +360,7 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
         free((void *)j.p[k].a_scales);
         free((void *)j.p[k].a_sumy);
         free((void *)j.p[k].qt_aux);
-        free((void *)j.p[k].a_f32);
+        free((void *)j.p[k].A2);
     }
     return st;
 }
