@@ -53,6 +53,33 @@ static inline __m512i nibbles64(const uint8_t *p)
     return _mm512_and_si512(b, _mm512_set1_epi8(0x0F));
 }
 
+/* A q4_K super-block's 8 scales (16-bit, low 128 bits) and 8 mins (16-bit),
+** unpacked word-wise from its 12 packed bytes */
+static inline void k4_scales512(const uint8_t packed[12], __m512i *sc, __m128i *mins)
+{
+    uint32_t a, b, c;
+    memcpy(&a, packed, 4);
+    memcpy(&b, packed + 4, 4);
+    memcpy(&c, packed + 8, 4);
+    uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
+    uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
+    uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
+    *sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
+    *mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+}
+
+/* the reference's float step for one q4_K super-block: d dy total - dmin dy mins */
+static inline float k4_term(const block_q4_K *x, const block_q8_K *y, __m512i acc, __m128i mins)
+{
+    __m128i lo = _mm_loadu_si128((const __m128i *)y->bsums);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
+    __m128i m = _mm_madd_epi16(mins, _mm_hadd_epi16(lo, hi));
+    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    int32_t total = hsum512(acc), mn = _mm_cvtsi128_si32(m);
+    return F16(x->d) * y->d * (float)total - F16(x->dmin) * y->d * (float)mn;
+}
+
 /* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
 ** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its bsums */
 static float dot_q4_K(const void *w, const void *act, int64_t n)
@@ -64,15 +91,9 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
                                              0x0001000100010001LL, 0x0001000100010001LL, 0, 0, 0, 0);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        uint32_t a, b, c;
-        memcpy(&a, x[i].scales, 4);
-        memcpy(&b, x[i].scales + 4, 4);
-        memcpy(&c, x[i].scales + 8, 4);
-        uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
-        uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
-        uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-        __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
-        __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+        __m512i sc;
+        __m128i mins;
+        k4_scales512(x[i].scales, &sc, &mins);
         prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
         __m512i acc = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
@@ -81,13 +102,7 @@ static float dot_q4_K(const void *w, const void *act, int64_t n)
             __m512i idx = _mm512_add_epi16(_mm512_set1_epi16((short)(2 * k)), lane_hi);
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p16, _mm512_permutexvar_epi16(idx, sc)));
         }
-        __m128i lo = _mm_loadu_si128((const __m128i *)y[i].bsums);
-        __m128i hi = _mm_loadu_si128((const __m128i *)(y[i].bsums + 8));
-        __m128i m = _mm_madd_epi16(mins, _mm_hadd_epi16(lo, hi));
-        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
-        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
-        int32_t total = hsum512(acc), mn = _mm_cvtsi128_si32(m);
-        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mn;
+        sum += k4_term(&x[i], &y[i], acc, mins);
     }
     return sum;
 }
@@ -120,15 +135,9 @@ float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        uint32_t a, b, c;
-        memcpy(&a, x[i].scales, 4);
-        memcpy(&b, x[i].scales + 4, 4);
-        memcpy(&c, x[i].scales + 8, 4);
-        uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
-        uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
-        uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-        __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
-        __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+        __m512i sc;
+        __m128i mins;
+        k4_scales512(x[i].scales, &sc, &mins);
         prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
         __m512i acc = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
@@ -141,13 +150,7 @@ float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(plo, _mm512_permutexvar_epi16(idl, sc)));
             acc = _mm512_add_epi32(acc, _mm512_madd_epi16(phi, _mm512_permutexvar_epi16(idh, sc)));
         }
-        __m128i lo = _mm_loadu_si128((const __m128i *)y[i].bsums);
-        __m128i hi = _mm_loadu_si128((const __m128i *)(y[i].bsums + 8));
-        __m128i m = _mm_madd_epi16(mins, _mm_hadd_epi16(lo, hi));
-        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
-        m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
-        int32_t total = hsum512(acc), mn = _mm_cvtsi128_si32(m);
-        sum += F16(x[i].d) * y[i].d * (float)total - F16(x[i].dmin) * y[i].d * (float)mn;
+        sum += k4_term(&x[i], &y[i], acc, mins);
     }
     return sum;
 }
