@@ -224,22 +224,14 @@ static float dot_q4_0(const void *w, const void *a, int64_t n)
 }
 
 
-/* The 8 six-bit scales and mins of a q4_K/q5_K block, unpacked word-wise:
-** bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of scales 4-7,
-** bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of scales
-** and mins 4-7. */
+/* A q4_K/q5_K block's 8 scales as 16-bit values in both 128-bit halves, and
+** its 8 mins as 16-bit values (k4_scale_words) */
 static inline void k4_scales(const uint8_t packed[12], __m256i *sc16, __m128i *mins16)
 {
-    uint32_t a, b, c;
-    memcpy(&a, packed, 4);
-    memcpy(&b, packed + 4, 4);
-    memcpy(&c, packed + 8, 4);
-    uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
-    uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
-    uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-    /* the 8 scales as 16-bit values, in both 128-bit halves */
-    *sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
-    *mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+    uint32_t sc[2], mn[2];
+    k4_scale_words(packed, sc, mn);
+    *sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
+    *mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]));
 }
 
 /* scale j of sc16 in every 16-bit lane */

@@ -53,19 +53,13 @@ static inline __m512i nibbles64(const uint8_t *p)
     return _mm512_and_si512(b, _mm512_set1_epi8(0x0F));
 }
 
-/* A q4_K super-block's 8 scales (16-bit, low 128 bits) and 8 mins (16-bit),
-** unpacked word-wise from its 12 packed bytes */
+/* A q4_K super-block's 8 scales (16-bit, low 128 bits) and 8 mins (16-bit) */
 static inline void k4_scales512(const uint8_t packed[12], __m512i *sc, __m128i *mins)
 {
-    uint32_t a, b, c;
-    memcpy(&a, packed, 4);
-    memcpy(&b, packed + 4, 4);
-    memcpy(&c, packed + 8, 4);
-    uint32_t s03 = a & 0x3F3F3F3F, m03 = b & 0x3F3F3F3F;
-    uint32_t s47 = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
-    uint32_t m47 = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
-    *sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s47, (int)s03)));
-    *mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m47, (int)m03));
+    uint32_t s[2], m[2];
+    k4_scale_words(packed, s, m);
+    *sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s[1], (int)s[0])));
+    *mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m[1], (int)m[0]));
 }
 
 /* the reference's float step for one q4_K super-block: d dy total - dmin dy mins */

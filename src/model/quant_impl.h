@@ -6,6 +6,7 @@
 #define MAST_MODEL_QUANT_IMPL_H
 
 #include <math.h>
+#include <string.h>
 
 #include "model/quant.h"
 
@@ -45,6 +46,23 @@ static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t
         *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
         *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
     }
+}
+
+/* The 8 six-bit scales and mins of a q4_K/q5_K block, unpacked word-wise:
+** bytes 0-3 hold scales 0-3 (low 6 bits) and the top bits of scales 4-7,
+** bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of scales
+** and mins 4-7. Out: the scales and the mins as 8 bytes each (low word
+** first), for the SIMD kernels to widen. */
+static inline void k4_scale_words(const uint8_t packed[12], uint32_t sc[2], uint32_t mn[2])
+{
+    uint32_t a, b, c;
+    memcpy(&a, packed, 4);
+    memcpy(&b, packed + 4, 4);
+    memcpy(&c, packed + 8, 4);
+    sc[0] = a & 0x3F3F3F3F;
+    mn[0] = b & 0x3F3F3F3F;
+    sc[1] = (c & 0x0F0F0F0F) | (((a >> 6) & 0x03030303) << 4);
+    mn[1] = ((c >> 4) & 0x0F0F0F0F) | (((b >> 6) & 0x03030303) << 4);
 }
 
 /* q3_K's 16 signed 6-bit scales, unpacked */
