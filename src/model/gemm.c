@@ -355,19 +355,17 @@ typedef struct rows_job {
     int64_t n0, N, K;   /* this chunk: rows [n0, N) of B */
     int nr;
     float *data;
+    float *rows;        /* per worker nr x K floats, after the packed chunk */
 } rows_job;
 
 /* Panels [begin, end): a panel's nr rows made into rows (nr x K), then
 ** transposed into the panel 64 depths at a time (those stay in L1). */
 static void pack_rows(void *ctx, size_t begin, size_t end, int worker)
 {
-    (void)worker;
     const rows_job *j = ctx;
     int64_t K = j->K;
     int nr = j->nr;
-    float *rows = malloc((size_t)(nr * K) * sizeof *rows);
-    if (!rows)
-        abort();   /* nr rows of K floats */
+    float *rows = j->rows + (size_t)worker * (size_t)(nr * K);
     for (size_t p = begin; p < end; p++) {
         float *dst = j->data + (int64_t)p * K * nr;
         for (int c = 0; c < nr; c++) {
@@ -384,7 +382,6 @@ static void pack_rows(void *ctx, size_t begin, size_t end, int worker)
                     dst[k * nr + c] = rows[c * K + k];
         }
     }
-    free(rows);
 }
 
 mast_status mast_sgemm_rows(mast_pool *pool, int64_t M, const float *A, int64_t N, int64_t K,
@@ -399,13 +396,14 @@ mast_status mast_sgemm_rows(mast_pool *pool, int64_t M, const float *A, int64_t 
         chunk = nr;
     if (chunk > (N + nr - 1) / nr * nr)
         chunk = (N + nr - 1) / nr * nr;
-    float *data = thread_scratch_of(SCRATCH_PACK_B, (size_t)(chunk * K) * sizeof(float));
+    int64_t workers = pool ? mast_pool_size(pool) : 1;
+    float *data = thread_scratch_of(SCRATCH_PACK_B, (size_t)((chunk + workers * nr) * K) * sizeof(float));
     if (!data)
         return mast_fail(MAST_ERR_NOMEM, "sgemm: out of memory packing %lld x %lld", (long long)chunk,
                          (long long)K);
     for (int64_t n0 = 0; n0 < N; n0 += chunk) {
         int64_t n = N - n0 < chunk ? N - n0 : chunk;
-        rows_job rj = {row, ctx, n0, N, K, (int)nr, data};
+        rows_job rj = {row, ctx, n0, N, K, (int)nr, data, data + chunk * K};
         size_t panels = (size_t)((n + nr - 1) / nr);
         if (pool)
             mast_pool_for(pool, panels, pack_rows, &rj);

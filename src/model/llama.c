@@ -4,6 +4,7 @@
 #include "model/llama.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,7 @@ typedef struct attn_job {
     mast_llama_ctx *c;
     int layer, n, pos0;
     bool simd;     /* AVX2 + F16C kernels (head size a multiple of 8) */
+    atomic_int failed;   /* attend_gemm: a product could not get its packing memory */
 } attn_job;
 
 /* q . k and o += w * v over one head (D floats), k and v as the cache holds
@@ -632,14 +634,20 @@ static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
         mast_dequantize_row(c->kv_type, kv_at_pos(c, c->v[j->layer], kvh, 0), Vf, (int64_t)n_kv * D);
         for (int t0 = 0; t0 < j->n; t0 += ATT_QCHUNK) {
             int rows = j->n - t0 < ATT_QCHUNK ? j->n - t0 : ATT_QCHUNK, nk = j->pos0 + t0 + rows;
-            /* small shapes, no failure: S = Q K^T */
-            (void)mast_sgemm(NULL, rows, nk, D, c->q + (size_t)t0 * E + h * D, E, Kf, D, false, S, nk);
+            /* S = Q K^T (fails only without memory for the thread's packing buffer) */
+            if (mast_sgemm(NULL, rows, nk, D, c->q + (size_t)t0 * E + h * D, E, Kf, D, false, S, nk) != MAST_OK) {
+                atomic_store(&j->failed, 1);
+                return;
+            }
             for (int r = 0; r < rows; r++) {
                 int len = j->pos0 + t0 + r + 1;   /* positions 0..pos0+t0+r */
                 mast_vec_softmax(S + (size_t)r * nk, (size_t)len, scale);
                 memset(S + (size_t)r * nk + len, 0, (size_t)(nk - len) * sizeof *S);
             }
-            (void)mast_sgemm(NULL, rows, D, nk, S, nk, Vf, D, true, c->att + (size_t)t0 * E + h * D, E);
+            if (mast_sgemm(NULL, rows, D, nk, S, nk, Vf, D, true, c->att + (size_t)t0 * E + h * D, E) != MAST_OK) {
+                atomic_store(&j->failed, 1);
+                return;
+            }
         }
     }
 }
@@ -712,7 +720,7 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             store_kv(c, c->k[l], pos0 + i, k);
             store_kv(c, c->v[l], pos0 + i, v);
         }
-        attn_job aj = {c, l, n, pos0, in->head_dim % 8 == 0 && mast_quant_simd()};
+        attn_job aj = {.c = c, .layer = l, .n = n, .pos0 = pos0, .simd = in->head_dim % 8 == 0 && mast_quant_simd()};
         bool gemm = n >= ATT_GEMM_MIN && aj.simd && mast_sgemm_fast();
         size_t items = gemm ? (size_t)in->n_head : (size_t)n * (size_t)in->n_head;
         void (*fn)(void *, size_t, size_t, int) = gemm ? attend_gemm : attend;
@@ -720,6 +728,8 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             mast_pool_for(pool, items, fn, &aj);
         else
             fn(&aj, 0, items, 0);
+        if (atomic_load(&aj.failed))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory in the attention of layer %d", l);
         MAST_TRY(linear(c, pool, &L->wo, c->att, n, c->tmp));
         for (size_t i = 0; i < (size_t)n * E; i++)
             c->x[i] += c->tmp[i];

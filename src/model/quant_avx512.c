@@ -1,10 +1,11 @@
 /*
 ** model/quant_avx512.c — AVX-512 (F, BW, VL, VNNI) row kernels for single
-** tokens (generation): q4_K and q6_K against q8_K activations (64 weight
-** values per register, twice the AVX2 kernels' in quant_avx2.c, which these
-** replace through mast_avx512_dot), and, called from matmul.c with values
-** it computes once per activation row, q8_0 (vpdpbusd on offset bytes) and
-** f16 (activations held as f32). Each takes the integer sums and float steps
+** tokens (generation): q6_K against q8_K activations (64 weight values per
+** register, twice the AVX2 kernel's in quant_avx2.c, which it replaces
+** through mast_avx512_dot), and, called from matmul.c with activations in a
+** form it makes once per product, q4_K (q8_K bytes in paired order), q8_0
+** (vpdpbusd on offset bytes, block sums and scales precomputed) and f16
+** (activations held as f32). Each takes the integer sums and float steps
 ** of the reference (quant.c, quant_k.c) — the integers in any order, the
 ** floats in the reference's — so the same bits (test_quant.c,
 ** test_matmul.c). They prefetch the weights ahead (PREFETCH_AHEAD).
@@ -44,15 +45,6 @@ static inline __m512i counts16(short lo, short hi)
     return _mm512_inserti64x4(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi), 1);
 }
 
-/* 32 bytes in both 256-bit halves, the low nibbles kept in the low half and
-** the high nibbles in the high half: 64 values in element order */
-static inline __m512i nibbles64(const uint8_t *p)
-{
-    __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
-    b = _mm512_srlv_epi16(b, counts16(0, 4));
-    return _mm512_and_si512(b, _mm512_set1_epi8(0x0F));
-}
-
 /* A q4_K super-block's 8 scales (16-bit, low 128 bits) and 8 mins (16-bit) */
 static inline void k4_scales512(const uint8_t packed[12], __m512i *sc, __m128i *mins)
 {
@@ -74,33 +66,6 @@ static inline float k4_term(const block_q4_K *x, const block_q8_K *y, __m512i ac
     return F16(x->d) * y->d * (float)total - F16(x->dmin) * y->d * (float)mn;
 }
 
-/* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
-** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its bsums */
-static float dot_q4_K(const void *w, const void *act, int64_t n)
-{
-    const block_q4_K *x = w;
-    const block_q8_K *y = act;
-    /* 16-bit lane l of register k takes scale 2k + (l >= 16) */
-    const __m512i lane_hi = _mm512_set_epi64(0x0001000100010001LL, 0x0001000100010001LL,
-                                             0x0001000100010001LL, 0x0001000100010001LL, 0, 0, 0, 0);
-    float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        __m512i sc;
-        __m128i mins;
-        k4_scales512(x[i].scales, &sc, &mins);
-        prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
-        __m512i acc = _mm512_setzero_si512();
-        for (int k = 0; k < 4; k++) {
-            __m512i q = nibbles64(x[i].qs + 32 * k);
-            __m512i p16 = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y[i].qs + 64 * k));
-            __m512i idx = _mm512_add_epi16(_mm512_set1_epi16((short)(2 * k)), lane_hi);
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p16, _mm512_permutexvar_epi16(idx, sc)));
-        }
-        sum += k4_term(&x[i], &y[i], acc, mins);
-    }
-    return sum;
-}
-
 void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
 {
     const block_q8_K *y = act;
@@ -115,10 +80,14 @@ void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
     }
 }
 
-/* dot_q4_K over a paired activation row: 64 weight bytes (sub-blocks 4h,
-** 4h + 2 in their low nibbles, 4h + 1, 4h + 3 in their high) meet 64
-** contiguous activation bytes each, no broadcast or variable shift; the
-** same integers and float steps, so the same bits (8% faster, measured) */
+/* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
+** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its bsums.
+** Against a paired activation row: 64 weight bytes (sub-blocks 4h, 4h + 2
+** in their low nibbles, 4h + 1, 4h + 3 in their high) meet 64 contiguous
+** activation bytes each, no broadcast or variable shift (8% faster than
+** reading the activation in element order, measured); the reference's
+** integers and float steps, so the same bits. matmul.c is its only caller
+** (the activation copy is made once per product). */
 float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
 {
     const block_q4_K *x = w;
@@ -206,7 +175,6 @@ mast_dot_fn mast_avx512_dot(mast_dtype weight)
     if (!mast_avx512_available())
         return NULL;
     switch (weight) {
-    case MAST_Q4_K: return dot_q4_K;
     case MAST_Q6_K: return dot_q6_K;
     default: return NULL;
     }
