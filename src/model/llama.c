@@ -620,7 +620,7 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
 ** products as attend's, summed in another order. */
 static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
 {
-    const attn_job *j = ctx;
+    attn_job *j = ctx;   /* not const: it records a failure */
     mast_llama_ctx *c = j->c;
     const mast_llama_info *in = &c->m->info;
     int D = in->head_dim, E = in->n_embd, group = in->n_head / in->n_head_kv;
