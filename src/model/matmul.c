@@ -31,6 +31,9 @@ typedef struct part {
     float (*row_dot)(const void *w, const void *a, int64_t n);
     const unsigned char *A2;
     size_t a2_row_bytes;
+    /* AVX-512 q4_K (against A2) and q6_K (against A): a tile's rows four
+    ** at a time, sharing the horizontal sums */
+    void (*rows_dot)(const void *w, size_t row_bytes, int64_t rows, const void *a, int64_t n, float *out);
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
     bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
     const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
@@ -112,6 +115,14 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                          (int)(r1 - r0), j->cols, qt);
             mast_qt_run(p->wtype, qt, (int)(r1 - r0), j->cols, p->A, p->a_row_bytes,
                         p->qt_aux, j->batch, p->Y + r0, p->rows);
+            continue;
+        }
+        if (p->rows_dot) {
+            const unsigned char *a = p->A2 ? p->A2 : p->A;
+            size_t a_bytes = p->A2 ? p->a2_row_bytes : p->a_row_bytes;
+            for (int64_t b = 0; b < j->batch; b++)
+                p->rows_dot(p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0, a + (size_t)b * a_bytes,
+                            j->cols, p->Y + b * p->rows + r0);
             continue;
         }
         if (p->A2) {
@@ -304,6 +315,11 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             }
             p->A2 = a2;
             p->row_dot = f16 ? mast_avx512_dot_f16_f32 : mast_avx512_dot_q4_K_paired;
+            p->rows_dot = f16 ? NULL : mast_avx512_dot_q4_K_paired_rows;
+            continue;
+        }
+        if (wtype == MAST_Q6_K && !qt_for(wtype, batch) && mast_quant_simd() && mast_avx512_available()) {
+            p->rows_dot = mast_avx512_dot_q6_K_rows;
             continue;
         }
         if (qt_for(wtype, batch)) {

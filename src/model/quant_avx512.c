@@ -27,6 +27,12 @@
 ** weights there, and the KV cache stays (generation 0-8% faster than with
 ** T0, measured side by side). A hint: no fault past the end. */
 #define PREFETCH_AHEAD 8192
+/* Kernels that read four rows at once (q4_K_rows4, q6_K_rows4) prefetch
+** in address order from the group's first byte, as many bytes per
+** super-block as the group reads (prefetch_group); 12 KiB on, measured best (Q4_K_M generation, 2 threads: 8 KiB
+** 905, 12 KiB 960, 16 KiB 965, 24 KiB 896 tokens/s; 1 thread: 8 KiB 510,
+** 12 KiB 559, 16 KiB 536). */
+#define PREFETCH_GROUP_AHEAD 12288
 
 static inline void prefetch_ahead(const void *p, int lines)
 {
@@ -45,25 +51,36 @@ static inline __m512i counts16(short lo, short hi)
     return _mm512_inserti64x4(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi), 1);
 }
 
-/* A q4_K super-block's 8 scales (16-bit, low 128 bits) and 8 mins (16-bit) */
-static inline void k4_scales512(const uint8_t packed[12], __m512i *sc, __m128i *mins)
+/* [sum of a[0]'s lanes, ... a[3]'s]: four rows' accumulators reduced together */
+static inline __m128i hsum4x512(const __m512i a[4])
 {
-    uint32_t s[2], m[2];
-    k4_scale_words(packed, s, m);
-    *sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s[1], (int)s[0])));
-    *mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m[1], (int)m[0]));
+    __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[0], a[1]), _mm512_unpackhi_epi32(a[0], a[1]));
+    __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2], a[3]), _mm512_unpackhi_epi32(a[2], a[3]));
+    __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+    __m256i v8 = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(v8), _mm256_extracti128_si256(v8, 1));
 }
 
-/* the reference's float step for one q4_K super-block: d dy total - dmin dy mins */
-static inline float k4_term(const block_q4_K *x, const block_q8_K *y, __m512i acc, __m128i mins)
+/* the bytes a group of rows reads per super-block (step), PREFETCH_GROUP_AHEAD on */
+static inline void prefetch_group(const unsigned char *w, int64_t i, size_t step)
 {
-    __m128i lo = _mm_loadu_si128((const __m128i *)y->bsums);
-    __m128i hi = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
-    __m128i m = _mm_madd_epi16(mins, _mm_hadd_epi16(lo, hi));
-    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
-    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
-    int32_t total = hsum512(acc), mn = _mm_cvtsi128_si32(m);
-    return F16(x->d) * y->d * (float)total - F16(x->dmin) * y->d * (float)mn;
+    const char *ahead = (const char *)w + PREFETCH_GROUP_AHEAD + (size_t)i * step;
+    for (size_t o = 0; o < step; o += 64)
+        _mm_prefetch(ahead + o, _MM_HINT_NTA);
+}
+
+/* A q4_K super-block's 12 packed bytes as [8 scales, 8 mins], bytes, in
+** one register (k4_scale_words' arithmetic, a word per lane): the 16 bytes
+** loaded start at the scales and run 4 into qs, which lane 3 holds and
+** nothing uses. */
+static inline __m128i k4_scales_mins(const uint8_t *packed)
+{
+    __m128i w = _mm_loadu_si128((const __m128i *)packed);   /* [a, b, c, -] */
+    __m128i low = _mm_and_si128(w, _mm_set1_epi32(0x3F3F3F3F));   /* [sc0, mn0] */
+    __m128i c = _mm_srlv_epi32(_mm_shuffle_epi32(w, 0xAA), _mm_setr_epi32(0, 4, 0, 0));
+    __m128i high = _mm_or_si128(_mm_and_si128(c, _mm_set1_epi32(0x0F0F0F0F)),
+                                _mm_and_si128(_mm_srli_epi32(w, 2), _mm_set1_epi32(0x30303030)));
+    return _mm_unpacklo_epi32(low, high);   /* [sc0, sc1, mn0, mn1] */
 }
 
 void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
@@ -71,51 +88,142 @@ void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
     const block_q8_K *y = act;
     block_q8_K *o = out;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        o[i] = y[i];
+        o[i].d = y[i].d;
         for (int h = 0; h < 2; h++)
             for (int part = 0; part < 4; part++) {   /* 32-byte pieces 0, 2, 1, 3 of each 128 */
                 static const int from[4] = {0, 2, 1, 3};
                 memcpy(o[i].qs + 128 * h + 32 * part, y[i].qs + 128 * h + 32 * from[part], 32);
             }
+        /* bsums[j] = sub-block j's sum (32 values: at most 32 * 128), the rest zero */
+        for (int j = 0; j < 16; j++)
+            o[i].bsums[j] = j < 8 ? (int16_t)(y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]) : 0;
     }
 }
 
 /* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
-** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its bsums.
-** Against a paired activation row: 64 weight bytes (sub-blocks 4h, 4h + 2
-** in their low nibbles, 4h + 1, 4h + 3 in their high) meet 64 contiguous
-** activation bytes each, no broadcast or variable shift (8% faster than
-** reading the activation in element order, measured); the reference's
-** integers and float steps, so the same bits. matmul.c is its only caller
-** (the activation copy is made once per product). */
+** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its sum.
+** Against a paired activation row (mast_avx512_q8_K_paired): 64 weight
+** bytes (sub-blocks 4h, 4h + 2 in their low nibbles, 4h + 1, 4h + 3 in
+** their high) meet 64 contiguous activation bytes each, no broadcast or
+** variable shift, and the sub-block sums come ready. matmul.c is the only
+** caller (the activation copy is made once per product).
+**
+** Four rows at a time (q4_K_rows4): a super-block's horizontal sums and
+** float steps cost as much as its products, and four rows share them: the
+** four accumulators reduce together, and the float steps run a row per
+** lane. Each lane takes the reference's integers and float steps in its
+** order, so every row gets the reference's bits. */
+
+/* 16-bit lane l of the low register takes scale 4h + 2 (l >= 16), the high one that + 1 */
+#define K4_LANE_HI2                                                                              \
+    _mm512_set_epi64(0x0002000200020002LL, 0x0002000200020002LL, 0x0002000200020002LL,          \
+                     0x0002000200020002LL, 0, 0, 0, 0)
+
+/* row r's products with the activation: scale-weighted sums, 16 lanes */
+static inline __m512i k4_products(const block_q4_K *x, const __m512i y[4], __m512i sc)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i acc = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+        __m512i q = _mm512_loadu_si512(x->qs + 64 * h);
+        __m512i plo = _mm512_maddubs_epi16(_mm512_and_si512(q, m4), y[2 * h]);
+        __m512i phi = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), y[2 * h + 1]);
+        __m512i idl = _mm512_add_epi16(_mm512_set1_epi16((short)(4 * h)), K4_LANE_HI2);
+        __m512i idh = _mm512_add_epi16(idl, _mm512_set1_epi16(1));
+        acc = _mm512_dpwssd_epi32(acc, plo, _mm512_permutexvar_epi16(idl, sc));
+        acc = _mm512_dpwssd_epi32(acc, phi, _mm512_permutexvar_epi16(idh, sc));
+    }
+    return acc;
+}
+
+static inline void k4_load_act(const block_q8_K *y, __m512i a[4])
+{
+    for (int k = 0; k < 4; k++)
+        a[k] = _mm512_loadu_si512(y->qs + 64 * k);
+}
+
+/* out[r] = row r . act for rows r = 0..3, row_bytes apart */
+static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                       float out[4])
+{
+    /* lanes 8-15 of each 128 (the mins) widened to 16 bits */
+    const __m512i mins_ctl = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1));
+    const __m512i lane0 = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const size_t step = 4 * sizeof(block_q4_K);   /* the group's bytes per super-block: 9 lines */
+    __m256 sum = _mm256_setzero_ps();   /* lane 2r: row r */
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        prefetch_group(w, i, step);
+        __m512i a[4], acc[4];
+        k4_load_act(&y[i], a);
+        __m128i sm[4];
+        uint32_t dd[4];   /* d, dmin: the blocks' first 4 bytes */
+        for (int r = 0; r < 4; r++) {
+            const block_q4_K *x = (const block_q4_K *)(w + (size_t)r * row_bytes) + i;
+            sm[r] = k4_scales_mins(x->scales);
+            acc[r] = k4_products(x, a, _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm[r])));
+            memcpy(&dd[r], x, sizeof dd[r]);
+        }
+        __m128i t = hsum4x512(acc);   /* lane r: row r's total */
+        /* mins . sub-block sums: row r in 128-bit lane r, summed across it */
+        __m512i sm4 = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(sm[0]), sm[1], 1)),
+            _mm256_inserti128_si256(_mm256_castsi128_si256(sm[2]), sm[3], 1), 1);
+        __m512i m = _mm512_madd_epi16(_mm512_shuffle_epi8(sm4, mins_ctl),
+                                      _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)y[i].bsums)));
+        m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
+        m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
+        __m128i mn = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0, m));
+        /* lane 2r: d_r dy total_r - dmin_r dy mins_r, as the reference */
+        __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi32(t, mn)),
+                                                               _mm_unpackhi_epi32(t, mn), 1));
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd)), _mm256_set1_ps(y[i].d));
+        __m256 p = _mm256_mul_ps(d, tm);
+        sum = _mm256_add_ps(sum, _mm256_sub_ps(p, _mm256_movehdup_ps(p)));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    for (int r = 0; r < 4; r++)
+        out[r] = lanes[2 * r];
+}
+
+/* The same for one row, its sums reduced alone. */
 float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
 {
     const block_q4_K *x = w;
     const block_q8_K *y = act;
-    /* 16-bit lane l of the low register takes scale 4h + 2 (l >= 16), the high one that + 1 */
-    const __m512i lane_hi2 = _mm512_set_epi64(0x0002000200020002LL, 0x0002000200020002LL,
-                                              0x0002000200020002LL, 0x0002000200020002LL, 0, 0, 0, 0);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
     float sum = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        __m512i sc;
-        __m128i mins;
-        k4_scales512(x[i].scales, &sc, &mins);
         prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
-        __m512i acc = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++) {
-            __m512i q = _mm512_loadu_si512(x[i].qs + 64 * h);
-            __m512i plo = _mm512_maddubs_epi16(_mm512_and_si512(q, m4), _mm512_loadu_si512(y[i].qs + 128 * h));
-            __m512i phi = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4),
-                                               _mm512_loadu_si512(y[i].qs + 128 * h + 64));
-            __m512i idl = _mm512_add_epi16(_mm512_set1_epi16((short)(4 * h)), lane_hi2);
-            __m512i idh = _mm512_add_epi16(idl, _mm512_set1_epi16(1));
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(plo, _mm512_permutexvar_epi16(idl, sc)));
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(phi, _mm512_permutexvar_epi16(idh, sc)));
-        }
-        sum += k4_term(&x[i], &y[i], acc, mins);
+        __m512i a[4];
+        k4_load_act(&y[i], a);
+        __m128i sm = k4_scales_mins(x[i].scales);
+        __m512i acc = k4_products(&x[i], a, _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm)));
+        /* [total, mins . sub-block sums] */
+        __m256i a8 = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(a8), _mm256_extracti128_si256(a8, 1));
+        __m128i mn = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)),
+                                    _mm_loadu_si128((const __m128i *)y[i].bsums));
+        __m128i u = _mm_add_epi32(_mm_unpacklo_epi64(t, mn), _mm_unpackhi_epi64(t, mn));
+        __m128 tm = _mm_cvtepi32_ps(_mm_hadd_epi32(u, u));
+        uint32_t dd;   /* d, dmin */
+        memcpy(&dd, &x[i], sizeof dd);
+        __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
+        __m128 p = _mm_mul_ps(d, tm);
+        sum += _mm_cvtss_f32(_mm_sub_ss(p, _mm_movehdup_ps(p)));
     }
     return sum;
+}
+
+void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
+                                      int64_t n, float *out)
+{
+    const unsigned char *W = w;
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        q4_K_rows4(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
+    for (; r < rows; r++)
+        out[r] = mast_avx512_dot_q4_K_paired(W + (size_t)r * row_bytes, act, n);
 }
 
 /* q6_K: values 0..63 (stored + 32): low 4 bits from ql, high 2 from qh;
@@ -157,6 +265,71 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
         sum += F16(x[i].d) * y[i].d * (float)total;
     }
     return sum;
+}
+
+/* q6_K, four rows at a time (as q4_K_rows4): the 2 high bits of each
+** value rotated into place (vprolvd: quarter k's bits 2k, 2k + 1 of each
+** byte to bits 4, 5) and merged with the low 4 in one vpternlogd; the
+** -32 offsets (32 * scale . bsums) subtracted in the integer lanes before
+** the shared reduction; the float step a row per lane. The reference's
+** integers and float steps, so its bits. */
+static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                       float out[4])
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    /* 16-bit lane l of register k takes scale 4k + l / 8 */
+    const __m512i lane_sub = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                              1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* quarters 0, 1 (low, high 256 bits) and 2, 3 */
+    const __m512i rot01 = _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(2), 1);
+    const __m512i rot23 = _mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(30), 1);
+    const size_t step = 4 * sizeof(block_q6_K);
+    __m128 sum = _mm_setzero_ps();   /* lane r: row r */
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        prefetch_group(w, i, step);
+        __m512i a[4], acc[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = _mm512_loadu_si512(y[i].qs + 64 * k);
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        uint16_t d16[4];
+        for (int r = 0; r < 4; r++) {
+            const block_q6_K *x = (const block_q6_K *)(w + (size_t)r * row_bytes) + i;
+            __m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            __m512i sc = _mm512_castsi256_si512(sc256);
+            /* the offsets first: 32 * scale_j * bsum_j, 8 lanes */
+            __m512i z = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(sc256, bsums), 5)));
+            for (int c = 0; c < 2; c++) {   /* chunks of 128 values */
+                __m512i l = _mm512_loadu_si512(x->ql + 64 * c);
+                __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qh + 32 * c)));
+                for (int half = 0; half < 2; half++) {   /* quarters 2 half, 2 half + 1 */
+                    __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(l, 4), m4) : _mm512_and_si512(l, m4);
+                    __m512i hb = _mm512_rolv_epi32(h, half ? rot23 : rot01);
+                    __m512i q = _mm512_ternarylogic_epi32(lo, hb, m30, 0xF8);   /* lo | (hb & 0x30) */
+                    int k = 2 * c + half;   /* values 64k.. : sub-blocks 4k..4k+3 */
+                    __m512i idx = _mm512_add_epi16(lane_sub, _mm512_set1_epi16((short)(4 * k)));
+                    z = _mm512_dpwssd_epi32(z, _mm512_maddubs_epi16(q, a[k]), _mm512_permutexvar_epi16(idx, sc));
+                }
+            }
+            acc[r] = z;
+            memcpy(&d16[r], &x->d, sizeof d16[r]);
+        }
+        __m128 t = _mm_cvtepi32_ps(hsum4x512(acc));
+        __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d16[0], (short)d16[1], (short)d16[2], (short)d16[3], 0, 0, 0, 0));
+        sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(d, _mm_set1_ps(y[i].d)), t));
+    }
+    _mm_storeu_ps(out, sum);
+}
+
+void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                               float *out)
+{
+    const unsigned char *W = w;
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        q6_K_rows4(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
+    for (; r < rows; r++)
+        out[r] = dot_q6_K(W + (size_t)r * row_bytes, act, n);
 }
 
 bool mast_avx512_available(void)
