@@ -28,8 +28,8 @@
 ** T0, measured side by side). A hint: no fault past the end. */
 #define PREFETCH_AHEAD 8192
 /* Kernels that read four rows at once (q4_K_rows4, q6_K_rows4) prefetch
-** in address order from the group's first byte, as many bytes per
-** super-block as the group reads (prefetch_group); 12 KiB on, measured best (Q4_K_M generation, 2 threads: 8 KiB
+** in address order, as many bytes per super-block as the group reads
+** (prefetch_group); at least 12 KiB ahead, measured best (Q4_K_M generation, 2 threads: 8 KiB
 ** 905, 12 KiB 960, 16 KiB 965, 24 KiB 896 tokens/s; 1 thread: 8 KiB 510,
 ** 12 KiB 559, 16 KiB 536). */
 #define PREFETCH_GROUP_AHEAD 12288
@@ -61,10 +61,20 @@ static inline __m128i hsum4x512(const __m512i a[4])
     return _mm_add_epi32(_mm256_castsi256_si128(v8), _mm256_extracti128_si256(v8, 1));
 }
 
-/* the bytes a group of rows reads per super-block (step), PREFETCH_GROUP_AHEAD on */
-static inline void prefetch_group(const unsigned char *w, int64_t i, size_t step)
+/* A group of four rows, row_bytes apart from w, read step bytes per
+** iteration: at iteration i, prefetch the step bytes at w + i step + lead,
+** in address order, lead the larger of the group (so the next group's
+** bytes, spread over this group's iterations: rows longer than the
+** distance need that, or the last rows' bytes would be read before they
+** were asked for) and PREFETCH_GROUP_AHEAD. */
+static inline size_t group_lead(size_t row_bytes)
 {
-    const char *ahead = (const char *)w + PREFETCH_GROUP_AHEAD + (size_t)i * step;
+    return 4 * row_bytes > PREFETCH_GROUP_AHEAD ? 4 * row_bytes : PREFETCH_GROUP_AHEAD;
+}
+
+static inline void prefetch_group(const unsigned char *w, size_t lead, int64_t i, size_t step)
+{
+    const char *ahead = (const char *)w + lead + (size_t)i * step;
     for (size_t o = 0; o < step; o += 64)
         _mm_prefetch(ahead + o, _MM_HINT_NTA);
 }
@@ -150,10 +160,10 @@ static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
     const __m512i mins_ctl = _mm512_broadcast_i32x4(
         _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1));
     const __m512i lane0 = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const size_t step = 4 * sizeof(block_q4_K);   /* the group's bytes per super-block: 9 lines */
+    const size_t step = 4 * sizeof(block_q4_K), lead = group_lead(row_bytes);
     __m256 sum = _mm256_setzero_ps();   /* lane 2r: row r */
     for (int64_t i = 0; i < n / QK_K; i++) {
-        prefetch_group(w, i, step);
+        prefetch_group(w, lead, i, step);
         __m512i a[4], acc[4];
         k4_load_act(&y[i], a);
         __m128i sm[4];
@@ -283,10 +293,10 @@ static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
     /* quarters 0, 1 (low, high 256 bits) and 2, 3 */
     const __m512i rot01 = _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(2), 1);
     const __m512i rot23 = _mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(30), 1);
-    const size_t step = 4 * sizeof(block_q6_K);
+    const size_t step = 4 * sizeof(block_q6_K), lead = group_lead(row_bytes);
     __m128 sum = _mm_setzero_ps();   /* lane r: row r */
     for (int64_t i = 0; i < n / QK_K; i++) {
-        prefetch_group(w, i, step);
+        prefetch_group(w, lead, i, step);
         __m512i a[4], acc[4];
         for (int k = 0; k < 4; k++)
             a[k] = _mm512_loadu_si512(y[i].qs + 64 * k);
