@@ -4,8 +4,9 @@
 # 2048, vocab 32000 with the shared Llama SPM vocabulary) made by `mast gguf
 # synth` in F16 and quantized by `mast quantize` to Q8_0 and Q4_K_M; for each,
 # at 1 and 2 threads: prompt processing (512 random tokens, one batch) and
-# generation (128 tokens) tokens/s with build/bench/bench_generate, and the
-# fraction of the read-bandwidth roofline generation reaches.
+# generation (128 tokens from an empty context, as llama-bench's tg128, and
+# after the 512-token prompt) tokens/s with build/bench/bench_generate, and
+# the fraction of the read-bandwidth roofline generation reaches.
 #
 # With LLAMA_BENCH=/path/to/llama-bench (llama.cpp built outside this
 # repository), the same files go through llama-bench -p 512 -n 128 in the
@@ -49,13 +50,14 @@ import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 mast = [r for r in rows if "engine" not in r]
 peer = {(r["model"], r["threads"]): r for r in rows if r.get("engine") == "llama.cpp"}
-print("| model | threads | mast pp512 t/s | --fast-prompt | mast tg128 t/s | of roofline | roofline t/s | llama.cpp pp512 | llama.cpp tg128 | pp ratio (fast) | tg ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| model | threads | mast pp512 t/s | --fast-prompt | mast tg128 t/s | of roofline | roofline t/s | tg128 after pp512 | llama.cpp pp512 | llama.cpp tg128 | pp ratio (fast) | tg ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for m in mast:
     p = peer.get((m["model"], m["threads"]))
     name = os.path.basename(m["model"]).replace(".gguf", "")
-    row = "| %s | %d | %.1f | %.1f | %.1f | %.0f%% | %.1f |" % (name, m["threads"], m["pp_tokens_per_s"],
-          m["pp_fast_tokens_per_s"], m["tg_tokens_per_s"], 100 * m["of_roofline"], m["roofline_tokens_per_s"])
+    row = "| %s | %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f |" % (name, m["threads"], m["pp_tokens_per_s"],
+          m["pp_fast_tokens_per_s"], m["tg_tokens_per_s"], 100 * m["of_roofline"], m["roofline_tokens_per_s"],
+          m["tg_after_prompt_tokens_per_s"])
     if p:
         row += " %.1f | %.1f | %.2f (%.2f) | %.2f |" % (p["pp_tokens_per_s"], p["tg_tokens_per_s"],
                m["pp_tokens_per_s"] / p["pp_tokens_per_s"], m["pp_fast_tokens_per_s"] / p["pp_tokens_per_s"],
