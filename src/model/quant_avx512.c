@@ -225,15 +225,25 @@ float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
     return sum;
 }
 
-void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
-                                      int64_t n, float *out)
+typedef void (*rows4_fn)(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                         float out[4]);
+
+/* rows in fours, the remainder one at a time */
+static void rows_by_four(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                         float *out, rows4_fn four, mast_dot_fn one)
 {
     const unsigned char *W = w;
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4)
-        q4_K_rows4(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
+        four(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
     for (; r < rows; r++)
-        out[r] = mast_avx512_dot_q4_K_paired(W + (size_t)r * row_bytes, act, n);
+        out[r] = one(W + (size_t)r * row_bytes, act, n);
+}
+
+void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
+                                      int64_t n, float *out)
+{
+    rows_by_four(w, row_bytes, rows, act, n, out, q4_K_rows4, mast_avx512_dot_q4_K_paired);
 }
 
 /* q6_K: values 0..63 (stored + 32): low 4 bits from ql, high 2 from qh;
@@ -334,12 +344,7 @@ static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
 void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
                                float *out)
 {
-    const unsigned char *W = w;
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-        q6_K_rows4(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
-    for (; r < rows; r++)
-        out[r] = dot_q6_K(W + (size_t)r * row_bytes, act, n);
+    rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4, dot_q6_K);
 }
 
 bool mast_avx512_available(void)
