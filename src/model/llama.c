@@ -53,7 +53,7 @@ struct mast_llama_ctx {
     /* scratch, grown to the largest batch seen */
     int cap_batch;
     float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
-    float *scores;          /* n_workers x n_ctx */
+    float *scores;          /* n_workers x (n_head / n_head_kv) x n_ctx */
     int n_score_rows;
     float *att_buf;         /* batches: per worker, a head's keys and values as f32 and scores */
     int att_buf_workers;
@@ -382,8 +382,9 @@ static mast_status reserve(mast_llama_ctx *c, int n, int n_workers)
         c->tmp = c->u + N * F;
         c->cap_batch = n;
     }
-    if (n_workers > c->n_score_rows) {
-        float *s = malloc((size_t)n_workers * (size_t)c->n_ctx * sizeof *s);
+    if (n_workers > c->n_score_rows) {   /* a row per query head of a KV group (attend_group) */
+        size_t group = (size_t)(in->n_head / in->n_head_kv);
+        float *s = malloc((size_t)n_workers * group * (size_t)c->n_ctx * sizeof *s);
         if (!s)
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
         free(c->scores);
@@ -557,6 +558,85 @@ __attribute__((target("avx2,fma,f16c"))) static void wsum128(float *o, const flo
     wsum_regs(o, w, v, stride, n, f16, 16);
 }
 
+/* Grouped-query attention shares a KV head among G query heads: the forms
+** below convert each key and value once for all G (attend_group). Each
+** (query, position) and each output lane takes dot8_simd's and
+** wsum_regs' arithmetic, so the same bits as one head at a time. They
+** hold up to 16 accumulators, so they are built for AVX-512 (32 vector
+** registers; with AVX2's 16 they spill and lose what they save). */
+#define ATT_GROUP_MAX 4
+#define ATT_GROUP_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+
+/* s[g * s_stride + r] = q_g . k(p + r), r < 4, g < G (q_g = q + g D) */
+ATT_GROUP_TARGET static inline void dot4_group(const float *q, const unsigned char *k, size_t stride, int D,
+                                               bool f16, float *s, size_t s_stride, const int G)
+{
+    __m256 acc[ATT_GROUP_MAX][4];
+    for (int g = 0; g < G; g++)
+        for (int r = 0; r < 4; r++)
+            acc[g][r] = _mm256_setzero_ps();
+    for (int i = 0; i < D; i += 8)
+        for (int r = 0; r < 4; r++) {
+            const unsigned char *row = k + (size_t)r * stride;
+            __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + i)))
+                            : _mm256_loadu_ps((const float *)row + i);
+            for (int g = 0; g < G; g++)
+                acc[g][r] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)g * D + i), kv, acc[g][r]);
+        }
+    for (int g = 0; g < G; g++) {   /* dot8_simd's reduction */
+        __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(acc[g][0], acc[g][1]), _mm256_hadd_ps(acc[g][2], acc[g][3]));
+        _mm_storeu_ps(s + (size_t)g * s_stride, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+    }
+}
+
+/* o_g[0..32) = sum over p < n of w_g[p] v(p)[0..32), g < G (o_g = o + g D,
+** w_g = w + g w_stride) */
+ATT_GROUP_TARGET static inline void wsum32_group(float *o, int D, const float *w, size_t w_stride,
+                                                 const unsigned char *v, size_t stride, int n, bool f16,
+                                                 const int G)
+{
+    __m256 acc[ATT_GROUP_MAX][4];
+    for (int g = 0; g < G; g++)
+        for (int i = 0; i < 4; i++)
+            acc[g][i] = _mm256_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const unsigned char *row = v + (size_t)p * stride;
+        __m256 x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + 8 * i)))
+                       : _mm256_loadu_ps((const float *)row + 8 * i);
+        for (int g = 0; g < G; g++) {
+            __m256 wv = _mm256_set1_ps(w[(size_t)g * w_stride + (size_t)p]);
+            for (int i = 0; i < 4; i++)
+                acc[g][i] = _mm256_fmadd_ps(wv, x[i], acc[g][i]);
+        }
+    }
+    for (int g = 0; g < G; g++)
+        for (int i = 0; i < 4; i++)
+            _mm256_storeu_ps(o + (size_t)g * D + 8 * i, acc[g][i]);
+}
+
+/* One query token's G heads over a KV head's first n positions: attend's
+** blocks of 8 positions and its tail, softmax, weighted sum 32 lanes at a
+** time. G is a constant in each instance (attend_group). */
+ATT_GROUP_TARGET static inline void attend_heads(const float *q, float *o, float *s, size_t n_ctx,
+                                                 const unsigned char *K, const unsigned char *V, size_t st,
+                                                 int n, int D, bool f16, const int G)
+{
+    int p = 0;
+    for (; p + 8 <= n; p += 8)
+        for (int h = 0; h < 8; h += 4)
+            dot4_group(q, K + (size_t)(p + h) * st, st, D, f16, s + p + h, n_ctx, G);
+    for (; p < n; p++)
+        for (int g = 0; g < G; g++)
+            s[(size_t)g * n_ctx + (size_t)p] = dot_simd(q + (size_t)g * D, K + (size_t)p * st, D, f16);
+    float scale = 1.0f / sqrtf((float)D);
+    for (int g = 0; g < G; g++)
+        mast_vec_softmax(s + (size_t)g * n_ctx, (size_t)n, scale);
+    for (int c = 0; c < D; c += 32)
+        wsum32_group(o + c, D, s, n_ctx, V + (size_t)c * (f16 ? sizeof(mast_f16) : sizeof(float)), st, n, f16, G);
+}
+
 static float dot_plain(const float *q, const void *k, int D, bool f16)
 {
     float dot = 0;
@@ -614,6 +694,37 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
             for (int p = 0; p < n; p++)
                 axpy_plain(o, s[p], V + (size_t)p * st, D, f16);
     }
+}
+
+/* One (token, KV head) pair per item: the KV head's G query heads
+** together (attend_heads), where attend_group_ok. */
+static void attend_group(void *ctx, size_t begin, size_t end, int worker)
+{
+    const attn_job *j = ctx;
+    mast_llama_ctx *c = j->c;
+    const mast_llama_info *in = &c->m->info;
+    int D = in->head_dim, KVH = in->n_head_kv, G = in->n_head / in->n_head_kv;
+    bool f16 = c->kv_type == MAST_F16;
+    size_t n_ctx = (size_t)c->n_ctx;
+    float *s = c->scores + (size_t)worker * (size_t)G * n_ctx;
+    for (size_t item = begin; item < end; item++) {
+        int t = (int)(item / (size_t)KVH), kvh = (int)(item % (size_t)KVH);
+        int n = j->pos0 + t + 1;
+        size_t first = (size_t)t * in->n_embd + (size_t)kvh * G * D;
+        const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
+        switch (G) {
+        case 2: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 2); break;
+        case 3: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 3); break;
+        default: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 4); break;
+        }
+    }
+}
+
+/* head sizes a multiple of 32, groups of 2 to ATT_GROUP_MAX, AVX-512 */
+static bool attend_group_ok(const mast_llama_info *in, bool simd)
+{
+    int G = in->n_head / in->n_head_kv;
+    return simd && in->head_dim % 32 == 0 && G >= 2 && G <= ATT_GROUP_MAX && mast_avx512_available();
 }
 
 /* One query head per item, on the SGEMM (see ATT_GEMM_MIN): the same
@@ -722,8 +833,9 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
         }
         attn_job aj = {.c = c, .layer = l, .n = n, .pos0 = pos0, .simd = in->head_dim % 8 == 0 && mast_quant_simd()};
         bool gemm = n >= ATT_GEMM_MIN && aj.simd && mast_sgemm_fast();
-        size_t items = gemm ? (size_t)in->n_head : (size_t)n * (size_t)in->n_head;
-        void (*fn)(void *, size_t, size_t, int) = gemm ? attend_gemm : attend;
+        bool grouped = !gemm && attend_group_ok(in, aj.simd);
+        size_t items = gemm ? (size_t)in->n_head : (size_t)n * (size_t)(grouped ? in->n_head_kv : in->n_head);
+        void (*fn)(void *, size_t, size_t, int) = gemm ? attend_gemm : grouped ? attend_group : attend;
         if (pool)
             mast_pool_for(pool, items, fn, &aj);
         else

@@ -332,17 +332,19 @@ static void test_fast_matmul_matches_the_quantized_products(void)
 }
 
 /* The attention kernels for head sizes 64 and 128 (the oracle models have 8
-** and 16) against the plain C path, on synthesized models. */
+** and 16) against the plain C path, on synthesized models; KV groups of 1
+** to 4 query heads (2-4 take attend_group's shared conversions on AVX-512). */
 static void test_simd_attention_equals_plain_for_common_head_sizes(void)
 {
     char *dir = test_tmpdir();
     REQUIRE(dir != NULL);
-    static const int heads[2][2] = {{2, 1}, {2, 2}};   /* n_embd 128 -> head 64; 256 -> 128 */
-    for (int t = 0; t < 2; t++) {
+    static const int shape[4][4] = {   /* n_embd, heads, KV heads, head size */
+        {128, 2, 1, 64}, {256, 2, 2, 128}, {384, 6, 2, 64}, {512, 8, 2, 64}};
+    for (int t = 0; t < 4; t++) {
         char path[600];
         snprintf(path, sizeof path, "%s/h%d.gguf", dir, t);
-        mast_synth_opts o = {.arch = "llama", .n_embd = 128 * (t + 1), .n_layer = 2,
-                             .n_head = heads[t][0], .n_head_kv = heads[t][1], .n_ff = 256,
+        mast_synth_opts o = {.arch = "llama", .n_embd = shape[t][0], .n_layer = 2,
+                             .n_head = shape[t][1], .n_head_kv = shape[t][2], .n_ff = 256,
                              .n_vocab = 300, .n_ctx = 256, .type = MAST_F32, .seed = 3};
         mast_synth_defaults(&o);
         REQUIRE(mast_synth_write(&o, path) == MAST_OK);
@@ -350,7 +352,7 @@ static void test_simd_attention_equals_plain_for_common_head_sizes(void)
         mast_llama *m;
         REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
         REQUIRE(mast_llama_load(&m, g) == MAST_OK);
-        CHECK_EQ_INT(mast_llama_info_of(m)->head_dim, 64 * (t + 1));
+        CHECK_EQ_INT(mast_llama_info_of(m)->head_dim, shape[t][3]);
         int V = mast_llama_info_of(m)->n_vocab;
         int32_t toks[120];
         for (int i = 0; i < 120; i++)
