@@ -132,6 +132,14 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                                                        p->A2 + (size_t)b * p->a2_row_bytes, j->cols);
             continue;
         }
+        if (p->a_sumy && p->wtype == MAST_Q4_0) {
+            int64_t nb = j->cols / QK4_0;
+            for (int64_t b = 0; b < j->batch; b++)
+                mast_avx512_dot_q4_0_rows(p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0,
+                                          p->A + (size_t)b * p->a_row_bytes, p->a_sumy + b * nb,
+                                          p->a_scales + b * nb, j->cols, p->Y + b * p->rows + r0);
+            continue;
+        }
         if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
             int64_t nb = j->cols / QK8_0;
             for (int64_t b = 0; b < j->batch; b++)
@@ -339,7 +347,9 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             continue;
         }
         p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
-        if (wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) {
+        /* q4_0 rows four at a time on AVX-512 VNNI: the activation sums and scales once */
+        bool q4_0_rows = wtype == MAST_Q4_0 && mast_quant_simd() && mast_avx512_available();
+        if ((wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) || q4_0_rows) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;
             float *sc = malloc((size_t)(batch * nb) * sizeof *sc);
@@ -356,9 +366,13 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                         int32_t t = 0;
                         for (int k = 0; k < QK8_0; k++)
                             t += blk[i].qs[k];
-                        sy[r * nb + i] = 128 * t;
+                        sy[r * nb + i] = (q4_0_rows ? 8 : 128) * t;   /* the weights' offset */
                     }
                 }
+            }
+            if (q4_0_rows && !sy) {   /* no memory: the plain rows */
+                free(sc);
+                continue;
             }
             p->a_scales = sc;
             p->a_sumy = sy;   /* NULL (no VNNI, or no memory): the AVX2 kernel */
