@@ -305,8 +305,8 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
-        if ((wtype == MAST_F16 || wtype == MAST_Q4_K) && !qt_for(wtype, batch) && mast_quant_simd() &&
-            mast_avx512_available()) {
+        if ((wtype == MAST_F16 || wtype == MAST_Q4_K || wtype == MAST_Q5_K) && !qt_for(wtype, batch) &&
+            mast_quant_simd() && mast_avx512_available()) {
             bool f16 = wtype == MAST_F16;
             p->a2_row_bytes = f16 ? (size_t)cols * sizeof(float) : p->a_row_bytes;
             unsigned char *a2 = malloc(p->a2_row_bytes * (size_t)batch);
@@ -322,8 +322,10 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                     mast_avx512_q8_K_paired(src, cols, a2 + (size_t)r * p->a2_row_bytes);
             }
             p->A2 = a2;
-            p->row_dot = f16 ? mast_avx512_dot_f16_f32 : mast_avx512_dot_q4_K_paired;
-            p->rows_dot = f16 ? NULL : mast_avx512_dot_q4_K_paired_rows;
+            p->row_dot = f16 ? mast_avx512_dot_f16_f32 : NULL;
+            p->rows_dot = f16                  ? NULL
+                          : wtype == MAST_Q4_K ? mast_avx512_dot_q4_K_paired_rows
+                                               : mast_avx512_dot_q5_K_paired_rows;
             continue;
         }
         if (wtype == MAST_Q6_K && !qt_for(wtype, batch) && mast_quant_simd() && mast_avx512_available()) {

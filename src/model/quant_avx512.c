@@ -129,19 +129,34 @@ void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
     _mm512_set_epi64(0x0002000200020002LL, 0x0002000200020002LL, 0x0002000200020002LL,          \
                      0x0002000200020002LL, 0, 0, 0, 0)
 
-/* row r's products with the activation: scale-weighted sums, 16 lanes */
-static inline __m512i k4_products(const block_q4_K *x, const __m512i y[4], __m512i sc)
+/* A row's products with the activation: scale-weighted sums, 16 lanes.
+** qs: the 128 bytes of 4-bit values; qh: q5_K's 32 bytes of fifth bits
+** (bit j of byte l: value l of sub-block j), NULL for q4_K. */
+static inline __m512i k4_products(const uint8_t *qs, const uint8_t *qh, const __m512i y[4], __m512i sc)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b4 = _mm512_set1_epi8(0x10);
+    /* a byte's bit b to bit 4: its 32-bit lane rotated left by 4 - b (mod
+    ** 32); [h][high nibbles][256-bit half]: sub-blocks 4h, 4h + 2 (low
+    ** nibbles), 4h + 1, 4h + 3 (high) */
+    static const int rot[2][2][2] = {{{4, 2}, {3, 1}}, {{0, 30}, {31, 29}}};
+    __m512i h5 = qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh)) : _mm512_setzero_si512();
     __m512i acc = _mm512_setzero_si512();
     for (int h = 0; h < 2; h++) {
-        __m512i q = _mm512_loadu_si512(x->qs + 64 * h);
-        __m512i plo = _mm512_maddubs_epi16(_mm512_and_si512(q, m4), y[2 * h]);
-        __m512i phi = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), y[2 * h + 1]);
+        __m512i q = _mm512_loadu_si512(qs + 64 * h);
+        __m512i lo = q, hi = _mm512_srli_epi16(q, 4);
+        if (qh) {   /* (nibble & 0x0F) | (fifth bit in place & 0x10) */
+            __m512i rl = _mm512_inserti64x4(_mm512_set1_epi32(rot[h][0][0]), _mm256_set1_epi32(rot[h][0][1]), 1);
+            __m512i rh = _mm512_inserti64x4(_mm512_set1_epi32(rot[h][1][0]), _mm256_set1_epi32(rot[h][1][1]), 1);
+            lo = _mm512_ternarylogic_epi32(lo, m4, _mm512_and_si512(_mm512_rolv_epi32(h5, rl), b4), 0xEA);
+            hi = _mm512_ternarylogic_epi32(hi, m4, _mm512_and_si512(_mm512_rolv_epi32(h5, rh), b4), 0xEA);
+        } else {
+            lo = _mm512_and_si512(lo, m4);
+            hi = _mm512_and_si512(hi, m4);
+        }
         __m512i idl = _mm512_add_epi16(_mm512_set1_epi16((short)(4 * h)), K4_LANE_HI2);
         __m512i idh = _mm512_add_epi16(idl, _mm512_set1_epi16(1));
-        acc = _mm512_dpwssd_epi32(acc, plo, _mm512_permutexvar_epi16(idl, sc));
-        acc = _mm512_dpwssd_epi32(acc, phi, _mm512_permutexvar_epi16(idh, sc));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(lo, y[2 * h]), _mm512_permutexvar_epi16(idl, sc));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(hi, y[2 * h + 1]), _mm512_permutexvar_epi16(idh, sc));
     }
     return acc;
 }
@@ -152,15 +167,18 @@ static inline void k4_load_act(const block_q8_K *y, __m512i a[4])
         a[k] = _mm512_loadu_si512(y->qs + 64 * k);
 }
 
-/* out[r] = row r . act for rows r = 0..3, row_bytes apart */
-static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
-                       float out[4])
+/* out[r] = row r . act for rows r = 0..3, row_bytes apart (0: one row four
+** times), of q4_K or (five) q5_K blocks: both start with d, dmin and the
+** packed scales; q5_K's fifth bits come before its 4-bit values. */
+static inline void k4_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                            float out[4], const bool five)
 {
     /* lanes 8-15 of each 128 (the mins) widened to 16 bits */
     const __m512i mins_ctl = _mm512_broadcast_i32x4(
         _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1));
     const __m512i lane0 = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const size_t step = 4 * sizeof(block_q4_K), lead = group_lead(row_bytes);
+    const size_t bs = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const size_t step = 4 * bs, lead = group_lead(row_bytes);
     __m256 sum = _mm256_setzero_ps();   /* lane 2r: row r */
     for (int64_t i = 0; i < n / QK_K; i++) {
         prefetch_group(w, lead, i, step);
@@ -169,10 +187,13 @@ static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
         __m128i sm[4];
         uint32_t dd[4];   /* d, dmin: the blocks' first 4 bytes */
         for (int r = 0; r < 4; r++) {
-            const block_q4_K *x = (const block_q4_K *)(w + (size_t)r * row_bytes) + i;
-            sm[r] = k4_scales_mins(x->scales);
-            acc[r] = k4_products(x, a, _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm[r])));
-            memcpy(&dd[r], x, sizeof dd[r]);
+            const unsigned char *blk = w + (size_t)r * row_bytes + (size_t)i * bs;
+            const block_q4_K *x4 = (const block_q4_K *)blk;
+            const block_q5_K *x5 = (const block_q5_K *)blk;
+            sm[r] = k4_scales_mins(x4->scales);
+            acc[r] = k4_products(five ? x5->qs : x4->qs, five ? x5->qh : NULL, a,
+                                 _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm[r])));
+            memcpy(&dd[r], blk, sizeof dd[r]);
         }
         __m128i t = hsum4x512(acc);   /* lane r: row r's total */
         /* mins . sub-block sums: row r in 128-bit lane r, summed across it */
@@ -197,53 +218,45 @@ static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
         out[r] = lanes[2 * r];
 }
 
-/* The same for one row, its sums reduced alone. */
-float mast_avx512_dot_q4_K_paired(const void *w, const void *act, int64_t n)
+static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
 {
-    const block_q4_K *x = w;
-    const block_q8_K *y = act;
-    float sum = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        prefetch_ahead(&x[i], i % 4 == 3 ? 3 : 2);   /* 576 bytes per 4: 9 lines */
-        __m512i a[4];
-        k4_load_act(&y[i], a);
-        __m128i sm = k4_scales_mins(x[i].scales);
-        __m512i acc = k4_products(&x[i], a, _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm)));
-        /* [total, mins . sub-block sums] */
-        __m256i a8 = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(a8), _mm256_extracti128_si256(a8, 1));
-        __m128i mn = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)),
-                                    _mm_loadu_si128((const __m128i *)y[i].bsums));
-        __m128i u = _mm_add_epi32(_mm_unpacklo_epi64(t, mn), _mm_unpackhi_epi64(t, mn));
-        __m128 tm = _mm_cvtepi32_ps(_mm_hadd_epi32(u, u));
-        uint32_t dd;   /* d, dmin */
-        memcpy(&dd, &x[i], sizeof dd);
-        __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
-        __m128 p = _mm_mul_ps(d, tm);
-        sum += _mm_cvtss_f32(_mm_sub_ss(p, _mm_movehdup_ps(p)));
-    }
-    return sum;
+    k4_rows4(w, row_bytes, y, n, out, false);
+}
+
+static void q5_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
+{
+    k4_rows4(w, row_bytes, y, n, out, true);
 }
 
 typedef void (*rows4_fn)(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
                          float out[4]);
 
-/* rows in fours, the remainder one at a time */
+/* rows in fours; a remainder row as four copies of itself (row_bytes 0),
+** every lane the reference's bits for it */
 static void rows_by_four(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
-                         float *out, rows4_fn four, mast_dot_fn one)
+                         float *out, rows4_fn four)
 {
     const unsigned char *W = w;
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4)
         four(W + (size_t)r * row_bytes, row_bytes, act, n, out + r);
-    for (; r < rows; r++)
-        out[r] = one(W + (size_t)r * row_bytes, act, n);
+    for (; r < rows; r++) {
+        float o[4];
+        four(W + (size_t)r * row_bytes, 0, act, n, o);
+        out[r] = o[0];
+    }
 }
 
 void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
                                       int64_t n, float *out)
 {
-    rows_by_four(w, row_bytes, rows, act, n, out, q4_K_rows4, mast_avx512_dot_q4_K_paired);
+    rows_by_four(w, row_bytes, rows, act, n, out, q4_K_rows4);
+}
+
+void mast_avx512_dot_q5_K_paired_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
+                                      int64_t n, float *out)
+{
+    rows_by_four(w, row_bytes, rows, act, n, out, q5_K_rows4);
 }
 
 /* q6_K: values 0..63 (stored + 32): low 4 bits from ql, high 2 from qh;
@@ -344,7 +357,7 @@ static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
 void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
                                float *out)
 {
-    rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4, dot_q6_K);
+    rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4);
 }
 
 bool mast_avx512_available(void)

@@ -82,14 +82,16 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 bool mast_avx512_available(void);
 mast_dot_fn mast_avx512_dot(mast_dtype weight);
 float mast_avx512_dot_f16_f32(const void *w, const void *y, int64_t n);   /* y: f16 values as f32 */
-/* q4_K rows against a q8_K row that mast_avx512_q8_K_paired rewrote: bytes
+/* q4_K and q5_K rows against a q8_K row that mast_avx512_q8_K_paired rewrote: bytes
 ** in paired order (per 128 values: 0-31, 64-95, 32-63, 96-127, so that 64
 ** weight bytes meet their values in two contiguous loads), bsums[j] the
 ** sum of sub-block j (32 values) */
 void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out);
-float mast_avx512_dot_q4_K_paired(const void *w, const void *act_paired, int64_t n);
-/* out[r] = row r . act for `rows` rows row_bytes apart (four at a time) */
+/* out[r] = row r . act for `rows` rows row_bytes apart (four at a time),
+** q4_K or q5_K rows */
 void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows,
+                                      const void *act_paired, int64_t n, float *out);
+void mast_avx512_dot_q5_K_paired_rows(const void *w, size_t row_bytes, int64_t rows,
                                       const void *act_paired, int64_t n, float *out);
 /* q6_K rows against a q8_K row, four at a time: mast_vec_dot's bits */
 void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,

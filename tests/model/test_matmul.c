@@ -78,9 +78,10 @@ static void test_batches_equal_dot_products(void)
             check_type(types[i], 21, 224, 2);   /* the row kernels, 7 blocks */
         }
     }
-    /* single tokens: q4_K and q6_K rows four at a time (AVX-512), a tile's
-    ** remainder rows alone; several super-blocks per row */
+    /* single tokens: q4_K, q5_K and q6_K rows four at a time (AVX-512), a
+    ** tile's remainder rows each as four copies; several super-blocks a row */
     check_type(MAST_Q4_K, 23, 1024, 1);
+    check_type(MAST_Q5_K, 23, 1024, 1);
     check_type(MAST_Q6_K, 23, 1024, 1);
     for (int64_t cols = 229; cols <= 237; cols += 8)   /* f16 rows: 32s, an 8, a tail */
         check_type(MAST_F16, 21, cols, 2);
