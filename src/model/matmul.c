@@ -132,12 +132,12 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                                                        p->A2 + (size_t)b * p->a2_row_bytes, j->cols);
             continue;
         }
-        if (p->a_sumy && p->wtype == MAST_Q4_0) {
-            int64_t nb = j->cols / QK4_0;
+        if (p->a_sumy && p->wtype != MAST_Q8_0) {   /* q4_0, q5_0 */
+            int64_t nb = j->cols / QK8_0;
             for (int64_t b = 0; b < j->batch; b++)
-                mast_avx512_dot_q4_0_rows(p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0,
-                                          p->A + (size_t)b * p->a_row_bytes, p->a_sumy + b * nb,
-                                          p->a_scales + b * nb, j->cols, p->Y + b * p->rows + r0);
+                mast_avx512_dot_b32_rows(p->wtype, p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0,
+                                         p->A + (size_t)b * p->a_row_bytes, p->a_sumy + b * nb,
+                                         p->a_scales + b * nb, j->cols, p->Y + b * p->rows + r0);
             continue;
         }
         if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
@@ -349,9 +349,9 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             continue;
         }
         p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
-        /* q4_0 rows four at a time on AVX-512 VNNI: the activation sums and scales once */
-        bool q4_0_rows = wtype == MAST_Q4_0 && mast_quant_simd() && mast_avx512_available();
-        if ((wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) || q4_0_rows) {
+        /* q4_0 and q5_0 rows four at a time on AVX-512 VNNI: the activation sums and scales once */
+        bool b32_rows = (wtype == MAST_Q4_0 || wtype == MAST_Q5_0) && mast_quant_simd() && mast_avx512_available();
+        if ((wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) || b32_rows) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;
             float *sc = malloc((size_t)(batch * nb) * sizeof *sc);
@@ -368,11 +368,11 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                         int32_t t = 0;
                         for (int k = 0; k < QK8_0; k++)
                             t += blk[i].qs[k];
-                        sy[r * nb + i] = (q4_0_rows ? 8 : 128) * t;   /* the weights' offset */
+                        sy[r * nb + i] = (wtype == MAST_Q4_0 ? 8 : wtype == MAST_Q5_0 ? 16 : 128) * t;   /* the weights' offset */
                     }
                 }
             }
-            if (q4_0_rows && !sy) {   /* no memory: the plain rows */
+            if (b32_rows && !sy) {   /* no memory: the plain rows */
                 free(sc);
                 continue;
             }

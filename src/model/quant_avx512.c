@@ -11,6 +11,7 @@
 ** test_matmul.c). They prefetch the weights ahead (PREFETCH_AHEAD).
 */
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "model/quant_impl.h"
@@ -441,33 +442,44 @@ static inline __m512i load4x16(const void *p, size_t stride)
     return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 3 * stride)), 3);
 }
 
-/* q4_0 block i of row x against q8_0 block y, alone: the reference's integer sum */
-static inline int32_t q4_0_block(const block_q4_0 *x, const block_q8_0 *y)
+/* the reference's integer sum of a q4_0 or (five) q5_0 block with a q8_0 one */
+static int32_t b32_block(const unsigned char *blk, const block_q8_0 *y, const bool five)
 {
-    __m128i b = _mm_loadu_si128((const __m128i *)x->qs);
-    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F)),
-                                 _mm_and_si128(b, _mm_set1_epi8(0x0F)));
-    __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)y->qs));
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-    return _mm_cvtsi128_si32(t);
+    const uint8_t *qs = five ? ((const block_q5_0 *)blk)->qs : ((const block_q4_0 *)blk)->qs;
+    uint32_t qh = 0;
+    if (five)
+        memcpy(&qh, ((const block_q5_0 *)blk)->qh, 4);
+    int32_t isum = 0;
+    for (int j = 0; j < 16; j++) {
+        int lo = (qs[j] & 0x0F) | (int)(((qh >> j) << 4) & 0x10), hi = (qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10);
+        isum += (lo - (five ? 16 : 8)) * y->qs[j] + (hi - (five ? 16 : 8)) * y->qs[j + 16];
+    }
+    return isum;
 }
 
-/* q4_0 weights x q8_0 activations with AVX-512 VNNI, for single tokens,
-** four rows at a time: the nibbles as they are (0..15) meet the activation
-** bytes in vpdpbusd, and 8 * each block's activation sum (sumy8) comes off;
-** four blocks of each row per step, a block per 128-bit lane, so one
-** transposing tree gives the 16 sums (lane 4 block + row); then the float
-** step for all 16, block i's in lane i % 4 of its row, as the reference. */
-static void q4_0_rows4(const unsigned char *w, size_t row_bytes, const block_q8_0 *y,
-                       const int32_t *sumy8, const float *dy, int64_t n, float out[4])
+/* q4_0 or (five) q5_0 weights x q8_0 activations with AVX-512 VNNI, for
+** single tokens, four rows at a time: the values without their offset
+** (0..15, 0..31) meet the activation bytes in vpdpbusd, and offset * each
+** block's activation sum (sumy) comes off; four blocks of each row per
+** step, a block per 128-bit lane, so one transposing tree gives the 16 sums
+** (lane 4 block + row); then the float step for all 16, block i's in lane
+** i % 4 of its row, as the reference. q5_0's fifth bits: the block's 32-bit
+** qh spread a bit per byte (vpshufb, a bit test), 16 added where set. */
+static inline void b32_rows4(const unsigned char *w, size_t row_bytes, const block_q8_0 *y,
+                             const int32_t *sumy, const float *dy, int64_t n, float out[4], const bool five)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10);
     /* 128-bit lane b takes element b */
     const __m512i by_block = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    int64_t nb = n / QK4_0, i = 0;
-    const size_t step = 4 * 4 * sizeof(block_q4_0), lead = group_lead(row_bytes);
+    /* byte k of the low values takes qh bit k, of the high ones bit 16 + k */
+    const __m512i spread_lo = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    const __m512i spread_hi = _mm512_broadcast_i32x4(_mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m512i bit = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+    const size_t bs = five ? sizeof(block_q5_0) : sizeof(block_q4_0);
+    const size_t qs_at = five ? offsetof(block_q5_0, qs) : offsetof(block_q4_0, qs);
+    int64_t nb = n / QK8_0, i = 0;
+    const size_t step = 4 * 4 * bs, lead = group_lead(row_bytes);
     __m512 acc = _mm512_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         prefetch_group(w, lead, i / 4, step);
@@ -475,19 +487,27 @@ static void q4_0_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
         __m512i z[4];
         uint16_t d16[16];
         for (int r = 0; r < 4; r++) {
-            const block_q4_0 *x = (const block_q4_0 *)(w + (size_t)r * row_bytes) + i;
-            __m512i q = load4x16(x->qs, sizeof(block_q4_0));
-            z[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q, m4), ylo),
-                                       _mm512_and_si512(_mm512_srli_epi16(q, 4), m4), yhi);
+            const unsigned char *x = w + (size_t)r * row_bytes + (size_t)i * bs;
+            __m512i q = load4x16(x + qs_at, bs);
+            __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            if (five) {
+                uint32_t qh[4];
+                for (int b = 0; b < 4; b++)
+                    memcpy(&qh[b], x + (size_t)b * bs + offsetof(block_q5_0, qh), 4);
+                __m512i h = _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)qh)));
+                lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(_mm512_shuffle_epi8(h, spread_lo), bit), lo, sixteen);
+                hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(_mm512_shuffle_epi8(h, spread_hi), bit), hi, sixteen);
+            }
+            z[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo), hi, yhi);
             for (int b = 0; b < 4; b++)
-                memcpy(&d16[4 * b + r], &x[b].d, sizeof d16[0]);
+                memcpy(&d16[4 * b + r], x + (size_t)b * bs, sizeof d16[0]);   /* d leads both */
         }
         /* per 128-bit lane (block b): [row 0, row 1, row 2, row 3] sums */
         __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[0], z[1]), _mm512_unpackhi_epi32(z[0], z[1]));
         __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2], z[3]), _mm512_unpackhi_epi32(z[2], z[3]));
         __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
         __m512i isum = _mm512_sub_epi32(
-            v, _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(sumy8 + i)))));
+            v, _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(sumy + i)))));
         __m512 dyb = _mm512_permutexvar_ps(by_block, _mm512_castps128_ps512(_mm_loadu_ps(dy + i)));
         __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), dx), dyb));
@@ -495,23 +515,30 @@ static void q4_0_rows4(const unsigned char *w, size_t row_bytes, const block_q8_
     float lane[16];   /* lane 4 b + r: row r's lane b */
     _mm512_storeu_ps(lane, acc);
     for (int r = 0; r < 4; r++) {
-        const block_q4_0 *x = (const block_q4_0 *)(w + (size_t)r * row_bytes);
+        const unsigned char *x = w + (size_t)r * row_bytes;
         float l[4] = {lane[r], lane[4 + r], lane[8 + r], lane[12 + r]};
-        for (int64_t b = i; b < nb; b++)
-            l[b % 4] += (float)(q4_0_block(&x[b], &y[b]) - sumy8[b]) * F16(x[b].d) * dy[b];
+        for (int64_t b = i; b < nb; b++) {
+            mast_f16 d;
+            memcpy(&d, x + (size_t)b * bs, sizeof d);
+            l[b % 4] += (float)b32_block(x + (size_t)b * bs, &y[b], five) * F16(d) * dy[b];
+        }
         out[r] = (l[0] + l[1]) + (l[2] + l[3]);
     }
 }
 
-void mast_avx512_dot_q4_0_rows(const void *w, size_t row_bytes, int64_t rows, const void *a,
-                               const int32_t *sumy8, const float *dy, int64_t n, float *out)
+void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int64_t rows, const void *a,
+                              const int32_t *sumy, const float *dy, int64_t n, float *out)
 {
     const unsigned char *W = w;
     int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-        q4_0_rows4(W + (size_t)r * row_bytes, row_bytes, a, sumy8, dy, n, out + r);
+    for (; r + 4 <= rows; r += 4) {
+        if (t == MAST_Q5_0)
+            b32_rows4(W + (size_t)r * row_bytes, row_bytes, a, sumy, dy, n, out + r, true);
+        else
+            b32_rows4(W + (size_t)r * row_bytes, row_bytes, a, sumy, dy, n, out + r, false);
+    }
     for (; r < rows; r++)
-        out[r] = mast_vec_dot(MAST_Q4_0, W + (size_t)r * row_bytes, a, n);
+        out[r] = mast_vec_dot(t, W + (size_t)r * row_bytes, a, n);
 }
 
 /* f16 weights x f16 activations held as f32 (converted once per activation

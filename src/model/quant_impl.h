@@ -96,10 +96,11 @@ void mast_avx512_dot_q5_K_paired_rows(const void *w, size_t row_bytes, int64_t r
 /* q6_K rows against a q8_K row, four at a time: mast_vec_dot's bits */
 void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
                                int64_t n, float *out);
-/* q4_0 rows against a q8_0 row with AVX-512 VNNI, four at a time; sumy8:
-** 8 * each activation block's sum, dy: its scale as a float */
-void mast_avx512_dot_q4_0_rows(const void *w, size_t row_bytes, int64_t rows, const void *a,
-                               const int32_t *sumy8, const float *dy, int64_t n, float *out);
+/* q4_0 or q5_0 (t) rows against a q8_0 row with AVX-512 VNNI, four at a
+** time; sumy: the weights' offset (8, 16) * each activation block's sum,
+** dy: its scale as a float */
+void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int64_t rows, const void *a,
+                              const int32_t *sumy, const float *dy, int64_t n, float *out);
 /* q8_0 rows with AVX-512 VNNI (mast_vnni_available), the activation side's
 ** 128 * block sums and float scales precomputed: mast_vec_dot's bits */
 float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
