@@ -361,6 +361,80 @@ void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, co
     rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4);
 }
 
+/* q3_K's 16 signed 6-bit scales (q3_K_scales' arithmetic) as bytes. A
+** masked load of the 12 packed bytes: the block's d follows them, and then
+** perhaps the end of the tensor. */
+static inline __m128i q3_K_scales128(const uint8_t *packed)
+{
+    __m128i p = _mm_maskz_loadu_epi8(0x0FFF, packed);
+    /* low 4 bits: byte j (< 8) of packed, or its high half (j >= 8) */
+    __m128i x = _mm_shuffle_epi8(p, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7));
+    __m128i lo = _mm_and_si128(_mm_srlv_epi64(x, _mm_set_epi64x(4, 0)), _mm_set1_epi8(0x0F));
+    /* high 2: bits 2 (j / 4) of byte 8 + j % 4 */
+    __m128i h = _mm_shuffle_epi8(p, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+    __m128i hi = _mm_and_si128(_mm_srlv_epi32(h, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+}
+
+/* q3_K, four rows at a time (as q6_K_rows4): value = 2 low bits + 4 * its
+** hmask bit - 4; the unsigned part (0..7) goes through the products, the
+** hmask bit rotated into bit 2 (vprolvd) and merged by vpternlogd, and
+** 4 * scale . bsums comes off in the integer lanes. */
+static void q3_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                       float out[4])
+{
+    const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4);
+    /* 16-bit lane l of register k takes scale 4k + l / 8 */
+    const __m512i lane_sub = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                              1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* values 32 (2 half) + ... of a chunk: qs bits 2 (2 half), 2 (2 half + 1) per 256-bit half */
+    const __m512i sh[2] = {counts16(0, 2), counts16(4, 6)};
+    /* hmask bit b = 4 c + 2 half (+ 1) to bit 2: rotate left by 2 - b (mod 32) */
+    static const int rot[2][2][2] = {{{2, 1}, {0, 31}}, {{30, 29}, {28, 27}}};   /* [c][half][256-bit half] */
+    const size_t step = 4 * sizeof(block_q3_K), lead = group_lead(row_bytes);
+    __m128 sum = _mm_setzero_ps();   /* lane r: row r */
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        prefetch_group(w, lead, i, step);
+        __m512i a[4], acc[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = _mm512_loadu_si512(y[i].qs + 64 * k);
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        uint16_t d16[4];
+        for (int r = 0; r < 4; r++) {
+            const block_q3_K *x = (const block_q3_K *)(w + (size_t)r * row_bytes) + i;
+            __m256i sc256 = _mm256_cvtepi8_epi16(q3_K_scales128(x->scales));
+            __m512i sc = _mm512_castsi256_si512(sc256);
+            __m512i z = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(sc256, bsums), 2)));
+            __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
+            for (int c = 0; c < 2; c++) {   /* chunks of 128 values */
+                __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
+                for (int half = 0; half < 2; half++) {
+                    __m512i rc = _mm512_inserti64x4(_mm512_set1_epi32(rot[c][half][0]),
+                                                    _mm256_set1_epi32(rot[c][half][1]), 1);
+                    __m512i low = _mm512_and_si512(_mm512_srlv_epi16(qs, sh[half]), m3);
+                    __m512i q = _mm512_ternarylogic_epi32(low, _mm512_rolv_epi32(hm, rc), m04, 0xF8);
+                    int k = 2 * c + half;   /* values 64k.. : sub-blocks 4k..4k+3 */
+                    __m512i idx = _mm512_add_epi16(lane_sub, _mm512_set1_epi16((short)(4 * k)));
+                    z = _mm512_dpwssd_epi32(z, _mm512_maddubs_epi16(q, a[k]), _mm512_permutexvar_epi16(idx, sc));
+                }
+            }
+            acc[r] = z;
+            memcpy(&d16[r], &x->d, sizeof d16[r]);
+        }
+        __m128 t = _mm_cvtepi32_ps(hsum4x512(acc));
+        __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d16[0], (short)d16[1], (short)d16[2], (short)d16[3], 0, 0, 0, 0));
+        sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(d, _mm_set1_ps(y[i].d)), t));
+    }
+    _mm_storeu_ps(out, sum);
+}
+
+void mast_avx512_dot_q3_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                               float *out)
+{
+    rows_by_four(w, row_bytes, rows, act, n, out, q3_K_rows4);
+}
+
 bool mast_avx512_available(void)
 {
     static int cached = -1;
