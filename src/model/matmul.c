@@ -328,9 +328,11 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                                                : mast_avx512_dot_q5_K_paired_rows;
             continue;
         }
-        if ((wtype == MAST_Q6_K || wtype == MAST_Q3_K) && !qt_for(wtype, batch) && mast_quant_simd() &&
-            mast_avx512_available()) {
-            p->rows_dot = wtype == MAST_Q6_K ? mast_avx512_dot_q6_K_rows : mast_avx512_dot_q3_K_rows;
+        if ((wtype == MAST_Q6_K || wtype == MAST_Q3_K || wtype == MAST_Q2_K) && !qt_for(wtype, batch) &&
+            mast_quant_simd() && mast_avx512_available()) {
+            p->rows_dot = wtype == MAST_Q6_K   ? mast_avx512_dot_q6_K_rows
+                          : wtype == MAST_Q3_K ? mast_avx512_dot_q3_K_rows
+                                               : mast_avx512_dot_q2_K_rows;
             continue;
         }
         if (qt_for(wtype, batch)) {

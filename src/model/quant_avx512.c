@@ -301,66 +301,6 @@ static float dot_q6_K(const void *w, const void *act, int64_t n)
     return sum;
 }
 
-/* q6_K, four rows at a time (as q4_K_rows4): the 2 high bits of each
-** value rotated into place (vprolvd: quarter k's bits 2k, 2k + 1 of each
-** byte to bits 4, 5) and merged with the low 4 in one vpternlogd; the
-** -32 offsets (32 * scale . bsums) subtracted in the integer lanes before
-** the shared reduction; the float step a row per lane. The reference's
-** integers and float steps, so its bits. */
-static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
-                       float out[4])
-{
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    /* 16-bit lane l of register k takes scale 4k + l / 8 */
-    const __m512i lane_sub = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
-                                              1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    /* quarters 0, 1 (low, high 256 bits) and 2, 3 */
-    const __m512i rot01 = _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(2), 1);
-    const __m512i rot23 = _mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(30), 1);
-    const size_t step = 4 * sizeof(block_q6_K), lead = group_lead(row_bytes);
-    __m128 sum = _mm_setzero_ps();   /* lane r: row r */
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        prefetch_group(w, lead, i, step);
-        __m512i a[4], acc[4];
-        for (int k = 0; k < 4; k++)
-            a[k] = _mm512_loadu_si512(y[i].qs + 64 * k);
-        __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-        uint16_t d16[4];
-        for (int r = 0; r < 4; r++) {
-            const block_q6_K *x = (const block_q6_K *)(w + (size_t)r * row_bytes) + i;
-            __m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-            __m512i sc = _mm512_castsi256_si512(sc256);
-            /* the offsets first: 32 * scale_j * bsum_j, 8 lanes */
-            __m512i z = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(sc256, bsums), 5)));
-            for (int c = 0; c < 2; c++) {   /* chunks of 128 values */
-                __m512i l = _mm512_loadu_si512(x->ql + 64 * c);
-                __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qh + 32 * c)));
-                for (int half = 0; half < 2; half++) {   /* quarters 2 half, 2 half + 1 */
-                    __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(l, 4), m4) : _mm512_and_si512(l, m4);
-                    __m512i hb = _mm512_rolv_epi32(h, half ? rot23 : rot01);
-                    __m512i q = _mm512_ternarylogic_epi32(lo, hb, m30, 0xF8);   /* lo | (hb & 0x30) */
-                    int k = 2 * c + half;   /* values 64k.. : sub-blocks 4k..4k+3 */
-                    __m512i idx = _mm512_add_epi16(lane_sub, _mm512_set1_epi16((short)(4 * k)));
-                    z = _mm512_dpwssd_epi32(z, _mm512_maddubs_epi16(q, a[k]), _mm512_permutexvar_epi16(idx, sc));
-                }
-            }
-            acc[r] = z;
-            memcpy(&d16[r], &x->d, sizeof d16[r]);
-        }
-        __m128 t = _mm_cvtepi32_ps(hsum4x512(acc));
-        __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d16[0], (short)d16[1], (short)d16[2], (short)d16[3], 0, 0, 0, 0));
-        sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(d, _mm_set1_ps(y[i].d)), t));
-    }
-    _mm_storeu_ps(out, sum);
-}
-
-void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
-                               float *out)
-{
-    rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4);
-}
-
 /* q3_K's 16 signed 6-bit scales (q3_K_scales' arithmetic) as bytes. A
 ** masked load of the 12 packed bytes: the block's d follows them, and then
 ** perhaps the end of the tensor. */
@@ -376,63 +316,146 @@ static inline __m128i q3_K_scales128(const uint8_t *packed)
     return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
 }
 
-/* q3_K, four rows at a time (as q6_K_rows4): value = 2 low bits + 4 * its
-** hmask bit - 4; the unsigned part (0..7) goes through the products, the
-** hmask bit rotated into bit 2 (vprolvd) and merged by vpternlogd, and
-** 4 * scale . bsums comes off in the integer lanes. */
-static void q3_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
-                       float out[4])
+/* The K types with 16 scales of 16 values (q6_K, q3_K, q2_K), four rows at
+** a time (as k4_rows4), row_bytes apart (0: one row four times). Each 64
+** values k of a block become unsigned bytes for vpmaddubsw against the
+** activation, weighted by their scales with vpdpwssd:
+**   q6_K: 4 low bits from ql, 2 high from qh rotated into bits 4-5
+**         (vprolvd) and merged in one vpternlogd; stored + 32, so
+**         32 * scale . bsums comes off in the integer lanes;
+**   q3_K: 2 low bits from qs, the hmask bit rotated into bit 2; stored
+**         + 4 where the bit is clear: 4 * scale . bsums comes off;
+**   q2_K: 2 bits from qs, 4-bit scales; the 4-bit mins against bsums
+**         make a second sum, times dmin.
+** The shared reduction, then the float step a row per lane (d dy total,
+** minus dmin dy mins for q2_K): the reference's integers and float steps,
+** so its bits. */
+static inline void k16_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n,
+                             float out[4], const mast_dtype t)
 {
-    const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
     /* 16-bit lane l of register k takes scale 4k + l / 8 */
     const __m512i lane_sub = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
                                               1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    /* values 32 (2 half) + ... of a chunk: qs bits 2 (2 half), 2 (2 half + 1) per 256-bit half */
+    /* q3_K, q2_K: a chunk's values 32 (2 half) + ..: qs bits 2 (2 half), 2 (2 half + 1) */
     const __m512i sh[2] = {counts16(0, 2), counts16(4, 6)};
-    /* hmask bit b = 4 c + 2 half (+ 1) to bit 2: rotate left by 2 - b (mod 32) */
-    static const int rot[2][2][2] = {{{2, 1}, {0, 31}}, {{30, 29}, {28, 27}}};   /* [c][half][256-bit half] */
-    const size_t step = 4 * sizeof(block_q3_K), lead = group_lead(row_bytes);
-    __m128 sum = _mm_setzero_ps();   /* lane r: row r */
+    /* [chunk][half][256-bit half]: q6_K's qh bits 2 quarter to bit 4; q3_K's
+    ** hmask bit 4 c + 2 half (+ 1) to bit 2 (left by target - bit, mod 32) */
+    static const int rot6[2][2] = {{4, 2}, {0, 30}};
+    static const int rot3[2][2][2] = {{{2, 1}, {0, 31}}, {{30, 29}, {28, 27}}};
+    const size_t bs = t == MAST_Q6_K ? sizeof(block_q6_K) : t == MAST_Q3_K ? sizeof(block_q3_K) : sizeof(block_q2_K);
+    const size_t step = 4 * bs, lead = group_lead(row_bytes);
+    __m256 sum = _mm256_setzero_ps();   /* lane 2r: row r */
     for (int64_t i = 0; i < n / QK_K; i++) {
         prefetch_group(w, lead, i, step);
-        __m512i a[4], acc[4];
+        __m512i a[4], acc[4], mins[4];
         for (int k = 0; k < 4; k++)
             a[k] = _mm512_loadu_si512(y[i].qs + 64 * k);
         __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-        uint16_t d16[4];
+        uint16_t dd[8];   /* d, dmin per row (q6_K, q3_K: dmin 0) */
         for (int r = 0; r < 4; r++) {
-            const block_q3_K *x = (const block_q3_K *)(w + (size_t)r * row_bytes) + i;
-            __m256i sc256 = _mm256_cvtepi8_epi16(q3_K_scales128(x->scales));
+            const unsigned char *blk = w + (size_t)r * row_bytes + (size_t)i * bs;
+            const block_q6_K *x6 = (const block_q6_K *)blk;
+            const block_q3_K *x3 = (const block_q3_K *)blk;
+            const block_q2_K *x2 = (const block_q2_K *)blk;
+            __m256i sc256;
+            __m512i z = _mm512_setzero_si512();
+            mins[r] = z;
+            dd[2 * r + 1] = 0;
+            if (t == MAST_Q2_K) {
+                __m128i s8 = _mm_loadu_si128((const __m128i *)x2->scales);
+                sc256 = _mm256_cvtepu8_epi16(_mm_and_si128(s8, _mm512_castsi512_si128(m4)));
+                mins[r] = _mm512_zextsi256_si512(_mm256_madd_epi16(
+                    _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm512_castsi512_si128(m4))), bsums));
+                memcpy(&dd[2 * r], &x2->d, 2 * sizeof dd[0]);
+            } else {   /* the offsets first: 32 or 4 * scale_j * bsum_j, 8 lanes */
+                sc256 = _mm256_cvtepi8_epi16(t == MAST_Q6_K ? _mm_loadu_si128((const __m128i *)x6->scales)
+                                                            : q3_K_scales128(x3->scales));
+                z = _mm512_sub_epi32(z, _mm512_zextsi256_si512(
+                                            _mm256_slli_epi32(_mm256_madd_epi16(sc256, bsums), t == MAST_Q6_K ? 5 : 2)));
+                memcpy(&dd[2 * r], t == MAST_Q6_K ? &x6->d : &x3->d, sizeof dd[0]);
+            }
             __m512i sc = _mm512_castsi256_si512(sc256);
-            __m512i z = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(sc256, bsums), 2)));
-            __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
+            __m512i hm = t == MAST_Q3_K ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x3->hmask))
+                                        : _mm512_setzero_si512();
             for (int c = 0; c < 2; c++) {   /* chunks of 128 values */
-                __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
+                const uint8_t *qs2 = t == MAST_Q3_K ? x3->qs : x2->qs;
+                __m512i l = t == MAST_Q6_K ? _mm512_loadu_si512(x6->ql + 64 * c)
+                                           : _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs2 + 32 * c)));
+                __m512i h = t == MAST_Q6_K ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x6->qh + 32 * c)))
+                                           : hm;
                 for (int half = 0; half < 2; half++) {
-                    __m512i rc = _mm512_inserti64x4(_mm512_set1_epi32(rot[c][half][0]),
-                                                    _mm256_set1_epi32(rot[c][half][1]), 1);
-                    __m512i low = _mm512_and_si512(_mm512_srlv_epi16(qs, sh[half]), m3);
-                    __m512i q = _mm512_ternarylogic_epi32(low, _mm512_rolv_epi32(hm, rc), m04, 0xF8);
                     int k = 2 * c + half;   /* values 64k.. : sub-blocks 4k..4k+3 */
+                    __m512i q;
+                    if (t == MAST_Q6_K) {   /* quarters 2 half, 2 half + 1 of the chunk */
+                        __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(l, 4), m4) : _mm512_and_si512(l, m4);
+                        __m512i rot = _mm512_inserti64x4(_mm512_set1_epi32(rot6[half][0]), _mm256_set1_epi32(rot6[half][1]), 1);
+                        q = _mm512_ternarylogic_epi32(lo, _mm512_rolv_epi32(h, rot), _mm512_set1_epi8(0x30), 0xF8);
+                    } else {
+                        q = _mm512_and_si512(_mm512_srlv_epi16(l, sh[half]), m3);
+                        if (t == MAST_Q3_K) {
+                            __m512i rot = _mm512_inserti64x4(_mm512_set1_epi32(rot3[c][half][0]),
+                                                             _mm256_set1_epi32(rot3[c][half][1]), 1);
+                            q = _mm512_ternarylogic_epi32(q, _mm512_rolv_epi32(h, rot), _mm512_set1_epi8(4), 0xF8);
+                        }
+                    }
                     __m512i idx = _mm512_add_epi16(lane_sub, _mm512_set1_epi16((short)(4 * k)));
                     z = _mm512_dpwssd_epi32(z, _mm512_maddubs_epi16(q, a[k]), _mm512_permutexvar_epi16(idx, sc));
                 }
             }
             acc[r] = z;
-            memcpy(&d16[r], &x->d, sizeof d16[r]);
         }
-        __m128 t = _mm_cvtepi32_ps(hsum4x512(acc));
-        __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d16[0], (short)d16[1], (short)d16[2], (short)d16[3], 0, 0, 0, 0));
-        sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(d, _mm_set1_ps(y[i].d)), t));
+        __m128i tot = hsum4x512(acc);
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd)), _mm256_set1_ps(y[i].d));
+        if (t == MAST_Q2_K) {   /* lane 2r: d_r dy total_r - dmin_r dy mins_r */
+            __m128i mn = hsum4x512(mins);
+            __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpacklo_epi32(tot, mn)), _mm_unpackhi_epi32(tot, mn), 1));
+            __m256 p = _mm256_mul_ps(d, tm);
+            sum = _mm256_add_ps(sum, _mm256_sub_ps(p, _mm256_movehdup_ps(p)));
+        } else {   /* lane 2r: d_r dy total_r */
+            __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_unpacklo_epi32(tot, tot)), _mm_unpackhi_epi32(tot, tot), 1));
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(d, tm));
+        }
     }
-    _mm_storeu_ps(out, sum);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    for (int r = 0; r < 4; r++)
+        out[r] = lanes[2 * r];
+}
+
+static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
+{
+    k16_rows4(w, row_bytes, y, n, out, MAST_Q6_K);
+}
+
+static void q3_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
+{
+    k16_rows4(w, row_bytes, y, n, out, MAST_Q3_K);
+}
+
+static void q2_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
+{
+    k16_rows4(w, row_bytes, y, n, out, MAST_Q2_K);
+}
+
+void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                               float *out)
+{
+    rows_by_four(w, row_bytes, rows, act, n, out, q6_K_rows4);
 }
 
 void mast_avx512_dot_q3_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
                                float *out)
 {
     rows_by_four(w, row_bytes, rows, act, n, out, q3_K_rows4);
+}
+
+void mast_avx512_dot_q2_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                               float *out)
+{
+    rows_by_four(w, row_bytes, rows, act, n, out, q2_K_rows4);
 }
 
 bool mast_avx512_available(void)

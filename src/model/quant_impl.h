@@ -93,10 +93,12 @@ void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t r
                                       const void *act_paired, int64_t n, float *out);
 void mast_avx512_dot_q5_K_paired_rows(const void *w, size_t row_bytes, int64_t rows,
                                       const void *act_paired, int64_t n, float *out);
-/* q6_K and q3_K rows against a q8_K row, four at a time: mast_vec_dot's bits */
+/* q6_K, q3_K and q2_K rows against a q8_K row, four at a time: mast_vec_dot's bits */
 void mast_avx512_dot_q6_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
                                int64_t n, float *out);
 void mast_avx512_dot_q3_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
+                               int64_t n, float *out);
+void mast_avx512_dot_q2_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
                                int64_t n, float *out);
 /* q4_0 or q5_0 (t) rows against a q8_0 row with AVX-512 VNNI, four at a
 ** time; sumy: the weights' offset (8, 16) * each activation block's sum,
