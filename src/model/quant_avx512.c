@@ -80,6 +80,26 @@ static inline void prefetch_group(const unsigned char *w, size_t lead, int64_t i
         _mm_prefetch(ahead + o, _MM_HINT_NTA);
 }
 
+/* The float step of a K-type super-block for four rows, lane 2r: d_r dy
+** total_r - dmin_r dy mins_r, as the reference (dd: d, dmin per row as
+** F16; a type without mins passes zeros, and x - 0 is x) */
+static inline __m256 k_step(__m256 sum, __m128i tot, __m128i mins, const void *dd, float dy)
+{
+    __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi32(tot, mins)),
+                                                           _mm_unpackhi_epi32(tot, mins), 1));
+    __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd)), _mm256_set1_ps(dy));
+    __m256 p = _mm256_mul_ps(d, tm);
+    return _mm256_add_ps(sum, _mm256_sub_ps(p, _mm256_movehdup_ps(p)));
+}
+
+static inline void k_out(__m256 sum, float out[4])
+{
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    for (int r = 0; r < 4; r++)
+        out[r] = lanes[2 * r];
+}
+
 /* A q4_K super-block's 12 packed bytes as [8 scales, 8 mins], bytes, in
 ** one register (k4_scale_words' arithmetic, a word per lane): the 16 bytes
 ** loaded start at the scales and run 4 into qs, which lane 3 holds and
@@ -206,17 +226,9 @@ static inline void k4_rows4(const unsigned char *w, size_t row_bytes, const bloc
         m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
         m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
         __m128i mn = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0, m));
-        /* lane 2r: d_r dy total_r - dmin_r dy mins_r, as the reference */
-        __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi32(t, mn)),
-                                                               _mm_unpackhi_epi32(t, mn), 1));
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd)), _mm256_set1_ps(y[i].d));
-        __m256 p = _mm256_mul_ps(d, tm);
-        sum = _mm256_add_ps(sum, _mm256_sub_ps(p, _mm256_movehdup_ps(p)));
+        sum = k_step(sum, t, mn, dd, y[i].d);
     }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, sum);
-    for (int r = 0; r < 4; r++)
-        out[r] = lanes[2 * r];
+    k_out(sum, out);
 }
 
 static void q4_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
@@ -361,7 +373,7 @@ static inline void k16_rows4(const unsigned char *w, size_t row_bytes, const blo
             __m256i sc256;
             __m512i z = _mm512_setzero_si512();
             mins[r] = z;
-            dd[2 * r + 1] = 0;
+            dd[2 * r + 1] = 0;   /* no dmin: the mins term is 0 * 0 */
             if (t == MAST_Q2_K) {
                 __m128i s8 = _mm_loadu_si128((const __m128i *)x2->scales);
                 sc256 = _mm256_cvtepu8_epi16(_mm_and_si128(s8, _mm512_castsi512_si128(m4)));
@@ -405,24 +417,9 @@ static inline void k16_rows4(const unsigned char *w, size_t row_bytes, const blo
             }
             acc[r] = z;
         }
-        __m128i tot = hsum4x512(acc);
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd)), _mm256_set1_ps(y[i].d));
-        if (t == MAST_Q2_K) {   /* lane 2r: d_r dy total_r - dmin_r dy mins_r */
-            __m128i mn = hsum4x512(mins);
-            __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_unpacklo_epi32(tot, mn)), _mm_unpackhi_epi32(tot, mn), 1));
-            __m256 p = _mm256_mul_ps(d, tm);
-            sum = _mm256_add_ps(sum, _mm256_sub_ps(p, _mm256_movehdup_ps(p)));
-        } else {   /* lane 2r: d_r dy total_r */
-            __m256 tm = _mm256_cvtepi32_ps(_mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_unpacklo_epi32(tot, tot)), _mm_unpackhi_epi32(tot, tot), 1));
-            sum = _mm256_add_ps(sum, _mm256_mul_ps(d, tm));
-        }
+        sum = k_step(sum, hsum4x512(acc), t == MAST_Q2_K ? hsum4x512(mins) : _mm_setzero_si128(), dd, y[i].d);
     }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, sum);
-    for (int r = 0; r < 4; r++)
-        out[r] = lanes[2 * r];
+    k_out(sum, out);
 }
 
 static void q6_K_rows4(const unsigned char *w, size_t row_bytes, const block_q8_K *y, int64_t n, float out[4])
