@@ -1,14 +1,18 @@
 /*
 ** model/quant_avx512.c — AVX-512 (F, BW, VL, VNNI) row kernels for single
-** tokens (generation): q6_K against q8_K activations (64 weight values per
-** register, twice the AVX2 kernel's in quant_avx2.c, which it replaces
-** through mast_avx512_dot), and, called from matmul.c with activations in a
-** form it makes once per product, q4_K (q8_K bytes in paired order), q8_0
-** (vpdpbusd on offset bytes, block sums and scales precomputed) and f16
-** (activations held as f32). Each takes the integer sums and float steps
-** of the reference (quant.c, quant_k.c) — the integers in any order, the
-** floats in the reference's — so the same bits (test_quant.c,
-** test_matmul.c). They prefetch the weights ahead (PREFETCH_AHEAD).
+** tokens (generation), called from matmul.c a tile of rows at a time:
+**   - four rows at a time, so that the per-block horizontal sums and float
+**     steps (as costly as the products in a one-row kernel) are shared, a
+**     row per lane: k4_rows4 (q4_K, q5_K: the q8_K bytes in paired order),
+**     k16_rows4 (q6_K, q3_K, q2_K), b32_rows4 (q4_0, q5_0: the activation
+**     block sums and scales precomputed);
+**   - one row at a time: q6_K (dot_q6_K, also mast_vec_dot's q6_K), q8_0
+**     (vpdpbusd on offset bytes, block sums and scales precomputed) and f16
+**     (the activations held as f32).
+** Each takes the integer sums and float steps of the reference (quant.c,
+** quant_k.c) — the integers in any order, the floats in the reference's —
+** so the same bits (test_quant.c, test_matmul.c). They prefetch the
+** weights ahead (PREFETCH_AHEAD, prefetch_group).
 */
 #include <immintrin.h>
 #include <stddef.h>
@@ -28,11 +32,11 @@
 ** weights there, and the KV cache stays (generation 0-8% faster than with
 ** T0, measured side by side). A hint: no fault past the end. */
 #define PREFETCH_AHEAD 8192
-/* Kernels that read four rows at once (q4_K_rows4, q6_K_rows4) prefetch
-** in address order, as many bytes per super-block as the group reads
-** (prefetch_group); at least 12 KiB ahead, measured best (Q4_K_M generation, 2 threads: 8 KiB
-** 905, 12 KiB 960, 16 KiB 965, 24 KiB 896 tokens/s; 1 thread: 8 KiB 510,
-** 12 KiB 559, 16 KiB 536). */
+/* Kernels that read four rows at once prefetch in address order, as many
+** bytes per step as the group reads (prefetch_group), at least 12 KiB
+** ahead, measured best (Q4_K_M generation, 2 threads: 8 KiB 905, 12 KiB
+** 960, 16 KiB 965, 24 KiB 896 tokens/s; 1 thread: 8 KiB 510, 12 KiB 559,
+** 16 KiB 536). */
 #define PREFETCH_GROUP_AHEAD 12288
 
 static inline void prefetch_ahead(const void *p, int lines)
@@ -131,15 +135,16 @@ void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out)
     }
 }
 
-/* q4_K: sub-block j (32 values) is the low (j even) or high (j odd) nibbles
-** of bytes 32 (j / 2) ...; value * scale_j summed, minus min_j * its sum.
+/* q4_K (q5_K: plus a fifth bit): sub-block j (32 values) is the low (j
+** even) or high (j odd) nibbles of bytes 32 (j / 2) ...; value * scale_j
+** summed, minus min_j * its sum.
 ** Against a paired activation row (mast_avx512_q8_K_paired): 64 weight
 ** bytes (sub-blocks 4h, 4h + 2 in their low nibbles, 4h + 1, 4h + 3 in
 ** their high) meet 64 contiguous activation bytes each, no broadcast or
 ** variable shift, and the sub-block sums come ready. matmul.c is the only
 ** caller (the activation copy is made once per product).
 **
-** Four rows at a time (q4_K_rows4): a super-block's horizontal sums and
+** Four rows at a time (k4_rows4): a super-block's horizontal sums and
 ** float steps cost as much as its products, and four rows share them: the
 ** four accumulators reduce together, and the float steps run a row per
 ** lane. Each lane takes the reference's integers and float steps in its
