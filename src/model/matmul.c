@@ -305,9 +305,9 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 mast_quantize_row(atype, X + r * cols, bufs[b] + (size_t)r * p->a_row_bytes, cols);
         }
         p->A = bufs[b];
-        if ((wtype == MAST_F16 || wtype == MAST_Q4_K || wtype == MAST_Q5_K) && !qt_for(wtype, batch) &&
-            mast_quant_simd() && mast_avx512_available()) {
-            bool f16 = wtype == MAST_F16;
+        if ((wtype == MAST_F16 || wtype == MAST_BF16 || wtype == MAST_Q4_K || wtype == MAST_Q5_K) &&
+            !qt_for(wtype, batch) && mast_quant_simd() && mast_avx512_available()) {
+            bool f16 = wtype == MAST_F16 || wtype == MAST_BF16;   /* 16-bit floats, held as f32 */
             p->a2_row_bytes = f16 ? (size_t)cols * sizeof(float) : p->a_row_bytes;
             unsigned char *a2 = malloc(p->a2_row_bytes * (size_t)batch);
             if (!a2) {
@@ -317,12 +317,12 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             for (int64_t r = 0; r < batch; r++) {
                 const unsigned char *src = bufs[b] + (size_t)r * p->a_row_bytes;
                 if (f16)   /* exact */
-                    mast_dequantize_row(MAST_F16, src, (float *)(a2 + (size_t)r * p->a2_row_bytes), cols);
+                    mast_dequantize_row(wtype, src, (float *)(a2 + (size_t)r * p->a2_row_bytes), cols);
                 else
                     mast_avx512_q8_K_paired(src, cols, a2 + (size_t)r * p->a2_row_bytes);
             }
             p->A2 = a2;
-            p->row_dot = f16 ? mast_avx512_dot_f16_f32 : NULL;
+            p->row_dot = wtype == MAST_F16 ? mast_avx512_dot_f16_f32 : wtype == MAST_BF16 ? mast_avx512_dot_bf16_f32 : NULL;
             p->rows_dot = f16                  ? NULL
                           : wtype == MAST_Q4_K ? mast_avx512_dot_q4_K_paired_rows
                                                : mast_avx512_dot_q5_K_paired_rows;

@@ -640,34 +640,53 @@ void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int
         out[r] = mast_vec_dot(t, W + (size_t)r * row_bytes, a, n);
 }
 
-/* f16 weights x f16 activations held as f32 (converted once per activation
-** row: exact), for single tokens: dot_f16's lanes (element j of each 32 in
-** lane j % 32 = two 16-lane registers), folds and tail, so the same bits,
-** with one conversion per 16 weights instead of two. */
-float mast_avx512_dot_f16_f32(const void *w, const void *act, int64_t n)
+/* 16-bit float weights (f16, or bf16: the top half of an f32) to f32 */
+static inline __m512 half16(const uint16_t *p, const bool bf16)
 {
-    const mast_f16 *x = w;
-    const float *y = act;
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    return bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)) : _mm512_cvtph_ps(v);
+}
+
+static inline __m256 half8(const uint16_t *p, const bool bf16)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16)) : _mm256_cvtph_ps(v);
+}
+
+/* f16 or bf16 weights x activations of the same type held as f32
+** (converted once per activation row: exact), for single tokens:
+** dot_f16's / dot_bf16's lanes (element j of each 32 in lane j % 32 = two
+** 16-lane registers), folds and tail, so the same bits, with one
+** conversion per 16 weights instead of two. */
+static inline float half_dot_f32(const uint16_t *x, const float *y, int64_t n, const bool bf16)
+{
     __m512 z0 = _mm512_setzero_ps(), z1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         prefetch_ahead(x + i, 1);
-        z0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
-                             _mm512_loadu_ps(y + i), z0);
-        z1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))),
-                             _mm512_loadu_ps(y + i + 16), z1);
+        z0 = _mm512_fmadd_ps(half16(x + i, bf16), _mm512_loadu_ps(y + i), z0);
+        z1 = _mm512_fmadd_ps(half16(x + i + 16, bf16), _mm512_loadu_ps(y + i + 16), z1);
     }
     /* (a0 + a1) + (a2 + a3), a_k the 8-lane quarters */
     __m256 acc = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z0), 1))),
                                _mm256_add_ps(_mm512_castps512_ps256(z1), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z1), 1))));
     for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), _mm256_loadu_ps(y + i),
-                              acc);
+        acc = _mm256_fmadd_ps(half8(x + i, bf16), _mm256_loadu_ps(y + i), acc);
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     float sum = _mm_cvtss_f32(s);
     for (; i < n; i++)
-        sum = fmaf(F16(x[i]), y[i], sum);
+        sum = fmaf(bf16 ? mast_bf16_to_f32(x[i]) : F16(x[i]), y[i], sum);
     return sum;
+}
+
+float mast_avx512_dot_f16_f32(const void *w, const void *act, int64_t n)
+{
+    return half_dot_f32(w, act, n, false);
+}
+
+float mast_avx512_dot_bf16_f32(const void *w, const void *act, int64_t n)
+{
+    return half_dot_f32(w, act, n, true);
 }

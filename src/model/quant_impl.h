@@ -82,6 +82,7 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 bool mast_avx512_available(void);
 mast_dot_fn mast_avx512_dot(mast_dtype weight);
 float mast_avx512_dot_f16_f32(const void *w, const void *y, int64_t n);   /* y: f16 values as f32 */
+float mast_avx512_dot_bf16_f32(const void *w, const void *y, int64_t n);   /* y: bf16 values as f32 */
 /* q4_K and q5_K rows against a q8_K row that mast_avx512_q8_K_paired rewrote: bytes
 ** in paired order (per 128 values: 0-31, 64-95, 32-63, 96-127, so that 64
 ** weight bytes meet their values in two contiguous loads), bsums[j] the
