@@ -3,6 +3,7 @@
 */
 #include "model/matmul.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ typedef struct part {
     size_t first_tile;
     const float *a_scales;       /* Q8_0: the activation blocks' scales as floats */
     const int32_t *a_sumy;       /* ... and with AVX-512 VNNI, 128 * each activation block's sum */
+    /* AVX-512 VNNI q4_0, q5_0, q4_1, q5_1 (mast_avx512_dot_b32_rows): a_scales
+    ** the activation blocks' d, a_s q8_1's s (inside a_scales' allocation),
+    ** a_sumy the _0 types' offset * block sums */
+    bool b32;
+    const float *a_s;
     /* row kernels that read the activations in another form, made once per
     ** product (AVX-512: f16 weights with f32 activations, q4_K with the q8_K
     ** bytes in paired order): row_dot(weight row, A2 row, cols) */
@@ -132,12 +138,12 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                                                        p->A2 + (size_t)b * p->a2_row_bytes, j->cols);
             continue;
         }
-        if (p->a_sumy && p->wtype != MAST_Q8_0) {   /* q4_0, q5_0 */
+        if (p->b32) {   /* q4_0, q5_0, q4_1, q5_1 */
             int64_t nb = j->cols / QK8_0;
             for (int64_t b = 0; b < j->batch; b++)
                 mast_avx512_dot_b32_rows(p->wtype, p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0,
-                                         p->A + (size_t)b * p->a_row_bytes, p->a_sumy + b * nb,
-                                         p->a_scales + b * nb, j->cols, p->Y + b * p->rows + r0);
+                                         p->A + (size_t)b * p->a_row_bytes, p->a_sumy ? p->a_sumy + b * nb : NULL,
+                                         p->a_scales + b * nb, p->a_s + b * nb, j->cols, p->Y + b * p->rows + r0);
             continue;
         }
         if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
@@ -352,9 +358,42 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             continue;
         }
         p->k4_batch = wtype == MAST_Q4_K && batch >= 2 && mast_quant_simd();
-        /* q4_0 and q5_0 rows four at a time on AVX-512 VNNI: the activation sums and scales once */
-        bool b32_rows = (wtype == MAST_Q4_0 || wtype == MAST_Q5_0) && mast_quant_simd() && mast_avx512_available();
-        if ((wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) || b32_rows) {
+        if ((wtype == MAST_Q4_0 || wtype == MAST_Q5_0 || wtype == MAST_Q4_1 || wtype == MAST_Q5_1) &&
+            mast_quant_simd() && mast_avx512_available()) {
+            /* four rows at a time on AVX-512 VNNI: the activation blocks' d (and
+            ** q8_1's s) as floats, and the _0 types' offset * block sums, once */
+            int64_t nb = cols / QK8_0, k = batch * nb;
+            bool one = wtype == MAST_Q4_1 || wtype == MAST_Q5_1;
+            float *f = malloc((size_t)(2 * k) * sizeof *f);
+            int32_t *sy = one ? NULL : malloc((size_t)k * sizeof *sy);
+            if (!f || (!one && !sy)) {   /* no memory: the plain rows */
+                free(f);
+                free(sy);
+                continue;
+            }
+            for (int64_t r = 0; r < batch; r++)
+                for (int64_t i = 0; i < nb; i++) {
+                    const unsigned char *blk = bufs[b] + (size_t)r * p->a_row_bytes + (size_t)i * (one ? sizeof(block_q8_1) : sizeof(block_q8_0));
+                    mast_f16 d, s;
+                    memcpy(&d, blk, sizeof d);
+                    memcpy(&s, blk + sizeof d, sizeof s);   /* q8_1: d, s, values */
+                    f[r * nb + i] = mast_f16_to_f32(d);
+                    f[k + r * nb + i] = one ? mast_f16_to_f32(s) : 0;
+                    if (!one) {
+                        const int8_t *q = (const int8_t *)blk + offsetof(block_q8_0, qs);
+                        int32_t t = 0;
+                        for (int e = 0; e < QK8_0; e++)
+                            t += q[e];
+                        sy[r * nb + i] = (wtype == MAST_Q4_0 ? 8 : 16) * t;   /* the weights' offset */
+                    }
+                }
+            p->b32 = true;
+            p->a_scales = f;
+            p->a_s = f + k;
+            p->a_sumy = sy;
+            continue;
+        }
+        if (wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;
             float *sc = malloc((size_t)(batch * nb) * sizeof *sc);
@@ -371,13 +410,9 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                         int32_t t = 0;
                         for (int k = 0; k < QK8_0; k++)
                             t += blk[i].qs[k];
-                        sy[r * nb + i] = (wtype == MAST_Q4_0 ? 8 : wtype == MAST_Q5_0 ? 16 : 128) * t;   /* the weights' offset */
+                        sy[r * nb + i] = 128 * t;
                     }
                 }
-            }
-            if (b32_rows && !sy) {   /* no memory: the plain rows */
-                free(sc);
-                continue;
             }
             p->a_scales = sc;
             p->a_sumy = sy;   /* NULL (no VNNI, or no memory): the AVX2 kernel */

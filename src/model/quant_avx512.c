@@ -16,6 +16,7 @@
 */
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "model/quant_impl.h"
@@ -39,10 +40,13 @@
 ** 16 KiB 536). */
 #define PREFETCH_GROUP_AHEAD 12288
 
+/* The addresses are computed as integers: they run past the weights, and
+** GCC dropped prefetches of a pointer it could prove went past its object
+** (b32_rows4 lost all of them: q4_0 from DRAM 38 -> 16 GB/s). */
 static inline void prefetch_ahead(const void *p, int lines)
 {
     for (int k = 0; k < lines; k++)
-        _mm_prefetch((const char *)p + PREFETCH_AHEAD + 64 * k, _MM_HINT_NTA);
+        _mm_prefetch((const char *)((uintptr_t)p + PREFETCH_AHEAD + 64 * (uintptr_t)k), _MM_HINT_NTA);
 }
 
 static inline int32_t hsum512(__m512i v)
@@ -79,9 +83,9 @@ static inline size_t group_lead(size_t row_bytes)
 
 static inline void prefetch_group(const unsigned char *w, size_t lead, int64_t i, size_t step)
 {
-    const char *ahead = (const char *)w + lead + (size_t)i * step;
+    uintptr_t ahead = (uintptr_t)w + lead + (size_t)i * step;
     for (size_t o = 0; o < step; o += 64)
-        _mm_prefetch(ahead + o, _MM_HINT_NTA);
+        _mm_prefetch((const char *)(ahead + o), _MM_HINT_NTA);
 }
 
 /* The float step of a K-type super-block for four rows, lane 2r: d_r dy
@@ -541,32 +545,67 @@ static inline __m512i load4x16(const void *p, size_t stride)
     return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(c + 3 * stride)), 3);
 }
 
-/* the reference's integer sum of a q4_0 or (five) q5_0 block with a q8_0 one */
-static int32_t b32_block(const unsigned char *blk, const block_q8_0 *y, const bool five)
+/* The 32-value block types against 8-bit activations: q4_0, q5_0 (against
+** q8_0: values offset by 8 or 16) and q4_1, q5_1 (against q8_1: unsigned
+** values, a min m per block). */
+typedef struct b32_layout {
+    size_t bs, qs, qh;   /* block size, where its 4-bit values and fifth bits are */
+    size_t ybs, yqs;     /* the activation block's */
+    int offset;          /* subtracted from each value (0: a _1 type) */
+    bool five;
+} b32_layout;
+
+static inline b32_layout b32_of(mast_dtype t)
 {
-    const uint8_t *qs = five ? ((const block_q5_0 *)blk)->qs : ((const block_q4_0 *)blk)->qs;
+    switch (t) {
+    case MAST_Q5_0: return (b32_layout){sizeof(block_q5_0), offsetof(block_q5_0, qs), offsetof(block_q5_0, qh),
+                                        sizeof(block_q8_0), offsetof(block_q8_0, qs), 16, true};
+    case MAST_Q4_1: return (b32_layout){sizeof(block_q4_1), offsetof(block_q4_1, qs), 0,
+                                        sizeof(block_q8_1), offsetof(block_q8_1, qs), 0, false};
+    case MAST_Q5_1: return (b32_layout){sizeof(block_q5_1), offsetof(block_q5_1, qs), offsetof(block_q5_1, qh),
+                                        sizeof(block_q8_1), offsetof(block_q8_1, qs), 0, true};
+    default: return (b32_layout){sizeof(block_q4_0), offsetof(block_q4_0, qs), 0,
+                                 sizeof(block_q8_0), offsetof(block_q8_0, qs), 8, false};
+    }
+}
+
+/* the reference's integer sum of one block with its activation block */
+static int32_t b32_block(const unsigned char *blk, const unsigned char *yblk, const b32_layout L)
+{
+    const uint8_t *qs = blk + L.qs;
+    const int8_t *y = (const int8_t *)(yblk + L.yqs);
     uint32_t qh = 0;
-    if (five)
-        memcpy(&qh, ((const block_q5_0 *)blk)->qh, 4);
+    if (L.five)
+        memcpy(&qh, blk + L.qh, 4);
     int32_t isum = 0;
     for (int j = 0; j < 16; j++) {
         int lo = (qs[j] & 0x0F) | (int)(((qh >> j) << 4) & 0x10), hi = (qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10);
-        isum += (lo - (five ? 16 : 8)) * y->qs[j] + (hi - (five ? 16 : 8)) * y->qs[j + 16];
+        isum += (lo - L.offset) * y[j] + (hi - L.offset) * y[j + 16];
     }
     return isum;
 }
 
-/* q4_0 or (five) q5_0 weights x q8_0 activations with AVX-512 VNNI, for
-** single tokens, four rows at a time: the values without their offset
-** (0..15, 0..31) meet the activation bytes in vpdpbusd, and offset * each
-** block's activation sum (sumy) comes off; four blocks of each row per
-** step, a block per 128-bit lane, so one transposing tree gives the 16 sums
-** (lane 4 block + row); then the float step for all 16, block i's in lane
-** i % 4 of its row, as the reference. q5_0's fifth bits: the block's 32-bit
-** qh spread a bit per byte (vpshufb, a bit test), 16 added where set. */
-static inline void b32_rows4(const unsigned char *w, size_t row_bytes, const block_q8_0 *y,
-                             const int32_t *sumy, const float *dy, int64_t n, float out[4], const bool five)
+/* A block's float step, as the reference: _0 types (float)isum dx dy, _1
+** types (dx dy) isum + mx sy */
+static inline float b32_term(int32_t isum, float dx, float mx, float dy, float sy, const b32_layout L)
 {
+    return L.offset ? (float)isum * dx * dy : (dx * dy) * (float)isum + mx * sy;
+}
+
+/* The 32-value block types, for single tokens, four rows at a time with
+** AVX-512 VNNI: the values without their offset (0..15, 0..31) meet the
+** activation bytes in vpdpbusd, and for the _0 types offset * each block's
+** activation sum (sumy) comes off; four blocks of each row per step, a
+** block per 128-bit lane, so one transposing tree gives the 16 sums (lane
+** 4 block + row); then the float step for all 16, block i's in lane i % 4
+** of its row, as the reference. Fifth bits: the block's 32-bit qh spread a
+** bit per byte (vpshufb, a bit test), 16 added where set. dy, sy: the
+** activation blocks' d and (q8_1) s as floats. */
+static inline __attribute__((always_inline)) void b32_rows4(const unsigned char *w, size_t row_bytes, const unsigned char *y,
+                             const int32_t *sumy, const float *dy, const float *sy, int64_t n, float out[4],
+                             const mast_dtype t)
+{
+    const b32_layout L = b32_of(t);
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10);
     /* 128-bit lane b takes element b */
     const __m512i by_block = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -575,41 +614,49 @@ static inline void b32_rows4(const unsigned char *w, size_t row_bytes, const blo
     const __m512i spread_hi = _mm512_broadcast_i32x4(_mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m512i bit = _mm512_broadcast_i32x4(
         _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
-    const size_t bs = five ? sizeof(block_q5_0) : sizeof(block_q4_0);
-    const size_t qs_at = five ? offsetof(block_q5_0, qs) : offsetof(block_q4_0, qs);
     int64_t nb = n / QK8_0, i = 0;
-    const size_t step = 4 * 4 * bs, lead = group_lead(row_bytes);
+    const size_t step = 4 * 4 * L.bs, lead = group_lead(row_bytes);
     __m512 acc = _mm512_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         prefetch_group(w, lead, i / 4, step);
-        __m512i ylo = load4x16(y[i].qs, sizeof(block_q8_0)), yhi = load4x16(y[i].qs + 16, sizeof(block_q8_0));
+        const unsigned char *yb = y + (size_t)i * L.ybs + L.yqs;
+        __m512i ylo = load4x16(yb, L.ybs), yhi = load4x16(yb + 16, L.ybs);
         __m512i z[4];
-        uint16_t d16[16];
+        uint16_t d16[16], m16[16];
         for (int r = 0; r < 4; r++) {
-            const unsigned char *x = w + (size_t)r * row_bytes + (size_t)i * bs;
-            __m512i q = load4x16(x + qs_at, bs);
+            const unsigned char *x = w + (size_t)r * row_bytes + (size_t)i * L.bs;
+            __m512i q = load4x16(x + L.qs, L.bs);
             __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-            if (five) {
+            if (L.five) {
                 uint32_t qh[4];
                 for (int b = 0; b < 4; b++)
-                    memcpy(&qh[b], x + (size_t)b * bs + offsetof(block_q5_0, qh), 4);
+                    memcpy(&qh[b], x + (size_t)b * L.bs + L.qh, 4);
                 __m512i h = _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)qh)));
                 lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(_mm512_shuffle_epi8(h, spread_lo), bit), lo, sixteen);
                 hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(_mm512_shuffle_epi8(h, spread_hi), bit), hi, sixteen);
             }
             z[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo), hi, yhi);
-            for (int b = 0; b < 4; b++)
-                memcpy(&d16[4 * b + r], x + (size_t)b * bs, sizeof d16[0]);   /* d leads both */
+            for (int b = 0; b < 4; b++) {   /* d leads every block; the _1 types' m follows it */
+                memcpy(&d16[4 * b + r], x + (size_t)b * L.bs, sizeof d16[0]);
+                memcpy(&m16[4 * b + r], x + (size_t)b * L.bs + (L.offset ? 0 : 2), sizeof m16[0]);
+            }
         }
         /* per 128-bit lane (block b): [row 0, row 1, row 2, row 3] sums */
         __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[0], z[1]), _mm512_unpackhi_epi32(z[0], z[1]));
         __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2], z[3]), _mm512_unpackhi_epi32(z[2], z[3]));
         __m512i v = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
-        __m512i isum = _mm512_sub_epi32(
-            v, _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(sumy + i)))));
         __m512 dyb = _mm512_permutexvar_ps(by_block, _mm512_castps128_ps512(_mm_loadu_ps(dy + i)));
         __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), dx), dyb));
+        if (L.offset) {
+            __m512i isum = _mm512_sub_epi32(v, _mm512_permutexvar_epi32(by_block, _mm512_castsi128_si512(
+                                                                                    _mm_loadu_si128((const __m128i *)(sumy + i)))));
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), dx), dyb));
+        } else {
+            __m512 syb = _mm512_permutexvar_ps(by_block, _mm512_castps128_ps512(_mm_loadu_ps(sy + i)));
+            __m512 mx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m16));
+            acc = _mm512_add_ps(acc, _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dx, dyb), _mm512_cvtepi32_ps(v)),
+                                                   _mm512_mul_ps(mx, syb)));
+        }
     }
     float lane[16];   /* lane 4 b + r: row r's lane b */
     _mm512_storeu_ps(lane, acc);
@@ -617,24 +664,31 @@ static inline void b32_rows4(const unsigned char *w, size_t row_bytes, const blo
         const unsigned char *x = w + (size_t)r * row_bytes;
         float l[4] = {lane[r], lane[4 + r], lane[8 + r], lane[12 + r]};
         for (int64_t b = i; b < nb; b++) {
-            mast_f16 d;
-            memcpy(&d, x + (size_t)b * bs, sizeof d);
-            l[b % 4] += (float)b32_block(x + (size_t)b * bs, &y[b], five) * F16(d) * dy[b];
+            const unsigned char *blk = x + (size_t)b * L.bs;
+            mast_f16 d, m;
+            memcpy(&d, blk, sizeof d);
+            memcpy(&m, blk + 2, sizeof m);
+            l[b % 4] += b32_term(b32_block(blk, y + (size_t)b * L.ybs, L), F16(d), F16(m), dy[b],
+                                 L.offset ? 0 : sy[b], L);
         }
         out[r] = (l[0] + l[1]) + (l[2] + l[3]);
     }
 }
 
 void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int64_t rows, const void *a,
-                              const int32_t *sumy, const float *dy, int64_t n, float *out)
+                              const int32_t *sumy, const float *dy, const float *sy, int64_t n, float *out)
 {
     const unsigned char *W = w;
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4) {
-        if (t == MAST_Q5_0)
-            b32_rows4(W + (size_t)r * row_bytes, row_bytes, a, sumy, dy, n, out + r, true);
-        else
-            b32_rows4(W + (size_t)r * row_bytes, row_bytes, a, sumy, dy, n, out + r, false);
+        float *o = out + r;
+        const unsigned char *x = W + (size_t)r * row_bytes;
+        switch (t) {   /* a constant type in each instance */
+        case MAST_Q5_0: b32_rows4(x, row_bytes, a, sumy, dy, sy, n, o, MAST_Q5_0); break;
+        case MAST_Q4_1: b32_rows4(x, row_bytes, a, sumy, dy, sy, n, o, MAST_Q4_1); break;
+        case MAST_Q5_1: b32_rows4(x, row_bytes, a, sumy, dy, sy, n, o, MAST_Q5_1); break;
+        default: b32_rows4(x, row_bytes, a, sumy, dy, sy, n, o, MAST_Q4_0); break;
+        }
     }
     for (; r < rows; r++)
         out[r] = mast_vec_dot(t, W + (size_t)r * row_bytes, a, n);

@@ -101,11 +101,11 @@ void mast_avx512_dot_q3_K_rows(const void *w, size_t row_bytes, int64_t rows, co
                                int64_t n, float *out);
 void mast_avx512_dot_q2_K_rows(const void *w, size_t row_bytes, int64_t rows, const void *act,
                                int64_t n, float *out);
-/* q4_0 or q5_0 (t) rows against a q8_0 row with AVX-512 VNNI, four at a
-** time; sumy: the weights' offset (8, 16) * each activation block's sum,
-** dy: its scale as a float */
+/* q4_0, q5_0 (against q8_0), q4_1 or q5_1 (against q8_1) rows with AVX-512
+** VNNI, four at a time; sumy: the _0 types' offset (8, 16) * each
+** activation block's sum; dy, sy: its d and (q8_1) s as floats */
 void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int64_t rows, const void *a,
-                              const int32_t *sumy, const float *dy, int64_t n, float *out);
+                              const int32_t *sumy, const float *dy, const float *sy, int64_t n, float *out);
 /* q8_0 rows with AVX-512 VNNI (mast_vnni_available), the activation side's
 ** 128 * block sums and float scales precomputed: mast_vec_dot's bits */
 float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
