@@ -114,8 +114,8 @@ int main(int argc, char **argv)
     }
     for (int64_t i = 0; i < cols; i++)
         x[i] = (float)i / cols - 0.5f;
-    static const mast_dtype types[] = {MAST_F16, MAST_Q8_0, MAST_Q4_0, MAST_Q4_K, MAST_Q6_K,
-                                       MAST_Q5_K, MAST_Q3_K, MAST_Q2_K};
+    static const mast_dtype types[] = {MAST_F16, MAST_BF16, MAST_Q8_0, MAST_Q4_0, MAST_Q5_0, MAST_Q4_1,
+                                       MAST_Q5_1, MAST_Q4_K, MAST_Q6_K, MAST_Q5_K, MAST_Q3_K, MAST_Q2_K};
     printf("| type | MB | 1 thread ms | GB/s | of bw | 2 threads ms | GB/s | of bw |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
