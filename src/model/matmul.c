@@ -25,21 +25,18 @@ typedef struct part {
     size_t a_row_bytes;
     size_t first_tile;
     const float *a_scales;       /* Q8_0: the activation blocks' scales as floats */
-    const int32_t *a_sumy;       /* ... and with AVX-512 VNNI, 128 * each activation block's sum */
-    /* AVX-512 VNNI q4_0, q5_0, q4_1, q5_1 (mast_avx512_dot_b32_rows): a_scales
-    ** the activation blocks' d, a_s q8_1's s (inside a_scales' allocation),
-    ** a_sumy the _0 types' offset * block sums */
+    const int32_t *a_sumy;       /* ... and on AVX-512, 128 * each activation block's sum */
+    /* AVX-512 q4_0, q5_0, q4_1, q5_1 (mast_avx512_dot_b32_rows): a_scales
+    ** the activation blocks' d, a_s q8_1's s (inside a_scales' allocation,
+    ** NULL for the _0 types), a_sumy the _0 types' offset * block sums */
     bool b32;
     const float *a_s;
-    /* row kernels that read the activations in another form, made once per
-    ** product (AVX-512: f16 weights with f32 activations, q4_K with the q8_K
-    ** bytes in paired order): row_dot(weight row, A2 row, cols) */
-    float (*row_dot)(const void *w, const void *a, int64_t n);
+    /* AVX-512 row kernels, a tile's rows per call (quant_impl.h): against A,
+    ** or against A2, the activations in another form made once per product
+    ** (f16/bf16 held as f32, q8_K bytes in paired order for q4_K/q5_K) */
+    void (*rows_dot)(const void *w, size_t row_bytes, int64_t rows, const void *a, int64_t n, float *out);
     const unsigned char *A2;
     size_t a2_row_bytes;
-    /* AVX-512 q4_K (against A2) and q6_K (against A): a tile's rows four
-    ** at a time, sharing the horizontal sums */
-    void (*rows_dot)(const void *w, size_t row_bytes, int64_t rows, const void *a, int64_t n, float *out);
     bool k4_batch;               /* Q4_K batches: weight scales unpacked once per tile */
     bool qt;                     /* batches on interleaved tiles (AVX-512 VNNI) */
     const int32_t *qt_aux;       /* ... and the activation rows' sums they need */
@@ -131,22 +128,16 @@ static void run_tiles(void *ctx, size_t begin, size_t end, int worker)
                             j->cols, p->Y + b * p->rows + r0);
             continue;
         }
-        if (p->A2) {
-            for (int64_t b = 0; b < j->batch; b++)
-                for (int64_t r = r0; r < r1; r++)
-                    p->Y[b * p->rows + r] = p->row_dot(p->W + (size_t)r * p->w_row_bytes,
-                                                       p->A2 + (size_t)b * p->a2_row_bytes, j->cols);
-            continue;
-        }
         if (p->b32) {   /* q4_0, q5_0, q4_1, q5_1 */
             int64_t nb = j->cols / QK8_0;
             for (int64_t b = 0; b < j->batch; b++)
                 mast_avx512_dot_b32_rows(p->wtype, p->W + (size_t)r0 * p->w_row_bytes, p->w_row_bytes, r1 - r0,
                                          p->A + (size_t)b * p->a_row_bytes, p->a_sumy ? p->a_sumy + b * nb : NULL,
-                                         p->a_scales + b * nb, p->a_s + b * nb, j->cols, p->Y + b * p->rows + r0);
+                                         p->a_scales + b * nb, p->a_s ? p->a_s + b * nb : NULL, j->cols,
+                                         p->Y + b * p->rows + r0);
             continue;
         }
-        if (p->a_sumy) {   /* Q8_0 rows on AVX-512 VNNI, activation sums and scales precomputed */
+        if (p->a_sumy) {   /* Q8_0 rows on AVX-512, activation sums and scales precomputed */
             int64_t nb = j->cols / QK8_0;
             for (int64_t b = 0; b < j->batch; b++)
                 for (int64_t r = r0; r < r1; r++)
@@ -243,6 +234,30 @@ static bool on_sgemm(mast_dtype wtype, int64_t batch, bool fast)
     return fast && batch >= MAST_FAST_MIN_BATCH && !qt_for(wtype, batch);
 }
 
+/* What every weight row needs of the activation blocks (q8_0, or q8_1 when
+** s is wanted), per block: d as a float, q8_1's s as a float, and factor *
+** the block's sum of values; NULL for what is not wanted. */
+static void act_block_aux(const unsigned char *A, size_t a_row_bytes, int64_t batch, int64_t nb, int factor,
+                          float *d, float *s, int32_t *sumy)
+{
+    size_t bs = s ? sizeof(block_q8_1) : sizeof(block_q8_0), qs = s ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    for (int64_t r = 0; r < batch; r++)
+        for (int64_t i = 0; i < nb; i++) {
+            const unsigned char *blk = A + (size_t)r * a_row_bytes + (size_t)i * bs;
+            mast_f16 h[2];   /* d, and q8_1's s */
+            memcpy(h, blk, sizeof h);
+            d[r * nb + i] = mast_f16_to_f32(h[0]);
+            if (s)
+                s[r * nb + i] = mast_f16_to_f32(h[1]);
+            if (sumy) {
+                int32_t t = 0;
+                for (int e = 0; e < QK8_0; e++)
+                    t += ((const int8_t *)blk + qs)[e];
+                sumy[r * nb + i] = factor * t;
+            }
+        }
+}
+
 mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
                               const float *X, int64_t batch, bool fast)
 {
@@ -328,8 +343,8 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                     mast_avx512_q8_K_paired(src, cols, a2 + (size_t)r * p->a2_row_bytes);
             }
             p->A2 = a2;
-            p->row_dot = wtype == MAST_F16 ? mast_avx512_dot_f16_f32 : wtype == MAST_BF16 ? mast_avx512_dot_bf16_f32 : NULL;
-            p->rows_dot = f16                  ? NULL
+            p->rows_dot = wtype == MAST_F16    ? mast_avx512_dot_f16_rows
+                          : wtype == MAST_BF16 ? mast_avx512_dot_bf16_rows
                           : wtype == MAST_Q4_K ? mast_avx512_dot_q4_K_paired_rows
                                                : mast_avx512_dot_q5_K_paired_rows;
             continue;
@@ -364,36 +379,21 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
             ** q8_1's s) as floats, and the _0 types' offset * block sums, once */
             int64_t nb = cols / QK8_0, k = batch * nb;
             bool one = wtype == MAST_Q4_1 || wtype == MAST_Q5_1;
-            float *f = malloc((size_t)(2 * k) * sizeof *f);
+            float *f = malloc((size_t)((one ? 2 : 1) * k) * sizeof *f);
             int32_t *sy = one ? NULL : malloc((size_t)k * sizeof *sy);
             if (!f || (!one && !sy)) {   /* no memory: the plain rows */
                 free(f);
                 free(sy);
                 continue;
             }
-            for (int64_t r = 0; r < batch; r++)
-                for (int64_t i = 0; i < nb; i++) {
-                    const unsigned char *blk = bufs[b] + (size_t)r * p->a_row_bytes + (size_t)i * (one ? sizeof(block_q8_1) : sizeof(block_q8_0));
-                    mast_f16 d, s;
-                    memcpy(&d, blk, sizeof d);
-                    memcpy(&s, blk + sizeof d, sizeof s);   /* q8_1: d, s, values */
-                    f[r * nb + i] = mast_f16_to_f32(d);
-                    f[k + r * nb + i] = one ? mast_f16_to_f32(s) : 0;
-                    if (!one) {
-                        const int8_t *q = (const int8_t *)blk + offsetof(block_q8_0, qs);
-                        int32_t t = 0;
-                        for (int e = 0; e < QK8_0; e++)
-                            t += q[e];
-                        sy[r * nb + i] = (wtype == MAST_Q4_0 ? 8 : 16) * t;   /* the weights' offset */
-                    }
-                }
+            act_block_aux(bufs[b], p->a_row_bytes, batch, nb, wtype == MAST_Q4_0 ? 8 : 16, f, one ? f + k : NULL, sy);
             p->b32 = true;
             p->a_scales = f;
-            p->a_s = f + k;
+            p->a_s = one ? f + k : NULL;
             p->a_sumy = sy;
             continue;
         }
-        if (wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_vnni_available())) {
+        if (wtype == MAST_Q8_0 && mast_quant_simd() && (batch >= 2 || mast_avx512_available())) {
             /* the activation scales as floats, shared by every weight row */
             int64_t nb = cols / QK8_0;
             float *sc = malloc((size_t)(batch * nb) * sizeof *sc);
@@ -401,19 +401,8 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
                 st = mast_fail(MAST_ERR_NOMEM, "out of memory");
                 break;
             }
-            int32_t *sy = mast_vnni_available() ? malloc((size_t)(batch * nb) * sizeof *sy) : NULL;
-            for (int64_t r = 0; r < batch; r++) {
-                const block_q8_0 *blk = (const block_q8_0 *)(bufs[b] + (size_t)r * p->a_row_bytes);
-                for (int64_t i = 0; i < nb; i++) {
-                    sc[r * nb + i] = mast_f16_to_f32(blk[i].d);
-                    if (sy) {
-                        int32_t t = 0;
-                        for (int k = 0; k < QK8_0; k++)
-                            t += blk[i].qs[k];
-                        sy[r * nb + i] = 128 * t;
-                    }
-                }
-            }
+            int32_t *sy = mast_avx512_available() ? malloc((size_t)(batch * nb) * sizeof *sy) : NULL;
+            act_block_aux(bufs[b], p->a_row_bytes, batch, nb, 128, sc, NULL, sy);
             p->a_scales = sc;
             p->a_sumy = sy;   /* NULL (no VNNI, or no memory): the AVX2 kernel */
         }

@@ -48,10 +48,7 @@ static int kind_of(mast_dtype t)
 
 bool mast_qt_supported(mast_dtype wtype)
 {
-    static int cpu = -1;
-    if (cpu < 0)
-        cpu = mast_vnni_available() && __builtin_cpu_supports("avx512bw");
-    return cpu && kind_of(wtype);
+    return mast_avx512_available() && kind_of(wtype);
 }
 
 size_t mast_qt_tile_bytes(mast_dtype wtype, int64_t cols)
@@ -263,6 +260,29 @@ ALWAYS_INLINE void b32_run(const unsigned char *T, int64_t cols, const unsigned 
                               _mm512_add_ps(_mm512_add_ps(L0[b], L1[b]), _mm512_add_ps(L2[b], L3[b])));
 }
 
+/* A K-type super-block's scale-weighted sums for nb activation rows: subs
+** sub-blocks of 256 / subs values, each 4 values of the 16 rows a 64-byte
+** group (vpdpbusd against 4 broadcast activation bytes), times the
+** sub-block's 16 scales at u + 4096 (vpmulld). */
+ALWAYS_INLINE void k_products(const unsigned char *u, const block_q8_K *const *y, int nb, const int subs,
+                              __m512i *acc)
+{
+    const int groups = 64 / subs, len = 256 / subs;
+    for (int s = 0; s < subs; s++) {
+        __m512i t[NB];
+        for (int b = 0; b < nb; b++)
+            t[b] = _mm512_setzero_si512();
+        for (int g = 0; g < groups; g++) {
+            __m512i w = _mm512_loadu_si512(u + 64 * (groups * s + g));
+            for (int b = 0; b < nb; b++)
+                t[b] = _mm512_dpbusd_epi32(t[b], w, bcast4(y[b]->qs + len * s + 4 * g));
+        }
+        __m512i sc = _mm512_loadu_si512(u + 4096 + 64 * s);
+        for (int b = 0; b < nb; b++)
+            acc[b] = _mm512_add_epi32(acc[b], _mm512_mullo_epi32(t[b], sc));
+    }
+}
+
 ALWAYS_INLINE void k4_run(const unsigned char *T, int64_t cols, const unsigned char *const *a,
                           const int32_t *const *s2, int nb, float *const *out, __mmask16 m)
 {
@@ -277,19 +297,7 @@ ALWAYS_INLINE void k4_run(const unsigned char *T, int64_t cols, const unsigned c
             y[b] = (const block_q8_K *)a[b] + i;
             acc[b] = mn[b] = _mm512_setzero_si512();
         }
-        for (int j = 0; j < 8; j++) {
-            __m512i t[NB];
-            for (int b = 0; b < nb; b++)
-                t[b] = _mm512_setzero_si512();
-            for (int g = 0; g < 8; g++) {
-                __m512i w = _mm512_loadu_si512(u + 64 * (8 * j + g));
-                for (int b = 0; b < nb; b++)
-                    t[b] = _mm512_dpbusd_epi32(t[b], w, bcast4(y[b]->qs + 32 * j + 4 * g));
-            }
-            __m512i sc = _mm512_loadu_si512(u + 4096 + 64 * j);
-            for (int b = 0; b < nb; b++)
-                acc[b] = _mm512_add_epi32(acc[b], _mm512_mullo_epi32(t[b], sc));
-        }
+        k_products(u, y, nb, 8, acc);
         for (int p = 0; p < 4; p++) {
             __m512i mp = _mm512_loadu_si512(u + 4096 + 512 + 64 * p);
             for (int b = 0; b < nb; b++)
@@ -321,19 +329,7 @@ ALWAYS_INLINE void k6_run(const unsigned char *T, int64_t cols, const unsigned c
             y[b] = (const block_q8_K *)a[b] + i;
             acc[b] = corr[b] = _mm512_setzero_si512();
         }
-        for (int s = 0; s < 16; s++) {
-            __m512i t[NB];
-            for (int b = 0; b < nb; b++)
-                t[b] = _mm512_setzero_si512();
-            for (int g = 0; g < 4; g++) {
-                __m512i w = _mm512_loadu_si512(u + 64 * (4 * s + g));
-                for (int b = 0; b < nb; b++)
-                    t[b] = _mm512_dpbusd_epi32(t[b], w, bcast4(y[b]->qs + 16 * s + 4 * g));
-            }
-            __m512i sc = _mm512_loadu_si512(u + 4096 + 64 * s);
-            for (int b = 0; b < nb; b++)
-                acc[b] = _mm512_add_epi32(acc[b], _mm512_mullo_epi32(t[b], sc));
-        }
+        k_products(u, y, nb, 16, acc);
         for (int p = 0; p < 8; p++) {   /* values are stored + 32: subtract 32 * scale * bsum */
             __m512i sp = _mm512_loadu_si512(u + 4096 + 1024 + 64 * p);
             for (int b = 0; b < nb; b++)

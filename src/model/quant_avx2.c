@@ -179,15 +179,6 @@ float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, c
     return q8_0_dot(w, a, dx, dy, n);
 }
 
-bool mast_vnni_available(void)
-{
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512vnni");
-    return cached;
-}
-
 /* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles */
 static inline __m256i unpack_nibbles(const uint8_t *p)
 {

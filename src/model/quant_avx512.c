@@ -735,12 +735,16 @@ static inline float half_dot_f32(const uint16_t *x, const float *y, int64_t n, c
     return sum;
 }
 
-float mast_avx512_dot_f16_f32(const void *w, const void *act, int64_t n)
+void mast_avx512_dot_f16_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                              float *out)
 {
-    return half_dot_f32(w, act, n, false);
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = half_dot_f32((const uint16_t *)((const unsigned char *)w + (size_t)r * row_bytes), act, n, false);
 }
 
-float mast_avx512_dot_bf16_f32(const void *w, const void *act, int64_t n)
+void mast_avx512_dot_bf16_rows(const void *w, size_t row_bytes, int64_t rows, const void *act, int64_t n,
+                               float *out)
 {
-    return half_dot_f32(w, act, n, true);
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = half_dot_f32((const uint16_t *)((const unsigned char *)w + (size_t)r * row_bytes), act, n, true);
 }

@@ -81,15 +81,19 @@ typedef float (*mast_dot_fn)(const void *w, const void *a, int64_t n);
 ** NULL where there is none. */
 bool mast_avx512_available(void);
 mast_dot_fn mast_avx512_dot(mast_dtype weight);
-float mast_avx512_dot_f16_f32(const void *w, const void *y, int64_t n);   /* y: f16 values as f32 */
-float mast_avx512_dot_bf16_f32(const void *w, const void *y, int64_t n);   /* y: bf16 values as f32 */
+/* Each kernel below takes `rows` weight rows row_bytes apart against one
+** activation row and writes out[0..rows) (the group ones four rows at a
+** time). f16 and bf16 rows against an activation row of the same type held
+** as f32 (an exact conversion, made once per product): */
+void mast_avx512_dot_f16_rows(const void *w, size_t row_bytes, int64_t rows, const void *act_f32,
+                              int64_t n, float *out);
+void mast_avx512_dot_bf16_rows(const void *w, size_t row_bytes, int64_t rows, const void *act_f32,
+                               int64_t n, float *out);
 /* q4_K and q5_K rows against a q8_K row that mast_avx512_q8_K_paired rewrote: bytes
 ** in paired order (per 128 values: 0-31, 64-95, 32-63, 96-127, so that 64
 ** weight bytes meet their values in two contiguous loads), bsums[j] the
 ** sum of sub-block j (32 values) */
 void mast_avx512_q8_K_paired(const void *act, int64_t n, void *out);
-/* out[r] = row r . act for `rows` rows row_bytes apart (four at a time),
-** q4_K or q5_K rows */
 void mast_avx512_dot_q4_K_paired_rows(const void *w, size_t row_bytes, int64_t rows,
                                       const void *act_paired, int64_t n, float *out);
 void mast_avx512_dot_q5_K_paired_rows(const void *w, size_t row_bytes, int64_t rows,
@@ -106,7 +110,7 @@ void mast_avx512_dot_q2_K_rows(const void *w, size_t row_bytes, int64_t rows, co
 ** activation block's sum; dy, sy: its d and (q8_1) s as floats */
 void mast_avx512_dot_b32_rows(mast_dtype t, const void *w, size_t row_bytes, int64_t rows, const void *a,
                               const int32_t *sumy, const float *dy, const float *sy, int64_t n, float *out);
-/* q8_0 rows with AVX-512 VNNI (mast_vnni_available), the activation side's
+/* q8_0 rows with AVX-512 VNNI, the activation side's
 ** 128 * block sums and float scales precomputed: mast_vec_dot's bits */
 float mast_avx512_dot_q8_0_aux(const void *w, const void *a, const int32_t *sumy128, const float *dy,
                                int64_t n);
@@ -122,7 +126,6 @@ void mast_avx2_q4_K_prepare(const void *w, int64_t n, mast_k4_pre *pre);
 float mast_avx2_dot_q4_K_prepared(const void *w, const void *act, const mast_k4_pre *pre, int64_t n);
 void mast_avx2_dot_q4_K_prepared2(const void *w, const void *act0, const void *act1,
                                   const mast_k4_pre *pre, int64_t n, float out[2]);
-bool mast_vnni_available(void);
 float mast_avx2_dot_q8_0_scaled(const void *w, const void *a, const float *dx, const float *dy,
                                 int64_t n);
 bool mast_avx2_available(void);
