@@ -105,10 +105,11 @@ int cmd_ingest(int argc, char **argv)
         return cli_fail(st);
     fprintf(stderr,
             "ingested into '%s': files %zu seen, %zu ingested, %zu unchanged, %zu skipped, "
-            "%zu failed; documents %zu ingested, %zu unchanged, %zu failed; %zu chunks; "
-            "%.1f MB in %.2f s\n",
+            "%zu failed; documents %zu ingested, %zu unchanged, %zu skipped, %zu failed; "
+            "%zu chunks; %.1f MB in %.2f s\n",
             collection, s.files_seen, s.files_ingested, s.files_unchanged, s.files_skipped,
-            s.files_failed, s.docs_ingested, s.docs_unchanged, s.docs_failed, s.chunks, (double)s.bytes / 1e6, s.seconds);
+            s.files_failed, s.docs_ingested, s.docs_unchanged, s.docs_skipped, s.docs_failed,
+            s.chunks, (double)s.bytes / 1e6, s.seconds);
     if (opts.prune)
         fprintf(stderr, "pruned %zu document%s whose source is gone\n", s.docs_pruned,
                 s.docs_pruned == 1 ? "" : "s");

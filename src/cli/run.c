@@ -30,7 +30,7 @@
     "      --ctx N             context size in tokens (default: the model's, at most 4096)\n" \
     "      --kv-type T         KV cache type: f16 (default) or f32\n"                        \
     "      --ctx-shift         at the context limit, drop the older half of the context and\n" \
-    "                          go on (default: stop with an error)\n"                          \
+    "                          go on (default: stop there, finish reason \"length\")\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
     "                          (default: recognised from the model's chat template)\n"       \
     "      --fast-prompt       on CPUs without AVX-512 VNNI: prompts of 128+ tokens over\n"   \
@@ -268,6 +268,10 @@ int cmd_run(int argc, char **argv)
         mast_gen_request req = {a.chat ? &msg : NULL, a.chat ? 1 : 0, a.chat ? NULL : a.prompt, a.p};
         st = mast_generate(g, &req, on_text, &s, &r);
     }
+    if (st == MAST_OK && r.context_full)
+        fprintf(stderr, "%smast run: note: the context (%d tokens) filled after %d generated tokens; "
+                "finish reason \"length\" (raise --ctx, or allow --ctx-shift)\n",
+                a.json ? "" : "\n", r.n_ctx, r.completion_tokens);
     if (st == MAST_OK && a.json) {
         json_t *o = json_object();
         json_object_set_new(o, "prompt_ids", id_array(r.prompt_ids, r.prompt_tokens));
@@ -331,6 +335,9 @@ int cmd_chat(int argc, char **argv)
         a.p.sampler.seed++;   /* another draw each turn, still reproducible */
         st = mast_generate(g, &req, on_text_both, &s, &r);
         fputs("\n", stdout);
+        if (st == MAST_OK && r.context_full)
+            fprintf(stderr, "mast chat: note: the context is full (%d tokens); the answer was cut "
+                    "(raise --ctx, or allow --ctx-shift)\n", r.n_ctx);
         mast_gen_result_free(&r);
         if (st != MAST_OK) {
             mast_buf_free(&s.text);

@@ -116,8 +116,8 @@ typedef struct unit {
     const char *text;
     size_t len;
     int tokens;
-    int para_start;       /* joined with a blank line, else with a space */
     int code;
+    size_t block;         /* index of the block it comes from */
     const char *heading;
 } unit;
 
@@ -153,6 +153,7 @@ static void trim(const char **text, size_t *len)
 typedef struct ctx {
     const mast_chunk_opts *opts;
     int budget;
+    size_t block;         /* the block being split */
     unit_list units;
 } ctx;
 
@@ -163,17 +164,46 @@ static int count(ctx *c, const char *text, size_t len)
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+/* The end of the last whole word in rest[0..w), trailing spaces excluded;
+** 0 when rest[0..w) holds no word boundary (w inside the first word). */
+static size_t word_cut(const char *rest, size_t rest_len, size_t w)
+{
+    size_t e = w;
+    if (e < rest_len && !is_space((unsigned char)rest[e])) {
+        while (e > 0 && !is_space((unsigned char)rest[e - 1]))
+            e--;
+        if (e == 0)
+            return 0;
+    }
+    while (e > 0 && is_space((unsigned char)rest[e - 1]))
+        e--;
+    return e;
+}
+
 /* Splits a run with no sentence boundary (or a giant word) into pieces of at
-** most `budget` tokens: by words when it has several, else by bytes. */
+** most `budget` tokens: at word boundaries where there are any, else at UTF-8
+** boundaries. Each piece is looked for in a window of at most PIECE_BYTES
+** per budget token, so the work is linear in the run's length (counting the
+** whole remainder for every piece made 4 MB lines take minutes). */
+#define PIECE_BYTES 16   /* bytes per token a piece may hold at most */
+
+static size_t piece_max_bytes(const ctx *c)
+{
+    size_t max_bytes = (size_t)c->budget * PIECE_BYTES;
+    return max_bytes < 64 ? 64 : max_bytes;
+}
+
+/* A unit is kept whole when it is within the budget in tokens and in bytes
+** (a 4 MB base64 blob is one "word" to the estimator). */
+static int fits(const ctx *c, const unit *u)
+{
+    return u->tokens <= c->budget && u->len <= piece_max_bytes(c);
+}
+
 static mast_status split_long(ctx *c, unit u)
 {
-    /* Offsets where words start. */
-    size_t n_words = 0;
-    for (size_t i = 0; i < u.len; i++)
-        if (!is_space((unsigned char)u.text[i]) && (i == 0 || is_space((unsigned char)u.text[i - 1])))
-            n_words++;
+    size_t max_bytes = piece_max_bytes(c);
     size_t pos = 0;
-    int first = 1;
     while (pos < u.len) {
         const char *rest = u.text + pos;
         size_t rest_len = u.len - pos;
@@ -181,48 +211,35 @@ static mast_status split_long(ctx *c, unit u)
         if (!rest_len)
             break;
         pos = (size_t)(rest - u.text);
-        int rest_tokens = count(c, rest, rest_len);
-        size_t piece_len;
-        if (rest_tokens <= c->budget) {
-            piece_len = rest_len;
-        } else if (n_words > 1) {
-            /* Take a proportional number of words, shrinking until it fits. */
-            double frac = (double)c->budget / rest_tokens;
-            size_t target = (size_t)(rest_len * frac);
-            for (;;) {
-                size_t end = target;
-                while (end < rest_len && !is_space((unsigned char)rest[end]))
-                    end++;   /* finish the word */
-                if (end >= rest_len)
-                    end = rest_len;
-                size_t e = end;
-                while (e > 0 && is_space((unsigned char)rest[e - 1]))
-                    e--;
-                if (e == 0 || count(c, rest, e) <= c->budget || target < 2) {
-                    piece_len = e ? e : end;
-                    if (count(c, rest, piece_len) > c->budget) {
-                        /* a single word above budget: cut it by bytes */
-                        piece_len = mast_utf8_truncate(rest, piece_len, (size_t)c->budget * 3);
-                    }
-                    break;
-                }
-                target = target * 9 / 10;
-            }
-        } else {
-            double frac = (double)c->budget / rest_tokens;
-            size_t max = (size_t)(rest_len * frac);
-            piece_len = mast_utf8_truncate(rest, rest_len, max ? max : 4);
+        size_t w = rest_len;
+        if (w > max_bytes) {
+            w = mast_utf8_truncate(rest, rest_len, max_bytes);
+            size_t e = word_cut(rest, rest_len, w);
+            if (e)
+                w = e;
         }
-        if (piece_len == 0)   /* never loop forever: take at least one sequence */
-            piece_len = mast_utf8_truncate(rest, rest_len, 4) ? mast_utf8_truncate(rest, rest_len, 4) : rest_len;
+        int tokens = count(c, rest, w);
+        while (tokens > c->budget) {
+            size_t one = mast_utf8_truncate(rest, w, 4);   /* a single character */
+            if (w <= one)
+                break;
+            size_t target = (size_t)((double)w * c->budget / tokens * 0.95);
+            size_t cut = mast_utf8_truncate(rest, w, target ? target : 1);
+            size_t e = word_cut(rest, w, cut);
+            size_t next = e ? e : cut;
+            if (next == 0)
+                next = one;
+            if (next >= w)   /* always shrink */
+                next = mast_utf8_truncate(rest, w, w - 1);
+            w = next ? next : one;
+            tokens = count(c, rest, w);
+        }
         unit piece = u;
         piece.text = rest;
-        piece.len = piece_len;
-        piece.tokens = count(c, rest, piece_len);
-        piece.para_start = first && u.para_start;
-        first = 0;
+        piece.len = w;
+        piece.tokens = tokens;
         MAST_TRY(push_unit(&c->units, piece));
-        pos += piece_len;
+        pos += w;
     }
     return MAST_OK;
 }
@@ -232,11 +249,10 @@ static mast_status add_paragraph(ctx *c, const char *text, size_t len, const cha
     trim(&text, &len);
     if (!len)
         return MAST_OK;
-    unit u = {text, len, count(c, text, len), 1, 0, heading};
-    if (u.tokens <= c->budget)
+    unit u = {text, len, count(c, text, len), 0, c->block, heading};
+    if (fits(c, &u))
         return push_unit(&c->units, u);
     size_t pos = 0;
-    int first = 1;
     while (pos < len) {
         while (pos < len && is_space((unsigned char)text[pos]))
             pos++;
@@ -247,9 +263,8 @@ static mast_status add_paragraph(ctx *c, const char *text, size_t len, const cha
         size_t s_len = end - pos;
         trim(&s, &s_len);
         if (s_len) {
-            unit su = {s, s_len, count(c, s, s_len), first, 0, heading};
-            first = 0;
-            MAST_TRY(su.tokens <= c->budget ? push_unit(&c->units, su) : split_long(c, su));
+            unit su = {s, s_len, count(c, s, s_len), 0, c->block, heading};
+            MAST_TRY(fits(c, &su) ? push_unit(&c->units, su) : split_long(c, su));
         }
         pos = end;
     }
@@ -267,8 +282,14 @@ static mast_status emit(mast_chunk **out, size_t *n_out, size_t *cap, const unit
     mast_buf b = {0};
     int tokens = 0;
     for (size_t i = begin; i < end; i++) {
-        if (i > begin)
-            MAST_TRY(mast_buf_puts(&b, units[i].para_start || units[i].code ? "\n\n" : " "));
+        const unit *prev = &units[i - (i > begin)];
+        if (i > begin && prev->block == units[i].block && units[i].text >= prev->text + prev->len)
+            /* pieces of one block: the source's own text between them (spaces, or none
+            ** between CJK sentences), so a chunk is a slice of its source */
+            MAST_TRY(mast_buf_append(&b, prev->text + prev->len,
+                                     (size_t)(units[i].text - (prev->text + prev->len))));
+        else if (i > begin)
+            MAST_TRY(mast_buf_puts(&b, "\n\n"));
         MAST_TRY(mast_buf_append(&b, units[i].text, units[i].len));
         tokens += units[i].tokens;
     }
@@ -317,36 +338,42 @@ mast_status mast_chunk_blocks(const mast_block *blocks, size_t n_blocks,
                 len--;
             }
             if (len)
-                st = push_unit(&c.units, (unit){t, len, count(&c, t, len), 1, 1, b->heading});
+                st = push_unit(&c.units, (unit){t, len, count(&c, t, len), 1, i, b->heading});
         } else {
+            c.block = i;
             st = add_paragraph(&c, b->text, b->len, b->heading);
         }
     }
 
-    size_t cap = 0, begin = 0, i = 0;
+    size_t cap = 0, begin = 0, i = 0, bytes = 0, max_bytes = piece_max_bytes(&c);
     int tokens = 0;
     unit *u = c.units.items;
     while (st == MAST_OK && i < c.units.n) {
-        int fits = tokens + u[i].tokens <= c.budget;
+        int fits = tokens + u[i].tokens <= c.budget && bytes + u[i].len <= max_bytes;
         int same = begin == i || same_heading(u[begin].heading, u[i].heading);
         if (begin < i && (!fits || !same)) {
             st = emit(out, n_out, &cap, u, begin, i);
             /* start the next chunk with the tail of this one, if asked and it fits */
             size_t next = i;
             int carried = 0;
+            size_t carried_bytes = 0;
             if (overlap && same) {
                 while (next > begin + 1 && !u[next - 1].code &&
                        carried + u[next - 1].tokens <= overlap &&
-                       carried + u[next - 1].tokens + u[i].tokens <= c.budget) {
+                       carried + u[next - 1].tokens + u[i].tokens <= c.budget &&
+                       carried_bytes + u[next - 1].len + u[i].len <= max_bytes) {
                     carried += u[next - 1].tokens;
+                    carried_bytes += u[next - 1].len;
                     next--;
                 }
             }
             begin = next;
             tokens = carried;
+            bytes = carried_bytes;
             continue;
         }
         tokens += u[i].tokens;
+        bytes += u[i].len;
         i++;
     }
     if (st == MAST_OK && begin < c.units.n)

@@ -130,6 +130,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d (raise --ctx)",
                        ids.n, n_ctx);
     out->prompt_tokens = (int)ids.n;
+    out->n_ctx = n_ctx;
     /* keep what the context already holds of this prompt; redo at least the last token */
     size_t common = 0;
     while (common < l->n_held && common < ids.n && l->held[common] == ids.ids[common])
@@ -201,10 +202,8 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         if (stopped || out->completion_tokens >= p->max_tokens)
             break;
         if (mast_llama_ctx_used(l->ctx) >= n_ctx) {
-            if (!p->ctx_shift) {
-                st = mast_fail(MAST_ERR_LIMIT, "the context of %d tokens is full after %d generated "
-                               "tokens (raise --ctx, or allow --ctx-shift)", n_ctx,
-                               out->completion_tokens);
+            if (!p->ctx_shift) {   /* a finish reason, not a failure */
+                out->context_full = true;
                 break;
             }
             /* keep the first token (BOS), drop half of the rest */
@@ -280,6 +279,9 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
         int train = mast_llama_info_of(l->llama)->n_ctx_train;
         if (n_ctx <= 0)
             n_ctx = train < DEFAULT_MAX_CTX ? train : DEFAULT_MAX_CTX;
+        else if (train > 0 && n_ctx > train)
+            mast_warn("%s: a context of %d tokens is more than the %d the model was trained on; "
+                      "quality may fall past %d", path, n_ctx, train, train);
         st = mast_llama_ctx_new(l->llama, n_ctx, o.kv_type, &l->ctx);
     }
     if (st == MAST_OK) {

@@ -38,6 +38,8 @@ typedef struct mast_gen_request {
 typedef struct mast_gen_result {
     int prompt_tokens, completion_tokens;
     const char *finish_reason;   /* "stop" (end of turn or a stop string) or "length" */
+    bool context_full;           /* "length" because the context filled (not max_tokens) */
+    int n_ctx;                   /* the context's size in tokens (local engines), else 0 */
     double prompt_seconds, gen_seconds;
     int32_t *prompt_ids, *ids;   /* local engines: the token ids (malloc'ed), else NULL */
 } mast_gen_result;

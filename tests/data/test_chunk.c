@@ -4,6 +4,8 @@
 #include "data/ingest/doc.h"
 #include "test.h"
 
+#include <time.h>
+
 static size_t count_words(void *ctx, const char *s, size_t n)
 {
     (void)ctx;
@@ -228,6 +230,82 @@ static void test_text_loader_splits_paragraphs_on_blank_lines(void)
     mast_doc_free(&doc);
 }
 
+/* Defect: sentences were re-joined with an invented space ("です。 日本語。"). */
+static void test_chunk_text_is_a_slice_of_its_source(void)
+{
+    /* three CJK sentences of 4 estimated tokens each; a budget of 10 packs two */
+    const char *cjk = "\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
+                      "\xe3\x80\x82\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82";
+    mast_block b = {MAST_BLOCK_PARA, cjk, strlen(cjk), NULL};
+    mast_chunk_opts o = {10, 0, NULL, NULL};
+    mast_chunk *ch;
+    size_t n;
+    REQUIRE(mast_chunk_blocks(&b, 1, &o, &ch, &n) == MAST_OK);
+    REQUIRE(n == 2);
+    CHECK_EQ_STR(ch[0].text, "\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x82");
+    mast_chunks_free(ch, n);
+    /* the source's own spacing and line breaks between sentences are kept */
+    const char *latin = "One two.  Three four.\nFive six seven.";
+    b = (mast_block){MAST_BLOCK_PARA, latin, strlen(latin), NULL};
+    o = words(5, 0);
+    REQUIRE(mast_chunk_blocks(&b, 1, &o, &ch, &n) == MAST_OK);
+    REQUIRE(n == 2);
+    CHECK_EQ_STR(ch[0].text, "One two.  Three four.");
+    CHECK_EQ_STR(ch[1].text, "Five six seven.");
+    mast_chunks_free(ch, n);
+}
+
+static double chunk_seconds(const char *text, size_t len, size_t *n_out, size_t *max_len)
+{
+    mast_block b = {MAST_BLOCK_PARA, text, len, NULL};
+    mast_chunk *ch;
+    size_t n = 0;
+    clock_t t0 = clock();
+    mast_status st = mast_chunk_blocks(&b, 1, NULL, &ch, &n);
+    double s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    *max_len = 0;
+    for (size_t i = 0; st == MAST_OK && i < n; i++)
+        if (strlen(ch[i].text) > *max_len)
+            *max_len = strlen(ch[i].text);
+    if (st == MAST_OK)
+        mast_chunks_free(ch, n);
+    *n_out = st == MAST_OK ? n : 0;
+    return s;
+}
+
+/* Defect: a line without sentence breaks re-counted its remainder for every
+** piece (1, 2, 4 MB took 1, 3.5, 14 s). Chunking is linear: an unbroken line
+** costs about what a text of sentences of the same size costs. */
+static void test_chunking_is_linear_on_unbroken_lines(void)
+{
+    size_t len = 4u << 20;
+    char *broken = malloc(len + 1), *words_only = malloc(len + 1), *one_word = malloc(len + 1);
+    REQUIRE(broken && words_only && one_word);
+    for (size_t i = 0; i < len; i++) {
+        static const char pattern[] = "alpha beta gamma delta. ";
+        broken[i] = pattern[i % (sizeof pattern - 1)];
+        words_only[i] = broken[i] == '.' ? 'x' : broken[i];
+        one_word[i] = (char)('a' + i % 26);
+    }
+    broken[len] = words_only[len] = one_word[len] = '\0';
+    size_t n_broken, n_words, n_one, max_broken, max_words, max_one;
+    double t_broken = chunk_seconds(broken, len, &n_broken, &max_broken);
+    double t_words = chunk_seconds(words_only, len, &n_words, &max_words);
+    double t_one = chunk_seconds(one_word, len, &n_one, &max_one);
+    fprintf(stderr, "  4 MB: sentences %.3f s, one line of words %.3f s, one word %.3f s "
+            "(%zu, %zu, %zu chunks, longest %zu, %zu, %zu bytes)\n", t_broken, t_words, t_one,
+            n_broken, n_words, n_one, max_broken, max_words, max_one);
+    CHECK(n_broken > 1000 && n_words > 1000 && n_one > 1000);
+    /* a generous bound on the ratio: quadratic work is hundreds of times slower */
+    CHECK(t_words < 10 * t_broken + 0.05);
+    CHECK(t_one < 10 * t_broken + 0.05);
+    /* every piece within the budget's byte bound (256 tokens x 16 bytes) */
+    CHECK(max_words <= 256 * 16 && max_one <= 256 * 16);
+    free(broken);
+    free(words_only);
+    free(one_word);
+}
+
 int main(void)
 {
     RUN(test_estimate_counts_four_thirds_per_word_and_cjk_chars);
@@ -242,5 +320,7 @@ int main(void)
     RUN(test_empty_and_whitespace_input_give_no_chunks);
     RUN(test_overlap_repeats_trailing_sentences);
     RUN(test_text_loader_splits_paragraphs_on_blank_lines);
+    RUN(test_chunk_text_is_a_slice_of_its_source);
+    RUN(test_chunking_is_linear_on_unbroken_lines);
     return test_summary();
 }

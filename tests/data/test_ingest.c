@@ -214,7 +214,7 @@ static void test_empty_folder_and_missing_path(void)
     const char *paths[] = {empty, "/definitely/not/here"};
     mast_ingest_stats s;
     REQUIRE(mast_ingest(f.store, "c", paths, 2, NULL, NULL, &s) == MAST_OK);
-    CHECK_EQ_INT(s.files_seen, 0);
+    CHECK_EQ_INT(s.files_seen, 1);     /* the missing path, failed */
     CHECK_EQ_INT(s.files_failed, 1);
     CHECK_EQ_INT(mast_ingest(f.store, "bad name", paths, 1, NULL, NULL, &s), MAST_ERR_INVALID);
     free(empty);
@@ -249,8 +249,57 @@ static void test_ask_answers_extractively_with_citations(void)
     teardown(&f);
 }
 
+/* Defect: a JSON line with a title and no text got no chunks and could never be found. */
+static void test_a_title_alone_is_a_document(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    put(&f, "titles.jsonl", "{\"_id\": \"t1\", \"title\": \"Extraction of Roots by Repeated "
+                            "Subtractions\", \"text\": \"\"}\n"
+                            "{\"_id\": \"t2\", \"title\": \"\", \"text\": \"  \"}\n");
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.docs_ingested, 6);     /* the five of setup and t1 */
+    CHECK_EQ_INT(s.docs_skipped, 1);      /* t2: no title, no text */
+    mast_result *res;
+    size_t n;
+    REQUIRE(mast_search(f.r, f.store, "c", "Extraction of Roots by Repeated Subtractions", 10,
+                        NULL, &res, &n) == MAST_OK);
+    REQUIRE(n >= 1);
+    CHECK(strstr(res[0].uri, "/titles.jsonl#t1") != NULL);
+    CHECK_EQ_STR(res[0].text, "Extraction of Roots by Repeated Subtractions");
+    mast_results_free(res, n);
+    teardown(&f);
+}
+
+/* Defects: an empty file became a document without a word, HTML was indexed as
+** markup, and a FIFO was warned about but counted nowhere. */
+static void test_every_file_lands_in_exactly_one_count(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    put(&f, "empty.txt", "  \n\n");
+    put(&f, "page.html", "<html><body><p>Markup words</p></body></html>");
+    put(&f, "page.txt", "<!DOCTYPE html>\n<html><body><p>Sneaky markup</p></body></html>");
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/pipe", f.dir);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.files_seen, 9);
+    CHECK_EQ_INT(s.files_ingested, 4);
+    CHECK_EQ_INT(s.files_skipped, 5);     /* program.bin, empty, 2 x HTML, the FIFO */
+    CHECK_EQ_INT(s.files_failed, 0);
+    CHECK_EQ_INT(s.files_seen, s.files_ingested + s.files_unchanged + s.files_skipped + s.files_failed);
+    CHECK_EQ_INT(search_count(&f, "markup"), 0);
+    CHECK_EQ_INT(search_count(&f, "body"), 0);
+    teardown(&f);
+}
+
 int main(void)
 {
+    RUN(test_a_title_alone_is_a_document);
+    RUN(test_every_file_lands_in_exactly_one_count);
     RUN(test_ingests_a_folder_skipping_binaries_and_hidden_files);
     RUN(test_reingest_of_unchanged_files_is_a_no_op);
     RUN(test_a_changed_file_replaces_its_chunks);

@@ -90,7 +90,7 @@ check "nothing found message" contains "$ERR" "no text files found"
 mkdir -p "$WORK/empty"
 expect "empty directory" 1 "$MAST" ingest "$WORK/empty"
 expect "missing path" 1 "$MAST" ingest "$WORK/missing"
-check "missing path named" contains "$ERR" "$WORK/missing: No such file or directory"
+check "missing path named" contains "$ERR" "$WORK/missing: failed: No such file or directory"
 printf 'secret' > "$WORK/unreadable.txt"
 chmod 000 "$WORK/unreadable.txt"
 if [ "$(id -u)" -ne 0 ]; then
@@ -263,8 +263,13 @@ expect "run --stop" 0 "$MAST" run -m "$STORIES" -p "Once upon a time" -n 48 --te
 check "stopped before the stop string" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["text"] == ", there was a little girl named " and d["finish_reason"] == "stop", d' "$OUT"
 expect "run: prompt longer than the context" 1 "$MAST" run -m "$STORIES" --ctx 16 -p "Tom and his dog Max went to the big forest. They saw a tall tree."
 check "context message" contains "$ERR" "the context holds 16"
-expect "run: context full" 1 "$MAST" run -m "$STORIES" --ctx 16 -p "Once upon a time" -n 40 --temp 0
-check "context full message" contains "$ERR" "is full after"
+expect "run: context full is a finish reason" 0 "$MAST" run -m "$STORIES" --ctx 16 -p "Once upon a time" -n 40 --temp 0 --json
+check "context full: length, 12 tokens" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["finish_reason"] == "length" and len(d["ids"]) == 12, d' "$OUT"
+check "context full note" contains "$ERR" "the context (16 tokens) filled after 12 generated tokens"
+expect "run: the README line (default -n past the context)" 0 "$MAST" run -m "$STORIES" -p "The little dog" --seed 7 --json
+check "README run prints its object" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["finish_reason"] == "length" and d["ids"], d' "$OUT"
+expect "run: --ctx past the trained context warns" 0 "$MAST" run -m "$STORIES" --ctx 256 -p "Once" -n 2 --temp 0
+check "trained-context warning" contains "$ERR" "more than the 128 the model was trained on"
 expect "run --ctx-shift goes on" 0 "$MAST" run -m "$STORIES" --ctx 16 -p "Once upon a time" -n 40 --temp 0 --ctx-shift --json
 check "40 tokens through a 16-token context" python3 -c 'import json,sys; assert len(json.loads(sys.argv[1])["ids"]) == 40' "$OUT"
 expect "run: not a decoder" 1 "$MAST" run -m "$DATA/models/tiny-bert-random.gguf" -p "x"

@@ -25,7 +25,7 @@
 #include "data/collection.h"
 #include "model/embedder.h"
 
-typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL } file_kind;
+typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML } file_kind;
 
 typedef struct file_entry {
     char *path;
@@ -77,7 +77,8 @@ static mast_status walk(run *r, const char *path, int depth)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        mast_warn("%s: %s", path, strerror(errno));
+        mast_warn("%s: failed: %s", path, strerror(errno));
+        r->stats->files_seen++;
         r->stats->files_failed++;
         return MAST_OK;
     }
@@ -90,6 +91,8 @@ static mast_status walk(run *r, const char *path, int depth)
     }
     if (!S_ISDIR(st.st_mode)) {
         mast_warn("%s: skipped: not a regular file or directory", path);
+        r->stats->files_seen++;
+        r->stats->files_skipped++;
         return MAST_OK;
     }
     if (depth > 64) {
@@ -98,7 +101,8 @@ static mast_status walk(run *r, const char *path, int depth)
     }
     DIR *d = opendir(path);
     if (!d) {
-        mast_warn("%s: cannot read directory: %s", path, strerror(errno));
+        mast_warn("%s: failed: cannot read directory: %s", path, strerror(errno));
+        r->stats->files_seen++;
         r->stats->files_failed++;
         return MAST_OK;
     }
@@ -125,6 +129,8 @@ static mast_status walk(run *r, const char *path, int depth)
                            path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
         if (len < 0 || (size_t)len >= sizeof child) {
             mast_warn("%s/%s: skipped: path too long", path, names[i]);
+            r->stats->files_seen++;
+            r->stats->files_skipped++;
             continue;
         }
         struct stat lst;
@@ -153,7 +159,36 @@ static file_kind kind_of(const char *name)
         return KIND_MARKDOWN;
     if (has_suffix(name, ".jsonl") || has_suffix(name, ".ndjson"))
         return KIND_JSONL;
+    if (has_suffix(name, ".html") || has_suffix(name, ".htm") || has_suffix(name, ".xhtml"))
+        return KIND_HTML;
     return KIND_TEXT;
+}
+
+/* True when text begins (after a byte-order mark and white space) like an
+** HTML document, whatever its name says. */
+static int looks_like_html(const char *data, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+    static const char *const openings[] = {"<!doctype html", "<html", "<?xml version"};
+    for (size_t k = 0; k < sizeof openings / sizeof *openings; k++) {
+        size_t n = strlen(openings[k]);
+        if (len - i >= n && strncasecmp(data + i, openings[k], n) == 0)
+            return k < 2 || (len - i > 200 && memmem(data + i, 200, "<html", 5) != NULL);
+    }
+    return 0;
+}
+
+static int is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '\f' &&
+            s[i] != '\v')
+            return 0;
+    return 1;
 }
 
 static mast_status decompress_zstd(const char *path, const char *in, size_t in_len, size_t max,
@@ -348,7 +383,7 @@ static char *title_from_path(const char *path)
     return t;
 }
 
-/* Returns 1 if written, 0 if unchanged, -1 if failed (warned). */
+/* Returns 1 if written, 0 if unchanged, -1 if failed, -2 if skipped (warned). */
 static int ingest_file_doc(run *r, const char *path, file_kind kind, const char *data, size_t len)
 {
     char hash[MAST_HASH_HEX_LEN + 1];
@@ -363,7 +398,15 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
     int quality = sniff_text(data, len);
     if (quality == 0) {
         mast_warn("%s: skipped: not a text file", path);
-        r->stats->files_skipped++;
+        return -2;
+    }
+    if (is_blank(data, len)) {
+        mast_warn("%s: skipped: empty file", path);
+        return -2;
+    }
+    if (kind == KIND_HTML || looks_like_html(data, len)) {
+        /* indexing markup as words would only make noise; a real loader comes later */
+        mast_warn("%s: skipped: HTML is not supported yet (convert it to text or Markdown)", path);
         return -2;
     }
     char *text = NULL;
@@ -409,7 +452,7 @@ static char *json_id_string(json_t *v)
     return NULL;
 }
 
-/* Returns 1 written, 0 unchanged, -1 failed (warned). */
+/* Returns 1 written, 0 unchanged, -1 failed, -2 skipped (warned). */
 static int ingest_json_line(run *r, const char *path, size_t line_no, const char *line,
                             size_t len, int *n_warned)
 {
@@ -449,9 +492,19 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
             goto done;
         }
     }
+    /* a document is its title plus its text: a title alone is its text too */
+    const char *title = st == MAST_OK ? mast_json_get_str(obj, title_field, "") : "";
+    if (st == MAST_OK && is_blank(body, strlen(body))) {
+        if (is_blank(title, strlen(title))) {
+            if ((*n_warned)++ < 10)
+                mast_warn("%s: line %zu: skipped: no title and no text", path, line_no);
+            result = -2;
+            goto done;
+        }
+        body = title;
+    }
     if (st == MAST_OK)
         st = mast_utf8_nfc(body, strlen(body), &text, &text_len);
-    const char *title = st == MAST_OK ? mast_json_get_str(obj, title_field, "") : "";
     if (st == MAST_OK)
         st = mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
@@ -488,7 +541,7 @@ static int ingest_jsonl(run *r, const char *path, const char *data, size_t len,
                         mast_progress *progress, uint64_t bytes_before)
 {
     /* invalid UTF-8 fails line by line: jansson rejects it with a position */
-    size_t pos = 0, line_no = 0, written = 0, failed = 0;
+    size_t pos = 0, line_no = 0, written = 0, failed = 0, skipped = 0, unchanged_docs = 0;
     int n_warned = 0;
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -503,7 +556,11 @@ static int ingest_jsonl(run *r, const char *path, const char *data, size_t len,
                 written++;
                 r->stats->docs_ingested++;
             } else if (res == 0) {
+                unchanged_docs++;
                 r->stats->docs_unchanged++;
+            } else if (res == -2) {
+                skipped++;
+                r->stats->docs_skipped++;
             } else {
                 failed++;
                 r->stats->docs_failed++;
@@ -513,10 +570,17 @@ static int ingest_jsonl(run *r, const char *path, const char *data, size_t len,
         mast_progress_update(progress, bytes_before + pos);
     }
     if (n_warned > 10)
-        mast_warn("%s: ... and %d more bad lines", path, n_warned - 10);
-    if (failed && !written && failed == line_no)
+        mast_warn("%s: ... and %d more lines failed or skipped", path, n_warned - 10);
+    if (written)
+        return 1;
+    if (unchanged_docs)
+        return 0;
+    if (failed)
         return -1;
-    return written ? 1 : 0;
+    if (skipped)
+        return -2;
+    mast_warn("%s: skipped: no JSON lines", path);
+    return -2;
 }
 
 /* ---- pruning ---- */
@@ -638,6 +702,8 @@ static void process_file(run *r, file_entry *f, mast_progress *progress, uint64_
         r->stats->files_unchanged++;
     else if (res == -1)
         r->stats->files_failed++;
+    else
+        r->stats->files_skipped++;
     if (res >= 0) {
         char *copy = strdup(f->path);
         if (copy && mast_grow_array((void **)&r->done_sources, &r->cap_done, r->n_done + 1,
@@ -668,7 +734,8 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
         /* absolute paths, so that a document's uri does not depend on the cwd */
         roots[i] = realpath(paths[i], NULL);
         if (!roots[i]) {
-            mast_warn("%s: %s", paths[i], strerror(errno));
+            mast_warn("%s: failed: %s", paths[i], strerror(errno));
+            stats->files_seen++;
             stats->files_failed++;
             continue;
         }

@@ -8,8 +8,11 @@
 **                           {"_id","title","text"}; field names configurable)
 **   .txt .text and any other file that looks like text   plain text
 ** A trailing .zst (zstd) is decompressed first. Files that are not text (NUL
-** bytes, or mostly invalid UTF-8) are skipped with a warning; a few invalid
-** UTF-8 bytes are repaired (U+FFFD) with a warning. Text is NFC-normalized.
+** bytes, or mostly invalid UTF-8), empty files and HTML (.html/.htm/.xhtml, or
+** text that opens as an HTML document: there is no HTML loader yet) are
+** skipped with a warning; a few invalid UTF-8 bytes are repaired (U+FFFD) with
+** a warning. Text is NFC-normalized. A JSON Lines document is its title plus
+** its text (a title alone becomes its text); one with neither is skipped.
 **
 ** Incremental: a document whose content hash (of the file's bytes, or of the
 ** JSON line, and of the chunking options) is unchanged is skipped; a changed one has its chunks replaced;
@@ -43,9 +46,10 @@ typedef struct mast_ingest_stats {
     size_t files_seen;         /* files found under the paths */
     size_t files_ingested;     /* at least one document written */
     size_t files_unchanged;    /* every document unchanged */
-    size_t files_skipped;      /* not text */
+    size_t files_skipped;      /* not text, empty, HTML, not a regular file */
     size_t files_failed;       /* unreadable or unparsable */
-    size_t docs_ingested, docs_unchanged, docs_failed, docs_pruned;
+    /* every file seen lands in exactly one of ingested, unchanged, skipped, failed */
+    size_t docs_ingested, docs_unchanged, docs_skipped, docs_failed, docs_pruned;
     size_t chunks;             /* chunks written */
     uint64_t bytes;            /* bytes read */
     double seconds;
