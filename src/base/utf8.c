@@ -104,3 +104,60 @@ size_t mast_utf8_truncate(const char *s, size_t len, size_t max)
         n--;
     return n;
 }
+
+static int preview_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars, mast_buf *out)
+{
+    mast_buf_clear(out);
+    MAST_TRY(mast_buf_reserve(out, 1));
+    size_t chars = 0, i = 0;
+    size_t space_len = 0, space_chars = 0;   /* out->len and chars before the last space */
+    int pending_space = 0, cut = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)text[i];
+        if (preview_space(c)) {
+            pending_space = out->len > 0;
+            i++;
+            continue;
+        }
+        int32_t cp;
+        size_t n = c < 0x80 ? 1 : mast_utf8_decode(text + i, len - i, &cp);
+        if (chars + (size_t)pending_space + 1 > max_chars) {
+            cut = 1;
+            break;
+        }
+        if (pending_space) {
+            space_len = out->len;
+            space_chars = chars;
+            MAST_TRY(mast_buf_putc(out, ' '));
+            chars++;
+            pending_space = 0;
+        }
+        MAST_TRY(mast_buf_append(out, text + i, n));
+        chars++;
+        i += n;
+    }
+    if (!cut)
+        return MAST_OK;
+    if (max_chars < 4) {   /* no room for a mark */
+        out->data[out->len] = '\0';
+        return MAST_OK;
+    }
+    if (space_len > 0 && space_chars + 3 <= max_chars && space_chars * 3 >= chars * 2) {
+        out->len = space_len;   /* a word boundary that keeps most of the text */
+    } else {
+        for (size_t drop = chars + 3 > max_chars ? chars + 3 - max_chars : 0; drop > 0; drop--) {
+            do
+                out->len--;
+            while (out->len > 0 && ((unsigned char)out->data[out->len] & 0xC0) == 0x80);
+        }
+        while (out->len > 0 && out->data[out->len - 1] == ' ')
+            out->len--;
+    }
+    out->data[out->len] = '\0';
+    return mast_buf_puts(out, "...");
+}

@@ -34,4 +34,12 @@ mast_status mast_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len
 ** does not end inside a UTF-8 sequence. */
 size_t mast_utf8_truncate(const char *s, size_t len, size_t max);
 
+/* Writes a one-line preview of text[0..len) into *out (cleared first): runs
+** of white space collapsed to one space, at most `max_chars` characters
+** including a trailing "..." when the text was cut; cut on a character
+** boundary, and on a word boundary where the text has spaces. */
+struct mast_buf;
+mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars,
+                              struct mast_buf *out);
+
 #endif

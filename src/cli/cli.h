@@ -1,7 +1,10 @@
 /*
 ** cli/cli.h — helpers shared by the `mast` subcommands.
 **
-** Exit codes: 0 success, 1 failure, 2 usage error. Errors print as
+** Exit codes: 0 success, 1 failure, 2 usage error: an unknown command or
+** option, a missing argument, or a bad argument value (a number out of range,
+** an invalid name, an unknown language) whether the CLI or the library finds
+** it. Errors print as
 ** "mast: <what failed>: <why>" on stderr.
 */
 #ifndef MAST_CLI_H
@@ -19,6 +22,9 @@
 
 /* Prints "mast: <mast_errmsg()>" (or the strerror of st) and returns 1. */
 int cli_fail(mast_status st);
+/* As cli_fail, for a call whose MAST_ERR_INVALID means a bad argument value
+** (a collection name, a language, a filter): returns 2 for it, else 1. */
+int cli_fail_arg(mast_status st);
 /* Prints "mast <cmd>: <message>" and a pointer to --help; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reports the getopt error for the option at argv[optind - 1]. */

@@ -19,6 +19,12 @@ int cli_fail(mast_status st)
     return 1;
 }
 
+int cli_fail_arg(mast_status st)
+{
+    cli_fail(st);
+    return st == MAST_ERR_INVALID ? EXIT_USAGE : 1;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

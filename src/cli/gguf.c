@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/utf8.h"
 #include "base/json.h"
 #include "cli/cli.h"
 #include "model/gguf.h"
@@ -103,7 +104,7 @@ static void print_text(const mast_gguf *g)
         const mast_gguf_kv *kv = &g->kv[i];
         printf("  %-44.*s ", (int)kv->key.len, kv->key.data);
         if (kv->type == MAST_GGUF_STRING) {
-            size_t n = kv->v.s.len > 100 ? 100 : kv->v.s.len;
+            size_t n = mast_utf8_truncate(kv->v.s.data, kv->v.s.len, 100);   /* whole characters */
             printf("str  \"%.*s\"%s\n", (int)n, kv->v.s.data, kv->v.s.len > n ? "..." : "");
             continue;
         }

@@ -230,7 +230,7 @@ int cmd_collection(int argc, char **argv)
                    : mast_store_collection_ensure(store, name, &id);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* a bad name or language is a bad argument */
     fprintf(stderr, "collection '%s' ready%s%s\n", name, model ? ", embedding with " : "",
             model ? model : "");
     return 0;

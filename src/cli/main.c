@@ -98,8 +98,12 @@ int main(int argc, char **argv)
             char *args[] = {argv[2], "--help", NULL};
             return find(argv[2])->run(2, args);
         }
+        if (argc > 2) {
+            fprintf(stderr, "mast: unknown command '%s'\nTry 'mast --help'.\n", argv[2]);
+            return EXIT_USAGE;
+        }
         fputs(usage, stdout);
-        return argc > 2 ? EXIT_USAGE : 0;
+        return 0;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
         printf("mast %s\n", mast_version());

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/buf.h"
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "deploy/rag.h"
 
@@ -161,25 +163,14 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
     return -1;
 }
 
-/* Prints up to max_chars characters of text on one line, white space collapsed. */
+/* Prints a one-line preview of text: at most max_chars characters, cut on a
+** character (and word) boundary. */
 static void print_snippet(const char *text, size_t max_chars)
 {
-    size_t chars = 0;
-    int space = 0;
-    for (const char *p = text; *p && chars < max_chars; p++) {
-        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
-            space = 1;
-            continue;
-        }
-        if (space && chars) {
-            putchar(' ');
-            chars++;
-        }
-        space = 0;
-        putchar(*p);
-        if (((unsigned char)*p & 0xC0) != 0x80)
-            chars++;
-    }
+    mast_buf b = {0};
+    if (mast_utf8_preview(text, strlen(text), max_chars, &b) == MAST_OK)
+        fputs(mast_buf_cstr(&b), stdout);
+    mast_buf_free(&b);
 }
 
 static void print_source(const mast_result *r)
@@ -226,7 +217,7 @@ int cmd_search(int argc, char **argv)
     mast_retriever_free(r);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* a bad filter or a mode the collection cannot run */
     if (a.json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)

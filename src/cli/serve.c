@@ -1,6 +1,7 @@
 /*
 ** cli/serve.c — `mast serve`: run the HTTP API until SIGINT or SIGTERM.
 */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,10 @@ int cmd_serve(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    struct in_addr addr;
+    if (inet_pton(AF_INET, opts.host, &addr) != 1)
+        return cli_usage("serve", "--host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0 "
+                         "(got '%s')", opts.host);
     opts.db_path = mast_store_default_path(db);
 
     /* Block the stop signals before any thread starts, so that every server

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/json.h"
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "data/store_traces.h"
 
@@ -38,9 +40,10 @@ static void print_attrs(json_t *attrs, size_t max)
     char *text = json_dumps(attrs, JSON_COMPACT);
     if (!text)
         return;
-    if (strlen(text) > max)
-        strcpy(text + max - 3, "...");
-    printf("  %s", text);
+    mast_buf b = {0};
+    if (mast_utf8_preview(text, strlen(text), max, &b) == MAST_OK)
+        printf("  %s", mast_buf_cstr(&b));
+    mast_buf_free(&b);
     free(text);
 }
 
@@ -126,7 +129,7 @@ int cmd_traces(int argc, char **argv)
                  : mast_store_trace_list(store, (int)limit, &out);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* an ID that is not hex is a bad argument */
     if (json) {
         cli_print_json(out);
         return 0;

@@ -748,9 +748,9 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
     if (st == MAST_OK && mode == MAST_MODE_AUTO)
         mode = ref->embedder ? MAST_MODE_HYBRID : MAST_MODE_BM25;
     if (st == MAST_OK && mode != MAST_MODE_BM25 && !ref->embedder)
-        st = mast_fail(MAST_ERR_INVALID, "this collection has no embedding model, so --mode %s "
-                       "is not available (set one with: mast collection create NAME --embed MODEL)",
-                       mast_search_mode_name(mode));
+        st = mast_fail(MAST_ERR_INVALID, "mode '%s' needs an embedding model and this "
+                       "collection has none (give it one: mast collection create NAME --embed "
+                       "MODEL)", mast_search_mode_name(mode));
     mast_trace_attr_str(trace, "mode", mast_search_mode_name(mode));
     if (mode == MAST_MODE_HYBRID) {
         mast_trace_attr_str(trace, "fusion", mast_fusion_method_name(o.fusion.method));

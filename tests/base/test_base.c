@@ -192,12 +192,37 @@ static void test_pool_for_covers_every_item_once(void)
     free(values);
 }
 
+/* Defect: text output cut UTF-8 characters in half. */
+static void test_preview_cuts_on_character_and_word_boundaries(void)
+{
+    mast_buf b = {0};
+    /* 日本語のテキスト: 8 characters of 3 bytes; 5 = 2 whole characters and "..." */
+    const char *ja = "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88";
+    REQUIRE(mast_utf8_preview(ja, strlen(ja), 5, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), "\xe6\x97\xa5\xe6\x9c\xac...");
+    CHECK(mast_utf8_valid(b.data, b.len, NULL));
+    REQUIRE(mast_utf8_preview(ja, strlen(ja), 8, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), ja);   /* fits: unchanged */
+    /* white space collapsed; cut at the last word that keeps most of the text */
+    const char *en = "The  quick\n\nbrown fox jumps over";
+    REQUIRE(mast_utf8_preview(en, strlen(en), 18, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), "The quick brown...");
+    REQUIRE(mast_utf8_preview(en, strlen(en), 100, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), "The quick brown fox jumps over");
+    /* one long word: cut inside it, on a character boundary */
+    const char *word = "caf\xc3\xa9" "caf\xc3\xa9" "caf\xc3\xa9";
+    REQUIRE(mast_utf8_preview(word, strlen(word), 7, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), "caf\xc3\xa9...");
+    mast_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_fail_sets_thread_message_and_returns_code);
     RUN(test_buf_grows_and_stays_terminated);
     RUN(test_arena_alignment_and_large_allocations);
     RUN(test_utf8_validation_rejects_overlong_and_surrogates);
+    RUN(test_preview_cuts_on_character_and_word_boundaries);
     RUN(test_utf8_repair_replaces_each_bad_byte);
     RUN(test_nfc_composes_combining_marks);
     RUN(test_utf8_truncate_never_cuts_a_sequence);

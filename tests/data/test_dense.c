@@ -122,7 +122,7 @@ static void test_a_collection_without_model_refuses_dense(void)
     size_t n;
     CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n),
                  MAST_ERR_INVALID);
-    CHECK(strstr(mast_errmsg(), "no embedding model, so --mode dense is not available") != NULL);
+    CHECK(strstr(mast_errmsg(), "mode 'dense' needs an embedding model and this collection has none") != NULL);
     CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_HYBRID, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n),
                  MAST_ERR_INVALID);
     REQUIRE(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n) == MAST_OK);

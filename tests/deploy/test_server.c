@@ -161,7 +161,7 @@ static void test_malformed_json_is_400_with_line_and_column(void)
     json_decref(v);
     v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"dense\"}", &r);
     CHECK_EQ_INT(r.status, 400);
-    CHECK(strstr(error_message(v), "no embedding model, so --mode dense is not available") != NULL);
+    CHECK(strstr(error_message(v), "mode 'dense' needs an embedding model and this collection has none") != NULL);
     json_decref(v);
     v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", &r);
     CHECK_EQ_INT(r.status, 400);

@@ -70,6 +70,15 @@ expect "unknown option" 2 "$MAST" search --bogus x
 expect "bad k" 2 "$MAST" search -k 0 x
 check "bad k message" contains "$ERR" "-k must be an integer from 1 to 1000 (got '0')"
 expect "missing query" 2 "$MAST" search
+expect "help for an unknown command" 2 "$MAST" help nosuch
+check "unknown command named" contains "$ERR" "mast: unknown command 'nosuch'"
+check "no general help on stdout" test -z "$OUT"
+expect "bad collection name is a usage error" 2 "$MAST" collection create "bad name/with slash"
+check "bad name message" contains "$ERR" "invalid collection name 'bad name/with slash'"
+expect "bad --host is a usage error" 2 "$MAST" serve --host 0.0.0.0.1
+check "bad host message" contains "$ERR" "--host must be an IPv4 address"
+expect "a trace id that is not hex is a usage error" 2 "$MAST" traces show zz
+expect "a bad filter is a usage error" 2 "$MAST" search x --filter novalue
 expect "help" 0 "$MAST" --help
 expect "command help" 0 "$MAST" ingest --help
 check "ingest help mentions --prune" contains "$OUT" "--prune"
@@ -294,10 +303,10 @@ import json, sys
 r = json.loads(sys.argv[1])
 assert len(r) == 1 and r[0]["uri"].endswith("a.py.txt"), r
 ' "$OUT"
-expect "collection --language klingon" 1 "$MAST" collection create code --language klingon
+expect "collection --language klingon" 2 "$MAST" collection create code --language klingon
 check "unknown language message" contains "$ERR" "no analyzer for language 'klingon'"
-expect "dense without a model" 1 "$MAST" search "MRR" --mode dense
-check "dense refusal message" contains "$ERR" "no embedding model"
+expect "dense without a model" 2 "$MAST" search "MRR" --mode dense
+check "dense refusal message" contains "$ERR" "mode 'dense' needs an embedding model"
 expect "bad mode" 2 "$MAST" search "MRR" --mode fuzzy
 "$MAST" gguf synth --arch bert --n-embd 64 --n-layer 1 --vocab "$DATA/vocab/ggml-vocab-bert-bge.gguf" -o "$WORK/bert64.gguf" 2>/dev/null
 expect "model change needs --reembed" 1 "$MAST" collection create dense --embed "$WORK/bert64.gguf"
