@@ -30,8 +30,11 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Reports the getopt error for the option at argv[optind - 1]. */
 int cli_bad_option(const char *cmd, char **argv);
 
-/* Opens the store named by --db / $MAST_DB / ./mast.db. */
+/* Opens the store named by --db / $MAST_DB / ./mast.db (created if needed). */
 mast_status cli_open_store(const char *db_flag, mast_store **out);
+/* The same for reading commands: an existing store only, read-only when it
+** cannot be written (see mast_store_open_existing). */
+mast_status cli_open_store_read(const char *db_flag, mast_store **out);
 
 /* Ends the trace, saves it (a failure to save is a warning) and frees it. */
 void cli_finish_trace(mast_store *store, mast_trace *trace, mast_status st);

@@ -49,12 +49,20 @@ mast_status cli_open_store(const char *db_flag, mast_store **out)
     return mast_store_open(out, mast_store_default_path(db_flag));
 }
 
+mast_status cli_open_store_read(const char *db_flag, mast_store **out)
+{
+    return mast_store_open_existing(out, mast_store_default_path(db_flag));
+}
+
 void cli_finish_trace(mast_store *store, mast_trace *trace, mast_status st)
 {
     if (!trace)
         return;
     mast_trace_end(trace, st);
-    if (store && mast_store_trace_save(store, trace) != MAST_OK)
+    if (store && mast_store_readonly(store))
+        fprintf(stderr, "mast: note: %s is read-only: this command's trace is not saved\n",
+                mast_store_path(store));
+    else if (store && mast_store_trace_save(store, trace) != MAST_OK)
         mast_warn("cannot save the trace: %s", mast_errmsg());
     mast_trace_free(trace);
 }

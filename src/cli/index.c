@@ -14,12 +14,12 @@
 static const char index_help[] =
     "Usage: mast index info|rebuild|optimize [-c NAME] [--db PATH]\n"
     "\n"
-    "A collection's indexes are derived from the database and kept in files next to it,\n"
-    "brought up to date by ingest and by the first search after any other change:\n"
-    "  <db>-c<id>.tix, .tix-N  BM25: a manifest and compressed postings segments; new\n"
+    "A collection's indexes are derived from the database and kept in one folder beside it\n"
+    "(<db>.idx/), brought up to date by ingest and by the first search after any change:\n"
+    "  c<id>.tix, .tix-N       BM25: a manifest and compressed postings segments; new\n"
     "                          chunks become a new segment, deleted ones are marked, and\n"
     "                          past 8 segments the newest are merged\n"
-    "  <db>-c<id>.vix          vectors: exact below 10,000, HNSW from there on\n"
+    "  c<id>.vix               vectors: exact below 10,000, HNSW from there on\n"
     "A damaged file is rebuilt from the database with a warning.\n"
     "\n"
     "  info      print the collection's data version and its index files (BM25: segments,\n"
@@ -89,7 +89,7 @@ int cmd_index(int argc, char **argv)
     int rebuild = strcmp(argv[optind], "rebuild") == 0;
     int optimize = strcmp(argv[optind], "optimize") == 0;
     mast_store *store;
-    mast_status st = cli_open_store(db, &store);
+    mast_status st = rebuild || optimize ? cli_open_store(db, &store) : cli_open_store_read(db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
     int64_t id = 0, version = 0;

@@ -154,7 +154,7 @@ int cmd_collections(int argc, char **argv)
     if (optind < argc)
         return cli_usage("collections", "unexpected argument '%s'", argv[optind]);
     mast_store *store;
-    mast_status st = cli_open_store(db, &store);
+    mast_status st = cli_open_store_read(db, &store);
     mast_collection_info *infos = NULL;
     size_t n = 0;
     if (st == MAST_OK)

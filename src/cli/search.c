@@ -190,7 +190,7 @@ int cmd_search(int argc, char **argv)
     if (rc >= 0)
         return rc;
     mast_store *store;
-    mast_status st = cli_open_store(a.db, &store);
+    mast_status st = cli_open_store_read(a.db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
     mast_retriever *r = NULL;
@@ -255,7 +255,7 @@ int cmd_ask(int argc, char **argv)
     if (rc >= 0)
         return rc;
     mast_store *store;
-    mast_status st = cli_open_store(a.db, &store);
+    mast_status st = cli_open_store_read(a.db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
     mast_retriever *r = NULL;

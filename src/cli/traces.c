@@ -121,7 +121,7 @@ int cmd_traces(int argc, char **argv)
         show_id = argv[optind + 1];
     }
     mast_store *store;
-    mast_status st = cli_open_store(db, &store);
+    mast_status st = cli_open_store_read(db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
     json_t *out = NULL;

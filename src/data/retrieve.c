@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glob.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -97,13 +99,39 @@ static int vector_visit(void *ctx, int64_t chunk_id, int64_t doc_id, int dim, co
     return 0;
 }
 
+/* Index files of the layout before the .idx folder (<db>-c<id>.tix and its
+** segments, .vix, .lock): derived data, so simply removed. */
+static void remove_legacy_files(const char *db, int64_t collection_id, const char *ext)
+{
+    mast_buf pattern = {0};
+    glob_t g;
+    if (mast_buf_printf(&pattern, "%s-c%lld.%s*", db, (long long)collection_id, ext) == MAST_OK &&
+        glob(pattern.data, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    mast_buf_free(&pattern);
+}
+
+/* <db>.idx/c<id>.<ext>: a store is its database file and this one folder. The
+** folder is made here when the store is writable. */
 static char *index_path(mast_store *store, int64_t collection_id, const char *ext)
 {
     const char *db = mast_store_path(store);
     if (!db || !*db || db[0] == ':')
         return NULL;
     mast_buf b = {0};
-    if (mast_buf_printf(&b, "%s-c%lld.%s", db, (long long)collection_id, ext) != MAST_OK) {
+    if (mast_buf_printf(&b, "%s.idx", db) != MAST_OK) {
+        mast_buf_free(&b);
+        return NULL;
+    }
+    if (!mast_store_readonly(store)) {
+        if (mkdir(b.data, 0755) != 0 && errno != EEXIST)
+            mast_debug("%s: cannot create the index folder: %s", b.data, strerror(errno));
+        remove_legacy_files(db, collection_id, ext);
+    }
+    if (mast_buf_printf(&b, "/c%lld.%s", (long long)collection_id, ext) != MAST_OK) {
         mast_buf_free(&b);
         return NULL;
     }
@@ -194,7 +222,8 @@ static mast_status sync_dense(index_ref *ref, mast_store *store, const float *ve
         free(add_ids);
         free(add_vecs);
     }
-    if (st == MAST_OK && path && (fresh || *added || *deleted || file_version != (uint64_t)version)) {
+    if (st == MAST_OK && path && !mast_store_readonly(store) &&
+        (fresh || *added || *deleted || file_version != (uint64_t)version)) {
         mast_status saved = mast_vindex_save(v, path, (uint64_t)version);
         if (saved != MAST_OK)
             mast_warn("%s (the index stays in memory)", mast_errmsg());
@@ -302,7 +331,7 @@ static mast_status sync_sparse(mast_store *store, int64_t collection_id, const c
     mast_trace_span_begin(trace, "index.build_text");
     const char *tag = language ? language : "english";
     char *path = mast_retrieve_tindex_path(store, collection_id);
-    int lock = lock_files(path);
+    int lock = mast_store_readonly(store) ? -1 : lock_files(path);
     build_ctx b = {0};
     uint64_t file_version = 0;
     char file_tag[64] = "";
@@ -344,7 +373,7 @@ static mast_status sync_sparse(mast_store *store, int64_t collection_id, const c
             st = mast_bm25_maintain(b.bm25, optimize);
         changed = 1;
     }
-    if (st == MAST_OK && path && changed) {
+    if (st == MAST_OK && path && changed && !mast_store_readonly(store)) {
         mast_status saved = mast_bm25_save(b.bm25, path, (uint64_t)version, tag);
         if (saved != MAST_OK)
             mast_warn("%s (the text index stays in memory)", mast_errmsg());

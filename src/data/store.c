@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -127,13 +128,18 @@ static mast_status schema_version(mast_store *store, int *version)
 {
     sqlite3_stmt *stmt;
     *version = 0;
-    int rc = sqlite3_prepare_v2(store->db, "SELECT version FROM schema_version", -1, &stmt, NULL);
-    if (rc != SQLITE_OK) {
-        /* No table yet: a brand-new database (or a file that is not one). */
-        if (strstr(sqlite3_errmsg(store->db), "no such table"))
-            return MAST_OK;
+    /* a brand-new database has no schema_version table (and a file that is
+    ** not a database fails here with SQLite's own "file is not a database") */
+    MAST_TRY(prepare(store, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                            "name = 'schema_version'", &stmt));
+    int rc = sqlite3_step(stmt);
+    int exists = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW)
         return mast_store_error(store, "cannot read schema version");
-    }
+    if (!exists)
+        return MAST_OK;
+    MAST_TRY(prepare(store, "SELECT version FROM schema_version", &stmt));
     if (sqlite3_step(stmt) == SQLITE_ROW)
         *version = sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);
@@ -171,37 +177,55 @@ static mast_status migrate(mast_store *store)
     return MAST_OK;
 }
 
-mast_status mast_store_open(mast_store **out, const char *path)
+static mast_status check_dir(const char *path)
 {
-    *out = NULL;
     char *dir_copy = strdup(path);
     if (!dir_copy)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     struct stat st;
     const char *dir = dirname(dir_copy);
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        mast_status s = mast_fail(MAST_ERR_NOT_FOUND,
-                                  "%s: cannot open database: directory '%s' does not exist",
-                                  path, dir);
-        free(dir_copy);
-        return s;
-    }
+    mast_status s = MAST_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        s = mast_fail(MAST_ERR_NOT_FOUND, "%s: cannot open database: directory '%s' does not exist",
+                      path, dir);
     free(dir_copy);
+    return s;
+}
 
+static mast_status new_store(const char *path, mast_store **out)
+{
     mast_store *store = calloc(1, sizeof *store);
     if (!store || !(store->path = strdup(path))) {
         free(store);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
-    int rc = sqlite3_open_v2(path, &store->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    mast_status s = MAST_OK;
+    *out = store;
+    return MAST_OK;
+}
+
+/* Opens path with flags (and, for a URI, as one); on success sets the busy timeout. */
+static mast_status open_db(mast_store *store, const char *name, int flags)
+{
+    if (store->db) {
+        sqlite3_close(store->db);
+        store->db = NULL;
+    }
+    int rc = sqlite3_open_v2(name, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        s = mast_fail(MAST_ERR_DB, "%s: cannot open database: %s", path,
-                      store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+        return mast_fail(MAST_ERR_DB, "%s: cannot open database: %s", store->path,
+                         store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(store->db, 10000);
+    return MAST_OK;
+}
+
+mast_status mast_store_open(mast_store **out, const char *path)
+{
+    *out = NULL;
+    MAST_TRY(check_dir(path));
+    mast_store *store = NULL;
+    MAST_TRY(new_store(path, &store));
+    mast_status s = open_db(store, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (s == MAST_OK) {
-        sqlite3_busy_timeout(store->db, 10000);
         s = mast_store_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                    "PRAGMA foreign_keys=ON;");
         if (s != MAST_OK)
@@ -216,6 +240,69 @@ mast_status mast_store_open(mast_store **out, const char *path)
     }
     *out = store;
     return MAST_OK;
+}
+
+/* True when this process may write the file and create files beside it
+** (the WAL's -wal and -shm). */
+static int writable(const char *path)
+{
+    char *dir_copy = strdup(path);
+    int ok = dir_copy && access(path, W_OK) == 0 && access(dirname(dir_copy), W_OK) == 0;
+    free(dir_copy);
+    return ok;
+}
+
+mast_status mast_store_open_existing(mast_store **out, const char *path)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return mast_fail(MAST_ERR_NOT_FOUND, "%s: no such store (nothing was ingested there: "
+                         "check --db or $MAST_DB)", path);
+    if (writable(path))
+        return mast_store_open(out, path);
+    mast_store *store = NULL;
+    MAST_TRY(new_store(path, &store));
+    store->readonly = 1;
+    /* read-only: a WAL database needs its -shm file, which a read-only folder
+    ** may not have; then the file is read as immutable (no locks) */
+    mast_status s = open_db(store, path, SQLITE_OPEN_READONLY);
+    int version = 0;
+    if (s == MAST_OK && schema_version(store, &version) != MAST_OK) {
+        mast_buf uri = {0};
+        s = mast_buf_puts(&uri, "file:");
+        for (const char *p = path; s == MAST_OK && *p; p++)   /* percent-encode ? # % */
+            s = *p == '?' || *p == '#' || *p == '%' ? mast_buf_printf(&uri, "%%%02X", (unsigned char)*p)
+                                                     : mast_buf_putc(&uri, *p);
+        if (s == MAST_OK)
+            s = mast_buf_puts(&uri, "?immutable=1");
+        if (s == MAST_OK)
+            s = open_db(store, uri.data, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+        mast_buf_free(&uri);
+        if (s == MAST_OK)
+            s = schema_version(store, &version);
+    }
+    if (s == MAST_OK && version > (int)N_MIGRATIONS)
+        s = mast_fail(MAST_ERR_UNSUPPORTED,
+                      "%s: database schema version %d is newer than this mast supports (%d)",
+                      path, version, (int)N_MIGRATIONS);
+    else if (s == MAST_OK && version < (int)N_MIGRATIONS)
+        s = mast_fail(MAST_ERR_UNSUPPORTED, "%s: the store is read-only and needs an upgrade "
+                      "(schema version %d to %d): open it once with write access", path, version,
+                      (int)N_MIGRATIONS);
+    if (s == MAST_OK)
+        s = mast_store_exec(store, "PRAGMA foreign_keys=ON");
+    if (s != MAST_OK) {
+        mast_store_close(store);
+        return s;
+    }
+    *out = store;
+    return MAST_OK;
+}
+
+int mast_store_readonly(const mast_store *store)
+{
+    return store->readonly;
 }
 
 void mast_store_close(mast_store *store)

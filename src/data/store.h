@@ -23,11 +23,19 @@
 struct mast_store {
     sqlite3 *db;
     char *path;
+    int readonly;     /* opened read-only: writes fail, traces and index files are not saved */
 };
 
 /* The database path a command should use: `flag` (from --db) if given, else
 ** $MAST_DB, else "mast.db". Never NULL. */
 const char *mast_store_default_path(const char *flag);
+
+/* Opens an existing store for reading commands: never creates one
+** (MAST_ERR_NOT_FOUND "PATH: no such store ..." instead) and, when the file or
+** its folder is not writable, opens it read-only (mast_store_readonly). A
+** writable store opens as with mast_store_open. */
+mast_status mast_store_open_existing(mast_store **out, const char *path);
+int mast_store_readonly(const mast_store *store);
 
 /* Runs one SQL statement without results; errors carry the SQLite message. */
 mast_status mast_store_exec(mast_store *store, const char *sql);

@@ -175,7 +175,7 @@ static int vix_info(mast_store *s, const char *coll, mast_vindex_type *type, siz
     if (mast_store_collection_find(s, coll, &id) != MAST_OK)
         return -1;
     char path[256];
-    snprintf(path, sizeof path, "%s-c%lld.vix", db, (long long)id);
+    snprintf(path, sizeof path, "%s.idx/c%lld.vix", db, (long long)id);
     mast_vindex *v;
     if (mast_vindex_open(path, &v, NULL) != MAST_OK)
         return -1;
@@ -232,7 +232,7 @@ static void test_hnsw_index_file_follows_the_store(void)
     int64_t id;
     REQUIRE(mast_store_collection_find(s, "h", &id) == MAST_OK);
     char path[256];
-    snprintf(path, sizeof path, "%s-c%lld.vix", db, (long long)id);
+    snprintf(path, sizeof path, "%s.idx/c%lld.vix", db, (long long)id);
     test_write_file(path, "MASTVIX1 but not really an index");
     REQUIRE(mast_retriever_create(&r2) == MAST_OK);
     CHECK_EQ_INT(search_texts(r2, s, "h", "necks", MAST_MODE_DENSE, NULL, "Giraffes", &n), 1);

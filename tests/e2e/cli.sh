@@ -64,6 +64,24 @@ check "no result after prune" test "$OUT" = "[]"
 expect "changed file is searchable" 0 "$MAST" search "MRR" --json
 check "changed text found" contains "$OUT" "now measured with MRR"
 
+# a read-only store: reading commands work (no trace saved, one notice), nothing is created.
+# Root ignores permission bits, so as root the reader runs as nobody.
+RO="$WORK/ro"
+mkdir -p "$RO"
+"$MAST" ingest "$DOCS" --db "$RO/m.db" 2>/dev/null
+reader() { if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi; }
+chmod 755 "$WORK"
+chmod -R a-w "$RO"
+chmod a+rX -R "$RO"
+expect "read-only store: collections" 0 reader "$MAST" collections --db "$RO/m.db"
+check "read-only collections lists" contains "$OUT" "documents"
+expect "read-only store: search" 0 reader "$MAST" search "MRR" --db "$RO/m.db"
+check "read-only search finds" contains "$OUT" "eval.txt"
+check "one notice, no write error" sh -c 'test "$(printf "%s\n" "$0" | grep -c "read-only")" -eq 1 && ! printf "%s" "$0" | grep -q "readonly database"' "$ERR"
+expect "read-only store: traces" 0 reader "$MAST" traces --db "$RO/m.db"
+expect "read-only store: ingest fails clearly" 1 reader "$MAST" ingest "$DOCS" --db "$RO/m.db"
+chmod -R u+w "$RO"
+
 # usage errors exit 2
 expect "unknown command" 2 "$MAST" frobnicate
 expect "unknown option" 2 "$MAST" search --bogus x
@@ -88,8 +106,13 @@ expect "version" 0 "$MAST" version
 BEFORE="$("$MAST" collections --json)"
 expect "unknown collection" 1 "$MAST" search -c nope x
 check "unknown collection message" test "$ERR" = "mast: collection 'nope' does not exist"
-expect "db in a missing directory" 1 "$MAST" search x --db "$WORK/no/such/dir/m.db"
+expect "db in a missing directory" 1 "$MAST" ingest "$DOCS" --db "$WORK/no/such/dir/m.db"
 check "missing dir message" contains "$ERR" "cannot open database: directory '$WORK/no/such/dir' does not exist"
+expect "a reading command at a mistyped --db" 1 "$MAST" search x --db "$WORK/mistyped.db"
+check "mistyped store named" contains "$ERR" "$WORK/mistyped.db: no such store"
+check "no store created by a reading command" test ! -e "$WORK/mistyped.db"
+expect "collections at a mistyped --db" 1 "$MAST" collections --db "$WORK/mistyped.db"
+check "still no store" test ! -e "$WORK/mistyped.db"
 mkdir -p "$WORK/bins"
 printf '\x7fELF\x00\x01\x02' > "$WORK/bins/a.bin"
 printf '\x00\x00\x00' > "$WORK/bins/b.dat"
@@ -189,7 +212,7 @@ assert max(abs(a - b) for a, b in zip(got, want)) < 2e-5, (got[:3], want[:3])
 # dense and hybrid retrieval in the stack
 expect "collection create --embed" 0 "$MAST" collection create dense --embed "$DATA/models/tiny-bert-random.gguf"
 expect "ingest with embeddings" 0 "$MAST" ingest "$DOCS" -c dense
-check "ingest wrote the vector index file" sh -c 'ls "$MAST_DB"-c*.vix >/dev/null'
+check "ingest wrote the vector index file" sh -c 'ls "$MAST_DB".idx/c*.vix >/dev/null'
 expect "search --mode dense" 0 "$MAST" search "MRR" -c dense --mode dense --json
 check "dense returns every chunk ranked" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r) == 1 and r[0]["rank"] == 1, r' "$OUT"
 expect "search without --mode" 0 "$MAST" search "MRR" -c dense
@@ -224,7 +247,7 @@ expect "index rebuild" 0 "$MAST" index rebuild -c dense
 check "rebuilt with every vector" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["vector_index"]["deleted"] == 0, d' "$OUT"
 expect "index of a missing collection" 1 "$MAST" index info -c nosuch
 # the BM25 index lives in files: reopened, updated, repaired, optimized
-check "ingest wrote the BM25 files" sh -c 'ls "$MAST_DB"-c*.tix "$MAST_DB"-c*.tix-* >/dev/null'
+check "ingest wrote the BM25 files" sh -c 'ls "$MAST_DB".idx/c*.tix "$MAST_DB".idx/c*.tix-* >/dev/null'
 expect "index info (text)" 0 "$MAST" index info -c dense
 check "the text index is described" python3 -c '
 import json, sys
@@ -234,7 +257,7 @@ assert t["file"].endswith(".tix") and t["chunks"] >= 1 and t["segments"] >= 1 an
 ' "$OUT"
 expect "bm25 search before damage" 0 "$MAST" search "MRR" -c dense --mode bm25 --json
 BEFORE="$OUT"
-for f in "$MAST_DB"-c*.tix-*; do printf 'XXXX' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+for f in "$MAST_DB".idx/c*.tix-*; do printf 'XXXX' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
 expect "bm25 search on a damaged index" 0 "$MAST" search "MRR" -c dense --mode bm25 --json
 check "damage reported, index rebuilt" contains "$ERR" "rebuilding the text index from the database"
 check "same results after the rebuild" test "$OUT" = "$BEFORE"

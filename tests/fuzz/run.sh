@@ -50,7 +50,7 @@ for lang in english none; do
   ASAN_OPTIONS=detect_leaks=0 build-fuzz/mast ingest "$CORPUS/docs" -c "p$lang" --chunk-tokens 64 \
     --db "$CORPUS/p.db" >/dev/null 2>&1
 done
-cp "$CORPUS"/p.db-c*.tix-* "$PCORPUS/"
+cp "$CORPUS"/p.db.idx/c*.tix-* "$PCORPUS/"
 cd build-fuzz
 ./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 \
   -print_final_stats=1 "$CORPUS" 2>&1 | tail -15

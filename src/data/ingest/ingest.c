@@ -82,10 +82,12 @@ static mast_status walk(run *r, const char *path, int depth)
         r->stats->files_failed++;
         return MAST_OK;
     }
+    /* the database itself, its -wal/-shm files and its .idx folder are never ingested */
+    size_t db_len = r->store_path ? strlen(r->store_path) : 0;
+    if (db_len && strncmp(path, r->store_path, db_len) == 0 &&
+        (path[db_len] == '\0' || path[db_len] == '-' || strncmp(path + db_len, ".idx", 4) == 0))
+        return MAST_OK;
     if (S_ISREG(st.st_mode)) {
-        if (r->store_path && strncmp(path, r->store_path, strlen(r->store_path)) == 0 &&
-            (path[strlen(r->store_path)] == '\0' || path[strlen(r->store_path)] == '-'))
-            return MAST_OK;   /* the database itself and its -wal/-shm files */
         r->stats->files_seen++;
         return add_file(r, path, (uint64_t)st.st_size);
     }
