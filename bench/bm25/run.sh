@@ -4,7 +4,7 @@
 #
 # mast: `mast eval --mode bm25 --min-seconds S` on a fresh database (index
 # seconds = its ingest, which stores the text and writes the index; index
-# bytes = the BM25 files <db>-c<id>.tix*; database bytes, text included, are
+# bytes = the BM25 files <db>.idx/c<id>.tix*; database bytes, text included, are
 # reported too); the peers:
 # bench/bm25/peers.py (set up as shared/data/ir/README.md's baselines; needs
 # python3-xapian, which `scripts/setup --with-bench` installs). Queries/s:
@@ -28,7 +28,7 @@ import glob, json, os, sys
 r = json.load(sys.stdin)
 db = sys.argv[1]
 size = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
-index = sum(os.path.getsize(f) for f in glob.glob(db + "-c*.tix*"))
+index = sum(os.path.getsize(f) for f in glob.glob(db + ".idx/c*.tix*"))
 print(json.dumps({"engine": "mast", "collection": r["collection"], "ndcg@10": r["ndcg@10"],
                   "recall@100": r["recall@100"], "qps": r["qps"], "qps_top10": r["qps_top10"],
                   "decoded_top10": r["bm25_decoded_fraction_top10"],

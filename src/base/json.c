@@ -60,3 +60,25 @@ json_t *mast_json_string_lossy(const char *s)
     free(fixed);
     return v;
 }
+
+mast_status mast_json_check_fields(const json_t *obj, const char *const *allowed, const char *what)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        (void)value;
+        int known = 0;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (known)
+            continue;
+        mast_buf list = {0};
+        for (size_t i = 0; allowed[i]; i++)
+            mast_buf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
+        mast_status st = mast_fail(MAST_ERR_INVALID, "%s: unknown field \"%s\" (known: %s)", what,
+                                   key, list.data ? list.data : "none");
+        mast_buf_free(&list);
+        return st;
+    }
+    return MAST_OK;
+}

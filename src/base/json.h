@@ -19,6 +19,10 @@ mast_status mast_json_parse(const char *text, size_t len, const char *what, json
 const char *mast_json_get_str(const json_t *obj, const char *key, const char *dflt);
 int64_t mast_json_get_int(const json_t *obj, const char *key, int64_t dflt);
 
+/* MAST_ERR_INVALID "<what>: unknown field \"x\" (known: a, b)" for the first
+** member of obj not in `allowed` (NULL-terminated). */
+mast_status mast_json_check_fields(const json_t *obj, const char *const *allowed, const char *what);
+
 /* Serialises compactly (or indented when `pretty`) and appends to b. */
 mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b);
 

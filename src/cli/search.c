@@ -208,7 +208,8 @@ int cmd_search(int argc, char **argv)
             st = mast_filter_parse(a.filter, &f, &owned);
         if (st == MAST_OK)
             st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k,
-                                  &(mast_search_opts){a.mode, &f, a.fusion, a.title_weight, 0, NULL},
+                                  &(mast_search_opts){.mode = a.mode, .filter = &f, .fusion = a.fusion,
+                                                     .title_weight = a.title_weight},
                                   trace, &res, &n);
         free(owned);
     }

@@ -13,25 +13,48 @@ static const char serve_help[] =
     "Usage: mast serve [options]\n"
     "\n"
     "Serves the HTTP API until interrupted (SIGINT/SIGTERM stop it cleanly):\n"
-    "  GET  /health                          liveness and version\n"
-    "  GET  /v1/collections                  collections with counts\n"
-    "  POST /v1/collections/NAME/search      {\"query\": \"...\", \"k\": 10} -> {\"results\": [...]}\n"
-    "  POST /v1/collections/NAME/ask         {\"question\": \"...\", \"k\": 5} -> {\"answer\", \"citations\"}\n"
-    "  GET  /v1/traces?limit=20              recent traces;  GET /v1/traces/ID  one trace\n"
-    "Errors use the OpenAI shape {\"error\": {\"message\", \"type\", \"code\"}}.\n"
+    "  GET  /health                              liveness and version\n"
+    "  GET  /v1/collections                      collections with counts and settings\n"
+    "  POST /v1/collections                      {\"name\", \"embed_model\"?, \"language\"?, \"dim\"?,\n"
+    "                                            \"metric\"?} creates one\n"
+    "  GET|DELETE /v1/collections/NAME           one collection (with its index files) / delete it\n"
+    "  POST /v1/collections/NAME/documents       {\"documents\": [{\"id\", \"text\", \"title\"?,\n"
+    "                                            \"metadata\"?, \"vector\"?}]} upserts, per-document results\n"
+    "  GET  /v1/collections/NAME/documents       ?limit=100&offset=0&filter=key=value\n"
+    "  GET|DELETE /v1/collections/NAME/documents/ID   one document with its chunks / delete it\n"
+    "  POST /v1/collections/NAME/search          {\"query\": \"...\" and/or \"vector\": [...], \"k\": 10,\n"
+    "                                            \"mode\", \"fusion\", \"alpha\", \"filter\", ...}\n"
+    "  POST /v1/collections/NAME/ask             {\"question\": \"...\", \"k\": 5}\n"
+    "  GET  /v1/traces?limit=20                  recent traces;  GET /v1/traces/ID  one trace\n"
+    "Unknown body fields are refused (400 names them). Errors use the OpenAI shape\n"
+    "{\"error\": {\"message\", \"type\", \"code\"}}. HEAD works on every GET route; OPTIONS\n"
+    "answers with Allow (and CORS preflight headers for an allowed origin).\n"
     "\n"
     "Options:\n"
     "      --host ADDR         IPv4 address to listen on (default 127.0.0.1)\n"
     "      --port N            port (default 8080; 0 picks a free one)\n"
     "      --threads N         worker threads (default: number of CPUs)\n"
-    "      --max-body BYTES    largest request body accepted (default 1048576)\n"
+    "      --max-body BYTES    largest request body accepted (default 1048576); a larger\n"
+    "                          declared Content-Length is refused before it is read\n"
+    "      --max-batch N       documents per upsert request (default 1000)\n"
+    "      --cors-origin O     allow browser requests from origin O (\"*\" or a comma-separated\n"
+    "                          list of origins such as http://localhost:3000; default: none)\n"
+    "      --read-timeout S    a request's headers and body must arrive within S seconds\n"
+    "                          (default 15): slow clients cannot hold connections\n"
+    "      --max-conns-per-ip N  connections one client address may hold (default 256, at\n"
+    "                          most half of all, so one address cannot take them all)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY };
+    enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
+           OPT_READ_TIMEOUT, OPT_PER_IP };
     static const struct option options[] = {
+        {"max-batch", required_argument, NULL, OPT_BATCH},
+        {"cors-origin", required_argument, NULL, OPT_CORS},
+        {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
+        {"max-conns-per-ip", required_argument, NULL, OPT_PER_IP},
         {"host", required_argument, NULL, OPT_HOST},
         {"port", required_argument, NULL, OPT_PORT},
         {"threads", required_argument, NULL, OPT_THREADS},
@@ -62,6 +85,26 @@ int cmd_serve(int argc, char **argv)
             if (!cli_parse_int("serve", "--max-body", optarg, 1024, 1L << 30, &v))
                 return EXIT_USAGE;
             opts.max_body_bytes = (size_t)v;
+            break;
+        case OPT_BATCH:
+            if (!cli_parse_int("serve", "--max-batch", optarg, 1, 1000000, &v))
+                return EXIT_USAGE;
+            opts.max_batch = (size_t)v;
+            break;
+        case OPT_READ_TIMEOUT:
+            if (!cli_parse_int("serve", "--read-timeout", optarg, 1, 3600, &v))
+                return EXIT_USAGE;
+            opts.read_timeout_s = (int)v;
+            break;
+        case OPT_PER_IP:
+            if (!cli_parse_int("serve", "--max-conns-per-ip", optarg, 1, 1000000, &v))
+                return EXIT_USAGE;
+            opts.max_conns_per_ip = (int)v;
+            break;
+        case OPT_CORS:
+            if (!*optarg)
+                return cli_usage("serve", "--cors-origin needs an origin (or \"*\")");
+            opts.cors_origin = optarg;
             break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(serve_help, stdout); return 0;

@@ -86,6 +86,13 @@ mast_status mast_collection_set_embedder(mast_store *store, const char *collecti
 {
     int64_t id;
     MAST_TRY(mast_store_collection_ensure(store, collection, &id));
+    int own_dim;
+    mast_metric own_metric;
+    MAST_TRY(mast_collection_vectors(store, id, &own_dim, &own_metric));
+    if (own_dim)
+        return mast_fail(MAST_ERR_EXISTS, "collection '%s' takes its documents' own vectors "
+                         "(%d dimensions); it cannot embed with a model as well", collection,
+                         own_dim);
     char abs[PATH_MAX];
     if (!realpath(model_path, abs))
         return mast_fail(MAST_ERR_NOT_FOUND, "%s: model not found", model_path);
@@ -123,5 +130,74 @@ mast_status mast_collection_set_embedder(mast_store *store, const char *collecti
     free(config);
     free(old);
     mast_embedder_free(e);
+    return st;
+}
+
+/* The collection's config as a JSON object (never NULL on MAST_OK). */
+static mast_status load_config(mast_store *store, int64_t id, json_t **out)
+{
+    char *config = NULL;
+    MAST_TRY(mast_store_collection_config(store, id, &config));
+    json_t *c = json_loads(config, 0, NULL);
+    free(config);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        c = json_object();
+    }
+    *out = c;
+    return c ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+}
+
+mast_status mast_collection_vectors(mast_store *store, int64_t collection_id, int *dim,
+                                    mast_metric *metric)
+{
+    *dim = 0;
+    *metric = MAST_METRIC_COS;
+    json_t *c;
+    MAST_TRY(load_config(store, collection_id, &c));
+    json_t *v = json_object_get(c, "vectors");
+    *dim = (int)mast_json_get_int(v, "dim", 0);
+    if (mast_metric_parse(mast_json_get_str(v, "metric", "cos"), metric) != MAST_OK)
+        *metric = MAST_METRIC_COS;
+    mast_clear_error();
+    json_decref(c);
+    return MAST_OK;
+}
+
+mast_status mast_collection_set_vectors(mast_store *store, const char *collection, int dim,
+                                        const char *metric)
+{
+    mast_metric m;
+    if (dim < 1 || dim > MAST_MAX_VECTOR_DIM)
+        return mast_fail(MAST_ERR_INVALID, "vector dimension must be from 1 to %d (got %d)",
+                         MAST_MAX_VECTOR_DIM, dim);
+    if (mast_metric_parse(metric ? metric : "cos", &m) != MAST_OK)
+        return mast_fail(MAST_ERR_INVALID, "metric must be cos, ip or l2 (got '%s')", metric);
+    int64_t id;
+    MAST_TRY(mast_store_collection_ensure(store, collection, &id));
+    json_t *c;
+    MAST_TRY(load_config(store, id, &c));
+    mast_status st = MAST_OK;
+    json_t *old = json_object_get(c, "vectors");
+    int64_t n_chunks = 0;
+    if (json_object_get(c, "embed"))
+        st = mast_fail(MAST_ERR_EXISTS, "collection '%s' embeds with a model; it cannot take "
+                       "vectors of its own as well", collection);
+    else if (old && (mast_json_get_int(old, "dim", 0) != dim ||
+                     strcmp(mast_json_get_str(old, "metric", "cos"), mast_metric_name(m)) != 0) &&
+             (st = mast_store_count_chunks(store, id, &n_chunks)) == MAST_OK && n_chunks > 0)
+        st = mast_fail(MAST_ERR_EXISTS, "collection '%s' holds vectors of %lld dimensions (%s); "
+                       "delete it to change them", collection,
+                       (long long)mast_json_get_int(old, "dim", 0),
+                       mast_json_get_str(old, "metric", "cos"));
+    if (st == MAST_OK) {
+        json_object_set_new(c, "vectors", json_pack("{s:i, s:s}", "dim", dim, "metric",
+                                                    mast_metric_name(m)));
+        char *text = json_dumps(c, JSON_COMPACT);
+        st = text ? mast_store_collection_set_config(store, id, text)
+                  : mast_fail(MAST_ERR_NOMEM, "out of memory");
+        free(text);
+    }
+    json_decref(c);
     return st;
 }

@@ -1,12 +1,17 @@
 /*
 ** data/collection.h — collection settings kept in collections.config (JSON):
-** for now the embedding model, {"embed": {"model": PATH, "id": ID, "dim": N}}.
+** the embedding model {"embed": {"model": PATH, "id": ID, "dim": N}}, the
+** analyzer {"language": L}, or, for a collection whose documents bring their
+** own vectors, {"vectors": {"dim": N, "metric": "cos"|"ip"|"l2"}}.
 */
 #ifndef MAST_DATA_COLLECTION_H
 #define MAST_DATA_COLLECTION_H
 
 #include "data/store.h"
+#include "data/vindex/vindex.h"
 #include "model/embedder.h"
+
+#define MAST_MAX_VECTOR_DIM 65536
 
 /* Sets the collection's embedding model (created if needed). Replacing a
 ** different model needs `reembed`, which also deletes the stored vectors
@@ -28,5 +33,15 @@ mast_status mast_collection_language(mast_store *store, int64_t collection_id, c
 ** refused before anything changes. The BM25 index follows at the next search. */
 mast_status mast_collection_set_language(mast_store *store, const char *collection,
                                          const char *language);
+
+/* A collection whose documents carry their own vectors (the Chroma/Qdrant
+** workflow): dim 1..MAST_MAX_VECTOR_DIM and a metric (cos, ip, l2; NULL =
+** cos). Refused for a collection with an embedding model, or with vectors of
+** another shape already stored. */
+mast_status mast_collection_set_vectors(mast_store *store, const char *collection, int dim,
+                                        const char *metric);
+/* Its dimension and metric (*dim = 0 when it brings no vectors). */
+mast_status mast_collection_vectors(mast_store *store, int64_t collection_id, int *dim,
+                                    mast_metric *metric);
 
 #endif

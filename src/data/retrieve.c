@@ -32,6 +32,8 @@ typedef struct index_ref {
     size_t n_vec;
     int dim;
     mast_embedder *embedder;      /* the collection's model, for queries */
+    int own_dim;                  /* > 0: the documents bring their own vectors */
+    mast_metric metric;           /* of the dense index: cos for a model's vectors */
     char *language;               /* the collection's analyzer (NULL: English) */
     pthread_mutex_t embed_mu;     /* an embedder runs one call at a time */
     int refs;             /* holders: the cache (while current) + searches */
@@ -167,7 +169,7 @@ static mast_status sync_dense(index_ref *ref, mast_store *store, const float *ve
         mast_status st = mast_vindex_open(path, &v, &file_version);
         if (st == MAST_OK) {
             const mast_vindex_params *p = mast_vindex_params_of(v);
-            if (p->dim != ref->dim || p->metric != MAST_METRIC_COS ||
+            if (p->dim != ref->dim || p->metric != ref->metric ||
                 (want_hnsw && p->type != MAST_VINDEX_HNSW)) {
                 mast_vindex_free(v);   /* another model, or grown past the exact scan */
                 v = NULL;
@@ -179,7 +181,7 @@ static mast_status sync_dense(index_ref *ref, mast_store *store, const float *ve
     mast_status st = MAST_OK;
     int fresh = v == NULL;
     if (!v) {
-        mast_vindex_params p = {want_hnsw ? MAST_VINDEX_HNSW : MAST_VINDEX_FLAT, MAST_METRIC_COS,
+        mast_vindex_params p = {want_hnsw ? MAST_VINDEX_HNSW : MAST_VINDEX_FLAT, ref->metric,
                                 MAST_VSTORE_F32, ref->dim, 16, 200, 42};
         st = mast_vindex_create(&p, &v);
     }
@@ -254,6 +256,38 @@ void mast_retriever_free(mast_retriever *r)
     free(r->entries);
     pthread_mutex_destroy(&r->mu);
     free(r);
+}
+
+mast_status mast_collection_delete(mast_retriever *r, mast_store *store, const char *name)
+{
+    int64_t id;
+    MAST_TRY(mast_store_collection_find(store, name, &id));
+    MAST_TRY(mast_store_collection_delete(store, id));
+    /* derived data goes after the rows: a crash between leaves only files, which a
+    ** later collection with the same id never trusts (their data version differs) */
+    char *tix = mast_retrieve_tindex_path(store, id), *vix = mast_retrieve_vindex_path(store, id);
+    if (tix) {
+        mast_bm25_remove_files(tix);
+        mast_buf lock = {0};
+        if (mast_buf_printf(&lock, "%s.lock", tix) == MAST_OK)
+            unlink(lock.data);
+        mast_buf_free(&lock);
+    }
+    if (vix)
+        unlink(vix);
+    free(tix);
+    free(vix);
+    if (r) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->n_entries; i++)
+            if (r->entries[i]->collection_id == id) {
+                unref(r->entries[i]);
+                r->entries[i] = r->entries[--r->n_entries];
+                break;
+            }
+        pthread_mutex_unlock(&r->mu);
+    }
+    return MAST_OK;
 }
 
 typedef struct build_ctx {
@@ -453,7 +487,11 @@ static mast_status build_index(mast_store *store, int64_t collection_id, int64_t
     ref->refs = 1;
     pthread_mutex_init(&ref->embed_mu, NULL);
     st = mast_collection_open_embedder(store, collection_id, &ref->embedder);
-    if (st == MAST_OK && ref->embedder)
+    if (st == MAST_OK)
+        st = mast_collection_vectors(store, collection_id, &ref->own_dim, &ref->metric);
+    if (st == MAST_OK && !ref->own_dim)
+        ref->metric = MAST_METRIC_COS;   /* a model's vectors, normalized at ingest */
+    if (st == MAST_OK && (ref->embedder || ref->own_dim))
         st = load_dense(ref, store, version, hnsw_min, trace);
     if (st != MAST_OK) {
         unref(ref);
@@ -579,9 +617,11 @@ static bool chunk_allowed(void *ctx, int64_t chunk_id)
     return doc_allowed(f, doc_of(f->ref, chunk_id));
 }
 
-/* The top `want` chunks by cosine from the collection's vector index. */
-static mast_status dense_search(index_ref *ref, const char *query, size_t want,
-                                const doc_set *filter, mast_hit **hits, size_t *n_hits)
+/* The top `want` chunks from the collection's vector index, for the query
+** vector the caller gave, or else for the query text embedded by the model. */
+static mast_status dense_search(index_ref *ref, const char *query, const mast_search_opts *o,
+                                size_t want, const doc_set *filter, mast_hit **hits,
+                                size_t *n_hits)
 {
     *hits = NULL;
     *n_hits = 0;
@@ -591,7 +631,9 @@ static mast_status dense_search(index_ref *ref, const char *query, size_t want,
     mast_vhit *vh = malloc(want * sizeof *vh);
     mast_hit *out = malloc(want * sizeof *out);
     mast_status st = q && vh && out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK) {
+    if (st == MAST_OK && o->query_vector) {
+        memcpy(q, o->query_vector, (size_t)ref->dim * sizeof *q);   /* dimension checked */
+    } else if (st == MAST_OK) {
         pthread_mutex_lock(&ref->embed_mu);
         st = mast_embedder_embed(ref->embedder, &query, 1, true, q, NULL);
         pthread_mutex_unlock(&ref->embed_mu);
@@ -728,17 +770,48 @@ static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, s
     if (mode == MAST_MODE_BM25)
         return sparse_search(ref, a, query, want, filter, o, hits, n_hits);
     if (mode == MAST_MODE_DENSE)
-        return dense_search(ref, query, want, filter, hits, n_hits);
+        return dense_search(ref, query, o, want, filter, hits, n_hits);
     mast_hit *sparse = NULL, *dense = NULL;
     size_t ns = 0, nd = 0;
     mast_status st = sparse_search(ref, a, query, want, filter, o, &sparse, &ns);
     if (st == MAST_OK)
-        st = dense_search(ref, query, want, filter, &dense, &nd);
+        st = dense_search(ref, query, o, want, filter, &dense, &nd);
     if (st == MAST_OK)
         st = fuse(sparse, ns, dense, nd, fu, hits, n_hits);
     free(sparse);
     free(dense);
     return st;
+}
+
+/* Settles the mode (auto: hybrid when there is a dense side, dense for a
+** vector alone) and refuses what the collection or the query cannot do. */
+static mast_status check_mode(const index_ref *ref, const char *query, const mast_search_opts *o,
+                              mast_search_mode *mode)
+{
+    int has_text = query && *query, has_vector = o->query_vector != NULL;
+    int dense_ok = has_vector ? ref->embedder || ref->own_dim : ref->embedder != NULL;
+    if (*mode == MAST_MODE_AUTO)
+        *mode = !has_text ? MAST_MODE_DENSE : dense_ok ? MAST_MODE_HYBRID : MAST_MODE_BM25;
+    if (has_vector && !ref->embedder && !ref->own_dim)
+        return mast_fail(MAST_ERR_INVALID, "a query vector was given, but this collection has "
+                         "no vectors (no embedding model, no dimension of its own)");
+    if (has_vector && (int)o->query_vector_dim != (ref->own_dim ? ref->own_dim : ref->dim) &&
+        (ref->own_dim || ref->dim))
+        return mast_fail(MAST_ERR_INVALID, "the query vector has %zu dimensions, the "
+                         "collection's have %d", o->query_vector_dim,
+                         ref->own_dim ? ref->own_dim : ref->dim);
+    if (!has_text && *mode != MAST_MODE_DENSE)
+        return mast_fail(MAST_ERR_INVALID, "mode '%s' needs a query text",
+                         mast_search_mode_name(*mode));
+    if (*mode != MAST_MODE_BM25 && !dense_ok)
+        return ref->own_dim
+                   ? mast_fail(MAST_ERR_INVALID, "mode '%s' in this collection needs a query "
+                               "vector (its documents bring their own vectors; there is no "
+                               "model to embed the text)", mast_search_mode_name(*mode))
+                   : mast_fail(MAST_ERR_INVALID, "mode '%s' needs an embedding model and this "
+                               "collection has none (give it one: mast collection create NAME "
+                               "--embed MODEL)", mast_search_mode_name(*mode));
+    return MAST_OK;
 }
 
 mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t collection_id,
@@ -760,7 +833,8 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
         return mast_fail(MAST_ERR_INVALID, "fusion: rrf_k must be > 0 and alpha within 0..1 "
                          "(got %g and %g)", o.fusion.rrf_k, o.fusion.alpha);
     mast_trace_span_begin(trace, "retrieve");
-    mast_trace_attr_str(trace, "query", query);
+    if (query)
+        mast_trace_attr_str(trace, "query", query);
     mast_trace_attr_int(trace, "k", (int64_t)k);
     index_ref *ref = NULL;
     mast_analyzer *a = NULL;
@@ -774,12 +848,8 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
         docs.ref = ref;
         fset = &docs;
     }
-    if (st == MAST_OK && mode == MAST_MODE_AUTO)
-        mode = ref->embedder ? MAST_MODE_HYBRID : MAST_MODE_BM25;
-    if (st == MAST_OK && mode != MAST_MODE_BM25 && !ref->embedder)
-        st = mast_fail(MAST_ERR_INVALID, "mode '%s' needs an embedding model and this "
-                       "collection has none (give it one: mast collection create NAME --embed "
-                       "MODEL)", mast_search_mode_name(mode));
+    if (st == MAST_OK)
+        st = check_mode(ref, query, &o, &mode);
     mast_trace_attr_str(trace, "mode", mast_search_mode_name(mode));
     if (mode == MAST_MODE_HYBRID) {
         mast_trace_attr_str(trace, "fusion", mast_fusion_method_name(o.fusion.method));

@@ -62,6 +62,11 @@ char *mast_retrieve_tindex_path(mast_store *store, int64_t collection_id);
 ** `mast index rebuild` after deleting the files. */
 mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace);
 
+/* Deletes a collection: its documents, chunks and vectors (one transaction),
+** then its index files and the retriever's cached index (r may be NULL).
+** MAST_ERR_NOT_FOUND when it does not exist. */
+mast_status mast_collection_delete(mast_retriever *r, mast_store *store, const char *name);
+
 /* mast_index_sync, then merges the BM25 index into one segment without
 ** deleted chunks (`mast index optimize`). */
 mast_status mast_index_optimize(mast_store *store, int64_t collection_id, mast_trace *trace);
@@ -112,10 +117,13 @@ typedef struct mast_search_opts {
                                    0 = MAST_BM25_TITLE_WEIGHT */
     int exhaustive;             /* BM25 scores every posting (no pruning; same results) */
     mast_bm25_stats *bm25_stats;/* NULL, or postings counts are added here */
+    const float *query_vector;  /* the dense query as a vector (instead of embedding the
+                                   text): the collection's dimension; NULL = none */
+    size_t query_vector_dim;
 } mast_search_opts;
 
 #define MAST_SEARCH_OPTS_DEFAULT \
-    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 0, 0, NULL})
+    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 0, 0, NULL, NULL, 0})
 
 /* The top k chunks of a collection for a query. With group_by_doc, at most
 ** one hit (the best chunk) per document, so k distinct documents. The caller

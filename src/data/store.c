@@ -117,12 +117,14 @@ void mast_store_rollback(mast_store *store)
         sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static mast_status prepare(mast_store *store, const char *sql, sqlite3_stmt **stmt)
+mast_status mast_store_prepare(mast_store *store, const char *sql, sqlite3_stmt **stmt)
 {
     if (sqlite3_prepare_v2(store->db, sql, -1, stmt, NULL) != SQLITE_OK)
         return mast_store_error(store, "prepare");
     return MAST_OK;
 }
+
+#define prepare mast_store_prepare
 
 static mast_status schema_version(mast_store *store, int *version)
 {

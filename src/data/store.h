@@ -45,6 +45,8 @@ void mast_store_rollback(mast_store *store);
 
 /* Formats the current SQLite error of the store into the thread message. */
 mast_status mast_store_error(mast_store *store, const char *what);
+/* Prepares a statement; errors carry the SQLite message (store*.c only). */
+mast_status mast_store_prepare(mast_store *store, const char *sql, sqlite3_stmt **stmt);
 
 /* ---- collections ---- */
 
@@ -151,5 +153,48 @@ mast_status mast_store_vector_scan(mast_store *store, int64_t collection_id, mas
                                    void *ctx);
 
 mast_status mast_store_count_chunks(mast_store *store, int64_t collection_id, int64_t *n);
+
+/* ---- managing what is stored (store_docs.c) ---- */
+
+/* Deletes a collection with its documents, chunks and vectors (one
+** transaction). MAST_ERR_NOT_FOUND when it does not exist. Its index files
+** are the retriever's to remove (mast_index_remove). */
+mast_status mast_store_collection_delete(mast_store *store, int64_t collection_id);
+
+typedef struct mast_doc_info {
+    int64_t id;
+    char *uri;             /* the caller's id, or the file path (#line id for JSON Lines) */
+    char *source, *title;
+    char *metadata;        /* JSON object text */
+    char *content_hash;
+    int64_t n_chunks, n_tokens, n_vectors;
+    int64_t created_at, updated_at;   /* unix seconds */
+} mast_doc_info;
+
+typedef struct mast_doc_query {
+    int64_t limit, offset;             /* limit 0 = all */
+    const char *filter_key, *filter_value;   /* metadata key = value, or NULL */
+} mast_doc_query;
+
+/* A page of a collection's documents in id order, and the total count that
+** matches (before limit and offset). Free with mast_doc_infos_free. */
+mast_status mast_store_doc_list(mast_store *store, int64_t collection_id, const mast_doc_query *q,
+                                mast_doc_info **out, size_t *n, int64_t *total);
+/* One document by uri, or by numeric id when `key` is all digits and no
+** document has it as uri. MAST_ERR_NOT_FOUND names the key. */
+mast_status mast_store_doc_get(mast_store *store, int64_t collection_id, const char *key,
+                               mast_doc_info *out);
+void mast_doc_info_free(mast_doc_info *d);
+void mast_doc_infos_free(mast_doc_info *docs, size_t n);
+
+typedef struct mast_chunk_info {
+    int64_t id;
+    int ordinal, n_tokens;
+    char *text, *heading;
+} mast_chunk_info;
+/* A document's chunks in order. Free with mast_chunk_infos_free. */
+mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_info **out,
+                                  size_t *n);
+void mast_chunk_infos_free(mast_chunk_info *chunks, size_t n);
 
 #endif

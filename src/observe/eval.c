@@ -486,8 +486,9 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
         st = load_doc_ids(&b, store, collection_id, source);
     if (st == MAST_OK) {
         mast_trace_span_begin(trace, "eval.queries");
-        mast_search_opts search = {opts->mode, NULL, opts->fusion, opts->title_weight,
-                                   opts->exhaustive, &report->bm25};
+        mast_search_opts search = {.mode = opts->mode, .fusion = opts->fusion,
+                                   .title_weight = opts->title_weight,
+                                   .exhaustive = opts->exhaustive, .bm25_stats = &report->bm25};
         st = run_queries(store, r, collection_id, &b, opts->progress, &search, opts->min_seconds,
                          report);
         mast_trace_attr_int(trace, "n_queries", (int64_t)report->n_queries);

@@ -32,7 +32,7 @@ static int returns_text(mast_retriever *r, mast_store *s, const char *query, mas
 {
     mast_result *res;
     size_t n;
-    if (mast_search_with(r, s, "c", query, 1000, &(mast_search_opts){mode, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n) != MAST_OK) {
+    if (mast_search_with(r, s, "c", query, 1000, &(mast_search_opts){.mode = mode, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n) != MAST_OK) {
         fprintf(stderr, "  search: %s\n", mast_errmsg());
         return -1;
     }
@@ -69,9 +69,9 @@ static void test_vectors_follow_replace_and_prune(void)
     /* the fused score is 1/(60 + rank in bm25) + 1/(60 + rank in dense) */
     mast_result *res, *bm, *dn;
     size_t nb, nd;
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &bm, &nb) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &dn, &nd) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){MAST_MODE_HYBRID, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){.mode = MAST_MODE_BM25, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &bm, &nb) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){.mode = MAST_MODE_DENSE, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &dn, &nd) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "c", "stripes", 10, &(mast_search_opts){.mode = MAST_MODE_HYBRID, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n) == MAST_OK);
     CHECK_EQ_INT(nb, 1);
     CHECK_EQ_INT(nd, 3);
     for (size_t i = 0; i < n; i++) {
@@ -120,12 +120,12 @@ static void test_a_collection_without_model_refuses_dense(void)
     REQUIRE(mast_retriever_create(&r) == MAST_OK);
     mast_result *res;
     size_t n;
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){.mode = MAST_MODE_DENSE, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n),
                  MAST_ERR_INVALID);
     CHECK(strstr(mast_errmsg(), "mode 'dense' needs an embedding model and this collection has none") != NULL);
-    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_HYBRID, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n),
+    CHECK_EQ_INT(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){.mode = MAST_MODE_HYBRID, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n),
                  MAST_ERR_INVALID);
-    REQUIRE(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n) == MAST_OK);
+    REQUIRE(mast_search_with(r, s, "plain", "x", 5, &(mast_search_opts){.mode = MAST_MODE_BM25, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n) == MAST_OK);
     mast_results_free(res, n);
     mast_retriever_free(r);
     mast_store_close(s);
@@ -156,7 +156,7 @@ static int search_texts(mast_retriever *r, mast_store *s, const char *coll, cons
 {
     mast_result *res;
     size_t n;
-    if (mast_search_with(r, s, coll, query, 100, &(mast_search_opts){mode, f, MAST_FUSION_DEFAULT, 1.0, 0, NULL}, NULL, &res, &n) != MAST_OK) {
+    if (mast_search_with(r, s, coll, query, 100, &(mast_search_opts){.mode = mode, .filter = f, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0}, NULL, &res, &n) != MAST_OK) {
         fprintf(stderr, "  search: %s\n", mast_errmsg());
         return -1;
     }
@@ -328,9 +328,9 @@ static void test_fusion_methods_match_their_formulas(void)
     const char *q = "moon orbits earth sugar";
     mast_result *bm, *dn;
     size_t nb, nd;
-    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_BM25, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL},
+    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){.mode = MAST_MODE_BM25, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0},
                              NULL, &bm, &nb) == MAST_OK);
-    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_DENSE, NULL, MAST_FUSION_DEFAULT, 1.0, 0, NULL},
+    REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){.mode = MAST_MODE_DENSE, .filter = NULL, .fusion = MAST_FUSION_DEFAULT, .title_weight = 1.0},
                              NULL, &dn, &nd) == MAST_OK);
     CHECK(nb >= 2 && nd == 4);
     mast_fusion cases[] = {{MAST_FUSION_CONVEX, 60, 0.3, MAST_NORM_MINMAX},
@@ -340,7 +340,7 @@ static void test_fusion_methods_match_their_formulas(void)
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         mast_result *res;
         size_t n;
-        REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){MAST_MODE_HYBRID, NULL, cases[c], 1.0, 0, NULL},
+        REQUIRE(mast_search_with(r, s, "h", q, 100, &(mast_search_opts){.mode = MAST_MODE_HYBRID, .filter = NULL, .fusion = cases[c], .title_weight = 1.0},
                                  NULL, &res, &n) == MAST_OK);
         CHECK_EQ_INT(n, 4);
         for (size_t i = 0; i < n; i++) {
@@ -355,7 +355,7 @@ static void test_fusion_methods_match_their_formulas(void)
     mast_result *res;
     size_t n;
     mast_fusion bad = {MAST_FUSION_CONVEX, 60, 1.5, MAST_NORM_MINMAX};
-    CHECK_EQ_INT(mast_search_with(r, s, "h", q, 10, &(mast_search_opts){MAST_MODE_HYBRID, NULL, bad, 1.0, 0, NULL},
+    CHECK_EQ_INT(mast_search_with(r, s, "h", q, 10, &(mast_search_opts){.mode = MAST_MODE_HYBRID, .filter = NULL, .fusion = bad, .title_weight = 1.0},
                                   NULL, &res, &n), MAST_ERR_INVALID);
     mast_results_free(bm, nb);
     mast_results_free(dn, nd);

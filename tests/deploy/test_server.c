@@ -157,7 +157,7 @@ static void test_malformed_json_is_400_with_line_and_column(void)
     json_decref(v);
     v = post("/v1/collections/docs/search", "{\"k\": 3}", &r);
     CHECK_EQ_INT(r.status, 400);
-    CHECK_EQ_STR(error_message(v), "\"query\" must be a non-empty string");
+    CHECK_EQ_STR(error_message(v), "give \"query\" (a string) or \"vector\" (numbers), or both");
     json_decref(v);
     v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"dense\"}", &r);
     CHECK_EQ_INT(r.status, 400);
@@ -165,7 +165,7 @@ static void test_malformed_json_is_400_with_line_and_column(void)
     json_decref(v);
     v = post("/v1/collections/docs/search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", &r);
     CHECK_EQ_INT(r.status, 400);
-    CHECK_EQ_STR(error_message(v), "\"mode\" must be bm25, dense or hybrid");
+    CHECK_EQ_STR(error_message(v), "\"mode\" must be bm25, dense, hybrid or auto");
     json_decref(v);
     v = post("/v1/collections/docs/ask", "[]", &r);
     CHECK_EQ_INT(r.status, 400);
@@ -207,12 +207,12 @@ static void test_wrong_method_is_405_with_allow(void)
     response r;
     json_t *v = request("GET", "/v1/collections/docs/search", NULL, 0, &r);
     CHECK_EQ_INT(r.status, 405);
-    CHECK_EQ_STR(r.allow, "POST");
+    CHECK_EQ_STR(r.allow, "POST, OPTIONS");
     CHECK_EQ_STR(error_code(v), "method_not_allowed");
     json_decref(v);
     v = request("DELETE", "/health", NULL, 0, &r);
     CHECK_EQ_INT(r.status, 405);
-    CHECK_EQ_STR(r.allow, "GET");
+    CHECK_EQ_STR(r.allow, "GET, HEAD, OPTIONS");
     json_decref(v);
 }
 

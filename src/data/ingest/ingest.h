@@ -27,6 +27,7 @@
 
 #include "data/chunk.h"
 #include "data/store.h"
+#include "model/embedder.h"
 #include "observe/trace.h"
 
 #define MAST_DEFAULT_MAX_FILE_BYTES ((size_t)256 << 20)
@@ -61,5 +62,33 @@ typedef struct mast_ingest_stats {
 mast_status mast_ingest(mast_store *store, const char *collection, const char *const *paths,
                         size_t n_paths, const mast_ingest_opts *opts, mast_trace *trace,
                         mast_ingest_stats *stats);
+
+/* ---- one document from a caller (the HTTP API, the C API) ---- */
+
+typedef struct mast_doc_input {
+    const char *id;           /* the caller's id, unique in the collection (its uri) */
+    const char *title;        /* NULL or "" for none */
+    const char *text;         /* NULL or "" when the title is the whole document */
+    const char *metadata;     /* a JSON object's text, or NULL for {} */
+    const float *vector;      /* for collections with their own vectors; else NULL */
+    size_t vector_dim;
+} mast_doc_input;
+
+typedef enum { MAST_PUT_CREATED, MAST_PUT_UPDATED, MAST_PUT_UNCHANGED } mast_put_result;
+const char *mast_put_result_name(mast_put_result r);   /* "created", "updated", "unchanged" */
+
+#define MAST_MAX_DOC_ID_BYTES 1024
+
+/* Stores one document in one transaction, replacing an earlier version with
+** the same id (or leaving it alone when nothing changed: MAST_PUT_UNCHANGED).
+** Text and title are NFC-normalized and chunked as ingest does; `embedder`
+** (the collection's model, or NULL) embeds the chunks; a collection with its
+** own vectors takes `vector` (its dimension, finite values) and keeps the
+** document as one chunk. Errors name the document: an empty or overlong id,
+** invalid UTF-8, metadata that is not a JSON object, no title and no text, a
+** vector where none is taken or of the wrong dimension. */
+mast_status mast_document_put(mast_store *store, int64_t collection_id, mast_embedder *embedder,
+                              const mast_chunk_opts *chunk, const mast_doc_input *doc,
+                              mast_put_result *result, int64_t *doc_id, size_t *n_chunks);
 
 #endif

@@ -2,16 +2,25 @@
 ** deploy/server/server.h — the HTTP API on libmicrohttpd.
 **
 ** Routes (JSON in and out; errors in the OpenAI shape
-** {"error":{"message","type","code"}}):
-**   GET  /health                          {"status":"ok","version":…}
-**   GET  /v1/collections                  {"object":"list","data":[{name,documents,chunks}]}
-**   POST /v1/collections/{name}/search    {"query","k"?} -> {"results":[…]}
-**   POST /v1/collections/{name}/ask       {"question","k"?} -> {"answer","citations":[…],…}
-**   GET  /v1/traces?limit=N               recent traces
-**   GET  /v1/traces/{id}                  one trace with its spans
-** Status codes: 400 malformed JSON (with line and column) or bad fields, 404
-** unknown route or collection, 405 wrong method, 413 body over the limit,
-** 500 internal errors. Every request is recorded as a trace.
+** {"error":{"message","type","code"}}; unknown body fields are refused):
+**   GET  /health                              {"status":"ok","version":…}
+**   GET  /v1/collections                      {"object":"list","data":[collection…]}
+**   POST /v1/collections                      create {"name", "embed_model"?, "language"?,
+**                                             "dim"?, "metric"?}
+**   GET|DELETE /v1/collections/{name}         one collection (config, counts, index files)
+**   POST /v1/collections/{name}/documents     upsert a batch {"documents": [{"id", "text",
+**                                             "title"?, "metadata"?, "vector"?}]}
+**   GET  /v1/collections/{name}/documents     ?limit&offset&filter=key=value
+**   GET|DELETE /v1/collections/{name}/documents/{id}
+**   POST /v1/collections/{name}/search        {"query"|"vector", "k"?, "mode"?, ...}
+**   POST /v1/collections/{name}/ask           {"question", "k"?}
+**   GET  /v1/traces?limit=N, /v1/traces/{id}
+** HEAD answers every GET route without a body; OPTIONS answers 204 with Allow
+** (and the CORS preflight headers when the Origin is allowed).
+** Status codes: 400 malformed JSON (with line and column), an unknown field or
+** a bad value; 404 unknown route, collection or document; 405 wrong method
+** (with Allow); 409 a collection that exists; 413 a body or batch over its
+** limit; 500 internal errors. Every request is recorded as a trace.
 */
 #ifndef MAST_DEPLOY_SERVER_H
 #define MAST_DEPLOY_SERVER_H
@@ -23,12 +32,22 @@
 #define MAST_SERVER_DEFAULT_PORT 8080
 #define MAST_SERVER_DEFAULT_MAX_BODY ((size_t)1 << 20)
 
+#define MAST_SERVER_DEFAULT_MAX_BATCH 1000      /* documents per upsert request */
+#define MAST_SERVER_DEFAULT_READ_TIMEOUT 15     /* seconds for a request's headers and body */
+#define MAST_SERVER_DEFAULT_CONNS 4096
+#define MAST_SERVER_DEFAULT_CONNS_PER_IP 256
+
 typedef struct mast_server_opts {
     const char *host;         /* IPv4 address or "localhost"; NULL = 127.0.0.1 */
     int port;                 /* 0 = an ephemeral port (see mast_server_port) */
     const char *db_path;      /* the store every request opens */
     size_t max_body_bytes;    /* 0 = MAST_SERVER_DEFAULT_MAX_BODY */
     int threads;              /* worker threads; 0 = number of CPUs */
+    const char *cors_origin;  /* allowed origins ("*" or a comma-separated list); NULL = no CORS */
+    size_t max_batch;         /* documents per upsert; 0 = MAST_SERVER_DEFAULT_MAX_BATCH */
+    int read_timeout_s;       /* a request must arrive within it; 0 = the default */
+    int max_conns;            /* 0 = MAST_SERVER_DEFAULT_CONNS (capped by the open-file limit) */
+    int max_conns_per_ip;     /* 0 = MAST_SERVER_DEFAULT_CONNS_PER_IP (at most half the total) */
 } mast_server_opts;
 
 typedef struct mast_server mast_server;

@@ -1,0 +1,426 @@
+/*
+** deploy/server/data_api.c — the data API over HTTP (see server.h for the
+** routes): collections, documents, search, ask and traces. Request bodies
+** are read and results written by deploy/api.c, as the CLI's are.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "data/collection.h"
+#include "data/ingest/ingest.h"
+#include "data/store_traces.h"
+#include "data/textindex/analyzer.h"
+#include "deploy/api.h"
+#include "deploy/server/http.h"
+
+static http_reply not_allowed(const http_request *req, const char *allow)
+{
+    http_reply r = http_error(405, "method_not_allowed", "method %s is not allowed on %s "
+                              "(allowed: %s)", req->method, req->path, allow);
+    r.allow = allow;
+    return r;
+}
+
+static int is(const http_request *req, const char *method)
+{
+    return strcmp(req->method, method) == 0;
+}
+
+/* ---- collections ---- */
+
+static http_reply list_collections(http_ctx *c)
+{
+    mast_collection_info *infos;
+    size_t n;
+    mast_status st = mast_store_collection_list(c->store, &infos, &n);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n && st == MAST_OK; i++) {
+        json_t *o;
+        st = mast_api_collection(c->store, &infos[i], 0, &o);
+        if (st == MAST_OK)
+            json_array_append_new(data, o);
+    }
+    mast_collection_infos_free(infos, n);
+    if (st != MAST_OK) {
+        json_decref(data);
+        return http_status_error(st);
+    }
+    return http_ok(200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+/* The collection's info by name (MAST_ERR_NOT_FOUND names it). */
+static mast_status find_info(mast_store *store, const char *name, mast_collection_info **out,
+                             size_t *n, size_t *index)
+{
+    MAST_TRY(mast_store_collection_list(store, out, n));
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*out)[i].name, name) == 0) {
+            *index = i;
+            return MAST_OK;
+        }
+    mast_collection_infos_free(*out, *n);
+    *out = NULL;
+    return mast_fail(MAST_ERR_NOT_FOUND, "collection '%s' does not exist", name);
+}
+
+static http_reply show_collection(http_ctx *c, const char *name, unsigned status)
+{
+    mast_collection_info *infos;
+    size_t n, i = 0;
+    json_t *o = NULL;
+    mast_status st = find_info(c->store, name, &infos, &n, &i);
+    if (st == MAST_OK) {
+        st = mast_api_collection(c->store, &infos[i], 1, &o);
+        mast_collection_infos_free(infos, n);
+    }
+    return st == MAST_OK ? http_ok(status, o) : http_status_error(st);
+}
+
+static http_reply create_collection(http_ctx *c, const http_request *req)
+{
+    static const char *const fields[] = {"name", "embed_model", "language", "dim", "metric", NULL};
+    json_t *body;
+    mast_status st = http_body_object(req, fields, &body);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *name = json_object_get(body, "name"), *dim = json_object_get(body, "dim");
+    const char *model = mast_json_get_str(body, "embed_model", NULL);
+    const char *language = mast_json_get_str(body, "language", NULL);
+    const char *metric = mast_json_get_str(body, "metric", NULL);
+    int64_t id;
+    if (!json_is_string(name))
+        st = mast_fail(MAST_ERR_INVALID, "\"name\" (a string) is required");
+    else if (mast_store_collection_find(c->store, json_string_value(name), &id) == MAST_OK)
+        st = mast_fail(MAST_ERR_EXISTS, "collection '%s' already exists", json_string_value(name));
+    else if (dim && !json_is_integer(dim))
+        st = mast_fail(MAST_ERR_INVALID, "\"dim\" must be an integer");
+    else if (metric && !dim)
+        st = mast_fail(MAST_ERR_INVALID, "\"metric\" goes with \"dim\" (the documents' own vectors)");
+    else if (model && dim)
+        st = mast_fail(MAST_ERR_INVALID, "give \"embed_model\" (mast embeds the text) or \"dim\" "
+                       "(documents bring their vectors), not both");
+    const char *fields_bad[] = {"embed_model", "language", "metric"};
+    for (size_t i = 0; st == MAST_OK && i < 3; i++) {
+        json_t *v = json_object_get(body, fields_bad[i]);
+        if (v && !json_is_string(v))
+            st = mast_fail(MAST_ERR_INVALID, "\"%s\" must be a string", fields_bad[i]);
+    }
+    const char *n = json_is_string(name) ? json_string_value(name) : "";
+    /* validate everything before anything is created */
+    if (st == MAST_OK && language) {
+        mast_analyzer *a;
+        if ((st = mast_analyzer_open(&a, language)) == MAST_OK)
+            mast_analyzer_free(a);
+    }
+    int created = 0;
+    if (st == MAST_OK && (st = mast_store_collection_ensure(c->store, n, &id)) == MAST_OK)
+        created = 1;
+    if (st == MAST_OK && language)
+        st = mast_collection_set_language(c->store, n, language);
+    if (st == MAST_OK && dim)
+        st = mast_collection_set_vectors(c->store, n, (int)json_integer_value(dim), metric);
+    if (st == MAST_OK && model)
+        st = mast_collection_set_embedder(c->store, n, model, 0);
+    if (st != MAST_OK && created) {   /* a half-made collection is not left behind */
+        char *msg = strdup(mast_errmsg());
+        mast_store_collection_delete(c->store, id);
+        mast_fail(st, "%s", msg ? msg : "");
+        free(msg);
+    }
+    http_reply r = st == MAST_OK ? show_collection(c, n, 201) : http_status_error(st);
+    json_decref(body);   /* n points into it */
+    return r;
+}
+
+static http_reply delete_collection(http_ctx *c, const char *name)
+{
+    int64_t id;
+    mast_status st = mast_store_collection_find(c->store, name, &id);
+    if (st == MAST_OK)
+        st = mast_collection_delete(c->retriever, c->store, name);
+    return st == MAST_OK ? http_ok(200, json_pack("{s:s, s:b}", "name", name, "deleted", 1))
+                         : http_status_error(st);
+}
+
+/* ---- documents ---- */
+
+static http_reply upsert_documents(http_ctx *c, const http_request *req, const char *collection)
+{
+    static const char *const fields[] = {"documents", NULL};
+    json_t *body;
+    int64_t cid;
+    mast_status st = mast_store_collection_find(c->store, collection, &cid);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    if ((st = http_body_object(req, fields, &body)) != MAST_OK)
+        return http_status_error(st);
+    json_t *docs = json_object_get(body, "documents");
+    if (!json_is_array(docs) || json_array_size(docs) == 0) {
+        json_decref(body);
+        return http_error(400, "invalid_request", "\"documents\" must be a non-empty array");
+    }
+    if (json_array_size(docs) > c->max_batch) {
+        size_t n = json_array_size(docs);
+        json_decref(body);
+        return http_error(413, "too_large", "a batch of %zu documents is over the limit of %zu "
+                          "documents per request", n, c->max_batch);
+    }
+    mast_embedder *embedder = NULL;
+    if ((st = mast_collection_open_embedder(c->store, cid, &embedder)) != MAST_OK) {
+        json_decref(body);
+        return http_status_error(st);
+    }
+    json_t *results = json_array();
+    size_t n_ok = 0, n_failed = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(docs, i, item) {
+        mast_doc_input in;
+        char *metadata;
+        float *vector;
+        mast_put_result put;
+        int64_t doc_id = 0;
+        size_t n_chunks = 0;
+        st = mast_api_document_parse(item, &in, &metadata, &vector);
+        if (st == MAST_OK)   /* each document is its own transaction */
+            st = mast_document_put(c->store, cid, embedder, NULL, &in, &put, &doc_id, &n_chunks);
+        json_t *id = json_is_object(item) ? json_object_get(item, "id") : NULL;
+        json_t *r = json_pack("{s:O}", "id", json_is_string(id) ? id : json_null());
+        if (st == MAST_OK) {
+            n_ok++;
+            json_object_set_new(r, "status", json_string(mast_put_result_name(put)));
+            json_object_set_new(r, "doc_id", json_integer((json_int_t)doc_id));
+            if (put != MAST_PUT_UNCHANGED)
+                json_object_set_new(r, "chunks", json_integer((json_int_t)n_chunks));
+        } else {
+            n_failed++;
+            json_object_set_new(r, "status", json_string("error"));
+            json_object_set_new(r, "error", mast_json_string_lossy(mast_errmsg()));
+        }
+        json_array_append_new(results, r);
+        free(metadata);
+        free(vector);
+    }
+    mast_embedder_free(embedder);
+    json_decref(body);
+    /* every document failed: the request was bad; some did: 207-style, said per document */
+    unsigned status = n_failed == 0 ? 200 : n_ok == 0 ? 400 : 200;
+    return http_ok(status, json_pack("{s:o, s:I, s:I}", "results", results, "succeeded",
+                                     (json_int_t)n_ok, "failed", (json_int_t)n_failed));
+}
+
+static mast_status parse_count(const char *text, const char *name, int64_t max, int64_t *out)
+{
+    if (!text)
+        return MAST_OK;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || v < 0 || v > max)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be an integer from 0 to %lld (got '%s')",
+                         name, (long long)max, text);
+    *out = v;
+    return MAST_OK;
+}
+
+static http_reply list_documents(http_ctx *c, const http_request *req, const char *collection)
+{
+    int64_t cid;
+    mast_status st = mast_store_collection_find(c->store, collection, &cid);
+    mast_doc_query q = {100, 0, NULL, NULL};
+    if (st == MAST_OK)
+        st = parse_count(http_query(req, "limit"), "limit", 10000, &q.limit);
+    if (st == MAST_OK && q.limit == 0)
+        st = mast_fail(MAST_ERR_INVALID, "\"limit\" must be from 1 to 10000");
+    if (st == MAST_OK)
+        st = parse_count(http_query(req, "offset"), "offset", INT64_MAX / 2, &q.offset);
+    mast_filter f = {NULL, NULL};
+    char *owned = NULL;
+    const char *filter = http_query(req, "filter");
+    if (st == MAST_OK && filter)
+        st = mast_filter_parse(filter, &f, &owned);
+    q.filter_key = f.key;
+    q.filter_value = f.value;
+    mast_doc_info *docs = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    if (st == MAST_OK)
+        st = mast_store_doc_list(c->store, cid, &q, &docs, &n, &total);
+    free(owned);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, mast_api_document(&docs[i], NULL, 0));
+    mast_doc_infos_free(docs, n);
+    return http_ok(200, json_pack("{s:s, s:o, s:I, s:I, s:I}", "object", "list", "data", data,
+                                  "total", (json_int_t)total, "limit", (json_int_t)q.limit,
+                                  "offset", (json_int_t)q.offset));
+}
+
+static http_reply document(http_ctx *c, const http_request *req, const char *collection,
+                           const char *key)
+{
+    int64_t cid;
+    mast_doc_info d;
+    mast_status st = mast_store_collection_find(c->store, collection, &cid);
+    if (st == MAST_OK)
+        st = mast_store_doc_get(c->store, cid, key, &d);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *out = NULL;
+    if (is(req, "DELETE")) {
+        st = mast_store_doc_delete(c->store, cid, d.id);
+        if (st == MAST_OK)
+            out = json_pack("{s:o, s:I, s:b}", "id", mast_json_string_lossy(d.uri), "doc_id",
+                            (json_int_t)d.id, "deleted", 1);
+    } else {
+        mast_chunk_info *chunks = NULL;
+        size_t n = 0;
+        st = mast_store_doc_chunks(c->store, d.id, &chunks, &n);
+        if (st == MAST_OK)
+            out = mast_api_document(&d, chunks, n);
+        mast_chunk_infos_free(chunks, n);
+    }
+    mast_doc_info_free(&d);
+    return st == MAST_OK ? http_ok(200, out) : http_status_error(st);
+}
+
+/* ---- search and ask ---- */
+
+static http_reply search(http_ctx *c, const http_request *req, const char *collection)
+{
+    json_t *body;
+    mast_api_search s;
+    mast_status st = http_body_object(req, NULL, &body);   /* fields: mast_api_search_parse */
+    if (st != MAST_OK)
+        return http_status_error(st);
+    mast_result *results = NULL;
+    size_t n = 0;
+    st = mast_api_search_parse(body, &s);
+    if (st == MAST_OK)
+        st = mast_search_with(c->retriever, c->store, collection, s.query, s.k, &s.opts,
+                              req->trace, &results, &n);
+    mast_api_search_free(&s);
+    json_decref(body);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *arr = mast_api_results(results, n);
+    mast_results_free(results, n);
+    return http_ok(200, json_pack("{s:o}", "results", arr));
+}
+
+static http_reply ask(http_ctx *c, const http_request *req, const char *collection)
+{
+    static const char *const fields[] = {"question", "k", NULL};
+    json_t *body;
+    mast_status st = http_body_object(req, fields, &body);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *q = json_object_get(body, "question"), *k = json_object_get(body, "k");
+    size_t kk = MAST_ASK_DEFAULT_K;
+    if (!json_is_string(q) || json_string_length(q) == 0)
+        st = mast_fail(MAST_ERR_INVALID, "\"question\" must be a non-empty string");
+    else if (k && !json_is_null(k) &&
+             (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > MAST_MAX_K))
+        st = mast_fail(MAST_ERR_INVALID, "\"k\" must be an integer from 1 to %d", MAST_MAX_K);
+    else if (k && json_is_integer(k))
+        kk = (size_t)json_integer_value(k);
+    mast_answer ans;
+    if (st == MAST_OK)
+        st = mast_ask(c->retriever, c->store, collection, json_string_value(q), kk, req->trace, &ans);
+    json_decref(body);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    json_t *out = mast_api_answer(&ans);
+    mast_answer_free(&ans);
+    return http_ok(200, out);
+}
+
+/* ---- traces ---- */
+
+static http_reply traces(http_ctx *c, const http_request *req, const char *id)
+{
+    json_t *out = NULL;
+    mast_status st;
+    if (id) {
+        st = mast_store_trace_get(c->store, id, &out);
+    } else {
+        int64_t limit = 20;
+        st = parse_count(http_query(req, "limit"), "limit", 1000, &limit);
+        if (st == MAST_OK && limit < 1)
+            st = mast_fail(MAST_ERR_INVALID, "\"limit\" must be from 1 to 1000");
+        json_t *arr = NULL;
+        if (st == MAST_OK)
+            st = mast_store_trace_list(c->store, (int)limit, &arr);
+        if (st == MAST_OK)
+            out = json_pack("{s:s, s:o}", "object", "list", "data", arr);
+    }
+    return st == MAST_OK ? http_ok(200, out) : http_status_error(st);
+}
+
+/* ---- routing ---- */
+
+#define ALLOW_GET "GET, HEAD, OPTIONS"
+
+http_reply mast_data_api(http_ctx *c, const http_request *req, int *matched)
+{
+    const char *p = req->path;
+    *matched = 1;
+    if (strcmp(p, "/v1/traces") == 0 || strncmp(p, "/v1/traces/", 11) == 0) {
+        if (!is(req, "GET"))
+            return not_allowed(req, ALLOW_GET);
+        return traces(c, req, p[10] == '/' && p[11] ? p + 11 : NULL);
+    }
+    if (strcmp(p, "/v1/collections") == 0) {
+        if (is(req, "GET"))
+            return list_collections(c);
+        if (is(req, "POST"))
+            return create_collection(c, req);
+        return not_allowed(req, "GET, HEAD, POST, OPTIONS");
+    }
+    if (strncmp(p, "/v1/collections/", 16) != 0) {
+        *matched = 0;
+        return (http_reply){404, NULL, NULL};
+    }
+    /* /v1/collections/{name}[/action[/rest]]: a document id may hold slashes */
+    const char *rest = p + 16, *slash = strchr(rest, '/');
+    char name[128];
+    size_t name_len = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (name_len == 0 || name_len >= sizeof name) {
+        *matched = 0;
+        return (http_reply){404, NULL, NULL};
+    }
+    memcpy(name, rest, name_len);
+    name[name_len] = '\0';
+    const char *action = slash ? slash + 1 : "";
+    if (!*action) {
+        if (is(req, "GET"))
+            return show_collection(c, name, 200);
+        if (is(req, "DELETE"))
+            return delete_collection(c, name);
+        return not_allowed(req, "GET, HEAD, DELETE, OPTIONS");
+    }
+    if (strcmp(action, "search") == 0 || strcmp(action, "ask") == 0) {
+        if (!is(req, "POST"))
+            return not_allowed(req, "POST, OPTIONS");
+        return action[0] == 's' ? search(c, req, name) : ask(c, req, name);
+    }
+    if (strcmp(action, "documents") == 0) {
+        if (is(req, "GET"))
+            return list_documents(c, req, name);
+        if (is(req, "POST"))
+            return upsert_documents(c, req, name);
+        return not_allowed(req, "GET, HEAD, POST, OPTIONS");
+    }
+    if (strncmp(action, "documents/", 10) == 0 && action[10]) {
+        if (is(req, "GET") || is(req, "DELETE"))
+            return document(c, req, name, action + 10);
+        return not_allowed(req, "GET, HEAD, DELETE, OPTIONS");
+    }
+    *matched = 0;
+    return (http_reply){404, NULL, NULL};
+}
