@@ -5,6 +5,7 @@
 #ifndef MAST_BASE_PROGRESS_H
 #define MAST_BASE_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct mast_progress {
@@ -13,9 +14,15 @@ typedef struct mast_progress {
     uint64_t done;
     int64_t started_us, last_draw_us;
     int enabled;
+    int bytes;            /* amounts are bytes (kB, MB...), else counts (k, M...) */
 } mast_progress;
 
 void mast_progress_begin(mast_progress *p, const char *label, uint64_t total);
+/* The same for an amount of bytes. */
+void mast_progress_begin_bytes(mast_progress *p, const char *label, uint64_t total_bytes);
+/* The line the bar shows after `secs`: "label [####----]  40% 4.1 MB of 10.2 MB,
+** 2.0 MB/s, ETA 3s" (or "label 4.1 MB, 2.0 MB/s" with no total). */
+void mast_progress_format(const mast_progress *p, double secs, char *out, size_t n);
 void mast_progress_update(mast_progress *p, uint64_t done);
 /* Clears the bar line (if drawn). */
 void mast_progress_end(mast_progress *p);

@@ -75,6 +75,7 @@ int cmd_traces(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_collections(int argc, char **argv);
 int cmd_collection(int argc, char **argv);
+int cmd_documents(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "data/retrieve.h"
 #include "data/vindex/vindex.h"
+#include "deploy/api.h"
+#include "base/json.h"
 
 static const char index_help[] =
     "Usage: mast index info|rebuild|optimize [-c NAME] [--db PATH]\n"
@@ -24,61 +26,60 @@ static const char index_help[] =
     "\n"
     "  info      print the collection's data version and its index files (BM25: segments,\n"
     "            chunks, deleted, postings, bytes; vectors: type, vectors, tombstones,\n"
-    "            memory; each with the data version it reflects) as JSON\n"
+    "            memory; each with the data version it reflects); --json prints it as JSON\n"
     "  rebuild   delete the index files and build them again from the database\n"
     "  optimize  merge the BM25 segments into one, dropping deleted chunks (their\n"
     "            statistics count until then, as in Lucene)\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
+    "      --json              print JSON\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n";
 
-static json_t *vindex_json(const char *path)
+static void print_index(const char *collection, int64_t version, json_t *idx)
 {
-    mast_vindex *v;
-    uint64_t dv;
-    if (!path || mast_vindex_open(path, &v, &dv) != MAST_OK)
-        return json_null();
-    const mast_vindex_params *p = mast_vindex_params_of(v);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "file", path, "type",
-                          p->type == MAST_VINDEX_HNSW ? "hnsw" : "flat", "metric",
-                          mast_metric_name(p->metric), "dim", p->dim, "vectors",
-                          (json_int_t)mast_vindex_count(v), "deleted",
-                          (json_int_t)mast_vindex_deleted(v), "memory_bytes",
-                          (json_int_t)mast_vindex_memory(v), "data_version", (json_int_t)dv);
-    mast_vindex_free(v);
-    return o;
-}
-
-static json_t *tindex_json(mast_store *store, int64_t id)
-{
-    mast_bm25_info info;
-    uint64_t dv;
-    char *path = mast_retrieve_tindex_path(store, id);
-    json_t *o = json_null();
-    if (path && mast_index_text_info(store, id, &info, &dv) == MAST_OK)
-        o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "file", path, "segments",
-                      (json_int_t)info.segments, "chunks", (json_int_t)info.chunks, "deleted",
-                      (json_int_t)info.deleted, "postings", (json_int_t)info.postings, "bytes",
-                      (json_int_t)info.bytes, "data_version", (json_int_t)dv);
-    free(path);
-    return o;
+    printf("collection   %s (data version %lld)\n", collection, (long long)version);
+    json_t *t = json_object_get(idx, "text"), *v = json_object_get(idx, "vectors");
+    if (json_is_object(t))
+        printf("text index   %s\n             %lld segments, %lld chunks, %lld deleted, %lld "
+               "postings, %lld bytes; reflects data version %lld\n",
+               mast_json_get_str(t, "file", ""), (long long)mast_json_get_int(t, "segments", 0),
+               (long long)mast_json_get_int(t, "chunks", 0),
+               (long long)mast_json_get_int(t, "deleted", 0),
+               (long long)mast_json_get_int(t, "postings", 0),
+               (long long)mast_json_get_int(t, "bytes", 0),
+               (long long)mast_json_get_int(t, "data_version", 0));
+    else
+        printf("text index   none yet (built at the next search)\n");
+    if (json_is_object(v))
+        printf("vector index %s\n             %s, %s, %lld dimensions, %lld vectors, %lld "
+               "deleted, %lld bytes in memory; reflects data version %lld\n",
+               mast_json_get_str(v, "file", ""), mast_json_get_str(v, "type", ""),
+               mast_json_get_str(v, "metric", ""), (long long)mast_json_get_int(v, "dim", 0),
+               (long long)mast_json_get_int(v, "vectors", 0),
+               (long long)mast_json_get_int(v, "deleted", 0),
+               (long long)mast_json_get_int(v, "memory_bytes", 0),
+               (long long)mast_json_get_int(v, "data_version", 0));
+    else
+        printf("vector index none (no vectors)\n");
 }
 
 int cmd_index(int argc, char **argv)
 {
-    enum { OPT_DB = 256 };
+    enum { OPT_DB = 256, OPT_JSON };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'}, {"db", required_argument, NULL, OPT_DB},
+        {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     const char *collection = DEFAULT_COLLECTION, *db = NULL;
-    int c;
+    int c, json = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (c) {
         case 'c': collection = optarg; break;
         case OPT_DB: db = optarg; break;
+        case OPT_JSON: json = 1; break;
         case 'h': fputs(index_help, stdout); return 0;
         default: return cli_bad_option("index", argv);
         }
@@ -112,10 +113,18 @@ int cmd_index(int argc, char **argv)
         st = rebuild ? mast_index_sync(store, id, trace) : mast_index_optimize(store, id, trace);
         cli_finish_trace(store, trace, st);
     }
-    if (st == MAST_OK)
-        cli_print_json(json_pack("{s:s, s:I, s:o, s:o}", "collection", collection, "data_version",
-                                 (json_int_t)version, "text_index", tindex_json(store, id),
-                                 "vector_index", vindex_json(path)));
+    if (st == MAST_OK && (st = mast_store_collection_version(store, id, &version)) == MAST_OK) {
+        json_t *idx = mast_api_index(store, id);
+        if (json) {
+            cli_print_json(json_pack("{s:s, s:I, s:O, s:O}", "collection", collection,
+                                     "data_version", (json_int_t)version, "text_index",
+                                     json_object_get(idx, "text"), "vector_index",
+                                     json_object_get(idx, "vectors")));
+        } else {
+            print_index(collection, version, idx);
+        }
+        json_decref(idx);
+    }
     free(path);
     mast_store_close(store);
     return st == MAST_OK ? 0 : cli_fail(st);

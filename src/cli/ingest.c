@@ -1,5 +1,5 @@
 /*
-** cli/ingest.c — `mast ingest` and `mast collections`.
+** cli/ingest.c — `mast ingest`.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +29,21 @@ static const char ingest_help[] =
     "      --id-field F        JSON Lines id field (default _id)\n"
     "      --title-field F     JSON Lines title field (default title)\n"
     "      --text-field F      JSON Lines text field (default text)\n"
+    "      --vector-field F    JSON Lines vector field (default vector), for a collection\n"
+    "                          whose documents bring their own (collection create --dim)\n"
+    "      --json              print the summary as JSON on standard output\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n"
     "\n"
-    "Ends with a summary line. Exit status 1 if any file failed or nothing could be ingested.\n";
+    "Every file seen is counted as ingested, unchanged, skipped (not text, empty, HTML, not a\n"
+    "regular file: each with a warning) or failed. A JSON line with a title and no text is\n"
+    "its title; one with neither is skipped. Ends with a summary line (a progress bar first,\n"
+    "on a terminal). Exit status 1 if any file failed or nothing could be ingested.\n";
 
 int cmd_ingest(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_CHUNK, OPT_OVERLAP, OPT_PRUNE, OPT_FORCE, OPT_ID, OPT_TITLE, OPT_TEXT };
+    enum { OPT_DB = 256, OPT_CHUNK, OPT_OVERLAP, OPT_PRUNE, OPT_FORCE, OPT_ID, OPT_TITLE, OPT_TEXT,
+           OPT_VECTOR, OPT_JSON };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
@@ -46,6 +53,8 @@ int cmd_ingest(int argc, char **argv)
         {"id-field", required_argument, NULL, OPT_ID},
         {"title-field", required_argument, NULL, OPT_TITLE},
         {"text-field", required_argument, NULL, OPT_TEXT},
+        {"vector-field", required_argument, NULL, OPT_VECTOR},
+        {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -53,7 +62,7 @@ int cmd_ingest(int argc, char **argv)
     const char *collection = DEFAULT_COLLECTION, *db = NULL;
     mast_ingest_opts opts = {.progress = 1};
     long v;
-    int c;
+    int c, json = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (c) {
@@ -73,6 +82,8 @@ int cmd_ingest(int argc, char **argv)
         case OPT_ID: opts.id_field = optarg; break;
         case OPT_TITLE: opts.title_field = optarg; break;
         case OPT_TEXT: opts.text_field = optarg; break;
+        case OPT_VECTOR: opts.vector_field = optarg; break;
+        case OPT_JSON: json = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(ingest_help, stdout); return 0;
         default: return cli_bad_option("ingest", argv);
@@ -103,6 +114,16 @@ int cmd_ingest(int argc, char **argv)
     mast_store_close(store);
     if (st != MAST_OK)
         return cli_fail(st);
+    if (json)
+        cli_print_json(json_pack(
+            "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",
+            "collection", collection, "files", "seen", (json_int_t)s.files_seen, "ingested",
+            (json_int_t)s.files_ingested, "unchanged", (json_int_t)s.files_unchanged, "skipped",
+            (json_int_t)s.files_skipped, "failed", (json_int_t)s.files_failed, "documents",
+            "ingested", (json_int_t)s.docs_ingested, "unchanged", (json_int_t)s.docs_unchanged,
+            "skipped", (json_int_t)s.docs_skipped, "failed", (json_int_t)s.docs_failed, "pruned",
+            (json_int_t)s.docs_pruned, "chunks", (json_int_t)s.chunks, "bytes", (json_int_t)s.bytes,
+            "seconds", s.seconds));
     fprintf(stderr,
             "ingested into '%s': files %zu seen, %zu ingested, %zu unchanged, %zu skipped, "
             "%zu failed; documents %zu ingested, %zu unchanged, %zu skipped, %zu failed; "
@@ -126,112 +147,3 @@ int cmd_ingest(int argc, char **argv)
     return 0;
 }
 
-static const char collections_help[] =
-    "Usage: mast collections [--json] [--db PATH]\n"
-    "\n"
-    "Lists the collections with their document and chunk counts.\n";
-
-int cmd_collections(int argc, char **argv)
-{
-    enum { OPT_DB = 256, OPT_JSON };
-    static const struct option options[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        {"db", required_argument, NULL, OPT_DB},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *db = NULL;
-    int json = 0, c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_JSON: json = 1; break;
-        case OPT_DB: db = optarg; break;
-        case 'h': fputs(collections_help, stdout); return 0;
-        default: return cli_bad_option("collections", argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage("collections", "unexpected argument '%s'", argv[optind]);
-    mast_store *store;
-    mast_status st = cli_open_store_read(db, &store);
-    mast_collection_info *infos = NULL;
-    size_t n = 0;
-    if (st == MAST_OK)
-        st = mast_store_collection_list(store, &infos, &n);
-    mast_store_close(store);
-    if (st != MAST_OK)
-        return cli_fail(st);
-    if (json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", infos[i].name,
-                                                 "documents", (json_int_t)infos[i].n_documents,
-                                                 "chunks", (json_int_t)infos[i].n_chunks));
-        cli_print_json(arr);
-    } else {
-        if (n == 0)
-            fprintf(stderr, "no collections yet: add documents with 'mast ingest PATH'\n");
-        for (size_t i = 0; i < n; i++)
-            printf("%-24s %8lld documents %9lld chunks\n", infos[i].name,
-                   (long long)infos[i].n_documents, (long long)infos[i].n_chunks);
-    }
-    mast_collection_infos_free(infos, n);
-    return 0;
-}
-
-static const char collection_help[] =
-    "Usage: mast collection create NAME [--embed MODEL] [--reembed] [--language L] [--db PATH]\n"
-    "\n"
-    "Creates a collection (or updates its settings). --embed MODEL sets its embedding model (a\n"
-    "BERT-family GGUF or a static word-vector model, see 'mast embed'): 'mast ingest' then\n"
-    "stores a vector per chunk and 'mast search' defaults to hybrid retrieval. Changing the\n"
-    "model of a collection that has one needs --reembed: its vectors are deleted and the next\n"
-    "'mast ingest' of its files computes them again.\n"
-    "\n"
-    "--language L sets the BM25 analyzer: english (the default: Lucene's stop words and the\n"
-    "Snowball stemmer), another Snowball language (french, german, spanish, italian, dutch,\n"
-    "portuguese, russian, ...: its stemmer, no stop words), or none (no stemming and no stop\n"
-    "words, '_' kept inside tokens: for identifiers and code). The index follows at the next\n"
-    "search.\n";
-
-int cmd_collection(int argc, char **argv)
-{
-    enum { OPT_DB = 256, OPT_EMBED, OPT_REEMBED, OPT_LANGUAGE };
-    static const struct option options[] = {
-        {"embed", required_argument, NULL, OPT_EMBED}, {"reembed", no_argument, NULL, OPT_REEMBED},
-        {"language", required_argument, NULL, OPT_LANGUAGE},
-        {"db", required_argument, NULL, OPT_DB},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *db = NULL, *model = NULL, *language = NULL;
-    int reembed = 0, c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_EMBED: model = optarg; break;
-        case OPT_REEMBED: reembed = 1; break;
-        case OPT_LANGUAGE: language = optarg; break;
-        case OPT_DB: db = optarg; break;
-        case 'h': fputs(collection_help, stdout); return 0;
-        default: return cli_bad_option("collection", argv);
-        }
-    }
-    if (optind + 2 != argc || strcmp(argv[optind], "create") != 0)
-        return cli_usage("collection", "expected: create NAME");
-    const char *name = argv[optind + 1];
-    mast_store *store;
-    mast_status st = cli_open_store(db, &store);
-    int64_t id;
-    if (st == MAST_OK && language)
-        st = mast_collection_set_language(store, name, language);
-    if (st == MAST_OK)
-        st = model ? mast_collection_set_embedder(store, name, model, reembed)
-                   : mast_store_collection_ensure(store, name, &id);
-    mast_store_close(store);
-    if (st != MAST_OK)
-        return cli_fail_arg(st);   /* a bad name or language is a bad argument */
-    fprintf(stderr, "collection '%s' ready%s%s\n", name, model ? ", embedding with " : "",
-            model ? model : "");
-    return 0;
-}

@@ -17,7 +17,10 @@ static const char usage[] =
     "Data\n"
     "  ingest PATH...        ingest files and folders (text, Markdown, JSON Lines) into a collection\n"
     "  collections           list collections with their document and chunk counts\n"
-    "  collection create N   create a collection; --embed MODEL gives it dense retrieval\n"
+    "  collection create|show|delete N   make, describe or delete a collection (--embed MODEL\n"
+    "                        gives it dense retrieval, --dim N takes the documents' own vectors)\n"
+    "  documents list|show|delete   list a collection's documents, show one with its chunks,\n"
+    "                        delete some\n"
     "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
     "  index info|rebuild|optimize  a collection's index files: describe, rebuild, merge\n"
@@ -41,7 +44,8 @@ static const char usage[] =
     "  version               print the version\n"
     "  help [COMMAND]        this text, or a command's help (same as COMMAND --help)\n"
     "\n"
-    "Every command stores its data in one SQLite file: --db PATH, else $MAST_DB, else ./mast.db.\n"
+    "Every command keeps its data in one store: a SQLite file (--db PATH, else $MAST_DB, else\n"
+    "./mast.db) and the folder of its derived index files beside it (mast.db.idx/).\n"
     "Logging: MAST_LOG=error|warn|info|debug (default warn).\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -51,7 +55,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"search", cmd_search},
+    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"documents", cmd_documents}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},

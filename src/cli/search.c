@@ -7,12 +7,16 @@
 
 #include "base/json.h"
 #include "base/buf.h"
+#include "base/mmap.h"
+#include "base/status.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
+#include "deploy/api.h"
 #include "deploy/rag.h"
 
 static const char search_help[] =
     "Usage: mast search \"QUERY\" [options]\n"
+    "       mast search [\"QUERY\"] --vector '[0.1, 0.2, ...]' [options]\n"
     "\n"
     "Searches a collection and prints the best passages: rank, score, source (uri and\n"
     "heading path) and a snippet.\n"
@@ -27,6 +31,9 @@ static const char search_help[] =
     "      --filter KEY=VALUE  only documents whose metadata has KEY equal to VALUE (compared\n"
     "                          as text; JSON Lines documents bring their \"metadata\" object,\n"
     "                          every document has \"format\")\n"
+    "      --vector JSON       a query vector (a JSON array, or @FILE holding one) of the\n"
+    "                          collection's dimension: searched densely, fused with QUERY\n"
+    "                          when both are given (for collections with their own vectors)\n"
     "      --json              print a JSON array of {rank, score, chunk_id, doc_id, uri,\n"
     "                          title, heading, text}\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
@@ -55,7 +62,7 @@ static const char ask_help[] =
     "  -h, --help              this help\n";
 
 typedef struct args {
-    const char *collection, *db, *text, *filter, *model;
+    const char *collection, *db, *text, *filter, *model, *vector;
     long max_tokens, seed, ctx, threads;
     float temp;
     int gen_option;   /* one of the model options was given */
@@ -71,10 +78,12 @@ typedef struct args {
 static int parse(const char *cmd, const char *help, long default_k, int argc, char **argv,
                  args *a)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER, OPT_MODEL, OPT_TEMP, OPT_SEED, OPT_CTX };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER, OPT_MODEL, OPT_TEMP, OPT_SEED, OPT_CTX,
+           OPT_VECTOR };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"filter", required_argument, NULL, OPT_FILTER},
+        {"vector", required_argument, NULL, OPT_VECTOR},
         CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"mode", required_argument, NULL, OPT_MODE},
@@ -142,6 +151,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
                 return cli_usage(cmd, "--filter must be KEY=VALUE (got '%s')", optarg);
             a->filter = optarg;
             break;
+        case OPT_VECTOR: a->vector = optarg; break;
         case 'h': fputs(help, stdout); return 0;
         default: {
             int r = cli_fusion_option(cmd, c, optarg, &a->fusion, &a->title_weight);
@@ -152,6 +162,10 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         }
         }
     }
+    if (a->vector && strcmp(cmd, "ask") == 0)
+        return cli_usage(cmd, "--vector is an option of 'mast search'");
+    if (optind >= argc && a->vector)
+        return -1;   /* a vector alone */
     if (optind >= argc)
         return cli_usage(cmd, "no %s given", strcmp(cmd, "ask") == 0 ? "QUESTION" : "QUERY");
     if (optind + 1 < argc)
@@ -180,6 +194,22 @@ static void print_source(const mast_result *r)
         printf(" > %s", r->heading);
 }
 
+/* --vector: a JSON array, or @FILE holding one */
+static mast_status parse_vector(const char *arg, float **out, size_t *dim)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (arg[0] == '@')
+        MAST_TRY(mast_read_file(arg + 1, 64 << 20, &text, &len));
+    json_t *v = NULL;
+    mast_status st = mast_json_parse(text ? text : arg, text ? len : strlen(arg), "--vector", &v);
+    free(text);
+    if (st == MAST_OK)
+        st = mast_api_vector(v, "--vector", out, dim);
+    json_decref(v);
+    return st == MAST_ERR_FORMAT ? MAST_ERR_INVALID : st;   /* a bad argument either way */
+}
+
 int cmd_search(int argc, char **argv)
 {
     args a;
@@ -198,9 +228,15 @@ int cmd_search(int argc, char **argv)
     size_t n = 0;
     mast_trace *trace = mast_trace_begin("search");
     mast_trace_attr_str(trace, "collection", a.collection);
-    mast_trace_attr_str(trace, "query", a.text);
+    if (a.text)
+        mast_trace_attr_str(trace, "query", a.text);
     mast_trace_attr_int(trace, "k", a.k);
-    st = mast_retriever_create(&r);
+    float *vector = NULL;
+    size_t dim = 0;
+    if (a.vector)
+        st = parse_vector(a.vector, &vector, &dim);
+    if (st == MAST_OK)
+        st = mast_retriever_create(&r);
     if (st == MAST_OK) {
         mast_filter f = {NULL, NULL};
         char *owned = NULL;
@@ -209,10 +245,13 @@ int cmd_search(int argc, char **argv)
         if (st == MAST_OK)
             st = mast_search_with(r, store, a.collection, a.text, (size_t)a.k,
                                   &(mast_search_opts){.mode = a.mode, .filter = &f, .fusion = a.fusion,
-                                                     .title_weight = a.title_weight},
+                                                     .title_weight = a.title_weight,
+                                                     .query_vector = vector,
+                                                     .query_vector_dim = dim},
                                   trace, &res, &n);
         free(owned);
     }
+    free(vector);
     mast_trace_attr_int(trace, "n_results", (int64_t)n);
     cli_finish_trace(store, trace, st);
     mast_retriever_free(r);
@@ -220,10 +259,7 @@ int cmd_search(int argc, char **argv)
     if (st != MAST_OK)
         return cli_fail_arg(st);   /* a bad filter or a mode the collection cannot run */
     if (a.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, mast_result_to_json(&res[i]));
-        cli_print_json(arr);
+        cli_print_json(mast_api_results(res, n));
     } else {
         if (n == 0)
             fprintf(stderr, "no results in '%s'\n", a.collection);
@@ -285,15 +321,7 @@ int cmd_ask(int argc, char **argv)
     if (st != MAST_OK)
         return cli_fail(st);
     if (a.json) {
-        json_t *cites = json_array();
-        for (size_t i = 0; i < ans.n_sources; i++) {
-            json_t *c = mast_result_to_json(&ans.sources[i]);
-            json_object_set_new(c, "n", json_integer((json_int_t)i + 1));
-            json_array_append_new(cites, c);
-        }
-        cli_print_json(json_pack("{s:o, s:o, s:b, s:s}", "answer",
-                                 mast_json_string_lossy(ans.answer), "citations", cites,
-                                 "extractive", ans.extractive, "note", ans.note));
+        cli_print_json(mast_api_answer(&ans));
     } else {
         if (ans.extractive)   /* a generated answer was streamed already */
             printf("%s", ans.answer);

@@ -17,7 +17,7 @@
 static const char vindex_help[] =
     "Usage: mast vindex build --input BASE.fvecs -o INDEX [options]\n"
     "       mast vindex search --index INDEX --queries Q.fvecs [options]\n"
-    "       mast vindex info INDEX\n"
+    "       mast vindex info INDEX [--json]\n"
     "\n"
     "Builds and searches vector indexes over raw vectors in the .fvecs format of the ANN\n"
     "benchmark sets (per vector an int32 dimension, then the float32 values). Ids are the\n"
@@ -297,30 +297,50 @@ static int vindex_search(int argc, char **argv)
 
 static int vindex_info(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(vindex_help, stdout);
             return 0;
         }
-        return cli_usage("vindex info", "expected INDEX");
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] == '-' || path)
+            return cli_usage("vindex info", "expected INDEX [--json] (got '%s')", argv[i]);
+        else
+            path = argv[i];
     }
+    if (!path)
+        return cli_usage("vindex info", "expected INDEX [--json]");
     mast_vindex *v;
     uint64_t dv;
-    mast_status st = mast_vindex_open(argv[1], &v, &dv);
+    mast_status st = mast_vindex_open(path, &v, &dv);
     if (st != MAST_OK)
         return cli_fail(st);
     const mast_vindex_params *p = mast_vindex_params_of(v);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "type",
-                          p->type == MAST_VINDEX_HNSW ? "hnsw" : "flat", "metric",
-                          mast_metric_name(p->metric), "storage", mast_vstore_name(p->storage),
-                          "dim", p->dim, "count", (json_int_t)mast_vindex_count(v), "deleted",
-                          (json_int_t)mast_vindex_deleted(v), "memory_bytes",
-                          (json_int_t)mast_vindex_memory(v), "data_version", (json_int_t)dv);
-    if (p->type == MAST_VINDEX_HNSW) {
-        json_object_set_new(o, "m", json_integer(p->m));
-        json_object_set_new(o, "ef_construction", json_integer(p->ef_construction));
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "type",
+                              p->type == MAST_VINDEX_HNSW ? "hnsw" : "flat", "metric",
+                              mast_metric_name(p->metric), "storage", mast_vstore_name(p->storage),
+                              "dim", p->dim, "count", (json_int_t)mast_vindex_count(v), "deleted",
+                              (json_int_t)mast_vindex_deleted(v), "memory_bytes",
+                              (json_int_t)mast_vindex_memory(v), "data_version", (json_int_t)dv);
+        if (p->type == MAST_VINDEX_HNSW) {
+            json_object_set_new(o, "m", json_integer(p->m));
+            json_object_set_new(o, "ef_construction", json_integer(p->ef_construction));
+        }
+        cli_print_json(o);
+    } else {
+        printf("%s: %s index, metric %s, %s storage, %d dimensions\n"
+               "%zu vectors, %zu deleted, %zu bytes in memory, data version %llu\n",
+               path, p->type == MAST_VINDEX_HNSW ? "HNSW" : "flat (exact)",
+               mast_metric_name(p->metric), mast_vstore_name(p->storage), p->dim,
+               (size_t)mast_vindex_count(v), (size_t)mast_vindex_deleted(v),
+               (size_t)mast_vindex_memory(v), (unsigned long long)dv);
+        if (p->type == MAST_VINDEX_HNSW)
+            printf("M %d, efConstruction %d\n", p->m, p->ef_construction);
     }
-    cli_print_json(o);
     mast_vindex_free(v);
     return 0;
 }

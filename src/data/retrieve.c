@@ -303,9 +303,12 @@ static int build_visit(void *ctx, const mast_chunk_row *row)
     build_ctx *b = ctx;
     mast_buf_clear(&b->title);
     b->st = mast_buf_printf(&b->title, "%s\n%s", row->title, row->heading);
+    /* a document that is only a title keeps it as its chunk's text (to show it),
+    ** but its words count once, in the title field */
+    const char *body = strcmp(row->text, row->title) == 0 && !*row->heading ? "" : row->text;
     if (b->st == MAST_OK)
         b->st = mast_bm25_add(b->bm25, b->analyzer, row->chunk_id, row->doc_id, b->title.data,
-                              b->title.len, row->text, strlen(row->text));
+                              b->title.len, body, strlen(body));
     b->n++;
     return b->st != MAST_OK;
 }
@@ -788,7 +791,7 @@ static mast_status ranked(index_ref *ref, mast_analyzer *a, const char *query, s
 static mast_status check_mode(const index_ref *ref, const char *query, const mast_search_opts *o,
                               mast_search_mode *mode)
 {
-    int has_text = query && *query, has_vector = o->query_vector != NULL;
+    int has_text = query != NULL, has_vector = o->query_vector != NULL;
     int dense_ok = has_vector ? ref->embedder || ref->own_dim : ref->embedder != NULL;
     if (*mode == MAST_MODE_AUTO)
         *mode = !has_text ? MAST_MODE_DENSE : dense_ok ? MAST_MODE_HYBRID : MAST_MODE_BM25;

@@ -5,6 +5,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/progress.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/mmap.h"
@@ -216,6 +217,25 @@ static void test_preview_cuts_on_character_and_word_boundaries(void)
     mast_buf_free(&b);
 }
 
+/* Defect: the progress bar showed raw byte counts; it shows units, rate and ETA. */
+static void test_progress_line_has_units_rate_and_eta(void)
+{
+    mast_progress p;
+    mast_progress_begin_bytes(&p, "ingesting", 10200000);
+    p.done = 4100000;
+    char line[256];
+    mast_progress_format(&p, 2.0, line, sizeof line);
+    CHECK_EQ_STR(line, "ingesting [#########---------------]  40% 4.1 MB of 10.2 MB, 2.0 MB/s, ETA 3s");
+    mast_progress_begin(&p, "evaluating", 0);
+    p.done = 1500;
+    mast_progress_format(&p, 3.0, line, sizeof line);
+    CHECK_EQ_STR(line, "evaluating 1.5 k, 500/s");
+    mast_progress_begin_bytes(&p, "x", 1000000000);
+    p.done = 1000000;
+    mast_progress_format(&p, 1.0, line, sizeof line);
+    CHECK(strstr(line, "ETA 16m39s") != NULL);
+}
+
 int main(void)
 {
     RUN(test_fail_sets_thread_message_and_returns_code);
@@ -223,6 +243,7 @@ int main(void)
     RUN(test_arena_alignment_and_large_allocations);
     RUN(test_utf8_validation_rejects_overlong_and_surrogates);
     RUN(test_preview_cuts_on_character_and_word_boundaries);
+    RUN(test_progress_line_has_units_rate_and_eta);
     RUN(test_utf8_repair_replaces_each_bad_byte);
     RUN(test_nfc_composes_combining_marks);
     RUN(test_utf8_truncate_never_cuts_a_sequence);

@@ -82,6 +82,49 @@ expect "read-only store: traces" 0 reader "$MAST" traces --db "$RO/m.db"
 expect "read-only store: ingest fails clearly" 1 reader "$MAST" ingest "$DOCS" --db "$RO/m.db"
 chmod -R u+w "$RO"
 
+# managing what is stored: collection show/delete, documents list/show/delete, ingest --json
+mkdir -p "$WORK/manage"
+printf '# Alpha\n\nAlpha text about zebras.\n' > "$WORK/manage/a.md"
+printf 'Beta text about tides.\n' > "$WORK/manage/b.txt"
+expect "ingest --json" 0 "$MAST" ingest "$WORK/manage" -c manage --json
+check "ingest summary as JSON" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["collection"] == "manage" and d["files"] == {"seen": 2, "ingested": 2, "unchanged": 0, "skipped": 0, "failed": 0}, d
+assert d["documents"]["ingested"] == 2 and d["chunks"] == 2, d
+' "$OUT"
+expect "collection show" 0 "$MAST" collection show manage
+check "show: counts and index file" sh -c 'echo "$0" | grep -q "^documents    2" && echo "$0" | grep -q "^text index   .*\.tix"' "$OUT"
+expect "collection show --json" 0 "$MAST" collection show manage --json
+check "show json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["chunks"] == 2 and d["index"]["text"]["chunks"] == 2, d' "$OUT"
+expect "documents list" 0 "$MAST" documents list -c manage
+check "list shows both uris" sh -c 'echo "$0" | grep -q "/manage/a.md" && echo "$0" | grep -q "/manage/b.txt"' "$OUT"
+check "list total on stderr" contains "$ERR" "2 of 2 documents in 'manage'"
+expect "documents list --filter --json" 0 "$MAST" documents list -c manage --filter format=markdown --json
+check "filtered list" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["total"] == 1 and d["data"][0]["title"] == "Alpha", d' "$OUT"
+expect "documents show --chunks" 0 "$MAST" documents show "$WORK/manage/a.md" -c manage --chunks
+check "show prints the chunk" contains "$OUT" "Alpha text about zebras."
+expect "documents show unknown" 1 "$MAST" documents show nope -c manage
+check "unknown document named" contains "$ERR" "document 'nope' does not exist"
+expect "documents delete" 0 "$MAST" documents delete "$WORK/manage/b.txt" -c manage
+expect "deleted document is not found" 0 "$MAST" search "tides" -c manage --json
+check "no result after delete" test "$OUT" = "[]"
+expect "collection delete without --yes off a terminal" 2 "$MAST" collection delete manage </dev/null
+expect "collection delete --yes" 0 "$MAST" collection delete manage --yes
+check "its index files are gone" sh -c '! ls "$MAST_DB".idx/ | grep -q "^c$0\." ' "$(python3 -c 'print(0)')"
+expect "deleted collection" 1 "$MAST" collection show manage
+# bring your own vectors through JSON Lines and search by vector
+printf '{"_id": "r", "text": "a red apple", "emb": [1, 0, 0]}\n{"_id": "g", "text": "a green pear", "emb": [0, 1, 0]}\n{"_id": "bad", "text": "x", "emb": [1, 0]}\n' > "$WORK/vecs.jsonl"
+expect "collection create --dim" 0 "$MAST" collection create ownvec --dim 3 --metric cos
+expect "ingest own vectors" 0 "$MAST" ingest "$WORK/vecs.jsonl" -c ownvec --vector-field emb
+check "wrong dimension reported" contains "$ERR" "line 3: \"emb\" has 2 dimensions, the collection's have 3"
+expect "search --vector" 0 "$MAST" search --vector '[0.1, 0.9, 0]' -c ownvec --json
+check "vector search ranks" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert [x["uri"].split("#")[1] for x in r] == ["g", "r"], r' "$OUT"
+expect "search --vector of the wrong dimension" 2 "$MAST" search --vector '[1, 0]' -c ownvec
+expect "search --vector malformed" 2 "$MAST" search --vector '[1, "a", 0]' -c ownvec
+check "malformed vector message" contains "$ERR" "\"--vector\"[1] is not a finite number"
+expect "--embed and --dim exclude each other" 2 "$MAST" collection create x --dim 3 --embed "$DATA/models/tiny-bert-random.gguf"
+
 # usage errors exit 2
 expect "unknown command" 2 "$MAST" frobnicate
 expect "unknown option" 2 "$MAST" search --bogus x
@@ -237,18 +280,20 @@ assert r and all(x["uri"].endswith(".txt") for x in r), r
 expect "search --filter matching nothing" 0 "$MAST" search "MRR" -c dense --filter format=markdown --json
 check "no results" test "$OUT" = "[]"
 expect "a malformed --filter" 2 "$MAST" search "x" --filter format
-expect "index info" 0 "$MAST" index info -c dense
+expect "index info (text by default)" 0 "$MAST" index info -c dense
+check "index info text names the files" sh -c 'echo "$0" | grep -q "^text index   .*c[0-9]*\.tix" && echo "$0" | grep -q "^vector index .*\.vix"' "$OUT"
+expect "index info --json" 0 "$MAST" index info -c dense --json
 check "the vector index file is described" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])["vector_index"]
 assert d["type"] == "flat" and d["vectors"] >= 1 and d["file"].endswith(".vix"), d
 ' "$OUT"
-expect "index rebuild" 0 "$MAST" index rebuild -c dense
+expect "index rebuild" 0 "$MAST" index rebuild -c dense --json
 check "rebuilt with every vector" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["vector_index"]["deleted"] == 0, d' "$OUT"
 expect "index of a missing collection" 1 "$MAST" index info -c nosuch
 # the BM25 index lives in files: reopened, updated, repaired, optimized
 check "ingest wrote the BM25 files" sh -c 'ls "$MAST_DB".idx/c*.tix "$MAST_DB".idx/c*.tix-* >/dev/null'
-expect "index info (text)" 0 "$MAST" index info -c dense
+expect "index info (text)" 0 "$MAST" index info -c dense --json
 check "the text index is described" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -270,7 +315,7 @@ a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert sorted(x["chunk_id"] for x in a) == sorted(x["chunk_id"] for x in b), (a, b)
 ' "$OUT" "$BEFORE"
 expect "a bad --title-weight" 2 "$MAST" search "MRR" --title-weight -1
-expect "index optimize" 0 "$MAST" index optimize -c dense
+expect "index optimize" 0 "$MAST" index optimize -c dense --json
 check "one segment after optimize" python3 -c 'import json,sys; t=json.loads(sys.argv[1])["text_index"]; assert t["segments"] == 1 and t["deleted"] == 0, t' "$OUT"
 # local text generation (stories260K: a real tiny Llama; llama.cpp's greedy text in the oracle)
 STORIES="$DATA/models/stories260K.gguf"

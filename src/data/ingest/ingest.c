@@ -37,6 +37,7 @@ typedef struct run {
     mast_store *store;
     char *store_path;              /* realpath of the database, never ingested */
     mast_embedder *embedder;       /* the collection's embedding model, or NULL */
+    int own_dim;                   /* > 0: the documents bring vectors of this dimension */
     int64_t collection_id;
     const mast_ingest_opts *opts;
     mast_ingest_stats *stats;
@@ -358,13 +359,13 @@ static mast_status put_doc(mast_store *store, int64_t collection_id, mast_embedd
 }
 
 static mast_status store_doc(run *r, const char *uri, const char *source, const char *hash,
-                             const char *metadata, mast_doc *doc)
+                             const char *metadata, mast_doc *doc, const float *vector)
 {
     mast_doc_in d = {uri, source, doc->title, metadata, hash, NULL, 0};
     int64_t doc_id;
     size_t n_chunks = 0;
-    MAST_TRY(put_doc(r->store, r->collection_id, r->embedder, &r->opts->chunk, &d, doc, NULL, 0,
-                     &doc_id, &n_chunks));
+    MAST_TRY(put_doc(r->store, r->collection_id, r->embedder, &r->opts->chunk, &d, doc, vector,
+                     r->own_dim, &doc_id, &n_chunks));
     r->stats->chunks += n_chunks;
     return remember_seen(r, doc_id);
 }
@@ -468,7 +469,9 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
         json_t *meta = json_pack("{s:s, s:I}", "format", kind == KIND_MARKDOWN ? "markdown" : "text",
                                  "bytes", (json_int_t)len);
         char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
-        st = store_doc(r, path, path, hash, meta_text, &doc);
+        st = r->own_dim ? mast_fail(MAST_ERR_INVALID, "collection takes its documents' own "
+                                    "vectors; give them in JSON Lines (--vector-field)")
+                        : store_doc(r, path, path, hash, meta_text, &doc, NULL);
         free(meta_text);
         json_decref(meta);
     }
@@ -494,6 +497,32 @@ static char *json_id_string(json_t *v)
         return strdup(buf);
     }
     return NULL;
+}
+
+/* A JSON array of finite numbers as floats (malloc'ed). */
+static mast_status read_vector(const json_t *v, size_t line_no, const char *field, float **out,
+                               size_t *dim)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    if (n == 0 || n > MAST_MAX_VECTOR_DIM)
+        return mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\" must be an array of 1 to %d numbers",
+                         line_no, field, MAST_MAX_VECTOR_DIM);
+    float *f = malloc(n * sizeof *f);
+    if (!f)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        double d = json_is_number(x) ? json_number_value(x) : NAN;
+        if (!isfinite(d) || fabs(d) > 3.4e38) {
+            free(f);
+            return mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\"[%zu] is not a finite number",
+                             line_no, field, i);
+        }
+        f[i] = (float)d;
+    }
+    *out = f;
+    *dim = n;
+    return MAST_OK;
 }
 
 /* Returns 1 written, 0 unchanged, -1 failed, -2 skipped (warned). */
@@ -547,6 +576,18 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
         }
         body = title;
     }
+    float *vector = NULL;
+    if (st == MAST_OK && r->own_dim) {
+        const char *vf = r->opts->vector_field ? r->opts->vector_field : "vector";
+        size_t dim = 0;
+        json_t *v = json_object_get(obj, vf);
+        st = !v ? mast_fail(MAST_ERR_FORMAT, "line %zu: missing \"%s\" (the collection takes "
+                            "%d-dimensional vectors)", line_no, vf, r->own_dim)
+                : read_vector(v, line_no, vf, &vector, &dim);
+        if (st == MAST_OK && dim != (size_t)r->own_dim)
+            st = mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\" has %zu dimensions, the "
+                           "collection's have %d", line_no, vf, dim, r->own_dim);
+    }
     if (st == MAST_OK)
         st = mast_utf8_nfc(body, strlen(body), &text, &text_len);
     if (st == MAST_OK)
@@ -562,8 +603,9 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
         }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
-        st = store_doc(r, uri, path, hash, meta_text, &doc);
+        st = store_doc(r, uri, path, hash, meta_text, &doc, vector);
     }
+    free(vector);
     if (st == MAST_OK)
         result = 1;
 done:
@@ -771,6 +813,9 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
     if (st == MAST_OK)
         st = mast_collection_open_embedder(store, r.collection_id, &r.embedder);
+    mast_metric own_metric;
+    if (st == MAST_OK)
+        st = mast_collection_vectors(store, r.collection_id, &r.own_dim, &own_metric);
     char **roots = calloc(n_paths ? n_paths : 1, sizeof *roots);
     if (st == MAST_OK && !roots)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -793,7 +838,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     for (size_t i = 0; i < r.n_files; i++)
         total_bytes += r.files[i].size;
     mast_progress progress;
-    mast_progress_begin(&progress, "ingesting", total_bytes);
+    mast_progress_begin_bytes(&progress, "ingesting", total_bytes);
     if (!r.opts->progress)
         progress.enabled = 0;
     for (size_t i = 0; i < r.n_files && st == MAST_OK; i++) {

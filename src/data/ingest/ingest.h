@@ -39,6 +39,7 @@ typedef struct mast_ingest_opts {
     const char *id_field;      /* JSON Lines field names; NULL = "_id" */
     const char *title_field;   /* NULL = "title" */
     const char *text_field;    /* NULL = "text" */
+    const char *vector_field;  /* NULL = "vector": a collection with its own vectors reads them */
     size_t max_file_bytes;     /* per file (after decompression); 0 = default */
     int progress;              /* draw a progress bar on a terminal */
 } mast_ingest_opts;

@@ -1,0 +1,289 @@
+/*
+** cli/collection.c — `mast collections` and `mast collection
+** create|show|delete`: what a store holds, and its settings.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "data/collection.h"
+#include "deploy/api.h"
+
+static const char collections_help[] =
+    "Usage: mast collections [--json] [--db PATH]\n"
+    "\n"
+    "Lists the collections with their document and chunk counts and their settings\n"
+    "(embedding model or own vectors, analyzer language). --json prints the objects of\n"
+    "GET /v1/collections.\n";
+
+int cmd_collections(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_JSON };
+    static const struct option options[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"db", required_argument, NULL, OPT_DB},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL;
+    int json = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON: json = 1; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(collections_help, stdout); return 0;
+        default: return cli_bad_option("collections", argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage("collections", "unexpected argument '%s'", argv[optind]);
+    mast_store *store;
+    mast_status st = cli_open_store_read(db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    mast_collection_info *infos = NULL;
+    size_t n = 0;
+    st = mast_store_collection_list(store, &infos, &n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && st == MAST_OK; i++) {
+        json_t *o;
+        if ((st = mast_api_collection(store, &infos[i], 0, &o)) == MAST_OK)
+            json_array_append_new(arr, o);
+    }
+    mast_collection_infos_free(infos, n);
+    mast_store_close(store);
+    if (st != MAST_OK) {
+        json_decref(arr);
+        return cli_fail(st);
+    }
+    if (json) {
+        cli_print_json(arr);
+        return 0;
+    }
+    if (json_array_size(arr) == 0)
+        fprintf(stderr, "no collections yet: add documents with 'mast ingest PATH'\n");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *model = mast_json_get_str(o, "embed_model", NULL);
+        json_t *vec = json_object_get(o, "vectors");
+        printf("%-24s %8lld documents %9lld chunks", mast_json_get_str(o, "name", ""),
+               (long long)mast_json_get_int(o, "documents", 0),
+               (long long)mast_json_get_int(o, "chunks", 0));
+        if (model)
+            printf("  embeds with %s", model);
+        else if (json_is_object(vec))
+            printf("  own vectors: %lld dimensions, %s", (long long)mast_json_get_int(vec, "dim", 0),
+                   mast_json_get_str(vec, "metric", "cos"));
+        const char *lang = mast_json_get_str(o, "language", "english");
+        if (strcmp(lang, "english") != 0)
+            printf("  language %s", lang);
+        printf("\n");
+    }
+    json_decref(arr);
+    return 0;
+}
+
+static const char collection_help[] =
+    "Usage: mast collection create NAME [--embed MODEL [--reembed] | --dim N [--metric M]]\n"
+    "                              [--language L]\n"
+    "       mast collection show NAME [--json]\n"
+    "       mast collection delete NAME [--yes]\n"
+    "\n"
+    "create: creates a collection (or updates its settings). --embed MODEL sets its embedding\n"
+    "  model (a BERT-family GGUF or a static word-vector model, see 'mast embed'): 'mast\n"
+    "  ingest' then stores a vector per chunk and 'mast search' defaults to hybrid retrieval.\n"
+    "  Changing the model of a collection that has one needs --reembed: its vectors are\n"
+    "  deleted and the next 'mast ingest' of its files computes them again.\n"
+    "  --dim N [--metric cos|ip|l2] makes a collection whose documents bring their own\n"
+    "  vectors (from a provider's embedding API, say): JSON Lines ingest reads them from\n"
+    "  --vector-field, the HTTP API from each document's \"vector\", and search takes a query\n"
+    "  vector (--vector, or \"vector\" over HTTP). Each such document is one chunk.\n"
+    "  --language L sets the BM25 analyzer: english (the default: Lucene's stop words and the\n"
+    "  Snowball stemmer), another Snowball language (french, german, spanish, italian, dutch,\n"
+    "  portuguese, russian, ...: its stemmer, no stop words), or none (no stemming and no\n"
+    "  stop words, '_' kept inside tokens: for identifiers and code). The index follows at\n"
+    "  the next search.\n"
+    "show: its settings, counts, data version and index files with their sizes.\n"
+    "delete: deletes it with every document, chunk, vector and index file. It asks first on\n"
+    "  a terminal; --yes (needed without a terminal) does not ask.\n"
+    "\n"
+    "Options: --json (show), --db PATH (default $MAST_DB or ./mast.db), -h, --help\n";
+
+static int show(const char *db, const char *name, int json)
+{
+    mast_store *store;
+    mast_status st = cli_open_store_read(db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    mast_collection_info *infos = NULL;
+    size_t n = 0;
+    json_t *o = NULL;
+    st = mast_store_collection_list(store, &infos, &n);
+    for (size_t i = 0; i < n && st == MAST_OK && !o; i++)
+        if (strcmp(infos[i].name, name) == 0)
+            st = mast_api_collection(store, &infos[i], 1, &o);
+    mast_collection_infos_free(infos, n);
+    mast_store_close(store);
+    if (st == MAST_OK && !o)
+        st = mast_fail(MAST_ERR_NOT_FOUND, "collection '%s' does not exist", name);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    if (json) {
+        cli_print_json(o);
+        return 0;
+    }
+    char when[32];
+    time_t t = (time_t)mast_json_get_int(o, "created_at", 0);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    printf("collection   %s (created %s, data version %lld)\n", name, when,
+           (long long)mast_json_get_int(o, "data_version", 0));
+    printf("documents    %lld\nchunks       %lld\n", (long long)mast_json_get_int(o, "documents", 0),
+           (long long)mast_json_get_int(o, "chunks", 0));
+    const char *model = mast_json_get_str(o, "embed_model", NULL);
+    json_t *vec = json_object_get(o, "vectors");
+    if (model)
+        printf("embedding    %s\n", model);
+    else if (json_is_object(vec))
+        printf("vectors      the documents' own: %lld dimensions, metric %s\n",
+               (long long)mast_json_get_int(vec, "dim", 0), mast_json_get_str(vec, "metric", "cos"));
+    else
+        printf("embedding    none (BM25 only)\n");
+    printf("language     %s\n", mast_json_get_str(o, "language", "english"));
+    json_t *idx = json_object_get(o, "index");
+    json_t *text = json_object_get(idx, "text"), *vix = json_object_get(idx, "vectors");
+    if (json_is_object(text))
+        printf("text index   %s: %lld segments, %lld chunks (%lld deleted), %lld bytes, data "
+               "version %lld\n", mast_json_get_str(text, "file", ""),
+               (long long)mast_json_get_int(text, "segments", 0),
+               (long long)mast_json_get_int(text, "chunks", 0),
+               (long long)mast_json_get_int(text, "deleted", 0),
+               (long long)mast_json_get_int(text, "bytes", 0),
+               (long long)mast_json_get_int(text, "data_version", 0));
+    else
+        printf("text index   none yet (built at the next search)\n");
+    if (json_is_object(vix))
+        printf("vector index %s: %s, %lld vectors (%lld deleted), %lld bytes in memory, data "
+               "version %lld\n", mast_json_get_str(vix, "file", ""),
+               mast_json_get_str(vix, "type", ""), (long long)mast_json_get_int(vix, "vectors", 0),
+               (long long)mast_json_get_int(vix, "deleted", 0),
+               (long long)mast_json_get_int(vix, "memory_bytes", 0),
+               (long long)mast_json_get_int(vix, "data_version", 0));
+    json_decref(o);
+    return 0;
+}
+
+static int delete_collection(const char *db, const char *name, int yes)
+{
+    mast_store *store;
+    mast_status st = cli_open_store_read(db, &store);   /* never creates a store to delete from */
+    if (st != MAST_OK)
+        return cli_fail(st);
+    int64_t id;
+    st = mast_store_collection_find(store, name, &id);
+    if (st == MAST_OK && !yes) {
+        if (!isatty(STDIN_FILENO)) {
+            mast_store_close(store);
+            return cli_usage("collection", "deleting '%s' needs --yes when not on a terminal", name);
+        }
+        int64_t n_chunks = 0;
+        mast_store_count_chunks(store, id, &n_chunks);
+        fprintf(stderr, "delete collection '%s' with its %lld chunks and index files? [y/N] ",
+                name, (long long)n_chunks);
+        char answer[16] = "";
+        if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+            fprintf(stderr, "not deleted\n");
+            mast_store_close(store);
+            return 1;
+        }
+    }
+    if (st == MAST_OK)
+        st = mast_collection_delete(NULL, store, name);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    fprintf(stderr, "deleted collection '%s'\n", name);
+    return 0;
+}
+
+int cmd_collection(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_EMBED, OPT_REEMBED, OPT_LANGUAGE, OPT_DIM, OPT_METRIC, OPT_JSON, OPT_YES };
+    static const struct option options[] = {
+        {"embed", required_argument, NULL, OPT_EMBED}, {"reembed", no_argument, NULL, OPT_REEMBED},
+        {"language", required_argument, NULL, OPT_LANGUAGE},
+        {"dim", required_argument, NULL, OPT_DIM},     {"metric", required_argument, NULL, OPT_METRIC},
+        {"json", no_argument, NULL, OPT_JSON},         {"yes", no_argument, NULL, OPT_YES},
+        {"db", required_argument, NULL, OPT_DB},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL, *model = NULL, *language = NULL, *metric = NULL;
+    int reembed = 0, json = 0, yes = 0, c;
+    long dim = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "hy", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_EMBED: model = optarg; break;
+        case OPT_REEMBED: reembed = 1; break;
+        case OPT_LANGUAGE: language = optarg; break;
+        case OPT_DIM:
+            if (!cli_parse_int("collection", "--dim", optarg, 1, MAST_MAX_VECTOR_DIM, &dim))
+                return EXIT_USAGE;
+            break;
+        case OPT_METRIC:
+            if (strcmp(optarg, "cos") && strcmp(optarg, "ip") && strcmp(optarg, "l2"))
+                return cli_usage("collection", "--metric must be cos, ip or l2 (got '%s')", optarg);
+            metric = optarg;
+            break;
+        case OPT_JSON: json = 1; break;
+        case 'y':
+        case OPT_YES: yes = 1; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(collection_help, stdout); return 0;
+        default: return cli_bad_option("collection", argv);
+        }
+    }
+    if (optind + 2 != argc)
+        return cli_usage("collection", "expected: create|show|delete NAME");
+    const char *verb = argv[optind], *name = argv[optind + 1];
+    if (strcmp(verb, "show") == 0)
+        return show(db, name, json);
+    if (strcmp(verb, "delete") == 0)
+        return delete_collection(db, name, yes);
+    if (strcmp(verb, "create") != 0)
+        return cli_usage("collection", "unknown subcommand '%s' (create, show or delete)", verb);
+    if (model && dim)
+        return cli_usage("collection", "--embed (mast embeds the text) and --dim (documents "
+                         "bring their vectors) exclude each other");
+    if (metric && !dim)
+        return cli_usage("collection", "--metric goes with --dim");
+    mast_store *store;
+    mast_status st = cli_open_store(db, &store);
+    int64_t id;
+    if (st == MAST_OK && language)
+        st = mast_collection_set_language(store, name, language);
+    if (st == MAST_OK && dim)
+        st = mast_collection_set_vectors(store, name, (int)dim, metric);
+    if (st == MAST_OK)
+        st = model ? mast_collection_set_embedder(store, name, model, reembed)
+                   : mast_store_collection_ensure(store, name, &id);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail_arg(st);   /* a bad name or language is a bad argument */
+    if (model)
+        fprintf(stderr, "collection '%s' ready, embedding with %s\n", name, model);
+    else if (dim)
+        fprintf(stderr, "collection '%s' ready for vectors of %ld dimensions (%s)\n", name, dim,
+                metric ? metric : "cos");
+    else
+        fprintf(stderr, "collection '%s' ready\n", name);
+    return 0;
+}

@@ -1,0 +1,205 @@
+/*
+** cli/documents.c — `mast documents list|show|delete`: what a collection
+** holds, document by document.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/utf8.h"
+#include "cli/cli.h"
+#include "deploy/api.h"
+
+static const char documents_help[] =
+    "Usage: mast documents list [-c C] [--limit N] [--offset N] [--filter KEY=VALUE] [--json]\n"
+    "       mast documents show ID|URI [-c C] [--chunks] [--json]\n"
+    "       mast documents delete ID|URI... [-c C]\n"
+    "\n"
+    "list: the collection's documents in the order they were first stored (id, chunks,\n"
+    "  tokens, title, uri), a page at a time (--limit, default 100; --offset), optionally\n"
+    "  only those whose metadata has KEY = VALUE; the total is printed on standard error.\n"
+    "show: one document by its uri (a file's path, a JSON line's path#id, or the id given\n"
+    "  over the HTTP API) or its numeric id: title, source, metadata, hash, counts, times;\n"
+    "  --chunks adds every chunk's text.\n"
+    "delete: deletes documents with their chunks and vectors (each one transaction); the\n"
+    "  indexes follow at the next search.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --collection NAME   collection (default: default)\n"
+    "      --json              print the objects of the HTTP API\n"
+    "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "  -h, --help              this help\n";
+
+static void print_doc_line(json_t *d)
+{
+    mast_buf title = {0};
+    const char *t = mast_json_get_str(d, "title", "");
+    mast_utf8_preview(t, strlen(t), 40, &title);
+    printf("%8lld  %5lld chunks %7lld tokens  %-40s  %s\n", (long long)mast_json_get_int(d, "doc_id", 0),
+           (long long)mast_json_get_int(d, "chunks", 0), (long long)mast_json_get_int(d, "tokens", 0),
+           mast_buf_cstr(&title), mast_json_get_str(d, "id", ""));
+    mast_buf_free(&title);
+}
+
+static int list(mast_store *store, int64_t cid, const char *collection, const mast_doc_query *q,
+                int json)
+{
+    mast_doc_info *docs = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    mast_status st = mast_store_doc_list(store, cid, q, &docs, &n, &total);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, mast_api_document(&docs[i], NULL, 0));
+    mast_doc_infos_free(docs, n);
+    if (json) {
+        cli_print_json(json_pack("{s:s, s:o, s:I, s:I, s:I}", "object", "list", "data", arr,
+                                 "total", (json_int_t)total, "limit", (json_int_t)q->limit,
+                                 "offset", (json_int_t)q->offset));
+        return 0;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d)
+        print_doc_line(d);
+    fprintf(stderr, "%zu of %lld document%s in '%s'%s\n", n, (long long)total, total == 1 ? "" : "s",
+            collection, (int64_t)n + q->offset < total ? " (more with --offset)" : "");
+    json_decref(arr);
+    return 0;
+}
+
+static int show(mast_store *store, int64_t cid, const char *key, int chunks, int json)
+{
+    mast_doc_info d;
+    mast_status st = mast_store_doc_get(store, cid, key, &d);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    mast_chunk_info *ch = NULL;
+    size_t n = 0;
+    if (chunks && (st = mast_store_doc_chunks(store, d.id, &ch, &n)) != MAST_OK) {
+        mast_doc_info_free(&d);
+        return cli_fail(st);
+    }
+    json_t *o = mast_api_document(&d, chunks ? ch : NULL, n);
+    mast_doc_info_free(&d);
+    mast_chunk_infos_free(ch, n);
+    if (json) {
+        cli_print_json(o);
+        return 0;
+    }
+    char *meta = json_dumps(json_object_get(o, "metadata"), JSON_COMPACT);
+    printf("document  %lld\nuri       %s\ntitle     %s\nsource    %s\nmetadata  %s\nhash      %s\n"
+           "chunks    %lld (%lld tokens, %lld vectors)\n",
+           (long long)mast_json_get_int(o, "doc_id", 0), mast_json_get_str(o, "id", ""),
+           mast_json_get_str(o, "title", ""), mast_json_get_str(o, "source", ""), meta ? meta : "{}",
+           mast_json_get_str(o, "content_hash", ""), (long long)mast_json_get_int(o, "chunks", 0),
+           (long long)mast_json_get_int(o, "tokens", 0), (long long)mast_json_get_int(o, "vectors", 0));
+    free(meta);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "chunk_list"), i, c) {
+        const char *heading = mast_json_get_str(c, "heading", "");
+        printf("\n--- chunk %lld (#%lld, %lld tokens)%s%s\n%s\n", (long long)mast_json_get_int(c, "id", 0),
+               (long long)mast_json_get_int(c, "ordinal", 0), (long long)mast_json_get_int(c, "tokens", 0),
+               *heading ? " > " : "", heading, mast_json_get_str(c, "text", ""));
+    }
+    json_decref(o);
+    return 0;
+}
+
+int cmd_documents(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_LIMIT, OPT_OFFSET, OPT_FILTER, OPT_CHUNKS, OPT_JSON };
+    static const struct option options[] = {
+        {"collection", required_argument, NULL, 'c'}, {"limit", required_argument, NULL, OPT_LIMIT},
+        {"offset", required_argument, NULL, OPT_OFFSET}, {"filter", required_argument, NULL, OPT_FILTER},
+        {"chunks", no_argument, NULL, OPT_CHUNKS},    {"json", no_argument, NULL, OPT_JSON},
+        {"db", required_argument, NULL, OPT_DB},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *collection = DEFAULT_COLLECTION, *db = NULL, *filter = NULL;
+    mast_doc_query q = {100, 0, NULL, NULL};
+    int chunks = 0, json = 0, c;
+    long v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': collection = optarg; break;
+        case OPT_LIMIT:
+            if (!cli_parse_int("documents", "--limit", optarg, 1, 1000000, &v))
+                return EXIT_USAGE;
+            q.limit = v;
+            break;
+        case OPT_OFFSET:
+            if (!cli_parse_int("documents", "--offset", optarg, 0, 1L << 40, &v))
+                return EXIT_USAGE;
+            q.offset = v;
+            break;
+        case OPT_FILTER: filter = optarg; break;
+        case OPT_CHUNKS: chunks = 1; break;
+        case OPT_JSON: json = 1; break;
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(documents_help, stdout); return 0;
+        default: return cli_bad_option("documents", argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("documents", "expected: list, show ID or delete ID...");
+    const char *verb = argv[optind];
+    int n_args = argc - optind - 1;
+    int is_list = strcmp(verb, "list") == 0, is_show = strcmp(verb, "show") == 0,
+        is_delete = strcmp(verb, "delete") == 0;
+    if (!is_list && !is_show && !is_delete)
+        return cli_usage("documents", "unknown subcommand '%s' (list, show or delete)", verb);
+    if (is_list && n_args)
+        return cli_usage("documents", "unexpected argument '%s'", argv[optind + 1]);
+    if (is_show && n_args != 1)
+        return cli_usage("documents", "show takes one ID or URI");
+    if (is_delete && n_args < 1)
+        return cli_usage("documents", "delete needs at least one ID or URI");
+    mast_filter f = {NULL, NULL};
+    char *owned = NULL;
+    if (filter) {
+        if (!is_list)
+            return cli_usage("documents", "--filter is an option of 'documents list'");
+        mast_status st = mast_filter_parse(filter, &f, &owned);
+        if (st != MAST_OK)
+            return cli_fail_arg(st);
+        q.filter_key = f.key;
+        q.filter_value = f.value;
+    }
+    mast_store *store;
+    mast_status st = is_delete ? cli_open_store(db, &store) : cli_open_store_read(db, &store);
+    int64_t cid = 0;
+    if (st == MAST_OK && (st = mast_store_collection_find(store, collection, &cid)) != MAST_OK)
+        mast_store_close(store);
+    if (st != MAST_OK) {
+        free(owned);
+        return cli_fail(st);
+    }
+    int rc = 0;
+    if (is_list)
+        rc = list(store, cid, collection, &q, json);
+    else if (is_show)
+        rc = show(store, cid, argv[optind + 1], chunks, json);
+    for (int i = 0; is_delete && i < n_args; i++) {
+        mast_doc_info d;
+        const char *key = argv[optind + 1 + i];
+        st = mast_store_doc_get(store, cid, key, &d);
+        if (st == MAST_OK) {
+            st = mast_store_doc_delete(store, cid, d.id);
+            if (st == MAST_OK)
+                fprintf(stderr, "deleted document %lld (%s)\n", (long long)d.id, d.uri);
+            mast_doc_info_free(&d);
+        }
+        if (st != MAST_OK)
+            rc = cli_fail(st);   /* the others are still deleted */
+    }
+    mast_store_close(store);
+    free(owned);
+    return rc;
+}
