@@ -97,6 +97,7 @@ expect "collection show" 0 "$MAST" collection show manage
 check "show: counts and index file" sh -c 'echo "$0" | grep -q "^documents    2" && echo "$0" | grep -q "^text index   .*\.tix"' "$OUT"
 expect "collection show --json" 0 "$MAST" collection show manage --json
 check "show json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["chunks"] == 2 and d["index"]["text"]["chunks"] == 2, d' "$OUT"
+TIX="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["index"]["text"]["file"])' "$OUT")"
 expect "documents list" 0 "$MAST" documents list -c manage
 check "list shows both uris" sh -c 'echo "$0" | grep -q "/manage/a.md" && echo "$0" | grep -q "/manage/b.txt"' "$OUT"
 check "list total on stderr" contains "$ERR" "2 of 2 documents in 'manage'"
