@@ -60,11 +60,17 @@ mast_status mast_read_file(const char *path, size_t max_bytes, char **out, size_
     if (!f)
         return mast_fail(errno == ENOENT ? MAST_ERR_NOT_FOUND : MAST_ERR_IO, "%s: %s", path,
                          strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max_bytes) {
+        fclose(f);   /* refused before a byte is read */
+        return mast_fail(MAST_ERR_LIMIT, "%s: %llu bytes, larger than the limit of %zu bytes", path,
+                         (unsigned long long)sb.st_size, max_bytes);
+    }
     size_t cap = 0, len = 0;
     char *data = NULL;
     mast_status st = MAST_OK;
     /* Read up to max_bytes + 1 bytes: one byte more than allowed tells us the
-    ** file is over the limit. */
+    ** file (or pipe) is over the limit. */
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= max_bytes + 2)

@@ -1,5 +1,6 @@
 /* tests/data/test_ingest.c — ingesting folders, incremental updates, prune,
 ** bad input, and search/ask over the result. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -296,8 +297,64 @@ static void test_every_file_lands_in_exactly_one_count(void)
     teardown(&f);
 }
 
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Defect: a 2 GB file was read to the 256 MB limit (269 MB resident) and a
+** zstd bomb decompressed to 540 MB before they were refused. */
+static void test_oversized_inputs_are_refused_cheaply(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/huge.txt", f.dir);
+    FILE *fp = fopen(path, "wb");
+    REQUIRE(fp && ftruncate(fileno(fp), (off_t)2 << 30) == 0);   /* sparse: no disk used */
+    fclose(fp);
+    /* 300 MB of zeros, compressed as a stream (no size in the frame header) */
+    snprintf(path, sizeof path, "%s/bomb.txt.zst", f.dir);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    size_t piece = (size_t)1 << 20, out_cap = ZSTD_CStreamOutSize();
+    char *zeros = calloc(1, piece), *zout = malloc(out_cap);
+    fp = fopen(path, "wb");
+    REQUIRE(cc && zeros && zout && fp);
+    for (int i = 0; i < 300; i++) {
+        ZSTD_inBuffer in = {zeros, piece, 0};
+        while (in.pos < in.size) {
+            ZSTD_outBuffer out = {zout, out_cap, 0};
+            ZSTD_compressStream2(cc, &out, &in, ZSTD_e_continue);
+            fwrite(zout, 1, out.pos, fp);
+        }
+    }
+    size_t left;
+    do {
+        ZSTD_inBuffer in = {NULL, 0, 0};
+        ZSTD_outBuffer out = {zout, out_cap, 0};
+        left = ZSTD_compressStream2(cc, &out, &in, ZSTD_e_end);
+        fwrite(zout, 1, out.pos, fp);
+    } while (left);
+    fclose(fp);
+    ZSTD_freeCCtx(cc);
+    free(zeros);
+    free(zout);
+    long before = peak_rss_kb();
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    long grew_mb = (peak_rss_kb() - before) / 1024;
+    fprintf(stderr, "  peak resident memory grew by %ld MB\n", grew_mb);
+    CHECK_EQ_INT(s.files_failed, 2);
+    CHECK_EQ_INT(s.files_ingested, 4);   /* the others are ingested as ever */
+    CHECK(grew_mb < 32);
+    teardown(&f);
+}
+
 int main(void)
 {
+    RUN(test_oversized_inputs_are_refused_cheaply);   /* first: it measures peak memory */
     RUN(test_a_title_alone_is_a_document);
     RUN(test_every_file_lands_in_exactly_one_count);
     RUN(test_ingests_a_folder_skipping_binaries_and_hidden_files);

@@ -195,41 +195,82 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
-static mast_status decompress_zstd(const char *path, const char *in, size_t in_len, size_t max,
-                                   char **out, size_t *out_len)
+/* Streams in[0..in_len) through zstd into out (NULL: counts the bytes only,
+** through a small scratch buffer), stopping past `max` output bytes. */
+static mast_status zstd_pass(const char *path, const char *in, size_t in_len, size_t max,
+                             char *out, size_t *n_out)
 {
+    static const size_t scratch_len = (size_t)1 << 20;
+    char *scratch = out ? NULL : malloc(scratch_len);
     ZSTD_DStream *ds = ZSTD_createDStream();
-    if (!ds)
+    if (!ds || (!out && !scratch)) {
+        ZSTD_freeDStream(ds);
+        free(scratch);
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    mast_buf b = {0};
+    }
     ZSTD_inBuffer input = {in, in_len, 0};
+    size_t len = 0, ret = 1;
     mast_status st = MAST_OK;
-    size_t ret = 1;
     while (st == MAST_OK && (input.pos < input.size || ret != 0)) {
-        if ((st = mast_buf_reserve(&b, 1 << 20)) != MAST_OK)
-            break;
-        ZSTD_outBuffer output = {b.data + b.len, b.cap - b.len - 1, 0};
+        ZSTD_outBuffer output = out ? (ZSTD_outBuffer){out + len, max + 1 - len, 0}
+                                    : (ZSTD_outBuffer){scratch, scratch_len, 0};
         ret = ZSTD_decompressStream(ds, &output, &input);
-        if (ZSTD_isError(ret)) {
-            st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: %s", path,
-                           ZSTD_getErrorName(ret));
-            break;
-        }
-        b.len += output.pos;
-        b.data[b.len] = '\0';
-        if (b.len > max)
+        if (ZSTD_isError(ret))
+            st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: %s", path, ZSTD_getErrorName(ret));
+        else if ((len += output.pos) > max)
             st = mast_fail(MAST_ERR_LIMIT, "%s: decompresses to more than the limit of %zu bytes",
                            path, max);
         else if (input.pos == input.size && output.pos == 0 && ret != 0)
             st = mast_fail(MAST_ERR_FORMAT, "%s: truncated zstd data", path);
     }
     ZSTD_freeDStream(ds);
+    free(scratch);
+    *n_out = len;
+    return st;
+}
+
+/* Decompresses a whole .zst file, refusing past `max` bytes of output at a
+** cost of little memory: at once when the frame declares a larger size, else
+** after a first pass that only counts; the output buffer is allocated once,
+** of the exact size. */
+static mast_status decompress_zstd(const char *path, const char *in, size_t in_len, size_t max,
+                                   char **out, size_t *out_len)
+{
+    /* the sum over every frame, when each declares its size */
+    unsigned long long declared = 0;
+    int known = 1;
+    for (size_t pos = 0; known && pos < in_len;) {
+        unsigned long long frame = ZSTD_getFrameContentSize(in + pos, in_len - pos);
+        size_t frame_len = ZSTD_findFrameCompressedSize(in + pos, in_len - pos);
+        known = frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != ZSTD_CONTENTSIZE_ERROR &&
+                !ZSTD_isError(frame_len) && frame_len > 0;
+        declared += known ? frame : 0;
+        pos += known ? frame_len : 0;
+    }
+    size_t size;
+    if (known) {
+        if (declared > max)
+            return mast_fail(MAST_ERR_LIMIT, "%s: decompresses to %llu bytes, more than the "
+                             "limit of %zu bytes", path, declared, max);
+        size = (size_t)declared;
+    } else {
+        MAST_TRY(zstd_pass(path, in, in_len, max, NULL, &size));
+    }
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return mast_fail(MAST_ERR_NOMEM, "%s: out of memory for %zu bytes", path, size);
+    size_t len;
+    mast_status st = zstd_pass(path, in, in_len, size, buf, &len);
+    if (st == MAST_ERR_LIMIT)   /* more than the header declared */
+        st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: more than its header declares",
+                       path);
     if (st != MAST_OK) {
-        mast_buf_free(&b);
+        free(buf);
         return st;
     }
-    *out_len = b.len;
-    *out = mast_buf_detach(&b);
+    buf[len] = '\0';
+    *out_len = len;
+    *out = buf;
     return MAST_OK;
 }
 
