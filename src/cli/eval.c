@@ -34,6 +34,9 @@ static const char eval_help[] =
     "                          alpha=0,0.25,0.5,0.75,1 (alpha 0 = BM25 alone, 1 = dense alone)\n"
     "      --exhaustive        BM25 scores every posting of the query terms instead of\n"
     "                          skipping what cannot reach the top (same results; to measure)\n"
+    "      --answers           also answer every query extractively ('mast ask', k 5) and\n"
+    "                          report answer_hit@1: the share whose first cited sentence\n"
+    "                          comes from a relevant document\n"
     "      --min-seconds S     repeat the queries until they took S seconds, for a steadier\n"
     "                          queries/s (the metrics come from the first pass)\n"
     "      --out DIR           write DIR/report.md, metrics.json, per_query.jsonl, chart.svg\n"
@@ -56,6 +59,8 @@ static json_t *run_json(const mast_eval_run *run)
                           m->mrr_10, "map@100", m->map_100, "queries",
                           (json_int_t)run->report.n_queries, "qps", run->report.qps);
     json_object_set_new(o, "ingest_seconds", json_real(run->report.ingest.seconds));
+    if (run->report.answer_hit_1 >= 0)
+        json_object_set_new(o, "answer_hit@1", json_real(run->report.answer_hit_1));
     json_object_set_new(o, "title_weight", json_real(run->opts.title_weight > 0 ? run->opts.title_weight
                                                            : MAST_BM25_TITLE_WEIGHT));
     /* BM25 postings of the query terms, and the fraction pruning decoded */
@@ -101,6 +106,9 @@ static void print_runs(const mast_eval_run *runs, size_t n, int json, int many)
                    "%llu postings\n", rep->qps_top10,
                    100.0 * (double)rep->bm25.decoded / (double)rep->bm25.postings,
                    (unsigned long long)rep->bm25.postings);
+        if (rep->answer_hit_1 >= 0)
+            printf("answer_hit@1 %.4f (extractive answers whose first cited sentence is from a "
+                   "relevant document)\n", rep->answer_hit_1);
         return;
     }
     printf("%-32s %8s %10s %10s %8s %8s %9s\n", "run", "nDCG@10", "Recall@10", "Recall@100",
@@ -161,7 +169,7 @@ static int compare_runs(int argc, char **argv, int json)
 int cmd_eval(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_BEIR, OPT_SPLIT, OPT_CHUNK, OPT_MODE, OPT_EMBED, OPT_SWEEP,
-           OPT_OUT, OPT_COMPARE, OPT_MIN_SECONDS, OPT_EXHAUSTIVE };
+           OPT_OUT, OPT_COMPARE, OPT_MIN_SECONDS, OPT_EXHAUSTIVE, OPT_ANSWERS };
     static const struct option options[] = {
         {"beir", required_argument, NULL, OPT_BEIR},
         {"collection", required_argument, NULL, 'c'},
@@ -174,6 +182,7 @@ int cmd_eval(int argc, char **argv)
         {"compare", no_argument, NULL, OPT_COMPARE},
         {"min-seconds", required_argument, NULL, OPT_MIN_SECONDS},
         {"exhaustive", no_argument, NULL, OPT_EXHAUSTIVE},
+        {"answers", no_argument, NULL, OPT_ANSWERS},
         CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"db", required_argument, NULL, OPT_DB},
@@ -215,6 +224,7 @@ int cmd_eval(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_EXHAUSTIVE: opts.exhaustive = 1; break;
+        case OPT_ANSWERS: opts.answers = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(eval_help, stdout); return 0;
         default: {

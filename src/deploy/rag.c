@@ -1,13 +1,10 @@
 /*
 ** deploy/rag.c — retrieval-augmented answers (see rag.h).
 **
-** Extractive scoring of a sentence: the number of distinct question terms it
-** contains (after the same analysis as the index: folding, stop words,
-** stemming), divided by sqrt(1 + its term count) so that long sentences do
-** not win by size alone, plus a small bonus for higher-ranked passages. The
-** best MAST_ASK_MAX_SENTENCES sentences (at most two from one passage) are
-** printed in score order, each followed by its passage's [n]. Only prose is
-** a candidate: code fences and table rows are skipped.
+** Without a generator the answer is extractive (deploy/extract.c): the best
+** sentences of the top MAST_ASK_CANDIDATES passages, at least k. The sources
+** are the top k passages, followed by any deeper passage a sentence came
+** from, numbered in that order.
 */
 #include "deploy/rag.h"
 
@@ -17,143 +14,8 @@
 
 #include "base/buf.h"
 #include "base/status.h"
-#include "data/chunk.h"
-
-#define MAX_QUERY_TERMS 64
-
-typedef struct terms {
-    char *items[MAX_QUERY_TERMS];
-    size_t n;
-    size_t total;             /* all terms seen, distinct or not */
-    size_t hits;              /* terms matching the query set (distinct) */
-    const struct terms *query;
-    unsigned char matched[MAX_QUERY_TERMS];
-} terms;
-
-static void add_query_term(void *ctx, const char *t, size_t n)
-{
-    terms *q = ctx;
-    for (size_t i = 0; i < q->n; i++)
-        if (strlen(q->items[i]) == n && memcmp(q->items[i], t, n) == 0)
-            return;
-    if (q->n < MAX_QUERY_TERMS && (q->items[q->n] = strndup(t, n)) != NULL)
-        q->n++;
-}
-
-static void match_term(void *ctx, const char *t, size_t n)
-{
-    terms *s = ctx;
-    s->total++;
-    for (size_t i = 0; i < s->query->n; i++) {
-        if (!s->matched[i] && strlen(s->query->items[i]) == n &&
-            memcmp(s->query->items[i], t, n) == 0) {
-            s->matched[i] = 1;
-            s->hits++;
-        }
-    }
-}
-
-typedef struct sentence {
-    size_t source;            /* index into sources */
-    const char *text;
-    size_t len;
-    double score;
-} sentence;
-
-static int cmp_sentence(const void *a, const void *b)
-{
-    const sentence *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    if (x->source != y->source)
-        return x->source < y->source ? -1 : 1;
-    return x->text < y->text ? -1 : x->text > y->text;
-}
-
-/* Copies the prose of a passage: lines inside code fences, fence lines and
-** table rows are dropped, since they make poor answer sentences. */
-static char *prose_of(const char *text)
-{
-    mast_buf b = {0};
-    int in_fence = 0;
-    const char *line = text;
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        const char *p = line;
-        while (p < line + n && (*p == ' ' || *p == '\t'))
-            p++;
-        int fence = (line + n - p >= 3) && (strncmp(p, "```", 3) == 0 || strncmp(p, "~~~", 3) == 0);
-        if (fence)
-            in_fence = !in_fence;
-        else if (!in_fence && *p != '|' && mast_buf_append(&b, line, n) == MAST_OK)
-            mast_buf_putc(&b, '\n');
-        line = nl ? nl + 1 : line + n;
-    }
-    return mast_buf_detach(&b);
-}
-
-static mast_status collect_sentences(mast_analyzer *a, const terms *q, const mast_answer *ans,
-                                     char **prose, sentence **out, size_t *n_out)
-{
-    sentence *list = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t s = 0; s < ans->n_sources; s++) {
-        const char *text = prose[s];
-        size_t len = strlen(text), pos = 0;
-        while (pos < len) {
-            while (pos < len && strchr(" \t\r\n", text[pos]))
-                pos++;
-            if (pos >= len)
-                break;
-            size_t end = mast_sentence_end(text, len, pos);
-            terms st = {.query = q};
-            mast_analyze(a, text + pos, end - pos, match_term, &st);
-            if (st.hits) {
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 32;
-                    sentence *p = realloc(list, cap * sizeof *p);
-                    if (!p) {
-                        free(list);
-                        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-                    }
-                    list = p;
-                }
-                double score = (double)st.hits / sqrt(1.0 + (double)st.total) +
-                               0.01 / (double)(s + 1);
-                list[n++] = (sentence){s, text + pos, end - pos, score};
-            }
-            pos = end > pos ? end : pos + 1;
-        }
-    }
-    if (n > 1)
-        qsort(list, n, sizeof *list, cmp_sentence);
-    *out = list;
-    *n_out = n;
-    return MAST_OK;
-}
-
-static mast_status compose(const sentence *list, size_t n, mast_buf *b)
-{
-    size_t used = 0;
-    size_t per_source[MAST_MAX_K] = {0};
-    for (size_t i = 0; i < n && used < MAST_ASK_MAX_SENTENCES; i++) {
-        if (list[i].source < MAST_MAX_K && per_source[list[i].source] >= 2)
-            continue;
-        if (list[i].source < MAST_MAX_K)
-            per_source[list[i].source]++;
-        if (used)
-            MAST_TRY(mast_buf_putc(b, ' '));
-        /* flatten line breaks inside the sentence */
-        for (size_t j = 0; j < list[i].len; j++) {
-            char c = list[i].text[j];
-            MAST_TRY(mast_buf_putc(b, c == '\n' || c == '\r' || c == '\t' ? ' ' : c));
-        }
-        MAST_TRY(mast_buf_printf(b, " [%zu]", list[i].source + 1));
-        used++;
-    }
-    return MAST_OK;
-}
+#include "data/collection.h"
+#include "deploy/extract.h"
 
 #define PASSAGE_CHARS 1500   /* each passage in a generator's prompt, at most */
 
@@ -238,7 +100,11 @@ mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *coll
     memset(out, 0, sizeof *out);
     if (!question || !*question)
         return mast_fail(MAST_ERR_INVALID, "the question is empty");
-    MAST_TRY(mast_search(r, store, collection, question, k, trace, &out->sources,
+    if (k < 1 || k > MAST_MAX_K)
+        return mast_fail(MAST_ERR_INVALID, "k must be between 1 and %d (got %zu)", MAST_MAX_K, k);
+    /* an extractive answer looks deeper than the k sources it shows */
+    size_t want = !gen && k < MAST_ASK_CANDIDATES ? MAST_ASK_CANDIDATES : k;
+    MAST_TRY(mast_search(r, store, collection, question, want, trace, &out->sources,
                          &out->n_sources));
     if (gen) {
         mast_status st = generate_answer(gen, params, question, out, stream, stream_ctx, trace);
@@ -250,34 +116,63 @@ mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *coll
     out->extractive = 1;
     out->note = "no model is configured: this is an extractive answer from the top passages";
     mast_analyzer *a = NULL;
-    terms q = {0};
-    sentence *list = NULL;
-    size_t n = 0;
+    mast_extract ex = {0};
     mast_buf b = {0};
-    char **prose = calloc(out->n_sources ? out->n_sources : 1, sizeof *prose);
-    mast_status st = prose ? mast_analyzer_open(&a, NULL) : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == MAST_OK && i < out->n_sources; i++)
-        if (!(prose[i] = prose_of(out->sources[i].text)))
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK) {
-        mast_analyze(a, question, strlen(question), add_query_term, &q);
-        st = collect_sentences(a, &q, out, prose, &list, &n);
-    }
+    char *language = NULL;
+    int64_t collection_id;
+    mast_status st = mast_store_collection_find(store, collection, &collection_id);
     if (st == MAST_OK)
-        st = compose(list, n, &b);
+        st = mast_collection_language(store, collection_id, &language);
+    if (st == MAST_OK)
+        st = mast_analyzer_open(&a, language);
+    if (st == MAST_OK)
+        st = mast_extract_answer(a, question, out->sources, out->n_sources,
+                                 MAST_ASK_MAX_SENTENCES, &ex);
+    /* sources: the top k, then the deeper passages the answer cites */
+    size_t number[MAST_MAX_K] = {0}, n_kept = out->n_sources < k ? out->n_sources : k;
+    for (size_t i = 0; i < n_kept; i++)
+        number[i] = i + 1;
+    for (size_t i = 0; st == MAST_OK && i < ex.n_sentences; i++) {
+        size_t p = ex.passage[i];
+        if (number[p])
+            continue;
+        mast_result moved = out->sources[p];   /* move passage p to slot n_kept */
+        memmove(out->sources + n_kept + 1, out->sources + n_kept,
+                (p - n_kept) * sizeof *out->sources);
+        for (size_t q = p; q > n_kept; q--)
+            number[q] = number[q - 1];
+        out->sources[n_kept] = moved;
+        out->sources[n_kept].rank = (int)n_kept + 1;
+        number[n_kept] = n_kept + 1;
+        for (size_t j = 0; j < ex.n_sentences; j++)   /* passages shifted by one */
+            if (ex.passage[j] >= n_kept && ex.passage[j] < p)
+                ex.passage[j]++;
+            else if (ex.passage[j] == p)
+                ex.passage[j] = n_kept;
+        n_kept++;
+    }
+    for (size_t i = 0; st == MAST_OK && i < ex.n_sentences; i++)
+        st = mast_buf_printf(&b, "%s%s [%zu]", i ? " " : "", ex.sentence[i],
+                             number[ex.passage[i]]);
     if (st == MAST_OK && b.len == 0)
         st = mast_buf_printf(&b, "No passage in collection '%s' matches the question.",
                              collection);
+    if (st == MAST_OK) {   /* the passages past the sources are dropped */
+        for (size_t i = n_kept; i < out->n_sources; i++) {
+            mast_result *x = &out->sources[i];
+            free(x->uri);
+            free(x->title);
+            free(x->heading);
+            free(x->text);
+        }
+        out->n_sources = n_kept;
+    }
     mast_trace_attr_int(trace, "n_sources", (int64_t)out->n_sources);
-    mast_trace_attr_int(trace, "n_candidate_sentences", (int64_t)n);
+    mast_trace_attr_int(trace, "n_candidate_sentences", (int64_t)ex.n_candidates);
     mast_trace_span_end(trace, st);
-    free(list);
-    for (size_t i = 0; prose && i < out->n_sources; i++)
-        free(prose[i]);
-    free(prose);
-    for (size_t i = 0; i < q.n; i++)
-        free(q.items[i]);
+    mast_extract_free(&ex);
     mast_analyzer_free(a);
+    free(language);
     if (st != MAST_OK) {
         mast_buf_free(&b);
         mast_answer_free(out);

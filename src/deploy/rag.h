@@ -4,8 +4,10 @@
 ** ask = retrieve the top k passages, then answer from them with numbered
 ** [n] citations. With a generator, it writes the answer from the numbered
 ** passages (a system message asks it to use only them and cite them as
-** [n]); without one the answer is extractive: the passages' sentences that
-** best cover the question's terms, each cited, and the answer says so.
+** [n]); without one the answer is extractive (deploy/extract.h): the best
+** whole sentences of the top MAST_ASK_CANDIDATES passages, each cited, and
+** the answer says so. The sources are the top k passages and then any deeper
+** passage the extractive answer cites.
 */
 #ifndef MAST_DEPLOY_RAG_H
 #define MAST_DEPLOY_RAG_H
@@ -15,6 +17,7 @@
 
 #define MAST_ASK_DEFAULT_K 5
 #define MAST_ASK_MAX_SENTENCES 3
+#define MAST_ASK_CANDIDATES 20   /* passages an extractive answer picks sentences from */
 
 typedef struct mast_answer {
     char *answer;              /* owned; cites sources as [n] */

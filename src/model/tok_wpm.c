@@ -30,7 +30,7 @@ static int is_chinese(int32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
            (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
-           (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+           (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||   /* sic: HF's */
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
@@ -46,8 +46,9 @@ static int is_punct(int32_t cp)
 static int is_control_or_mark(int32_t cp)
 {
     utf8proc_category_t c = utf8proc_category(cp);
+    /* Cc Cf Cs Co and the marks; unassigned code points (Cn) are kept, as llama.cpp does */
     return (c >= UTF8PROC_CATEGORY_CC && c <= UTF8PROC_CATEGORY_CO) ||
-           c == UTF8PROC_CATEGORY_CN || (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME);
+           (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME);
 }
 
 /* Greedy longest-match of one word (with its "▁" prefix). */
@@ -88,8 +89,10 @@ mast_status mast_wpm_encode(const mast_tokenizer *t, const char *text, size_t le
         utf8proc_ssize_t k = cp < 0 ? 0
                                     : utf8proc_decompose_char(cp, buf, 32, UTF8PROC_DECOMPOSE,
                                                               &last);
-        for (utf8proc_ssize_t m = 0; m < k && m < 32; m++)
-            cps[n_cps++] = buf[m];
+        /* llama.cpp's "NFD" keeps one code point: the first of the canonical
+        ** decomposition (é -> e; a Hangul syllable -> its leading consonant) */
+        if (k > 0)
+            cps[n_cps++] = buf[0];
     }
     /* canonical ordering of marks does not matter: they are all dropped */
     mast_buf word = {0};

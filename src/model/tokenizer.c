@@ -113,6 +113,7 @@ void mast_tokenizer_free(mast_tokenizer *t)
     free(t->specials);
     mast_strmap_free(&t->by_text);
     mast_strmap_free(&t->merges);
+    free(t->eog);
     for (size_t i = 0; i < t->n_regex; i++)
         pcre2_code_free(t->regex[i]);
     free(t);
@@ -218,6 +219,96 @@ static mast_status set_strip_attributes(mast_tokenizer *t, const mast_gguf *g)
     return MAST_OK;
 }
 
+/* ---- llama.cpp's rules by token text ----
+**
+** llama.cpp (src/llama-vocab.cpp, b10573) recognizes end-of-generation and
+** fill-in-the-middle tokens by their text and forces them to CONTROL whatever
+** type the file gives them, so that ordinary text holding "</s>" is not
+** parsed into that token unless special tokens are parsed. The lists are its
+** facts, cited; the code is ours. */
+
+static const char *const eog_names[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[", NULL};
+
+/* one forced per kind, and only when the metadata names none; the last three are also EOG */
+static const struct fim_kind {
+    const char *key;
+    const char *names[9];
+} fim_kinds[] = {
+    {"tokenizer.ggml.fim_pre_id", {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+      "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>", "<PRE>", "\xe2\x96\x81<PRE>",
+      "<|code_prefix|>", "<|prefix|>", NULL}},
+    {"tokenizer.ggml.fim_suf_id", {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+      "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>", "<SUF>", "\xe2\x96\x81<SUF>",
+      "<|code_suffix|>", "<|suffix|>", NULL}},
+    {"tokenizer.ggml.fim_mid_id", {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+      "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", "<MID>", "\xe2\x96\x81<MID>",
+      "<|code_middle|>", "<|middle|>", NULL}},
+    {"tokenizer.ggml.fim_pad_id", {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL}},
+    {"tokenizer.ggml.fim_rep_id", {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>",
+      "<reponame>", NULL}},
+    {"tokenizer.ggml.fim_sep_id", {"<|file_sep|>", NULL}},
+};
+
+static int32_t find_name(const mast_tokenizer *t, const char *name)
+{
+    return tok_find(t, name, strlen(name));
+}
+
+/* llama.cpp adds the CONTROL attribute; a user-defined token so marked is never
+** matched in ordinary text, so it is CONTROL here (unknown tokens stay unknown) */
+static void force_control(mast_tokenizer *t, int32_t id)
+{
+    if (t->types[id] != MAST_TOKEN_UNKNOWN)
+        t->types[id] = MAST_TOKEN_CONTROL;
+}
+
+static mast_status apply_name_rules(mast_tokenizer *t, const mast_gguf *g)
+{
+    if (!(t->eog = calloc(t->n_vocab ? t->n_vocab : 1, 1)))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < sizeof fim_kinds / sizeof *fim_kinds; k++) {
+        uint32_t given;
+        int32_t id = mast_gguf_get_u32(g, fim_kinds[k].key, &given) == MAST_OK &&
+                             given < t->n_vocab ? (int32_t)given : -1;
+        /* llama.cpp takes the first name it meets in a hash map; the first in its list here */
+        for (size_t i = 0; id < 0 && fim_kinds[k].names[i]; i++)
+            if ((id = find_name(t, fim_kinds[k].names[i])) >= 0)
+                force_control(t, id);
+        if (id >= 0 && k >= 3)
+            t->eog[id] = 1;   /* pad, repo and file separator end a generation */
+    }
+    for (size_t i = 0; eog_names[i]; i++) {
+        int32_t id = find_name(t, eog_names[i]);
+        if (id >= 0) {
+            force_control(t, id);
+            t->eog[id] = 1;
+        }
+    }
+    /* its exceptions: harmony's message markers stay text-like */
+    static const char *const plain[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
+    for (size_t i = 0; i < 4; i++) {
+        int32_t id = find_name(t, plain[i]);
+        if (id >= 0)
+            t->types[id] = MAST_TOKEN_USER_DEFINED;
+    }
+    int32_t end = find_name(t, "<|end|>");
+    int has_call = find_name(t, "<|call|>") >= 0 || find_name(t, "<|calls|>") >= 0;
+    if (end >= 0 && has_call && (find_name(t, "<|return|>") >= 0 || find_name(t, "<|flush|>") >= 0)) {
+        t->types[end] = MAST_TOKEN_USER_DEFINED;
+        t->eog[end] = 0;
+    }
+    int32_t s_end = find_name(t, "</s>");
+    if (s_end >= 0 && find_name(t, "<|tool_response>") >= 0) {
+        t->types[s_end] = MAST_TOKEN_NORMAL;
+        t->eog[s_end] = 0;
+    }
+    return MAST_OK;
+}
+
 static int cmp_special(const void *a, const void *b, void *ctx)
 {
     const mast_tokenizer *t = ctx;
@@ -290,6 +381,8 @@ mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
 #undef IS
     if (st == MAST_OK)
         st = load_vocab(t, g);
+    if (st == MAST_OK)
+        st = apply_name_rules(t, g);
     if (st == MAST_OK)
         st = cache_specials(t);
     if (st == MAST_OK)
@@ -559,17 +652,7 @@ bool mast_tokenizer_is_eog(const mast_tokenizer *t, int32_t id)
 {
     if (id < 0 || (size_t)id >= t->n_vocab)
         return false;
-    if (id == t->eos || id == t->eot)
-        return true;
-    if (t->types[id] != MAST_TOKEN_CONTROL && t->types[id] != MAST_TOKEN_USER_DEFINED)
-        return false;
-    /* the end-of-turn markers of the chat templates (llama.cpp's list) */
-    static const char *const eog[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                      "<|endoftext|>", "<|end_of_text|>", "<EOT>", "</s>"};
-    for (size_t i = 0; i < sizeof eog / sizeof *eog; i++)
-        if (t->len[id] == strlen(eog[i]) && memcmp(tok_text(t, id), eog[i], t->len[id]) == 0)
-            return true;
-    return false;
+    return id == t->eos || id == t->eot || t->eog[id];
 }
 
 const char *mast_tokenizer_text(const mast_tokenizer *t, int32_t id, size_t *len)

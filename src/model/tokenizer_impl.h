@@ -22,6 +22,7 @@ struct mast_tokenizer {
     float *scores;
     int32_t *types;
     uint8_t *strip;            /* per token: STRIP_LEFT | STRIP_RIGHT */
+    uint8_t *eog;              /* per token: ends a generation (llama.cpp's end-of-generation set) */
     mast_strmap by_text;       /* token text -> id */
     mast_strmap merges;        /* "left right" -> rank (BPE) */
     int32_t bos, eos, unk, sep, pad, cls, eot;

@@ -16,6 +16,7 @@
 #include "base/progress.h"
 #include "base/status.h"
 #include "data/collection.h"
+#include "deploy/rag.h"
 
 /* ---- metrics ---- */
 
@@ -431,6 +432,47 @@ static mast_status run_queries(mast_store *store, mast_retriever *r, int64_t col
     return st;
 }
 
+/* The number of the first "[n]" citation in an answer, or 0. */
+static size_t first_citation(const char *answer)
+{
+    for (const char *p = strchr(answer, '['); p; p = strchr(p + 1, '[')) {
+        char *end;
+        unsigned long n = strtoul(p + 1, &end, 10);
+        if (end > p + 1 && *end == ']' && n > 0)
+            return (size_t)n;
+    }
+    return 0;
+}
+
+/* answer_hit@1 over the judged queries (see eval.h). */
+static mast_status answer_pass(mast_store *store, mast_retriever *r, const beir *b,
+                               const char *collection, double *out)
+{
+    size_t n_eval = 0, hits = 0;
+    for (size_t i = 0; i < b->n_queries; i++) {
+        size_t n_judged;
+        const qrel_row *rows = qrels_of(b, b->query_ids[i], &n_judged);
+        int any_relevant = 0;
+        for (size_t j = 0; j < n_judged; j++)
+            any_relevant |= rows[j].q.score >= 1;
+        if (!any_relevant)
+            continue;
+        mast_answer ans;
+        MAST_TRY(mast_ask(r, store, collection, b->query_texts[i], MAST_ASK_DEFAULT_K, NULL, &ans));
+        n_eval++;
+        size_t n = first_citation(ans.answer);
+        const char *id = n && n <= ans.n_sources ? beir_id_of(b, ans.sources[n - 1].doc_id) : NULL;
+        for (size_t j = 0; id && j < n_judged; j++)
+            if (rows[j].q.score >= 1 && strcmp(rows[j].q.doc_id, id) == 0) {
+                hits++;
+                break;
+            }
+        mast_answer_free(&ans);
+    }
+    *out = n_eval ? (double)hits / (double)n_eval : 0;
+    return MAST_OK;
+}
+
 mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval_opts *opts,
                            mast_trace *trace, mast_eval_report *report)
 {
@@ -491,6 +533,9 @@ mast_status mast_eval_beir(mast_store *store, mast_retriever *r, const mast_eval
                                    .exhaustive = opts->exhaustive, .bm25_stats = &report->bm25};
         st = run_queries(store, r, collection_id, &b, opts->progress, &search, opts->min_seconds,
                          report);
+        report->answer_hit_1 = -1;
+        if (st == MAST_OK && opts->answers)
+            st = answer_pass(store, r, &b, report->collection, &report->answer_hit_1);
         mast_trace_attr_int(trace, "n_queries", (int64_t)report->n_queries);
         mast_trace_attr_double(trace, "ndcg@10", report->mean.ndcg_10);
         mast_trace_span_end(trace, st);

@@ -11,6 +11,8 @@
 **   MRR@10    1 / rank of the first relevant document in the top 10, else 0
 **   MAP@100   map_cut_100: sum of precision@r over the ranks r <= 100 that
 **             hold a relevant document, divided by all relevant documents
+**   answer_hit@1  (not trec_eval's) the extractive `ask` of the query, k 5:
+**             1 when its first cited sentence comes from a relevant document
 */
 #ifndef MAST_OBSERVE_EVAL_H
 #define MAST_OBSERVE_EVAL_H
@@ -44,6 +46,7 @@ typedef struct mast_eval_opts {
     double min_seconds;        /* repeat the queries until their time reaches this, for qps */
     double title_weight;       /* BM25 title vs body weight (0 = 1) */
     int exhaustive;            /* BM25 without pruning (the reference; same results) */
+    int answers;               /* also ask every query extractively: answer_hit@1 */
     int progress;
 } mast_eval_opts;
 
@@ -66,6 +69,9 @@ typedef struct mast_eval_report {
     mast_ingest_stats ingest;
     mast_bm25_stats bm25;       /* postings of the query terms and those BM25 decoded, top 10 */
     double qps_top10;           /* queries per second for the top 10 chunks (one pass) */
+    double answer_hit_1;        /* with opts.answers: the share of the evaluated queries whose
+                                   extractive answer's first cited sentence comes from a
+                                   relevant document (-1 when not measured) */
     char collection[80];
 } mast_eval_report;
 

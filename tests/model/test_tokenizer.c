@@ -6,6 +6,7 @@
 #include "base/mmap.h"
 #include "model/tokenizer.h"
 #include "test.h"
+#include "tokenizer_llamacpp_cases.h"
 
 #define SEP "\n__ggml_vocab_test__\n"
 
@@ -230,8 +231,42 @@ static void test_oracle_token_ids(void)
     check_oracle("tiny-bert-random.json", "sentences", "text");
 }
 
+/* Defects: phi-3's "</s>" in ordinary text became the token (llama.cpp forces
+** end-of-generation names to CONTROL), deepseek-coder's FIM names likewise,
+** and WordPiece split Hangul syllables into every jamo (llama.cpp keeps the
+** first code point of the decomposition). */
+static void test_llamacpp_ids_beyond_the_test_vectors(void)
+{
+    size_t n = sizeof llamacpp_cases / sizeof *llamacpp_cases, bad = 0;
+    const char *loaded = NULL;
+    mast_tokenizer *t = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const llamacpp_case *c = &llamacpp_cases[i];
+        if (!loaded || strcmp(loaded, c->vocab) != 0) {
+            mast_tokenizer_free(t);
+            t = load(c->vocab);
+            loaded = c->vocab;
+            REQUIRE(t);
+        }
+        mast_tokens ids = {0};
+        REQUIRE(mast_tokenize(t, c->text, strlen(c->text), false, c->parse_special, &ids) == MAST_OK);
+        char got[4096] = "";
+        size_t len = 0;
+        for (size_t k = 0; k < ids.n && len < sizeof got - 16; k++)
+            len += (size_t)snprintf(got + len, sizeof got - len, k ? " %d" : "%d", ids.ids[k]);
+        if (strcmp(got, c->ids) != 0 && bad++ < 10)
+            fprintf(stderr, "  %s%s \"%s\": llama.cpp %s, mast %s\n", c->vocab,
+                    c->parse_special ? " (parse special)" : "", c->text, c->ids, got);
+        mast_tokens_free(&ids);
+    }
+    mast_tokenizer_free(t);
+    fprintf(stderr, "  %zu strings over 12 vocabularies, %zu differ\n", n, bad);
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
+    RUN(test_llamacpp_ids_beyond_the_test_vectors);
     RUN(test_every_vocab_test_vector_matches);
     RUN(test_byte_level_decode_round_trips);
     RUN(test_spm_adds_bos_and_parses_special_only_when_asked);
