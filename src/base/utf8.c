@@ -124,7 +124,7 @@ mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars, ma
             i++;
             continue;
         }
-        int32_t cp;
+        int32_t cp = 0;
         size_t n = c < 0x80 ? 1 : mast_utf8_decode(text + i, len - i, &cp);
         if (chars + (size_t)pending_space + 1 > max_chars) {
             cut = 1;
@@ -137,7 +137,10 @@ mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars, ma
             chars++;
             pending_space = 0;
         }
-        MAST_TRY(mast_buf_append(out, text + i, n));
+        if (c >= 0x80 && cp < 0)   /* an invalid byte shows as U+FFFD: the preview is valid UTF-8 */
+            MAST_TRY(mast_buf_append(out, "\xef\xbf\xbd", 3));
+        else
+            MAST_TRY(mast_buf_append(out, text + i, n));
         chars++;
         i += n;
     }
@@ -150,7 +153,8 @@ mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars, ma
     if (space_len > 0 && space_chars + 3 <= max_chars && space_chars * 3 >= chars * 2) {
         out->len = space_len;   /* a word boundary that keeps most of the text */
     } else {
-        for (size_t drop = chars + 3 > max_chars ? chars + 3 - max_chars : 0; drop > 0; drop--) {
+        for (size_t drop = chars + 3 > max_chars ? chars + 3 - max_chars : 0;
+             drop > 0 && out->len > 0; drop--) {
             do
                 out->len--;
             while (out->len > 0 && ((unsigned char)out->data[out->len] & 0xC0) == 0x80);

@@ -214,6 +214,11 @@ static void test_preview_cuts_on_character_and_word_boundaries(void)
     const char *word = "caf\xc3\xa9" "caf\xc3\xa9" "caf\xc3\xa9";
     REQUIRE(mast_utf8_preview(word, strlen(word), 7, &b) == MAST_OK);
     CHECK_EQ_STR(mast_buf_cstr(&b), "caf\xc3\xa9...");
+    /* invalid bytes show as U+FFFD, and cutting a run of them stays in bounds (fuzzed) */
+    const char bad[] = "\x97\x97\x97\x97\x97\x97";
+    REQUIRE(mast_utf8_preview(bad, 6, 5, &b) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&b), "\xef\xbf\xbd\xef\xbf\xbd...");
+    CHECK(mast_utf8_valid(b.data, b.len, NULL));
     mast_buf_free(&b);
 }
 

@@ -5,7 +5,8 @@
 # fuzz_gguf's seeds are three GGUF files of the shared data (a model and two
 # vocabularies); fuzz_vindex's are small vector index files of every type, storage and
 # metric, written by the mast binary of the same build; fuzz_postings's are the BM25
-# segments that binary writes for a few small documents. A crash leaves its input in
+# segments that binary writes for a few small documents; fuzz_api's are the request
+# bodies in tests/fuzz/seeds/api. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +16,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings mast >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api mast >/dev/null
 DATA="${MAST_SHARED_DATA:-../shared/data}"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
@@ -58,3 +59,8 @@ cd build-fuzz
   -print_final_stats=1 "$VCORPUS" 2>&1 | tail -15
 ./tests/fuzz_postings -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
   -print_final_stats=1 "$PCORPUS" 2>&1 | tail -15
+ACORPUS="$CORPUS/api"
+mkdir -p "$ACORPUS"
+cp ../tests/fuzz/seeds/api/* "$ACORPUS/"
+./tests/fuzz_api -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+  -print_final_stats=1 "$ACORPUS" 2>&1 | tail -15
