@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/status.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
 #include "data/store_traces.h"
@@ -17,7 +18,7 @@ static const char traces_help[] =
     "\n"
     "Lists the most recent traces (every ingest, search, ask, eval and HTTP request records\n"
     "one), newest first; 'show' prints one trace as a tree of spans with durations and\n"
-    "attributes. ID may be any unique prefix of the trace id.\n"
+    "attributes. ID may be any unique prefix of the trace id, or 'last' for the newest.\n"
     "\n"
     "Options:\n"
     "  -n N                    number of traces to list (default 20)\n"
@@ -124,9 +125,21 @@ int cmd_traces(int argc, char **argv)
     mast_status st = cli_open_store_read(db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
-    json_t *out = NULL;
-    st = show_id ? mast_store_trace_get(store, show_id, &out)
-                 : mast_store_trace_list(store, (int)limit, &out);
+    json_t *out = NULL, *last = NULL;
+    char last_id[64] = "";
+    if (show_id && strcmp(show_id, "last") == 0) {   /* the newest trace */
+        st = mast_store_trace_list(store, 1, &last);
+        const char *id = st == MAST_OK ? json_string_value(json_object_get(json_array_get(last, 0), "id")) : NULL;
+        if (st == MAST_OK && !id)
+            st = mast_fail(MAST_ERR_NOT_FOUND, "no traces yet");
+        if (id)
+            snprintf(last_id, sizeof last_id, "%s", id);
+        json_decref(last);
+        show_id = last_id;
+    }
+    if (st == MAST_OK)
+        st = show_id ? mast_store_trace_get(store, show_id, &out)
+                     : mast_store_trace_list(store, (int)limit, &out);
     mast_store_close(store);
     if (st != MAST_OK)
         return cli_fail_arg(st);   /* an ID that is not hex is a bad argument */
