@@ -267,14 +267,14 @@ int cmd_collection(int argc, char **argv)
         return cli_usage("collection", "--metric goes with --dim");
     mast_store *store;
     mast_status st = cli_open_store(db, &store);
-    int64_t id;
-    if (st == MAST_OK && language)
-        st = mast_collection_set_language(store, name, language);
-    if (st == MAST_OK && dim)
-        st = mast_collection_set_vectors(store, name, (int)dim, metric);
-    if (st == MAST_OK)
-        st = model ? mast_collection_set_embedder(store, name, model, reembed)
-                   : mast_store_collection_ensure(store, name, &id);
+    mast_collection_options co = MAST_COLLECTION_OPTIONS_INIT;
+    co.language = language;
+    co.dim = (int)dim;
+    co.metric = metric;
+    if (st == MAST_OK)   /* a model change needs --reembed: mast_collection_set_embedder asks it */
+        st = mast_collection_create(store, name, &co);
+    if (st == MAST_OK && model)
+        st = mast_collection_set_embedder(store, name, model, reembed);
     mast_store_close(store);
     if (st != MAST_OK)
         return cli_fail_arg(st);   /* a bad name or language is a bad argument */

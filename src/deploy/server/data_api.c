@@ -11,7 +11,6 @@
 #include "data/collection.h"
 #include "data/ingest/ingest.h"
 #include "data/store_traces.h"
-#include "data/textindex/analyzer.h"
 #include "deploy/api.h"
 #include "deploy/server/http.h"
 
@@ -98,39 +97,22 @@ static http_reply create_collection(http_ctx *c, const http_request *req)
         st = mast_fail(MAST_ERR_EXISTS, "collection '%s' already exists", json_string_value(name));
     else if (dim && !json_is_integer(dim))
         st = mast_fail(MAST_ERR_INVALID, "\"dim\" must be an integer");
-    else if (metric && !dim)
-        st = mast_fail(MAST_ERR_INVALID, "\"metric\" goes with \"dim\" (the documents' own vectors)");
-    else if (model && dim)
-        st = mast_fail(MAST_ERR_INVALID, "give \"embed_model\" (mast embeds the text) or \"dim\" "
-                       "(documents bring their vectors), not both");
-    const char *fields_bad[] = {"embed_model", "language", "metric"};
+    else if (dim && (json_integer_value(dim) < 1 || json_integer_value(dim) > MAST_MAX_VECTOR_DIM))
+        st = mast_fail(MAST_ERR_INVALID, "\"dim\" must be from 1 to %d", MAST_MAX_VECTOR_DIM);
+    const char *string_fields[] = {"embed_model", "language", "metric"};
     for (size_t i = 0; st == MAST_OK && i < 3; i++) {
-        json_t *v = json_object_get(body, fields_bad[i]);
+        json_t *v = json_object_get(body, string_fields[i]);
         if (v && !json_is_string(v))
-            st = mast_fail(MAST_ERR_INVALID, "\"%s\" must be a string", fields_bad[i]);
+            st = mast_fail(MAST_ERR_INVALID, "\"%s\" must be a string", string_fields[i]);
     }
     const char *n = json_is_string(name) ? json_string_value(name) : "";
-    /* validate everything before anything is created */
-    if (st == MAST_OK && language) {
-        mast_analyzer *a;
-        if ((st = mast_analyzer_open(&a, language)) == MAST_OK)
-            mast_analyzer_free(a);
-    }
-    int created = 0;
-    if (st == MAST_OK && (st = mast_store_collection_ensure(c->store, n, &id)) == MAST_OK)
-        created = 1;
-    if (st == MAST_OK && language)
-        st = mast_collection_set_language(c->store, n, language);
-    if (st == MAST_OK && dim)
-        st = mast_collection_set_vectors(c->store, n, (int)json_integer_value(dim), metric);
-    if (st == MAST_OK && model)
-        st = mast_collection_set_embedder(c->store, n, model, 0);
-    if (st != MAST_OK && created) {   /* a half-made collection is not left behind */
-        char *msg = strdup(mast_errmsg());
-        mast_store_collection_delete(c->store, id);
-        mast_fail(st, "%s", msg ? msg : "");
-        free(msg);
-    }
+    mast_collection_options co = MAST_COLLECTION_OPTIONS_INIT;
+    co.embed_model = model;
+    co.language = language;
+    co.dim = dim ? (int)json_integer_value(dim) : 0;
+    co.metric = metric;
+    if (st == MAST_OK)
+        st = mast_collection_create(c->store, n, &co);   /* the C API's own checks and cleanup */
     http_reply r = st == MAST_OK ? show_collection(c, n, 201) : http_status_error(st);
     json_decref(body);   /* n points into it */
     return r;
