@@ -6,6 +6,7 @@
 ** number applied. A database from a newer mast is refused rather than touched.
 */
 #include "data/store.h"
+#include "data/store_impl.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -11,7 +11,6 @@
 #ifndef MAST_DATA_STORE_H
 #define MAST_DATA_STORE_H
 
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "base/hash.h"
@@ -20,11 +19,9 @@
 #define MAST_STORE_SCHEMA_VERSION 2
 #define MAST_DEFAULT_DB "mast.db"
 
-struct mast_store {
-    sqlite3 *db;
-    char *path;
-    int readonly;     /* opened read-only: writes fail, traces and index files are not saved */
-};
+/* struct mast_store is private to src/data/store*.c (store_impl.h): nothing
+** else sees the SQLite connection, so that the store can have another engine
+** behind this interface. */
 
 /* The database path a command should use: `flag` (from --db) if given, else
 ** $MAST_DB, else "mast.db". Never NULL. */
@@ -37,16 +34,13 @@ const char *mast_store_default_path(const char *flag);
 mast_status mast_store_open_existing(mast_store **out, const char *path);
 int mast_store_readonly(const mast_store *store);
 
-/* Runs one SQL statement without results; errors carry the SQLite message. */
-mast_status mast_store_exec(mast_store *store, const char *sql);
 mast_status mast_store_begin(mast_store *store);   /* BEGIN IMMEDIATE */
 mast_status mast_store_commit(mast_store *store);
 void mast_store_rollback(mast_store *store);
 
 /* Formats the current SQLite error of the store into the thread message. */
 mast_status mast_store_error(mast_store *store, const char *what);
-/* Prepares a statement; errors carry the SQLite message (store*.c only). */
-mast_status mast_store_prepare(mast_store *store, const char *sql, sqlite3_stmt **stmt);
+
 
 /* ---- collections ---- */
 
@@ -196,5 +190,12 @@ typedef struct mast_chunk_info {
 mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_info **out,
                                   size_t *n);
 void mast_chunk_infos_free(mast_chunk_info *chunks, size_t n);
+
+/* Calls fn(ctx, doc_id, value) for every document of a collection that came
+** from `source`, in id order, with its metadata's value at `key` as text ("" when
+** absent). fn returns non-zero to stop; it must not write to the store. */
+typedef int (*mast_doc_meta_fn)(void *ctx, int64_t doc_id, const char *value);
+mast_status mast_store_doc_meta_scan(mast_store *store, int64_t collection_id, const char *source,
+                                     const char *key, mast_doc_meta_fn fn, void *ctx);
 
 #endif

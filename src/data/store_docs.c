@@ -7,7 +7,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
-#include "data/store.h"
+#include "data/store_impl.h"
 
 static char *dup_text(sqlite3_stmt *stmt, int col)
 {
@@ -234,4 +234,26 @@ void mast_chunk_infos_free(mast_chunk_info *chunks, size_t n)
         free(chunks[i].heading);
     }
     free(chunks);
+}
+
+mast_status mast_store_doc_meta_scan(mast_store *store, int64_t collection_id, const char *source,
+                                     const char *key, mast_doc_meta_fn fn, void *ctx)
+{
+    sqlite3_stmt *stmt;
+    MAST_TRY(mast_store_prepare(store, "SELECT id, CAST(json_extract(metadata, '$.\"' ||"
+                                       " replace(?3, '\"', '\"\"') || '\"') AS TEXT) FROM documents"
+                                       " WHERE collection_id = ?1 AND source = ?2 ORDER BY id", &stmt));
+    sqlite3_bind_int64(stmt, 1, collection_id);
+    sqlite3_bind_text(stmt, 2, source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, key, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(stmt, 1);
+        if (fn(ctx, sqlite3_column_int64(stmt, 0), v ? (const char *)v : ""))
+            break;
+    }
+    mast_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? MAST_OK
+                                                           : mast_store_error(store, "cannot read documents");
+    sqlite3_finalize(stmt);
+    return st;
 }

@@ -6,6 +6,7 @@
 ** HTTP server print the same thing.
 */
 #include "data/store_traces.h"
+#include "data/store_impl.h"
 
 #include <stdlib.h>
 #include <string.h>

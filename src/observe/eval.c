@@ -231,43 +231,34 @@ static mast_status load_queries(beir *b, const char *path)
     return st;
 }
 
+typedef struct id_sink {
+    beir *b;
+    size_t cap_ids, cap_names;
+    int failed;
+} id_sink;
+
+static int add_doc_id(void *ctx, int64_t doc_id, const char *beir_id)
+{
+    id_sink *k = ctx;
+    beir *b = k->b;
+    if (!mast_grow_array((void **)&b->doc_ids, &k->cap_ids, b->n_docs + 1, sizeof *b->doc_ids) ||
+        !mast_grow_array((void **)&b->doc_beir_ids, &k->cap_names, b->n_docs + 1,
+                         sizeof *b->doc_beir_ids) ||
+        !(b->doc_beir_ids[b->n_docs] = strdup(beir_id))) {
+        k->failed = 1;
+        return 1;
+    }
+    b->doc_ids[b->n_docs++] = doc_id;
+    return 0;
+}
+
+/* Each document's BEIR id, kept by ingest in its metadata as "_id". */
 static mast_status load_doc_ids(beir *b, mast_store *store, int64_t collection_id,
                                 const char *source)
 {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, json_extract(metadata, '$._id') FROM documents"
-                           " WHERE collection_id = ? AND source = ? ORDER BY id",
-                           -1, &stmt, NULL) != SQLITE_OK)
-        return mast_store_error(store, "cannot read document ids");
-    sqlite3_bind_int64(stmt, 1, collection_id);
-    sqlite3_bind_text(stmt, 2, source, -1, SQLITE_STATIC);
-    size_t cap = 0;
-    mast_status st = MAST_OK;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (b->n_docs == cap) {
-            cap = cap ? cap * 2 : 1024;
-            int64_t *p1 = realloc(b->doc_ids, cap * sizeof *p1);
-            if (p1)
-                b->doc_ids = p1;
-            char **p2 = p1 ? realloc(b->doc_beir_ids, cap * sizeof *p2) : NULL;
-            if (p2)
-                b->doc_beir_ids = p2;
-            if (!p1 || !p2) {
-                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-                break;
-            }
-        }
-        const unsigned char *id = sqlite3_column_text(stmt, 1);
-        b->doc_ids[b->n_docs] = sqlite3_column_int64(stmt, 0);
-        b->doc_beir_ids[b->n_docs] = strdup(id ? (const char *)id : "");
-        b->n_docs++;
-    }
-    if (st == MAST_OK && rc != SQLITE_DONE)
-        st = mast_store_error(store, "cannot read document ids");
-    sqlite3_finalize(stmt);
-    return st;
+    id_sink k = {b, 0, 0, 0};
+    MAST_TRY(mast_store_doc_meta_scan(store, collection_id, source, "_id", add_doc_id, &k));
+    return k.failed ? mast_fail(MAST_ERR_NOMEM, "out of memory") : MAST_OK;
 }
 
 static const char *beir_id_of(const beir *b, int64_t doc_id)

@@ -5,6 +5,7 @@
 #include "data/collection.h"
 #include "data/ingest/ingest.h"
 #include "data/retrieve.h"
+#include "data/store_impl.h"   /* white-box: the test reads the tables */
 #include "data/vindex/vindex.h"
 #include "model/synth.h"
 #include "test.h"

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "data/store.h"
+#include "data/store_impl.h"   /* white-box: the test reads the tables */
 #include "data/store_traces.h"
 #include "test.h"
 

@@ -849,7 +849,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     memset(stats, 0, sizeof *stats);
     int64_t t0 = mast_mono_us();
     run r = {.store = store, .opts = opts ? opts : &default_opts, .stats = stats};
-    r.store_path = realpath(store->path, NULL);
+    r.store_path = realpath(mast_store_path(store), NULL);
     mast_trace_span_begin(trace, "ingest.walk");
     mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
     if (st == MAST_OK)
