@@ -49,11 +49,11 @@ typedef enum mast_search_mode {
     MAST_MODE_HYBRID,   /* bm25 and dense fused by reciprocal rank (k = 60) */
 } mast_search_mode;
 
-/* The file of a collection's vector index, "<database>-c<id>.vix" (malloc'ed),
+/* The file of a collection's vector index, "<database>.idx/c<id>.vix" (malloc'ed),
 ** or NULL for a database without a file. */
 char *mast_retrieve_vindex_path(mast_store *store, int64_t collection_id);
 
-/* The file of a collection's BM25 index, "<database>-c<id>.tix" (the
+/* The file of a collection's BM25 index, "<database>.idx/c<id>.tix" (the
 ** manifest; segments are "<that>-<n>"), or NULL for a database without a file. */
 char *mast_retrieve_tindex_path(mast_store *store, int64_t collection_id);
 
