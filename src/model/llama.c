@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "model/attention.h"
 #include "model/gemm.h"
 #include "model/matmul.h"
 #include "model/quant.h"
@@ -18,7 +19,6 @@
 #include "model/vecmath.h"
 #include "model/weights.h"
 
-#include <immintrin.h>
 
 typedef struct tensor {
     mast_dtype type;
@@ -468,175 +468,6 @@ typedef struct attn_job {
     atomic_int failed;   /* attend_gemm: a product could not get its packing memory */
 } attn_job;
 
-/* q . k and o += w * v over one head (D floats), k and v as the cache holds
-** them. The SIMD forms keep 8 lanes of partial sums. */
-__attribute__((target("avx2,fma,f16c"))) static float dot_simd(const float *q, const void *k,
-                                                               int D, bool f16)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < D; i += 8) {
-        __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)k + i)))
-                        : _mm256_loadu_ps((const float *)k + i);
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv, acc);
-    }
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void axpy_simd(float *o, float w, const void *v,
-                                                               int D, bool f16)
-{
-    __m256 wv = _mm256_set1_ps(w);
-    for (int i = 0; i < D; i += 8) {
-        __m256 x = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)v + i)))
-                       : _mm256_loadu_ps((const float *)v + i);
-        _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, x, _mm256_loadu_ps(o + i)));
-    }
-}
-
-/* s[0..8) = q . k(p) for 8 consecutive positions (rows `stride` bytes
-** apart): eight FMA chains, then one transposing reduction for all eight. */
-__attribute__((target("avx2,fma,f16c"))) static void dot8_simd(const float *q, const unsigned char *k,
-                                                               size_t stride, int D, bool f16,
-                                                               float *s)
-{
-    __m256 acc[8];
-    for (int r = 0; r < 8; r++)
-        acc[r] = _mm256_setzero_ps();
-    for (int i = 0; i < D; i += 8) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        for (int r = 0; r < 8; r++) {
-            const unsigned char *row = k + (size_t)r * stride;
-            __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + i)))
-                            : _mm256_loadu_ps((const float *)row + i);
-            acc[r] = _mm256_fmadd_ps(qv, kv, acc[r]);
-        }
-    }
-    __m256 t0 = _mm256_hadd_ps(acc[0], acc[1]), t1 = _mm256_hadd_ps(acc[2], acc[3]);
-    __m256 t2 = _mm256_hadd_ps(acc[4], acc[5]), t3 = _mm256_hadd_ps(acc[6], acc[7]);
-    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-    _mm256_storeu_ps(s, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                                      _mm256_permute2f128_ps(u0, u1, 0x31)));
-}
-
-/* o = sum over positions p < n of w[p] * v(p), o held in registers: NV
-** vectors of 8 (a head size of 64 or 128), inlined with a constant NV. */
-__attribute__((target("avx2,fma,f16c"))) static inline void wsum_regs(float *o, const float *w,
-                                                                      const unsigned char *v,
-                                                                      size_t stride, int n, bool f16,
-                                                                      const int NV)
-{
-    __m256 acc[16];
-    for (int i = 0; i < NV; i++)
-        acc[i] = _mm256_setzero_ps();
-    for (int p = 0; p < n; p++) {
-        __m256 wv = _mm256_set1_ps(w[p]);
-        const unsigned char *row = v + (size_t)p * stride;
-        for (int i = 0; i < NV; i++) {
-            __m256 x = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + 8 * i)))
-                           : _mm256_loadu_ps((const float *)row + 8 * i);
-            acc[i] = _mm256_fmadd_ps(wv, x, acc[i]);
-        }
-    }
-    for (int i = 0; i < NV; i++)
-        _mm256_storeu_ps(o + 8 * i, acc[i]);
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void wsum64(float *o, const float *w,
-                                                            const unsigned char *v, size_t stride,
-                                                            int n, bool f16)
-{
-    wsum_regs(o, w, v, stride, n, f16, 8);
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void wsum128(float *o, const float *w,
-                                                             const unsigned char *v, size_t stride,
-                                                             int n, bool f16)
-{
-    wsum_regs(o, w, v, stride, n, f16, 16);
-}
-
-/* Grouped-query attention shares a KV head among G query heads: the forms
-** below convert each key and value once for all G (attend_group). Each
-** (query, position) and each output lane takes dot8_simd's and
-** wsum_regs' arithmetic, so the same bits as one head at a time. They
-** hold up to 16 accumulators, so they are built for AVX-512 (32 vector
-** registers; with AVX2's 16 they spill and lose what they save). */
-#define ATT_GROUP_MAX 4
-#define ATT_GROUP_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
-
-/* s[g * s_stride + r] = q_g . k(p + r), r < 4, g < G (q_g = q + g D) */
-ATT_GROUP_TARGET static inline void dot4_group(const float *q, const unsigned char *k, size_t stride, int D,
-                                               bool f16, float *s, size_t s_stride, const int G)
-{
-    __m256 acc[ATT_GROUP_MAX][4];
-    for (int g = 0; g < G; g++)
-        for (int r = 0; r < 4; r++)
-            acc[g][r] = _mm256_setzero_ps();
-    for (int i = 0; i < D; i += 8)
-        for (int r = 0; r < 4; r++) {
-            const unsigned char *row = k + (size_t)r * stride;
-            __m256 kv = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + i)))
-                            : _mm256_loadu_ps((const float *)row + i);
-            for (int g = 0; g < G; g++)
-                acc[g][r] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)g * D + i), kv, acc[g][r]);
-        }
-    for (int g = 0; g < G; g++) {   /* dot8_simd's reduction */
-        __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(acc[g][0], acc[g][1]), _mm256_hadd_ps(acc[g][2], acc[g][3]));
-        _mm_storeu_ps(s + (size_t)g * s_stride, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
-    }
-}
-
-/* o_g[0..32) = sum over p < n of w_g[p] v(p)[0..32), g < G (o_g = o + g D,
-** w_g = w + g w_stride) */
-ATT_GROUP_TARGET static inline void wsum32_group(float *o, int D, const float *w, size_t w_stride,
-                                                 const unsigned char *v, size_t stride, int n, bool f16,
-                                                 const int G)
-{
-    __m256 acc[ATT_GROUP_MAX][4];
-    for (int g = 0; g < G; g++)
-        for (int i = 0; i < 4; i++)
-            acc[g][i] = _mm256_setzero_ps();
-    for (int p = 0; p < n; p++) {
-        const unsigned char *row = v + (size_t)p * stride;
-        __m256 x[4];
-        for (int i = 0; i < 4; i++)
-            x[i] = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const mast_f16 *)row + 8 * i)))
-                       : _mm256_loadu_ps((const float *)row + 8 * i);
-        for (int g = 0; g < G; g++) {
-            __m256 wv = _mm256_set1_ps(w[(size_t)g * w_stride + (size_t)p]);
-            for (int i = 0; i < 4; i++)
-                acc[g][i] = _mm256_fmadd_ps(wv, x[i], acc[g][i]);
-        }
-    }
-    for (int g = 0; g < G; g++)
-        for (int i = 0; i < 4; i++)
-            _mm256_storeu_ps(o + (size_t)g * D + 8 * i, acc[g][i]);
-}
-
-/* One query token's G heads over a KV head's first n positions: attend's
-** blocks of 8 positions and its tail, softmax, weighted sum 32 lanes at a
-** time. G is a constant in each instance (attend_group). */
-ATT_GROUP_TARGET static inline void attend_heads(const float *q, float *o, float *s, size_t n_ctx,
-                                                 const unsigned char *K, const unsigned char *V, size_t st,
-                                                 int n, int D, bool f16, const int G)
-{
-    int p = 0;
-    for (; p + 8 <= n; p += 8)
-        for (int h = 0; h < 8; h += 4)
-            dot4_group(q, K + (size_t)(p + h) * st, st, D, f16, s + p + h, n_ctx, G);
-    for (; p < n; p++)
-        for (int g = 0; g < G; g++)
-            s[(size_t)g * n_ctx + (size_t)p] = dot_simd(q + (size_t)g * D, K + (size_t)p * st, D, f16);
-    float scale = 1.0f / sqrtf((float)D);
-    for (int g = 0; g < G; g++)
-        mast_vec_softmax(s + (size_t)g * n_ctx, (size_t)n, scale);
-    for (int c = 0; c < D; c += 32)
-        wsum32_group(o + c, D, s, n_ctx, V + (size_t)c * (f16 ? sizeof(mast_f16) : sizeof(float)), st, n, f16, G);
-}
-
 static float dot_plain(const float *q, const void *k, int D, bool f16)
 {
     float dot = 0;
@@ -667,32 +498,20 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
         int n = j->pos0 + t + 1;   /* attends to positions 0..pos0+t */
         const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
         const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
-        if (j->simd) {
-            int p = 0;
-            for (; p + 8 <= n; p += 8)
-                dot8_simd(q, K + (size_t)p * st, st, D, f16, s + p);
-            for (; p < n; p++)
-                s[p] = dot_simd(q, K + (size_t)p * st, D, f16);
-        } else
+        if (j->simd)
+            mast_attn_scores_avx2(q, K, st, n, D, f16, s);
+        else
             for (int p = 0; p < n; p++)
                 s[p] = dot_plain(q, K + (size_t)p * st, D, f16);
         mast_vec_softmax(s, (size_t)n, scale);
         float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
-        if (j->simd && D == 64) {
-            wsum64(o, s, V, st, n, f16);
-            continue;
-        }
-        if (j->simd && D == 128) {
-            wsum128(o, s, V, st, n, f16);
+        if (j->simd) {
+            mast_attn_wsum_avx2(o, s, V, st, n, D, f16);
             continue;
         }
         memset(o, 0, (size_t)D * sizeof *o);
-        if (j->simd)
-            for (int p = 0; p < n; p++)
-                axpy_simd(o, s[p], V + (size_t)p * st, D, f16);
-        else
-            for (int p = 0; p < n; p++)
-                axpy_plain(o, s[p], V + (size_t)p * st, D, f16);
+        for (int p = 0; p < n; p++)
+            axpy_plain(o, s[p], V + (size_t)p * st, D, f16);
     }
 }
 
@@ -712,11 +531,7 @@ static void attend_group(void *ctx, size_t begin, size_t end, int worker)
         int n = j->pos0 + t + 1;
         size_t first = (size_t)t * in->n_embd + (size_t)kvh * G * D;
         const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
-        switch (G) {
-        case 2: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 2); break;
-        case 3: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 3); break;
-        default: attend_heads(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, 4); break;
-        }
+        mast_attn_heads_avx512(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, G);
     }
 }
 
