@@ -3,6 +3,7 @@
 */
 #include "base/json.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,5 +81,33 @@ mast_status mast_json_check_fields(const json_t *obj, const char *const *allowed
         mast_buf_free(&list);
         return st;
     }
+    return MAST_OK;
+}
+
+mast_status mast_json_vector(const json_t *v, const char *what, size_t max, float **out,
+                             size_t *dim)
+{
+    *out = NULL;
+    *dim = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be a non-empty array of numbers", what);
+    size_t n = json_array_size(v);
+    if (n > max)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" has %zu numbers, more than the limit of %zu",
+                         what, n, max);
+    float *f = malloc(n * sizeof *f);
+    if (!f)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        double d = json_is_number(x) ? json_number_value(x) : NAN;
+        if (!isfinite(d) || fabs(d) > 3.4e38) {   /* a float's range */
+            free(f);
+            return mast_fail(MAST_ERR_INVALID, "\"%s\"[%zu] is not a finite number", what, i);
+        }
+        f[i] = (float)d;
+    }
+    *out = f;
+    *dim = n;
     return MAST_OK;
 }

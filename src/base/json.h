@@ -23,6 +23,11 @@ int64_t mast_json_get_int(const json_t *obj, const char *key, int64_t dflt);
 ** member of obj not in `allowed` (NULL-terminated). */
 mast_status mast_json_check_fields(const json_t *obj, const char *const *allowed, const char *what);
 
+/* A JSON array of 1..max finite numbers as floats (*out malloc'ed, *dim
+** numbers); MAST_ERR_INVALID names `what` and the first bad element. */
+mast_status mast_json_vector(const json_t *v, const char *what, size_t max, float **out,
+                             size_t *dim);
+
 /* Serialises compactly (or indented when `pretty`) and appends to b. */
 mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b);
 

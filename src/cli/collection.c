@@ -158,25 +158,7 @@ static int show(const char *db, const char *name, int json)
     else
         printf("embedding    none (BM25 only)\n");
     printf("language     %s\n", mast_json_get_str(o, "language", "english"));
-    json_t *idx = json_object_get(o, "index");
-    json_t *text = json_object_get(idx, "text"), *vix = json_object_get(idx, "vectors");
-    if (json_is_object(text))
-        printf("text index   %s: %lld segments, %lld chunks (%lld deleted), %lld bytes, data "
-               "version %lld\n", mast_json_get_str(text, "file", ""),
-               (long long)mast_json_get_int(text, "segments", 0),
-               (long long)mast_json_get_int(text, "chunks", 0),
-               (long long)mast_json_get_int(text, "deleted", 0),
-               (long long)mast_json_get_int(text, "bytes", 0),
-               (long long)mast_json_get_int(text, "data_version", 0));
-    else
-        printf("text index   none yet (built at the next search)\n");
-    if (json_is_object(vix))
-        printf("vector index %s: %s, %lld vectors (%lld deleted), %lld bytes in memory, data "
-               "version %lld\n", mast_json_get_str(vix, "file", ""),
-               mast_json_get_str(vix, "type", ""), (long long)mast_json_get_int(vix, "vectors", 0),
-               (long long)mast_json_get_int(vix, "deleted", 0),
-               (long long)mast_json_get_int(vix, "memory_bytes", 0),
-               (long long)mast_json_get_int(vix, "data_version", 0));
+    cli_print_index_files(json_object_get(o, "index"));
     json_decref(o);
     return 0;
 }

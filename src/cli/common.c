@@ -130,3 +130,30 @@ int cli_fusion_option(const char *cmd, int c, const char *arg, mast_fusion *f,
     default: return 0;
     }
 }
+
+void cli_print_index_files(json_t *idx)
+{
+    json_t *t = json_object_get(idx, "text"), *v = json_object_get(idx, "vectors");
+    if (json_is_object(t))
+        printf("text index   %s\n             %lld segments, %lld chunks, %lld deleted, %lld "
+               "postings, %lld bytes; reflects data version %lld\n",
+               mast_json_get_str(t, "file", ""), (long long)mast_json_get_int(t, "segments", 0),
+               (long long)mast_json_get_int(t, "chunks", 0),
+               (long long)mast_json_get_int(t, "deleted", 0),
+               (long long)mast_json_get_int(t, "postings", 0),
+               (long long)mast_json_get_int(t, "bytes", 0),
+               (long long)mast_json_get_int(t, "data_version", 0));
+    else
+        printf("text index   none yet (built at the next search)\n");
+    if (json_is_object(v))
+        printf("vector index %s\n             %s, %s, %lld dimensions, %lld vectors, %lld "
+               "deleted, %lld bytes in memory; reflects data version %lld\n",
+               mast_json_get_str(v, "file", ""), mast_json_get_str(v, "type", ""),
+               mast_json_get_str(v, "metric", ""), (long long)mast_json_get_int(v, "dim", 0),
+               (long long)mast_json_get_int(v, "vectors", 0),
+               (long long)mast_json_get_int(v, "deleted", 0),
+               (long long)mast_json_get_int(v, "memory_bytes", 0),
+               (long long)mast_json_get_int(v, "data_version", 0));
+    else
+        printf("vector index none (no vectors)\n");
+}

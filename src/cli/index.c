@@ -39,29 +39,7 @@ static const char index_help[] =
 static void print_index(const char *collection, int64_t version, json_t *idx)
 {
     printf("collection   %s (data version %lld)\n", collection, (long long)version);
-    json_t *t = json_object_get(idx, "text"), *v = json_object_get(idx, "vectors");
-    if (json_is_object(t))
-        printf("text index   %s\n             %lld segments, %lld chunks, %lld deleted, %lld "
-               "postings, %lld bytes; reflects data version %lld\n",
-               mast_json_get_str(t, "file", ""), (long long)mast_json_get_int(t, "segments", 0),
-               (long long)mast_json_get_int(t, "chunks", 0),
-               (long long)mast_json_get_int(t, "deleted", 0),
-               (long long)mast_json_get_int(t, "postings", 0),
-               (long long)mast_json_get_int(t, "bytes", 0),
-               (long long)mast_json_get_int(t, "data_version", 0));
-    else
-        printf("text index   none yet (built at the next search)\n");
-    if (json_is_object(v))
-        printf("vector index %s\n             %s, %s, %lld dimensions, %lld vectors, %lld "
-               "deleted, %lld bytes in memory; reflects data version %lld\n",
-               mast_json_get_str(v, "file", ""), mast_json_get_str(v, "type", ""),
-               mast_json_get_str(v, "metric", ""), (long long)mast_json_get_int(v, "dim", 0),
-               (long long)mast_json_get_int(v, "vectors", 0),
-               (long long)mast_json_get_int(v, "deleted", 0),
-               (long long)mast_json_get_int(v, "memory_bytes", 0),
-               (long long)mast_json_get_int(v, "data_version", 0));
-    else
-        printf("vector index none (no vectors)\n");
+    cli_print_index_files(idx);
 }
 
 int cmd_index(int argc, char **argv)

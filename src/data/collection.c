@@ -13,22 +13,32 @@
 #include "data/textindex/analyzer.h"
 
 
+/* The collection's config as a JSON object (never NULL on MAST_OK). */
+static mast_status load_config(mast_store *store, int64_t id, json_t **out)
+{
+    char *config = NULL;
+    MAST_TRY(mast_store_collection_config(store, id, &config));
+    json_t *c = json_loads(config, 0, NULL);
+    free(config);
+    if (!json_is_object(c)) {
+        json_decref(c);
+        c = json_object();
+    }
+    *out = c;
+    return c ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+}
+
 /* the config's string at obj.key (caller frees), or NULL */
 static mast_status config_string(mast_store *store, int64_t collection_id, const char *obj,
                                  const char *key, char **out)
 {
     *out = NULL;
-    char *config = NULL;
-    MAST_TRY(mast_store_collection_config(store, collection_id, &config));
-    json_t *c = json_loads(config, 0, NULL);
-    free(config);
+    json_t *c;
+    MAST_TRY(load_config(store, collection_id, &c));
     const char *v = mast_json_get_str(obj ? json_object_get(c, obj) : c, key, NULL);
-    if (v && !(*out = strdup(v))) {
-        json_decref(c);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
+    mast_status st = v && !(*out = strdup(v)) ? mast_fail(MAST_ERR_NOMEM, "out of memory") : MAST_OK;
     json_decref(c);
-    return MAST_OK;
+    return st;
 }
 
 mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path)
@@ -49,14 +59,8 @@ mast_status mast_collection_set_language(mast_store *store, const char *collecti
     mast_analyzer_free(a);
     int64_t id;
     MAST_TRY(mast_store_collection_ensure(store, collection, &id));
-    char *config = NULL;
-    MAST_TRY(mast_store_collection_config(store, id, &config));
-    json_t *c = json_loads(config, 0, NULL);
-    free(config);
-    if (!json_is_object(c)) {
-        json_decref(c);
-        c = json_object();
-    }
+    json_t *c;
+    MAST_TRY(load_config(store, id, &c));
     json_object_set_new(c, "language", json_string(language));
     char *text = json_dumps(c, JSON_COMPACT);
     json_decref(c);
@@ -131,21 +135,6 @@ mast_status mast_collection_set_embedder(mast_store *store, const char *collecti
     free(old);
     mast_embedder_free(e);
     return st;
-}
-
-/* The collection's config as a JSON object (never NULL on MAST_OK). */
-static mast_status load_config(mast_store *store, int64_t id, json_t **out)
-{
-    char *config = NULL;
-    MAST_TRY(mast_store_collection_config(store, id, &config));
-    json_t *c = json_loads(config, 0, NULL);
-    free(config);
-    if (!json_is_object(c)) {
-        json_decref(c);
-        c = json_object();
-    }
-    *out = c;
-    return c ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
 }
 
 mast_status mast_collection_vectors(mast_store *store, int64_t collection_id, int *dim,

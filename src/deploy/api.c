@@ -151,29 +151,7 @@ mast_status mast_api_collection(mast_store *store, const mast_collection_info *i
 
 mast_status mast_api_vector(const json_t *v, const char *what, float **out, size_t *dim)
 {
-    *out = NULL;
-    *dim = 0;
-    if (!json_is_array(v) || json_array_size(v) == 0)
-        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be a non-empty array of numbers", what);
-    size_t n = json_array_size(v);
-    if (n > MAST_MAX_VECTOR_DIM)
-        return mast_fail(MAST_ERR_INVALID, "\"%s\" has %zu numbers, more than the limit of %d",
-                         what, n, MAST_MAX_VECTOR_DIM);
-    float *f = malloc(n * sizeof *f);
-    if (!f)
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        json_t *x = json_array_get(v, i);
-        double d = json_is_number(x) ? json_number_value(x) : NAN;
-        if (!isfinite(d) || fabs(d) > 3.4e38) {
-            free(f);
-            return mast_fail(MAST_ERR_INVALID, "\"%s\"[%zu] is not a finite number", what, i);
-        }
-        f[i] = (float)d;
-    }
-    *out = f;
-    *dim = n;
-    return MAST_OK;
+    return mast_json_vector(v, what, MAST_MAX_VECTOR_DIM, out, dim);
 }
 
 static mast_status parse_filter(const json_t *fv, mast_api_search *s)

@@ -450,30 +450,12 @@ static char *json_id_string(json_t *v)
     return NULL;
 }
 
-/* A JSON array of finite numbers as floats (malloc'ed). */
+/* A JSON array of finite numbers as floats (malloc'ed); a bad one is a format error of the line. */
 static mast_status read_vector(const json_t *v, size_t line_no, const char *field, float **out,
                                size_t *dim)
 {
-    size_t n = json_is_array(v) ? json_array_size(v) : 0;
-    if (n == 0 || n > MAST_MAX_VECTOR_DIM)
-        return mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\" must be an array of 1 to %d numbers",
-                         line_no, field, MAST_MAX_VECTOR_DIM);
-    float *f = malloc(n * sizeof *f);
-    if (!f)
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        json_t *x = json_array_get(v, i);
-        double d = json_is_number(x) ? json_number_value(x) : NAN;
-        if (!isfinite(d) || fabs(d) > 3.4e38) {
-            free(f);
-            return mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\"[%zu] is not a finite number",
-                             line_no, field, i);
-        }
-        f[i] = (float)d;
-    }
-    *out = f;
-    *dim = n;
-    return MAST_OK;
+    mast_status st = mast_json_vector(v, field, MAST_MAX_VECTOR_DIM, out, dim);
+    return st == MAST_ERR_INVALID ? mast_fail_prefix(MAST_ERR_FORMAT, "line %zu", line_no) : st;
 }
 
 /* Returns 1 written, 0 unchanged, -1 failed, -2 skipped (warned). */
