@@ -192,7 +192,7 @@ MAST_API int64_t mast_document_list_total(const mast_document_list *list);
 MAST_API const mast_document *mast_document_list_at(const mast_document_list *list, size_t i);
 MAST_API void mast_document_list_free(mast_document_list *list);
 
-/* One document by id (uri) or numeric doc id, as a list of one
+/* One document by its id (uri; never taken for a numeric doc id), as a list of one
 ** (mast_document_list_at(*out, 0)) that also holds its chunks' texts in order
 ** (mast_document_chunk). Free with mast_document_list_free. */
 MAST_API mast_status mast_document_get(mast_store *store, const char *collection, const char *id,
@@ -200,7 +200,7 @@ MAST_API mast_status mast_document_get(mast_store *store, const char *collection
 MAST_API size_t mast_document_chunk_count(const mast_document_list *doc);
 MAST_API const char *mast_document_chunk(const mast_document_list *doc, size_t j);
 
-/* Deletes a document (by id or numeric doc id) with its chunks and vectors. */
+/* Deletes a document (by its id) with its chunks and vectors. */
 MAST_API mast_status mast_document_delete(mast_store *store, const char *collection,
                                           const char *id);
 

@@ -107,6 +107,14 @@ mast_status mast_json_vector(const json_t *v, const char *what, size_t max, floa
         }
         f[i] = (float)d;
     }
+    double norm2 = 0;   /* a metric must be computable: no overflow to infinity */
+    for (size_t i = 0; i < n; i++)
+        norm2 += (double)f[i] * f[i];
+    if (!isfinite(norm2) || norm2 > 3.4e38) {
+        free(f);
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" is too large in magnitude (its squared "
+                         "length overflows a float)", what);
+    }
     *out = f;
     *dim = n;
     return MAST_OK;

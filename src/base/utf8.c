@@ -114,6 +114,7 @@ mast_status mast_utf8_preview(const char *text, size_t len, size_t max_chars, ma
 {
     mast_buf_clear(out);
     MAST_TRY(mast_buf_reserve(out, 1));
+    out->data[0] = '\0';   /* an empty preview is "" */
     size_t chars = 0, i = 0;
     size_t space_len = 0, space_chars = 0;   /* out->len and chars before the last space */
     int pending_space = 0, cut = 0;

@@ -125,7 +125,10 @@ static int show(const char *db, const char *name, int json)
     mast_collection_info *infos = NULL;
     size_t n = 0;
     json_t *o = NULL;
-    st = mast_store_collection_list(store, &infos, &n);
+    int64_t id;
+    st = mast_store_collection_find(store, name, &id);   /* a bad name says so */
+    if (st == MAST_OK)
+        st = mast_store_collection_list(store, &infos, &n);
     for (size_t i = 0; i < n && st == MAST_OK && !o; i++)
         if (strcmp(infos[i].name, name) == 0)
             st = mast_api_collection(store, &infos[i], 1, &o);
@@ -134,7 +137,7 @@ static int show(const char *db, const char *name, int json)
     if (st == MAST_OK && !o)
         st = mast_fail(MAST_ERR_NOT_FOUND, "collection '%s' does not exist", name);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);
     if (json) {
         cli_print_json(o);
         return 0;
@@ -191,7 +194,7 @@ static int delete_collection(const char *db, const char *name, int yes)
         st = mast_collection_delete(NULL, store, name);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);
     fprintf(stderr, "deleted collection '%s'\n", name);
     return 0;
 }

@@ -39,7 +39,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_bad_option(const char *cmd, char **argv)
 {
     const char *arg = argv[optind - 1];
-    if (optopt && strchr("ckn", optopt) && arg && arg[0] == '-' && arg[1] == optopt && !arg[2])
+    /* getopt reports a missing value only for the last argument */
+    if (optopt && strchr("ckn", optopt) && arg && arg[0] == '-' && arg[1] == optopt && !arg[2] &&
+        !argv[optind])
         return cli_usage(cmd, "option '%s' needs a value", arg);
     return cli_usage(cmd, "unknown option or missing value: '%s'", arg ? arg : "?");
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -20,9 +21,9 @@ static const char documents_help[] =
     "list: the collection's documents in the order they were first stored (id, chunks,\n"
     "  tokens, title, uri), a page at a time (--limit, default 100; --offset), optionally\n"
     "  only those whose metadata has KEY = VALUE; the total is printed on standard error.\n"
-    "show: one document by its uri (a file's path, a JSON line's path#id, or the id given\n"
-    "  over the HTTP API) or its numeric id: title, source, metadata, hash, counts, times;\n"
-    "  --chunks adds every chunk's text.\n"
+    "show: one document by its uri (a file's absolute path, a JSON line's path#id, or the id\n"
+    "  given over the HTTP API) or, when no uri matches, its numeric id: title, source,\n"
+    "  metadata, hash, counts, times; --chunks adds every chunk's text.\n"
     "delete: deletes documents with their chunks and vectors (each one transaction); the\n"
     "  indexes follow at the next search.\n"
     "\n"
@@ -37,9 +38,12 @@ static void print_doc_line(json_t *d)
     mast_buf title = {0};
     const char *t = mast_json_get_str(d, "title", "");
     mast_utf8_preview(t, strlen(t), 40, &title);
-    printf("%8lld  %5lld chunks %7lld tokens  %-40s  %s\n", (long long)mast_json_get_int(d, "doc_id", 0),
+    size_t chars = 0;   /* pad by characters, not bytes */
+    for (size_t i = 0; i < title.len; i++)
+        chars += ((unsigned char)title.data[i] & 0xC0) != 0x80;
+    printf("%8lld  %5lld chunks %7lld tokens  %s%*s  %s\n", (long long)mast_json_get_int(d, "doc_id", 0),
            (long long)mast_json_get_int(d, "chunks", 0), (long long)mast_json_get_int(d, "tokens", 0),
-           mast_buf_cstr(&title), mast_json_get_str(d, "id", ""));
+           mast_buf_cstr(&title), chars < 40 ? (int)(40 - chars) : 0, "", mast_json_get_str(d, "id", ""));
     mast_buf_free(&title);
 }
 
@@ -72,10 +76,19 @@ static int list(mast_store *store, int64_t cid, const char *collection, const ma
     return 0;
 }
 
+static const char *when(int64_t unix_seconds, char *out, size_t n)
+{
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+    return out;
+}
+
 static int show(mast_store *store, int64_t cid, const char *key, int chunks, int json)
 {
     mast_doc_info d;
-    mast_status st = mast_store_doc_get(store, cid, key, &d);
+    mast_status st = mast_store_doc_get(store, cid, key, 1, &d);
     if (st != MAST_OK)
         return cli_fail(st);
     mast_chunk_info *ch = NULL;
@@ -92,12 +105,15 @@ static int show(mast_store *store, int64_t cid, const char *key, int chunks, int
         return 0;
     }
     char *meta = json_dumps(json_object_get(o, "metadata"), JSON_COMPACT);
+    char created[32], updated[32];
     printf("document  %lld\nuri       %s\ntitle     %s\nsource    %s\nmetadata  %s\nhash      %s\n"
-           "chunks    %lld (%lld tokens, %lld vectors)\n",
+           "chunks    %lld (%lld tokens, %lld vectors)\ncreated   %s\nupdated   %s\n",
            (long long)mast_json_get_int(o, "doc_id", 0), mast_json_get_str(o, "id", ""),
            mast_json_get_str(o, "title", ""), mast_json_get_str(o, "source", ""), meta ? meta : "{}",
            mast_json_get_str(o, "content_hash", ""), (long long)mast_json_get_int(o, "chunks", 0),
-           (long long)mast_json_get_int(o, "tokens", 0), (long long)mast_json_get_int(o, "vectors", 0));
+           (long long)mast_json_get_int(o, "tokens", 0), (long long)mast_json_get_int(o, "vectors", 0),
+           when(mast_json_get_int(o, "created_at", 0), created, sizeof created),
+           when(mast_json_get_int(o, "updated_at", 0), updated, sizeof updated));
     free(meta);
     size_t i;
     json_t *c;
@@ -179,7 +195,7 @@ int cmd_documents(int argc, char **argv)
         mast_store_close(store);
     if (st != MAST_OK) {
         free(owned);
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* an invalid collection name is a bad argument */
     }
     int rc = 0;
     if (is_list)
@@ -189,7 +205,7 @@ int cmd_documents(int argc, char **argv)
     for (int i = 0; is_delete && i < n_args; i++) {
         mast_doc_info d;
         const char *key = argv[optind + 1 + i];
-        st = mast_store_doc_get(store, cid, key, &d);
+        st = mast_store_doc_get(store, cid, key, 1, &d);
         if (st == MAST_OK) {
             st = mast_store_doc_delete(store, cid, d.id);
             if (st == MAST_OK)

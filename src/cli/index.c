@@ -105,5 +105,5 @@ int cmd_index(int argc, char **argv)
     }
     free(path);
     mast_store_close(store);
-    return st == MAST_OK ? 0 : cli_fail(st);
+    return st == MAST_OK ? 0 : cli_fail_arg(st);
 }

@@ -82,7 +82,11 @@ int cmd_ingest(int argc, char **argv)
         case OPT_ID: opts.id_field = optarg; break;
         case OPT_TITLE: opts.title_field = optarg; break;
         case OPT_TEXT: opts.text_field = optarg; break;
-        case OPT_VECTOR: opts.vector_field = optarg; break;
+        case OPT_VECTOR:
+            if (!*optarg)
+                return cli_usage("ingest", "--vector-field needs a field name");
+            opts.vector_field = optarg;
+            break;
         case OPT_JSON: json = 1; break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(ingest_help, stdout); return 0;
@@ -113,7 +117,7 @@ int cmd_ingest(int argc, char **argv)
     cli_finish_trace(store, trace, st);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* an invalid collection name */
     if (json)
         cli_print_json(json_pack(
             "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",

@@ -199,8 +199,10 @@ static mast_status parse_vector(const char *arg, float **out, size_t *dim)
 {
     char *text = NULL;
     size_t len = 0;
-    if (arg[0] == '@')
-        MAST_TRY(mast_read_file(arg + 1, 64 << 20, &text, &len));
+    if (arg[0] == '@' && !arg[1])
+        return mast_fail(MAST_ERR_INVALID, "--vector @FILE needs a file name after the @");
+    if (arg[0] == '@' && mast_read_file(arg + 1, 64 << 20, &text, &len) != MAST_OK)
+        return mast_fail_prefix(MAST_ERR_INVALID, "--vector");   /* "--vector: PATH: why" */
     json_t *v = NULL;
     mast_status st = mast_json_parse(text ? text : arg, text ? len : strlen(arg), "--vector", &v);
     free(text);
@@ -319,7 +321,7 @@ int cmd_ask(int argc, char **argv)
     mast_retriever_free(r);
     mast_store_close(store);
     if (st != MAST_OK)
-        return cli_fail(st);
+        return cli_fail_arg(st);
     if (a.json) {
         cli_print_json(mast_api_answer(&ans));
     } else {

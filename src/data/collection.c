@@ -172,6 +172,10 @@ mast_status mast_collection_set_vectors(mast_store *store, const char *collectio
     if (json_object_get(c, "embed"))
         st = mast_fail(MAST_ERR_EXISTS, "collection '%s' embeds with a model; it cannot take "
                        "vectors of its own as well", collection);
+    else if (!old && (st = mast_store_count_chunks(store, id, &n_chunks)) == MAST_OK && n_chunks > 0)
+        st = mast_fail(MAST_ERR_EXISTS, "collection '%s' holds %lld chunks without vectors; a "
+                       "collection takes its documents' own vectors from the start (create a "
+                       "new one)", collection, (long long)n_chunks);
     else if (old && (mast_json_get_int(old, "dim", 0) != dim ||
                      strcmp(mast_json_get_str(old, "metric", "cos"), mast_metric_name(m)) != 0) &&
              (st = mast_store_count_chunks(store, id, &n_chunks)) == MAST_OK && n_chunks > 0)

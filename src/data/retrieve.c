@@ -178,9 +178,12 @@ static double normalize_list(mast_hit *h, size_t n, mast_fusion_norm norm)
         else
             h[i].score = hi > lo ? (h[i].score - lo) / (hi - lo) : 1;
     }
+    /* an absent chunk ranks with the list's lowest, and below every listed
+    ** one when they are all equal (a single hit, say: it normalizes to 1, or
+    ** to 0 as a z-score, and an absent chunk must not match it) */
     if (norm == MAST_NORM_ZSCORE)
-        return sd > 0 ? (lo - mean) / sd : 0;
-    return hi > lo ? 0 : 1;
+        return sd > 0 ? (lo - mean) / sd : -1;
+    return 0;
 }
 
 /* Fuses the BM25 list a and the dense list b (see mast_fusion): every chunk
@@ -260,6 +263,14 @@ static mast_status check_mode(const index_ref *ref, const char *query, const mas
         return mast_fail(MAST_ERR_INVALID, "the query vector has %zu dimensions, the "
                          "collection's have %d", o->query_vector_dim,
                          ref->own_dim ? ref->own_dim : ref->dim);
+    if (has_vector && ref->metric == MAST_METRIC_COS) {
+        double norm2 = 0;
+        for (size_t i = 0; i < o->query_vector_dim; i++)
+            norm2 += (double)o->query_vector[i] * o->query_vector[i];
+        if (norm2 == 0)
+            return mast_fail(MAST_ERR_INVALID, "a zero query vector has no direction (the "
+                             "collection's metric is cos)");
+    }
     if (!has_text && *mode != MAST_MODE_DENSE)
         return mast_fail(MAST_ERR_INVALID, "mode '%s' needs a query text",
                          mast_search_mode_name(*mode));

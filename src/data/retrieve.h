@@ -90,7 +90,8 @@ const char *mast_search_mode_name(mast_search_mode mode);
 **           score normalized within its list (min-max: (s - min) / (max - min),
 **           1 when all are equal; z-score: (s - mean) / stddev, 0 when all are
 **           equal); a chunk absent from a list takes that list's lowest
-**           normalized score. alpha = 1 is dense alone, 0 BM25 alone. */
+**           normalized score (0 or -1 when every score of the list is equal, so
+**           that it ranks below them). alpha = 1 is dense alone, 0 BM25 alone. */
 typedef enum { MAST_FUSION_RRF, MAST_FUSION_CONVEX } mast_fusion_method;
 typedef enum { MAST_NORM_MINMAX, MAST_NORM_ZSCORE } mast_fusion_norm;
 

@@ -335,6 +335,9 @@ static int valid_collection_name(const char *name)
 
 mast_status mast_store_collection_find(mast_store *store, const char *name, int64_t *id)
 {
+    if (!valid_collection_name(name))   /* a bad name is a bad argument, not a missing one */
+        return mast_fail(MAST_ERR_INVALID,
+                         "invalid collection name '%s': use 1 to 64 of A-Z a-z 0-9 . _ -", name);
     sqlite3_stmt *stmt;
     MAST_TRY(prepare(store, "SELECT id FROM collections WHERE name = ?", &stmt));
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);

@@ -174,10 +174,12 @@ typedef struct mast_doc_query {
 ** matches (before limit and offset). Free with mast_doc_infos_free. */
 mast_status mast_store_doc_list(mast_store *store, int64_t collection_id, const mast_doc_query *q,
                                 mast_doc_info **out, size_t *n, int64_t *total);
-/* One document by uri, or by numeric id when `key` is all digits and no
-** document has it as uri. MAST_ERR_NOT_FOUND names the key. */
+/* One document by uri or, with by_number, by numeric id when `key` is all
+** digits and no document has it as uri (for people at a command line: an API
+** caller's ids are never taken for numbers, so "15" cannot reach another
+** document once its own is deleted). MAST_ERR_NOT_FOUND names the key. */
 mast_status mast_store_doc_get(mast_store *store, int64_t collection_id, const char *key,
-                               mast_doc_info *out);
+                               int by_number, mast_doc_info *out);
 void mast_doc_info_free(mast_doc_info *d);
 void mast_doc_infos_free(mast_doc_info *docs, size_t n);
 

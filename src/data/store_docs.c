@@ -157,13 +157,13 @@ static int all_digits(const char *s)
 }
 
 mast_status mast_store_doc_get(mast_store *store, int64_t collection_id, const char *key,
-                               mast_doc_info *out)
+                               int by_number, mast_doc_info *out)
 {
     memset(out, 0, sizeof *out);
     mast_status st = get_by(store, "SELECT " DOC_COLUMNS " FROM documents d WHERE"
                                    " d.collection_id = ?1 AND d.uri = ?2",
                             collection_id, key, 0, out);
-    if (st == MAST_ERR_NOT_FOUND && all_digits(key))
+    if (st == MAST_ERR_NOT_FOUND && by_number && all_digits(key))
         st = get_by(store, "SELECT " DOC_COLUMNS " FROM documents d WHERE d.collection_id = ?1"
                            " AND d.id = ?2", collection_id, NULL, strtoll(key, NULL, 10), out);
     if (st == MAST_ERR_NOT_FOUND)

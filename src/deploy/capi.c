@@ -232,7 +232,7 @@ mast_status mast_document_get(mast_store *store, const char *collection, const c
     mast_doc_info *d = calloc(1, sizeof *d);
     if (!d)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    mast_status st = mast_store_doc_get(store, cid, id ? id : "", d);
+    mast_status st = mast_store_doc_get(store, cid, id ? id : "", 0, d);
     if (st != MAST_OK) {
         free(d);
         return st;
@@ -282,7 +282,7 @@ mast_status mast_document_delete(mast_store *store, const char *collection, cons
     int64_t cid;
     MAST_TRY(mast_store_collection_find(store, collection, &cid));
     mast_doc_info d;
-    MAST_TRY(mast_store_doc_get(store, cid, id ? id : "", &d));
+    MAST_TRY(mast_store_doc_get(store, cid, id ? id : "", 0, &d));
     mast_status st = mast_store_doc_delete(store, cid, d.id);
     mast_doc_info_free(&d);
     return st;

@@ -219,6 +219,11 @@ static void test_preview_cuts_on_character_and_word_boundaries(void)
     REQUIRE(mast_utf8_preview(bad, 6, 5, &b) == MAST_OK);
     CHECK_EQ_STR(mast_buf_cstr(&b), "\xef\xbf\xbd\xef\xbf\xbd...");
     CHECK(mast_utf8_valid(b.data, b.len, NULL));
+    /* an empty text previews as "" (a fresh buffer held stray bytes) */
+    mast_buf fresh = {0};
+    REQUIRE(mast_utf8_preview("", 0, 40, &fresh) == MAST_OK);
+    CHECK_EQ_STR(mast_buf_cstr(&fresh), "");
+    mast_buf_free(&fresh);
     mast_buf_free(&b);
 }
 

@@ -201,7 +201,8 @@ static void test_jsonl_bad_lines_fail_alone_and_zstd_is_read(void)
     mast_ingest_stats s;
     REQUIRE(ingest(&f, 0, &s) == MAST_OK);
     CHECK_EQ_INT(s.docs_ingested, 2);
-    CHECK_EQ_INT(s.docs_failed, 3);
+    CHECK_EQ_INT(s.docs_failed, 2);      /* not JSON, not an object */
+    CHECK_EQ_INT(s.docs_skipped, 1);     /* {"_id": "b"}: no title, no text */
     CHECK_EQ_INT(s.files_failed, 1);     /* the truncated file */
     CHECK_EQ_INT(search_count(&f, "gamma"), 1);
     teardown(&f);
@@ -257,11 +258,14 @@ static void test_a_title_alone_is_a_document(void)
     REQUIRE(setup(&f) == 0);
     put(&f, "titles.jsonl", "{\"_id\": \"t1\", \"title\": \"Extraction of Roots by Repeated "
                             "Subtractions\", \"text\": \"\"}\n"
-                            "{\"_id\": \"t2\", \"title\": \"\", \"text\": \"  \"}\n");
+                            "{\"_id\": \"t2\", \"title\": \"\", \"text\": \"  \"}\n"
+                            "{\"_id\": \"t3\", \"title\": \"No text field at all\"}\n"
+                            "{\"_id\": \"t4\", \"title\": 7, \"text\": \"x\"}\n");
     mast_ingest_stats s;
     REQUIRE(ingest(&f, 0, &s) == MAST_OK);
-    CHECK_EQ_INT(s.docs_ingested, 6);     /* the five of setup and t1 */
+    CHECK_EQ_INT(s.docs_ingested, 7);     /* the five of setup, t1 and t3 */
     CHECK_EQ_INT(s.docs_skipped, 1);      /* t2: no title, no text */
+    CHECK_EQ_INT(s.docs_failed, 1);       /* t4: a title that is not a string */
     mast_result *res;
     size_t n;
     REQUIRE(mast_search(f.r, f.store, "c", "Extraction of Roots by Repeated Subtractions", 10,

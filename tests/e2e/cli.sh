@@ -101,6 +101,11 @@ TIX="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["index"]["text
 expect "documents list" 0 "$MAST" documents list -c manage
 check "list shows both uris" sh -c 'echo "$0" | grep -q "/manage/a.md" && echo "$0" | grep -q "/manage/b.txt"' "$OUT"
 check "list total on stderr" contains "$ERR" "2 of 2 documents in 'manage'"
+printf '{"_id": "u", "text": "untitled words"}\n' > "$WORK/manage/u.jsonl"
+expect "ingest an untitled JSON line" 0 "$MAST" ingest "$WORK/manage/u.jsonl" -c manage
+expect "documents list with an untitled one" 0 "$MAST" documents list -c manage
+check "an untitled document lists an empty title, not stray bytes" sh -c 'echo "$0" | grep "u.jsonl#u" | grep -qE "tokens {44}"' "$OUT"
+expect "documents delete the untitled one" 0 "$MAST" documents delete "$WORK/manage/u.jsonl#u" -c manage
 expect "documents list --filter --json" 0 "$MAST" documents list -c manage --filter format=markdown --json
 check "filtered list" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["total"] == 1 and d["data"][0]["title"] == "Alpha", d' "$OUT"
 expect "documents show --chunks" 0 "$MAST" documents show "$WORK/manage/a.md" -c manage --chunks
@@ -114,6 +119,10 @@ expect "collection delete without --yes off a terminal" 2 "$MAST" collection del
 expect "collection delete --yes" 0 "$MAST" collection delete manage --yes
 check "its index files are gone" sh -c 'test -n "$0" && ! ls "$0"* 2>/dev/null | grep -q .' "$TIX"
 expect "deleted collection" 1 "$MAST" collection show manage
+expect "an invalid collection name is a usage error in reading commands" 2 "$MAST" documents list -c "bad name"
+check "invalid name named" contains "$ERR" "invalid collection name 'bad name'"
+expect "an unknown option before a value" 2 "$MAST" collection show -c x
+check "unknown, not missing a value" contains "$ERR" "unknown option or missing value: '-c'"
 # bring your own vectors through JSON Lines and search by vector
 printf '{"_id": "r", "text": "a red apple", "emb": [1, 0, 0]}\n{"_id": "g", "text": "a green pear", "emb": [0, 1, 0]}\n{"_id": "bad", "text": "x", "emb": [1, 0]}\n' > "$WORK/vecs.jsonl"
 expect "collection create --dim" 0 "$MAST" collection create ownvec --dim 3 --metric cos

@@ -84,6 +84,14 @@ req GET /v1/collections/notes/documents/n1
 check "deleted document: 404" sh -c 'test "$0" = 404 && echo "$1" | grep -q "document '"'"'n1'"'"' does not exist"' "$CODE" "$BODY"
 req GET /v1/collections/notes/documents/nope
 check "unknown document: 404" test "$CODE" = 404
+# an API id that looks like a number is never taken for another document's doc_id
+req POST /v1/collections/notes/documents "{\"documents\": [{\"id\": \"$(python3 -c 'print(1)')\", \"text\": \"one\"}]}"
+req DELETE /v1/collections/notes/documents/1
+check "delete id 1" jq_ 'assert d["deleted"] is True and d["id"] == "1", d'
+req DELETE /v1/collections/notes/documents/1
+check "deleting id 1 again: 404, not doc_id 1" test "$CODE" = 404
+req GET /v1/collections/notes/documents/n2
+check "the document with doc_id 1's neighbour is intact" test "$CODE" = 200
 
 # strict search bodies
 req POST /v1/collections/notes/search '{"query": "x", "top_k": 2}'
@@ -112,6 +120,10 @@ req POST /v1/collections/vecs/search '{"vector": [1, 0]}'
 check "wrong dimension: 400" sh -c 'test "$0" = 400 && echo "$1" | grep -q "2 dimensions, the collection'"'"'s have 3"' "$CODE" "$BODY"
 req POST /v1/collections/vecs/search '{"query": "pear", "vector": [0, 1, 0]}'
 check "text and vector fused" jq_ 'assert d["results"][0]["uri"] == "green", d'
+req POST /v1/collections/vecs/search '{"query": "apple", "vector": [0, 1, 0], "fusion": "convex", "alpha": 0.3}'
+check "convex: a chunk absent from a one-hit list ranks below it" jq_ 'assert d["results"][0]["uri"] == "red" and d["results"][0]["score"] > d["results"][1]["score"], d'
+req POST /v1/collections/vecs/search '{"vector": [0, 0, 0]}'
+check "a zero query vector under cos: 400" sh -c 'test "$0" = 400 && echo "$1" | grep -q "zero query vector has no direction"' "$CODE" "$BODY"
 req GET /v1/collections/vecs
 check "show: index files" jq_ 'assert d["index"]["vectors"]["dim"] == 3 and d["index"]["text"]["chunks"] == 2, d'
 

@@ -479,9 +479,14 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
     if (st == MAST_OK && !(id = json_id_string(json_object_get(obj, id_field))))
         st = mast_fail(MAST_ERR_FORMAT, "line %zu: missing \"%s\" (string or integer)", line_no,
                        id_field);
-    const char *body = st == MAST_OK ? mast_json_get_str(obj, text_field, NULL) : NULL;
-    if (st == MAST_OK && !body)
-        st = mast_fail(MAST_ERR_FORMAT, "line %zu: missing \"%s\" (string)", line_no, text_field);
+    /* the text may be absent (a title alone is a document); not a string, it is wrong */
+    json_t *text_value = st == MAST_OK ? json_object_get(obj, text_field) : NULL;
+    const char *body = json_is_string(text_value) ? json_string_value(text_value) : "";
+    if (text_value && !json_is_string(text_value) && !json_is_null(text_value))
+        st = mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\" must be a string", line_no, text_field);
+    json_t *title_value = st == MAST_OK ? json_object_get(obj, title_field) : NULL;
+    if (title_value && !json_is_string(title_value) && !json_is_null(title_value))
+        st = mast_fail(MAST_ERR_FORMAT, "line %zu: \"%s\" must be a string", line_no, title_field);
     if (st == MAST_OK) {
         size_t n = strlen(path) + strlen(id) + 2;
         uri = malloc(n);
@@ -503,7 +508,8 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
     if (st == MAST_OK && mast_is_blank(body, strlen(body))) {
         if (mast_is_blank(title, strlen(title))) {
             if ((*n_warned)++ < 10)
-                mast_warn("%s: line %zu: skipped: no title and no text", path, line_no);
+                mast_warn("%s: line %zu: skipped: no \"%s\" and no \"%s\"", path, line_no,
+                          title_field, text_field);
             result = -2;
             goto done;
         }

@@ -149,10 +149,16 @@ static mast_status check_doc_input(mast_store *store, int64_t collection_id,
     if (in->vector && in->vector_dim != (size_t)dim)
         return mast_fail(MAST_ERR_INVALID, "document '%s': vector has %zu dimensions, the "
                          "collection's have %d", id, in->vector_dim, dim);
-    for (size_t i = 0; in->vector && i < in->vector_dim; i++)
+    double norm2 = 0;
+    for (size_t i = 0; in->vector && i < in->vector_dim; i++) {
         if (!isfinite(in->vector[i]))
             return mast_fail(MAST_ERR_INVALID, "document '%s': vector value %zu is not a finite "
                              "number", id, i);
+        norm2 += (double)in->vector[i] * in->vector[i];
+    }
+    if (in->vector && metric == MAST_METRIC_COS && norm2 == 0)
+        return mast_fail(MAST_ERR_INVALID, "document '%s': a zero vector has no direction "
+                         "(the collection's metric is cos)", id);
     return MAST_OK;
 }
 

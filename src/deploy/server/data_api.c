@@ -250,7 +250,7 @@ static http_reply document(http_ctx *c, const http_request *req, const char *col
     mast_doc_info d;
     mast_status st = mast_store_collection_find(c->store, collection, &cid);
     if (st == MAST_OK)
-        st = mast_store_doc_get(c->store, cid, key, &d);
+        st = mast_store_doc_get(c->store, cid, key, 0, &d);
     if (st != MAST_OK)
         return http_status_error(st);
     json_t *out = NULL;
