@@ -300,9 +300,10 @@ mast_status mast_retrieve_with(mast_retriever *r, mast_store *store, int64_t col
     if (!(o.title_weight >= 0 && o.title_weight <= 1000))
         return mast_fail(MAST_ERR_INVALID, "title weight must be within 0..1000 (got %g)",
                          o.title_weight);
-    if (!(o.fusion.rrf_k > 0) || !(o.fusion.alpha >= 0 && o.fusion.alpha <= 1))
-        return mast_fail(MAST_ERR_INVALID, "fusion: rrf_k must be > 0 and alpha within 0..1 "
-                         "(got %g and %g)", o.fusion.rrf_k, o.fusion.alpha);
+    if (!(o.fusion.rrf_k > 0))
+        return mast_fail(MAST_ERR_INVALID, "rrf_k must be above 0 (got %g)", o.fusion.rrf_k);
+    if (!(o.fusion.alpha >= 0 && o.fusion.alpha <= 1))
+        return mast_fail(MAST_ERR_INVALID, "alpha must be within 0..1 (got %g)", o.fusion.alpha);
     mast_trace_span_begin(trace, "retrieve");
     if (query)
         mast_trace_attr_str(trace, "query", query);

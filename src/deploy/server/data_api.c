@@ -113,6 +113,8 @@ static http_reply create_collection(http_ctx *c, const http_request *req)
     co.metric = metric;
     if (st == MAST_OK)
         st = mast_collection_create(c->store, n, &co);   /* the C API's own checks and cleanup */
+    if (st == MAST_ERR_NOT_FOUND)   /* a model file that is not there is a bad field value */
+        st = mast_fail_prefix(MAST_ERR_INVALID, "\"embed_model\"");
     http_reply r = st == MAST_OK ? show_collection(c, n, 201) : http_status_error(st);
     json_decref(body);   /* n points into it */
     return r;
@@ -195,15 +197,16 @@ static http_reply upsert_documents(http_ctx *c, const http_request *req, const c
                                      (json_int_t)n_ok, "failed", (json_int_t)n_failed));
 }
 
-static mast_status parse_count(const char *text, const char *name, int64_t max, int64_t *out)
+static mast_status parse_count(const char *text, const char *name, int64_t min, int64_t max,
+                               int64_t *out)
 {
     if (!text)
         return MAST_OK;
     char *end;
     long long v = strtoll(text, &end, 10);
-    if (end == text || *end || v < 0 || v > max)
-        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be an integer from 0 to %lld (got '%s')",
-                         name, (long long)max, text);
+    if (end == text || *end || v < min || v > max)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be an integer from %lld to %lld (got '%s')",
+                         name, (long long)min, (long long)max, text);
     *out = v;
     return MAST_OK;
 }
@@ -214,11 +217,9 @@ static http_reply list_documents(http_ctx *c, const http_request *req, const cha
     mast_status st = mast_store_collection_find(c->store, collection, &cid);
     mast_doc_query q = {100, 0, NULL, NULL};
     if (st == MAST_OK)
-        st = parse_count(http_query(req, "limit"), "limit", 10000, &q.limit);
-    if (st == MAST_OK && q.limit == 0)
-        st = mast_fail(MAST_ERR_INVALID, "\"limit\" must be from 1 to 10000");
+        st = parse_count(http_query(req, "limit"), "limit", 1, 10000, &q.limit);
     if (st == MAST_OK)
-        st = parse_count(http_query(req, "offset"), "offset", INT64_MAX / 2, &q.offset);
+        st = parse_count(http_query(req, "offset"), "offset", 0, INT64_MAX / 2, &q.offset);
     mast_filter f = {NULL, NULL};
     char *owned = NULL;
     const char *filter = http_query(req, "filter");
@@ -332,9 +333,7 @@ static http_reply traces(http_ctx *c, const http_request *req, const char *id)
         st = mast_store_trace_get(c->store, id, &out);
     } else {
         int64_t limit = 20;
-        st = parse_count(http_query(req, "limit"), "limit", 1000, &limit);
-        if (st == MAST_OK && limit < 1)
-            st = mast_fail(MAST_ERR_INVALID, "\"limit\" must be from 1 to 1000");
+        st = parse_count(http_query(req, "limit"), "limit", 1, 1000, &limit);
         json_t *arr = NULL;
         if (st == MAST_OK)
             st = mast_store_trace_list(c->store, (int)limit, &arr);
