@@ -133,6 +133,9 @@ check "vector search ranks" python3 -c 'import json,sys; r=json.loads(sys.argv[1
 expect "search --vector of the wrong dimension" 2 "$MAST" search --vector '[1, 0]' -c ownvec
 expect "search --vector malformed" 2 "$MAST" search --vector '[1, "a", 0]' -c ownvec
 check "malformed vector message" contains "$ERR" "\"--vector\"[1] is not a finite number"
+expect "--vector-field into a collection without own vectors" 2 "$MAST" ingest "$WORK/vecs.jsonl" -c manage2 --vector-field emb
+check "the dropped vectors are refused, not ignored" contains "$ERR" "does not exist to take vectors"
+check "and no collection was made" sh -c '! "$0" collections | grep -q manage2' "$MAST"
 expect "--embed and --dim exclude each other" 2 "$MAST" collection create x --dim 3 --embed "$DATA/models/tiny-bert-random.gguf"
 
 # usage errors exit 2

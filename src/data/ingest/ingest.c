@@ -749,12 +749,23 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     run r = {.store = store, .opts = opts ? opts : &default_opts, .stats = stats};
     r.store_path = realpath(mast_store_path(store), NULL);
     mast_trace_span_begin(trace, "ingest.walk");
-    mast_status st = mast_store_collection_ensure(store, collection, &r.collection_id);
+    int64_t existing;
+    mast_status st = MAST_OK;
+    if (r.opts->vector_field && mast_store_collection_find(store, collection, &existing) != MAST_OK)
+        st = mast_fail(MAST_ERR_INVALID, "a vector field was given, but collection '%s' does not "
+                       "exist to take vectors (create it with a dimension: collection create NAME "
+                       "--dim N)", collection);
+    if (st == MAST_OK)
+        st = mast_store_collection_ensure(store, collection, &r.collection_id);
     if (st == MAST_OK)
         st = mast_collection_open_embedder(store, r.collection_id, &r.embedder);
     mast_metric own_metric;
     if (st == MAST_OK)
         st = mast_collection_vectors(store, r.collection_id, &r.own_dim, &own_metric);
+    if (st == MAST_OK && r.opts->vector_field && !r.own_dim)   /* vectors would be dropped */
+        st = mast_fail(MAST_ERR_INVALID, "a vector field was given, but collection '%s' takes no "
+                       "vectors of its own (create it with a dimension: collection create NAME "
+                       "--dim N)", collection);
     char **roots = calloc(n_paths ? n_paths : 1, sizeof *roots);
     if (st == MAST_OK && !roots)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
