@@ -260,12 +260,14 @@ mast_status mast_api_document_parse(const json_t *obj, mast_doc_input *out, char
     *vector = NULL;
     if (!json_is_object(obj))
         return mast_fail(MAST_ERR_INVALID, "a document must be a JSON object");
-    MAST_TRY(mast_json_check_fields(obj, fields, "document"));
     json_t *id = json_object_get(obj, "id");
     if (json_is_string(id))
         out->id = json_string_value(id);
     else
         return mast_fail(MAST_ERR_INVALID, "a document needs \"id\" (a non-empty string)");
+    char what[96];
+    snprintf(what, sizeof what, "document '%.64s'", out->id);
+    MAST_TRY(mast_json_check_fields(obj, fields, what));
     const char *names[] = {"text", "title"};
     const char **slots[] = {&out->text, &out->title};
     for (int i = 0; i < 2; i++) {
