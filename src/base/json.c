@@ -40,7 +40,8 @@ static int dump_cb(const char *data, size_t size, void *ctx)
 
 mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b)
 {
-    size_t flags = JSON_ENCODE_ANY | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    /* 10 significant digits: a score or a duration, not a round trip of the double */
+    size_t flags = JSON_ENCODE_ANY | JSON_REAL_PRECISION(10) | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
     if (json_dump_callback(value, dump_cb, b, flags) != 0)
         return mast_fail(MAST_ERR_NOMEM, "cannot serialise JSON");
     return MAST_OK;
