@@ -198,7 +198,17 @@ MAST_API void mast_document_list_free(mast_document_list *list);
 MAST_API mast_status mast_document_get(mast_store *store, const char *collection, const char *id,
                                        mast_document_list **out);
 MAST_API size_t mast_document_chunk_count(const mast_document_list *doc);
+/* The text of chunk j; owned by the list. */
 MAST_API const char *mast_document_chunk(const mast_document_list *doc, size_t j);
+
+/* One chunk of a fetched document; owned by the list. New fields are only appended. */
+typedef struct mast_stored_chunk {
+    int64_t chunk_id;
+    int ordinal, n_tokens;
+    const char *heading;       /* heading path, "" if none */
+    const char *text;
+} mast_stored_chunk;
+MAST_API const mast_stored_chunk *mast_document_chunk_at(const mast_document_list *doc, size_t j);
 
 /* Deletes a document (by its id) with its chunks and vectors. */
 MAST_API mast_status mast_document_delete(mast_store *store, const char *collection,

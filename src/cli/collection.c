@@ -47,21 +47,11 @@ int cmd_collections(int argc, char **argv)
     mast_status st = cli_open_store_read(db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
-    mast_collection_info *infos = NULL;
-    size_t n = 0;
-    st = mast_store_collection_list(store, &infos, &n);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && st == MAST_OK; i++) {
-        json_t *o;
-        if ((st = mast_api_collection(store, &infos[i], 0, &o)) == MAST_OK)
-            json_array_append_new(arr, o);
-    }
-    mast_collection_infos_free(infos, n);
+    json_t *arr = NULL;
+    st = mast_api_collections(store, NULL, &arr);
     mast_store_close(store);
-    if (st != MAST_OK) {
-        json_decref(arr);
+    if (st != MAST_OK)
         return cli_fail(st);
-    }
     if (json) {
         cli_print_json(arr);
         return 0;
@@ -122,22 +112,11 @@ static int show(const char *db, const char *name, int json)
     mast_status st = cli_open_store_read(db, &store);
     if (st != MAST_OK)
         return cli_fail(st);
-    mast_collection_info *infos = NULL;
-    size_t n = 0;
     json_t *o = NULL;
-    int64_t id;
-    st = mast_store_collection_find(store, name, &id);   /* a bad name says so */
-    if (st == MAST_OK)
-        st = mast_store_collection_list(store, &infos, &n);
-    for (size_t i = 0; i < n && st == MAST_OK && !o; i++)
-        if (strcmp(infos[i].name, name) == 0)
-            st = mast_api_collection(store, &infos[i], 1, &o);
-    mast_collection_infos_free(infos, n);
+    st = mast_api_collections(store, name, &o);
     mast_store_close(store);
-    if (st == MAST_OK && !o)
-        st = mast_fail(MAST_ERR_NOT_FOUND, "collection '%s' does not exist", name);
     if (st != MAST_OK)
-        return cli_fail_arg(st);
+        return cli_fail_arg(st);   /* an invalid name is a bad argument */
     if (json) {
         cli_print_json(o);
         return 0;

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/status.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
 #include "deploy/api.h"
@@ -47,33 +48,40 @@ static void print_doc_line(json_t *d)
     mast_buf_free(&title);
 }
 
-static int list(mast_store *store, int64_t cid, const char *collection, const mast_doc_query *q,
-                int json)
+static int list(mast_store *store, const char *collection, const mast_list_options *o, int json)
 {
-    mast_doc_info *docs = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    mast_status st = mast_store_doc_list(store, cid, q, &docs, &n, &total);
+    mast_document_list *l;
+    mast_status st = mast_document_list_get(store, collection, o, &l);
     if (st != MAST_OK)
-        return cli_fail(st);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, mast_api_document(&docs[i], NULL, 0));
-    mast_doc_infos_free(docs, n);
+        return cli_fail_arg(st);
+    json_t *page = mast_api_document_list(l, o->limit, o->offset);
+    size_t n = mast_document_list_count(l);
+    int64_t total = mast_document_list_total(l);
+    mast_document_list_free(l);
     if (json) {
-        cli_print_json(json_pack("{s:s, s:o, s:I, s:I, s:I}", "object", "list", "data", arr,
-                                 "total", (json_int_t)total, "limit", (json_int_t)q->limit,
-                                 "offset", (json_int_t)q->offset));
+        cli_print_json(page);
         return 0;
     }
     size_t i;
     json_t *d;
-    json_array_foreach(arr, i, d)
+    json_array_foreach(json_object_get(page, "data"), i, d)
         print_doc_line(d);
     fprintf(stderr, "%zu of %lld document%s in '%s'%s\n", n, (long long)total, total == 1 ? "" : "s",
-            collection, (int64_t)n + q->offset < total ? " (more with --offset)" : "");
-    json_decref(arr);
+            collection, (int64_t)n + o->offset < total ? " (more with --offset)" : "");
+    json_decref(page);
     return 0;
+}
+
+/* The uri of the document a person named: its uri, or its numeric id when no
+** uri matches (caller frees). */
+static mast_status resolve(mast_store *store, int64_t cid, const char *key, char **uri)
+{
+    mast_doc_info d;
+    MAST_TRY(mast_store_doc_get(store, cid, key, 1, &d));
+    *uri = d.uri;
+    d.uri = NULL;
+    mast_doc_info_free(&d);
+    return MAST_OK;
 }
 
 static const char *when(int64_t unix_seconds, char *out, size_t n)
@@ -85,21 +93,19 @@ static const char *when(int64_t unix_seconds, char *out, size_t n)
     return out;
 }
 
-static int show(mast_store *store, int64_t cid, const char *key, int chunks, int json)
+static int show(mast_store *store, int64_t cid, const char *collection, const char *key,
+                int chunks, int json)
 {
-    mast_doc_info d;
-    mast_status st = mast_store_doc_get(store, cid, key, 1, &d);
+    char *uri = NULL;
+    mast_document_list *l = NULL;
+    mast_status st = resolve(store, cid, key, &uri);
+    if (st == MAST_OK)
+        st = mast_document_get(store, collection, uri, &l);
+    free(uri);
     if (st != MAST_OK)
         return cli_fail(st);
-    mast_chunk_info *ch = NULL;
-    size_t n = 0;
-    if (chunks && (st = mast_store_doc_chunks(store, d.id, &ch, &n)) != MAST_OK) {
-        mast_doc_info_free(&d);
-        return cli_fail(st);
-    }
-    json_t *o = mast_api_document(&d, chunks ? ch : NULL, n);
-    mast_doc_info_free(&d);
-    mast_chunk_infos_free(ch, n);
+    json_t *o = mast_api_document(mast_document_list_at(l, 0), chunks ? l : NULL);
+    mast_document_list_free(l);
     if (json) {
         cli_print_json(o);
         return 0;
@@ -138,7 +144,7 @@ int cmd_documents(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *collection = DEFAULT_COLLECTION, *db = NULL, *filter = NULL;
-    mast_doc_query q = {100, 0, NULL, NULL};
+    mast_list_options q = MAST_LIST_OPTIONS_INIT;
     int chunks = 0, json = 0, c;
     long v;
     opterr = 0;
@@ -182,11 +188,10 @@ int cmd_documents(int argc, char **argv)
     if (filter) {
         if (!is_list)
             return cli_usage("documents", "--filter is an option of 'documents list'");
-        mast_status st = mast_filter_parse(filter, &f, &owned);
+        mast_status st = mast_filter_parse(filter, &f, &owned);   /* a usage error if malformed */
         if (st != MAST_OK)
             return cli_fail_arg(st);
-        q.filter_key = f.key;
-        q.filter_value = f.value;
+        q.filter = filter;
     }
     mast_store *store;
     mast_status st = is_delete ? cli_open_store(db, &store) : cli_open_store_read(db, &store);
@@ -199,19 +204,17 @@ int cmd_documents(int argc, char **argv)
     }
     int rc = 0;
     if (is_list)
-        rc = list(store, cid, collection, &q, json);
+        rc = list(store, collection, &q, json);
     else if (is_show)
-        rc = show(store, cid, argv[optind + 1], chunks, json);
+        rc = show(store, cid, collection, argv[optind + 1], chunks, json);
     for (int i = 0; is_delete && i < n_args; i++) {
-        mast_doc_info d;
-        const char *key = argv[optind + 1 + i];
-        st = mast_store_doc_get(store, cid, key, 1, &d);
-        if (st == MAST_OK) {
-            st = mast_store_doc_delete(store, cid, d.id);
-            if (st == MAST_OK)
-                fprintf(stderr, "deleted document %lld (%s)\n", (long long)d.id, d.uri);
-            mast_doc_info_free(&d);
-        }
+        char *uri = NULL;
+        st = resolve(store, cid, argv[optind + 1 + i], &uri);
+        if (st == MAST_OK)
+            st = mast_document_delete(store, collection, uri);
+        if (st == MAST_OK)
+            fprintf(stderr, "deleted document %s\n", uri);
+        free(uri);
         if (st != MAST_OK)
             rc = cli_fail(st);   /* the others are still deleted */
     }

@@ -39,16 +39,16 @@ json_t *mast_api_answer(const mast_answer *a)
     return out;
 }
 
-json_t *mast_api_document(const mast_doc_info *d, const mast_chunk_info *chunks, size_t n_chunks)
+json_t *mast_api_document(const mast_document *d, const mast_document_list *with_chunks)
 {
-    json_t *meta = json_loads(d->metadata, 0, NULL);
+    json_t *meta = json_loads(d->metadata ? d->metadata : "{}", 0, NULL);
     if (!json_is_object(meta)) {
         json_decref(meta);
         meta = json_object();
     }
     json_t *o = json_object();
-    json_object_set_new(o, "id", mast_json_string_lossy(d->uri));
-    json_object_set_new(o, "doc_id", json_integer((json_int_t)d->id));
+    json_object_set_new(o, "id", mast_json_string_lossy(d->id));
+    json_object_set_new(o, "doc_id", json_integer((json_int_t)d->doc_id));
     json_object_set_new(o, "source", mast_json_string_lossy(d->source));
     json_object_set_new(o, "title", mast_json_string_lossy(d->title));
     json_object_set_new(o, "metadata", meta);
@@ -58,17 +58,29 @@ json_t *mast_api_document(const mast_doc_info *d, const mast_chunk_info *chunks,
     json_object_set_new(o, "vectors", json_integer((json_int_t)d->n_vectors));
     json_object_set_new(o, "created_at", json_integer((json_int_t)d->created_at));
     json_object_set_new(o, "updated_at", json_integer((json_int_t)d->updated_at));
-    if (chunks) {
+    if (with_chunks) {
         json_t *list = json_array();
-        for (size_t i = 0; i < n_chunks; i++)
+        for (size_t i = 0; i < mast_document_chunk_count(with_chunks); i++) {
+            const mast_stored_chunk *c = mast_document_chunk_at(with_chunks, i);
             json_array_append_new(list, json_pack("{s:I, s:i, s:i, s:o, s:o}", "id",
-                                                  (json_int_t)chunks[i].id, "ordinal",
-                                                  chunks[i].ordinal, "tokens", chunks[i].n_tokens,
-                                                  "heading", mast_json_string_lossy(chunks[i].heading),
-                                                  "text", mast_json_string_lossy(chunks[i].text)));
+                                                  (json_int_t)c->chunk_id, "ordinal", c->ordinal,
+                                                  "tokens", c->n_tokens, "heading",
+                                                  mast_json_string_lossy(c->heading), "text",
+                                                  mast_json_string_lossy(c->text)));
+        }
         json_object_set_new(o, "chunk_list", list);
     }
     return o;
+}
+
+json_t *mast_api_document_list(const mast_document_list *l, int64_t limit, int64_t offset)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < mast_document_list_count(l); i++)
+        json_array_append_new(data, mast_api_document(mast_document_list_at(l, i), NULL));
+    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "object", "list", "data", data, "total",
+                     (json_int_t)mast_document_list_total(l), "limit", (json_int_t)limit, "offset",
+                     (json_int_t)offset);
 }
 
 static json_t *vindex_json(const char *path)
@@ -115,36 +127,47 @@ json_t *mast_api_index(mast_store *store, int64_t collection_id)
     return o;
 }
 
-mast_status mast_api_collection(mast_store *store, const mast_collection_info *info, int detail,
-                                json_t **out)
+json_t *mast_api_collection(const mast_collection *c)
 {
-    char *model = NULL, *language = NULL;
-    int dim = 0;
-    mast_metric metric;
-    mast_status st = mast_collection_embed_model(store, info->id, &model);
-    if (st == MAST_OK)
-        st = mast_collection_language(store, info->id, &language);
-    if (st == MAST_OK)
-        st = mast_collection_vectors(store, info->id, &dim, &metric);
-    if (st == MAST_OK) {
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(info->name));
-        json_object_set_new(o, "documents", json_integer((json_int_t)info->n_documents));
-        json_object_set_new(o, "chunks", json_integer((json_int_t)info->n_chunks));
-        json_object_set_new(o, "created_at", json_integer((json_int_t)info->created_at));
-        json_object_set_new(o, "data_version", json_integer((json_int_t)info->data_version));
-        json_object_set_new(o, "embed_model", model ? mast_json_string_lossy(model) : json_null());
-        json_object_set_new(o, "language", json_string(language ? language : "english"));
-        json_object_set_new(o, "vectors", dim ? json_pack("{s:i, s:s}", "dim", dim, "metric",
-                                                          mast_metric_name(metric))
-                                              : json_null());
-        if (detail)
-            json_object_set_new(o, "index", mast_api_index(store, info->id));
-        *out = o;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "documents", json_integer((json_int_t)c->n_documents));
+    json_object_set_new(o, "chunks", json_integer((json_int_t)c->n_chunks));
+    json_object_set_new(o, "created_at", json_integer((json_int_t)c->created_at));
+    json_object_set_new(o, "data_version", json_integer((json_int_t)c->data_version));
+    json_object_set_new(o, "embed_model", c->embed_model ? mast_json_string_lossy(c->embed_model)
+                                                         : json_null());
+    json_object_set_new(o, "language", json_string(c->language ? c->language : "english"));
+    json_object_set_new(o, "vectors", c->vector_dim ? json_pack("{s:i, s:s}", "dim", c->vector_dim,
+                                                                "metric", c->metric ? c->metric : "cos")
+                                                    : json_null());
+    return o;
+}
+
+mast_status mast_api_collections(mast_store *store, const char *only, json_t **out)
+{
+    *out = NULL;
+    mast_collection_list *l;
+    int64_t id = 0;
+    if (only)
+        MAST_TRY(mast_store_collection_find(store, only, &id));
+    MAST_TRY(mast_collection_list_get(store, &l));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < mast_collection_list_count(l); i++) {
+        const mast_collection *c = mast_collection_list_at(l, i);
+        if (!only) {
+            json_array_append_new(arr, mast_api_collection(c));
+        } else if (strcmp(c->name, only) == 0) {
+            json_t *o = mast_api_collection(c);
+            json_object_set_new(o, "index", mast_api_index(store, id));
+            json_decref(arr);
+            arr = o;
+            break;
+        }
     }
-    free(model);
-    free(language);
-    return st;
+    mast_collection_list_free(l);
+    *out = arr;
+    return MAST_OK;
 }
 
 /* ---- reading ---- */

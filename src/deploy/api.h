@@ -23,14 +23,18 @@ json_t *mast_api_results(const mast_result *results, size_t n);
 /* {answer, citations: [result + "n"], extractive, note} */
 json_t *mast_api_answer(const mast_answer *answer);
 /* {id, doc_id, source, title, metadata (object), content_hash, chunks, tokens,
-** vectors, created_at, updated_at} and, when chunks is not NULL,
-** "chunk_list": [{id, ordinal, tokens, heading, text}]. */
-json_t *mast_api_document(const mast_doc_info *doc, const mast_chunk_info *chunks, size_t n_chunks);
+** vectors, created_at, updated_at} and, when with_chunks (a fetched document,
+** mast_document_get) is given, "chunk_list": [{id, ordinal, tokens, heading, text}]. */
+json_t *mast_api_document(const mast_document *doc, const mast_document_list *with_chunks);
+/* {object: "list", data: [document], total, limit, offset} */
+json_t *mast_api_document_list(const mast_document_list *list, int64_t limit, int64_t offset);
 /* {name, documents, chunks, created_at, data_version, embed_model, language,
-** vectors: {dim, metric} | null}; with `detail`, "index": {text, vectors} as
-** mast_api_index describes them. */
-mast_status mast_api_collection(mast_store *store, const mast_collection_info *info, int detail,
-                                json_t **out);
+** vectors: {dim, metric} | null} */
+json_t *mast_api_collection(const mast_collection *c);
+/* Every collection as an array of mast_api_collection objects; or, with
+** `only`, that collection's object with "index" (mast_api_index) added
+** (MAST_ERR_NOT_FOUND, or MAST_ERR_INVALID for a bad name, when there is none). */
+mast_status mast_api_collections(mast_store *store, const char *only, json_t **out);
 /* A collection's index files: {"text": {file, segments, chunks, deleted,
 ** postings, bytes, data_version} | null, "vectors": {file, type, metric, dim,
 ** vectors, deleted, memory_bytes, data_version} | null}. */

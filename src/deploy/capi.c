@@ -174,6 +174,7 @@ struct mast_document_list {
     size_t n;
     int64_t total;
     mast_chunk_info *chunks;   /* mast_document_get only */
+    mast_stored_chunk *chunk_items;
     size_t n_chunks;
 };
 
@@ -247,7 +248,18 @@ mast_status mast_document_get(mast_store *store, const char *collection, const c
         mast_chunk_infos_free(chunks, n_chunks);
         return st;
     }
+    mast_stored_chunk *items = calloc(n_chunks ? n_chunks : 1, sizeof *items);
+    if (!items) {
+        mast_chunk_infos_free(chunks, n_chunks);
+        mast_document_list_free(*out);
+        *out = NULL;
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < n_chunks; j++)
+        items[j] = (mast_stored_chunk){chunks[j].id, chunks[j].ordinal, chunks[j].n_tokens,
+                                chunks[j].heading, chunks[j].text};
     (*out)->chunks = chunks;
+    (*out)->chunk_items = items;
     (*out)->n_chunks = n_chunks;
     return MAST_OK;
 }
@@ -267,12 +279,18 @@ const char *mast_document_chunk(const mast_document_list *l, size_t j)
     return l && j < l->n_chunks ? l->chunks[j].text : NULL;
 }
 
+const mast_stored_chunk *mast_document_chunk_at(const mast_document_list *l, size_t j)
+{
+    return l && j < l->n_chunks ? &l->chunk_items[j] : NULL;
+}
+
 void mast_document_list_free(mast_document_list *l)
 {
     if (!l)
         return;
     mast_doc_infos_free(l->infos, l->n);
     mast_chunk_infos_free(l->chunks, l->n_chunks);
+    free(l->chunk_items);
     free(l->items);
     free(l);
 }

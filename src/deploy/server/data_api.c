@@ -31,51 +31,16 @@ static int is(const http_request *req, const char *method)
 
 static http_reply list_collections(http_ctx *c)
 {
-    mast_collection_info *infos;
-    size_t n;
-    mast_status st = mast_store_collection_list(c->store, &infos, &n);
-    if (st != MAST_OK)
-        return http_status_error(st);
-    json_t *data = json_array();
-    for (size_t i = 0; i < n && st == MAST_OK; i++) {
-        json_t *o;
-        st = mast_api_collection(c->store, &infos[i], 0, &o);
-        if (st == MAST_OK)
-            json_array_append_new(data, o);
-    }
-    mast_collection_infos_free(infos, n);
-    if (st != MAST_OK) {
-        json_decref(data);
-        return http_status_error(st);
-    }
-    return http_ok(200, json_pack("{s:s, s:o}", "object", "list", "data", data));
-}
-
-/* The collection's info by name (MAST_ERR_NOT_FOUND names it). */
-static mast_status find_info(mast_store *store, const char *name, mast_collection_info **out,
-                             size_t *n, size_t *index)
-{
-    MAST_TRY(mast_store_collection_list(store, out, n));
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*out)[i].name, name) == 0) {
-            *index = i;
-            return MAST_OK;
-        }
-    mast_collection_infos_free(*out, *n);
-    *out = NULL;
-    return mast_fail(MAST_ERR_NOT_FOUND, "collection '%s' does not exist", name);
+    json_t *data;
+    mast_status st = mast_api_collections(c->store, NULL, &data);
+    return st == MAST_OK ? http_ok(200, json_pack("{s:s, s:o}", "object", "list", "data", data))
+                         : http_status_error(st);
 }
 
 static http_reply show_collection(http_ctx *c, const char *name, unsigned status)
 {
-    mast_collection_info *infos;
-    size_t n, i = 0;
-    json_t *o = NULL;
-    mast_status st = find_info(c->store, name, &infos, &n, &i);
-    if (st == MAST_OK) {
-        st = mast_api_collection(c->store, &infos[i], 1, &o);
-        mast_collection_infos_free(infos, n);
-    }
+    json_t *o;
+    mast_status st = mast_api_collections(c->store, name, &o);
     return st == MAST_OK ? http_ok(status, o) : http_status_error(st);
 }
 
@@ -213,62 +178,39 @@ static mast_status parse_count(const char *text, const char *name, int64_t min, 
 
 static http_reply list_documents(http_ctx *c, const http_request *req, const char *collection)
 {
-    int64_t cid;
-    mast_status st = mast_store_collection_find(c->store, collection, &cid);
-    mast_doc_query q = {100, 0, NULL, NULL};
+    mast_list_options o = MAST_LIST_OPTIONS_INIT;
+    mast_status st = parse_count(http_query(req, "limit"), "limit", 1, 10000, &o.limit);
     if (st == MAST_OK)
-        st = parse_count(http_query(req, "limit"), "limit", 1, 10000, &q.limit);
+        st = parse_count(http_query(req, "offset"), "offset", 0, INT64_MAX / 2, &o.offset);
+    o.filter = http_query(req, "filter");
+    mast_document_list *l = NULL;
     if (st == MAST_OK)
-        st = parse_count(http_query(req, "offset"), "offset", 0, INT64_MAX / 2, &q.offset);
-    mast_filter f = {NULL, NULL};
-    char *owned = NULL;
-    const char *filter = http_query(req, "filter");
-    if (st == MAST_OK && filter)
-        st = mast_filter_parse(filter, &f, &owned);
-    q.filter_key = f.key;
-    q.filter_value = f.value;
-    mast_doc_info *docs = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    if (st == MAST_OK)
-        st = mast_store_doc_list(c->store, cid, &q, &docs, &n, &total);
-    free(owned);
+        st = mast_document_list_get(c->store, collection, &o, &l);
     if (st != MAST_OK)
         return http_status_error(st);
-    json_t *data = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, mast_api_document(&docs[i], NULL, 0));
-    mast_doc_infos_free(docs, n);
-    return http_ok(200, json_pack("{s:s, s:o, s:I, s:I, s:I}", "object", "list", "data", data,
-                                  "total", (json_int_t)total, "limit", (json_int_t)q.limit,
-                                  "offset", (json_int_t)q.offset));
+    json_t *out = mast_api_document_list(l, o.limit, o.offset);
+    mast_document_list_free(l);
+    return http_ok(200, out);
 }
 
 static http_reply document(http_ctx *c, const http_request *req, const char *collection,
                            const char *key)
 {
-    int64_t cid;
-    mast_doc_info d;
-    mast_status st = mast_store_collection_find(c->store, collection, &cid);
-    if (st == MAST_OK)
-        st = mast_store_doc_get(c->store, cid, key, 0, &d);
+    mast_document_list *d;
+    mast_status st = mast_document_get(c->store, collection, key, &d);
     if (st != MAST_OK)
         return http_status_error(st);
+    const mast_document *doc = mast_document_list_at(d, 0);
     json_t *out = NULL;
     if (is(req, "DELETE")) {
-        st = mast_store_doc_delete(c->store, cid, d.id);
+        st = mast_document_delete(c->store, collection, key);
         if (st == MAST_OK)
-            out = json_pack("{s:o, s:I, s:b}", "id", mast_json_string_lossy(d.uri), "doc_id",
-                            (json_int_t)d.id, "deleted", 1);
+            out = json_pack("{s:o, s:I, s:b}", "id", mast_json_string_lossy(doc->id), "doc_id",
+                            (json_int_t)doc->doc_id, "deleted", 1);
     } else {
-        mast_chunk_info *chunks = NULL;
-        size_t n = 0;
-        st = mast_store_doc_chunks(c->store, d.id, &chunks, &n);
-        if (st == MAST_OK)
-            out = mast_api_document(&d, chunks, n);
-        mast_chunk_infos_free(chunks, n);
+        out = mast_api_document(doc, d);
     }
-    mast_doc_info_free(&d);
+    mast_document_list_free(d);
     return st == MAST_OK ? http_ok(200, out) : http_status_error(st);
 }
 
