@@ -39,6 +39,9 @@ mast_status cli_open_store_read(const char *db_flag, mast_store **out);
 /* Ends the trace, saves it (a failure to save is a warning) and frees it. */
 void cli_finish_trace(mast_store *store, mast_trace *trace, mast_status st);
 
+/* "YYYY-MM-DD HH:MM:SS" in local time into out; returns out. */
+const char *cli_format_time(int64_t unix_seconds, char *out, size_t n);
+
 /* Prints a collection's index files (mast_api_index's object) as text. */
 void cli_print_index_files(json_t *idx);
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -20,6 +19,20 @@ static const char collections_help[] =
     "Lists the collections with their document and chunk counts and their settings\n"
     "(embedding model or own vectors, analyzer language). --json prints the objects of\n"
     "GET /v1/collections.\n";
+
+/* Where a collection's vectors come from ("embeds with MODEL", "own vectors: 3
+** dimensions, cos"); 0 when it has none. */
+static int vectors_of(json_t *collection, char *out, size_t n)
+{
+    const char *model = mast_json_get_str(collection, "embed_model", NULL);
+    json_t *vec = json_object_get(collection, "vectors");
+    if (model)
+        snprintf(out, n, "embeds with %s", model);
+    else if (json_is_object(vec))
+        snprintf(out, n, "own vectors: %lld dimensions, %s", (long long)mast_json_get_int(vec, "dim", 0),
+                 mast_json_get_str(vec, "metric", "cos"));
+    return model || json_is_object(vec);
+}
 
 int cmd_collections(int argc, char **argv)
 {
@@ -61,16 +74,12 @@ int cmd_collections(int argc, char **argv)
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o) {
-        const char *model = mast_json_get_str(o, "embed_model", NULL);
-        json_t *vec = json_object_get(o, "vectors");
+        char dense[512];
         printf("%-24s %8lld documents %9lld chunks", mast_json_get_str(o, "name", ""),
                (long long)mast_json_get_int(o, "documents", 0),
                (long long)mast_json_get_int(o, "chunks", 0));
-        if (model)
-            printf("  embeds with %s", model);
-        else if (json_is_object(vec))
-            printf("  own vectors: %lld dimensions, %s", (long long)mast_json_get_int(vec, "dim", 0),
-                   mast_json_get_str(vec, "metric", "cos"));
+        if (vectors_of(o, dense, sizeof dense))
+            printf("  %s", dense);
         const char *lang = mast_json_get_str(o, "language", "english");
         if (strcmp(lang, "english") != 0)
             printf("  language %s", lang);
@@ -122,23 +131,13 @@ static int show(const char *db, const char *name, int json)
         return 0;
     }
     char when[32];
-    time_t t = (time_t)mast_json_get_int(o, "created_at", 0);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("collection   %s (created %s, data version %lld)\n", name, when,
+    printf("collection   %s (created %s, data version %lld)\n", name,
+           cli_format_time(mast_json_get_int(o, "created_at", 0), when, sizeof when),
            (long long)mast_json_get_int(o, "data_version", 0));
     printf("documents    %lld\nchunks       %lld\n", (long long)mast_json_get_int(o, "documents", 0),
            (long long)mast_json_get_int(o, "chunks", 0));
-    const char *model = mast_json_get_str(o, "embed_model", NULL);
-    json_t *vec = json_object_get(o, "vectors");
-    if (model)
-        printf("embedding    %s\n", model);
-    else if (json_is_object(vec))
-        printf("vectors      the documents' own: %lld dimensions, metric %s\n",
-               (long long)mast_json_get_int(vec, "dim", 0), mast_json_get_str(vec, "metric", "cos"));
-    else
-        printf("embedding    none (BM25 only)\n");
+    char dense[512];
+    printf("vectors      %s\n", vectors_of(o, dense, sizeof dense) ? dense : "none (BM25 only)");
     printf("language     %s\n", mast_json_get_str(o, "language", "english"));
     cli_print_index_files(json_object_get(o, "index"));
     json_decref(o);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -158,4 +159,13 @@ void cli_print_index_files(json_t *idx)
                (long long)mast_json_get_int(v, "data_version", 0));
     else
         printf("vector index none (no vectors)\n");
+}
+
+const char *cli_format_time(int64_t unix_seconds, char *out, size_t n)
+{
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+    return out;
 }

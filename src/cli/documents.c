@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -84,15 +83,6 @@ static mast_status resolve(mast_store *store, int64_t cid, const char *key, char
     return MAST_OK;
 }
 
-static const char *when(int64_t unix_seconds, char *out, size_t n)
-{
-    time_t t = (time_t)unix_seconds;
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
-    return out;
-}
-
 static int show(mast_store *store, int64_t cid, const char *collection, const char *key,
                 int chunks, int json)
 {
@@ -118,8 +108,8 @@ static int show(mast_store *store, int64_t cid, const char *collection, const ch
            mast_json_get_str(o, "title", ""), mast_json_get_str(o, "source", ""), meta ? meta : "{}",
            mast_json_get_str(o, "content_hash", ""), (long long)mast_json_get_int(o, "chunks", 0),
            (long long)mast_json_get_int(o, "tokens", 0), (long long)mast_json_get_int(o, "vectors", 0),
-           when(mast_json_get_int(o, "created_at", 0), created, sizeof created),
-           when(mast_json_get_int(o, "updated_at", 0), updated, sizeof updated));
+           cli_format_time(mast_json_get_int(o, "created_at", 0), created, sizeof created),
+           cli_format_time(mast_json_get_int(o, "updated_at", 0), updated, sizeof updated));
     free(meta);
     size_t i;
     json_t *c;

@@ -26,14 +26,6 @@ static const char traces_help[] =
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
-static void format_time(int64_t us, char *out, size_t n)
-{
-    time_t secs = (time_t)(us / 1000000);
-    struct tm tm;
-    localtime_r(&secs, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static void print_attrs(json_t *attrs, size_t max)
 {
     if (!json_is_object(attrs) || json_object_size(attrs) == 0)
@@ -56,7 +48,7 @@ static void print_list(json_t *arr)
         fprintf(stderr, "no traces yet\n");
     json_array_foreach(arr, i, t) {
         char when[32];
-        format_time(json_integer_value(json_object_get(t, "start_us")), when, sizeof when);
+        cli_format_time(json_integer_value(json_object_get(t, "start_us")) / 1000000, when, sizeof when);
         printf("%.12s  %s  %9.2f ms  %-5s %-14s", json_string_value(json_object_get(t, "id")),
                when, (double)json_integer_value(json_object_get(t, "duration_us")) / 1000.0,
                json_string_value(json_object_get(t, "status")),
@@ -149,7 +141,7 @@ int cmd_traces(int argc, char **argv)
     }
     if (show_id) {
         char when[32];
-        format_time(json_integer_value(json_object_get(out, "start_us")), when, sizeof when);
+        cli_format_time(json_integer_value(json_object_get(out, "start_us")) / 1000000, when, sizeof when);
         printf("trace %s  %s  %.2f ms  %s\n", json_string_value(json_object_get(out, "id")),
                when, (double)json_integer_value(json_object_get(out, "duration_us")) / 1000.0,
                json_string_value(json_object_get(out, "status")));

@@ -62,11 +62,6 @@ char *mast_retrieve_tindex_path(mast_store *store, int64_t collection_id);
 ** `mast index rebuild` after deleting the files. */
 mast_status mast_index_sync(mast_store *store, int64_t collection_id, mast_trace *trace);
 
-/* Deletes a collection: its documents, chunks and vectors (one transaction),
-** then its index files and the retriever's cached index (r may be NULL).
-** MAST_ERR_NOT_FOUND when it does not exist. */
-mast_status mast_collection_delete(mast_retriever *r, mast_store *store, const char *name);
-
 /* mast_index_sync, then merges the BM25 index into one segment without
 ** deleted chunks (`mast index optimize`). */
 mast_status mast_index_optimize(mast_store *store, int64_t collection_id, mast_trace *trace);

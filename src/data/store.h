@@ -27,11 +27,8 @@
 ** $MAST_DB, else "mast.db". Never NULL. */
 const char *mast_store_default_path(const char *flag);
 
-/* Opens an existing store for reading commands: never creates one
-** (MAST_ERR_NOT_FOUND "PATH: no such store ..." instead) and, when the file or
-** its folder is not writable, opens it read-only (mast_store_readonly). A
-** writable store opens as with mast_store_open. */
-mast_status mast_store_open_existing(mast_store **out, const char *path);
+/* mast_store_open_existing (mast.h) opens a store for reading commands; this
+** says whether it came out read-only. */
 int mast_store_readonly(const mast_store *store);
 
 mast_status mast_store_begin(mast_store *store);   /* BEGIN IMMEDIATE */

@@ -282,7 +282,11 @@ mast_status mast_extract_answer(mast_analyzer *a, const char *question,
         calloc(n_passages ? n_passages : 1, sizeof *heading_hit);
     cand *list = NULL;
     size_t n = 0, cap = 0;
-    mast_status st = prose && heading_hit ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    sentence_scan *scan = calloc(1, sizeof *scan);   /* 4 KB of hashes: one for every sentence */
+    mast_status st = prose && heading_hit && scan ? MAST_OK
+                                                  : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (scan)
+        scan->q = &q;
     for (size_t p = 0; st == MAST_OK && p < n_passages; p++) {
         heading_scan h = {.q = &q};
         mast_analyze(a, passages[p].title, strlen(passages[p].title), scan_heading, &h);
@@ -303,21 +307,15 @@ mast_status mast_extract_answer(mast_analyzer *a, const char *question,
             size_t end = mast_sentence_end(text, len, pos);
             if (end <= pos)
                 end = pos + 1;
-            sentence_scan *scan = calloc(1, sizeof *scan);
-            if (!scan) {
-                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-                break;
-            }
             cand c = {.passage = p, .text = text + pos, .len = end - pos};
-            scan->q = &q;
             scan->c = &c;
+            scan->n_hashes = 0;
             mast_analyze(a, text + pos, end - pos, scan_term, scan);
             int hits = 0;
             for (size_t t = 0; t < q.n; t++)
                 hits += c.tf[t] > 0;
             if (hits && !(first && starts_mid_sentence(text + pos, text)))
                 st = add_candidate(&list, &n, &cap, &c, scan);
-            free(scan);
             first = 0;
             pos = end;
         }
@@ -370,6 +368,7 @@ mast_status mast_extract_answer(mast_analyzer *a, const char *question,
         free(prose[p]);
     free(prose);
     free(heading_hit);
+    free(scan);
     for (size_t t = 0; t < q.n; t++)
         free(q.terms[t]);
     mast_buf_free(&b);

@@ -128,32 +128,27 @@ mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *coll
     if (st == MAST_OK)
         st = mast_extract_answer(a, question, out->sources, out->n_sources,
                                  MAST_ASK_MAX_SENTENCES, &ex);
-    /* sources: the top k, then the deeper passages the answer cites */
-    size_t number[MAST_MAX_K] = {0}, n_kept = out->n_sources < k ? out->n_sources : k;
-    for (size_t i = 0; i < n_kept; i++)
-        number[i] = i + 1;
+    /* sources: the top k, then the deeper passages the answer cites, moved up
+    ** behind them in the order cited; [n] is then sources[n - 1] */
+    size_t n_kept = out->n_sources < k ? out->n_sources : k;
     for (size_t i = 0; st == MAST_OK && i < ex.n_sentences; i++) {
         size_t p = ex.passage[i];
-        if (number[p])
+        if (p < n_kept)
             continue;
-        mast_result moved = out->sources[p];   /* move passage p to slot n_kept */
+        mast_result moved = out->sources[p];
         memmove(out->sources + n_kept + 1, out->sources + n_kept,
                 (p - n_kept) * sizeof *out->sources);
-        for (size_t q = p; q > n_kept; q--)
-            number[q] = number[q - 1];
         out->sources[n_kept] = moved;
         out->sources[n_kept].rank = (int)n_kept + 1;
-        number[n_kept] = n_kept + 1;
-        for (size_t j = 0; j < ex.n_sentences; j++)   /* passages shifted by one */
-            if (ex.passage[j] >= n_kept && ex.passage[j] < p)
-                ex.passage[j]++;
-            else if (ex.passage[j] == p)
+        for (size_t j = 0; j < ex.n_sentences; j++)   /* the passages in between shift by one */
+            if (ex.passage[j] == p)
                 ex.passage[j] = n_kept;
+            else if (ex.passage[j] >= n_kept && ex.passage[j] < p)
+                ex.passage[j]++;
         n_kept++;
     }
     for (size_t i = 0; st == MAST_OK && i < ex.n_sentences; i++)
-        st = mast_buf_printf(&b, "%s%s [%zu]", i ? " " : "", ex.sentence[i],
-                             number[ex.passage[i]]);
+        st = mast_buf_printf(&b, "%s%s [%zu]", i ? " " : "", ex.sentence[i], ex.passage[i] + 1);
     if (st == MAST_OK && b.len == 0)
         st = mast_buf_printf(&b, "No passage in collection '%s' matches the question.",
                              collection);

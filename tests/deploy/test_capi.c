@@ -123,10 +123,39 @@ static void test_search_ask_and_ingest(void)
     teardown(&f);
 }
 
+/* An extractive answer that uses a passage past the k sources cites it after them. */
+static void test_ask_cites_a_deeper_passage_after_the_k_sources(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    REQUIRE(mast_collection_create(f.store, "z", NULL) == MAST_OK);
+    mast_document_input d[3] = {
+        {MAST_DOCUMENT_INPUT_VERSION, .id = "a",
+         .text = "Zebras graze on the plains. Zebras run from lions on the plains."},
+        {MAST_DOCUMENT_INPUT_VERSION, .id = "b", .text = "Zebras drink at rivers at dawn."},
+        {MAST_DOCUMENT_INPUT_VERSION, .id = "c", .text = "Tides follow the moon."},
+    };
+    REQUIRE(mast_documents_upsert(f.store, "z", d, 3, NULL) == MAST_OK);
+    mast_ask_result *a;
+    REQUIRE(mast_ask_collection(f.r, f.store, "z", "Where do zebras graze and drink?", 1, &a) ==
+            MAST_OK);
+    const char *answer = mast_ask_result_answer(a);
+    /* "b" (shorter) ranks first; "a" is past k = 1 but holds the sentences on grazing */
+    CHECK_EQ_STR(mast_ask_result_source(a, 1)->uri, "b");
+    CHECK(strstr(answer, "Zebras drink at rivers at dawn. [1]") != NULL);
+    REQUIRE(mast_ask_result_source_count(a) == 2);   /* the top 1, and the deeper one cited */
+    CHECK(strstr(answer, "Zebras graze on the plains. [2]") != NULL);
+    CHECK_EQ_STR(mast_ask_result_source(a, 2)->uri, "a");
+    CHECK_EQ_INT(mast_ask_result_source(a, 2)->rank, 2);
+    mast_ask_result_free(a);
+    teardown(&f);
+}
+
 int main(void)
 {
     RUN(test_options_are_checked_before_anything_is_created);
     RUN(test_documents_round_trip_and_fail_alone);
     RUN(test_search_ask_and_ingest);
+    RUN(test_ask_cites_a_deeper_passage_after_the_k_sources);
     return test_summary();
 }

@@ -40,6 +40,10 @@ req POST /v1/collections '{"name": "k2", "language": "klingon"}'
 check "unknown language: 400" test "$CODE" = 400
 req GET /v1/collections/k2
 check "a refused create leaves nothing" test "$CODE" = 404
+req POST /v1/collections '{"name": "k3", "embed_model": "/no/such/model.gguf"}'
+check "a missing embed_model: 400 naming the field" sh -c 'test "$0" = 400 && echo "$1" | grep -q "embed_model.*model not found"' "$CODE" "$BODY"
+req GET /v1/collections/k3
+check "and nothing is created" test "$CODE" = 404
 
 # documents: upsert, list, get, replace, delete
 req POST /v1/collections/notes/documents '{"documents": [

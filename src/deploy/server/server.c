@@ -75,7 +75,6 @@ struct mast_server {
 
 typedef struct request {
     mast_buf body;
-    int too_large;
     int answered;              /* a reply was queued early (413) */
 } request;
 
@@ -350,19 +349,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!req->too_large && req->body.len + *upload_size > s->max_body) {
-            req->too_large = 1;
-            mast_buf_free(&req->body);
-        } else if (!req->too_large && mast_buf_append(&req->body, upload_data, *upload_size) != MAST_OK) {
-            return MHD_NO;
-        }
-        *upload_size = 0;
-        if (req->too_large) {
+        if (req->body.len + *upload_size > s->max_body) {
             /* a chunked body stops being read at the limit: this libmicrohttpd (0.9.75)
             ** cannot queue a reply while a body is arriving, so the connection closes */
             trace_reply(s, method, url, 413, NULL);
             return MHD_NO;
         }
+        if (mast_buf_append(&req->body, upload_data, *upload_size) != MAST_OK)
+            return MHD_NO;
+        *upload_size = 0;
         return MHD_YES;
     }
     if (req->answered)
