@@ -15,6 +15,7 @@ void mast_log_set_level(mast_log_level level);
 mast_log_level mast_log_get_level(void);
 void mast_log(mast_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+#define mast_error(...) mast_log(MAST_LOG_ERROR, __VA_ARGS__)
 #define mast_warn(...) mast_log(MAST_LOG_WARN, __VA_ARGS__)
 #define mast_info(...) mast_log(MAST_LOG_INFO, __VA_ARGS__)
 #define mast_debug(...) mast_log(MAST_LOG_DEBUG, __VA_ARGS__)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "deploy/server/server.h"
@@ -26,6 +27,19 @@ static const char serve_help[] =
     "                                            \"mode\", \"fusion\", \"alpha\", \"filter\", ...}\n"
     "  POST /v1/collections/NAME/ask             {\"question\": \"...\", \"k\": 5}\n"
     "  GET  /v1/traces?limit=20                  recent traces;  GET /v1/traces/ID  one trace\n"
+    "With models (-m, --embed-model), the OpenAI- and Anthropic-compatible API too:\n"
+    "  GET  /v1/models, /v1/models/ID            the served models, their context and capabilities\n"
+    "  POST /v1/chat/completions                 chat: stream, tools, response_format (JSON Schema,\n"
+    "                                            enforced while sampling), seed, stop, logit_bias\n"
+    "  POST /v1/completions                      a prompt completed as is\n"
+    "  POST /v1/embeddings                       strings or token ids; float or base64\n"
+    "  POST /v1/messages                         Anthropic Messages (stream, tools)\n"
+    "  POST /v1/messages/count_tokens            the prompt's size in tokens\n"
+    "  POST /apply-template                      the prompt text a chat renders to\n"
+    "  GET  /health answers 503 while a model loads, 200 when every model is ready.\n"
+    "A request's \"model\" names a model by alias or file stem (the first model when absent);\n"
+    "each model answers one request at a time, the others wait in its queue (429 with\n"
+    "Retry-After when the queue is full).\n"
     "Unknown body fields are refused (400 names them). Errors use the OpenAI shape\n"
     "{\"error\": {\"message\", \"type\", \"code\"}}. HEAD works on every GET route; OPTIONS\n"
     "answers with Allow (and CORS preflight headers for an allowed origin).\n"
@@ -43,14 +57,27 @@ static const char serve_help[] =
     "                          (default 15): slow clients cannot hold connections\n"
     "      --max-conns-per-ip N  connections one client address may hold (default 256, at\n"
     "                          most half of all, so one address cannot take them all)\n"
+    "  -m, --model FILE        serve a GGUF chat model (repeatable)\n"
+    "      --alias NAME=FILE   call FILE's model NAME in requests (default: the file's stem)\n"
+    "      --embed-model FILE  serve a GGUF embedding model for /v1/embeddings (repeatable)\n"
+    "      --ctx N             context size of the chat models (default: trained, at most 4096)\n"
+    "      --chat-format F     override the models' chat format (chatml, llama3, llama2,\n"
+    "                          mistral, zephyr, phi3, gemma, plain)\n"
+    "      --queue N           requests that may wait per model (default 16)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
 int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
-           OPT_READ_TIMEOUT, OPT_PER_IP };
+           OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE };
     static const struct option options[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"alias", required_argument, NULL, OPT_ALIAS},
+        {"embed-model", required_argument, NULL, OPT_EMBED},
+        {"ctx", required_argument, NULL, OPT_CTX},
+        {"chat-format", required_argument, NULL, OPT_FORMAT},
+        {"queue", required_argument, NULL, OPT_QUEUE},
         {"max-batch", required_argument, NULL, OPT_BATCH},
         {"cors-origin", required_argument, NULL, OPT_CORS},
         {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
@@ -64,12 +91,45 @@ int cmd_serve(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     mast_server_opts opts = {.host = "127.0.0.1", .port = MAST_SERVER_DEFAULT_PORT};
+    mast_local_opts local = MAST_LOCAL_OPTS_DEFAULT;
+    mast_model_spec specs[64];
+    size_t n_specs = 0;
+    const char *aliases[64];
+    size_t n_aliases = 0;
     const char *db = NULL;
     long v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hm:", options, NULL)) != -1) {
         switch (c) {
+        case 'm':
+        case OPT_EMBED:
+            if (n_specs == 64)
+                return cli_usage("serve", "at most 64 models");
+            specs[n_specs++] = (mast_model_spec){optarg, NULL, c == 'm' ? MAST_MODEL_CHAT : MAST_MODEL_EMBED};
+            break;
+        case OPT_ALIAS:
+            if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1])
+                return cli_usage("serve", "--alias wants NAME=FILE (got '%s')", optarg);
+            if (n_aliases == 64)
+                return cli_usage("serve", "at most 64 aliases");
+            aliases[n_aliases++] = optarg;
+            break;
+        case OPT_CTX:
+            if (!cli_parse_int("serve", "--ctx", optarg, 16, 1 << 20, &v))
+                return EXIT_USAGE;
+            local.n_ctx = (int)v;
+            break;
+        case OPT_FORMAT:
+            if ((local.chat_format = mast_chat_format_parse(optarg)) < 0)
+                return cli_usage("serve", "--chat-format must be chatml, llama3, llama2, mistral, "
+                                 "zephyr, phi3, gemma or plain (got '%s')", optarg);
+            break;
+        case OPT_QUEUE:
+            if (!cli_parse_int("serve", "--queue", optarg, 1, 100000, &v))
+                return EXIT_USAGE;
+            opts.queue = (size_t)v;
+            break;
         case OPT_HOST: opts.host = optarg; break;
         case OPT_PORT:
             if (!cli_parse_int("serve", "--port", optarg, 0, 65535, &v))
@@ -118,6 +178,22 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0 "
                          "(got '%s')", opts.host);
     opts.db_path = mast_store_default_path(db);
+    /* --alias NAME=FILE names the model served from FILE */
+    for (size_t a = 0; a < n_aliases; a++) {
+        const char *eq = strchr(aliases[a], '=');
+        size_t k = 0;
+        while (k < n_specs && strcmp(specs[k].path, eq + 1))
+            k++;
+        if (k == n_specs)
+            return cli_usage("serve", "--alias %s: '%s' is not a model given with -m or --embed-model",
+                             aliases[a], eq + 1);
+        static char names[64][128];
+        snprintf(names[a], sizeof names[a], "%.*s", (int)(eq - aliases[a]), aliases[a]);
+        specs[k].alias = names[a];
+    }
+    opts.models = specs;
+    opts.n_models = n_specs;
+    opts.local = &local;
 
     /* Block the stop signals before any thread starts, so that every server
     ** thread inherits the mask and only sigwait below receives them. */
@@ -133,6 +209,9 @@ int cmd_serve(int argc, char **argv)
         return cli_fail(st);
     fprintf(stderr, "mast: serving %s on http://%s:%d (Ctrl-C to stop)\n", opts.db_path,
             opts.host, mast_server_port(server));
+    if (n_specs)
+        fprintf(stderr, "mast: loading %zu model%s; GET /health answers 200 once they are ready\n",
+                n_specs, n_specs == 1 ? "" : "s");
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "mast: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

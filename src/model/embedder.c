@@ -99,19 +99,9 @@ mast_status mast_embedder_embed(mast_embedder *e, const char *const *texts, size
         seqs[i] = ids[i].ids;
         lens[i] = ids[i].n;
     }
-    /* batches of at most EMBED_BATCH_TOKENS keep the activations in cache;
-    ** results do not depend on the batching (see mast_bert_embed) */
-    size_t done = 0, truncated = 0;
-    while (st == MAST_OK && done < n) {
-        size_t end = done, tokens = 0;
-        while (end < n && (end == done || tokens + lens[end] <= EMBED_BATCH_TOKENS))
-            tokens += lens[end++];
-        size_t t = 0;
-        st = mast_bert_embed(e->bert, e->pool, seqs + done, lens + done, end - done, normalize,
-                             out + done * (size_t)e->dim, NULL, &t);
-        truncated += t;
-        done = end;
-    }
+    size_t truncated = 0;
+    if (st == MAST_OK)
+        st = mast_embedder_embed_ids(e, seqs, lens, n, normalize, out, &truncated);
     if (n_truncated)
         *n_truncated = truncated;
     for (size_t i = 0; ids && i < n; i++)
@@ -120,4 +110,58 @@ mast_status mast_embedder_embed(mast_embedder *e, const char *const *texts, size
     free(seqs);
     free(lens);
     return st;
+}
+
+mast_status mast_embedder_embed_ids(mast_embedder *e, const int32_t *const *seqs, const size_t *lens,
+                                    size_t n, bool normalize, float *out, size_t *n_truncated)
+{
+    if (n_truncated)
+        *n_truncated = 0;
+    if (!e->bert)
+        return mast_fail(MAST_ERR_UNSUPPORTED, "%s: static word vectors take text, not token ids",
+                         e->id);
+    size_t vocab = mast_tokenizer_n_vocab(e->tok);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lens[i]; k++)
+            if (seqs[i][k] < 0 || (size_t)seqs[i][k] >= vocab)
+                return mast_fail(MAST_ERR_INVALID, "input %zu: token %d is outside the vocabulary "
+                                 "(0..%zu)", i, seqs[i][k], vocab - 1);
+    /* batches of at most EMBED_BATCH_TOKENS keep the activations in cache;
+    ** results do not depend on the batching (see mast_bert_embed) */
+    size_t done = 0, truncated = 0;
+    mast_status st = MAST_OK;
+    while (st == MAST_OK && done < n) {
+        size_t end = done, tokens = 0;
+        while (end < n && (end == done || tokens + lens[end] <= EMBED_BATCH_TOKENS))
+            tokens += lens[end++];
+        size_t t = 0;
+        st = mast_bert_embed(e->bert, e->pool, seqs + done, lens + done, end - done,
+                             normalize, out + done * (size_t)e->dim, NULL, &t);
+        truncated += t;
+        done = end;
+    }
+    if (n_truncated)
+        *n_truncated = truncated;
+    return st;
+}
+
+size_t mast_embedder_count_tokens(const mast_embedder *e, const char *text)
+{
+    if (!e->tok) {   /* static vectors: words */
+        size_t n = 0;
+        for (const char *p = text; *p;) {
+            while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                p++;
+            if (!*p)
+                break;
+            n++;
+            while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+                p++;
+        }
+        return n;
+    }
+    mast_tokens ids = {0};
+    size_t n = mast_tokenize(e->tok, text, strlen(text), true, false, &ids) == MAST_OK ? ids.n : 0;
+    mast_tokens_free(&ids);
+    return n;
 }

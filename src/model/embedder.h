@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mast.h"
 
@@ -32,5 +33,12 @@ bool mast_embedder_default_normalize(const mast_embedder *e);
 ** texts cut to the model's context. */
 mast_status mast_embedder_embed(mast_embedder *e, const char *const *texts, size_t n,
                                 bool normalize, float *out, size_t *n_truncated);
+
+/* The same for inputs given as token ids of the model's vocabulary (BERT
+** models; MAST_ERR_UNSUPPORTED for static vectors). */
+mast_status mast_embedder_embed_ids(mast_embedder *e, const int32_t *const *seqs, const size_t *lens,
+                                    size_t n, bool normalize, float *out, size_t *n_truncated);
+/* The tokens a text takes (words for static vectors), for usage counts. */
+size_t mast_embedder_count_tokens(const mast_embedder *e, const char *text);
 
 #endif

@@ -7,6 +7,7 @@
 */
 #include "model/generate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,14 @@ mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen
     if (!r->messages && !r->prompt)
         return mast_fail(MAST_ERR_INVALID, "nothing to generate from: no messages and no prompt");
     return g->ops->generate(g, r, fn, ctx, out);
+}
+
+mast_status mast_gen_count_tokens(mast_generator *g, const mast_gen_request *r, int *n_tokens)
+{
+    *n_tokens = 0;
+    if (!r->messages && !r->prompt)
+        return mast_fail(MAST_ERR_INVALID, "nothing to count: no messages and no prompt");
+    return g->ops->count(g, r, n_tokens);
 }
 
 void mast_gen_result_free(mast_gen_result *r)
@@ -108,24 +117,74 @@ static mast_status decode_span(local *l, const int32_t *ids, size_t from, size_t
     return MAST_OK;
 }
 
+/* The request's prompt as tokens: the rendered chat (special tokens parsed)
+** or the raw prompt. */
+static mast_status prompt_tokens(local *l, const mast_gen_request *r, mast_tokens *ids)
+{
+    mast_buf prompt = {0};
+    bool chat = r->messages != NULL;
+    mast_status st = chat ? mast_chat_render(l->format, r->messages, r->n_messages, &prompt)
+                          : mast_buf_puts(&prompt, r->prompt);
+    if (st == MAST_OK)
+        st = mast_tokenize(l->tok, mast_buf_cstr(&prompt), prompt.len, true, chat, ids);
+    mast_buf_free(&prompt);
+    return st;
+}
+
+static mast_status local_count(mast_generator *g, const mast_gen_request *r, int *n_tokens)
+{
+    mast_tokens ids = {0};
+    mast_status st = prompt_tokens((local *)g, r, &ids);
+    *n_tokens = (int)ids.n;
+    mast_tokens_free(&ids);
+    return st;
+}
+
+/* Picks the next token: the logit biases, then the sampler; under a
+** constraint the sampler's choice is kept when the constraint allows it
+** (the common case costs one check), else the disallowed tokens are masked
+** and the sampler draws again from the original logits. */
+static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params *p, int V,
+                          const int32_t *hist, size_t n_hist, float *scratch)
+{
+    float *logits = l->logits;
+    for (size_t i = 0; i < p->n_bias; i++)
+        if (p->bias_ids[i] >= 0 && p->bias_ids[i] < V)
+            logits[p->bias_ids[i]] = p->bias[i] <= -100 ? -INFINITY : logits[p->bias_ids[i]] + p->bias[i];
+    mast_gen_constraint *c = p->constraint;
+    if (!c)
+        return mast_sampler_sample(sampler, logits, V, hist, n_hist);
+    memcpy(scratch, logits, (size_t)V * sizeof *scratch);
+    int32_t tok = mast_sampler_sample(sampler, scratch, V, hist, n_hist);
+    size_t len = 0;
+    const char *piece = mast_tokenizer_is_eog(l->tok, tok) ? NULL : mast_tokenizer_piece(l->tok, tok, &len);
+    if (c->allows(c->ctx, tok, piece, len))
+        return tok;
+    c->mask(c->ctx, logits, V);
+    return mast_sampler_sample(sampler, logits, V, hist, n_hist);
+}
+
 static mast_status local_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
                                   void *cb_ctx, mast_gen_result *out)
 {
     local *l = (local *)g;
     const mast_gen_params *p = &r->params;
     int n_ctx = mast_llama_ctx_size(l->ctx), V = mast_llama_info_of(l->llama)->n_vocab;
-    mast_buf text = {0}, prompt = {0};
+    mast_buf text = {0};
     mast_tokens ids = {0};
     mast_sampler *sampler = NULL;
+    float *scratch = NULL;
     mast_status st = mast_sampler_new(&p->sampler, &sampler);
-    bool chat = r->messages != NULL;
+    if (st == MAST_OK && p->constraint && !(scratch = malloc((size_t)V * sizeof *scratch)))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st == MAST_OK)
-        st = chat ? mast_chat_render(l->format, r->messages, r->n_messages, &prompt)
-                  : mast_buf_puts(&prompt, r->prompt);
-    if (st == MAST_OK)
-        st = mast_tokenize(l->tok, mast_buf_cstr(&prompt), prompt.len, true, chat, &ids);
+        st = prompt_tokens(l, r, &ids);
     if (st == MAST_OK && ids.n == 0)
         st = mast_fail(MAST_ERR_INVALID, "the prompt is empty and the model adds no BOS token");
+    if (st == MAST_OK && p->fit && ids.n + (size_t)p->max_tokens > (size_t)n_ctx)
+        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens and max_tokens is %d: %zu tokens, "
+                       "more than the context's %d", ids.n, p->max_tokens,
+                       ids.n + (size_t)p->max_tokens, n_ctx);
     if (st == MAST_OK && ids.n >= (size_t)n_ctx)
         st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d (raise --ctx)",
                        ids.n, n_ctx);
@@ -137,6 +196,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         common++;
     if (common == ids.n && common > 0)
         common--;
+    out->cached_tokens = (int)common;
     double t0 = now();
     if (st == MAST_OK) {
         mast_llama_ctx_truncate(l->ctx, (int)common);
@@ -161,11 +221,22 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     double t1 = now();
     size_t emitted = 0;   /* bytes of text handed to the callback */
     int stopped = 0;
+    mast_gen_constraint *c = p->constraint;
     while (st == MAST_OK && out->completion_tokens < p->max_tokens && !stopped) {
-        int32_t tok = mast_sampler_sample(sampler, l->logits, V, hist, n_hist);
+        if (c && c->complete(c->ctx)) {   /* the grammar admits nothing more */
+            out->finish_reason = "stop";
+            break;
+        }
+        int32_t tok = next_token(l, sampler, p, V, hist, n_hist, scratch);
         if (mast_tokenizer_is_eog(l->tok, tok)) {
             out->finish_reason = "stop";
             break;
+        }
+        if (c) {
+            size_t plen = 0;
+            const char *piece = mast_tokenizer_piece(l->tok, tok, &plen);
+            if ((st = c->accept(c->ctx, tok, piece, plen)) != MAST_OK)
+                break;
         }
         if (!mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist)) {
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -221,8 +292,8 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     if (st == MAST_OK && !stopped && text.len > emitted && fn)
         fn(cb_ctx, text.data + emitted, text.len - emitted);   /* held back, never completed */
     mast_sampler_free(sampler);
+    free(scratch);
     mast_buf_free(&text);
-    mast_buf_free(&prompt);
     int32_t *gen = NULL;   /* the generated tail of hist */
     if (st == MAST_OK && !(gen = malloc(((size_t)out->completion_tokens + 1) * sizeof *gen)))
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -257,7 +328,7 @@ static void local_free(mast_generator *g)
     free(l);
 }
 
-static const mast_generator_ops local_ops = {local_generate, local_describe, local_free};
+static const mast_generator_ops local_ops = {local_generate, local_count, local_describe, local_free};
 
 mast_status mast_local_generator_open(const char *path, const mast_local_opts *opts,
                                       mast_generator **out)
@@ -302,4 +373,30 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
 int mast_local_generator_chat_format(const mast_generator *g)
 {
     return g->ops == &local_ops ? (int)((const local *)g)->format : -1;
+}
+
+mast_status mast_local_generator_info(const mast_generator *g, mast_local_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (g->ops != &local_ops)
+        return mast_fail(MAST_ERR_INVALID, "%s is not a local model", mast_generator_describe(g));
+    const local *l = (const local *)g;
+    const mast_llama_info *info = mast_llama_info_of(l->llama);
+    out->arch = info->arch;
+    out->n_ctx = mast_llama_ctx_size(l->ctx);
+    out->n_ctx_train = info->n_ctx_train;
+    out->n_vocab = info->n_vocab;
+    out->tok = l->tok;
+    out->gguf = l->gguf;
+    /* the weights' type: the one that holds the most bytes */
+    size_t bytes[MAST_DTYPE_COUNT] = {0};
+    for (size_t i = 0; i < l->gguf->n_tensors; i++)
+        if ((unsigned)l->gguf->tensors[i].type < MAST_DTYPE_COUNT)
+            bytes[l->gguf->tensors[i].type] += l->gguf->tensors[i].nbytes;
+    int best = 0;
+    for (int t = 1; t < MAST_DTYPE_COUNT; t++)
+        if (bytes[t] > bytes[best])
+            best = t;
+    out->quant = (mast_dtype_get((uint32_t)best) ? mast_dtype_get((uint32_t)best)->name : "unknown");
+    return MAST_OK;
 }

@@ -18,15 +18,38 @@
 #include "model/dtype.h"
 #include "model/sampler.h"
 
+/* A constraint on what may be generated (a grammar, model/grammar.h): the
+** engine asks it which tokens may come next and tells it which one came. */
+typedef struct mast_gen_constraint {
+    void *ctx;
+    /* Whether token id (whose text is piece[0..len)) may come next; an
+    ** end-of-generation token is asked with piece NULL (allowed = the output
+    ** may end here). */
+    bool (*allows)(void *ctx, int32_t id, const char *piece, size_t len);
+    /* Sets logits[id] to -INFINITY for every token that may not come next. */
+    void (*mask)(void *ctx, float *logits, int n_vocab);
+    /* Takes the chosen token; non-zero status stops the generation. */
+    mast_status (*accept)(void *ctx, int32_t id, const char *piece, size_t len);
+    /* Nothing can follow what was generated: the output is complete. */
+    bool (*complete)(void *ctx);
+} mast_gen_constraint;
+
 typedef struct mast_gen_params {
     int max_tokens;               /* > 0 */
     mast_sampler_params sampler;
     const char *const *stop;      /* stop strings (not included in the text) */
     size_t n_stop;
     bool ctx_shift;               /* at the context limit, drop the older half and go on */
+    bool fit;                     /* the prompt plus max_tokens must fit the context:
+                                  ** MAST_ERR_LIMIT (naming both sizes) when they do not */
+    const int32_t *bias_ids;      /* logit_bias: added to the logits of these tokens */
+    const float *bias;            /* (-100 or less bans a token, as OpenAI's does) */
+    size_t n_bias;
+    mast_gen_constraint *constraint;   /* NULL: unconstrained */
 } mast_gen_params;
 
-#define MAST_GEN_PARAMS_DEFAULT ((mast_gen_params){128, MAST_SAMPLER_DEFAULT, NULL, 0, false})
+#define MAST_GEN_PARAMS_DEFAULT \
+    ((mast_gen_params){128, MAST_SAMPLER_DEFAULT, NULL, 0, false, false, NULL, NULL, 0, NULL})
 
 typedef struct mast_gen_request {
     const mast_chat_message *messages;   /* a chat, rendered with the model's template; or */
@@ -37,6 +60,7 @@ typedef struct mast_gen_request {
 
 typedef struct mast_gen_result {
     int prompt_tokens, completion_tokens;
+    int cached_tokens;           /* prompt tokens the context already held (not decoded again) */
     const char *finish_reason;   /* "stop" (end of turn or a stop string) or "length" */
     bool context_full;           /* "length" because the context filled (not max_tokens) */
     int n_ctx;                   /* the context's size in tokens (local engines), else 0 */
@@ -52,6 +76,8 @@ typedef struct mast_generator mast_generator;
 typedef struct mast_generator_ops {
     mast_status (*generate)(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
                             void *ctx, mast_gen_result *out);
+    /* The prompt's size in tokens, as generate would see it. */
+    mast_status (*count)(mast_generator *g, const mast_gen_request *r, int *n_tokens);
     const char *(*describe)(const mast_generator *g);   /* model name / path */
     void (*free)(mast_generator *g);
 } mast_generator_ops;
@@ -62,6 +88,8 @@ struct mast_generator {
 
 mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
                           void *ctx, mast_gen_result *out);
+/* The number of tokens r's prompt (rendered messages, or the raw prompt) takes. */
+mast_status mast_gen_count_tokens(mast_generator *g, const mast_gen_request *r, int *n_tokens);
 void mast_gen_result_free(mast_gen_result *r);
 void mast_generator_free(mast_generator *g);
 const char *mast_generator_describe(const mast_generator *g);
@@ -82,5 +110,16 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
                                       mast_generator **out);
 /* The chat format the local engine uses (-1 for other generators). */
 int mast_local_generator_chat_format(const mast_generator *g);
+
+/* What a local model is, for listings (/v1/models); NULL fields for others. */
+typedef struct mast_local_info {
+    const char *arch;            /* general.architecture */
+    const char *quant;           /* the type of most of the weights' bytes ("q4_K", "f32") */
+    int n_ctx, n_ctx_train, n_vocab;
+    const struct mast_tokenizer *tok;
+    const struct mast_gguf *gguf;
+} mast_local_info;
+/* MAST_ERR_INVALID for a generator that is not local. */
+mast_status mast_local_generator_info(const mast_generator *g, mast_local_info *out);
 
 #endif

@@ -100,11 +100,15 @@ void mast_tokens_free(mast_tokens *tokens)
     memset(tokens, 0, sizeof *tokens);
 }
 
+static mast_status build_pieces(mast_tokenizer *t);
+
 void mast_tokenizer_free(mast_tokenizer *t)
 {
     if (!t)
         return;
     free(t->blob);
+    free(t->pieces);
+    free(t->piece_off);
     free(t->off);
     free(t->len);
     free(t->scores);
@@ -447,6 +451,11 @@ mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
     t->add_eos = get_flag(g, "tokenizer.ggml.add_eos_token", t->kind == MAST_TOK_WPM);
     if (t->kind == MAST_TOK_WPM && t->sep >= 0)
         t->eos = t->sep;
+    st = build_pieces(t);
+    if (st != MAST_OK) {
+        mast_tokenizer_free(t);
+        return st;
+    }
     *out = t;
     return MAST_OK;
 }
@@ -586,6 +595,34 @@ static mast_status append_unescaped(mast_buf *out, const char *s, size_t n)
         }
     }
     return MAST_OK;
+}
+
+/* Every token's output bytes (mast_token_to_piece without specials), for
+** the grammar's per-step checks. */
+static mast_status build_pieces(mast_tokenizer *t)
+{
+    mast_buf b = {0};
+    if (!(t->piece_off = malloc((t->n_vocab + 1) * sizeof *t->piece_off)))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < t->n_vocab; i++) {
+        t->piece_off[i] = (uint32_t)b.len;
+        MAST_TRY(mast_token_to_piece(t, (int32_t)i, false, &b));
+    }
+    t->piece_off[t->n_vocab] = (uint32_t)b.len;
+    if (!b.data && mast_buf_putc(&b, '\0') != MAST_OK)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    t->pieces = mast_buf_detach(&b);
+    return MAST_OK;
+}
+
+const char *mast_tokenizer_piece(const mast_tokenizer *t, int32_t id, size_t *len)
+{
+    if (id < 0 || (size_t)id >= t->n_vocab) {
+        *len = 0;
+        return "";
+    }
+    *len = t->piece_off[id + 1] - t->piece_off[id];
+    return t->pieces + t->piece_off[id];
 }
 
 mast_status mast_token_to_piece(const mast_tokenizer *t, int32_t id, bool special, mast_buf *out)

@@ -74,6 +74,9 @@ int32_t mast_tokenizer_eos(const mast_tokenizer *t);
 ** ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", ...). */
 bool mast_tokenizer_is_eog(const mast_tokenizer *t, int32_t id);
 /* The vocabulary text of a token (not NUL-terminated), or NULL. */
+/* The bytes token id adds to generated text (mast_token_to_piece without
+** special tokens: "" for control tokens), from a table built at load. */
+const char *mast_tokenizer_piece(const mast_tokenizer *t, int32_t id, size_t *len);
 const char *mast_tokenizer_text(const mast_tokenizer *t, int32_t id, size_t *len);
 
 #endif

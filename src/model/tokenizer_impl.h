@@ -33,6 +33,8 @@ struct mast_tokenizer {
     pcre2_code *regex[MAX_PRE_REGEX];
     size_t n_regex;
     size_t max_token_len;
+    char *pieces;              /* every token's output bytes (mast_tokenizer_piece) */
+    uint32_t *piece_off;       /* n_vocab + 1 offsets into pieces */
 };
 
 static inline const char *tok_text(const mast_tokenizer *t, int32_t id)

@@ -307,7 +307,7 @@ http_reply mast_data_api(http_ctx *c, const http_request *req, int *matched)
     }
     if (strncmp(p, "/v1/collections/", 16) != 0) {
         *matched = 0;
-        return (http_reply){404, NULL, NULL};
+        return (http_reply){.status = 404};
     }
     /* /v1/collections/{name}[/action[/rest]]: a document id may hold slashes */
     const char *rest = p + 16, *slash = strchr(rest, '/');
@@ -315,7 +315,7 @@ http_reply mast_data_api(http_ctx *c, const http_request *req, int *matched)
     size_t name_len = slash ? (size_t)(slash - rest) : strlen(rest);
     if (name_len == 0 || name_len >= sizeof name) {
         *matched = 0;
-        return (http_reply){404, NULL, NULL};
+        return (http_reply){.status = 404};
     }
     memcpy(name, rest, name_len);
     name[name_len] = '\0';
@@ -345,5 +345,5 @@ http_reply mast_data_api(http_ctx *c, const http_request *req, int *matched)
         return not_allowed(req, "GET, HEAD, DELETE, OPTIONS");
     }
     *matched = 0;
-    return (http_reply){404, NULL, NULL};
+    return (http_reply){.status = 404};
 }

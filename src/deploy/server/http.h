@@ -17,29 +17,46 @@
 
 typedef struct http_request {
     struct MHD_Connection *conn;
+    struct mast_server *server;
     const char *method;        /* GET, POST, DELETE ("HEAD" is routed as GET) */
     const char *path;          /* decoded */
     const mast_buf *body;
     mast_trace *trace;
 } http_request;
 
+typedef struct http_pending http_pending;
+typedef struct http_stream http_stream;
+
 typedef struct http_reply {
     unsigned status;
     json_t *body;              /* owned; NULL for no body (204) */
     const char *allow;         /* for 405 and OPTIONS */
+    int retry_after;           /* seconds, for 429 and 503; 0 = no header */
+    http_pending *pending;     /* the reply comes later, from another thread */
+    http_stream *stream;       /* the body is this event stream (text/event-stream) */
 } http_reply;
 
+struct mast_models;
+
 /* What every handler may use: the shared retriever and a store borrowed
-** from the server's pool for this request. */
+** from the server's pool for this request, and the served models. */
 typedef struct http_ctx {
     mast_retriever *retriever;
     mast_store *store;
     size_t max_batch;          /* documents per upsert */
+    struct mast_models *models;
 } http_ctx;
 
-/* {"error": {"message", "type", "code"}} with status. */
+/* {"error": {"message", "type", "param": null, "code"}} with status; the
+** type follows the status as OpenAI's does (invalid_request_error,
+** authentication_error, not_found_error, rate_limit_error, server_error,
+** unavailable_error). */
 http_reply http_error(unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same naming the request field that is wrong. */
+http_reply http_error_param(unsigned status, const char *code, const char *param, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+const char *http_error_type(unsigned status);
 /* The reply for a failed library call: 404 not found, 400 invalid or
 ** malformed, 413 over a limit, 409 exists, 500 otherwise; the message is
 ** mast_errmsg(). */
@@ -52,6 +69,33 @@ http_reply http_ok(unsigned status, json_t *body);
 mast_status http_body_object(const http_request *req, const char *const *allowed, json_t **out);
 /* A query-string argument, or NULL. */
 const char *http_query(const http_request *req, const char *key);
+
+/* ---- replies that another thread finishes ----
+** A handler that hands its work to a model's worker returns
+** (http_reply){.pending = http_pending_new(req)}: the connection waits
+** (suspended, holding no thread) until the worker calls http_pending_done
+** with the real reply, which may be an event stream the worker then writes.
+** The worker may use req->trace until it calls http_pending_done with a
+** plain reply, or until it closes the stream. */
+http_pending *http_pending_new(const http_request *req);
+/* Gives the reply (and gives up the pending: do not touch it after). */
+void http_pending_done(http_pending *p, http_reply reply);
+
+/* An event stream for the pending request's connection; give it with
+** http_pending_done(p, (http_reply){200, .stream = s}), then write. */
+http_stream *http_stream_new(http_pending *p);
+/* Queues bytes; -1 when the client has gone (stop generating). */
+int http_stream_write(http_stream *s, const char *data, size_t len);
+/* "data: <json>\n\n" (the json is consumed). */
+int http_stream_event(http_stream *s, const char *event, json_t *data);
+int http_stream_gone(http_stream *s);
+/* Ends the body; the request's trace is saved once both sides are done. */
+void http_stream_close(http_stream *s, unsigned status_for_trace);
+
+/* The model API families: each answers the paths it owns, *matched = 0 for
+** others. */
+http_reply mast_openai_api(http_ctx *ctx, const http_request *req, int *matched);
+http_reply mast_anthropic_api(http_ctx *ctx, const http_request *req, int *matched);
 
 /* The data API (data_api.c): answers any path under /v1/collections or
 ** /v1/traces, *matched = 0 for others. */

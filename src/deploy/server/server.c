@@ -39,6 +39,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "data/store_traces.h"
+#include "deploy/models.h"
 #include "deploy/server/http.h"
 
 #define STORE_POOL_MAX 16
@@ -55,6 +56,7 @@ typedef struct conn_state {
 
 struct mast_server {
     struct MHD_Daemon *daemon;
+    mast_models *models;
     char *db_path;
     size_t max_body, max_batch;
     int read_timeout_ms;
@@ -76,7 +78,35 @@ struct mast_server {
 typedef struct request {
     mast_buf body;
     int answered;              /* a reply was queued early (413) */
+    http_pending *pending;     /* waiting for another thread's reply */
+    char *method, *url;        /* kept for the trace of a pending reply */
 } request;
+
+/* A reply another thread gives (http.h). Two owners: the connection and the
+** worker; the last to let go frees it. */
+struct http_pending {
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn;
+    mast_server *server;
+    mast_trace *trace;
+    int refs;
+    int ready, suspended;
+    http_reply reply;
+};
+
+/* An event-stream body: the worker appends, libmicrohttpd's content reader
+** takes (suspending the connection while there is nothing to send). */
+struct http_stream {
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn;
+    mast_server *server;
+    mast_trace *trace;
+    mast_buf data;
+    size_t sent;               /* bytes of data already handed to libmicrohttpd */
+    int refs;
+    int closed, gone, suspended;
+    unsigned trace_status;
+};
 
 static int64_t now_ms(void)
 {
@@ -114,21 +144,50 @@ static void return_store(mast_server *s, mast_store *store)
 
 /* ---- replies (http.h) ---- */
 
-http_reply http_error(unsigned status, const char *code, const char *fmt, ...)
+const char *http_error_type(unsigned status)
+{
+    switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 429: return "rate_limit_error";
+    case 503: return "unavailable_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+static http_reply error_reply(unsigned status, const char *code, const char *param,
+                              const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     json_t *err = json_object();
     json_object_set_new(err, "message", mast_json_string_lossy(msg));
-    json_object_set_new(err, "type", json_string(status >= 500 ? "server_error"
-                                                               : "invalid_request_error"));
+    json_object_set_new(err, "type", json_string(http_error_type(status)));
+    json_object_set_new(err, "param", param ? json_string(param) : json_null());
     json_object_set_new(err, "code", json_string(code));
     json_t *body = json_object();
     json_object_set_new(body, "error", err);
-    return (http_reply){status, body, NULL};
+    return (http_reply){status, body, NULL, 0, NULL, NULL};
+}
+
+http_reply http_error(unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_reply r = error_reply(status, code, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+http_reply http_error_param(unsigned status, const char *code, const char *param, const char *fmt,
+                            ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_reply r = error_reply(status, code, param, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 http_reply http_status_error(mast_status st)
@@ -147,7 +206,7 @@ http_reply http_status_error(mast_status st)
 
 http_reply http_ok(unsigned status, json_t *body)
 {
-    return (http_reply){status, body, NULL};
+    return (http_reply){status, body, NULL, 0, NULL, NULL};
 }
 
 mast_status http_body_object(const http_request *req, const char *const *allowed, json_t **out)
@@ -172,25 +231,201 @@ const char *http_query(const http_request *req, const char *key)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* ---- pending replies and event streams (http.h) ---- */
+
+static void trace_reply(mast_server *s, const char *method, const char *url, unsigned status,
+                        mast_trace *trace);
+
+http_pending *http_pending_new(const http_request *req)
+{
+    http_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    p->conn = req->conn;
+    p->server = req->server;
+    p->trace = req->trace;
+    p->refs = 2;
+    return p;
+}
+
+static void pending_release(http_pending *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int left = --p->refs;
+    pthread_mutex_unlock(&p->mu);
+    if (left)
+        return;
+    json_decref(p->reply.body);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void http_pending_done(http_pending *p, http_reply reply)
+{
+    pthread_mutex_lock(&p->mu);
+    p->reply = reply;
+    p->ready = 1;
+    if (p->suspended) {
+        p->suspended = 0;
+        MHD_resume_connection(p->conn);
+    }
+    pthread_mutex_unlock(&p->mu);
+    pending_release(p);
+}
+
+http_stream *http_stream_new(http_pending *p)
+{
+    http_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->mu, NULL);
+    s->conn = p->conn;
+    s->server = p->server;
+    s->trace = p->trace;
+    s->refs = 2;   /* the worker, and the response once queued */
+    s->trace_status = 200;
+    return s;
+}
+
+static void stream_release(http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int left = --s->refs;
+    pthread_mutex_unlock(&s->mu);
+    if (left)
+        return;
+    if (s->server)
+        trace_reply(s->server, NULL, NULL, s->trace_status, s->trace);
+    mast_buf_free(&s->data);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int http_stream_write(http_stream *s, const char *data, size_t len)
+{
+    pthread_mutex_lock(&s->mu);
+    int ok = !s->gone && mast_buf_append(&s->data, data, len) == MAST_OK;
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok ? 0 : -1;
+}
+
+int http_stream_event(http_stream *s, const char *event, json_t *data)
+{
+    mast_buf b = {0};
+    mast_status st = event ? mast_buf_printf(&b, "event: %s\n", event) : MAST_OK;
+    if (st == MAST_OK)
+        st = mast_buf_puts(&b, "data: ");
+    if (st == MAST_OK)
+        st = mast_json_dump(data, 0, &b);
+    if (st == MAST_OK)
+        st = mast_buf_puts(&b, "\n\n");
+    json_decref(data);
+    int r = st == MAST_OK ? http_stream_write(s, b.data, b.len) : -1;
+    mast_buf_free(&b);
+    return r;
+}
+
+int http_stream_gone(http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int gone = s->gone;
+    pthread_mutex_unlock(&s->mu);
+    return gone;
+}
+
+void http_stream_close(http_stream *s, unsigned status_for_trace)
+{
+    pthread_mutex_lock(&s->mu);
+    s->closed = 1;
+    s->trace_status = status_for_trace;
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->mu);
+    stream_release(s);
+}
+
+/* libmicrohttpd asks for the next bytes of the body. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    ssize_t n;
+    if (s->data.len > s->sent) {
+        size_t k = s->data.len - s->sent < max ? s->data.len - s->sent : max;
+        memcpy(buf, s->data.data + s->sent, k);
+        s->sent += k;
+        if (s->sent == s->data.len)
+            s->sent = s->data.len = 0;   /* everything handed over: reuse the buffer */
+        n = (ssize_t)k;
+    } else if (s->closed) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        s->suspended = 1;   /* the next write resumes the connection */
+        MHD_suspend_connection(s->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* The response is done with the stream: the body ended, or the client went. */
+static void stream_free(void *cls)
+{
+    http_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    s->gone = 1;
+    pthread_mutex_unlock(&s->mu);
+    stream_release(s);
+}
+
 /* ---- routing ---- */
+
+static http_reply health(mast_server *s, const http_request *req)
+{
+    if (strcmp(req->method, "GET") != 0) {
+        http_reply r = http_error(405, "method_not_allowed", "method %s is not allowed on "
+                                  "%s (allowed: GET, HEAD)", req->method, req->path);
+        r.allow = "GET, HEAD, OPTIONS";
+        return r;
+    }
+    const char *id;
+    mast_model_state state;
+    if (!mast_models_ready(s->models, &id, &state)) {
+        const char *why = NULL;
+        mast_model_state_of(mast_models_find(s->models, id), &why);
+        http_reply r = state == MAST_MODEL_LOADING
+                           ? http_error(503, "loading", "Loading model %s", id)
+                           : http_error(503, "model_failed", "model %s failed to load: %s", id,
+                                        why ? why : "unknown error");
+        r.retry_after = state == MAST_MODEL_LOADING ? 1 : 0;
+        return r;
+    }
+    return http_ok(200, json_pack("{s:s, s:s}", "status", "ok", "version", mast_version()));
+}
 
 static http_reply route(mast_server *s, const http_request *req)
 {
-    if (strcmp(req->path, "/health") == 0) {
-        if (strcmp(req->method, "GET") != 0) {
-            http_reply r = http_error(405, "method_not_allowed", "method %s is not allowed on "
-                                      "%s (allowed: GET, HEAD)", req->method, req->path);
-            r.allow = "GET, HEAD, OPTIONS";
-            return r;
-        }
-        return http_ok(200, json_pack("{s:s, s:s}", "status", "ok", "version", mast_version()));
-    }
-    http_ctx ctx = {s->retriever, NULL, s->max_batch};
+    if (strcmp(req->path, "/health") == 0)
+        return health(s, req);
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models};
+    int matched = 0;
+    http_reply r = mast_openai_api(&ctx, req, &matched);
+    if (!matched)
+        r = mast_anthropic_api(&ctx, req, &matched);
+    if (matched)
+        return r;
     mast_status st = borrow_store(s, &ctx.store);
     if (st != MAST_OK)
         return http_status_error(st);
-    int matched = 0;
-    http_reply r = mast_data_api(&ctx, req, &matched);
+    r = mast_data_api(&ctx, req, &matched);
     return_store(s, ctx.store);
     if (!matched)
         return http_error(404, "not_found", "no such route: %s %s", req->method, req->path);
@@ -202,11 +437,15 @@ static const char *allowed_methods(mast_server *s, struct MHD_Connection *conn, 
 {
     if (strcmp(path, "/health") == 0)
         return "GET, HEAD, OPTIONS";
-    /* the data API says it in its 405: ask it with a method nothing allows */
-    http_request probe = {conn, "OPTIONS", path, &(mast_buf){0}, NULL};
-    http_ctx ctx = {s->retriever, NULL, s->max_batch};
+    /* each API says it in its 405: ask with a method nothing allows */
+    http_request probe = {conn, s, "OPTIONS", path, &(mast_buf){0}, NULL};
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models};
     int matched = 0;
-    http_reply r = mast_data_api(&ctx, &probe, &matched);
+    http_reply r = mast_openai_api(&ctx, &probe, &matched);
+    if (!matched)
+        r = mast_anthropic_api(&ctx, &probe, &matched);
+    if (!matched)
+        r = mast_data_api(&ctx, &probe, &matched);
     json_decref(r.body);
     return matched ? r.allow : NULL;
 }
@@ -248,9 +487,28 @@ static void add_cors(mast_server *s, struct MHD_Connection *conn, struct MHD_Res
     }
 }
 
+static enum MHD_Result send_stream(mast_server *s, struct MHD_Connection *conn, http_stream *st)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+                                                                  stream_read, st, stream_free);
+    if (!resp) {
+        stream_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    add_cors(s, conn, resp, 0, NULL);
+    enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, http_reply r,
                                   int preflight)
 {
+    if (r.stream)
+        return send_stream(s, conn, r.stream);
     mast_buf b = {0};
     if (r.body && (mast_json_dump(r.body, 0, &b) != MAST_OK || mast_buf_putc(&b, '\n') != MAST_OK)) {
         mast_buf_free(&b);
@@ -271,6 +529,11 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (r.allow)
         MHD_add_response_header(resp, "Allow", r.allow);
+    if (r.retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", r.retry_after);
+        MHD_add_response_header(resp, "Retry-After", v);
+    }
     add_cors(s, conn, resp, preflight, r.allow);
     enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
@@ -297,11 +560,13 @@ static http_reply too_large(mast_server *s)
 static void trace_reply(mast_server *s, const char *method, const char *url, unsigned status,
                         mast_trace *trace)
 {
-    if (!trace) {
+    if (!trace && method) {
         trace = mast_trace_begin("http.request");
         mast_trace_attr_str(trace, "http.request.method", method);
         mast_trace_attr_str(trace, "url.path", url);
     }
+    if (!trace)
+        return;
     mast_trace_attr_int(trace, "http.response.status_code", status);
     mast_trace_end(trace, status < 400 ? MAST_OK : status < 500 ? MAST_ERR_INVALID
                                                                 : MAST_ERR_INTERNAL);
@@ -326,6 +591,33 @@ static void set_handling(mast_server *s, struct MHD_Connection *conn, int handli
     if (!handling)
         c->phase_start_ms = now_ms();   /* the next request's time starts now */
     pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* A pending reply: suspends the connection until it is ready, then sends it. */
+static enum MHD_Result resume_pending(mast_server *s, struct MHD_Connection *conn, request *req)
+{
+    http_pending *p = req->pending;
+    pthread_mutex_lock(&p->mu);
+    if (!p->ready) {
+        p->suspended = 1;   /* http_pending_done resumes it */
+        MHD_suspend_connection(conn);
+        pthread_mutex_unlock(&p->mu);
+        return MHD_YES;
+    }
+    http_reply r = p->reply;
+    p->reply = (http_reply){0};
+    pthread_mutex_unlock(&p->mu);
+    mast_trace *trace = p->trace;
+    req->pending = NULL;
+    pending_release(p);
+    if (r.stream) {
+        pthread_mutex_lock(&r.stream->mu);   /* the stream now owns the trace */
+        r.stream->trace = trace;
+        pthread_mutex_unlock(&r.stream->mu);
+    } else {
+        trace_reply(s, NULL, NULL, r.status, trace);
+    }
+    return send_reply(s, conn, r, 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -362,11 +654,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->answered)
         return MHD_YES;
+    if (req->pending)
+        return resume_pending(s, conn, req);
     set_handling(s, conn, 1);
     const char *routed = strcmp(method, "HEAD") == 0 ? "GET" : method;
     if (strcmp(method, "OPTIONS") == 0) {
         const char *allow = allowed_methods(s, conn, url);
-        http_reply r = allow ? (http_reply){204, NULL, allow}
+        http_reply r = allow ? (http_reply){.status = 204, .allow = allow}
                              : http_error(404, "not_found", "no such route: OPTIONS %s", url);
         return send_reply(s, conn, r, allow != NULL);
     }
@@ -374,8 +668,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     mast_trace_attr_str(trace, "http.request.method", method);
     mast_trace_attr_str(trace, "url.path", url);
     mast_clear_error();
-    http_request hr = {conn, routed, url, &req->body, trace};
+    http_request hr = {conn, s, routed, url, &req->body, trace};
     http_reply r = route(s, &hr);
+    if (r.pending) {   /* the connection waits for the worker, holding no thread */
+        req->pending = r.pending;
+        return resume_pending(s, conn, req);
+    }
     trace_reply(s, method, url, r.status, trace);
     return send_reply(s, conn, r, 0);
 }
@@ -385,6 +683,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)toe;
     request *req = *con_cls;
+    if (req && req->pending) {   /* the connection closed while the worker works */
+        pending_release(req->pending);
+        req->pending = NULL;
+    }
     if (req) {
         mast_buf_free(&req->body);
         free(req);
@@ -520,6 +822,9 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
         return_store(s, first);
         st = mast_retriever_create(&s->retriever);
     }
+    if (st == MAST_OK)
+        st = mast_models_open(&s->models, opts->models, opts->n_models, opts->local,
+                              opts->model_threads, opts->queue);
     if (st != MAST_OK) {
         mast_server_stop(s);
         return st;
@@ -533,7 +838,7 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     if (per_ip > limit / 2)
         per_ip = limit / 2 ? limit / 2 : 1;   /* one address never takes every slot */
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -573,6 +878,10 @@ void mast_server_stop(mast_server *s)
         pthread_mutex_unlock(&s->stop_mu);
         pthread_join(s->watchdog, NULL);
     }
+    /* the models first: every waiting request gets its answer and every
+    ** stream its end, so no connection is left suspended */
+    mast_models_close(s->models);
+    s->models = NULL;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     for (int i = 0; i < s->n_pool; i++)

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "deploy/models.h"
 #include "mast.h"
 
 #define MAST_SERVER_DEFAULT_PORT 8080
@@ -48,6 +49,11 @@ typedef struct mast_server_opts {
     int read_timeout_s;       /* a request must arrive within it; 0 = the default */
     int max_conns;            /* 0 = MAST_SERVER_DEFAULT_CONNS (capped by the open-file limit) */
     int max_conns_per_ip;     /* 0 = MAST_SERVER_DEFAULT_CONNS_PER_IP (at most half the total) */
+    const mast_model_spec *models;   /* served by the model APIs (see models.h) */
+    size_t n_models;
+    const mast_local_opts *local;   /* the chat models' engine options; NULL = defaults */
+    int model_threads;        /* the embedding models' threads (0: every CPU) */
+    size_t queue;             /* requests waiting per model; 0 = 16 */
 } mast_server_opts;
 
 typedef struct mast_server mast_server;

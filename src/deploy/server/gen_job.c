@@ -1,0 +1,387 @@
+/*
+** deploy/server/gen_job.c — a generation request on a model's worker (see
+** gen_job.h).
+*/
+#include "deploy/server/gen_job.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void gen_random_id(const char *prefix, char *out, size_t cap)
+{
+    unsigned char r[12];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+        uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^ (uint64_t)clock();
+        for (size_t i = 0; i < sizeof r; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+            r[i] = (unsigned char)(x >> 56);
+    }
+    if (fd >= 0)
+        close(fd);
+    int n = snprintf(out, cap, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && n + 2 < (int)cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%02x", r[i]);
+}
+
+gen_job *gen_job_new(const gen_format *fmt, mast_model *m, const http_request *req, json_t *body)
+{
+    gen_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->fmt = fmt;
+    j->model = m;
+    j->trace = req->trace;
+    j->body = body;
+    j->req.params = MAST_GEN_PARAMS_DEFAULT;
+    j->req.params.fit = true;
+    j->created = (int64_t)time(NULL);
+    j->calls = json_array();
+    j->operation = "chat";
+    return j;
+}
+
+const char *gen_job_keep(gen_job *j, char *owned)
+{
+    if (!owned)
+        return NULL;
+    char **grown = realloc(j->owned, (j->n_owned + 1) * sizeof *grown);
+    if (!grown) {
+        free(owned);
+        return NULL;
+    }
+    j->owned = grown;
+    j->owned[j->n_owned++] = owned;
+    return owned;
+}
+
+void gen_job_free(gen_job *j)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < j->n_owned; i++)
+        free(j->owned[i]);
+    free(j->owned);
+    for (size_t i = 0; i < j->n_stops; i++)
+        free(j->stops[i]);
+    free(j->stops);
+    free(j->msgs);
+    free(j->bias_ids);
+    free(j->bias);
+    mast_grammar_matcher_free(j->matcher);
+    mast_grammar_free(j->grammar);
+    mast_buf_free(&j->content);
+    mast_buf_free(&j->partial);
+    mast_tool_parser_free(&j->parser);
+    json_decref(j->calls);
+    json_decref(j->body);
+    mast_gen_result_free(&j->res);
+    if (j->family_free)
+        j->family_free(j->family);
+    free(j);
+}
+
+/* ---- request readers ---- */
+
+mast_status gen_read_stop(gen_job *j, const json_t *stop, const char *field)
+{
+    if (!stop || json_is_null(stop))
+        return MAST_OK;
+    size_t n = json_is_string(stop) ? 1 : json_is_array(stop) ? json_array_size(stop) : 0;
+    if (!json_is_string(stop) && !json_is_array(stop))
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be a string or an array of strings", field);
+    if (n > 16)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" has %zu strings; at most 16", field, n);
+    if (!(j->stops = calloc(n ? n : 1, sizeof *j->stops)))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_is_string(stop) ? stop : json_array_get(stop, i);
+        if (!json_is_string(s) || !json_string_length(s))
+            return mast_fail(MAST_ERR_INVALID, "\"%s\"[%zu] must be a non-empty string", field, i);
+        if (!(j->stops[j->n_stops++] = strdup(json_string_value(s))))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    j->req.params.stop = (const char *const *)j->stops;
+    j->req.params.n_stop = j->n_stops;
+    return MAST_OK;
+}
+
+static mast_status read_number(const json_t *body, const char *key, double lo, double hi,
+                               float *out)
+{
+    const json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v))
+        return MAST_OK;
+    if (!json_is_number(v))
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be a number", key);
+    double x = json_number_value(v);
+    if (x < lo || x > hi)
+        return mast_fail(MAST_ERR_INVALID, "\"%s\" must be between %g and %g (got %g)", key, lo, hi, x);
+    *out = (float)x;
+    return MAST_OK;
+}
+
+mast_status gen_read_sampling(gen_job *j, const json_t *body)
+{
+    mast_sampler_params *s = &j->req.params.sampler;
+    MAST_TRY(read_number(body, "temperature", 0, 2, &s->temperature));
+    MAST_TRY(read_number(body, "top_p", 0, 1, &s->top_p));
+    MAST_TRY(read_number(body, "min_p", 0, 1, &s->min_p));
+    MAST_TRY(read_number(body, "presence_penalty", -2, 2, &s->presence_penalty));
+    MAST_TRY(read_number(body, "frequency_penalty", -2, 2, &s->frequency_penalty));
+    MAST_TRY(read_number(body, "repeat_penalty", 0, 10, &s->repeat_penalty));
+    const json_t *k = json_object_get(body, "top_k");
+    if (k && !json_is_null(k)) {
+        if (!json_is_integer(k) || json_integer_value(k) < 0)
+            return mast_fail(MAST_ERR_INVALID, "\"top_k\" must be an integer >= 0");
+        s->top_k = (int)json_integer_value(k);
+    }
+    if (json_object_get(body, "top_p") && !json_object_get(body, "top_k"))
+        s->top_k = 0;   /* a client that sets top_p means top_p alone, as OpenAI's does */
+    const json_t *seed = json_object_get(body, "seed");
+    if (seed && !json_is_null(seed)) {
+        if (!json_is_integer(seed))
+            return mast_fail(MAST_ERR_INVALID, "\"seed\" must be an integer");
+        s->seed = (uint64_t)json_integer_value(seed);
+    } else {
+        char id[32];
+        gen_random_id("", id, sizeof id);
+        s->seed = strtoull(id + 8, NULL, 16);
+    }
+    const json_t *bias = json_object_get(body, "logit_bias");
+    if (bias && !json_is_null(bias)) {
+        if (!json_is_object(bias))
+            return mast_fail(MAST_ERR_INVALID, "\"logit_bias\" must be an object of token ids to "
+                             "numbers");
+        size_t n = json_object_size(bias), i = 0;
+        j->bias_ids = calloc(n ? n : 1, sizeof *j->bias_ids);
+        j->bias = calloc(n ? n : 1, sizeof *j->bias);
+        if (!j->bias_ids || !j->bias)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        const char *key;
+        json_t *v;
+        int n_vocab = j->model->info.n_vocab;
+        json_object_foreach((json_t *)bias, key, v) {
+            char *end;
+            long id = strtol(key, &end, 10);
+            if (!*key || *end || id < 0 || id >= n_vocab)
+                return mast_fail(MAST_ERR_INVALID, "\"logit_bias\": '%s' is not a token id of "
+                                 "model %s (0..%d)", key, j->model->id, n_vocab - 1);
+            if (!json_is_number(v) || json_number_value(v) < -100 || json_number_value(v) > 100)
+                return mast_fail(MAST_ERR_INVALID, "\"logit_bias\"[\"%s\"] must be a number "
+                                 "from -100 to 100", key);
+            j->bias_ids[i] = (int32_t)id;
+            j->bias[i++] = (float)json_number_value(v);
+        }
+        j->req.params.bias_ids = j->bias_ids;
+        j->req.params.bias = j->bias;
+        j->req.params.n_bias = n;
+    }
+    return MAST_OK;
+}
+
+/* ---- the worker ---- */
+
+/* Starts the stream (headers, the first events) at the first output. */
+static int ensure_started(gen_job *j)
+{
+    if (!j->streaming || j->stream)
+        return j->stream && http_stream_gone(j->stream) ? -1 : 0;
+    j->stream = http_stream_new(j->pending);
+    if (!j->stream)
+        return -1;
+    http_pending_done(j->pending, (http_reply){.status = 200, .stream = j->stream});
+    j->pending = NULL;
+    return j->fmt->start(j);
+}
+
+static int on_content(void *ctx, const char *text, size_t len)
+{
+    gen_job *j = ctx;
+    if (mast_buf_append(&j->content, text, len) != MAST_OK)
+        return -1;
+    if (!j->streaming)
+        return 0;
+    if (ensure_started(j))
+        return -1;
+    return j->fmt->content(j, text, len);
+}
+
+static int on_call(void *ctx, const char *name, const char *arguments)
+{
+    gen_job *j = ctx;
+    char id[40];
+    gen_random_id("call_", id, sizeof id);
+    size_t index = json_array_size(j->calls);
+    json_array_append_new(j->calls, json_pack("{s:s, s:s, s:s}", "id", id, "name", name,
+                                              "arguments", arguments));
+    if (!j->streaming)
+        return 0;
+    if (ensure_started(j))
+        return -1;
+    return j->fmt->tool_call(j, index, id, name, arguments);
+}
+
+/* The length of s[0..n) without an unfinished UTF-8 character at its end. */
+static size_t whole_chars(const char *s, size_t n)
+{
+    for (size_t back = 1; back <= 4 && back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if ((c & 0xC0) == 0x80)
+            continue;   /* a continuation byte: look further back */
+        size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                    : (c & 0xF8) == 0xF0 ? 4 : 1;
+        return back < need ? n - back : n;
+    }
+    return n;
+}
+
+static int on_text(void *ctx, const char *text, size_t len)
+{
+    gen_job *j = ctx;
+    if (!j->t_first)
+        j->t_first = now_s();
+    if (mast_buf_append(&j->partial, text, len) != MAST_OK)
+        return -1;
+    size_t n = whole_chars(j->partial.data, j->partial.len);
+    mast_tool_parser_cb cb = {j, on_content, on_call};
+    int r = n ? mast_tool_parser_feed(&j->parser, j->partial.data, n, &cb) : 0;
+    memmove(j->partial.data, j->partial.data + n, j->partial.len - n);
+    j->partial.len -= n;
+    if (!r && j->stream && http_stream_gone(j->stream))
+        r = -1;   /* the client went: stop generating */
+    return r;
+}
+
+static void error_status(mast_status st, unsigned *status, const char **code)
+{
+    switch (st) {
+    case MAST_ERR_LIMIT: *status = 400; *code = "context_length_exceeded"; break;
+    case MAST_ERR_INVALID:
+    case MAST_ERR_FORMAT: *status = 400; *code = "invalid_request"; break;
+    case MAST_ERR_UNSUPPORTED: *status = 400; *code = "unsupported"; break;
+    default: *status = 500; *code = "internal_error"; break;
+    }
+}
+
+static void record_trace(gen_job *j, mast_status st)
+{
+    mast_trace *t = j->trace;
+    if (!t)
+        return;
+    const mast_gen_result *r = &j->res;
+    mast_trace_attr_str(t, "gen_ai.operation.name", j->operation);
+    mast_trace_attr_str(t, "gen_ai.provider.name", "mast");
+    mast_trace_attr_str(t, "gen_ai.request.model", j->model->id);
+    mast_trace_attr_str(t, "gen_ai.response.model", j->model->id);
+    if (j->id[0])
+        mast_trace_attr_str(t, "gen_ai.response.id", j->id);
+    mast_trace_attr_int(t, "gen_ai.request.max_tokens", j->req.params.max_tokens);
+    mast_trace_attr_double(t, "gen_ai.request.temperature", j->req.params.sampler.temperature);
+    mast_trace_attr_int(t, "gen_ai.request.seed", (int64_t)j->req.params.sampler.seed);
+    mast_trace_attr_int(t, "gen_ai.usage.input_tokens", r->prompt_tokens);
+    mast_trace_attr_int(t, "gen_ai.usage.output_tokens", r->completion_tokens);
+    mast_trace_attr_double(t, "mast.queue.wait_seconds", j->t_start - j->t_submit);
+    mast_trace_attr_double(t, "mast.prompt.seconds", r->prompt_seconds);
+    mast_trace_attr_double(t, "mast.generation.seconds", r->gen_seconds);
+    if (r->gen_seconds > 0 && r->completion_tokens)
+        mast_trace_attr_double(t, "mast.generation.tokens_per_second",
+                               r->completion_tokens / r->gen_seconds);
+    if (j->t_first)
+        mast_trace_attr_double(t, "gen_ai.response.time_to_first_chunk", j->t_first - j->t_start);
+    if (j->finish_reason)
+        mast_trace_attr_str(t, "gen_ai.response.finish_reasons", j->finish_reason);
+    if (j->parser.malformed)
+        mast_trace_attr_str(t, "mast.tool_call.error", j->parser.error);
+    if (j->grammar)
+        mast_trace_attr_str(t, "mast.constraint", "grammar");
+    if (st != MAST_OK)
+        mast_trace_attr_str(t, "error.type", mast_strerror(st));
+}
+
+static void run(void *arg, mast_model *m, bool cancelled)
+{
+    gen_job *j = arg;
+    j->t_start = now_s();
+    mast_status st;
+    if (cancelled) {
+        st = mast_fail(MAST_ERR_UNSUPPORTED, "the server is stopping");
+        http_pending_done(j->pending, j->fmt->error(503, "unavailable", mast_errmsg()));
+        record_trace(j, st);
+        gen_job_free(j);
+        return;
+    }
+    mast_tool_parser_init(&j->parser, j->json_output ? NULL : j->tools);
+    if (j->grammar) {
+        st = mast_grammar_matcher_new(j->grammar, j->model->info.tok, &j->matcher);
+        if (st == MAST_OK) {
+            j->constraint = mast_grammar_matcher_constraint(j->matcher);
+            j->req.params.constraint = &j->constraint;
+        }
+    } else {
+        st = MAST_OK;
+    }
+    if (st == MAST_OK)
+        st = mast_generate(m->gen, &j->req, on_text, j, &j->res);
+    mast_tool_parser_cb cb = {j, on_content, on_call};
+    if (st == MAST_OK) {
+        if (j->partial.len)   /* a character the output never finished */
+            mast_tool_parser_feed(&j->parser, j->partial.data, j->partial.len, &cb);
+        mast_tool_parser_finish(&j->parser, &cb);
+        j->finish_reason = json_array_size(j->calls) ? "tool_calls" : j->res.finish_reason;
+    }
+    record_trace(j, st);
+    if (st != MAST_OK && !j->stream) {
+        unsigned status;
+        const char *code;
+        error_status(st, &status, &code);
+        http_pending_done(j->pending, j->fmt->error(status, code, mast_errmsg()));
+    } else if (st != MAST_OK) {
+        j->fmt->stream_error(j, mast_errmsg());
+        http_stream_close(j->stream, 500);
+    } else if (j->streaming) {
+        if (ensure_started(j) == 0)
+            j->fmt->finish(j);
+        if (j->stream)
+            http_stream_close(j->stream, 200);
+    } else {
+        http_pending_done(j->pending, j->fmt->reply(j));
+    }
+    gen_job_free(j);
+}
+
+http_reply gen_job_submit(gen_job *j, const http_request *req)
+{
+    j->pending = http_pending_new(req);
+    if (!j->pending) {
+        gen_job_free(j);
+        return http_error(500, "internal_error", "out of memory");
+    }
+    j->t_submit = now_s();
+    http_pending *p = j->pending;
+    mast_status st = mast_model_submit(j->model, run, j);
+    if (st == MAST_OK)
+        return (http_reply){.pending = p};
+    /* not queued: nobody else holds the pending; answer now */
+    http_reply r = st == MAST_ERR_LIMIT ? j->fmt->error(429, "rate_limit_exceeded", mast_errmsg())
+                                        : j->fmt->error(503, "unavailable", mast_errmsg());
+    r.retry_after = 1;
+    http_pending_done(p, r);
+    j->pending = NULL;
+    gen_job_free(j);
+    return (http_reply){.pending = p};
+}

@@ -1,0 +1,96 @@
+/*
+** deploy/server/gen_job.h — one generation request on a model's worker,
+** shared by the API families that generate (openai.c, anthropic.c).
+**
+** The API file parses its request into a gen_job (messages, parameters,
+** tools) and submits it; the worker generates, splits the output into
+** content and tool calls (model/tools.h), and calls the family's gen_format
+** to write what its clients expect: the stream's events as text arrives, or
+** one reply at the end. Errors before anything was sent are HTTP errors in
+** the family's shape; after a stream started, the family's error event.
+*/
+#ifndef MAST_DEPLOY_SERVER_GEN_JOB_H
+#define MAST_DEPLOY_SERVER_GEN_JOB_H
+
+#include <jansson.h>
+
+#include "deploy/models.h"
+#include "deploy/server/http.h"
+#include "model/generate.h"
+#include "model/grammar.h"
+#include "model/tools.h"
+
+typedef struct gen_job gen_job;
+
+typedef struct gen_format {
+    /* stream: the events before the first delta */
+    int (*start)(gen_job *j);
+    /* stream: a piece of content (whole UTF-8 characters) */
+    int (*content)(gen_job *j, const char *text, size_t len);
+    /* stream: a complete tool call, the index-th */
+    int (*tool_call)(gen_job *j, size_t index, const char *id, const char *name, const char *args);
+    /* stream: the closing events (j->finish_reason is set) */
+    void (*finish)(gen_job *j);
+    /* stream: a failure after it started */
+    void (*stream_error)(gen_job *j, const char *message);
+    /* not streaming: the whole reply */
+    http_reply (*reply)(gen_job *j);
+    /* nothing sent yet: the error reply */
+    http_reply (*error)(unsigned status, const char *code, const char *message);
+} gen_format;
+
+struct gen_job {
+    const gen_format *fmt;
+    mast_model *model;
+    http_pending *pending;
+    http_stream *stream;         /* once the stream started */
+    mast_trace *trace;
+    bool streaming, include_usage, completion;   /* completion: a /v1/completions request */
+    const char *operation;       /* gen_ai.operation.name: "chat" or "text_completion" */
+    /* the request */
+    json_t *body;                /* kept alive: the messages point into it */
+    mast_gen_request req;
+    mast_chat_message *msgs;
+    size_t n_msgs;
+    char **owned;                /* texts built for the messages (freed with the job) */
+    size_t n_owned;
+    char **stops;
+    size_t n_stops;
+    int32_t *bias_ids;
+    float *bias;
+    json_t *tools;               /* borrowed from body; NULL: none */
+    mast_grammar *grammar;       /* response_format or a required tool call; NULL: free */
+    mast_grammar_matcher *matcher;
+    mast_gen_constraint constraint;
+    bool json_output;            /* response_format asks for JSON: a call is not parsed out */
+    /* the answer */
+    char id[48];
+    int64_t created;
+    mast_buf content;            /* everything that was content */
+    json_t *calls;               /* [{"id", "name", "arguments"}] */
+    mast_tool_parser parser;
+    mast_buf partial;            /* an unfinished UTF-8 character */
+    mast_gen_result res;
+    const char *finish_reason;   /* "stop", "length" or "tool_calls" */
+    double t_submit, t_start, t_first;
+    void *family;                /* the family's own state */
+    void (*family_free)(void *family);
+};
+
+/* A job for model m answering req; NULL when out of memory. */
+gen_job *gen_job_new(const gen_format *fmt, mast_model *m, const http_request *req, json_t *body);
+/* Keeps a string for the job's lifetime; NULL when out of memory. */
+const char *gen_job_keep(gen_job *j, char *owned);
+/* Submits the job and returns the pending reply; or frees it and returns
+** the error reply (429 when the queue is full). */
+http_reply gen_job_submit(gen_job *j, const http_request *req);
+void gen_job_free(gen_job *j);
+
+/* Shared request readers: 400 replies name the field. */
+mast_status gen_read_stop(gen_job *j, const json_t *stop, const char *field);
+mast_status gen_read_sampling(gen_job *j, const json_t *body);
+
+/* "call_" and 24 hex digits, "chatcmpl-…": random ids. */
+void gen_random_id(const char *prefix, char *out, size_t cap);
+
+#endif
