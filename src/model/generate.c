@@ -197,6 +197,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     if (common == ids.n && common > 0)
         common--;
     out->cached_tokens = (int)common;
+    out->stop_index = -1;
     double t0 = now();
     if (st == MAST_OK) {
         mast_llama_ctx_truncate(l->ctx, (int)common);
@@ -255,6 +256,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
             if (hit && (size_t)(hit - text.data) < upto) {
                 upto = (size_t)(hit - text.data);
                 stopped = 1;
+                out->stop_index = (int)s;
             }
         }
         if (stopped) {

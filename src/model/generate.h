@@ -62,6 +62,7 @@ typedef struct mast_gen_result {
     int prompt_tokens, completion_tokens;
     int cached_tokens;           /* prompt tokens the context already held (not decoded again) */
     const char *finish_reason;   /* "stop" (end of turn or a stop string) or "length" */
+    int stop_index;              /* the stop string that ended the text, or -1 */
     bool context_full;           /* "length" because the context filled (not max_tokens) */
     int n_ctx;                   /* the context's size in tokens (local engines), else 0 */
     double prompt_seconds, gen_seconds;

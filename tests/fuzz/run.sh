@@ -6,7 +6,8 @@
 # vocabularies); fuzz_vindex's are small vector index files of every type, storage and
 # metric, written by the mast binary of the same build; fuzz_postings's are the BM25
 # segments that binary writes for a few small documents; fuzz_api's are the request
-# bodies in tests/fuzz/seeds/api. A crash leaves its input in
+# bodies in tests/fuzz/seeds/api; fuzz_grammar's are the grammars and schemas in
+# tests/fuzz/seeds/grammar. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +17,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api mast >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar mast >/dev/null
 DATA="${MAST_SHARED_DATA:-../shared/data}"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
@@ -64,3 +65,8 @@ mkdir -p "$ACORPUS"
 cp ../tests/fuzz/seeds/api/* "$ACORPUS/"
 ./tests/fuzz_api -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
   -print_final_stats=1 "$ACORPUS" 2>&1 | tail -15
+GCORPUS="$CORPUS/grammar"
+mkdir -p "$GCORPUS"
+cp ../tests/fuzz/seeds/grammar/* "$GCORPUS/"
+./tests/fuzz_grammar -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -rss_limit_mb=4096 \
+  -print_final_stats=1 "$GCORPUS" 2>&1 | tail -15

@@ -194,6 +194,107 @@ mast_status gen_read_sampling(gen_job *j, const json_t *body)
     return MAST_OK;
 }
 
+/* ---- messages and grammars ---- */
+
+mast_status gen_push_msg(gen_job *j, const char *role, char *text)
+{
+    if (!gen_job_keep(j, text))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_chat_message *m = realloc(j->msgs, (j->n_msgs + 1) * sizeof *m);
+    if (!m)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    j->msgs = m;
+    j->msgs[j->n_msgs++] = (mast_chat_message){role, text};
+    return MAST_OK;
+}
+
+/* Appends text to the last message when it has this role (tool results in a
+** row share one user turn), else adds one. */
+mast_status gen_push_or_join(gen_job *j, const char *role, bool join, const char *text)
+{
+    if (join && j->n_msgs && !strcmp(j->msgs[j->n_msgs - 1].role, role)) {
+        mast_buf b = {0};
+        mast_status st = mast_buf_printf(&b, "%s\n%s", j->msgs[j->n_msgs - 1].content, text);
+        if (st != MAST_OK)
+            return st;
+        char *t = mast_buf_detach(&b);
+        if (!gen_job_keep(j, t))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        j->msgs[j->n_msgs - 1].content = t;
+        return MAST_OK;
+    }
+    char *t = strdup(text);
+    return t ? gen_push_msg(j, role, t) : mast_fail(MAST_ERR_NOMEM, "out of memory");
+}
+
+/* Adds text to the system message (made first when there is none). */
+mast_status gen_add_system(gen_job *j, const char *text)
+{
+    if (j->n_msgs && !strcmp(j->msgs[0].role, "system")) {
+        mast_buf b = {0};
+        MAST_TRY(mast_buf_printf(&b, "%s%s%s", j->msgs[0].content, *j->msgs[0].content ? "\n\n" : "",
+                                 text));
+        char *t = mast_buf_detach(&b);
+        if (!gen_job_keep(j, t))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        j->msgs[0].content = t;
+        return MAST_OK;
+    }
+    char *t = strdup(text);
+    MAST_TRY(t ? gen_push_msg(j, "system", t) : mast_fail(MAST_ERR_NOMEM, "out of memory"));
+    memmove(j->msgs + 1, j->msgs, (j->n_msgs - 1) * sizeof *j->msgs);
+    j->msgs[0] = (mast_chat_message){"system", t};
+    return MAST_OK;
+}
+
+mast_status gen_compile_grammar(gen_job *j, const char *gbnf, size_t len)
+{
+    return mast_grammar_parse(gbnf, len, &j->grammar);
+}
+
+/* The grammar of one or more calls (tool_choice required or named): each
+** <tool_call>{"name":"f","arguments":ARGS}</tool_call>, ARGS from f's
+** parameters schema. */
+mast_status gen_tool_grammar(gen_job *j, const json_t *tools, const char *only, bool parallel)
+{
+    mast_buf g = {0};
+    int n_rules = 0;
+    mast_status st = mast_buf_puts(&g, "call ::=");
+    mast_buf rules = {0};
+    size_t i, n = 0;
+    json_t *t;
+    json_array_foreach(tools, i, t) {
+        const json_t *fn = json_object_get(t, "function");
+        const char *name = mast_json_get_str(fn, "name", "");
+        if (st != MAST_OK || (only && strcmp(name, only)))
+            continue;
+        const json_t *params = json_object_get(fn, "parameters");
+        json_t *any = NULL;
+        if (!params)
+            params = any = json_pack("{s:s}", "type", "object");
+        int root;
+        st = mast_schema_to_gbnf_rules(params, &n_rules, &rules, &root);
+        json_decref(any);
+        if (st != MAST_OK) {
+            mast_fail_prefix(st, "tools[%zu].function.parameters", i);
+            break;
+        }
+        st = mast_buf_printf(&g, "%s \"{\\\"name\\\":\\\"%s\\\",\\\"arguments\\\":\" r%d \"}\"",
+                             n++ ? " |" : "", name, root);
+    }
+    if (st == MAST_OK && !n)
+        st = mast_fail(MAST_ERR_INVALID, "\"tool_choice\" names '%s', which is not in \"tools\"", only);
+    if (st == MAST_OK)
+        st = mast_buf_printf(&g, "\nroot ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"%s\n%s%s",
+                             parallel ? " (\"\\n<tool_call>\\n\" call \"\\n</tool_call>\"){0,7}" : "",
+                             mast_buf_cstr(&rules), mast_grammar_primitives_gbnf());
+    if (st == MAST_OK)
+        st = gen_compile_grammar(j, g.data, g.len);
+    mast_buf_free(&g);
+    mast_buf_free(&rules);
+    return st;
+}
+
 /* ---- the worker ---- */
 
 /* Starts the stream (headers, the first events) at the first output. */

@@ -90,6 +90,19 @@ void gen_job_free(gen_job *j);
 mast_status gen_read_stop(gen_job *j, const json_t *stop, const char *field);
 mast_status gen_read_sampling(gen_job *j, const json_t *body);
 
+/* The messages the job renders: a turn added (text is kept by the job), or
+** text joined to the last turn when it has the role and join is set. */
+mast_status gen_push_msg(gen_job *j, const char *role, char *text);
+mast_status gen_push_or_join(gen_job *j, const char *role, bool join, const char *text);
+/* Adds text to the system message (made first when there is none). */
+mast_status gen_add_system(gen_job *j, const char *text);
+mast_status gen_compile_grammar(gen_job *j, const char *gbnf, size_t len);
+/* The grammar of one call (or up to 8 with parallel) of the tools
+** ([{"type":"function","function":{…}}]; only: just that one), each
+** <tool_call>{"name":"f","arguments":ARGS}</tool_call> with ARGS from the
+** tool's parameters schema. */
+mast_status gen_tool_grammar(gen_job *j, const json_t *tools, const char *only, bool parallel);
+
 /* "call_" and 24 hex digits, "chatcmpl-…": random ids. */
 void gen_random_id(const char *prefix, char *out, size_t cap);
 

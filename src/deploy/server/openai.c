@@ -182,37 +182,6 @@ static mast_status content_text(const json_t *content, size_t i, char **out)
     return *out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
 }
 
-static mast_status push_msg(gen_job *j, const char *role, char *text)
-{
-    if (!gen_job_keep(j, text))
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    mast_chat_message *m = realloc(j->msgs, (j->n_msgs + 1) * sizeof *m);
-    if (!m)
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    j->msgs = m;
-    j->msgs[j->n_msgs++] = (mast_chat_message){role, text};
-    return MAST_OK;
-}
-
-/* Appends text to the last message when it has this role (tool results in a
-** row share one user turn), else adds one. */
-static mast_status push_or_join(gen_job *j, const char *role, bool join, const char *text)
-{
-    if (join && j->n_msgs && !strcmp(j->msgs[j->n_msgs - 1].role, role)) {
-        mast_buf b = {0};
-        mast_status st = mast_buf_printf(&b, "%s\n%s", j->msgs[j->n_msgs - 1].content, text);
-        if (st != MAST_OK)
-            return st;
-        char *t = mast_buf_detach(&b);
-        if (!gen_job_keep(j, t))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        j->msgs[j->n_msgs - 1].content = t;
-        return MAST_OK;
-    }
-    char *t = strdup(text);
-    return t ? push_msg(j, role, t) : mast_fail(MAST_ERR_NOMEM, "out of memory");
-}
-
 /* OpenAI messages as the system/user/assistant turns the model's renderer
 ** takes: developer is system, assistant tool calls and tool results as the
 ** tool-call convention writes them (model/tools.h). */
@@ -238,9 +207,9 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
         const json_t *calls = json_object_get(m, "tool_calls");
         mast_status st = MAST_OK;
         if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-            st = push_msg(j, "system", text);
+            st = gen_push_msg(j, "system", text);
         } else if (!strcmp(role, "user")) {
-            st = push_msg(j, "user", text);
+            st = gen_push_msg(j, "user", text);
         } else if (!strcmp(role, "assistant")) {
             mast_buf b = {0};
             st = mast_buf_puts(&b, text);
@@ -262,7 +231,7 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
                     st = mast_tools_render_call(name, args, &b);
             }
             if (st == MAST_OK)
-                st = push_msg(j, "assistant", b.data ? mast_buf_detach(&b) : strdup(""));
+                st = gen_push_msg(j, "assistant", b.data ? mast_buf_detach(&b) : strdup(""));
             mast_buf_free(&b);
         } else if (!strcmp(role, "tool")) {
             if (!json_is_string(json_object_get(m, "tool_call_id")))
@@ -272,7 +241,7 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
             if (st == MAST_OK)
                 st = render_tools ? mast_tools_render_result(text, &b) : mast_buf_puts(&b, text);
             if (st == MAST_OK)
-                st = push_or_join(j, "user", i > 0 && !strcmp(mast_json_get_str(json_array_get(msgs, i - 1),
+                st = gen_push_or_join(j, "user", i > 0 && !strcmp(mast_json_get_str(json_array_get(msgs, i - 1),
                                                                                "role", ""), "tool"),
                                   mast_buf_cstr(&b));
             mast_buf_free(&b);
@@ -289,31 +258,6 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
                              "tool_calls", i);
     }
     return MAST_OK;
-}
-
-/* Adds text to the system message (made first when there is none). */
-static mast_status add_to_system(gen_job *j, const char *text)
-{
-    if (j->n_msgs && !strcmp(j->msgs[0].role, "system")) {
-        mast_buf b = {0};
-        MAST_TRY(mast_buf_printf(&b, "%s%s%s", j->msgs[0].content, *j->msgs[0].content ? "\n\n" : "",
-                                 text));
-        char *t = mast_buf_detach(&b);
-        if (!gen_job_keep(j, t))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        j->msgs[0].content = t;
-        return MAST_OK;
-    }
-    char *t = strdup(text);
-    MAST_TRY(t ? push_msg(j, "system", t) : mast_fail(MAST_ERR_NOMEM, "out of memory"));
-    memmove(j->msgs + 1, j->msgs, (j->n_msgs - 1) * sizeof *j->msgs);
-    j->msgs[0] = (mast_chat_message){"system", t};
-    return MAST_OK;
-}
-
-static mast_status compile_grammar(gen_job *j, const char *gbnf, size_t len)
-{
-    return mast_grammar_parse(gbnf, len, &j->grammar);
 }
 
 /* The tools: each {"type":"function","function":{"name","description"?,
@@ -354,49 +298,6 @@ static mast_status read_tools(const json_t *tools)
     return MAST_OK;
 }
 
-/* The grammar of one or more calls (tool_choice required or named): each
-** <tool_call>{"name":"f","arguments":ARGS}</tool_call>, ARGS from f's
-** parameters schema. */
-static mast_status tool_grammar(gen_job *j, const json_t *tools, const char *only, bool parallel)
-{
-    mast_buf g = {0};
-    int n_rules = 0;
-    mast_status st = mast_buf_puts(&g, "call ::=");
-    mast_buf rules = {0};
-    size_t i, n = 0;
-    json_t *t;
-    json_array_foreach(tools, i, t) {
-        const json_t *fn = json_object_get(t, "function");
-        const char *name = mast_json_get_str(fn, "name", "");
-        if (st != MAST_OK || (only && strcmp(name, only)))
-            continue;
-        const json_t *params = json_object_get(fn, "parameters");
-        json_t *any = NULL;
-        if (!params)
-            params = any = json_pack("{s:s}", "type", "object");
-        int root;
-        st = mast_schema_to_gbnf_rules(params, &n_rules, &rules, &root);
-        json_decref(any);
-        if (st != MAST_OK) {
-            mast_fail_prefix(st, "tools[%zu].function.parameters", i);
-            break;
-        }
-        st = mast_buf_printf(&g, "%s \"{\\\"name\\\":\\\"%s\\\",\\\"arguments\\\":\" r%d \"}\"",
-                             n++ ? " |" : "", name, root);
-    }
-    if (st == MAST_OK && !n)
-        st = mast_fail(MAST_ERR_INVALID, "\"tool_choice\" names '%s', which is not in \"tools\"", only);
-    if (st == MAST_OK)
-        st = mast_buf_printf(&g, "\nroot ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"%s\n%s%s",
-                             parallel ? " (\"\\n<tool_call>\\n\" call \"\\n</tool_call>\"){0,7}" : "",
-                             mast_buf_cstr(&rules), mast_grammar_primitives_gbnf());
-    if (st == MAST_OK)
-        st = compile_grammar(j, g.data, g.len);
-    mast_buf_free(&g);
-    mast_buf_free(&rules);
-    return st;
-}
-
 static mast_status read_response_format(gen_job *j, const json_t *rf)
 {
     static const char *const fields[] = {"type", "json_schema", NULL};
@@ -411,9 +312,9 @@ static mast_status read_response_format(gen_job *j, const json_t *rf)
         return MAST_OK;
     if (!strcmp(type, "json_object")) {
         j->json_output = true;
-        MAST_TRY(add_to_system(j, "Respond with a JSON object only."));
+        MAST_TRY(gen_add_system(j, "Respond with a JSON object only."));
         const char *g = mast_grammar_json_object_gbnf();
-        return compile_grammar(j, g, strlen(g));
+        return gen_compile_grammar(j, g, strlen(g));
     }
     if (strcmp(type, "json_schema"))
         return mast_fail(MAST_ERR_INVALID, "response_format.type must be text, json_object or "
@@ -436,7 +337,7 @@ static mast_status read_response_format(gen_job *j, const json_t *rf)
     if (st != MAST_OK)
         mast_fail_prefix(st, "response_format.json_schema.schema");
     if (st == MAST_OK)
-        st = compile_grammar(j, g.data, g.len);
+        st = gen_compile_grammar(j, g.data, g.len);
     /* the schema in the prompt too: constrained decoding alone leaves the
     ** model guessing what the fields mean */
     if (st == MAST_OK)
@@ -444,7 +345,7 @@ static mast_status read_response_format(gen_job *j, const json_t *rf)
     if (st == MAST_OK)
         st = mast_json_dump(schema, 0, &note);
     if (st == MAST_OK)
-        st = add_to_system(j, mast_buf_cstr(&note));
+        st = gen_add_system(j, mast_buf_cstr(&note));
     json_decref(any);
     mast_buf_free(&g);
     mast_buf_free(&note);
@@ -533,7 +434,7 @@ static mast_status read_common(gen_job *j, const json_t *body)
         if (j->grammar)
             return mast_fail(MAST_ERR_INVALID, "\"grammar\" cannot be combined with response_format "
                              "or a required tool call");
-        MAST_TRY(compile_grammar(j, json_string_value(grammar), json_string_length(grammar)));
+        MAST_TRY(gen_compile_grammar(j, json_string_value(grammar), json_string_length(grammar)));
         j->json_output = true;
     }
     return MAST_OK;
@@ -721,11 +622,9 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         "repeat_penalty", "n", "stop", "max_tokens", "max_completion_tokens", "presence_penalty",
         "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "tools",
         "tool_choice", "parallel_tool_calls", "response_format", "metadata", "store", "grammar",
-        "reasoning_effort", "service_tier", "audio", "modalities", "prediction",
-        "web_search_options", "functions", "function_call", "verbosity", "safety_identifier",
-        "prompt_cache_key", NULL};
+        NULL};
     json_t *body;
-    mast_status st = http_body_object(req, fields, &body);
+    mast_status st = http_body_object(req, NULL, &body);
     if (st != MAST_OK)
         return http_status_error(st);
     if ((st = check_fields(body, fields)) != MAST_OK) {
@@ -781,7 +680,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         mast_buf defs = {0};
         st = mast_tools_render_definitions(tools, &defs);
         if (st == MAST_OK)
-            st = add_to_system(j, mast_buf_cstr(&defs));
+            st = gen_add_system(j, mast_buf_cstr(&defs));
         mast_buf_free(&defs);
         j->tools = (json_t *)tools;
         ((chat_state *)j->family)->tools_active = true;
@@ -795,7 +694,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
     }
     if (st == MAST_OK && use_tools && (!strcmp(mode, "required") || !strcmp(mode, "named"))) {
         param = "tool_choice";
-        st = tool_grammar(j, tools, named, !ptc || json_is_true(ptc));
+        st = gen_tool_grammar(j, tools, named, !ptc || json_is_true(ptc));
     }
     if (st == MAST_OK) {
         param = NULL;
@@ -1112,7 +1011,7 @@ static http_reply apply_template(http_ctx *c, const http_request *req)
     if (st == MAST_OK && use_tools) {
         st = mast_tools_render_definitions(tools, &defs);
         if (st == MAST_OK)
-            st = add_to_system(j, mast_buf_cstr(&defs));
+            st = gen_add_system(j, mast_buf_cstr(&defs));
     }
     int format = mast_local_generator_chat_format(m->gen);
     if (st == MAST_OK)
