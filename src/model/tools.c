@@ -111,7 +111,7 @@ static int emit_call(mast_tool_parser *p, json_t *obj, const mast_tool_parser_cb
         malformed(p, "a tool call whose arguments are not a JSON object");
         return 0;
     }
-    char *text = json_dumps(args ? args : json_object(), JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = json_dumps(args ? args : json_object(), JSON_COMPACT);
     if (!text)
         return 0;
     p->calls++;

@@ -15,6 +15,10 @@
 **   POST /v1/collections/{name}/search        {"query"|"vector", "k"?, "mode"?, ...}
 **   POST /v1/collections/{name}/ask           {"question", "k"?}
 **   GET  /v1/traces?limit=N, /v1/traces/{id}
+** and with served models (opts.models) the model API of openai.c (/v1/models,
+** /v1/chat/completions, /v1/completions, /v1/embeddings, /apply-template) and
+** anthropic.c (/v1/messages, /v1/messages/count_tokens); /health is 503 while
+** a model loads.
 ** HEAD answers every GET route without a body; OPTIONS answers 204 with Allow
 ** (and the CORS preflight headers when the Origin is allowed).
 ** Status codes: 400 malformed JSON (with line and column), an unknown field or
