@@ -724,7 +724,8 @@ static mast_status flatten(builder *b, int root, mast_grammar **out)
         g->alt_off[r] = (uint32_t)na;
         for (size_t a = 0; a < b->rules[r].n_alts; a++) {
             g->alts[na++] = (uint32_t)k;
-            memcpy(g->syms + k, b->rules[r].alts[a].s, b->rules[r].alts[a].n * sizeof *g->syms);
+            if (b->rules[r].alts[a].n)
+                memcpy(g->syms + k, b->rules[r].alts[a].s, b->rules[r].alts[a].n * sizeof *g->syms);
             k += b->rules[r].alts[a].n;
             g->syms[k++] = SYM_END;
         }
@@ -830,7 +831,7 @@ struct mast_grammar_matcher {
 static bool ss_add(stackset *s, const int32_t *st, size_t n)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == n && !memcmp(s->pool + s->off[i], st, n * sizeof *st))
+        if (s->len[i] == n && (!n || !memcmp(s->pool + s->off[i], st, n * sizeof *st)))
             return true;
     if (s->n >= MAX_STACKS) {
         s->overflow = true;
@@ -840,7 +841,8 @@ static bool ss_add(stackset *s, const int32_t *st, size_t n)
         !mast_grow_array((void **)&s->off, &s->cap, s->n + 1, sizeof *s->off) ||
         !mast_grow_array((void **)&s->len, &s->cap_len, s->n + 1, sizeof *s->len))
         return false;
-    memcpy(s->pool + s->n_pool, st, n * sizeof *st);
+    if (n)
+        memcpy(s->pool + s->n_pool, st, n * sizeof *st);
     s->off[s->n] = (uint32_t)s->n_pool;
     s->len[s->n] = (uint32_t)n;
     s->n_pool += n;

@@ -34,5 +34,7 @@ fi
 grep -E '^# (pass|fail)' "$WORK/node.log" >&2
 kill "$SERVER"
 wait "$SERVER"
-check "server stopped cleanly" test $? -eq 0
+RC=$?
+check "server stopped cleanly" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || tail -30 "$WORK/serve.log" >&2
 finish

@@ -455,16 +455,16 @@ static json_t *usage_json(const gen_job *j)
 static json_t *chunk(gen_job *j, json_t *delta, const char *finish)
 {
     chat_state *cs = j->family;
+    if (!delta)
+        delta = json_object();
+    const json_t *text = json_object_get(delta, "content");
     json_t *choice = cs->completion
-                         ? json_pack("{s:i, s:s%, s:n, s:o}", "index", 0, "text",
-                                     delta ? json_string_value(json_object_get(delta, "content")) : "",
-                                     delta && json_string_value(json_object_get(delta, "content"))
-                                         ? json_string_length(json_object_get(delta, "content")) : 0,
-                                     "logprobs", "finish_reason",
-                                     finish ? json_string(finish) : json_null())
-                         : json_pack("{s:i, s:O, s:n, s:o}", "index", 0, "delta",
-                                     delta ? delta : json_object(), "logprobs", "finish_reason",
-                                     finish ? json_string(finish) : json_null());
+                         ? json_pack("{s:i, s:o, s:n, s:o}", "index", 0, "text",
+                                     json_is_string(text) ? json_incref((json_t *)text)
+                                                          : json_string(""), "logprobs",
+                                     "finish_reason", finish ? json_string(finish) : json_null())
+                         : json_pack("{s:i, s:O, s:n, s:o}", "index", 0, "delta", delta, "logprobs",
+                                     "finish_reason", finish ? json_string(finish) : json_null());
     json_decref(delta);
     json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:s, s:[o]}", "id", j->id, "object",
                           cs->completion ? "text_completion" : "chat.completion.chunk", "created",
