@@ -120,3 +120,12 @@ int mast_cmp_i64(const void *a, const void *b)
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
+
+size_t mast_partial_suffix(const char *s, size_t n, const char *tag)
+{
+    size_t t = strlen(tag);
+    for (size_t k = t - 1 < n ? t - 1 : n; t && k > 0; k--)
+        if (memcmp(s + n - k, tag, k) == 0)
+            return k;
+    return 0;
+}

@@ -43,6 +43,11 @@ void mast_buf_free(mast_buf *b);
 int mast_grow_array(void **p, size_t *cap, size_t need, size_t elem);
 
 /* qsort / bsearch comparator of int64_t values, ascending. */
+/* The length of the longest suffix of s[0..n) that is a proper prefix of
+** tag: text to hold back while it may still become tag (a stop string, a
+** tool-call tag). */
+size_t mast_partial_suffix(const char *s, size_t n, const char *tag);
+
 int mast_cmp_i64(const void *a, const void *b);
 
 #endif

@@ -94,7 +94,7 @@ int cmd_serve(int argc, char **argv)
     mast_local_opts local = MAST_LOCAL_OPTS_DEFAULT;
     mast_model_spec specs[64];
     size_t n_specs = 0;
-    const char *aliases[64];
+    char *aliases[64];
     size_t n_aliases = 0;
     const char *db = NULL;
     long v;
@@ -180,16 +180,15 @@ int cmd_serve(int argc, char **argv)
     opts.db_path = mast_store_default_path(db);
     /* --alias NAME=FILE names the model served from FILE */
     for (size_t a = 0; a < n_aliases; a++) {
-        const char *eq = strchr(aliases[a], '=');
+        char *eq = strchr(aliases[a], '=');
         size_t k = 0;
         while (k < n_specs && strcmp(specs[k].path, eq + 1))
             k++;
         if (k == n_specs)
             return cli_usage("serve", "--alias %s: '%s' is not a model given with -m or --embed-model",
                              aliases[a], eq + 1);
-        static char names[64][128];
-        snprintf(names[a], sizeof names[a], "%.*s", (int)(eq - aliases[a]), aliases[a]);
-        specs[k].alias = names[a];
+        *eq = '\0';   /* NAME=FILE: the name ends here */
+        specs[k].alias = aliases[a];
     }
     opts.models = specs;
     opts.n_models = n_specs;

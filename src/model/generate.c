@@ -25,6 +25,7 @@ mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen
                           void *ctx, mast_gen_result *out)
 {
     memset(out, 0, sizeof *out);
+    out->stop_index = -1;
     if (r->params.max_tokens <= 0)
         return mast_fail(MAST_ERR_INVALID, "max tokens must be at least 1 (got %d)", r->params.max_tokens);
     if (!r->messages && !r->prompt)
@@ -86,12 +87,9 @@ static size_t held_back(const char *text, size_t n, const char *const *stop, siz
 {
     size_t best = 0;
     for (size_t s = 0; s < n_stop; s++) {
-        size_t len = strlen(stop[s]);
-        for (size_t k = len > n ? n : len - 1; k > best; k--)
-            if (memcmp(text + n - k, stop[s], k) == 0) {
-                best = k;
-                break;
-            }
+        size_t k = mast_partial_suffix(text, n, stop[s]);
+        if (k > best)
+            best = k;
     }
     return best;
 }
@@ -143,7 +141,8 @@ static mast_status local_count(mast_generator *g, const mast_gen_request *r, int
 /* Picks the next token: the logit biases, then the sampler; under a
 ** constraint the sampler's choice is kept when the constraint allows it
 ** (the common case costs one check), else the disallowed tokens are masked
-** and the sampler draws again from the original logits. */
+** and the sampler draws again from the original logits. -1 when the
+** constraint allows no token at all. */
 static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params *p, int V,
                           const int32_t *hist, size_t n_hist, float *scratch)
 {
@@ -161,7 +160,8 @@ static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params
     if (c->allows(c->ctx, tok, piece, len))
         return tok;
     c->mask(c->ctx, logits, V);
-    return mast_sampler_sample(sampler, logits, V, hist, n_hist);
+    tok = mast_sampler_sample(sampler, logits, V, hist, n_hist);
+    return logits[tok] == -INFINITY ? -1 : tok;   /* every token masked: a dead end */
 }
 
 static mast_status local_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
@@ -197,7 +197,6 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     if (common == ids.n && common > 0)
         common--;
     out->cached_tokens = (int)common;
-    out->stop_index = -1;
     double t0 = now();
     if (st == MAST_OK) {
         mast_llama_ctx_truncate(l->ctx, (int)common);
@@ -229,6 +228,12 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
             break;
         }
         int32_t tok = next_token(l, sampler, p, V, hist, n_hist, scratch);
+        if (tok < 0) {
+            st = mast_fail(MAST_ERR_UNSUPPORTED, "no token of %s's vocabulary can continue the "
+                           "grammar after %d generated tokens (does logit_bias ban the ones it "
+                           "needs?)", l->path, out->completion_tokens);
+            break;
+        }
         if (mast_tokenizer_is_eog(l->tok, tok)) {
             out->finish_reason = "stop";
             break;

@@ -100,6 +100,16 @@ static int new_rule(sctx *c)
 
 static mast_status gen(sctx *c, const json_t *s, const char *path, int depth, int *rule);
 
+/* r ::= open r<subs[0]> sep r<subs[1]> … close */
+static mast_status write_rule(mast_buf *b, int r, const char *open, const int *subs, size_t n,
+                              const char *sep, const char *close)
+{
+    MAST_TRY(mast_buf_printf(b, "r%d ::=%s", r, open));
+    for (size_t i = 0; i < n; i++)
+        MAST_TRY(mast_buf_printf(b, "%s r%d", i ? sep : "", subs[i]));
+    return mast_buf_printf(b, "%s\n", close);
+}
+
 static const char *const KNOWN[] = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "items",
     "prefixItems", "minItems", "maxItems", "anyOf", "oneOf", "allOf", "minLength", "maxLength",
@@ -316,11 +326,9 @@ static mast_status gen_array(sctx *c, const json_t *s, const char *path, int dep
             st = gen(c, json_array_get(prefix, i), sub_path, depth + 1, &rules[i]);
         }
         if (st == MAST_OK)
-            st = mast_buf_printf(b, "r%d ::= \"[\"", r);
-        for (size_t i = 0; i < n && st == MAST_OK; i++)
-            st = mast_buf_printf(b, "%s r%d", i ? " \",\"" : "", rules[i]);
+            st = write_rule(b, r, " \"[\"", rules, n, " \",\"", " \"]\"");
         free(rules);
-        return st == MAST_OK ? mast_buf_puts(b, " \"]\"\n") : st;
+        return st;
     }
     int item = 0;
     if (items && !json_is_true(items)) {
@@ -405,7 +413,6 @@ static mast_status gen(sctx *c, const json_t *s, const char *path, int depth, in
     if (depth > MAX_SCHEMA_DEPTH)
         return mast_fail(MAST_ERR_LIMIT, "schema at %s: nested more than %d deep", path, MAX_SCHEMA_DEPTH);
     if (json_is_true(s) || (json_is_object(s) && !json_object_size(s))) {
-        *rule = 0;   /* any value */
         int r = new_rule(c);
         *rule = r;
         return mast_buf_printf(c->out, "r%d ::= value\n", r);
@@ -474,11 +481,9 @@ static mast_status gen(sctx *c, const json_t *s, const char *path, int depth, in
             st = gen(c, json_array_get(alts, i), sub_path, depth + 1, &subs[i]);
         }
         if (st == MAST_OK)
-            st = mast_buf_printf(b, "r%d ::=", r);
-        for (size_t i = 0; i < n && st == MAST_OK; i++)
-            st = mast_buf_printf(b, "%s r%d", i ? " |" : "", subs[i]);
+            st = write_rule(b, r, "", subs, n, " |", "");
         free(subs);
-        return st == MAST_OK ? mast_buf_putc(b, '\n') : st;
+        return st;
     }
     const json_t *type = json_object_get(s, "type");
     if (!type) {   /* the type the keywords imply */
@@ -500,18 +505,18 @@ static mast_status gen(sctx *c, const json_t *s, const char *path, int depth, in
         return mast_fail(MAST_ERR_INVALID, "schema at %s: 'type' must be a string or an array of "
                          "strings", path);
     size_t n = json_array_size(type);
-    int first = c->n_rules + 1;
-    c->n_rules += (int)n;
+    int subs[7];   /* the seven JSON Schema types */
+    if (n > 7)
+        return mast_fail(MAST_ERR_INVALID, "schema at %s: 'type' lists more than the 7 types", path);
+    for (size_t i = 0; i < n; i++)
+        subs[i] = new_rule(c);
     for (size_t i = 0; i < n; i++) {
         const char *t = json_string_value(json_array_get(type, i));
         if (!t)
             return mast_fail(MAST_ERR_INVALID, "schema at %s: 'type' must list strings", path);
-        MAST_TRY(gen_typed(c, s, t, path, depth, first + (int)i));
+        MAST_TRY(gen_typed(c, s, t, path, depth, subs[i]));
     }
-    MAST_TRY(mast_buf_printf(b, "r%d ::=", r));
-    for (size_t i = 0; i < n; i++)
-        MAST_TRY(mast_buf_printf(b, "%s r%d", i ? " |" : "", first + (int)i));
-    return mast_buf_putc(b, '\n');
+    return write_rule(b, r, "", subs, n, " |", "");
 }
 
 mast_status mast_schema_to_gbnf_rules(const json_t *schema, int *n_rules, mast_buf *out, int *root)

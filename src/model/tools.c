@@ -128,25 +128,6 @@ static int emit_content(mast_tool_parser *p, const char *s, size_t n, const mast
     return cb->content ? cb->content(cb->ctx, s, n) : 0;
 }
 
-/* The length of the longest suffix of s[0..n) that is a proper prefix of tag. */
-static size_t partial_tag(const char *s, size_t n, const char *tag)
-{
-    size_t t = strlen(tag);
-    for (size_t k = n < t - 1 ? n : t - 1; k > 0; k--)
-        if (memcmp(s + n - k, tag, k) == 0)
-            return k;
-    return 0;
-}
-
-static const char *find(const char *s, size_t n, const char *tag)
-{
-    size_t t = strlen(tag);
-    for (size_t i = 0; i + t <= n; i++)
-        if (memcmp(s + i, tag, t) == 0)
-            return s + i;
-    return NULL;
-}
-
 static void drop_front(mast_buf *b, size_t k)
 {
     memmove(b->data, b->data + k, b->len - k);
@@ -167,7 +148,7 @@ static int process(mast_tool_parser *p, const mast_tool_parser_cb *cb)
         if (p->mode == MISTRAL_CALLS || p->mode == WHOLE_JSON)
             return 0;   /* decided at the end */
         if (p->mode == IN_CALL) {
-            const char *end = find(h->data, h->len, CLOSE);
+            const char *end = memmem(h->data, h->len, CLOSE, strlen(CLOSE));
             if (!end)
                 return 0;
             size_t n = (size_t)(end - h->data);
@@ -209,7 +190,7 @@ static int process(mast_tool_parser *p, const mast_tool_parser_cb *cb)
                 return 0;
             }
         }
-        const char *open = find(h->data, h->len, OPEN);
+        const char *open = memmem(h->data, h->len, OPEN, strlen(OPEN));
         if (open) {
             size_t n = (size_t)(open - h->data);
             while (n && is_space(h->data[n - 1]) && p->calls)
@@ -221,7 +202,7 @@ static int process(mast_tool_parser *p, const mast_tool_parser_cb *cb)
                 return r;
             continue;
         }
-        size_t keep = partial_tag(h->data, h->len, OPEN);
+        size_t keep = mast_partial_suffix(h->data, h->len, OPEN);
         size_t n = h->len - keep;
         if (p->calls)   /* after a call, spaces wait: another call may follow */
             while (n && is_space(h->data[n - 1]))

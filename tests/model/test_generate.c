@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "model/generate.h"
+#include "model/grammar.h"
+#include "model/tokenizer.h"
 #include "model/quantize.h"
 #include "test.h"
 
@@ -270,6 +272,80 @@ static void test_chat_templates_render_each_family(void)
     mast_gguf_close(g);
 }
 
+/* Generation under a grammar, logit_bias, the fit check and the prefix the
+** context already holds (what the server's requests use). */
+static void test_grammar_bias_fit_and_cache(void)
+{
+    mast_generator *g = open_gen(shared("models/stories260K.gguf"), MAST_F32, 64);
+    REQUIRE(g != NULL);
+    mast_local_info info;
+    REQUIRE(mast_local_generator_info(g, &info) == MAST_OK);
+    const char *gbnf = "root ::= \" \"? (\"yes\" | \"no\") \".\"";
+    mast_grammar *gr;
+    REQUIRE(mast_grammar_parse(gbnf, strlen(gbnf), &gr) == MAST_OK);
+    mast_grammar_matcher *m;
+    REQUIRE(mast_grammar_matcher_new(gr, info.tok, &m) == MAST_OK);
+    mast_gen_constraint c = mast_grammar_matcher_constraint(m);
+    mast_gen_params p = greedy(40);
+    p.constraint = &c;
+    mast_gen_request r = {NULL, 0, "Once upon a time", p};
+    collected col = {{0}, 0};
+    mast_gen_result res;
+    REQUIRE(mast_generate(g, &r, collect, &col, &res) == MAST_OK);
+    const char *t = mast_buf_cstr(&col.text);
+    CHECK(!strcmp(t, " yes.") || !strcmp(t, "yes.") || !strcmp(t, " no.") || !strcmp(t, "no."));
+    CHECK_EQ_STR(res.finish_reason, "stop");   /* complete: nothing more can follow */
+    CHECK(res.completion_tokens <= 5);
+    mast_gen_result_free(&res);
+    mast_buf_free(&col.text);
+    mast_grammar_matcher_free(m);
+    mast_grammar_free(gr);
+
+    /* a grammar whose only byte (0x01) is banned by logit_bias: a clear dead end */
+    const char *one = "root ::= \"\\x01\"";
+    REQUIRE(mast_grammar_parse(one, strlen(one), &gr) == MAST_OK);
+    REQUIRE(mast_grammar_matcher_new(gr, info.tok, &m) == MAST_OK);
+    c = mast_grammar_matcher_constraint(m);
+    int32_t byte01 = 3 + 1;   /* stories260K: <0x00>..<0xFF> are ids 3..258 */
+    size_t plen;
+    CHECK_EQ_INT(mast_tokenizer_piece(info.tok, byte01, &plen)[0], 1);
+    float ban = -100;
+    r.params = greedy(8);
+    r.params.constraint = &c;
+    r.params.bias_ids = &byte01;
+    r.params.bias = &ban;
+    r.params.n_bias = 1;
+    CHECK_EQ_INT(mast_generate(g, &r, NULL, NULL, &res), MAST_ERR_UNSUPPORTED);
+    CHECK(strstr(mast_errmsg(), "can continue the grammar after 0 generated tokens") != NULL);
+    mast_grammar_matcher_free(m);
+    mast_grammar_free(gr);
+
+    /* logit_bias -100 bans the greedy first token; the prompt is then held: cached */
+    r.params = greedy(3);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    int32_t first = res.ids[0];
+    int prompt = res.prompt_tokens;
+    mast_gen_result_free(&res);
+    r.params.bias_ids = &first;
+    r.params.bias = &ban;
+    r.params.n_bias = 1;
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK(res.ids[0] != first);
+    CHECK_EQ_INT(res.cached_tokens, prompt - 1);
+    mast_gen_result_free(&res);
+
+    /* fit: the prompt plus max_tokens must fit the 64-token context */
+    r.params = greedy(60);
+    r.params.fit = true;
+    CHECK_EQ_INT(mast_generate(g, &r, NULL, NULL, &res), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "max_tokens is 60") && strstr(mast_errmsg(), "context's 64"));
+    r.params = greedy(59);
+    r.params.fit = true;
+    CHECK_EQ_INT(mast_generate(g, &r, NULL, NULL, &res), MAST_OK);
+    mast_gen_result_free(&res);
+    mast_generator_free(g);
+}
+
 int main(void)
 {
     RUN(test_greedy_text_equals_llama_cpp);
@@ -277,5 +353,6 @@ int main(void)
     RUN(test_stop_strings_limits_and_seeds);
     RUN(test_bad_models_are_refused_clearly);
     RUN(test_chat_templates_render_each_family);
+    RUN(test_grammar_bias_fit_and_cache);
     return test_summary();
 }

@@ -35,13 +35,6 @@ static http_reply a_error(unsigned status, const char *code, const char *message
                                      error_type(status), "message", message));
 }
 
-static http_reply a_status_error(mast_status st)
-{
-    unsigned status = st == MAST_ERR_NOT_FOUND ? 404 : st == MAST_ERR_LIMIT ? 413
-                    : st == MAST_ERR_NOMEM || st == MAST_ERR_INTERNAL || st == MAST_ERR_IO ? 500 : 400;
-    return a_error(status, NULL, mast_errmsg());
-}
-
 typedef struct a_state {
     int block;                 /* the open content block's index, -1: none */
     bool text_open;
@@ -180,15 +173,13 @@ static const gen_format MESSAGES = {a_start, a_content, a_tool_call, a_finish, a
 
 /* A block list's (or string's) text; tool_use and tool_result blocks are
 ** rendered as the tool-call convention writes them. */
-static mast_status blocks_text(const json_t *content, const char *where, bool tools, mast_buf *out,
-                               bool *only_results)
+static mast_status blocks_text(const json_t *content, const char *where, bool tools, mast_buf *out)
 {
-    *only_results = false;
     if (json_is_string(content))
         return mast_buf_puts(out, json_string_value(content));
     if (!json_is_array(content))
         return mast_fail(MAST_ERR_INVALID, "%s must be a string or an array of content blocks", where);
-    size_t i, results = 0;
+    size_t i;
     json_t *b;
     json_array_foreach(content, i, b) {
         const char *type = mast_json_get_str(b, "type", "");
@@ -213,11 +204,10 @@ static mast_status blocks_text(const json_t *content, const char *where, bool to
                 return mast_fail(MAST_ERR_INVALID, "%s[%zu]: a tool_result block needs "
                                  "\"tool_use_id\"", where, i);
             mast_buf inner = {0};
-            bool dummy;
             const json_t *c = json_object_get(b, "content");
             char sub[64];
             snprintf(sub, sizeof sub, "%s[%zu].content", where, i);
-            mast_status st = c ? blocks_text(c, sub, tools, &inner, &dummy) : MAST_OK;
+            mast_status st = c ? blocks_text(c, sub, tools, &inner) : MAST_OK;
             if (st == MAST_OK && json_is_true(json_object_get(b, "is_error")))
                 st = mast_buf_puts(&inner, " (the tool reported an error)");
             if (st == MAST_OK)
@@ -225,7 +215,6 @@ static mast_status blocks_text(const json_t *content, const char *where, bool to
                            : mast_buf_puts(out, mast_buf_cstr(&inner));
             mast_buf_free(&inner);
             MAST_TRY(st);
-            results++;
         } else if (!strcmp(type, "image") || !strcmp(type, "document") || !strcmp(type, "thinking") ||
                    !strcmp(type, "redacted_thinking")) {
             return mast_fail(MAST_ERR_INVALID, "%s[%zu]: '%s' blocks are not supported by mast",
@@ -234,7 +223,6 @@ static mast_status blocks_text(const json_t *content, const char *where, bool to
             return mast_fail(MAST_ERR_INVALID, "%s[%zu]: unknown block type '%s'", where, i, type);
         }
     }
-    *only_results = results && results == json_array_size(content);
     return MAST_OK;
 }
 
@@ -242,9 +230,8 @@ static mast_status read_messages(gen_job *j, const json_t *body, bool tools)
 {
     const json_t *sys = json_object_get(body, "system");
     mast_buf b = {0};
-    bool dummy;
     if (sys && !json_is_null(sys)) {
-        MAST_TRY(blocks_text(sys, "system", false, &b, &dummy));
+        MAST_TRY(blocks_text(sys, "system", false, &b));
         MAST_TRY(gen_push_msg(j, "system", b.data ? mast_buf_detach(&b) : strdup("")));
     }
     const json_t *msgs = json_object_get(body, "messages");
@@ -265,8 +252,7 @@ static mast_status read_messages(gen_job *j, const json_t *body, bool tools)
                              "system prompt is the top-level \"system\")", where, role);
         snprintf(where, sizeof where, "messages[%zu].content", i);
         mast_buf t = {0};
-        bool results;
-        mast_status st = blocks_text(json_object_get(m, "content"), where, tools, &t, &results);
+        mast_status st = blocks_text(json_object_get(m, "content"), where, tools, &t);
         if (st == MAST_OK)
             st = gen_push_msg(j, role, t.data ? mast_buf_detach(&t) : strdup(""));
         mast_buf_free(&t);
@@ -320,53 +306,29 @@ static const char *const FIELDS[] = {"model", "max_tokens", "messages", "system"
                                      "temperature", "top_p", "top_k", "tools", "tool_choice",
                                      "stream", "metadata", NULL};
 
-/* The model of a request: named, or the first chat model. */
-static mast_model *pick(http_ctx *c, const json_t *body, http_reply *err)
-{
-    const char *id = mast_json_get_str(body, "model", NULL);
-    if (!id) {
-        *err = a_error(400, NULL, "\"model\" (a string) is required");
-        return NULL;
-    }
-    mast_model *m = mast_models_find(c->models, id);
-    char msg[320];
-    if (!m || m->kind != MAST_MODEL_CHAT) {
-        snprintf(msg, sizeof msg, "model: %.200s%s", id, m ? " is an embedding model" : " not found");
-        *err = a_error(m ? 400 : 404, NULL, msg);
-        return NULL;
-    }
-    if (mast_model_state_of(m, NULL) != MAST_MODEL_READY) {
-        snprintf(msg, sizeof msg, "model %s is loading or failed to load (GET /health)", m->id);
-        *err = a_error(503, NULL, msg);
-        err->retry_after = 1;
-        return NULL;
-    }
-    return m;
-}
-
 /* Everything but the sampling: messages, system, tools and tool_choice. */
 static mast_status read_prompt(gen_job *j, const json_t *body)
 {
     json_t *tools;
     MAST_TRY(read_tools(json_object_get(body, "tools"), &tools));
-    if (tools)
-        json_object_set_new(j->body, "mast_tools", tools);   /* kept with the body */
+    static const char *const tc_fields[] = {"type", "name", "disable_parallel_tool_use", NULL};
     const json_t *tc = json_object_get(body, "tool_choice");
     const char *mode = tc ? mast_json_get_str(tc, "type", NULL) : "auto";
-    if (!mode || (strcmp(mode, "auto") && strcmp(mode, "any") && strcmp(mode, "tool") && strcmp(mode, "none")))
-        return mast_fail(MAST_ERR_INVALID, "\"tool_choice\".type must be auto, any, tool or none");
-    bool use = tools && json_array_size(tools) && strcmp(mode, "none");
-    if (!use && strcmp(mode, "auto") && strcmp(mode, "none"))
-        return mast_fail(MAST_ERR_INVALID, "\"tool_choice\" is '%s' but there are no \"tools\"", mode);
-    MAST_TRY(read_messages(j, body, use));
-    if (!use)
-        return MAST_OK;
-    mast_buf defs = {0};
-    mast_status st = mast_tools_render_definitions(tools, &defs);
+    mast_status st = tc && json_is_object(tc) ? mast_json_check_fields(tc, tc_fields, "tool_choice")
+                                              : MAST_OK;
+    if (st == MAST_OK && (!mode || (strcmp(mode, "auto") && strcmp(mode, "any") &&
+                                    strcmp(mode, "tool") && strcmp(mode, "none"))))
+        st = mast_fail(MAST_ERR_INVALID, "\"tool_choice\".type must be auto, any, tool or none");
+    bool use = st == MAST_OK && tools && json_array_size(tools) && strcmp(mode, "none");
+    if (st == MAST_OK && !use && strcmp(mode, "auto") && strcmp(mode, "none"))
+        st = mast_fail(MAST_ERR_INVALID, "\"tool_choice\" is '%s' but there are no \"tools\"", mode);
     if (st == MAST_OK)
-        st = gen_add_system(j, mast_buf_cstr(&defs));
-    mast_buf_free(&defs);
-    j->tools = tools;
+        st = read_messages(j, body, use);
+    if (st != MAST_OK || !use) {
+        json_decref(tools);
+        return st;
+    }
+    st = gen_use_tools(j, tools);
     if (st == MAST_OK && strcmp(mode, "auto")) {
         const char *name = !strcmp(mode, "tool") ? mast_json_get_str(tc, "name", NULL) : NULL;
         if (!strcmp(mode, "tool") && !name)
@@ -377,40 +339,25 @@ static mast_status read_prompt(gen_job *j, const json_t *body)
     return st;
 }
 
-static gen_job *new_job(const http_request *req, mast_model *m, json_t *body)
+static gen_job *open_job(http_ctx *c, const http_request *req, const char *const *fields,
+                         http_reply *err)
 {
-    gen_job *j = gen_job_new(&MESSAGES, m, req, body);
-    a_state *s = j ? calloc(1, sizeof *s) : NULL;
-    if (!s) {
-        if (j)
-            j->body = NULL;
-        gen_job_free(j);
-        return NULL;
+    gen_job *j = gen_job_open(c, req, fields, &MESSAGES, false, sizeof(a_state), err);
+    if (j) {
+        ((a_state *)j->family)->block = -1;
+        gen_random_id("msg_", j->id, sizeof j->id);
     }
-    s->block = -1;
-    j->family = s;
-    j->family_free = free;
-    gen_random_id("msg_", j->id, sizeof j->id);
     return j;
 }
 
 static http_reply messages(http_ctx *c, const http_request *req)
 {
-    json_t *body;
-    mast_status st = http_body_object(req, FIELDS, &body);
-    if (st != MAST_OK)
-        return a_status_error(st);
     http_reply err;
-    mast_model *m = pick(c, body, &err);
-    if (!m) {
-        json_decref(body);
+    gen_job *j = open_job(c, req, FIELDS, &err);
+    if (!j)
         return err;
-    }
-    gen_job *j = new_job(req, m, body);
-    if (!j) {
-        json_decref(body);
-        return a_error(500, NULL, "out of memory");
-    }
+    json_t *body = j->body;
+    mast_status st = MAST_OK;
     const json_t *mt = json_object_get(body, "max_tokens");
     if (!json_is_integer(mt) || json_integer_value(mt) < 1)
         st = mast_fail(MAST_ERR_INVALID, "\"max_tokens\" (an integer of at least 1) is required");
@@ -434,7 +381,7 @@ static http_reply messages(http_ctx *c, const http_request *req)
     if (st == MAST_OK)
         st = read_prompt(j, body);
     if (st != MAST_OK) {
-        http_reply r = a_status_error(st);
+        http_reply r = gen_status_reply(&MESSAGES, st);
         gen_job_free(j);
         return r;
     }
@@ -446,28 +393,17 @@ static http_reply messages(http_ctx *c, const http_request *req)
 static http_reply count_tokens(http_ctx *c, const http_request *req)
 {
     static const char *const fields[] = {"model", "messages", "system", "tools", "tool_choice", NULL};
-    json_t *body;
-    mast_status st = http_body_object(req, fields, &body);
-    if (st != MAST_OK)
-        return a_status_error(st);
     http_reply err;
-    mast_model *m = pick(c, body, &err);
-    if (!m) {
-        json_decref(body);
+    gen_job *j = open_job(c, req, fields, &err);
+    if (!j)
         return err;
-    }
-    gen_job *j = new_job(req, m, body);
-    if (!j) {
-        json_decref(body);
-        return a_error(500, NULL, "out of memory");
-    }
-    st = read_prompt(j, body);
+    mast_status st = read_prompt(j, j->body);
     int n = 0;
     j->req.messages = j->msgs;
     j->req.n_messages = j->n_msgs;
     if (st == MAST_OK)   /* the tokenizer is read-only: no need to queue behind generations */
-        st = mast_gen_count_tokens(m->gen, &j->req, &n);
-    http_reply r = st == MAST_OK ? http_ok(200, json_pack("{s:i}", "input_tokens", n)) : a_status_error(st);
+        st = mast_gen_count_tokens(j->model->gen, &j->req, &n);
+    http_reply r = st == MAST_OK ? http_ok(200, json_pack("{s:i}", "input_tokens", n)) : gen_status_reply(&MESSAGES, st);
     gen_job_free(j);
     return r;
 }

@@ -22,37 +22,27 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-void gen_random_id(const char *prefix, char *out, size_t cap)
+/* n random bytes: the kernel's, or (should /dev/urandom fail) the clock's. */
+static void random_bytes(void *out, size_t n)
 {
-    unsigned char r[12];
+    unsigned char *r = out;
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+    if (fd < 0 || read(fd, r, n) != (ssize_t)n) {
         uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^ (uint64_t)clock();
-        for (size_t i = 0; i < sizeof r; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+        for (size_t i = 0; i < n; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
             r[i] = (unsigned char)(x >> 56);
     }
     if (fd >= 0)
         close(fd);
+}
+
+void gen_random_id(const char *prefix, char *out, size_t cap)
+{
+    unsigned char r[12];
+    random_bytes(r, sizeof r);
     int n = snprintf(out, cap, "%s", prefix);
     for (size_t i = 0; i < sizeof r && n + 2 < (int)cap; i++)
         n += snprintf(out + n, cap - (size_t)n, "%02x", r[i]);
-}
-
-gen_job *gen_job_new(const gen_format *fmt, mast_model *m, const http_request *req, json_t *body)
-{
-    gen_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return NULL;
-    j->fmt = fmt;
-    j->model = m;
-    j->trace = req->trace;
-    j->body = body;
-    j->req.params = MAST_GEN_PARAMS_DEFAULT;
-    j->req.params.fit = true;
-    j->created = (int64_t)time(NULL);
-    j->calls = json_array();
-    j->operation = "chat";
-    return j;
 }
 
 const char *gen_job_keep(gen_job *j, char *owned)
@@ -90,12 +80,112 @@ void gen_job_free(gen_job *j)
     json_decref(j->calls);
     json_decref(j->body);
     mast_gen_result_free(&j->res);
-    if (j->family_free)
-        j->family_free(j->family);
+    json_decref(j->tools);
+    free(j->family);
     free(j);
 }
 
 /* ---- request readers ---- */
+
+bool gen_valid_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n >= 1 && n <= 64 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+http_reply gen_status_reply(const gen_format *fmt, mast_status st)
+{
+    switch (st) {
+    case MAST_ERR_NOT_FOUND: return fmt->error(404, "not_found", mast_errmsg());
+    case MAST_ERR_LIMIT: return fmt->error(413, "too_large", mast_errmsg());
+    case MAST_ERR_INVALID:
+    case MAST_ERR_FORMAT:
+    case MAST_ERR_UNSUPPORTED: return fmt->error(400, "invalid_request", mast_errmsg());
+    default: return fmt->error(500, "internal_error", mast_errmsg());
+    }
+}
+
+mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind, bool optional,
+                           const gen_format *fmt, http_reply *err)
+{
+    const json_t *v = json_object_get(body, "model");
+    if (v && !json_is_string(v)) {
+        *err = fmt->error(400, "invalid_request", "\"model\" must be a string");
+        return NULL;
+    }
+    const char *id = json_string_value(v);
+    if (!optional && !id) {
+        *err = fmt->error(400, "invalid_request", "\"model\" (a string) is required");
+        return NULL;
+    }
+    mast_model *m = id && *id ? mast_models_find(c->models, id) : mast_models_first(c->models, kind);
+    char msg[512];
+    if (!m) {
+        if (id && *id)
+            snprintf(msg, sizeof msg, "The model '%.200s' does not exist (GET /v1/models lists them)", id);
+        else
+            snprintf(msg, sizeof msg, "no %s model is served (start mast serve with %s FILE.gguf)",
+                     kind == MAST_MODEL_CHAT ? "chat" : "embedding",
+                     kind == MAST_MODEL_CHAT ? "-m" : "--embed-model");
+        *err = fmt->error(404, "model_not_found", msg);
+        return NULL;
+    }
+    if (m->kind != kind) {
+        snprintf(msg, sizeof msg, "model '%s' is %s model, not %s one", m->id,
+                 m->kind == MAST_MODEL_CHAT ? "a chat" : "an embedding",
+                 kind == MAST_MODEL_CHAT ? "a chat" : "an embedding");
+        *err = fmt->error(400, "wrong_model_kind", msg);
+        return NULL;
+    }
+    const char *why = NULL;
+    mast_model_state s = mast_model_state_of(m, &why);
+    if (s != MAST_MODEL_READY) {
+        if (s == MAST_MODEL_LOADING)
+            snprintf(msg, sizeof msg, "Loading model %s", m->id);
+        else
+            snprintf(msg, sizeof msg, "model %s failed to load: %s", m->id, why ? why : "");
+        *err = fmt->error(503, s == MAST_MODEL_LOADING ? "loading" : "model_failed", msg);
+        err->retry_after = s == MAST_MODEL_LOADING ? 1 : 0;
+        return NULL;
+    }
+    return m;
+}
+
+gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *fields,
+                      const gen_format *fmt, bool model_optional, size_t family_size,
+                      http_reply *err)
+{
+    json_t *body;
+    mast_status st = http_body_object(req, fields, &body);
+    if (st != MAST_OK) {
+        *err = gen_status_reply(fmt, st);
+        return NULL;
+    }
+    mast_model *m = gen_pick_model(c, body, MAST_MODEL_CHAT, model_optional, fmt, err);
+    if (!m) {
+        json_decref(body);
+        return NULL;
+    }
+    gen_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->family = calloc(1, family_size ? family_size : 1))) {
+        free(j);
+        json_decref(body);
+        *err = fmt->error(500, "internal_error", "out of memory");
+        return NULL;
+    }
+    j->fmt = fmt;
+    j->model = m;
+    j->trace = req->trace;
+    j->body = body;
+    j->req.params = MAST_GEN_PARAMS_DEFAULT;
+    j->req.params.fit = true;
+    j->created = (int64_t)time(NULL);
+    j->calls = json_array();
+    j->operation = "chat";
+    return j;
+}
+
 
 mast_status gen_read_stop(gen_job *j, const json_t *stop, const char *field)
 {
@@ -158,9 +248,7 @@ mast_status gen_read_sampling(gen_job *j, const json_t *body)
             return mast_fail(MAST_ERR_INVALID, "\"seed\" must be an integer");
         s->seed = (uint64_t)json_integer_value(seed);
     } else {
-        char id[32];
-        gen_random_id("", id, sizeof id);
-        s->seed = strtoull(id + 8, NULL, 16);
+        random_bytes(&s->seed, sizeof s->seed);
     }
     const json_t *bias = json_object_get(body, "logit_bias");
     if (bias && !json_is_null(bias)) {
@@ -247,6 +335,33 @@ mast_status gen_add_system(gen_job *j, const char *text)
     return MAST_OK;
 }
 
+static const char *tool_name(const json_t *tools, size_t i)
+{
+    return json_string_value(json_object_get(json_object_get(json_array_get(tools, i), "function"),
+                                             "name"));
+}
+
+mast_status gen_use_tools(gen_job *j, json_t *tools)
+{
+    json_decref(j->tools);
+    j->tools = tools;
+    for (size_t i = 0; i < json_array_size(tools); i++) {
+        const char *name = tool_name(tools, i);
+        if (!gen_valid_name(name))
+            return mast_fail(MAST_ERR_INVALID, "tools[%zu]: the name '%s' must be 1 to 64 of a-z, "
+                             "A-Z, 0-9, _ and -", i, name ? name : "");
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(name, tool_name(tools, k)))
+                return mast_fail(MAST_ERR_INVALID, "tools[%zu]: two tools are named '%s'", i, name);
+    }
+    mast_buf defs = {0};
+    mast_status st = mast_tools_render_definitions(tools, &defs);
+    if (st == MAST_OK)
+        st = gen_add_system(j, mast_buf_cstr(&defs));
+    mast_buf_free(&defs);
+    return st;
+}
+
 mast_status gen_compile_grammar(gen_job *j, const char *gbnf, size_t len)
 {
     return mast_grammar_parse(gbnf, len, &j->grammar);
@@ -300,8 +415,10 @@ mast_status gen_tool_grammar(gen_job *j, const json_t *tools, const char *only, 
 /* Starts the stream (headers, the first events) at the first output. */
 static int ensure_started(gen_job *j)
 {
-    if (!j->streaming || j->stream)
-        return j->stream && http_stream_gone(j->stream) ? -1 : 0;
+    if (!j->streaming)
+        return 0;
+    if (j->stream)
+        return http_stream_gone(j->stream) ? -1 : 0;
     j->stream = http_stream_new(j->pending);
     if (!j->stream)
         return -1;
@@ -419,10 +536,10 @@ static void run(void *arg, mast_model *m, bool cancelled)
     gen_job *j = arg;
     j->t_start = now_s();
     mast_status st;
-    if (cancelled) {
+    if (cancelled) {   /* the trace first: once answered, the request's trace is not ours */
         st = mast_fail(MAST_ERR_UNSUPPORTED, "the server is stopping");
-        http_pending_done(j->pending, j->fmt->error(503, "unavailable", mast_errmsg()));
         record_trace(j, st);
+        http_pending_done(j->pending, j->fmt->error(503, "unavailable", mast_errmsg()));
         gen_job_free(j);
         return;
     }

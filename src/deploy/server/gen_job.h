@@ -45,7 +45,7 @@ struct gen_job {
     http_pending *pending;
     http_stream *stream;         /* once the stream started */
     mast_trace *trace;
-    bool streaming, include_usage, completion;   /* completion: a /v1/completions request */
+    bool streaming, include_usage;
     const char *operation;       /* gen_ai.operation.name: "chat" or "text_completion" */
     /* the request */
     json_t *body;                /* kept alive: the messages point into it */
@@ -58,7 +58,7 @@ struct gen_job {
     size_t n_stops;
     int32_t *bias_ids;
     float *bias;
-    json_t *tools;               /* borrowed from body; NULL: none */
+    json_t *tools;               /* [{"type":"function","function":{…}}] (owned); NULL: none */
     mast_grammar *grammar;       /* response_format or a required tool call; NULL: free */
     mast_grammar_matcher *matcher;
     mast_gen_constraint constraint;
@@ -73,12 +73,25 @@ struct gen_job {
     mast_gen_result res;
     const char *finish_reason;   /* "stop", "length" or "tool_calls" */
     double t_submit, t_start, t_first;
-    void *family;                /* the family's own state */
-    void (*family_free)(void *family);
+    void *family;                /* the family's own state (zeroed; freed with the job) */
 };
 
-/* A job for model m answering req; NULL when out of memory. */
-gen_job *gen_job_new(const gen_format *fmt, mast_model *m, const http_request *req, json_t *body);
+/* A job for req: reads its body (members in fields; NULL: the caller
+** checks), finds the chat model it names (when model_optional, the first
+** chat model if it names none) and allocates family_size bytes of family
+** state. NULL with *err set to the reply in fmt's shape: the body's error,
+** 404 for an unknown model, 503 while it loads. */
+gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *fields,
+                      const gen_format *fmt, bool model_optional, size_t family_size,
+                      http_reply *err);
+/* The model of kind that body's "model" names (optional: the first of the
+** kind when it names none); NULL with *err set. */
+mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind, bool optional,
+                           const gen_format *fmt, http_reply *err);
+/* A failed library call as fmt's error reply (400, 404, 413 or 500). */
+http_reply gen_status_reply(const gen_format *fmt, mast_status st);
+/* A tool or schema name: 1 to 64 of a-z, A-Z, 0-9, _ and -. */
+bool gen_valid_name(const char *name);
 /* Keeps a string for the job's lifetime; NULL when out of memory. */
 const char *gen_job_keep(gen_job *j, char *owned);
 /* Submits the job and returns the pending reply; or frees it and returns
@@ -96,6 +109,9 @@ mast_status gen_push_msg(gen_job *j, const char *role, char *text);
 mast_status gen_push_or_join(gen_job *j, const char *role, bool join, const char *text);
 /* Adds text to the system message (made first when there is none). */
 mast_status gen_add_system(gen_job *j, const char *text);
+/* The tools (taken: the job owns the reference) are the job's: their
+** definitions go into the system message and its output is parsed for calls. */
+mast_status gen_use_tools(gen_job *j, json_t *tools);
 mast_status gen_compile_grammar(gen_job *j, const char *gbnf, size_t len);
 /* The grammar of one call (or up to 8 with parallel) of the tools
 ** ([{"type":"function","function":{…}}]; only: just that one), each

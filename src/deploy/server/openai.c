@@ -96,49 +96,6 @@ static http_reply list_models(http_ctx *c)
     return http_ok(200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
-/* The model a request names, or the first of its kind; NULL with *err set. */
-static mast_model *pick_model(http_ctx *c, const json_t *body, mast_model_kind kind,
-                              const gen_format *fmt, http_reply *err)
-{
-    const json_t *v = json_object_get(body, "model");
-    if (v && !json_is_string(v)) {
-        *err = fmt->error(400, "invalid_request", "\"model\" must be a string");
-        return NULL;
-    }
-    const char *id = json_string_value(v);
-    mast_model *m = id && *id ? mast_models_find(c->models, id) : mast_models_first(c->models, kind);
-    char msg[512];
-    if (!m) {
-        if (id && *id)
-            snprintf(msg, sizeof msg, "The model '%.200s' does not exist (GET /v1/models lists them)", id);
-        else
-            snprintf(msg, sizeof msg, "no %s model is served (start mast serve with %s FILE.gguf)",
-                     kind == MAST_MODEL_CHAT ? "chat" : "embedding",
-                     kind == MAST_MODEL_CHAT ? "-m" : "--embed-model");
-        *err = fmt->error(404, "model_not_found", msg);
-        return NULL;
-    }
-    if (m->kind != kind) {
-        snprintf(msg, sizeof msg, "model '%s' is %s model, not %s one", m->id,
-                 m->kind == MAST_MODEL_CHAT ? "a chat" : "an embedding",
-                 kind == MAST_MODEL_CHAT ? "a chat" : "an embedding");
-        *err = fmt->error(400, "wrong_model_kind", msg);
-        return NULL;
-    }
-    const char *why = NULL;
-    mast_model_state s = mast_model_state_of(m, &why);
-    if (s != MAST_MODEL_READY) {
-        if (s == MAST_MODEL_LOADING)
-            snprintf(msg, sizeof msg, "Loading model %s", m->id);
-        else
-            snprintf(msg, sizeof msg, "model %s failed to load: %s", m->id, why ? why : "");
-        *err = fmt->error(503, s == MAST_MODEL_LOADING ? "loading" : "model_failed", msg);
-        err->retry_after = s == MAST_MODEL_LOADING ? 1 : 0;
-        return NULL;
-    }
-    return m;
-}
-
 /* ---- chat: the request ---- */
 
 typedef struct chat_state {
@@ -283,14 +240,6 @@ static mast_status read_tools(const json_t *tools)
         if (!json_is_object(fn))
             return mast_fail(MAST_ERR_INVALID, "%s must be an object", what);
         MAST_TRY(mast_json_check_fields(fn, ffields, what));
-        const char *name = mast_json_get_str(fn, "name", NULL);
-        if (!name || !*name || strlen(name) > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(name))
-            return mast_fail(MAST_ERR_INVALID, "%s.name must be 1 to 64 of a-z, A-Z, 0-9, _ and -", what);
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(name, json_string_value(json_object_get(json_object_get(json_array_get(tools, k),
-                                                                                "function"), "name"))))
-                return mast_fail(MAST_ERR_INVALID, "two tools are named '%s'", name);
         const json_t *p = json_object_get(fn, "parameters");
         if (p && !json_is_object(p))
             return mast_fail(MAST_ERR_INVALID, "%s.parameters must be a JSON Schema object", what);
@@ -323,9 +272,7 @@ static mast_status read_response_format(gen_job *j, const json_t *rf)
     if (!json_is_object(js))
         return mast_fail(MAST_ERR_INVALID, "response_format.json_schema (an object) is required");
     MAST_TRY(mast_json_check_fields(js, sfields, "response_format.json_schema"));
-    const char *name = mast_json_get_str(js, "name", NULL);
-    if (!name || !*name || strlen(name) > 64 ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(name))
+    if (!gen_valid_name(mast_json_get_str(js, "name", NULL)))
         return mast_fail(MAST_ERR_INVALID, "response_format.json_schema.name must be 1 to 64 of "
                          "a-z, A-Z, 0-9, _ and -");
     const json_t *schema = json_object_get(js, "schema");
@@ -597,21 +544,14 @@ static http_reply chat_reply(gen_job *j)
 static const gen_format CHAT = {chat_start, chat_content, chat_tool_call, chat_finish,
                                 chat_stream_error, chat_reply, oai_error};
 
-static gen_job *new_job(const http_request *req, mast_model *m, json_t *body, bool completion)
+static gen_job *open_job(http_ctx *c, const http_request *req, const char *const *fields,
+                         bool completion, http_reply *err)
 {
-    gen_job *j = gen_job_new(&CHAT, m, req, body);
-    chat_state *cs = j ? calloc(1, sizeof *cs) : NULL;
-    if (!cs) {
-        if (j)
-            j->body = NULL;
-        gen_job_free(j);
-        return NULL;
+    gen_job *j = gen_job_open(c, req, fields, &CHAT, true, sizeof(chat_state), err);
+    if (j) {
+        ((chat_state *)j->family)->completion = completion;
+        gen_random_id(completion ? "cmpl-" : "chatcmpl-", j->id, sizeof j->id);
     }
-    cs->completion = completion;
-    j->family = cs;
-    j->family_free = free;
-    j->completion = completion;
-    gen_random_id(completion ? "cmpl-" : "chatcmpl-", j->id, sizeof j->id);
     return j;
 }
 
@@ -623,32 +563,19 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "tools",
         "tool_choice", "parallel_tool_calls", "response_format", "metadata", "store", "grammar",
         NULL};
-    json_t *body;
-    mast_status st = http_body_object(req, NULL, &body);
-    if (st != MAST_OK)
-        return http_status_error(st);
-    if ((st = check_fields(body, fields)) != MAST_OK) {
-        json_decref(body);
-        return http_status_error(st);
-    }
     http_reply err;
-    mast_model *m = pick_model(c, body, MAST_MODEL_CHAT, &CHAT, &err);
-    if (!m) {
-        json_decref(body);
+    gen_job *j = open_job(c, req, NULL, false, &err);
+    if (!j)
         return err;
-    }
-    gen_job *j = new_job(req, m, body, false);
-    if (!j) {
-        json_decref(body);
-        return http_error(500, "internal_error", "out of memory");
-    }
+    json_t *body = j->body;
+    mast_status st = check_fields(body, fields);
     const char *param = NULL;
     const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice");
     const json_t *ptc = json_object_get(body, "parallel_tool_calls");
     const char *mode = "auto", *named = NULL;
     if (tools && json_is_null(tools))
         tools = NULL;
-    if (tools && (st = read_tools(tools)) != MAST_OK)
+    if (st == MAST_OK && tools && (st = read_tools(tools)) != MAST_OK)
         param = "tools";
     if (st == MAST_OK && choice && !json_is_null(choice)) {
         param = "tool_choice";
@@ -677,12 +604,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         st = read_messages(j, json_object_get(body, "messages"), use_tools);
     }
     if (st == MAST_OK && use_tools) {
-        mast_buf defs = {0};
-        st = mast_tools_render_definitions(tools, &defs);
-        if (st == MAST_OK)
-            st = gen_add_system(j, mast_buf_cstr(&defs));
-        mast_buf_free(&defs);
-        j->tools = (json_t *)tools;
+        st = gen_use_tools(j, json_incref((json_t *)tools));
         ((chat_state *)j->family)->tools_active = true;
     }
     if (st == MAST_OK) {
@@ -719,21 +641,12 @@ static http_reply completions(http_ctx *c, const http_request *req)
         "repeat_penalty", "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty",
         "logit_bias", "logprobs", "seed", "user", "echo", "suffix", "best_of", "grammar", "metadata",
         NULL};
-    json_t *body;
-    mast_status st = http_body_object(req, fields, &body);
-    if (st != MAST_OK)
-        return http_status_error(st);
     http_reply err;
-    mast_model *m = pick_model(c, body, MAST_MODEL_CHAT, &CHAT, &err);
-    if (!m) {
-        json_decref(body);
+    gen_job *j = open_job(c, req, fields, true, &err);
+    if (!j)
         return err;
-    }
-    gen_job *j = new_job(req, m, body, true);
-    if (!j) {
-        json_decref(body);
-        return http_error(500, "internal_error", "out of memory");
-    }
+    json_t *body = j->body;
+    mast_status st = MAST_OK;
     j->operation = "text_completion";
     const json_t *prompt = json_object_get(body, "prompt");
     const char *param = "prompt";
@@ -932,7 +845,7 @@ static http_reply embeddings(http_ctx *c, const http_request *req)
     if (st != MAST_OK)
         return http_status_error(st);
     http_reply err;
-    mast_model *m = pick_model(c, body, MAST_MODEL_EMBED, &CHAT, &err);
+    mast_model *m = gen_pick_model(c, body, MAST_MODEL_EMBED, true, &CHAT, &err);
     if (!m) {
         json_decref(body);
         return err;
@@ -984,21 +897,13 @@ static http_reply embeddings(http_ctx *c, const http_request *req)
 static http_reply apply_template(http_ctx *c, const http_request *req)
 {
     static const char *const fields[] = {"model", "messages", "tools", "tool_choice", NULL};
-    json_t *body;
-    mast_status st = http_body_object(req, fields, &body);
-    if (st != MAST_OK)
-        return http_status_error(st);
     http_reply err;
-    mast_model *m = pick_model(c, body, MAST_MODEL_CHAT, &CHAT, &err);
-    if (!m) {
-        json_decref(body);
+    gen_job *j = open_job(c, req, fields, false, &err);
+    if (!j)
         return err;
-    }
-    gen_job *j = new_job(req, m, body, false);
-    if (!j) {
-        json_decref(body);
-        return http_error(500, "internal_error", "out of memory");
-    }
+    json_t *body = j->body;
+    mast_model *m = j->model;
+    mast_status st = MAST_OK;
     const json_t *tools = json_object_get(body, "tools");
     bool use_tools = tools && !json_is_null(tools) &&
                      strcmp(mast_json_get_str(body, "tool_choice", "auto"), "none");
@@ -1007,19 +912,15 @@ static http_reply apply_template(http_ctx *c, const http_request *req)
         st = read_tools(tools);
     if (st == MAST_OK)
         param = "messages", st = read_messages(j, json_object_get(body, "messages"), use_tools);
-    mast_buf defs = {0}, prompt = {0};
-    if (st == MAST_OK && use_tools) {
-        st = mast_tools_render_definitions(tools, &defs);
-        if (st == MAST_OK)
-            st = gen_add_system(j, mast_buf_cstr(&defs));
-    }
+    mast_buf prompt = {0};
+    if (st == MAST_OK && use_tools)
+        st = gen_use_tools(j, json_incref((json_t *)tools));
     int format = mast_local_generator_chat_format(m->gen);
     if (st == MAST_OK)
         st = mast_chat_render((mast_chat_format)format, j->msgs, j->n_msgs, &prompt);
     http_reply r = st == MAST_OK ? http_ok(200, json_pack("{s:s, s:s}", "prompt", mast_buf_cstr(&prompt),
                                                           "chat_format", mast_chat_format_name(format)))
                                  : bad(param);
-    mast_buf_free(&defs);
     mast_buf_free(&prompt);
     gen_job_free(j);
     return r;
