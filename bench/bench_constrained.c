@@ -9,10 +9,12 @@
 ** 12 characters, "age": integer, "tags": up to 3 of an enum}, so the output
 ** never completes within TOKENS), greedy and sampled (temperature 1, seed 1).
 ** End-of-generation tokens are banned with logit_bias so every run makes
-** TOKENS tokens. Best of 3 runs each. Reports ms per generated token, the
-** slowdown against the unconstrained run, and how often the sampled token
-** was refused so the whole vocabulary had to be masked (with the time spent
-** masking). Prints one JSON object.
+** TOKENS tokens. The machine's memory bandwidth drifts between runs, so the
+** runs interleave (unconstrained, constrained, five times) and each keeps
+** its best. Reports ms per generated token, the slowdown against the
+** unconstrained run, how often the sampled token was refused so the whole
+** vocabulary had to be masked, and the time spent in the constraint's hooks
+** (checks, masks, accepts). Prints one JSON object.
 */
 #include <jansson.h>
 #include <stdio.h>
@@ -41,29 +43,37 @@ static double now(void)
 typedef struct counted {
     mast_gen_constraint inner;
     long steps, masks;
-    double mask_seconds;
+    double mask_seconds, hook_seconds;
 } counted;
 
 static bool c_allows(void *ctx, int32_t id, const char *piece, size_t len)
 {
     counted *c = ctx;
-    c->steps++;
-    return c->inner.allows(c->inner.ctx, id, piece, len);
+    double t0 = now();
+    bool ok = c->inner.allows(c->inner.ctx, id, piece, len);
+    c->hook_seconds += now() - t0;
+    return ok;
 }
 
-static void c_mask(void *ctx, float *logits, int n)
+static size_t c_allowed(void *ctx, int n, mast_pool *pool, int32_t *ids)
 {
     counted *c = ctx;
     double t0 = now();
-    c->inner.mask(c->inner.ctx, logits, n);
+    size_t k = c->inner.allowed(c->inner.ctx, n, pool, ids);
     c->mask_seconds += now() - t0;
+    c->hook_seconds += now() - t0;
     c->masks++;
+    return k;
 }
 
 static mast_status c_accept(void *ctx, int32_t id, const char *piece, size_t len)
 {
     counted *c = ctx;
-    return c->inner.accept(c->inner.ctx, id, piece, len);
+    c->steps++;
+    double t0 = now();
+    mast_status st = c->inner.accept(c->inner.ctx, id, piece, len);
+    c->hook_seconds += now() - t0;
+    return st;
 }
 
 static bool c_complete(void *ctx)
@@ -75,18 +85,17 @@ static bool c_complete(void *ctx)
 typedef struct run_result {
     double ms_per_token;
     long steps, masks;
-    double mask_ms_per_token;
+    double mask_ms_per_token, hook_ms_per_token;
     int tokens;
 } run_result;
 
-/* Best of 3: seconds per generated token. */
+/* One run; out keeps the best. */
 static int run(mast_generator *g, const mast_grammar *gr, float temperature, int n, int32_t *ban,
                float *bias, size_t n_ban, run_result *out)
 {
     mast_local_info info;
     mast_local_generator_info(g, &info);
-    out->ms_per_token = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
+    {
         mast_gen_params p = MAST_GEN_PARAMS_DEFAULT;
         p.max_tokens = n;
         p.sampler.temperature = temperature;
@@ -95,8 +104,8 @@ static int run(mast_generator *g, const mast_grammar *gr, float temperature, int
         p.bias = bias;
         p.n_bias = n_ban;
         mast_grammar_matcher *m = NULL;
-        counted c = {{0}, 0, 0, 0};
-        mast_gen_constraint hook = {&c, c_allows, c_mask, c_accept, c_complete};
+        counted c = {{0}, 0, 0, 0, 0};
+        mast_gen_constraint hook = {&c, c_allows, c_allowed, c_accept, c_complete};
         if (gr) {
             if (mast_grammar_matcher_new(gr, info.tok, &m) != MAST_OK)
                 return -1;
@@ -115,6 +124,7 @@ static int run(mast_generator *g, const mast_grammar *gr, float temperature, int
             out->steps = c.steps;
             out->masks = c.masks;
             out->mask_ms_per_token = c.mask_seconds * 1e3 / (res.completion_tokens ? res.completion_tokens : 1);
+            out->hook_ms_per_token = c.hook_seconds * 1e3 / (res.completion_tokens ? res.completion_tokens : 1);
             out->tokens = res.completion_tokens;
         }
         mast_gen_result_free(&res);
@@ -130,6 +140,7 @@ static json_t *result_json(const run_result *r, const run_result *base)
         json_object_set_new(o, "full_masks", json_integer(r->masks));
         json_object_set_new(o, "steps", json_integer(r->steps));
         json_object_set_new(o, "mask_ms_per_token", json_real(r->mask_ms_per_token));
+        json_object_set_new(o, "hook_ms_per_token", json_real(r->hook_ms_per_token));
     }
     return o;
 }
@@ -164,12 +175,14 @@ int main(int argc, char **argv)
             ban[n_ban] = id;
             bias[n_ban++] = -100;
         }
-    run_result free_greedy, free_sampled, con_greedy, con_sampled;
-    if (run(g, NULL, 0, n, ban, bias, n_ban, &free_greedy) || run(g, NULL, 1, n, ban, bias, n_ban, &free_sampled) ||
-        run(g, gr, 0, n, ban, bias, n_ban, &con_greedy) || run(g, gr, 1, n, ban, bias, n_ban, &con_sampled)) {
-        fprintf(stderr, "bench_constrained: %s\n", mast_errmsg());
-        return 1;
-    }
+    run_result free_greedy = {1e30, 0, 0, 0, 0, 0}, free_sampled = free_greedy, con_greedy = free_greedy,
+               con_sampled = free_greedy;
+    for (int rep = 0; rep < 5; rep++)
+        if (run(g, NULL, 0, n, ban, bias, n_ban, &free_greedy) || run(g, gr, 0, n, ban, bias, n_ban, &con_greedy) ||
+            run(g, NULL, 1, n, ban, bias, n_ban, &free_sampled) || run(g, gr, 1, n, ban, bias, n_ban, &con_sampled)) {
+            fprintf(stderr, "bench_constrained: %s\n", mast_errmsg());
+            return 1;
+        }
     json_t *out = json_pack("{s:s, s:i, s:i, s:i, s:{s:o, s:o}, s:{s:o, s:o}}", "model", argv[1],
                             "n_vocab", info.n_vocab, "threads", threads, "tokens", n,
                             "unconstrained", "greedy", result_json(&free_greedy, NULL), "sampled",

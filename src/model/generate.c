@@ -138,13 +138,67 @@ static mast_status local_count(mast_generator *g, const mast_gen_request *r, int
     return st;
 }
 
-/* Picks the next token: the logit biases, then the sampler; under a
-** constraint the sampler's choice is kept when the constraint allows it
-** (the common case costs one check), else the disallowed tokens are masked
-** and the sampler draws again from the original logits. -1 when the
-** constraint allows no token at all. */
+#define CANDIDATES_MAX 256
+
+/* The ids of the n largest finite logits, best first (the lower id first on
+** a tie, as the sampler's argmax). */
+static size_t top_ids(const float *logits, int V, int32_t *ids, size_t n)
+{
+    size_t k = 0;
+    for (int i = 0; i < V; i++) {
+        float v = logits[i];
+        if (v == -INFINITY || (k == n && v <= logits[ids[n - 1]]))
+            continue;
+        size_t j = k < n ? k++ : n - 1;
+        while (j > 0 && logits[ids[j - 1]] < v) {
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        ids[j] = (int32_t)i;
+    }
+    return k;
+}
+
+static bool constraint_allows(local *l, mast_gen_constraint *c, int32_t tok)
+{
+    size_t len = 0;
+    const char *piece = mast_tokenizer_is_eog(l->tok, tok) ? NULL : mast_tokenizer_piece(l->tok, tok, &len);
+    return c->allows(c->ctx, tok, piece, len);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The sampler's draw among ids[0..n) alone, in id order: the draw it makes
+** over the whole vocabulary with every other logit at -INFINITY (the same
+** kept set, ties and random number), without a pass over the vocabulary.
+** Only without penalties, which look tokens up by id. */
+static int32_t sample_among(mast_sampler *sampler, const float *logits, const int32_t *ids, size_t n,
+                            float *buf)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = logits[ids[i]];
+    return ids[mast_sampler_sample(sampler, buf, (int)n, NULL, 0)];
+}
+
+/* Picks the next token: the logit biases, then the sampler. Under a
+** constraint, exactly as if every disallowed token were masked first, at
+** the least cost that allows:
+**   1. the sampler's choice, when the constraint allows it (one check); for
+**      greedy decoding without penalties, the likeliest allowed token among
+**      the 64 likeliest (one pass over the logits either way);
+**   2. else, when the sampler looks at no more than its top-k tokens and no
+**      penalty reorders them, the k likeliest allowed tokens found among the
+**      4k likeliest: the sampler draws again from those alone, which is what
+**      masking would have left it;
+**   3. else the constraint lists every allowed token and the sampler draws
+**      again among them.
+** -1 when the constraint allows no token at all. ids and scratch hold V. */
 static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params *p, int V,
-                          const int32_t *hist, size_t n_hist, float *scratch)
+                          const int32_t *hist, size_t n_hist, float *scratch, int32_t *ids)
 {
     float *logits = l->logits;
     for (size_t i = 0; i < p->n_bias; i++)
@@ -153,15 +207,45 @@ static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params
     mast_gen_constraint *c = p->constraint;
     if (!c)
         return mast_sampler_sample(sampler, logits, V, hist, n_hist);
-    memcpy(scratch, logits, (size_t)V * sizeof *scratch);
-    int32_t tok = mast_sampler_sample(sampler, scratch, V, hist, n_hist);
-    size_t len = 0;
-    const char *piece = mast_tokenizer_is_eog(l->tok, tok) ? NULL : mast_tokenizer_piece(l->tok, tok, &len);
-    if (c->allows(c->ctx, tok, piece, len))
-        return tok;
-    c->mask(c->ctx, logits, V);
-    tok = mast_sampler_sample(sampler, logits, V, hist, n_hist);
-    return logits[tok] == -INFINITY ? -1 : tok;   /* every token masked: a dead end */
+    const mast_sampler_params *sp = &p->sampler;
+    bool reorders = sp->repeat_penalty != 1 || sp->frequency_penalty != 0 || sp->presence_penalty != 0;
+    int32_t cand[CANDIDATES_MAX];
+    if (sp->temperature <= 0 && !reorders) {
+        size_t n = top_ids(logits, V, cand, 64);
+        for (size_t i = 0; i < n; i++)
+            if (constraint_allows(l, c, cand[i]))
+                return cand[i];
+    } else {
+        /* penalties change the logits in place: draw from a copy */
+        float *first = reorders ? memcpy(scratch, logits, (size_t)V * sizeof *scratch) : logits;
+        int32_t tok = mast_sampler_sample(sampler, first, V, hist, n_hist);
+        if (constraint_allows(l, c, tok))
+            return tok;
+        int k = sp->top_k;
+        if (k > 0 && 4 * k <= CANDIDATES_MAX && !reorders) {
+            size_t n = top_ids(logits, V, cand, (size_t)(4 * k < 64 ? 64 : 4 * k)), found = 0;
+            for (size_t i = 0; i < n && found < (size_t)k; i++)
+                if (constraint_allows(l, c, cand[i]))
+                    ids[found++] = cand[i];
+            if (found == (size_t)k) {
+                qsort(ids, found, sizeof *ids, cmp_id);
+                return sample_among(sampler, logits, ids, found, scratch);
+            }
+        }
+    }
+    size_t listed = c->allowed(c->ctx, V, l->pool, ids), n = 0;
+    for (size_t i = 0; i < listed; i++)
+        if (logits[ids[i]] != -INFINITY)   /* what logit_bias banned stays banned */
+            ids[n++] = ids[i];
+    if (!n)
+        return -1;   /* a dead end */
+    if (!reorders)
+        return sample_among(sampler, logits, ids, n, scratch);
+    for (int i = 0; i < V; i++)
+        scratch[i] = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        scratch[ids[i]] = logits[ids[i]];
+    return mast_sampler_sample(sampler, scratch, V, hist, n_hist);
 }
 
 static mast_status local_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
@@ -174,8 +258,10 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
     mast_tokens ids = {0};
     mast_sampler *sampler = NULL;
     float *scratch = NULL;
+    int32_t *scratch_ids = NULL;
     mast_status st = mast_sampler_new(&p->sampler, &sampler);
-    if (st == MAST_OK && p->constraint && !(scratch = malloc((size_t)V * sizeof *scratch)))
+    if (st == MAST_OK && p->constraint && (!(scratch = malloc((size_t)V * sizeof *scratch)) ||
+                                           !(scratch_ids = malloc((size_t)V * sizeof *scratch_ids))))
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st == MAST_OK)
         st = prompt_tokens(l, r, &ids);
@@ -227,7 +313,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
             out->finish_reason = "stop";
             break;
         }
-        int32_t tok = next_token(l, sampler, p, V, hist, n_hist, scratch);
+        int32_t tok = next_token(l, sampler, p, V, hist, n_hist, scratch, scratch_ids);
         if (tok < 0) {
             st = mast_fail(MAST_ERR_UNSUPPORTED, "no token of %s's vocabulary can continue the "
                            "grammar after %d generated tokens (does logit_bias ban the ones it "
@@ -300,6 +386,7 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         fn(cb_ctx, text.data + emitted, text.len - emitted);   /* held back, never completed */
     mast_sampler_free(sampler);
     free(scratch);
+    free(scratch_ids);
     mast_buf_free(&text);
     int32_t *gen = NULL;   /* the generated tail of hist */
     if (st == MAST_OK && !(gen = malloc(((size_t)out->completion_tokens + 1) * sizeof *gen)))

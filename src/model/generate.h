@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/pool.h"
 #include "model/chat.h"
 #include "model/dtype.h"
 #include "model/sampler.h"
@@ -26,8 +27,10 @@ typedef struct mast_gen_constraint {
     ** end-of-generation token is asked with piece NULL (allowed = the output
     ** may end here). */
     bool (*allows)(void *ctx, int32_t id, const char *piece, size_t len);
-    /* Sets logits[id] to -INFINITY for every token that may not come next. */
-    void (*mask)(void *ctx, float *logits, int n_vocab);
+    /* The ids of every token that may come next, ascending, into ids (room
+    ** for n_vocab); returns how many. The engine's thread pool is its to use
+    ** meanwhile (NULL: none). */
+    size_t (*allowed)(void *ctx, int n_vocab, mast_pool *pool, int32_t *ids);
     /* Takes the chosen token; non-zero status stops the generation. */
     mast_status (*accept)(void *ctx, int32_t id, const char *piece, size_t len);
     /* Nothing can follow what was generated: the output is complete. */

@@ -821,17 +821,31 @@ typedef struct stackset {
     bool overflow;
 } stackset;
 
+/* One thread's part of the vocabulary mask: the stacks after d bytes of the
+** piece it is walking. */
+typedef struct walker {
+    stackset *depth;
+    size_t n_depth;
+    bool failed;             /* out of memory, or the grammar too deep here */
+} walker;
+
 struct mast_grammar_matcher {
     const mast_grammar *g;
     const mast_tokenizer *tok;
     stackset cur, tmp[2];
+    byteset first;           /* the bytes that can come next (cur's tops) */
+    walker *walkers;         /* the mask's walk, one per thread of the pool */
+    int n_walkers;
+    uint8_t *allowed;        /* the mask's verdicts, per token id */
+    size_t n_allowed;
     bool failed;             /* the grammar nests too deep or is too ambiguous */
 };
 
 static bool ss_add(stackset *s, const int32_t *st, size_t n)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == n && (!n || !memcmp(s->pool + s->off[i], st, n * sizeof *st)))
+        if (s->len[i] == n && (!n || (s->pool[s->off[i] + n - 1] == st[n - 1] &&
+                                       !memcmp(s->pool + s->off[i], st, n * sizeof *st))))
             return true;
     if (s->n >= MAX_STACKS) {
         s->overflow = true;
@@ -866,9 +880,8 @@ static void ss_free(stackset *s)
 /* Adds every stack that st[0..n) expands to (tops resolved to terminals).
 ** Each alternative works on its own copy, as the expansion of one may pop
 ** into and change positions the others still need. */
-static void expand(mast_grammar_matcher *m, const int32_t *st, size_t n, stackset *out)
+static void expand(const mast_grammar *g, const int32_t *st, size_t n, stackset *out, bool *failed)
 {
-    const mast_grammar *g = m->g;
     int32_t w[MAX_DEPTH + 1];
     memcpy(w, st, n * sizeof *w);
     while (n) {
@@ -879,14 +892,14 @@ static void expand(mast_grammar_matcher *m, const int32_t *st, size_t n, stackse
         }
         if (IS_RULE(sym)) {
             if (n >= MAX_DEPTH) {
-                m->failed = true;
+                *failed = true;
                 return;
             }
             int r = RULE_OF(sym);
             w[n - 1] = pos + 1;
             for (uint32_t a = g->alt_off[r]; a < g->alt_off[r + 1]; a++) {
                 w[n] = (int32_t)g->alts[a];
-                expand(m, w, n + 1, out);
+                expand(g, w, n + 1, out, failed);
             }
             return;
         }
@@ -897,10 +910,10 @@ static void expand(mast_grammar_matcher *m, const int32_t *st, size_t n, stackse
 }
 
 /* out = the stacks of in after byte c. */
-static void advance(mast_grammar_matcher *m, const stackset *in, unsigned char c, stackset *out)
+static void advance(const mast_grammar *g, const stackset *in, unsigned char c, stackset *out,
+                    bool *failed)
 {
     ss_clear(out);
-    const mast_grammar *g = m->g;
     for (size_t i = 0; i < in->n; i++) {
         uint32_t n = in->len[i];
         if (!n)
@@ -912,10 +925,23 @@ static void advance(mast_grammar_matcher *m, const stackset *in, unsigned char c
         int32_t w[MAX_DEPTH + 1];
         memcpy(w, st, n * sizeof *st);
         w[n - 1] = top + 1;
-        expand(m, w, n, out);
+        expand(g, w, n, out, failed);
     }
     if (out->overflow)
-        m->failed = true;
+        *failed = true;
+}
+
+/* m->first: the union of the byte sets on top of cur's stacks. */
+static void first_bytes(mast_grammar_matcher *m)
+{
+    const mast_grammar *g = m->g;
+    memset(&m->first, 0, sizeof m->first);
+    for (size_t i = 0; i < m->cur.n; i++)
+        if (m->cur.len[i]) {
+            const byteset *s = &g->sets[g->syms[m->cur.pool[m->cur.off[i] + m->cur.len[i] - 1]]];
+            for (int w = 0; w < 8; w++)
+                m->first.w[w] |= s->w[w];
+        }
 }
 
 mast_status mast_grammar_matcher_new(const mast_grammar *g, const mast_tokenizer *tok,
@@ -926,7 +952,8 @@ mast_status mast_grammar_matcher_new(const mast_grammar *g, const mast_tokenizer
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     m->g = g;
     m->tok = tok;
-    expand(m, &g->root_pos, 1, &m->cur);
+    expand(g, &g->root_pos, 1, &m->cur, &m->failed);
+    first_bytes(m);
     if (m->failed || !m->cur.n) {
         mast_grammar_matcher_free(m);
         return mast_fail(MAST_ERR_LIMIT, "grammar: nested more than %d deep or more than %d ways "
@@ -943,15 +970,24 @@ void mast_grammar_matcher_free(mast_grammar_matcher *m)
     ss_free(&m->cur);
     ss_free(&m->tmp[0]);
     ss_free(&m->tmp[1]);
+    for (int w = 0; w < m->n_walkers; w++) {
+        for (size_t d = 0; d < m->walkers[w].n_depth; d++)
+            ss_free(&m->walkers[w].depth[d]);
+        free(m->walkers[w].depth);
+    }
+    free(m->walkers);
+    free(m->allowed);
     free(m);
 }
 
 bool mast_grammar_matcher_allows(mast_grammar_matcher *m, const char *s, size_t n)
 {
+    if (n && !set_has(&m->first, (unsigned char)s[0]))
+        return false;   /* most refusals, without a step */
     const stackset *in = &m->cur;
     for (size_t i = 0; i < n; i++) {
         stackset *out = &m->tmp[i & 1];
-        advance(m, in, (unsigned char)s[i], out);
+        advance(m->g, in, (unsigned char)s[i], out, &m->failed);
         if (!out->n)
             return false;
         in = out;
@@ -962,7 +998,7 @@ bool mast_grammar_matcher_allows(mast_grammar_matcher *m, const char *s, size_t 
 mast_status mast_grammar_matcher_accept(mast_grammar_matcher *m, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        advance(m, &m->cur, (unsigned char)s[i], &m->tmp[0]);
+        advance(m->g, &m->cur, (unsigned char)s[i], &m->tmp[0], &m->failed);
         if (!m->tmp[0].n)
             return mast_fail(MAST_ERR_INVALID, "grammar: byte %zu of the text (0x%02x) does not "
                              "match", i, (unsigned char)s[i]);
@@ -970,6 +1006,7 @@ mast_status mast_grammar_matcher_accept(mast_grammar_matcher *m, const char *s, 
         m->cur = m->tmp[0];
         m->tmp[0] = t;
     }
+    first_bytes(m);
     return MAST_OK;
 }
 
@@ -989,32 +1026,121 @@ bool mast_grammar_matcher_complete(const mast_grammar_matcher *m)
     return m->cur.n > 0;
 }
 
-void mast_grammar_matcher_mask(mast_grammar_matcher *m, float *logits, int n_vocab)
+typedef struct walk {
+    mast_grammar_matcher *m;
+    const mast_sorted_vocab *v;
+} walk;
+
+/* Which pieces of sorted positions [begin, end) may come next: a piece
+** starts from the stacks its common prefix with the one before already
+** reached, every piece that begins with a prefix that matched nothing is
+** refused without a step, and a first byte that cannot come skips its whole
+** run. Verdicts go to m->allowed. */
+static void walk_range(void *ctx, size_t begin, size_t end, int worker)
 {
-    /* the bytes that can come first: most tokens fail on their first byte */
-    byteset first = {{0}};
-    const mast_grammar *g = m->g;
-    for (size_t i = 0; i < m->cur.n; i++)
-        if (m->cur.len[i]) {
-            const byteset *s = &g->sets[g->syms[m->cur.pool[m->cur.off[i] + m->cur.len[i] - 1]]];
-            for (int w = 0; w < 8; w++)
-                first.w[w] |= s->w[w];
+    const walk *wk = ctx;
+    mast_grammar_matcher *m = wk->m;
+    const mast_sorted_vocab *v = wk->v;
+    walker *w = &m->walkers[worker];
+    size_t valid = 0;            /* w->depth[1..valid] hold the previous piece's prefixes */
+    size_t dead = SIZE_MAX;      /* the previous piece's first `dead` bytes match nothing */
+    for (size_t k = begin; k < end;) {
+        size_t len, c = k == begin ? 0 : v->lcp[k];
+        const char *p = mast_tokenizer_piece(m->tok, v->ids[k], &len);
+        unsigned char b = (unsigned char)p[0];
+        if (!set_has(&m->first, b)) {   /* the run of pieces beginning with b */
+            k = v->first[b + 1];
+            valid = 0;
+            dead = SIZE_MAX;
+            continue;
         }
+        if (dead != SIZE_MAX && c >= dead) {
+            k++;                 /* it begins with the dead prefix too */
+            continue;
+        }
+        dead = SIZE_MAX;
+        if (len + 1 > w->n_depth) {
+            stackset *grown = realloc(w->depth, (len + 1) * sizeof *grown);
+            if (!grown) {
+                w->failed = true;
+                return;
+            }
+            memset(grown + w->n_depth, 0, (len + 1 - w->n_depth) * sizeof *grown);
+            w->depth = grown;
+            w->n_depth = len + 1;
+        }
+        size_t d = c < valid ? c : valid;
+        for (; d < len; d++) {
+            advance(m->g, d ? &w->depth[d] : &m->cur, (unsigned char)p[d], &w->depth[d + 1], &w->failed);
+            if (!w->depth[d + 1].n) {
+                dead = d + 1;
+                break;
+            }
+        }
+        valid = d;
+        if (d == len)
+            m->allowed[v->ids[k]] = 1;
+        k++;
+    }
+}
+
+/* The whole vocabulary's verdicts into m->allowed, over the pool's threads
+** (pool NULL: this one); false when out of memory. */
+static bool walk_vocabulary(mast_grammar_matcher *m, const mast_sorted_vocab *v, mast_pool *pool)
+{
+    int threads = pool ? mast_pool_size(pool) : 1;
+    if (threads > m->n_walkers) {
+        walker *grown = realloc(m->walkers, (size_t)threads * sizeof *grown);
+        if (!grown)
+            return false;
+        memset(grown + m->n_walkers, 0, (size_t)(threads - m->n_walkers) * sizeof *grown);
+        m->walkers = grown;
+        m->n_walkers = threads;
+    }
+    for (int i = 0; i < threads; i++)
+        m->walkers[i].failed = false;
+    walk wk = {m, v};
+    if (pool)
+        mast_pool_for(pool, v->n, walk_range, &wk);
+    else
+        walk_range(&wk, 0, v->n, 0);
+    for (int i = 0; i < threads; i++)
+        if (m->walkers[i].failed)
+            return false;
+    return true;
+}
+
+size_t mast_grammar_matcher_allowed(mast_grammar_matcher *m, int n_vocab, mast_pool *pool, int32_t *ids)
+{
     bool can_end = mast_grammar_matcher_can_end(m);
-    for (int id = 0; id < n_vocab; id++) {
-        if (logits[id] == -INFINITY)
-            continue;
-        if (mast_tokenizer_is_eog(m->tok, id)) {
-            if (!can_end)
-                logits[id] = -INFINITY;
-            continue;
+    const mast_sorted_vocab *v = mast_tokenizer_sorted(m->tok);
+    if (v && (size_t)n_vocab > m->n_allowed) {
+        uint8_t *a = realloc(m->allowed, (size_t)n_vocab);
+        if (a) {
+            m->allowed = a;
+            m->n_allowed = (size_t)n_vocab;
         }
+    }
+    size_t n = 0;
+    if (v && (size_t)n_vocab <= m->n_allowed) {
+        memset(m->allowed, 0, (size_t)n_vocab);
+        if (walk_vocabulary(m, v, pool)) {
+            for (size_t i = 0; i < v->n_eog; i++)
+                if (v->eog[i] < n_vocab)
+                    m->allowed[v->eog[i]] = can_end;
+            for (int id = 0; id < n_vocab; id++)
+                if (m->allowed[id])
+                    ids[n++] = id;
+            return n;
+        }
+    }
+    for (int id = 0; id < n_vocab; id++) {   /* the walk failed: token by token */
         size_t len;
         const char *piece = mast_tokenizer_piece(m->tok, id, &len);
-        if (!len || !set_has(&first, (unsigned char)piece[0]) ||
-            !mast_grammar_matcher_allows(m, piece, len))
-            logits[id] = -INFINITY;
+        if (mast_tokenizer_is_eog(m->tok, id) ? can_end : len && mast_grammar_matcher_allows(m, piece, len))
+            ids[n++] = id;
     }
+    return n;
 }
 
 static bool hook_allows(void *ctx, int32_t id, const char *piece, size_t len)
@@ -1026,9 +1152,9 @@ static bool hook_allows(void *ctx, int32_t id, const char *piece, size_t len)
     return len && mast_grammar_matcher_allows(m, piece, len);
 }
 
-static void hook_mask(void *ctx, float *logits, int n_vocab)
+static size_t hook_allowed(void *ctx, int n_vocab, mast_pool *pool, int32_t *ids)
 {
-    mast_grammar_matcher_mask(ctx, logits, n_vocab);
+    return mast_grammar_matcher_allowed(ctx, n_vocab, pool, ids);
 }
 
 static mast_status hook_accept(void *ctx, int32_t id, const char *piece, size_t len)
@@ -1044,5 +1170,5 @@ static bool hook_complete(void *ctx)
 
 mast_gen_constraint mast_grammar_matcher_constraint(mast_grammar_matcher *m)
 {
-    return (mast_gen_constraint){m, hook_allows, hook_mask, hook_accept, hook_complete};
+    return (mast_gen_constraint){m, hook_allows, hook_allowed, hook_accept, hook_complete};
 }

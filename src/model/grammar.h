@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/pool.h"
 #include "model/generate.h"
 #include "model/tokenizer.h"
 
@@ -64,9 +65,11 @@ mast_status mast_grammar_matcher_accept(mast_grammar_matcher *m, const char *s, 
 bool mast_grammar_matcher_can_end(const mast_grammar_matcher *m);
 /* Complete, and no byte can follow. */
 bool mast_grammar_matcher_complete(const mast_grammar_matcher *m);
-/* -INFINITY for every token that cannot come next (end-of-generation
-** tokens unless the input can end). */
-void mast_grammar_matcher_mask(mast_grammar_matcher *m, float *logits, int n_vocab);
+/* The ids of every token of the matcher's tokenizer that can come next
+** (end-of-generation tokens when the input can end), ascending, into ids
+** (room for n_vocab); returns how many. The vocabulary is split over the
+** pool's threads (NULL: this thread alone). */
+size_t mast_grammar_matcher_allowed(mast_grammar_matcher *m, int n_vocab, mast_pool *pool, int32_t *ids);
 /* The generator's hook (model/generate.h) driving this matcher. */
 mast_gen_constraint mast_grammar_matcher_constraint(mast_grammar_matcher *m);
 

@@ -109,6 +109,13 @@ void mast_tokenizer_free(mast_tokenizer *t)
     free(t->blob);
     free(t->pieces);
     free(t->piece_off);
+    if (t->sorted) {
+        free(t->sorted->ids);
+        free(t->sorted->lcp);
+        free(t->sorted->eog);
+        free(t->sorted);
+    }
+    pthread_mutex_destroy(&t->sorted_mu);
     free(t->off);
     free(t->len);
     free(t->scores);
@@ -372,6 +379,7 @@ mast_status mast_tokenizer_load(mast_tokenizer **out, const mast_gguf *g)
     mast_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&t->sorted_mu, NULL);
 #define IS(s) (model.len == strlen(s) && memcmp(model.data, s, model.len) == 0)
     if (IS("llama"))
         t->kind = MAST_TOK_SPM;
@@ -613,6 +621,66 @@ static mast_status build_pieces(mast_tokenizer *t)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     t->pieces = mast_buf_detach(&b);
     return MAST_OK;
+}
+
+static int cmp_piece(const void *a, const void *b, void *tok)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    size_t lx, ly;
+    const char *px = mast_tokenizer_piece(tok, x, &lx), *py = mast_tokenizer_piece(tok, y, &ly);
+    int c = memcmp(px, py, lx < ly ? lx : ly);
+    return c ? c : lx < ly ? -1 : lx > ly ? 1 : x < y ? -1 : x > y;
+}
+
+static mast_sorted_vocab *build_sorted(const mast_tokenizer *t)
+{
+    mast_sorted_vocab *v = calloc(1, sizeof *v);
+    size_t cap = t->n_vocab ? t->n_vocab : 1;
+    if (!v || !(v->ids = malloc(cap * sizeof *v->ids)) || !(v->lcp = malloc(cap * sizeof *v->lcp)) ||
+        !(v->eog = malloc(cap * sizeof *v->eog))) {
+        if (v) {
+            free(v->ids);
+            free(v->lcp);
+        }
+        free(v);
+        return NULL;
+    }
+    size_t len;
+    for (size_t i = 0; i < t->n_vocab; i++) {
+        if (mast_tokenizer_is_eog(t, (int32_t)i))
+            v->eog[v->n_eog++] = (int32_t)i;
+        else if (mast_tokenizer_piece(t, (int32_t)i, &len) && len)
+            v->ids[v->n++] = (int32_t)i;
+    }
+    qsort_r(v->ids, v->n, sizeof *v->ids, cmp_piece, (void *)t);
+    size_t la = 0;
+    const char *a = "";
+    for (size_t i = 0, b = 0; i < v->n; i++) {
+        size_t lb;
+        const char *p = mast_tokenizer_piece(t, v->ids[i], &lb);
+        uint32_t c = 0;
+        while (c < la && c < lb && a[c] == p[c])
+            c++;
+        v->lcp[i] = c;
+        for (; b <= (unsigned char)p[0]; b++)
+            v->first[b] = (uint32_t)i;
+        a = p;
+        la = lb;
+    }
+    for (int b = 0; b < 257; b++)   /* the first bytes no piece begins with: empty runs */
+        if (b == 256 || !v->n || (unsigned char)mast_tokenizer_piece(t, v->ids[v->n - 1], &len)[0] < b)
+            v->first[b] = (uint32_t)v->n;
+    return v;
+}
+
+const mast_sorted_vocab *mast_tokenizer_sorted(const mast_tokenizer *ct)
+{
+    mast_tokenizer *t = (mast_tokenizer *)ct;   /* a cache filled once, under its mutex */
+    pthread_mutex_lock(&t->sorted_mu);
+    if (!t->sorted)
+        t->sorted = build_sorted(t);
+    pthread_mutex_unlock(&t->sorted_mu);
+    return t->sorted;
 }
 
 const char *mast_tokenizer_piece(const mast_tokenizer *t, int32_t id, size_t *len)

@@ -77,6 +77,21 @@ bool mast_tokenizer_is_eog(const mast_tokenizer *t, int32_t id);
 /* The bytes token id adds to generated text (mast_token_to_piece without
 ** special tokens: "" for control tokens), from a table built at load. */
 const char *mast_tokenizer_piece(const mast_tokenizer *t, int32_t id, size_t *len);
+/* The vocabulary in the byte order of its pieces, for walks that share the
+** work of common prefixes (the grammar's vocabulary mask): the ids of every
+** token with a non-empty piece that does not end a generation, each one's
+** common prefix with the one before, where each first byte's run starts, and
+** the end-of-generation ids apart. Built on first use; NULL when out of
+** memory. */
+typedef struct mast_sorted_vocab {
+    int32_t *ids;
+    uint32_t *lcp;
+    size_t n;
+    uint32_t first[257];       /* ids[first[b] .. first[b + 1]) begin with byte b */
+    int32_t *eog;
+    size_t n_eog;
+} mast_sorted_vocab;
+const mast_sorted_vocab *mast_tokenizer_sorted(const mast_tokenizer *t);
 const char *mast_tokenizer_text(const mast_tokenizer *t, int32_t id, size_t *len);
 
 #endif

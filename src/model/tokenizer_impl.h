@@ -7,6 +7,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 
 #include "model/tokenizer.h"
 
@@ -35,6 +36,8 @@ struct mast_tokenizer {
     size_t max_token_len;
     char *pieces;              /* every token's output bytes (mast_tokenizer_piece) */
     uint32_t *piece_off;       /* n_vocab + 1 offsets into pieces */
+    pthread_mutex_t sorted_mu; /* guards the lazy build of: */
+    mast_sorted_vocab *sorted; /* mast_tokenizer_sorted */
 };
 
 static inline const char *tok_text(const mast_tokenizer *t, int32_t id)

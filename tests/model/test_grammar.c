@@ -5,7 +5,9 @@
 #include <jansson.h>
 
 #include "base/status.h"
+#include "model/gguf.h"
 #include "model/grammar.h"
+#include "model/tokenizer.h"
 #include "test.h"
 
 /* Whether text matches g completely (accepted byte by byte and can end). */
@@ -126,6 +128,70 @@ static void test_schema_refusals(void)
     }
 }
 
+/* The vocabulary's allowed list (a walk in byte order sharing prefixes)
+** holds exactly the tokens that token-by-token checks allow, at every position
+** of a valid output, for an SPM and a byte-level BPE vocabulary. */
+static void test_mask_equals_token_checks(void)
+{
+    const char *vocabs[] = {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-deepseek-llm.gguf"};
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":6},"
+                         "\"n\":{\"type\":\"integer\"},\"t\":{\"type\":\"array\",\"items\":{\"enum\":[\"é\",\"b c\"]}}},"
+                         "\"required\":[\"name\",\"n\",\"t\"],\"additionalProperties\":false}";
+    const char *text = "{\"name\":\"日本 x\",\"n\":-40,\"t\":[\"é\",\"b c\"]}";
+    json_t *js = json_loads(schema, 0, NULL);
+    mast_buf gbnf = {0};
+    REQUIRE(mast_schema_to_gbnf(js, &gbnf) == MAST_OK);
+    mast_grammar *g;
+    REQUIRE(mast_grammar_parse(gbnf.data, gbnf.len, &g) == MAST_OK);
+    for (size_t v = 0; v < 2; v++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", test_shared_data(), vocabs[v]);
+        mast_gguf *f;
+        mast_tokenizer *tok;
+        REQUIRE(mast_gguf_open(&f, path) == MAST_OK);
+        REQUIRE(mast_tokenizer_load(&tok, f) == MAST_OK);
+        int n = (int)mast_tokenizer_n_vocab(tok);
+        int32_t *ids = malloc((size_t)n * sizeof *ids);
+        uint8_t *listed = malloc((size_t)n);
+        mast_grammar_matcher *m;
+        REQUIRE(mast_grammar_matcher_new(g, tok, &m) == MAST_OK);
+        mast_pool *pool;
+        REQUIRE(mast_pool_create(&pool, 3) == MAST_OK);
+        size_t differ = 0, allowed_total = 0;
+        for (size_t at = 0; at <= strlen(text); at++) {
+            /* alone, and split over three threads, every other position */
+            size_t k = mast_grammar_matcher_allowed(m, n, at % 2 ? pool : NULL, ids);
+            memset(listed, 0, (size_t)n);
+            for (size_t i = 0; i < k; i++) {
+                CHECK(i == 0 || ids[i] > ids[i - 1]);   /* ascending */
+                listed[ids[i]] = 1;
+            }
+            for (int id = 0; id < n; id++) {
+                size_t len;
+                const char *piece = mast_tokenizer_piece(tok, id, &len);
+                bool want = mast_tokenizer_is_eog(tok, id) ? mast_grammar_matcher_can_end(m)
+                          : len && mast_grammar_matcher_allows(m, piece, len);
+                differ += want != listed[id];
+                allowed_total += want;
+            }
+            if (at < strlen(text))
+                REQUIRE(mast_grammar_matcher_accept(m, text + at, 1) == MAST_OK);
+        }
+        CHECK_EQ_INT(differ, 0);
+        CHECK(allowed_total > 1000);   /* inside the strings most tokens may come */
+        CHECK(mast_grammar_matcher_complete(m));
+        mast_grammar_matcher_free(m);
+        mast_pool_free(pool);
+        free(ids);
+        free(listed);
+        mast_tokenizer_free(tok);
+        mast_gguf_close(f);
+    }
+    mast_grammar_free(g);
+    mast_buf_free(&gbnf);
+    json_decref(js);
+}
+
 int main(void)
 {
     RUN(test_gbnf_basics);
@@ -133,5 +199,6 @@ int main(void)
     RUN(test_gbnf_errors);
     RUN(test_schema);
     RUN(test_schema_refusals);
+    RUN(test_mask_equals_token_checks);
     return test_summary();
 }
