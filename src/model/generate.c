@@ -186,17 +186,18 @@ static int32_t sample_among(mast_sampler *sampler, const float *logits, const in
 
 /* Picks the next token: the logit biases, then the sampler. Under a
 ** constraint, exactly as if every disallowed token were masked first, at
-** the least cost that allows:
-**   1. the sampler's choice, when the constraint allows it (one check); for
-**      greedy decoding without penalties, the likeliest allowed token among
-**      the 64 likeliest (one pass over the logits either way);
-**   2. else, when the sampler looks at no more than its top-k tokens and no
-**      penalty reorders them, the k likeliest allowed tokens found among the
-**      4k likeliest: the sampler draws again from those alone, which is what
-**      masking would have left it;
-**   3. else the constraint lists every allowed token and the sampler draws
-**      again among them.
-** -1 when the constraint allows no token at all. ids and scratch hold V. */
+** the least cost that allows. When no penalty reorders the logits and the
+** sampler looks at no more than its top-k tokens (greedy is top-1), one pass
+** finds the 4k likeliest (at least 64):
+**   1. the sampler's own draw, made from the k likeliest, when the
+**      constraint allows it (greedy: the likeliest allowed of the 64);
+**   2. else the k likeliest allowed ones among them: the sampler draws
+**      again from those alone, which is what masking would have left it.
+** Otherwise (penalties, top-k off or above 64) the sampler draws from the
+** whole vocabulary and the constraint checks that one token. When neither
+** finds an allowed token, the constraint lists every one it allows and the
+** sampler draws among them. -1 when the constraint allows no token at all.
+** ids and scratch hold V. */
 static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params *p, int V,
                           const int32_t *hist, size_t n_hist, float *scratch, int32_t *ids)
 {
@@ -209,21 +210,21 @@ static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params
         return mast_sampler_sample(sampler, logits, V, hist, n_hist);
     const mast_sampler_params *sp = &p->sampler;
     bool reorders = sp->repeat_penalty != 1 || sp->frequency_penalty != 0 || sp->presence_penalty != 0;
-    int32_t cand[CANDIDATES_MAX];
-    if (sp->temperature <= 0 && !reorders) {
-        size_t n = top_ids(logits, V, cand, 64);
-        for (size_t i = 0; i < n; i++)
-            if (constraint_allows(l, c, cand[i]))
-                return cand[i];
-    } else {
-        /* penalties change the logits in place: draw from a copy */
-        float *first = reorders ? memcpy(scratch, logits, (size_t)V * sizeof *scratch) : logits;
-        int32_t tok = mast_sampler_sample(sampler, first, V, hist, n_hist);
-        if (constraint_allows(l, c, tok))
-            return tok;
-        int k = sp->top_k;
-        if (k > 0 && 4 * k <= CANDIDATES_MAX && !reorders) {
-            size_t n = top_ids(logits, V, cand, (size_t)(4 * k < 64 ? 64 : 4 * k)), found = 0;
+    int k = sp->temperature <= 0 ? 1 : sp->top_k;
+    if (!reorders && k > 0 && 4 * k <= CANDIDATES_MAX) {
+        int32_t cand[CANDIDATES_MAX];
+        size_t n = top_ids(logits, V, cand, (size_t)(4 * k < 64 ? 64 : 4 * k)), found = 0;
+        if (sp->temperature <= 0) {
+            for (size_t i = 0; i < n; i++)
+                if (constraint_allows(l, c, cand[i]))
+                    return cand[i];
+        } else {
+            size_t top = n < (size_t)k ? n : (size_t)k;
+            memcpy(ids, cand, top * sizeof *ids);
+            qsort(ids, top, sizeof *ids, cmp_id);
+            int32_t tok = top ? sample_among(sampler, logits, ids, top, scratch) : -1;
+            if (tok >= 0 && constraint_allows(l, c, tok))
+                return tok;
             for (size_t i = 0; i < n && found < (size_t)k; i++)
                 if (constraint_allows(l, c, cand[i]))
                     ids[found++] = cand[i];
@@ -232,6 +233,12 @@ static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params
                 return sample_among(sampler, logits, ids, found, scratch);
             }
         }
+    } else {
+        /* penalties change the logits in place: draw from a copy */
+        float *first = reorders ? memcpy(scratch, logits, (size_t)V * sizeof *scratch) : logits;
+        int32_t tok = mast_sampler_sample(sampler, first, V, hist, n_hist);
+        if (constraint_allows(l, c, tok))
+            return tok;
     }
     size_t listed = c->allowed(c->ctx, V, l->pool, ids), n = 0;
     for (size_t i = 0; i < listed; i++)
