@@ -34,7 +34,10 @@ typedef struct sctx {
 } sctx;
 
 static const char PRIMITIVES[] =
-    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n"
+    /* an escaped \\u is never a surrogate: a character then counts once,
+    ** as a JSON reader counts it (minLength and maxLength) */
+    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" ([0-9a-cA-CefEF] xdigit{3} | [dD] [0-7] xdigit{2}))\n"
+    "xdigit ::= [0-9a-fA-F]\n"
     "string ::= \"\\\"\" char* \"\\\"\"\n"
     "uint ::= \"0\" | [1-9] [0-9]{0,15}\n"
     "integer ::= \"-\"? uint\n"
@@ -46,8 +49,11 @@ static const char PRIMITIVES[] =
     "value ::= object | array | string | number | boolean | null\n"
     "object ::= \"{\" (string \":\" value (\",\" string \":\" value)*)? \"}\"\n"
     "array ::= \"[\" (value (\",\" value)*)? \"]\"\n"
-    "digit2 ::= [0-9] [0-9]\n"
-    "date ::= [0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | [12] [0-9] | \"3\" [01])\n"
+    /* real dates only: years 1000-9999, each month's days (February's 28) */
+    "date ::= [1-9] [0-9]{3} \"-\" ((\"0\" [13578] | \"1\" [02]) \"-\" d31 | (\"0\" [469] | \"11\") \"-\" d30 | \"02-\" d28)\n"
+    "d28 ::= \"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]\n"
+    "d30 ::= d28 | \"29\" | \"30\"\n"
+    "d31 ::= d30 | \"31\"\n"
     "time ::= ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
     "(\"Z\" | [-+] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])\n"
     "hex ::= [0-9a-f]\n"
