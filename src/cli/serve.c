@@ -64,13 +64,15 @@ static const char serve_help[] =
     "      --chat-format F     override the models' chat format (chatml, llama3, llama2,\n"
     "                          mistral, zephyr, phi3, gemma, plain)\n"
     "      --queue N           requests that may wait per model (default 16)\n"
+    "      --model-threads N   threads each model computes with (default: every CPU)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
 int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
-           OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE };
+           OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
+           OPT_MODEL_THREADS };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -78,6 +80,7 @@ int cmd_serve(int argc, char **argv)
         {"ctx", required_argument, NULL, OPT_CTX},
         {"chat-format", required_argument, NULL, OPT_FORMAT},
         {"queue", required_argument, NULL, OPT_QUEUE},
+        {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
         {"cors-origin", required_argument, NULL, OPT_CORS},
         {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
@@ -124,6 +127,11 @@ int cmd_serve(int argc, char **argv)
             if ((local.chat_format = mast_chat_format_parse(optarg)) < 0)
                 return cli_usage("serve", "--chat-format must be chatml, llama3, llama2, mistral, "
                                  "zephyr, phi3, gemma or plain (got '%s')", optarg);
+            break;
+        case OPT_MODEL_THREADS:
+            if (!cli_parse_int("serve", "--model-threads", optarg, 1, 1024, &v))
+                return EXIT_USAGE;
+            local.threads = opts.model_threads = (int)v;
             break;
         case OPT_QUEUE:
             if (!cli_parse_int("serve", "--queue", optarg, 1, 100000, &v))

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""bench/serve/bench_serve.py URL [RUNS] — single-stream serving speed through the HTTP API.
+
+Sends RUNS (default 3) streamed POST /v1/completions requests to URL (an OpenAI-compatible
+server: mast serve or llama-server), each a ~512-token prompt that starts with a different
+number (so no server can reuse a cached prompt), 128 tokens greedy with the end-of-text
+token 2 banned (logit_bias), and measures from the client's side:
+  ttft_ms        request sent -> first streamed token
+  gen_tokens_per_s  (tokens - 1) / (last token - first token), tokens from the usage chunk
+Prints one JSON object with the best (lowest TTFT, highest tokens/s) of the runs.
+"""
+import http.client, json, sys, time, urllib.parse
+
+url = urllib.parse.urlparse(sys.argv[1])
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+TEXT = ("The quick brown fox jumps over the lazy dog while the small cat watches from the "
+        "old wooden fence near the river. ") * 20
+
+
+def one(i):
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=300)
+    body = {"prompt": "%d. %s" % (1000 + i, TEXT), "max_tokens": 128, "temperature": 0,
+            "stream": True, "stream_options": {"include_usage": True}, "logit_bias": {"2": -100}}
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    if r.status != 200:
+        raise SystemExit("HTTP %d: %s" % (r.status, r.read()[:300]))
+    times, tokens = [], None
+    while True:
+        line = r.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line.startswith(b"data: "):
+            continue
+        data = line[6:]
+        if data == b"[DONE]":
+            break
+        chunk = json.loads(data)
+        if chunk.get("choices") and chunk["choices"][0].get("text"):
+            times.append(time.perf_counter())
+        if chunk.get("usage"):
+            tokens = chunk["usage"]["completion_tokens"]
+    conn.close()
+    if len(times) < 2:
+        raise SystemExit("too few tokens streamed (%d)" % len(times))
+    n = tokens or len(times)   # a chunk can hold more than one token (a character split in two)
+    return {"ttft_ms": (times[0] - t0) * 1e3,
+            "gen_tokens_per_s": (n - 1) / (times[-1] - times[0]), "tokens": n}
+
+
+one(-1)   # warm-up: the first request pays for loading pages
+res = [one(i) for i in range(runs)]
+print(json.dumps({"url": sys.argv[1], "runs": runs,
+                  "ttft_ms": min(r["ttft_ms"] for r in res),
+                  "gen_tokens_per_s": max(r["gen_tokens_per_s"] for r in res),
+                  "tokens": res[0]["tokens"]}))
