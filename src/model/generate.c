@@ -324,7 +324,8 @@ static mast_status local_generate(mast_generator *g, const mast_gen_request *r, 
         if (tok < 0) {
             st = mast_fail(MAST_ERR_UNSUPPORTED, "no token of %s's vocabulary can continue the "
                            "grammar after %d generated tokens (does logit_bias ban the ones it "
-                           "needs?)", l->path, out->completion_tokens);
+                           "needs, or is the grammar too ambiguous to follow?)", l->path,
+                           out->completion_tokens);
             break;
         }
         if (mast_tokenizer_is_eog(l->tok, tok)) {

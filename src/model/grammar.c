@@ -23,7 +23,13 @@
 #define RULE_OF(s) (-(s) - 2)
 #define RULE_SYM(r) (-(r) - 2)
 #define MAX_DEPTH 256        /* stack depth of the matcher */
-#define MAX_STACKS 4096      /* parse stacks alive at once (an ambiguous grammar) */
+#define MAX_STACKS 1024      /* parse stacks alive at once (an ambiguous grammar) */
+/* Work (expansion steps and stack comparisons) one byte may cost, and one
+** walk of the vocabulary: a grammar sent in a request cannot hold a worker
+** for long however ambiguous it is. Past it the step fails, which only ever
+** refuses bytes (the stacks kept are a subset of the true ones). */
+#define BYTE_BUDGET ((size_t)50000)
+#define WALK_BUDGET ((size_t)20000000)
 #define MAX_RULES 100000
 
 typedef struct byteset {
@@ -39,6 +45,22 @@ static inline void set_add_range(byteset *s, unsigned lo, unsigned hi)
 {
     for (unsigned c = lo; c <= hi && c < 256; c++)
         s->w[c >> 5] |= 1u << (c & 31);
+}
+
+typedef struct budget {
+    size_t left;
+    bool failed;             /* ran out, nested too deep, too many stacks, or out of memory */
+} budget;
+
+static inline bool spend(budget *b, size_t n)
+{
+    if (b->left < n) {
+        b->left = 0;
+        b->failed = true;
+        return false;
+    }
+    b->left -= n;
+    return true;
 }
 
 struct mast_grammar {
@@ -818,7 +840,6 @@ typedef struct stackset {
     size_t n_pool, cap_pool;
     uint32_t *off, *len;
     size_t n, cap, cap_len;
-    bool overflow;
 } stackset;
 
 /* One thread's part of the vocabulary mask: the stacks after d bytes of the
@@ -826,7 +847,7 @@ typedef struct stackset {
 typedef struct walker {
     stackset *depth;
     size_t n_depth;
-    bool failed;             /* out of memory, or the grammar too deep here */
+    budget b;                /* its share of WALK_BUDGET */
 } walker;
 
 struct mast_grammar_matcher {
@@ -838,23 +859,26 @@ struct mast_grammar_matcher {
     int n_walkers;
     uint8_t *allowed;        /* the mask's verdicts, per token id */
     size_t n_allowed;
-    bool failed;             /* the grammar nests too deep or is too ambiguous */
 };
 
-static bool ss_add(stackset *s, const int32_t *st, size_t n)
+static bool ss_add(stackset *s, const int32_t *st, size_t n, budget *b)
 {
+    if (!spend(b, s->n + 1))
+        return false;
     for (size_t i = 0; i < s->n; i++)
         if (s->len[i] == n && (!n || (s->pool[s->off[i] + n - 1] == st[n - 1] &&
                                        !memcmp(s->pool + s->off[i], st, n * sizeof *st))))
             return true;
     if (s->n >= MAX_STACKS) {
-        s->overflow = true;
+        b->failed = true;
         return false;
     }
     if (!mast_grow_array((void **)&s->pool, &s->cap_pool, s->n_pool + n, sizeof *s->pool) ||
         !mast_grow_array((void **)&s->off, &s->cap, s->n + 1, sizeof *s->off) ||
-        !mast_grow_array((void **)&s->len, &s->cap_len, s->n + 1, sizeof *s->len))
+        !mast_grow_array((void **)&s->len, &s->cap_len, s->n + 1, sizeof *s->len)) {
+        b->failed = true;
         return false;
+    }
     if (n)
         memcpy(s->pool + s->n_pool, st, n * sizeof *st);
     s->off[s->n] = (uint32_t)s->n_pool;
@@ -867,7 +891,6 @@ static bool ss_add(stackset *s, const int32_t *st, size_t n)
 static void ss_clear(stackset *s)
 {
     s->n = s->n_pool = 0;
-    s->overflow = false;
 }
 
 static void ss_free(stackset *s)
@@ -880,8 +903,10 @@ static void ss_free(stackset *s)
 /* Adds every stack that st[0..n) expands to (tops resolved to terminals).
 ** Each alternative works on its own copy, as the expansion of one may pop
 ** into and change positions the others still need. */
-static void expand(const mast_grammar *g, const int32_t *st, size_t n, stackset *out, bool *failed)
+static void expand(const mast_grammar *g, const int32_t *st, size_t n, stackset *out, budget *b)
 {
+    if (!spend(b, 1))
+        return;
     int32_t w[MAX_DEPTH + 1];
     memcpy(w, st, n * sizeof *w);
     while (n) {
@@ -892,26 +917,26 @@ static void expand(const mast_grammar *g, const int32_t *st, size_t n, stackset 
         }
         if (IS_RULE(sym)) {
             if (n >= MAX_DEPTH) {
-                *failed = true;
+                b->failed = true;
                 return;
             }
             int r = RULE_OF(sym);
             w[n - 1] = pos + 1;
             for (uint32_t a = g->alt_off[r]; a < g->alt_off[r + 1]; a++) {
                 w[n] = (int32_t)g->alts[a];
-                expand(g, w, n + 1, out, failed);
+                expand(g, w, n + 1, out, b);
             }
             return;
         }
-        ss_add(out, w, n);   /* a terminal on top */
+        ss_add(out, w, n, b);   /* a terminal on top */
         return;
     }
-    ss_add(out, w, 0);   /* empty: the input may end here */
+    ss_add(out, w, 0, b);   /* empty: the input may end here */
 }
 
 /* out = the stacks of in after byte c. */
 static void advance(const mast_grammar *g, const stackset *in, unsigned char c, stackset *out,
-                    bool *failed)
+                    budget *b)
 {
     ss_clear(out);
     for (size_t i = 0; i < in->n; i++) {
@@ -925,10 +950,8 @@ static void advance(const mast_grammar *g, const stackset *in, unsigned char c, 
         int32_t w[MAX_DEPTH + 1];
         memcpy(w, st, n * sizeof *st);
         w[n - 1] = top + 1;
-        expand(g, w, n, out, failed);
+        expand(g, w, n, out, b);
     }
-    if (out->overflow)
-        *failed = true;
 }
 
 /* m->first: the union of the byte sets on top of cur's stacks. */
@@ -952,9 +975,10 @@ mast_status mast_grammar_matcher_new(const mast_grammar *g, const mast_tokenizer
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     m->g = g;
     m->tok = tok;
-    expand(g, &g->root_pos, 1, &m->cur, &m->failed);
+    budget b = {BYTE_BUDGET, false};
+    expand(g, &g->root_pos, 1, &m->cur, &b);
     first_bytes(m);
-    if (m->failed || !m->cur.n) {
+    if (b.failed || !m->cur.n) {
         mast_grammar_matcher_free(m);
         return mast_fail(MAST_ERR_LIMIT, "grammar: nested more than %d deep or more than %d ways "
                          "ambiguous at its start", MAX_DEPTH, MAX_STACKS);
@@ -987,8 +1011,9 @@ bool mast_grammar_matcher_allows(mast_grammar_matcher *m, const char *s, size_t 
     const stackset *in = &m->cur;
     for (size_t i = 0; i < n; i++) {
         stackset *out = &m->tmp[i & 1];
-        advance(m->g, in, (unsigned char)s[i], out, &m->failed);
-        if (!out->n)
+        budget b = {BYTE_BUDGET, false};
+        advance(m->g, in, (unsigned char)s[i], out, &b);
+        if (!out->n || b.failed)
             return false;
         in = out;
     }
@@ -998,7 +1023,12 @@ bool mast_grammar_matcher_allows(mast_grammar_matcher *m, const char *s, size_t 
 mast_status mast_grammar_matcher_accept(mast_grammar_matcher *m, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        advance(m->g, &m->cur, (unsigned char)s[i], &m->tmp[0], &m->failed);
+        budget b = {BYTE_BUDGET, false};
+        advance(m->g, &m->cur, (unsigned char)s[i], &m->tmp[0], &b);
+        if (b.failed)
+            return mast_fail(MAST_ERR_LIMIT, "grammar: too ambiguous to follow at byte %zu of the "
+                             "text (more than %d parse stacks, %d deep, or %zu steps)", i,
+                             MAX_STACKS, MAX_DEPTH, BYTE_BUDGET);
         if (!m->tmp[0].n)
             return mast_fail(MAST_ERR_INVALID, "grammar: byte %zu of the text (0x%02x) does not "
                              "match", i, (unsigned char)s[i]);
@@ -1061,22 +1091,22 @@ static void walk_range(void *ctx, size_t begin, size_t end, int worker)
         dead = SIZE_MAX;
         if (len + 1 > w->n_depth) {
             stackset *grown = realloc(w->depth, (len + 1) * sizeof *grown);
-            if (!grown) {
-                w->failed = true;
-                return;
-            }
+            if (!grown)
+                return;   /* the pieces left are refused: never more than the grammar allows */
             memset(grown + w->n_depth, 0, (len + 1 - w->n_depth) * sizeof *grown);
             w->depth = grown;
             w->n_depth = len + 1;
         }
         size_t d = c < valid ? c : valid;
         for (; d < len; d++) {
-            advance(m->g, d ? &w->depth[d] : &m->cur, (unsigned char)p[d], &w->depth[d + 1], &w->failed);
+            advance(m->g, d ? &w->depth[d] : &m->cur, (unsigned char)p[d], &w->depth[d + 1], &w->b);
             if (!w->depth[d + 1].n) {
                 dead = d + 1;
                 break;
             }
         }
+        if (w->b.failed)
+            return;   /* out of budget: refuse the rest (what was kept is a subset) */
         valid = d;
         if (d == len)
             m->allowed[v->ids[k]] = 1;
@@ -1085,7 +1115,8 @@ static void walk_range(void *ctx, size_t begin, size_t end, int worker)
 }
 
 /* The whole vocabulary's verdicts into m->allowed, over the pool's threads
-** (pool NULL: this one); false when out of memory. */
+** (pool NULL: this one). Out of memory or of budget, a walker refuses the
+** pieces it has left. */
 static bool walk_vocabulary(mast_grammar_matcher *m, const mast_sorted_vocab *v, mast_pool *pool)
 {
     int threads = pool ? mast_pool_size(pool) : 1;
@@ -1098,21 +1129,17 @@ static bool walk_vocabulary(mast_grammar_matcher *m, const mast_sorted_vocab *v,
         m->n_walkers = threads;
     }
     for (int i = 0; i < threads; i++)
-        m->walkers[i].failed = false;
+        m->walkers[i].b = (budget){WALK_BUDGET / (size_t)threads, false};
     walk wk = {m, v};
     if (pool)
         mast_pool_for(pool, v->n, walk_range, &wk);
     else
         walk_range(&wk, 0, v->n, 0);
-    for (int i = 0; i < threads; i++)
-        if (m->walkers[i].failed)
-            return false;
     return true;
 }
 
 size_t mast_grammar_matcher_allowed(mast_grammar_matcher *m, int n_vocab, mast_pool *pool, int32_t *ids)
 {
-    bool can_end = mast_grammar_matcher_can_end(m);
     const mast_sorted_vocab *v = mast_tokenizer_sorted(m->tok);
     if (v && (size_t)n_vocab > m->n_allowed) {
         uint8_t *a = realloc(m->allowed, (size_t)n_vocab);
@@ -1121,25 +1148,19 @@ size_t mast_grammar_matcher_allowed(mast_grammar_matcher *m, int n_vocab, mast_p
             m->n_allowed = (size_t)n_vocab;
         }
     }
+    if (!v || (size_t)n_vocab > m->n_allowed)
+        return 0;   /* out of memory: nothing is allowed, which the generation reports */
+    memset(m->allowed, 0, (size_t)n_vocab);
+    if (!walk_vocabulary(m, v, pool))
+        return 0;
+    bool can_end = mast_grammar_matcher_can_end(m);
+    for (size_t i = 0; i < v->n_eog; i++)
+        if (v->eog[i] < n_vocab)
+            m->allowed[v->eog[i]] = can_end;
     size_t n = 0;
-    if (v && (size_t)n_vocab <= m->n_allowed) {
-        memset(m->allowed, 0, (size_t)n_vocab);
-        if (walk_vocabulary(m, v, pool)) {
-            for (size_t i = 0; i < v->n_eog; i++)
-                if (v->eog[i] < n_vocab)
-                    m->allowed[v->eog[i]] = can_end;
-            for (int id = 0; id < n_vocab; id++)
-                if (m->allowed[id])
-                    ids[n++] = id;
-            return n;
-        }
-    }
-    for (int id = 0; id < n_vocab; id++) {   /* the walk failed: token by token */
-        size_t len;
-        const char *piece = mast_tokenizer_piece(m->tok, id, &len);
-        if (mast_tokenizer_is_eog(m->tok, id) ? can_end : len && mast_grammar_matcher_allows(m, piece, len))
+    for (int id = 0; id < n_vocab; id++)
+        if (m->allowed[id])
             ids[n++] = id;
-    }
     return n;
 }
 

@@ -7,7 +7,8 @@
 # metric, written by the mast binary of the same build; fuzz_postings's are the BM25
 # segments that binary writes for a few small documents; fuzz_api's are the request
 # bodies in tests/fuzz/seeds/api; fuzz_grammar's are the grammars and schemas in
-# tests/fuzz/seeds/grammar. A crash leaves its input in
+# tests/fuzz/seeds/grammar. An input that takes more than 10 s is a failure too (-timeout):
+# a parser must not hang on what it is sent. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,19 +55,19 @@ for lang in english none; do
 done
 cp "$CORPUS"/p.db.idx/c*.tix-* "$PCORPUS/"
 cd build-fuzz
-./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 \
+./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$CORPUS" 2>&1 | tail -15
-./tests/fuzz_vindex -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+./tests/fuzz_vindex -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$VCORPUS" 2>&1 | tail -15
-./tests/fuzz_postings -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+./tests/fuzz_postings -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$PCORPUS" 2>&1 | tail -15
 ACORPUS="$CORPUS/api"
 mkdir -p "$ACORPUS"
 cp ../tests/fuzz/seeds/api/* "$ACORPUS/"
-./tests/fuzz_api -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
+./tests/fuzz_api -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$ACORPUS" 2>&1 | tail -15
 GCORPUS="$CORPUS/grammar"
 mkdir -p "$GCORPUS"
 cp ../tests/fuzz/seeds/grammar/* "$GCORPUS/"
-./tests/fuzz_grammar -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -rss_limit_mb=4096 \
+./tests/fuzz_grammar -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$GCORPUS" 2>&1 | tail -15

@@ -88,6 +88,30 @@ static void test_gbnf_errors(void)
     }
 }
 
+/* A grammar ambiguous in a combinatorial number of ways is followed within
+** a bounded cost or refused with a clear error: never a worker held for
+** minutes (the fuzzer found such a grammar). */
+static void test_ambiguity_is_bounded(void)
+{
+    mast_buf g = {0};
+    mast_buf_puts(&g, "root ::=");
+    for (int i = 0; i < 40; i++)
+        mast_buf_puts(&g, " \"a\"*");
+    mast_grammar *gr;
+    REQUIRE(mast_grammar_parse(g.data, g.len, &gr) == MAST_OK);
+    mast_grammar_matcher *m;
+    REQUIRE(mast_grammar_matcher_new(gr, NULL, &m) == MAST_OK);
+    mast_status st = MAST_OK;
+    for (int i = 0; i < 400 && st == MAST_OK; i++)
+        st = mast_grammar_matcher_accept(m, "a", 1);
+    CHECK_EQ_INT(st, MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "too ambiguous to follow") != NULL);
+    CHECK(!mast_grammar_matcher_allows(m, "a", 1));   /* past the budget: refused, never guessed */
+    mast_grammar_matcher_free(m);
+    mast_grammar_free(gr);
+    mast_buf_free(&g);
+}
+
 static void test_schema(void)
 {
     const char *s = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":8},"
@@ -197,6 +221,7 @@ int main(void)
     RUN(test_gbnf_basics);
     RUN(test_gbnf_unicode);
     RUN(test_gbnf_errors);
+    RUN(test_ambiguity_is_bounded);
     RUN(test_schema);
     RUN(test_schema_refusals);
     RUN(test_mask_equals_token_checks);
