@@ -7,7 +7,9 @@ number (so no server can reuse a cached prompt), 128 tokens greedy with the end-
 token 2 banned (logit_bias), and measures from the client's side:
   ttft_ms        request sent -> first streamed token
   gen_tokens_per_s  (tokens - 1) / (last token - first token), tokens from the usage chunk
-Prints one JSON object with the best (lowest TTFT, highest tokens/s) of the runs.
+Prints one JSON object with the best (lowest TTFT, highest tokens/s) of the runs. Against
+mast serve it also reads the runs' traces (GET /v1/traces) for the engine's own generation
+tokens/s in the same requests, so the HTTP layer's share shows without the drift between runs.
 """
 import http.client, json, sys, time, urllib.parse
 
@@ -52,7 +54,16 @@ def one(i):
 
 one(-1)   # warm-up: the first request pays for loading pages
 res = [one(i) for i in range(runs)]
-print(json.dumps({"url": sys.argv[1], "runs": runs,
-                  "ttft_ms": min(r["ttft_ms"] for r in res),
-                  "gen_tokens_per_s": max(r["gen_tokens_per_s"] for r in res),
-                  "tokens": res[0]["tokens"]}))
+out = {"url": sys.argv[1], "runs": runs, "ttft_ms": min(r["ttft_ms"] for r in res),
+       "gen_tokens_per_s": max(r["gen_tokens_per_s"] for r in res), "tokens": res[0]["tokens"]}
+try:   # mast: the engine's tokens/s for these very requests, from their traces
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("GET", "/v1/traces?limit=%d" % runs)
+    r = conn.getresponse()
+    rates = [t["attributes"]["mast.generation.tokens_per_second"] for t in json.loads(r.read())["data"]
+             if "mast.generation.tokens_per_second" in t.get("attributes", {})] if r.status == 200 else []
+    if len(rates) == runs:
+        out["engine_tokens_per_s"] = max(rates)
+except (OSError, ValueError, KeyError):
+    pass
+print(json.dumps(out))
