@@ -18,6 +18,10 @@
 ** *cp = -1. `len` must be > 0. */
 size_t mast_utf8_decode(const char *s, size_t len, int32_t *cp);
 
+/* Encodes cp (at most U+10FFFF, not a surrogate) into out[0..4); returns
+** the number of bytes. */
+size_t mast_utf8_encode(uint32_t cp, char *out);
+
 /* True when s[0..len) is valid UTF-8. On false, *bad_offset (if not NULL) is
 ** the offset of the first invalid byte. */
 bool mast_utf8_valid(const char *s, size_t len, size_t *bad_offset);
