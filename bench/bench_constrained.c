@@ -112,7 +112,7 @@ static int run(mast_generator *g, const mast_grammar *gr, float temperature, int
             c.inner = mast_grammar_matcher_constraint(m);
             p.constraint = &hook;
         }
-        mast_gen_request r = {NULL, 0, "Describe three people as JSON.", p};
+        mast_gen_request r = {.messages = NULL, .n_messages = 0, .prompt = "Describe three people as JSON.", .params = p};
         mast_gen_result res;
         mast_status st = mast_generate(g, &r, NULL, NULL, &res);
         mast_grammar_matcher_free(m);

@@ -45,6 +45,10 @@ const char *cli_format_time(int64_t unix_seconds, char *out, size_t n);
 /* Prints a collection's index files (mast_api_index's object) as text. */
 void cli_print_index_files(json_t *idx);
 
+/* Reads a chat template file (--chat-template-file) into *out (malloc'ed,
+** NUL-terminated). */
+mast_status cli_read_template(const char *path, char **out);
+
 /* Prints JSON to stdout, indented, with a newline; takes ownership. */
 void cli_print_json(json_t *value);
 
@@ -91,5 +95,6 @@ int cmd_vindex(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 
 #endif

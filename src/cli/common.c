@@ -10,6 +10,8 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/mmap.h"
+#include "base/status.h"
 #include "cli/cli.h"
 #include "data/store_traces.h"
 
@@ -168,4 +170,18 @@ const char *cli_format_time(int64_t unix_seconds, char *out, size_t n)
     localtime_r(&t, &tm);
     strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
     return out;
+}
+
+mast_status cli_read_template(const char *path, char **out)
+{
+    size_t len;
+    *out = NULL;
+    mast_status st = mast_read_file(path, 1 << 20, out, &len);
+    if (st == MAST_OK && memchr(*out, 0, len))
+        st = mast_fail(MAST_ERR_FORMAT, "%s: a chat template is text; this file has NUL bytes", path);
+    if (st != MAST_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
 }

@@ -37,6 +37,7 @@ static const char usage[] =
     "  quantize IN OUT TYPE  convert a model's weights (q8_0, q4_0, q4_k_m, q6_k, f16)\n"
     "  run -m MODEL -p TEXT  continue a prompt with a local Llama-family GGUF model\n"
     "  chat -m MODEL         chat with a local model in its chat template\n"
+    "  template render       a chat template's rendering of a conversation (debugging)\n"
     "  embed -m MODEL TEXT   embedding vectors from a BERT-family or static-vector model\n"
     "  import-vectors JSON   convert pretrained word vectors into a static embedding model\n"
     "\n"
@@ -60,7 +61,7 @@ static const command commands[] = {
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},
     {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
-    {"run", cmd_run},       {"chat", cmd_chat},
+    {"run", cmd_run},       {"chat", cmd_chat},               {"template", cmd_template},
 };
 
 static const command *find(const char *name)

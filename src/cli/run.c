@@ -32,7 +32,10 @@
     "      --ctx-shift         at the context limit, drop the older half of the context and\n" \
     "                          go on (default: stop there, finish reason \"length\")\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
-    "                          (default: recognised from the model's chat template)\n"       \
+    "                          (default: the model's own Jinja chat template; a family\n"   \
+    "                          recognised from it when mast cannot run it)\n"              \
+    "      --chat-template-file FILE  a Jinja chat template to use instead of the model's\n" \
+    "                          (for models that ship none or a broken one)\n"              \
     "      --fast-prompt       on CPUs without AVX-512 VNNI: prompts of 128+ tokens over\n"   \
     "                          quantized weights on the f32 matrix kernel: faster there,\n"    \
     "                          logits no longer llama.cpp's to the last bits (with VNNI the\n" \
@@ -74,12 +77,13 @@ typedef struct gen_args {
     const char *stops[16];
     size_t n_stops;
     int json, chat, seeded;
+    char *template_text;         /* --chat-template-file's */
 } gen_args;
 
 enum {
     OPT_TEMP = 300, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_FREQ, OPT_PRES, OPT_LAST_N,
     OPT_SEED, OPT_STOP, OPT_CTX, OPT_KV, OPT_SHIFT, OPT_FORMAT, OPT_JSON, OPT_CHAT, OPT_FILE,
-    OPT_SYSTEM, OPT_FAST
+    OPT_SYSTEM, OPT_FAST, OPT_TEMPLATE
 };
 
 static int parse_float(const char *cmd, const char *opt, const char *text, double min, double max,
@@ -113,6 +117,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
         {"json", no_argument, NULL, OPT_JSON},         {"chat", no_argument, NULL, OPT_CHAT},
         {"system", required_argument, NULL, OPT_SYSTEM}, {"help", no_argument, NULL, 'h'},
         {"fast-prompt", no_argument, NULL, OPT_FAST},
+        {"chat-template-file", required_argument, NULL, OPT_TEMPLATE},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -178,6 +183,13 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
             break;
         case OPT_SHIFT: a->p.ctx_shift = true; break;
         case OPT_FAST: a->o.fast_prompt = true; break;
+        case OPT_TEMPLATE:
+            free(a->template_text);
+            if (cli_read_template(optarg, &a->template_text) != MAST_OK)
+                return cli_fail(MAST_ERR_IO);
+            a->o.chat_template = a->template_text;
+            a->o.chat_template_name = optarg;
+            break;
         case OPT_FORMAT:
             if ((a->o.chat_format = mast_chat_format_parse(optarg)) < 0)
                 return cli_usage(cmd, "--chat-format must be chatml, llama2, llama3, mistral, "
@@ -265,7 +277,7 @@ int cmd_run(int argc, char **argv)
     mast_gen_result r = {0};
     if (st == MAST_OK) {
         mast_chat_message msg = {"user", a.prompt};
-        mast_gen_request req = {a.chat ? &msg : NULL, a.chat ? 1 : 0, a.chat ? NULL : a.prompt, a.p};
+        mast_gen_request req = {.messages = a.chat ? &msg : NULL, .n_messages = a.chat ? 1 : 0, .prompt = a.chat ? NULL : a.prompt, .params = a.p};
         st = mast_generate(g, &req, on_text, &s, &r);
     }
     if (st == MAST_OK && r.context_full)
@@ -291,6 +303,7 @@ int cmd_run(int argc, char **argv)
     mast_buf_free(&s.text);
     mast_generator_free(g);
     free(file_text);
+    free(a.template_text);
     return st == MAST_OK ? 0 : cli_fail(st);
 }
 
@@ -304,9 +317,10 @@ int cmd_chat(int argc, char **argv)
     mast_status st = mast_local_generator_open(a.model, &a.o, &g);
     if (st != MAST_OK)
         return cli_fail(st);
+    const char *how = mast_local_generator_template(g, NULL);
     fprintf(stderr, "mast chat: %s (template %s); Ctrl-D ends\n", a.model,
-            mast_chat_format_name((mast_chat_format)mast_local_generator_chat_format(g)));
-    if (mast_local_generator_chat_format(g) == MAST_CHAT_PLAIN)
+            strcmp(how, "jinja") ? how : "the model's Jinja template");
+    if (!strcmp(how, "plain"))
         fprintf(stderr, "note: no known chat template in the model; using plain \"role: content\" lines\n");
     mast_chat_message *msgs = NULL;
     size_t n = 0, cap = 0;
@@ -331,7 +345,7 @@ int cmd_chat(int argc, char **argv)
         msgs[n++] = (mast_chat_message){"user", strdup(line)};
         sink s = {1, {0}};   /* collect the reply while streaming it */
         mast_gen_result r = {0};
-        mast_gen_request req = {msgs, n, NULL, a.p};
+        mast_gen_request req = {.messages = msgs, .n_messages = n, .prompt = NULL, .params = a.p};
         a.p.sampler.seed++;   /* another draw each turn, still reproducible */
         st = mast_generate(g, &req, on_text_both, &s, &r);
         fputs("\n", stdout);
@@ -355,5 +369,6 @@ int cmd_chat(int argc, char **argv)
     free(msgs);
     free(line);
     mast_generator_free(g);
+    free(a.template_text);
     return st == MAST_OK ? 0 : cli_fail(st);
 }

@@ -306,7 +306,9 @@ int cmd_ask(int argc, char **argv)
     st = mast_retriever_create(&r);
     mast_generator *gen = NULL;
     if (st == MAST_OK && a.model) {
-        mast_local_opts o = {(int)a.ctx, MAST_F16, (int)a.threads, -1, false};
+        mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+        o.n_ctx = (int)a.ctx;
+        o.threads = (int)a.threads;
         st = mast_local_generator_open(a.model, &o, &gen);
     }
     mast_gen_params gp = MAST_GEN_PARAMS_DEFAULT;

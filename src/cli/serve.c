@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "model/jinja.h"
 #include "deploy/server/server.h"
 
 static const char serve_help[] =
@@ -62,7 +63,10 @@ static const char serve_help[] =
     "      --embed-model FILE  serve a GGUF embedding model for /v1/embeddings (repeatable)\n"
     "      --ctx N             context size of the chat models (default: trained, at most 4096)\n"
     "      --chat-format F     override the models' chat format (chatml, llama3, llama2,\n"
-    "                          mistral, zephyr, phi3, gemma, plain)\n"
+    "                          mistral, zephyr, phi3, gemma, plain) instead of running\n"
+    "                          their own Jinja chat templates\n"
+    "      --chat-template-file FILE  a Jinja chat template for every -m model instead of\n"
+    "                          its own (for models that ship none or a broken one)\n"
     "      --queue N           requests that may wait per model (default 16)\n"
     "      --model-threads N   threads each model computes with (default: every CPU)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
@@ -72,13 +76,14 @@ int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS };
+           OPT_MODEL_THREADS, OPT_TEMPLATE };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
         {"embed-model", required_argument, NULL, OPT_EMBED},
         {"ctx", required_argument, NULL, OPT_CTX},
         {"chat-format", required_argument, NULL, OPT_FORMAT},
+        {"chat-template-file", required_argument, NULL, OPT_TEMPLATE},
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -128,6 +133,20 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage("serve", "--chat-format must be chatml, llama3, llama2, mistral, "
                                  "zephyr, phi3, gemma or plain (got '%s')", optarg);
             break;
+        case OPT_TEMPLATE: {
+            static char *text;   /* the models read it for the server's lifetime */
+            free(text);
+            mast_jinja *t = NULL;
+            mast_status st = cli_read_template(optarg, &text);
+            if (st == MAST_OK)   /* a broken file fails now, not when a model loads */
+                st = mast_jinja_parse(text, strlen(text), optarg, &t);
+            mast_jinja_free(t);
+            if (st != MAST_OK)
+                return cli_fail(st);
+            local.chat_template = text;
+            local.chat_template_name = optarg;
+            break;
+        }
         case OPT_MODEL_THREADS:
             if (!cli_parse_int("serve", "--model-threads", optarg, 1, 1024, &v))
                 return EXIT_USAGE;

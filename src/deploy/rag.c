@@ -66,7 +66,7 @@ static mast_status generate_answer(mast_generator *gen, const mast_gen_params *p
     answer_sink sink = {{0}, stream, stream_ctx};
     mast_gen_result res = {0};
     if (st == MAST_OK) {
-        mast_gen_request req = {msgs, 2, NULL, p};
+        mast_gen_request req = {.messages = msgs, .n_messages = 2, .prompt = NULL, .params = p};
         st = mast_generate(gen, &req, keep_answer, &sink, &res);
     }
     mast_trace_attr_int(trace, "prompt_tokens", res.prompt_tokens);

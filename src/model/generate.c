@@ -13,8 +13,10 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "model/jinja.h"
 #include "model/llama.h"
 #include "model/tokenizer.h"
 
@@ -28,7 +30,7 @@ mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen
     out->stop_index = -1;
     if (r->params.max_tokens <= 0)
         return mast_fail(MAST_ERR_INVALID, "max tokens must be at least 1 (got %d)", r->params.max_tokens);
-    if (!r->messages && !r->prompt)
+    if (!r->messages && !r->chat && !r->prompt)
         return mast_fail(MAST_ERR_INVALID, "nothing to generate from: no messages and no prompt");
     return g->ops->generate(g, r, fn, ctx, out);
 }
@@ -36,7 +38,7 @@ mast_status mast_generate(mast_generator *g, const mast_gen_request *r, mast_gen
 mast_status mast_gen_count_tokens(mast_generator *g, const mast_gen_request *r, int *n_tokens)
 {
     *n_tokens = 0;
-    if (!r->messages && !r->prompt)
+    if (!r->messages && !r->chat && !r->prompt)
         return mast_fail(MAST_ERR_INVALID, "nothing to count: no messages and no prompt");
     return g->ops->count(g, r, n_tokens);
 }
@@ -70,6 +72,9 @@ typedef struct local {
     mast_llama_ctx *ctx;
     mast_pool *pool;
     mast_chat_format format;
+    mast_jinja *tmpl;         /* the chat template, when the interpreter takes it */
+    char tmpl_note[240];      /* why a template present is not used */
+    char *bos_text, *eos_text;
     int32_t *held;            /* the tokens the context holds */
     size_t n_held, cap_held;
     float *logits;
@@ -115,14 +120,53 @@ static mast_status decode_span(local *l, const int32_t *ids, size_t from, size_t
     return MAST_OK;
 }
 
+/* The chat through the template: transformers' variables (messages, tools,
+** add_generation_prompt, bos_token, eos_token). */
+static mast_status render_template(const local *l, const mast_gen_request *r, mast_buf *out)
+{
+    json_t *vars = json_object(), *chat = (json_t *)r->chat, *built = NULL;
+    if (!chat) {
+        chat = built = json_array();
+        for (size_t i = 0; i < r->n_messages; i++)
+            json_array_append_new(built, json_pack("{s:s, s:s}", "role", r->messages[i].role,
+                                                   "content", r->messages[i].content));
+    }
+    json_object_set(vars, "messages", chat);
+    if (r->tools && json_array_size(r->tools))
+        json_object_set(vars, "tools", (json_t *)r->tools);
+    json_object_set_new(vars, "add_generation_prompt", json_boolean(!r->no_generation_prompt));
+    json_object_set_new(vars, "bos_token", mast_json_string_lossy(l->bos_text ? l->bos_text : ""));
+    json_object_set_new(vars, "eos_token", mast_json_string_lossy(l->eos_text ? l->eos_text : ""));
+    size_t start = out->len;
+    mast_status st = mast_jinja_render(l->tmpl, vars, NULL, out);
+    if (st != MAST_OK)
+        mast_fail_prefix(st, "the model's chat template refused the conversation");
+    /* the tokenizer adds BOS itself: the template's would make two */
+    size_t nb = l->bos_text ? strlen(l->bos_text) : 0;
+    if (st == MAST_OK && nb && mast_tokenizer_adds_bos(l->tok) && out->len - start >= nb &&
+        memcmp(out->data + start, l->bos_text, nb) == 0) {
+        memmove(out->data + start, out->data + start + nb, out->len - start - nb + 1);
+        out->len -= nb;
+    }
+    json_decref(built);
+    json_decref(vars);
+    return st;
+}
+
+static mast_status render_chat(const local *l, const mast_gen_request *r, mast_buf *out)
+{
+    if (l->tmpl)
+        return render_template(l, r, out);
+    return mast_chat_render(l->format, r->messages, r->n_messages, out);
+}
+
 /* The request's prompt as tokens: the rendered chat (special tokens parsed)
 ** or the raw prompt. */
 static mast_status prompt_tokens(local *l, const mast_gen_request *r, mast_tokens *ids)
 {
     mast_buf prompt = {0};
-    bool chat = r->messages != NULL;
-    mast_status st = chat ? mast_chat_render(l->format, r->messages, r->n_messages, &prompt)
-                          : mast_buf_puts(&prompt, r->prompt);
+    bool chat = r->messages != NULL || r->chat != NULL;
+    mast_status st = chat ? render_chat(l, r, &prompt) : mast_buf_puts(&prompt, r->prompt);
     if (st == MAST_OK)
         st = mast_tokenize(l->tok, mast_buf_cstr(&prompt), prompt.len, true, chat, ids);
     mast_buf_free(&prompt);
@@ -422,6 +466,9 @@ static void local_free(mast_generator *g)
     mast_llama_ctx_free(l->ctx);
     mast_llama_free(l->llama);
     mast_tokenizer_free(l->tok);
+    mast_jinja_free(l->tmpl);
+    free(l->bos_text);
+    free(l->eos_text);
     mast_gguf_close(l->gguf);
     mast_pool_free(l->pool);
     free(l->held);
@@ -431,6 +478,7 @@ static void local_free(mast_generator *g)
 }
 
 static const mast_generator_ops local_ops = {local_generate, local_count, local_describe, local_free};
+static mast_status open_template(local *l, const mast_local_opts *o);
 
 mast_status mast_local_generator_open(const char *path, const mast_local_opts *opts,
                                       mast_generator **out)
@@ -467,9 +515,73 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
         local_free(&l->base);
         return st;
     }
-    l->format = o.chat_format >= 0 ? (mast_chat_format)o.chat_format : mast_chat_format_of(l->gguf);
+    st = open_template(l, &o);
+    if (st != MAST_OK) {
+        local_free(&l->base);
+        return st;
+    }
     *out = &l->base;
     return MAST_OK;
+}
+
+static char *token_text(const mast_tokenizer *t, int32_t id)
+{
+    size_t n = 0;
+    const char *p = id >= 0 ? mast_tokenizer_text(t, id, &n) : NULL;
+    return p ? strndup(p, n) : NULL;
+}
+
+/* The chat template: the one given, else the model's own, through the
+** interpreter; the built-in family (from its markers) when there is none,
+** when --chat-format names one, or when the model's own does not parse. */
+static mast_status open_template(local *l, const mast_local_opts *o)
+{
+    mast_gguf_str own = {0};
+    const char *src = o->chat_template;
+    size_t len = src ? strlen(src) : 0;
+    if (!src && mast_gguf_get_str(l->gguf, "tokenizer.chat_template", &own) == MAST_OK) {
+        src = own.data;
+        len = own.len;
+    }
+    l->format = o->chat_format >= 0 ? (mast_chat_format)o->chat_format
+              : src ? mast_chat_detect(src, len) : MAST_CHAT_PLAIN;
+    l->bos_text = token_text(l->tok, mast_tokenizer_bos(l->tok));
+    l->eos_text = token_text(l->tok, mast_tokenizer_eos(l->tok));
+    if (!src || o->chat_format >= 0)
+        return MAST_OK;
+    const char *name = o->chat_template ? (o->chat_template_name ? o->chat_template_name : "(given)")
+                                        : "tokenizer.chat_template";
+    mast_status st = mast_jinja_parse(src, len, name, &l->tmpl);
+    if (st == MAST_OK)
+        return MAST_OK;
+    if (o->chat_template)   /* the user's own file: an error to fix, not a fallback */
+        return mast_fail_prefix(st, "%s", "--chat-template-file");
+    snprintf(l->tmpl_note, sizeof l->tmpl_note, "%s", mast_errmsg());
+    mast_warn("%s: the model's chat template is not supported (%s); rendering chats with the "
+              "built-in '%s' format instead", l->path, l->tmpl_note, mast_chat_format_name(l->format));
+    return MAST_OK;
+}
+
+const char *mast_local_generator_template(const mast_generator *g, const char **why)
+{
+    if (why)
+        *why = "";
+    if (g->ops != &local_ops)
+        return NULL;
+    const local *l = (const local *)g;
+    if (why)
+        *why = l->tmpl_note;
+    return l->tmpl ? "jinja" : mast_chat_format_name(l->format);
+}
+
+mast_status mast_local_generator_render(const mast_generator *g, const mast_gen_request *r,
+                                        mast_buf *out)
+{
+    if (g->ops != &local_ops)
+        return mast_fail(MAST_ERR_INVALID, "%s is not a local model", mast_generator_describe(g));
+    if (!r->messages && !r->chat)
+        return mast_fail(MAST_ERR_INVALID, "no messages to render");
+    return render_chat((const local *)g, r, out);
 }
 
 int mast_local_generator_chat_format(const mast_generator *g)

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/pool.h"
 #include "model/chat.h"
 #include "model/dtype.h"
@@ -59,6 +61,15 @@ typedef struct mast_gen_request {
     size_t n_messages;
     const char *prompt;                  /* raw text completed as is (messages NULL) */
     mast_gen_params params;
+    /* The same chat as OpenAI-shaped JSON ([{"role", "content", "tool_calls"
+    ** with arguments as objects, "tool_call_id"}]) and the tool definitions
+    ** ([{"type": "function", "function": {…}}]), for a model whose own Jinja
+    ** template renders them (model/jinja.h); NULL: built from messages. The
+    ** messages are then the fallback's: built-in families, tool markup in
+    ** the text (model/tools.h). */
+    const json_t *chat;
+    const json_t *tools;
+    bool no_generation_prompt;           /* the template's add_generation_prompt = false */
 } mast_gen_request;
 
 typedef struct mast_gen_result {
@@ -104,9 +115,15 @@ typedef struct mast_local_opts {
     int threads;                 /* 0: every CPU */
     int chat_format;             /* -1: from the model's template; else a mast_chat_format */
     bool fast_prompt;            /* see mast_llama_ctx_set_fast_prompt */
+    /* A Jinja chat template's text instead of the model's own
+    ** tokenizer.chat_template (--chat-template-file); NULL: the model's. A
+    ** template given here that does not parse fails the open; the model's
+    ** own falls back to its built-in family with a warning. */
+    const char *chat_template;
+    const char *chat_template_name;   /* for messages (the file's path) */
 } mast_local_opts;
 
-#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1, false})
+#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1, false, NULL, NULL})
 
 /* Opens a GGUF model as a generator. Errors name the file and what is wrong
 ** (not a GGUF, an unsupported architecture, a missing tensor). */
@@ -114,6 +131,15 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
                                       mast_generator **out);
 /* The chat format the local engine uses (-1 for other generators). */
 int mast_local_generator_chat_format(const mast_generator *g);
+/* How the local engine renders chats: "jinja" (the template), or the
+** built-in family's name; *why (when not NULL) is why a template present
+** is not used ("" when none). */
+const char *mast_local_generator_template(const mast_generator *g, const char **why);
+/* The prompt text a chat request renders to (what generation tokenizes, a
+** leading BOS the tokenizer adds itself dropped). MAST_ERR_INVALID with the
+** template's own message when it refuses the conversation. */
+mast_status mast_local_generator_render(const mast_generator *g, const mast_gen_request *r,
+                                        mast_buf *out);
 
 /* What a local model is, for listings (/v1/models); NULL fields for others. */
 typedef struct mast_local_info {

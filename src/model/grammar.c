@@ -898,15 +898,19 @@ static void expand(const mast_grammar *g, const int32_t *st, size_t n, stackset 
             continue;
         }
         if (IS_RULE(sym)) {
-            if (n >= MAX_DEPTH) {
+            /* a call in tail position replaces its caller's frame, which has
+            ** nothing left to match: repetition (x* is right-recursive) and
+            ** long strings do not deepen the stack */
+            size_t base = g->syms[pos + 1] == SYM_END ? n - 1 : n;
+            if (base >= MAX_DEPTH) {
                 b->failed = true;
                 return;
             }
             int r = RULE_OF(sym);
             w[n - 1] = pos + 1;
             for (uint32_t a = g->alt_off[r]; a < g->alt_off[r + 1]; a++) {
-                w[n] = (int32_t)g->alts[a];
-                expand(g, w, n + 1, out, b);
+                w[base] = (int32_t)g->alts[a];
+                expand(g, w, base + 1, out, b);
             }
             return;
         }

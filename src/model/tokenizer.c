@@ -750,6 +750,11 @@ mast_status mast_detokenize(const mast_tokenizer *t, const int32_t *ids, size_t 
 
 mast_tok_kind mast_tokenizer_kind(const mast_tokenizer *t) { return t->kind; }
 size_t mast_tokenizer_n_vocab(const mast_tokenizer *t) { return t->n_vocab; }
+bool mast_tokenizer_adds_bos(const mast_tokenizer *t)
+{
+    return t->add_bos && t->bos >= 0;
+}
+
 int32_t mast_tokenizer_bos(const mast_tokenizer *t) { return t->bos; }
 int32_t mast_tokenizer_eos(const mast_tokenizer *t) { return t->eos; }
 

@@ -70,6 +70,8 @@ mast_tok_kind mast_tokenizer_kind(const mast_tokenizer *t);
 size_t mast_tokenizer_n_vocab(const mast_tokenizer *t);
 int32_t mast_tokenizer_bos(const mast_tokenizer *t);   /* -1 if none */
 int32_t mast_tokenizer_eos(const mast_tokenizer *t);
+/* Whether mast_tokenize with add_special puts a BOS first. */
+bool mast_tokenizer_adds_bos(const mast_tokenizer *t);
 /* Ends a generation: EOS, EOT, or a control token that ends a chat turn
 ** ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", ...). */
 bool mast_tokenizer_is_eog(const mast_tokenizer *t, int32_t id);

@@ -20,7 +20,10 @@ static const char *shared(const char *rel)
 
 static mast_generator *open_gen(const char *path, mast_dtype kv, int n_ctx)
 {
-    mast_local_opts o = {n_ctx, kv, 2, -1, false};
+    mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+    o.n_ctx = n_ctx;
+    o.kv_type = kv;
+    o.threads = 2;
     mast_generator *g = NULL;
     if (mast_local_generator_open(path, &o, &g) != MAST_OK)
         fprintf(stderr, "  %s\n", mast_errmsg());
@@ -63,7 +66,7 @@ static void test_greedy_text_equals_llama_cpp(void)
         int same = 0;
         json_array_foreach(json_object_get(o, "prompts"), i, p) {
             json_t *gr = json_object_get(p, "greedy"), *want = json_object_get(gr, "tokens");
-            mast_gen_request r = {NULL, 0, json_string_value(json_object_get(p, "prompt")), greedy(48)};
+            mast_gen_request r = {.messages = NULL, .n_messages = 0, .prompt = json_string_value(json_object_get(p, "prompt")), .params = greedy(48)};
             collected c = {{0}, 0};
             mast_gen_result res;
             REQUIRE(mast_generate(g, &r, collect, &c, &res) == MAST_OK);
@@ -109,7 +112,7 @@ static void test_quantized_copies_agree_with_f32(void)
         REQUIRE(q != NULL);
         int min_agree = 48;
         for (size_t i = 0; i < sizeof prompts / sizeof *prompts; i++) {
-            mast_gen_request r = {NULL, 0, prompts[i], greedy(32)};
+            mast_gen_request r = {.messages = NULL, .n_messages = 0, .prompt = prompts[i], .params = greedy(32)};
             mast_gen_result a, b;
             REQUIRE(mast_generate(f32, &r, NULL, NULL, &a) == MAST_OK);
             REQUIRE(mast_generate(q, &r, NULL, NULL, &b) == MAST_OK);
@@ -141,7 +144,7 @@ static void test_stop_strings_limits_and_seeds(void)
     const char *stop[] = {"Lily", "zzz"};
     p.stop = stop;
     p.n_stop = 2;
-    mast_gen_request r = {NULL, 0, "Once upon a time", p};
+    mast_gen_request r = {.messages = NULL, .n_messages = 0, .prompt = "Once upon a time", .params = p};
     collected c = {{0}, 0};
     mast_gen_result res;
     REQUIRE(mast_generate(g, &r, collect, &c, &res) == MAST_OK);
@@ -172,7 +175,7 @@ static void test_stop_strings_limits_and_seeds(void)
     char longp[2000] = "";
     for (int i = 0; i < 100; i++)
         strcat(longp, "the dog ran. ");
-    mast_gen_request lr = {NULL, 0, longp, greedy(4)};
+    mast_gen_request lr = {.messages = NULL, .n_messages = 0, .prompt = longp, .params = greedy(4)};
     CHECK_EQ_INT(mast_generate(g, &lr, NULL, NULL, &res), MAST_ERR_LIMIT);
     CHECK(strstr(mast_errmsg(), "the context holds 64") != NULL);
     /* seeded sampling: the same seed gives the same tokens, another seed others */
@@ -182,7 +185,7 @@ static void test_stop_strings_limits_and_seeds(void)
         sp.max_tokens = 24;
         sp.sampler.temperature = 1.0f;
         sp.sampler.seed = run < 2 ? 7 : 8;
-        mast_gen_request sr = {NULL, 0, "Once upon a time", sp};
+        mast_gen_request sr = {.messages = NULL, .n_messages = 0, .prompt = "Once upon a time", .params = sp};
         REQUIRE(mast_generate(g, &sr, NULL, NULL, &res) == MAST_OK);
         REQUIRE(res.completion_tokens == 24);
         memcpy(first[run], res.ids, sizeof first[run]);
@@ -288,7 +291,7 @@ static void test_grammar_bias_fit_and_cache(void)
     mast_gen_constraint c = mast_grammar_matcher_constraint(m);
     mast_gen_params p = greedy(40);
     p.constraint = &c;
-    mast_gen_request r = {NULL, 0, "Once upon a time", p};
+    mast_gen_request r = {.messages = NULL, .n_messages = 0, .prompt = "Once upon a time", .params = p};
     collected col = {{0}, 0};
     mast_gen_result res;
     REQUIRE(mast_generate(g, &r, collect, &col, &res) == MAST_OK);

@@ -93,10 +93,10 @@ static void test_gbnf_errors(void)
 ** minutes (the fuzzer found such a grammar). */
 static void test_ambiguity_is_bounded(void)
 {
+    /* each "a" doubles the ways the text may go on ("b" or "c" owed per level):
+    ** 2^n distinct parse stacks after n bytes */
     mast_buf g = {0};
-    mast_buf_puts(&g, "root ::=");
-    for (int i = 0; i < 40; i++)
-        mast_buf_puts(&g, " \"a\"*");
+    mast_buf_puts(&g, "root ::= x\nx ::= \"a\" x \"b\" | \"a\" x \"c\" | \"\"");
     mast_grammar *gr;
     REQUIRE(mast_grammar_parse(g.data, g.len, &gr) == MAST_OK);
     mast_grammar_matcher *m;
@@ -135,6 +135,30 @@ static void test_schema(void)
                        "\"required\":[\"v\",\"next\"]}},\"$ref\":\"#/$defs/node\"}";
     CHECK_EQ_INT(schema_matches(refs, "{\"v\":1,\"next\":{\"v\":2,\"next\":null}}"), 1);
     CHECK_EQ_INT(schema_matches(refs, "{\"v\":-1,\"next\":null}"), 0);
+}
+
+/* Repetition is right recursion whose calls replace their caller's frame:
+** a string or array far longer than the matcher's stack depth (256) is
+** followed to its end (a 300-character tool argument once failed here). */
+static void test_long_repetitions(void)
+{
+    mast_buf text = {0};
+    mast_buf_puts(&text, "{\"city\":\"");
+    for (int i = 0; i < 5000; i++)
+        mast_buf_puts(&text, i % 3 ? "ab" : "\xe7\xbe\xa1 ");
+    mast_buf_puts(&text, "\",\"n\":[");
+    for (int i = 0; i < 2000; i++)
+        mast_buf_puts(&text, i ? ",1" : "1");
+    mast_buf_puts(&text, "]}");
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
+                         "\"n\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
+                         "\"required\":[\"city\",\"n\"]}";
+    CHECK_EQ_INT(schema_matches(schema, text.data), 1);
+    CHECK_EQ_INT(matches("root ::= (\"a\" | \"b\")+ \"!\"", "abababababababababababababababababababababababababab"
+                         "abababababababababababababababababababababababababababababababababababababababab"
+                         "abababababababababababababababababababababababababababababababababababababababab"
+                         "abababababababababababababababababababababababababababababababababababababababab!"), 1);
+    mast_buf_free(&text);
 }
 
 static void test_schema_refusals(void)
@@ -223,6 +247,7 @@ int main(void)
     RUN(test_gbnf_errors);
     RUN(test_ambiguity_is_bounded);
     RUN(test_schema);
+    RUN(test_long_repetitions);
     RUN(test_schema_refusals);
     RUN(test_mask_equals_token_checks);
     return test_summary();

@@ -261,6 +261,75 @@ static mast_status read_messages(gen_job *j, const json_t *body, bool tools)
     return MAST_OK;
 }
 
+/* The same conversation as a template takes it (OpenAI's shape): tool_use
+** blocks are the assistant's tool_calls, tool_result blocks tool messages.
+** The blocks were checked by read_messages. */
+static mast_status chat_messages(gen_job *j, const json_t *body)
+{
+    const json_t *sys = json_object_get(body, "system");
+    mast_status st = MAST_OK;
+    if (sys && !json_is_null(sys)) {
+        mast_buf b = {0};
+        st = blocks_text(sys, "system", false, &b);
+        if (st == MAST_OK)
+            st = gen_chat_push(j, json_pack("{s:s, s:o}", "role", "system", "content",
+                                            mast_json_string_lossy(mast_buf_cstr(&b))));
+        mast_buf_free(&b);
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(body, "messages"), i, m) {
+        const char *role = mast_json_get_str(m, "role", "");
+        const json_t *content = json_object_get(m, "content");
+        mast_buf text = {0};
+        json_t *calls = json_array();
+        bool results = false;
+        size_t k;
+        json_t *b;
+        if (json_is_string(content))
+            st = mast_buf_puts(&text, json_string_value(content));
+        json_array_foreach(json_is_array(content) ? content : NULL, k, b) {
+            const char *type = mast_json_get_str(b, "type", "");
+            if (st != MAST_OK)
+                break;
+            if (!strcmp(type, "text")) {
+                st = mast_buf_puts(&text, mast_json_get_str(b, "text", ""));
+            } else if (!strcmp(type, "tool_use")) {
+                const json_t *input = json_object_get(b, "input");
+                char *args = input ? json_dumps(input, JSON_COMPACT) : strdup("{}");
+                json_array_append_new(calls, json_pack("{s:s, s:s, s:s}", "id",
+                                                       mast_json_get_str(b, "id", ""), "name",
+                                                       mast_json_get_str(b, "name", ""), "arguments",
+                                                       args ? args : "{}"));
+                free(args);
+            } else if (!strcmp(type, "tool_result")) {
+                mast_buf inner = {0};
+                const json_t *c = json_object_get(b, "content");
+                st = c ? blocks_text(c, "tool_result", false, &inner) : MAST_OK;
+                if (st == MAST_OK && json_is_true(json_object_get(b, "is_error")))
+                    st = mast_buf_puts(&inner, " (the tool reported an error)");
+                if (st == MAST_OK)
+                    st = gen_chat_push(j, json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id",
+                                                    mast_json_get_str(b, "tool_use_id", ""), "content",
+                                                    mast_json_string_lossy(mast_buf_cstr(&inner))));
+                mast_buf_free(&inner);
+                results = true;
+            }
+        }
+        if (st == MAST_OK && !strcmp(role, "assistant"))
+            st = gen_chat_push(j, gen_chat_assistant(text.len || !json_array_size(calls)
+                                                     ? mast_buf_cstr(&text) : NULL, calls));
+        else if (st == MAST_OK && (text.len || !results))
+            st = gen_chat_push(j, json_pack("{s:s, s:o}", "role", "user", "content",
+                                            mast_json_string_lossy(mast_buf_cstr(&text))));
+        mast_buf_free(&text);
+        json_decref(calls);
+        if (st != MAST_OK)
+            return st;
+    }
+    return st;
+}
+
 /* Anthropic tools [{name, description, input_schema}] as the OpenAI shape
 ** the renderer, the grammar and the parser take. */
 static mast_status read_tools(const json_t *tools, json_t **out)
@@ -324,6 +393,8 @@ static mast_status read_prompt(gen_job *j, const json_t *body)
         st = mast_fail(MAST_ERR_INVALID, "\"tool_choice\" is '%s' but there are no \"tools\"", mode);
     if (st == MAST_OK)
         st = read_messages(j, body, use);
+    if (st == MAST_OK)
+        st = chat_messages(j, body);
     if (st != MAST_OK || !use) {
         json_decref(tools);
         return st;
@@ -385,8 +456,7 @@ static http_reply messages(http_ctx *c, const http_request *req)
         gen_job_free(j);
         return r;
     }
-    j->req.messages = j->msgs;
-    j->req.n_messages = j->n_msgs;
+    gen_job_request(j);
     return gen_job_submit(j, req);
 }
 
@@ -399,8 +469,7 @@ static http_reply count_tokens(http_ctx *c, const http_request *req)
         return err;
     mast_status st = read_prompt(j, j->body);
     int n = 0;
-    j->req.messages = j->msgs;
-    j->req.n_messages = j->n_msgs;
+    gen_job_request(j);
     if (st == MAST_OK)   /* the tokenizer is read-only: no need to queue behind generations */
         st = mast_gen_count_tokens(j->model->gen, &j->req, &n);
     http_reply r = st == MAST_OK ? http_ok(200, json_pack("{s:i}", "input_tokens", n)) : gen_status_reply(&MESSAGES, st);

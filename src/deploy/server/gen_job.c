@@ -81,6 +81,7 @@ void gen_job_free(gen_job *j)
     json_decref(j->body);
     mast_gen_result_free(&j->res);
     json_decref(j->tools);
+    json_decref(j->chat);
     free(j->family);
     free(j);
 }
@@ -315,8 +316,8 @@ mast_status gen_push_or_join(gen_job *j, const char *role, bool join, const char
     return t ? gen_push_msg(j, role, t) : mast_fail(MAST_ERR_NOMEM, "out of memory");
 }
 
-/* Adds text to the system message (made first when there is none). */
-mast_status gen_add_system(gen_job *j, const char *text)
+/* The fallback's system turn gets text (made first when there is none). */
+static mast_status add_system_text(gen_job *j, const char *text)
 {
     if (j->n_msgs && !strcmp(j->msgs[0].role, "system")) {
         mast_buf b = {0};
@@ -333,6 +334,72 @@ mast_status gen_add_system(gen_job *j, const char *text)
     memmove(j->msgs + 1, j->msgs, (j->n_msgs - 1) * sizeof *j->msgs);
     j->msgs[0] = (mast_chat_message){"system", t};
     return MAST_OK;
+}
+
+mast_status gen_chat_push(gen_job *j, json_t *msg)
+{
+    if (!j->chat && !(j->chat = json_array())) {
+        json_decref(msg);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    if (!msg || json_array_append_new(j->chat, msg))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    return MAST_OK;
+}
+
+json_t *gen_chat_assistant(const char *content, const json_t *calls)
+{
+    json_t *m = json_pack("{s:s}", "role", "assistant");
+    json_object_set_new(m, "content", content ? mast_json_string_lossy(content) : json_null());
+    if (json_array_size(calls)) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *c;
+        json_array_foreach(calls, i, c) {
+            const char *args = mast_json_get_str(c, "arguments", "{}");
+            json_t *parsed = json_loads(args, JSON_DECODE_ANY, NULL);
+            if (!json_is_object(parsed)) {   /* templates expect a mapping; keep the text else */
+                json_decref(parsed);
+                parsed = mast_json_string_lossy(args);
+            }
+            json_t *call = json_pack("{s:s, s:{s:s, s:o}}", "type", "function", "function", "name",
+                                     mast_json_get_str(c, "name", ""), "arguments", parsed);
+            const char *id = mast_json_get_str(c, "id", NULL);
+            if (id)
+                json_object_set_new(call, "id", mast_json_string_lossy(id));
+            json_array_append_new(out, call);
+        }
+        json_object_set_new(m, "tool_calls", out);
+    }
+    return m;
+}
+
+mast_status gen_add_system(gen_job *j, const char *text)
+{
+    MAST_TRY(add_system_text(j, text));
+    if (!j->chat && !(j->chat = json_array()))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    json_t *first = json_array_get(j->chat, 0);
+    if (first && !strcmp(mast_json_get_str(first, "role", ""), "system") &&
+        json_is_string(json_object_get(first, "content"))) {
+        const char *old = json_string_value(json_object_get(first, "content"));
+        mast_buf b = {0};
+        MAST_TRY(mast_buf_printf(&b, "%s%s%s", old, *old ? "\n\n" : "", text));
+        json_object_set_new(first, "content", mast_json_string_lossy(mast_buf_cstr(&b)));
+        mast_buf_free(&b);
+        return MAST_OK;
+    }
+    if (json_array_insert_new(j->chat, 0, json_pack("{s:s, s:s}", "role", "system", "content", text)))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    return MAST_OK;
+}
+
+void gen_job_request(gen_job *j)
+{
+    j->req.messages = j->msgs;
+    j->req.n_messages = j->n_msgs;
+    j->req.chat = j->chat;
+    j->req.tools = j->tools;
 }
 
 static const char *tool_name(const json_t *tools, size_t i)
@@ -356,8 +423,8 @@ mast_status gen_use_tools(gen_job *j, json_t *tools)
     }
     mast_buf defs = {0};
     mast_status st = mast_tools_render_definitions(tools, &defs);
-    if (st == MAST_OK)
-        st = gen_add_system(j, mast_buf_cstr(&defs));
+    if (st == MAST_OK)   /* the fallback's; a template renders the tools itself */
+        st = add_system_text(j, mast_buf_cstr(&defs));
     mast_buf_free(&defs);
     return st;
 }
@@ -527,6 +594,14 @@ static void record_trace(gen_job *j, mast_status st)
         mast_trace_attr_str(t, "mast.tool_call.error", j->parser.error);
     if (j->grammar)
         mast_trace_attr_str(t, "mast.constraint", "grammar");
+    if (j->req.messages || j->req.chat) {   /* how the chat became a prompt */
+        const char *why;
+        const char *how = mast_local_generator_template(j->model->gen, &why);
+        if (how)
+            mast_trace_attr_str(t, "mast.chat_template", how);
+        if (why && *why)
+            mast_trace_attr_str(t, "mast.chat_template.fallback_reason", why);
+    }
     if (st != MAST_OK)
         mast_trace_attr_str(t, "error.type", mast_strerror(st));
 }

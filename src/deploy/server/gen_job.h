@@ -59,6 +59,7 @@ struct gen_job {
     int32_t *bias_ids;
     float *bias;
     json_t *tools;               /* [{"type":"function","function":{…}}] (owned); NULL: none */
+    json_t *chat;                /* the messages as a template takes them (owned) */
     mast_grammar *grammar;       /* response_format or a required tool call; NULL: free */
     mast_grammar_matcher *matcher;
     mast_gen_constraint constraint;
@@ -107,8 +108,19 @@ mast_status gen_read_sampling(gen_job *j, const json_t *body);
 ** text joined to the last turn when it has the role and join is set. */
 mast_status gen_push_msg(gen_job *j, const char *role, char *text);
 mast_status gen_push_or_join(gen_job *j, const char *role, bool join, const char *text);
-/* Adds text to the system message (made first when there is none). */
+/* The message as a Jinja template takes it (OpenAI's shape; taken). The
+** API file records each message twice: this way, and as the fallback's
+** text turns above. */
+mast_status gen_chat_push(gen_job *j, json_t *msg);
+/* An assistant turn of the chat: content (NULL: none) and tool calls
+** [{"id", "name", "arguments" (JSON text)}] as {"tool_calls": [{"id",
+** "type": "function", "function": {"name", "arguments": object}}]}. */
+json_t *gen_chat_assistant(const char *content, const json_t *calls);
+/* Adds text to the system message (made first when there is none), in
+** both forms. */
 mast_status gen_add_system(gen_job *j, const char *text);
+/* The request's messages, chat and tools set from the job's. */
+void gen_job_request(gen_job *j);
 /* The tools (taken: the job owns the reference) are the job's: their
 ** definitions go into the system message and its output is parsed for calls. */
 mast_status gen_use_tools(gen_job *j, json_t *tools);

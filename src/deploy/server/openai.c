@@ -80,8 +80,11 @@ static json_t *model_json(mast_model *m)
         json_object_set_new(o, "architecture", json_string(m->info.arch));
         json_object_set_new(o, "quantization", json_string(m->info.quant));
         json_object_set_new(o, "vocab_size", json_integer(m->info.n_vocab));
-        json_object_set_new(o, "chat_format", json_string(mast_chat_format_name(
-                                                  mast_local_generator_chat_format(m->gen))));
+        const char *why;
+        const char *how = mast_local_generator_template(m->gen, &why);
+        json_object_set_new(o, "chat_format", json_string(how ? how : "plain"));
+        if (why && *why)
+            json_object_set_new(o, "chat_template_note", mast_json_string_lossy(why));
     } else if (state == MAST_MODEL_READY) {
         json_object_set_new(o, "dimensions", json_integer(m->dim));
     }
@@ -162,15 +165,20 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
         char *text;
         MAST_TRY(content_text(json_object_get(m, "content"), i, &text));
         const json_t *calls = json_object_get(m, "tool_calls");
+        const json_t *content = json_object_get(m, "content");
+        bool no_content = !content || json_is_null(content);
         mast_status st = MAST_OK;
+        json_t *cm = NULL;   /* the message as a template takes it */
         if (!strcmp(role, "system") || !strcmp(role, "developer")) {
+            cm = json_pack("{s:s, s:s}", "role", "system", "content", text);
             st = gen_push_msg(j, "system", text);
         } else if (!strcmp(role, "user")) {
+            cm = json_pack("{s:s, s:s}", "role", "user", "content", text);
             st = gen_push_msg(j, "user", text);
         } else if (!strcmp(role, "assistant")) {
             mast_buf b = {0};
+            json_t *seen = json_array();
             st = mast_buf_puts(&b, text);
-            free(text);
             size_t k;
             json_t *c;
             if (calls && !json_is_array(calls))
@@ -186,7 +194,15 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
                     st = mast_buf_putc(&b, '\n');
                 if (st == MAST_OK)
                     st = mast_tools_render_call(name, args, &b);
+                if (st == MAST_OK)
+                    json_array_append_new(seen, json_pack("{s:s, s:s, s:s}", "id",
+                                                          mast_json_get_str(c, "id", ""), "name", name,
+                                                          "arguments", args));
             }
+            if (st == MAST_OK)
+                cm = gen_chat_assistant(no_content && json_array_size(seen) ? NULL : text, seen);
+            free(text);
+            json_decref(seen);
             if (st == MAST_OK)
                 st = gen_push_msg(j, "assistant", b.data ? mast_buf_detach(&b) : strdup(""));
             mast_buf_free(&b);
@@ -195,8 +211,13 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
                 st = mast_fail(MAST_ERR_INVALID, "messages[%zu]: a tool message needs "
                                "\"tool_call_id\"", i);
             mast_buf b = {0};
-            if (st == MAST_OK)
+            if (st == MAST_OK) {
+                cm = json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
+                               mast_json_get_str(m, "tool_call_id", ""), "content", text);
+                if (json_is_string(json_object_get(m, "name")))
+                    json_object_set(cm, "name", json_object_get(m, "name"));
                 st = render_tools ? mast_tools_render_result(text, &b) : mast_buf_puts(&b, text);
+            }
             if (st == MAST_OK)
                 st = gen_push_or_join(j, "user", i > 0 && !strcmp(mast_json_get_str(json_array_get(msgs, i - 1),
                                                                                "role", ""), "tool"),
@@ -208,6 +229,10 @@ static mast_status read_messages(gen_job *j, const json_t *msgs, bool render_too
             return mast_fail(MAST_ERR_INVALID, "messages[%zu].role must be system, developer, "
                              "user, assistant or tool (got '%s')", i, role);
         }
+        if (st == MAST_OK && cm)
+            st = gen_chat_push(j, cm);
+        else
+            json_decref(cm);
         if (st != MAST_OK)
             return st;
         if (calls && strcmp(role, "assistant"))
@@ -629,8 +654,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         gen_job_free(j);
         return r;
     }
-    j->req.messages = j->msgs;
-    j->req.n_messages = j->n_msgs;
+    gen_job_request(j);
     return gen_job_submit(j, req);
 }
 
@@ -896,7 +920,8 @@ static http_reply embeddings(http_ctx *c, const http_request *req)
 
 static http_reply apply_template(http_ctx *c, const http_request *req)
 {
-    static const char *const fields[] = {"model", "messages", "tools", "tool_choice", NULL};
+    static const char *const fields[] = {"model", "messages", "tools", "tool_choice",
+                                         "add_generation_prompt", NULL};
     http_reply err;
     gen_job *j = open_job(c, req, fields, false, &err);
     if (!j)
@@ -915,12 +940,21 @@ static http_reply apply_template(http_ctx *c, const http_request *req)
     mast_buf prompt = {0};
     if (st == MAST_OK && use_tools)
         st = gen_use_tools(j, json_incref((json_t *)tools));
-    int format = mast_local_generator_chat_format(m->gen);
+    const json_t *agp = json_object_get(body, "add_generation_prompt");
+    if (st == MAST_OK && agp && !json_is_boolean(agp))
+        param = "add_generation_prompt",
+        st = mast_fail(MAST_ERR_INVALID, "\"add_generation_prompt\" must be true or false");
+    gen_job_request(j);
+    j->req.no_generation_prompt = agp && json_is_false(agp);
     if (st == MAST_OK)
-        st = mast_chat_render((mast_chat_format)format, j->msgs, j->n_msgs, &prompt);
+        st = mast_local_generator_render(m->gen, &j->req, &prompt);
+    const char *why;
+    const char *how = mast_local_generator_template(m->gen, &why);
     http_reply r = st == MAST_OK ? http_ok(200, json_pack("{s:s, s:s}", "prompt", mast_buf_cstr(&prompt),
-                                                          "chat_format", mast_chat_format_name(format)))
+                                                          "chat_format", how ? how : "plain"))
                                  : bad(param);
+    if (st == MAST_OK && why && *why)
+        json_object_set_new(r.body, "template_note", mast_json_string_lossy(why));
     mast_buf_free(&prompt);
     gen_job_free(j);
     return r;
