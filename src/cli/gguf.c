@@ -21,7 +21,8 @@ static const char gguf_help[] =
     "synth writes a random-weight model (fixed seed) of the given architecture and shape, for\n"
     "benchmarks and tests: --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N\n"
     "--n-vocab N --ctx N (small defaults), --type f32|f16|q8_0|q4_0|q4_K|q6_K|... (default\n"
-    "f32) for the 2-D weights, --seed N (default 42), --vocab FILE to copy a real tokenizer.\n"
+    "f32) for the 2-D weights, --seed N (default 42), --vocab FILE to copy a real tokenizer,\n"
+    "--chat-template FILE to give it that Jinja chat template (tokenizer.chat_template).\n"
     "\n"
     "Prints a GGUF file's metadata (long arrays abbreviated) and its tensor table (name,\n"
     "type, shape, bytes). The file is fully validated first: a truncated or corrupt file is\n"
@@ -210,7 +211,7 @@ static int parse_type(const char *name, mast_dtype *out)
 static int gguf_synth(int argc, char **argv)
 {
     enum { O_ARCH = 256, O_EMBD, O_LAYER, O_HEAD, O_HEAD_KV, O_FF, O_VOCAB_N, O_CTX, O_TYPE, O_SEED,
-           O_VOCAB };
+           O_VOCAB, O_TEMPLATE };
     static const struct option options[] = {
         {"arch", required_argument, NULL, O_ARCH},       {"n-embd", required_argument, NULL, O_EMBD},
         {"n-layer", required_argument, NULL, O_LAYER},   {"n-head", required_argument, NULL, O_HEAD},
@@ -218,9 +219,11 @@ static int gguf_synth(int argc, char **argv)
         {"n-vocab", required_argument, NULL, O_VOCAB_N}, {"ctx", required_argument, NULL, O_CTX},
         {"type", required_argument, NULL, O_TYPE},       {"seed", required_argument, NULL, O_SEED},
         {"vocab", required_argument, NULL, O_VOCAB},     {"output", required_argument, NULL, 'o'},
+        {"chat-template", required_argument, NULL, O_TEMPLATE},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
     };
     mast_synth_opts o = {.type = MAST_F32};
+    char *tmpl = NULL;
     const char *out = NULL;
     long v;
     int c;
@@ -246,6 +249,14 @@ static int gguf_synth(int argc, char **argv)
             o.seed = (uint64_t)v;
             break;
         case O_VOCAB: o.vocab_path = optarg; break;
+        case O_TEMPLATE: {
+            free(tmpl);
+            mast_status st = cli_read_template(optarg, &tmpl);
+            if (st != MAST_OK)
+                return cli_fail(st);
+            o.chat_template = tmpl;
+            break;
+        }
         case 'o': out = optarg; break;
         case 'h': fputs(gguf_help, stdout); return 0;
         default: return cli_bad_option("gguf", argv);
@@ -256,13 +267,16 @@ static int gguf_synth(int argc, char **argv)
             *field = (int)v;
         }
     }
-    if (!o.arch)
+    if (!o.arch) {
+        free(tmpl);
         return cli_usage("gguf", "synth needs --arch llama|bert");
+    }
     if (!out)
         return cli_usage("gguf", "synth needs -o FILE");
     if (optind < argc)
         return cli_usage("gguf", "unexpected argument '%s'", argv[optind]);
     mast_status st = mast_synth_write(&o, out);
+    free(tmpl);
     if (st != MAST_OK)
         return cli_fail(st);
     fprintf(stderr, "wrote %s\n", out);

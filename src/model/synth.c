@@ -240,7 +240,9 @@ mast_status mast_synth_write(const mast_synth_opts *opts, const char *path)
         for (size_t i = 0; st == MAST_OK && i < vocab->n_kv; i++)
             if (vocab->kv[i].key.len > 10 && memcmp(vocab->kv[i].key.data, "tokenizer.", 10) == 0 &&
                 !(bert && vocab->kv[i].key.len == 31 &&
-                  memcmp(vocab->kv[i].key.data, "tokenizer.ggml.token_type_count", 31) == 0))
+                  memcmp(vocab->kv[i].key.data, "tokenizer.ggml.token_type_count", 31) == 0) &&
+                !(o.chat_template && vocab->kv[i].key.len == 23 &&
+                  memcmp(vocab->kv[i].key.data, "tokenizer.chat_template", 23) == 0))
                 st = mast_gguf_copy_kv(g.w, &vocab->kv[i]);
         const mast_gguf_kv *toks = vocab && st == MAST_OK ? mast_gguf_find(vocab, "tokenizer.ggml.tokens") : NULL;
         if (st == MAST_OK && toks)
@@ -252,6 +254,8 @@ mast_status mast_synth_write(const mast_synth_opts *opts, const char *path)
             o.n_vocab = 195;
         st = minimal_vocab(&g, bert, o.n_vocab);
     }
+    if (st == MAST_OK && o.chat_template)
+        st = mast_gguf_set_str(g.w, "tokenizer.chat_template", o.chat_template);
     if (st == MAST_OK)
         st = bert ? write_bert(&g, &o) : write_llama(&g, &o);
     if (st == MAST_OK)

@@ -23,6 +23,7 @@ typedef struct mast_synth_opts {
     mast_dtype type;         /* storage of 2-D weights */
     uint64_t seed;
     const char *vocab_path;  /* NULL = minimal vocabulary */
+    const char *chat_template;   /* tokenizer.chat_template's text (replacing the vocabulary's); NULL: none */
 } mast_synth_opts;
 
 /* Fills unset (zero) shape fields with small defaults. */

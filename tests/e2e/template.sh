@@ -78,6 +78,37 @@ expect "serve refuses a broken template file" 1 "$MAST" serve --port 0 -m "$M/st
   --chat-template-file "$WORK/broken.jinja"
 check "… naming it" contains "$ERR" "broken.jinja, line 1"
 
+# a model's own template (the Phi-3 vocabulary carries one), and one mast cannot run
+"$MAST" gguf synth --arch llama --n-embd 64 --n-layer 1 --n-head 4 --n-head-kv 2 --n-ff 128 --type q8_0 \
+  --vocab "$DATA/vocab/ggml-vocab-phi-3.gguf" -o "$WORK/phi.gguf" 2>/dev/null
+"$MAST" gguf synth --arch llama --n-embd 64 --n-layer 1 --n-head 4 --n-head-kv 2 --n-ff 128 --type q8_0 \
+  --vocab "$DATA/vocab/ggml-vocab-phi-3.gguf" --chat-template "$WORK/broken.jinja" -o "$WORK/broken.gguf" 2>/dev/null
+expect "render -m: the model's own template, its BOS" 0 "$MAST" template render -m "$WORK/phi.gguf" \
+  --messages "$WORK/basic.json"
+check "… renders" test "$OUT" = "$(printf '<s><|user|>\nHello, who are you?<|end|>\n<|assistant|>')"
+expect "template show -m" 0 "$MAST" template show -m "$WORK/phi.gguf"
+check "… prints it" contains "$OUT" "{{ bos_token }}{% for message in messages %}"
+expect "run --chat with a template mast cannot run" 0 "$MAST" run -m "$WORK/broken.gguf" --chat -p Hi -n 2 --temp 0
+check "… warns and falls back" contains "$ERR" "the model's chat template is not supported (template tokenizer.chat_template, line 1: unterminated expression"
+"$MAST" serve --port 0 -m "$WORK/phi.gguf" -m "$WORK/broken.gguf" 2>"$WORK/serve3.log" &
+SERVER=$!
+PORT=
+for _ in $(seq 100); do
+  PORT="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve3.log")"
+  [ -n "$PORT" ] && curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
+  sleep 0.1
+done
+check "/v1/models: the own template runs" contains "$(curl -s "http://127.0.0.1:$PORT/v1/models/phi")" '"chat_format":"jinja"'
+check "/v1/models: the fallback says why" contains "$(curl -s "http://127.0.0.1:$PORT/v1/models/broken")" \
+  '"chat_format":"plain","chat_template_note":"template tokenizer.chat_template, line 1'
+curl -s -XPOST "http://127.0.0.1:$PORT/apply-template" -H 'Content-Type: application/json' \
+  -d '{"model": "phi", "messages": [{"role": "user", "content": "Hello, who are you?"}]}' >"$WORK/phi.json"
+check "/apply-template drops the BOS the tokenizer adds" \
+  test "$(python3 -c 'import json,sys; sys.stdout.write(json.load(open(sys.argv[1]))["prompt"])' "$WORK/phi.json")" = \
+  "$(printf '<|user|>\nHello, who are you?<|end|>\n<|assistant|>')"
+kill "$SERVER"
+wait "$SERVER" 2>/dev/null
+
 "$MAST" serve --port 0 --ctx 2048 -m "$M/tiny-llama-gqa-random.gguf" --alias "tiny=$M/tiny-llama-gqa-random.gguf" \
   --chat-template-file "$T/Qwen-Qwen2.5-7B-Instruct.jinja" 2>"$WORK/serve.log" &
 SERVER=$!
