@@ -16,7 +16,7 @@
 ** arguments), filter blocks, generation, break, continue; expressions with
 ** Python semantics (str/repr, code-point slicing, chained comparisons,
 ** conditional expressions, list/dict/tuple literals); the filters, tests,
-** methods and globals listed in jinja_lib.c. Not supported (a parse error,
+** methods and globals listed in jinja_filters.c and jinja_methods.c. Not supported (a parse error,
 ** so the caller falls back): include/import/extends, raw, call blocks,
 ** recursive loops.
 **

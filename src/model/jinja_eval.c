@@ -48,6 +48,21 @@ void *jalloc(jctx *c, size_t size)
     return p;
 }
 
+void jgrow2(jctx *c, void **a, size_t ea, void **b, size_t eb, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *na = jalloc(c, nc * ea), *nb = jalloc(c, nc * eb);
+    if (n) {
+        memcpy(na, *a, n * ea);
+        memcpy(nb, *b, n * eb);
+    }
+    *a = na;
+    *b = nb;
+    *cap = nc;
+}
+
 void sb_put(jctx *c, sbuf *b, const char *s, size_t n)
 {
     if (b->n + n + 1 > b->cap) {
@@ -104,18 +119,7 @@ static void scope_set(jctx *c, scope *s, const char *name, jv v)
             s->vals[i] = v;
             return;
         }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        const char **names = jalloc(c, cap * sizeof *names);
-        jv *vals = jalloc(c, cap * sizeof *vals);
-        if (s->n) {
-            memcpy(names, s->names, s->n * sizeof *names);
-            memcpy(vals, s->vals, s->n * sizeof *vals);
-        }
-        s->names = names;
-        s->vals = vals;
-        s->cap = cap;
-    }
+    jgrow2(c, (void **)&s->names, sizeof *s->names, (void **)&s->vals, sizeof *s->vals, s->n, &s->cap);
     s->names[s->n] = name;
     s->vals[s->n++] = v;
 }

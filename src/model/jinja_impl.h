@@ -1,12 +1,14 @@
 /*
 ** model/jinja_impl.h — the Jinja interpreter's insides, shared by
-** jinja_parse.c (text → tree), jinja_eval.c (tree → text) and jinja_lib.c
-** (values, filters, tests, methods, globals).
+** jinja_lex.c (text → tokens), jinja_parse.c (tokens → tree), jinja_eval.c
+** (tree → text), jinja_value.c (values), jinja_methods.c (str/list/dict
+** methods) and jinja_filters.c (filters, tests, globals).
 */
 #ifndef MAST_MODEL_JINJA_IMPL_H
 #define MAST_MODEL_JINJA_IMPL_H
 
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -115,12 +117,15 @@ typedef struct jctx {
 /* Fails the render: longjmp to mast_jinja_render with the message. */
 _Noreturn void jfail(jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void *jalloc(jctx *c, size_t size);
+/* Doubles two parallel arrays (*a of ea-byte, *b of eb-byte elements, n in
+** use) in the arena when they are full. */
+void jgrow2(jctx *c, void **a, size_t ea, void **b, size_t eb, size_t n, size_t *cap);
 
 void sb_put(jctx *c, sbuf *b, const char *s, size_t n);
 void sb_puts(jctx *c, sbuf *b, const char *s);
 void sb_printf(jctx *c, sbuf *b, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* value constructors and helpers (jinja_lib.c) */
+/* value constructors and helpers (jinja_value.c) */
 jv jv_undef(jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 jv jv_none(void);
 jv jv_bool(bool b);
@@ -160,7 +165,7 @@ void jv_tojson(jctx *c, sbuf *b, jv v, int indent, const char *item_sep, const c
 /* Python's repr of a float. */
 void fmt_float(char *out, size_t cap, double f);
 
-/* the library (jinja_lib.c): arguments already evaluated */
+/* the library (jinja_filters.c, jinja_methods.c): arguments already evaluated */
 typedef struct jargs {
     jv *pos;
     size_t n_pos;
@@ -179,10 +184,61 @@ int jlib_global_id(const char *name);
 jv jlib_call_global(jctx *c, int id, const jargs *a);
 /* The named or index-th argument, or NULL. */
 const jv *jarg(const jargs *a, size_t index, const char *name);
+/* An argument as a string, an integer, a truth value (failing the render
+** with what for a missing or mistyped one). */
+jv jarg_str(jctx *c, const jv *v, const char *what);
+int64_t jarg_int(jctx *c, const jv *v, const char *what);
+bool jarg_bool(const jargs *a, size_t i, const char *name, bool dflt);
+double jv_number(jv v);
+/* A NUL-terminated copy (slices of other strings are not terminated). */
+const char *jv_cstr(jctx *c, jv s);
+
+/* string operations (jinja_methods.c), Python's: which 1 lstrip, 2 rstrip,
+** 3 strip; recase 0 lower, 1 upper, 2 title, 3 capitalize (ASCII letters) */
+jv js_strip(jctx *c, jv s, const jv *chars, int which);
+jv js_split(jctx *c, jv s, const jv *sep, const jv *maxsplit, bool right);
+jv js_replace(jctx *c, jv s, jv old, jv new_, int64_t count);
+jv js_recase(jctx *c, jv s, int how);
+jv js_join(jctx *c, jv seq, jv sep, const jv *attr);
+/* A dict's (key, value) tuples. */
+jv js_dict_items(jctx *c, jv d);
 
 /* attribute and item access (jinja_eval.c, used by the filters) */
 jv jv_getattr(jctx *c, jv obj, const char *name, size_t n);
 jv jv_getitem(jctx *c, jv obj, jv key);
+
+/* ---- parsing (jinja_lex.c cuts the text into tokens, jinja_parse.c builds the tree) ---- */
+
+typedef enum { T_TEXT, T_VBEGIN, T_BBEGIN, T_VEND, T_BEND, T_NAME, T_INT, T_FLOAT, T_STR, T_OP,
+               T_EOF } tkind;
+
+typedef struct tok {
+    uint8_t k;
+    size_t off;          /* where it starts in the source */
+    const char *p;       /* text, name, decoded string or operator */
+    size_t n;
+    int64_t i;
+    double f;
+} tok;
+
+typedef struct parser {
+    mast_jinja *t;
+    const char *src;
+    size_t len;
+    tok *toks;
+    size_t n, cap, i;
+    int depth;
+    jmp_buf fail;
+    char msg[256];
+    size_t err_off;
+} parser;
+
+/* Fails the parse: longjmp to mast_jinja_parse_tree with the message and the offset. */
+_Noreturn void pfail(parser *p, size_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Zeroed memory in the template's arena. */
+void *palloc(parser *p, size_t size);
+/* p->toks from p->src, whitespace control applied, ending with T_EOF. */
+void jinja_lex(parser *p);
 
 mast_status mast_jinja_parse_tree(mast_jinja *t, const char *src, size_t len);
 

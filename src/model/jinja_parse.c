@@ -1,298 +1,21 @@
 /*
-** model/jinja_parse.c — Jinja template text → tree.
+** model/jinja_parse.c — Jinja tokens (jinja_lex.c) → tree.
 **
-** The lexer cuts the text into text runs and tags and applies the
-** whitespace rules as Jinja2 does with trim_blocks and lstrip_blocks: the
-** first newline after a block or comment tag goes; spaces and tabs from the
-** start of a line up to a block or comment tag go ("{%+" keeps them); "-"
-** strips all whitespace on its side ("{%-", "-%}", "{{-", "-}}"). The
-** parser is recursive descent with Jinja2's precedence: conditional
-** expression, or, and, not, comparisons (chained, in, not in), + -, ~,
-** * / // %, **, unary - +, then postfix (.attr, [item], [a:b:c], call),
-** filters (|f) and tests (is [not] t).
+** Recursive descent with Jinja2's precedence: conditional expression, or,
+** and, not, comparisons (chained, in, not in), + -, ~, * / // %, **, unary
+** - +, then postfix (.attr, [item], [a:b:c], call), filters (|f) and tests
+** (is [not] t). Statements: if/elif/else, for, set, macro, filter,
+** generation, break, continue; anything else is refused by name.
 */
-#include <ctype.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
-#include "base/utf8.h"
 #include "model/jinja_impl.h"
 
 #define MAX_DEPTH 200
-
-typedef enum { T_TEXT, T_VBEGIN, T_BBEGIN, T_VEND, T_BEND, T_NAME, T_INT, T_FLOAT, T_STR, T_OP,
-               T_EOF } tkind;
-
-typedef struct tok {
-    uint8_t k;
-    size_t off;          /* where it starts in the source */
-    const char *p;       /* text, name, decoded string or operator */
-    size_t n;
-    int64_t i;
-    double f;
-} tok;
-
-typedef struct parser {
-    mast_jinja *t;
-    const char *src;
-    size_t len;
-    tok *toks;
-    size_t n, cap, i;
-    int depth;
-    jmp_buf fail;
-    char msg[256];
-    size_t err_off;
-} parser;
-
-static _Noreturn void pfail(parser *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static _Noreturn void pfail(parser *p, size_t off, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->msg, sizeof p->msg, fmt, ap);
-    va_end(ap);
-    p->err_off = off;
-    longjmp(p->fail, 1);
-}
-
-static void *palloc(parser *p, size_t size)
-{
-    void *m = mast_arena_alloc(&p->t->arena, size);
-    if (!m)
-        pfail(p, 0, "out of memory");
-    memset(m, 0, size);
-    return m;
-}
-
-/* ---- lexer ---- */
-
-static void emit(parser *p, tkind k, size_t off, const char *s, size_t n)
-{
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        tok *v = realloc(p->toks, cap * sizeof *v);
-        if (!v)
-            pfail(p, off, "out of memory");
-        p->toks = v;
-        p->cap = cap;
-    }
-    tok *t = &p->toks[p->n++];
-    memset(t, 0, sizeof *t);
-    t->k = (uint8_t)k;
-    t->off = off;
-    t->p = s;
-    t->n = n;
-}
-
-static bool is_ws(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
-}
-
-static bool at(const parser *p, size_t pos, const char *s)
-{
-    size_t n = strlen(s);
-    return pos + n <= p->len && memcmp(p->src + pos, s, n) == 0;
-}
-
-/* A string literal at pos (quote included) decoded with Python's escapes;
-** returns the position after it. */
-static size_t lex_string(parser *p, size_t pos)
-{
-    char q = p->src[pos];
-    mast_buf b = {0};
-    size_t i = pos + 1;
-    for (;; i++) {
-        if (i >= p->len) {
-            mast_buf_free(&b);
-            pfail(p, pos, "unterminated string");
-        }
-        char ch = p->src[i];
-        if (ch == q)
-            break;
-        if (ch != '\\' || i + 1 >= p->len) {
-            mast_buf_putc(&b, ch);
-            continue;
-        }
-        char e = p->src[++i];
-        int hex = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
-        if (hex) {
-            uint32_t cp = 0;
-            int d = 0;
-            for (; d < hex && i + 1 < p->len && isxdigit((unsigned char)p->src[i + 1]); d++) {
-                char h = p->src[++i];
-                cp = cp * 16 + (uint32_t)(isdigit((unsigned char)h) ? h - '0' : (h | 32) - 'a' + 10);
-            }
-            if (d < hex || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) {
-                mast_buf_free(&b);
-                pfail(p, pos, "bad \\%c escape in a string", e);
-            }
-            char u[4];
-            mast_buf_append(&b, u, mast_utf8_encode(cp, u));
-            continue;
-        }
-        const char *from = "nrt\\'\"0abfv\n", *to = "\n\r\t\\'\"\0\a\b\f\v";
-        const char *at_ = strchr(from, e);
-        if (at_ && e) {
-            if (e != '\n')   /* a backslash-newline continues the line */
-                mast_buf_putc(&b, to[at_ - from]);
-        } else {
-            mast_buf_putc(&b, '\\');
-            mast_buf_putc(&b, e);
-        }
-    }
-    char *s = mast_arena_strndup(&p->t->arena, mast_buf_cstr(&b), b.len);
-    size_t n = b.len;
-    mast_buf_free(&b);
-    if (!s)
-        pfail(p, pos, "out of memory");
-    emit(p, T_STR, pos, s, n);
-    return i + 1;
-}
-
-/* The tokens of one tag after its opening; returns the position after it. */
-static size_t lex_tag(parser *p, size_t pos, bool block, bool *strip_after, bool *keep_newline)
-{
-    int depth = 0;
-    size_t open = pos;
-    for (;;) {
-        while (pos < p->len && is_ws(p->src[pos]))
-            pos++;
-        if (pos >= p->len)
-            pfail(p, open, "unterminated %s", block ? "tag ('%}' missing)" : "expression ('}}' missing)");
-        if (depth == 0) {
-            const char *end = block ? "%}" : "}}";
-            if ((p->src[pos] == '-' || (block && p->src[pos] == '+')) && at(p, pos + 1, end)) {
-                *strip_after = p->src[pos] == '-';
-                *keep_newline = p->src[pos] == '+';
-                emit(p, block ? T_BEND : T_VEND, pos, NULL, 0);
-                return pos + 3;
-            }
-            if (at(p, pos, end)) {
-                emit(p, block ? T_BEND : T_VEND, pos, NULL, 0);
-                return pos + 2;
-            }
-        }
-        char ch = p->src[pos];
-        if (isalpha((unsigned char)ch) || ch == '_') {
-            size_t s = pos;
-            while (pos < p->len && (isalnum((unsigned char)p->src[pos]) || p->src[pos] == '_'))
-                pos++;
-            emit(p, T_NAME, s, p->src + s, pos - s);
-        } else if (isdigit((unsigned char)ch)) {
-            size_t s = pos;
-            bool fl = false;
-            while (pos < p->len && (isdigit((unsigned char)p->src[pos]) || p->src[pos] == '_'))
-                pos++;
-            if (pos + 1 < p->len && p->src[pos] == '.' && isdigit((unsigned char)p->src[pos + 1])) {
-                fl = true;
-                for (pos++; pos < p->len && isdigit((unsigned char)p->src[pos]); pos++)
-                    ;
-            }
-            if (pos < p->len && (p->src[pos] == 'e' || p->src[pos] == 'E')) {
-                size_t e = pos + 1;
-                if (e < p->len && (p->src[e] == '+' || p->src[e] == '-'))
-                    e++;
-                if (e < p->len && isdigit((unsigned char)p->src[e])) {
-                    fl = true;
-                    for (pos = e; pos < p->len && isdigit((unsigned char)p->src[pos]); pos++)
-                        ;
-                }
-            }
-            char num[64];
-            size_t k = 0;
-            for (size_t j = s; j < pos && k + 1 < sizeof num; j++)
-                if (p->src[j] != '_')
-                    num[k++] = p->src[j];
-            num[k] = 0;
-            emit(p, fl ? T_FLOAT : T_INT, s, p->src + s, pos - s);
-            if (fl)
-                p->toks[p->n - 1].f = strtod(num, NULL);
-            else
-                p->toks[p->n - 1].i = strtoll(num, NULL, 10);
-        } else if (ch == '\'' || ch == '"') {
-            pos = lex_string(p, pos);
-        } else {
-            static const char *const two[] = {"//", "**", "==", "!=", "<=", ">=", NULL};
-            size_t n = 1;
-            for (int k = 0; two[k]; k++)
-                if (at(p, pos, two[k]))
-                    n = 2;
-            if (n == 1 && !strchr("+-*/%~<>=()[]{},.:|", ch))
-                pfail(p, pos, "unexpected character '%c'", ch);
-            if (ch == '(' || ch == '[' || ch == '{')
-                depth++;
-            else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0)
-                depth--;
-            emit(p, T_OP, pos, p->src + pos, n);
-            pos += n;
-        }
-    }
-}
-
-static void lex(parser *p)
-{
-    size_t pos = 0;
-    bool line_starting = true;
-    while (pos <= p->len) {
-        size_t q = pos;
-        while (q + 1 < p->len && !(p->src[q] == '{' && strchr("{%#", p->src[q + 1])))
-            q++;
-        if (q + 1 >= p->len)
-            q = p->len;
-        size_t tlen = q - pos;
-        char kind = q < p->len ? p->src[q + 1] : 0;
-        char sign = q + 2 < p->len && (p->src[q + 2] == '-' || p->src[q + 2] == '+') ? p->src[q + 2] : 0;
-        if (kind && sign == '-') {
-            while (tlen && is_ws(p->src[pos + tlen - 1]))
-                tlen--;
-        } else if (kind && kind != '{' && sign != '+') {
-            size_t l = tlen;
-            while (l && p->src[pos + l - 1] != '\n')
-                l--;
-            if (l > 0 || line_starting) {
-                bool all_ws = l < tlen;
-                for (size_t j = l; j < tlen; j++)
-                    if (!is_ws(p->src[pos + j]))
-                        all_ws = false;
-                if (all_ws)
-                    tlen = l;
-            }
-        }
-        if (tlen)
-            emit(p, T_TEXT, pos, p->src + pos, tlen);
-        if (!kind)
-            break;
-        size_t start = q + 2 + (sign == '-' || (sign == '+' && kind != '{'));
-        bool strip = false, keep = false;
-        if (kind == '#') {
-            size_t e = start;
-            while (e + 1 < p->len && !(p->src[e] == '#' && p->src[e + 1] == '}'))
-                e++;
-            if (e + 1 >= p->len)
-                pfail(p, q, "unterminated comment ('#}' missing)");
-            strip = e > start && p->src[e - 1] == '-';
-            keep = e > start && p->src[e - 1] == '+';
-            pos = e + 2;
-        } else {
-            emit(p, kind == '{' ? T_VBEGIN : T_BBEGIN, q, NULL, 0);
-            pos = lex_tag(p, start, kind == '%', &strip, &keep);
-        }
-        if (strip) {
-            while (pos < p->len && is_ws(p->src[pos]))
-                pos++;
-        } else if (kind != '{' && !keep && pos < p->len && p->src[pos] == '\n') {
-            pos++;
-        }
-        line_starting = pos > 0 && p->src[pos - 1] == '\n';
-    }
-    emit(p, T_EOF, p->len, NULL, 0);
-}
 
 /* ---- parser helpers ---- */
 
@@ -506,6 +229,25 @@ static node *parse_primary(parser *p)
     return n;
 }
 
+/* A node of kind over n named by the next name (.attr, |filter, is test). */
+static node *named(parser *p, node_kind kind, node *n)
+{
+    node *x = new_node(p, kind, cur(p)->off);
+    x->a = n;
+    x->s = take_name(p);
+    x->n = strlen(x->s);
+    return x;
+}
+
+/* callee(args) */
+static node *call_node(parser *p, node *callee, size_t off)
+{
+    node *c = new_node(p, E_CALL, off);
+    c->a = callee;
+    parse_call_args(p, c);
+    return c;
+}
+
 static node *parse_postfix(parser *p, node *n)
 {
     for (;;) {
@@ -522,11 +264,7 @@ static node *parse_postfix(parser *p, node *n)
                 n = it;
                 continue;
             }
-            node *at_ = new_node(p, E_ATTR, a->off);
-            at_->a = n;
-            at_->s = take_name(p);
-            at_->n = strlen(at_->s);
-            n = at_;
+            n = named(p, E_ATTR, n);
         } else if (is_op(t, "[")) {
             p->i++;
             node *parts[3] = {NULL, NULL, NULL};
@@ -560,10 +298,7 @@ static node *parse_postfix(parser *p, node *n)
             }
             n = it;
         } else if (is_op(t, "(")) {
-            node *c = new_node(p, E_CALL, t->off);
-            c->a = n;
-            parse_call_args(p, c);
-            n = c;
+            n = call_node(p, n, t->off);
         } else {
             return n;
         }
@@ -576,23 +311,17 @@ static node *parse_filter_expr(parser *p, node *n)
         tok *t = cur(p);
         if (is_op(t, "|")) {
             p->i++;
-            node *f = new_node(p, E_FILTER, cur(p)->off);
-            f->a = n;
-            f->s = take_name(p);
-            f->n = strlen(f->s);
+            node *f = named(p, E_FILTER, n);
             if (is_op(cur(p), "("))
                 parse_call_args(p, f);
             n = f;
         } else if (is_name(t, "is")) {
             p->i++;
-            node *f = new_node(p, E_TEST, cur(p)->off);
-            f->a = n;
-            if (is_name(cur(p), "not")) {
-                f->negate = true;
+            bool negate = is_name(cur(p), "not");
+            if (negate)
                 p->i++;
-            }
-            f->s = take_name(p);
-            f->n = strlen(f->s);
+            node *f = named(p, E_TEST, n);
+            f->negate = negate;
             tok *c = cur(p);
             if (is_op(c, "(")) {
                 parse_call_args(p, f);
@@ -605,10 +334,7 @@ static node *parse_filter_expr(parser *p, node *n)
             }
             n = f;
         } else if (is_op(t, "(")) {
-            node *c = new_node(p, E_CALL, t->off);
-            c->a = n;
-            parse_call_args(p, c);
-            n = c;
+            n = call_node(p, n, t->off);
         } else {
             return n;
         }
@@ -643,53 +369,38 @@ static node *binary(parser *p, int op, node *a, node *b, size_t off)
     return n;
 }
 
-static node *parse_pow(parser *p)
-{
-    node *n = parse_unary(p, true);
-    while (is_op(cur(p), "**")) {
-        size_t off = cur(p)->off;
-        p->i++;
-        n = binary(p, OP_POW, n, parse_unary(p, true), off);
-    }
-    return n;
-}
+/* The binary operator levels, loosest first; each is left-associative. */
+static const struct level {
+    const char *ops[4];
+    int codes[4];
+} LEVELS[] = {
+    {{"+", "-"}, {OP_ADD, OP_SUB}},
+    {{"~"}, {OP_CONCAT}},
+    {{"*", "/", "//", "%"}, {OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD}},
+    {{"**"}, {OP_POW}},
+};
 
-static node *parse_math2(parser *p)
+static node *parse_binary(parser *p, size_t level)
 {
-    node *n = parse_pow(p);
+    if (level == sizeof LEVELS / sizeof *LEVELS)
+        return parse_unary(p, true);
+    node *n = parse_binary(p, level + 1);
     for (;;) {
         tok *t = cur(p);
-        int op = is_op(t, "*") ? OP_MUL : is_op(t, "/") ? OP_DIV : is_op(t, "//") ? OP_FLOORDIV
-               : is_op(t, "%") ? OP_MOD : -1;
+        int op = -1;
+        for (int k = 0; k < 4 && LEVELS[level].ops[k]; k++)
+            if (is_op(t, LEVELS[level].ops[k]))
+                op = LEVELS[level].codes[k];
         if (op < 0)
             return n;
         p->i++;
-        n = binary(p, op, n, parse_pow(p), t->off);
+        n = binary(p, op, n, parse_binary(p, level + 1), t->off);
     }
-}
-
-static node *parse_concat(parser *p)
-{
-    node *n = parse_math2(p);
-    while (is_op(cur(p), "~")) {
-        size_t off = cur(p)->off;
-        p->i++;
-        n = binary(p, OP_CONCAT, n, parse_math2(p), off);
-    }
-    return n;
 }
 
 static node *parse_math1(parser *p)
 {
-    node *n = parse_concat(p);
-    for (;;) {
-        tok *t = cur(p);
-        int op = is_op(t, "+") ? OP_ADD : is_op(t, "-") ? OP_SUB : -1;
-        if (op < 0)
-            return n;
-        p->i++;
-        n = binary(p, op, n, parse_concat(p), t->off);
-    }
+    return parse_binary(p, 0);
 }
 
 static node *parse_compare(parser *p)
@@ -740,30 +451,23 @@ static node *parse_not(parser *p)
     return parse_compare(p);
 }
 
-static node *parse_and(parser *p)
+/* "and" over nots, or "or" over ands. */
+static node *parse_logic(parser *p, bool is_or)
 {
-    node *n = parse_not(p);
-    while (is_name(cur(p), "and")) {
-        node *a = new_node(p, E_AND, cur(p)->off);
+    node *n = is_or ? parse_logic(p, false) : parse_not(p);
+    while (is_name(cur(p), is_or ? "or" : "and")) {
+        node *o = new_node(p, is_or ? E_OR : E_AND, cur(p)->off);
         p->i++;
-        a->a = n;
-        a->b = parse_not(p);
-        n = a;
+        o->a = n;
+        o->b = is_or ? parse_logic(p, false) : parse_not(p);
+        n = o;
     }
     return n;
 }
 
 static node *parse_or(parser *p)
 {
-    node *n = parse_and(p);
-    while (is_name(cur(p), "or")) {
-        node *o = new_node(p, E_OR, cur(p)->off);
-        p->i++;
-        o->a = n;
-        o->b = parse_and(p);
-        n = o;
-    }
-    return n;
+    return parse_logic(p, true);
 }
 
 static node *parse_expr(parser *p)
@@ -841,6 +545,29 @@ static node *parse_if(parser *p, size_t off)
     return n;
 }
 
+/* "%}", the statements up to {% end %}, and that tag. */
+static nlist block_body(parser *p, const char *end)
+{
+    const char *const stops[] = {end, NULL};
+    const char *stopped;
+    expect_bend(p);
+    nlist body = parse_body(p, stops, &stopped);
+    take_tag(p);
+    if (strcmp(end, "endmacro") == 0 && cur(p)->k == T_NAME)
+        p->i++;   /* {% endmacro name %} */
+    expect_bend(p);
+    return body;
+}
+
+/* The name a filter chain of a set or filter block starts from: the body's text. */
+static node *body_holder(parser *p)
+{
+    node *holder = new_node(p, E_NAME, cur(p)->off);
+    holder->s = "\x01";
+    holder->n = 1;
+    return holder;
+}
+
 static node *parse_statement(parser *p)
 {
     size_t off = cur(p)->off;
@@ -896,21 +623,13 @@ static node *parse_statement(parser *p)
             n->b = parse_tuple(p, true, false);
             expect_bend(p);
         } else {
-            static const char *const end[] = {"endset", NULL};
             if (n->n_names != 1 || n->a)
                 unexpected(p, "'='");
             n->kind = S_SETBLOCK;
-            node *holder = new_node(p, E_NAME, cur(p)->off);
-            holder->s = "\x01";   /* the body's text, for the filters */
-            holder->n = 1;
-            n->b = parse_filter_expr(p, holder);
-            expect_bend(p);
-            n->body = parse_body(p, end, &stopped);
-            take_tag(p);
-            expect_bend(p);
+            n->b = parse_filter_expr(p, body_holder(p));
+            n->body = block_body(p, "endset");
         }
     } else if (is_name(t, "macro")) {
-        static const char *const end[] = {"endmacro", NULL};
         p->i++;
         n = new_node(p, S_MACRO, off);
         n->s = take_name(p);
@@ -930,36 +649,19 @@ static node *parse_statement(parser *p)
             p->i++;
         }
         expect_op(p, ")");
-        expect_bend(p);
-        n->body = parse_body(p, end, &stopped);
-        take_tag(p);
-        if (cur(p)->k == T_NAME)
-            p->i++;   /* {% endmacro name %} */
-        expect_bend(p);
+        n->body = block_body(p, "endmacro");
     } else if (is_name(t, "filter")) {
-        static const char *const end[] = {"endfilter", NULL};
-        p->i++;
         n = new_node(p, S_FILTER, off);
-        node *holder = new_node(p, E_NAME, cur(p)->off);
-        holder->s = "\x01";
-        holder->n = 1;
-        p->i--;   /* parse_filter_expr wants a '|': the tag's name stands for it */
-        cur(p)->k = T_OP;
+        node *holder = body_holder(p);
+        cur(p)->k = T_OP;   /* parse_filter_expr wants a '|': the tag's name stands for it */
         cur(p)->p = "|";
         cur(p)->n = 1;
         n->b = parse_filter_expr(p, holder);
-        expect_bend(p);
-        n->body = parse_body(p, end, &stopped);
-        take_tag(p);
-        expect_bend(p);
+        n->body = block_body(p, "endfilter");
     } else if (is_name(t, "generation")) {
-        static const char *const end[] = {"endgeneration", NULL};
         p->i++;
         n = new_node(p, S_BLOCK, off);
-        expect_bend(p);
-        n->body = parse_body(p, end, &stopped);
-        take_tag(p);
-        expect_bend(p);
+        n->body = block_body(p, "endgeneration");
     } else if (is_name(t, "break") || is_name(t, "continue")) {
         n = new_node(p, is_name(t, "break") ? S_BREAK : S_CONTINUE, off);
         p->i++;
@@ -1025,7 +727,7 @@ mast_status mast_jinja_parse_tree(mast_jinja *t, const char *src, size_t len)
     p->len = len;
     mast_status st = MAST_OK;
     if (setjmp(p->fail) == 0) {
-        lex(p);
+        jinja_lex(p);
         t->body = parse_body(p, NULL, NULL);
     } else {
         int line = 1;

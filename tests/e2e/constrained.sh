@@ -15,14 +15,7 @@ if ! $PY -c 'import jsonschema' 2>/dev/null; then
   exit 1
 fi
 M="$DATA/models"
-"$MAST" serve --port 0 --ctx 2048 -m "$M/tiny-llama-gqa-random.gguf" -m "$M/stories260K.gguf" \
-  2>"$WORK/serve.log" &
-SERVER=$!
-for _ in $(seq 100); do
-  PORT="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")"
-  [ -n "$PORT" ] && curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-  sleep 0.1
-done
+serve "$WORK/serve.log" --ctx 2048 -m "$M/tiny-llama-gqa-random.gguf" -m "$M/stories260K.gguf"
 check "server ready" test -n "$PORT"
 $PY - "$PORT" "$(dirname "$0")/data/schemas.json" >"$WORK/out.txt" 2>&1 <<'PYEOF'
 import ast, http.client, json, sys

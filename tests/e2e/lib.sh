@@ -30,6 +30,23 @@ check() {
   if "$@"; then pass "$name"; else fail "$name" "condition failed: $*"; fi
 }
 
+# serve LOG ARGS... : starts `mast serve --port 0 ARGS` in the background (stderr to LOG),
+# waits until /health answers 200 (models loaded), and sets $SERVER and $PORT ("" if it
+# never did).
+serve() {
+  local log="$1"
+  shift
+  "$MAST" serve --port 0 "$@" 2>"$log" &
+  SERVER=$!
+  PORT=
+  for _ in $(seq 100); do
+    PORT="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
+    [ -n "$PORT" ] && curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return
+    sleep 0.1
+  done
+  PORT=
+}
+
 contains() { case "$1" in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 
 finish() {

@@ -11,15 +11,8 @@ if [ ! -d "$SDK/node_modules/openai" ] || [ ! -d "$SDK/node_modules/@anthropic-a
   exit 1
 fi
 M="$DATA/models"
-"$MAST" serve --port 0 --queue 2 -m "$M/stories260K.gguf" -m "$M/tiny-llama-gqa-random.gguf" \
-  --alias tiny=$M/tiny-llama-gqa-random.gguf --embed-model "$M/tiny-bert-random.gguf" \
-  2>"$WORK/serve.log" &
-SERVER=$!
-for _ in $(seq 100); do
-  PORT="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")"
-  [ -n "$PORT" ] && curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-  sleep 0.1
-done
+serve "$WORK/serve.log" --queue 2 -m "$M/stories260K.gguf" -m "$M/tiny-llama-gqa-random.gguf" \
+  --alias tiny=$M/tiny-llama-gqa-random.gguf --embed-model "$M/tiny-bert-random.gguf"
 check "server ready" test -n "$PORT"
 # what `mast run` and `mast embed` say, for the SDK tests to compare with
 export MAST_GREEDY="$("$MAST" run -m "$M/stories260K.gguf" --chat -p "Once upon a time" -n 24 --temp 0 2>/dev/null)"

@@ -1,5 +1,5 @@
 /*
-** model/jinja_lib.c — the Jinja interpreter's values and library.
+** model/jinja_value.c — the Jinja interpreter's values.
 **
 ** Values behave as their Python counterparts do in Jinja2: str() and
 ** repr() as Python prints them ("None", "True", "['a', 1]", "1.0"),
@@ -7,19 +7,8 @@
 ** tojson is json.dumps(x, ensure_ascii=False) as transformers defines it
 ** (separators ", " and ": ", or "," and ": " with indent).
 **
-** Filters: abs capitalize count d default dictsort e escape first float
-**   indent int items join last length list lower map max min reject
-**   rejectattr replace reverse round safe select selectattr sort string
-**   sum title tojson trim unique upper wordcount
-** Tests: boolean callable defined divisibleby eq equalto even false
-**   filter float ge greaterthan gt in integer iterable le lessthan lower
-**   lt mapping ne none number odd sameas sequence string test true
-**   undefined upper (and == != < <= > >=)
-** Methods: str: capitalize count endswith find format? (no) join lower
-**   lstrip replace rsplit rstrip split splitlines startswith strip title
-**   upper; list: append count extend index insert pop; dict: copy get
-**   items keys pop setdefault update values
-** Globals: dict namespace raise_exception range strftime_now
+** The filters, tests and globals are in jinja_filters.c, the methods in
+** jinja_methods.c.
 */
 #include <math.h>
 #include <stdarg.h>
@@ -127,17 +116,7 @@ void jd_set(jctx *c, jdict *d, jv key, jv val)
         *old = val;
         return;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        jv *k = jalloc(c, cap * sizeof *k), *v = jalloc(c, cap * sizeof *v);
-        if (d->n) {
-            memcpy(k, d->key, d->n * sizeof *k);
-            memcpy(v, d->val, d->n * sizeof *v);
-        }
-        d->key = k;
-        d->val = v;
-        d->cap = cap;
-    }
+    jgrow2(c, (void **)&d->key, sizeof *d->key, (void **)&d->val, sizeof *d->val, d->n, &d->cap);
     d->key[d->n] = key;
     d->val[d->n++] = val;
 }
