@@ -96,5 +96,6 @@ int cmd_index(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

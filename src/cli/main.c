@@ -27,6 +27,7 @@ static const char usage[] =
     "  vindex build|search   vector indexes (HNSW, exact) over raw .fvecs vectors\n"
     "\n"
     "Serving and observability\n"
+    "  config check FILE     validate a gateway configuration (mast.yaml), secrets masked\n"
     "  serve                 serve the HTTP API (search, ask, collections, traces)\n"
     "  traces                list recent traces; 'traces show ID' prints one as a span tree\n"
     "  eval --beir DIR       measure retrieval quality on a BEIR-format test collection\n"
@@ -62,6 +63,7 @@ static const command commands[] = {
     {"quantize", cmd_quantize},     {"embed", cmd_embed},
     {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
     {"run", cmd_run},       {"chat", cmd_chat},               {"template", cmd_template},
+    {"config", cmd_config},
 };
 
 static const command *find(const char *name)

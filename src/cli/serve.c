@@ -69,6 +69,12 @@ static const char serve_help[] =
     "                          its own (for models that ship none or a broken one)\n"
     "      --queue N           requests that may wait per model (default 16)\n"
     "      --model-threads N   threads each model computes with (default: every CPU)\n"
+    "      --config FILE       a gateway configuration (mast.yaml; default $MAST_CONFIG):\n"
+    "                          its models are served by their deployments (OpenAI, Anthropic,\n"
+    "                          OpenAI-compatible, local) through the router, with retries,\n"
+    "                          fallbacks and cooldown; `mast config check` validates it.\n"
+    "                          SIGHUP reloads it (requests in flight keep the old one)\n"
+    "      --gateway-threads N requests to providers in flight at once (default 32)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
@@ -76,7 +82,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS, OPT_TEMPLATE };
+           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -84,6 +90,8 @@ int cmd_serve(int argc, char **argv)
         {"ctx", required_argument, NULL, OPT_CTX},
         {"chat-format", required_argument, NULL, OPT_FORMAT},
         {"chat-template-file", required_argument, NULL, OPT_TEMPLATE},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"gateway-threads", required_argument, NULL, OPT_GW_THREADS},
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -147,6 +155,12 @@ int cmd_serve(int argc, char **argv)
             local.chat_template_name = optarg;
             break;
         }
+        case OPT_CONFIG: opts.config_path = optarg; break;
+        case OPT_GW_THREADS:
+            if (!cli_parse_int("serve", "--gateway-threads", optarg, 1, 4096, &v))
+                return EXIT_USAGE;
+            opts.gateway_threads = (int)v;
+            break;
         case OPT_MODEL_THREADS:
             if (!cli_parse_int("serve", "--model-threads", optarg, 1, 1024, &v))
                 return EXIT_USAGE;
@@ -220,6 +234,8 @@ int cmd_serve(int argc, char **argv)
     opts.models = specs;
     opts.n_models = n_specs;
     opts.local = &local;
+    if (!opts.config_path && getenv("MAST_CONFIG") && *getenv("MAST_CONFIG"))
+        opts.config_path = getenv("MAST_CONFIG");
 
     /* Block the stop signals before any thread starts, so that every server
     ** thread inherits the mask and only sigwait below receives them. */
@@ -227,6 +243,7 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     mast_server *server;
@@ -238,8 +255,18 @@ int cmd_serve(int argc, char **argv)
     if (n_specs)
         fprintf(stderr, "mast: loading %zu model%s; GET /health answers 200 once they are ready\n",
                 n_specs, n_specs == 1 ? "" : "s");
+    if (opts.config_path)
+        fprintf(stderr, "mast: gateway models from %s (SIGHUP reloads it)\n", opts.config_path);
     int sig = 0;
-    sigwait(&stop, &sig);
+    for (;;) {
+        sigwait(&stop, &sig);
+        if (sig != SIGHUP)
+            break;
+        if (mast_server_reload(server) == MAST_OK)
+            fprintf(stderr, "mast: SIGHUP: reloaded %s\n", opts.config_path);
+        else
+            fprintf(stderr, "mast: SIGHUP: %s (the previous configuration stays)\n", mast_errmsg());
+    }
     fprintf(stderr, "mast: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mast_server_stop(server);
     return 0;

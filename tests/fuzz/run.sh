@@ -20,7 +20,7 @@ if ! command -v clang >/dev/null; then
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar fuzz_template mast >/dev/null
-DATA="${MAST_SHARED_DATA:-../shared/data}"
+DATA="$(cd "${MAST_SHARED_DATA:-../shared/data}" && pwd)"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
 cp "$DATA/models/stories260K.gguf" "$DATA/vocab/ggml-vocab-bert-bge.gguf" \
@@ -55,6 +55,9 @@ for lang in english none; do
     --db "$CORPUS/p.db" >/dev/null 2>&1
 done
 cp "$CORPUS"/p.db.idx/c*.tix-* "$PCORPUS/"
+TCORPUS="$CORPUS/template"
+mkdir -p "$TCORPUS"
+cp "$DATA"/templates/*.jinja "$TCORPUS/"
 cd build-fuzz
 ./tests/fuzz_gguf -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$CORPUS" 2>&1 | tail -15
@@ -72,8 +75,5 @@ mkdir -p "$GCORPUS"
 cp ../tests/fuzz/seeds/grammar/* "$GCORPUS/"
 ./tests/fuzz_grammar -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$GCORPUS" 2>&1 | tail -15
-TCORPUS="$CORPUS/template"
-mkdir -p "$TCORPUS"
-cp "$DATA"/templates/*.jinja "$TCORPUS/"
 ./tests/fuzz_template -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -dict=../tests/fuzz/jinja.dict -print_final_stats=1 "$TCORPUS" 2>&1 | tail -15

@@ -34,9 +34,11 @@ typedef struct http_reply {
     int retry_after;           /* seconds, for 429 and 503; 0 = no header */
     http_pending *pending;     /* the reply comes later, from another thread */
     http_stream *stream;       /* the body is this event stream (text/event-stream) */
+    json_t *headers;           /* more response headers, {"Name": "value"} (owned); NULL: none */
 } http_reply;
 
 struct mast_models;
+struct mast_gateway;
 
 /* What every handler may use: the shared retriever and a store borrowed
 ** from the server's pool for this request, and the served models. */
@@ -45,6 +47,7 @@ typedef struct http_ctx {
     mast_store *store;
     size_t max_batch;          /* documents per upsert */
     struct mast_models *models;
+    struct mast_gateway *gateway;   /* mast.yaml's models; NULL: none */
 } http_ctx;
 
 /* {"error": {"message", "type", "param": null, "code"}} with status; the
@@ -96,6 +99,10 @@ void http_stream_close(http_stream *s, unsigned status_for_trace);
 ** others. */
 http_reply mast_openai_api(http_ctx *ctx, const http_request *req, int *matched);
 http_reply mast_anthropic_api(http_ctx *ctx, const http_request *req, int *matched);
+
+/* The gateway (gateway.c): /v1/chat/completions for a model of mast.yaml;
+** *matched = 0 when the request names another model. */
+http_reply mast_gateway_api(http_ctx *ctx, const http_request *req, int *matched);
 
 /* The data API (data_api.c): answers any path under /v1/collections or
 ** /v1/traces, *matched = 0 for others. */

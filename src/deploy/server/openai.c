@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "base/status.h"
+#include "deploy/server/gateway.h"
 #include "deploy/server/gen_job.h"
 
 static const char *const NOT_SUPPORTED[] = {
@@ -96,6 +97,11 @@ static http_reply list_models(http_ctx *c)
     json_t *data = json_array();
     for (size_t i = 0; i < mast_models_count(c->models); i++)
         json_array_append_new(data, model_json(mast_models_at(c->models, i)));
+    if (c->gateway) {   /* mast.yaml's models, with their deployments' live state */
+        json_t *gm = mast_gateway_models(c->gateway);
+        json_array_extend(data, gm);
+        json_decref(gm);
+    }
     return http_ok(200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 

@@ -40,6 +40,7 @@
 #include "base/status.h"
 #include "data/store_traces.h"
 #include "deploy/models.h"
+#include "deploy/server/gateway.h"
 #include "deploy/server/http.h"
 
 #define STORE_POOL_MAX 16
@@ -57,6 +58,7 @@ typedef struct conn_state {
 struct mast_server {
     struct MHD_Daemon *daemon;
     mast_models *models;
+    mast_gateway *gateway;
     char *db_path;
     size_t max_body, max_batch;
     int read_timeout_ms;
@@ -168,7 +170,7 @@ static http_reply error_reply(unsigned status, const char *code, const char *par
     json_object_set_new(err, "code", json_string(code));
     json_t *body = json_object();
     json_object_set_new(body, "error", err);
-    return (http_reply){status, body, NULL, 0, NULL, NULL};
+    return (http_reply){.status = status, .body = body};
 }
 
 http_reply http_error(unsigned status, const char *code, const char *fmt, ...)
@@ -206,7 +208,7 @@ http_reply http_status_error(mast_status st)
 
 http_reply http_ok(unsigned status, json_t *body)
 {
-    return (http_reply){status, body, NULL, 0, NULL, NULL};
+    return (http_reply){.status = status, .body = body};
 }
 
 mast_status http_body_object(const http_request *req, const char *const *allowed, json_t **out)
@@ -257,6 +259,7 @@ static void pending_release(http_pending *p)
     if (left)
         return;
     json_decref(p->reply.body);
+    json_decref(p->reply.headers);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -415,9 +418,11 @@ static http_reply route(mast_server *s, const http_request *req)
 {
     if (strcmp(req->path, "/health") == 0)
         return health(s, req);
-    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models};
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway};
     int matched = 0;
-    http_reply r = mast_openai_api(&ctx, req, &matched);
+    http_reply r = mast_gateway_api(&ctx, req, &matched);
+    if (!matched)
+        r = mast_openai_api(&ctx, req, &matched);
     if (!matched)
         r = mast_anthropic_api(&ctx, req, &matched);
     if (matched)
@@ -439,7 +444,7 @@ static const char *allowed_methods(mast_server *s, struct MHD_Connection *conn, 
         return "GET, HEAD, OPTIONS";
     /* each API says it in its 405: ask with a method nothing allows */
     http_request probe = {conn, s, "OPTIONS", path, &(mast_buf){0}, NULL};
-    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models};
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway};
     int matched = 0;
     http_reply r = mast_openai_api(&ctx, &probe, &matched);
     if (!matched)
@@ -487,17 +492,30 @@ static void add_cors(mast_server *s, struct MHD_Connection *conn, struct MHD_Res
     }
 }
 
-static enum MHD_Result send_stream(mast_server *s, struct MHD_Connection *conn, http_stream *st)
+static void add_headers(struct MHD_Response *resp, json_t *headers)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(headers, k, v)
+        if (json_is_string(v))
+            MHD_add_response_header(resp, k, json_string_value(v));
+    json_decref(headers);
+}
+
+static enum MHD_Result send_stream(mast_server *s, struct MHD_Connection *conn, http_stream *st,
+                                   json_t *headers)
 {
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
                                                                   stream_read, st, stream_free);
     if (!resp) {
+        json_decref(headers);
         stream_free(st);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    add_headers(resp, headers);
     add_cors(s, conn, resp, 0, NULL);
     enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
@@ -508,11 +526,12 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
                                   int preflight)
 {
     if (r.stream)
-        return send_stream(s, conn, r.stream);
+        return send_stream(s, conn, r.stream, r.headers);
     mast_buf b = {0};
     if (r.body && (mast_json_dump(r.body, 0, &b) != MAST_OK || mast_buf_putc(&b, '\n') != MAST_OK)) {
         mast_buf_free(&b);
         json_decref(r.body);
+        json_decref(r.headers);
         return MHD_NO;
     }
     json_decref(r.body);
@@ -523,12 +542,14 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
              : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(data);
+        json_decref(r.headers);
         return MHD_NO;
     }
     if (len)
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (r.allow)
         MHD_add_response_header(resp, "Allow", r.allow);
+    add_headers(resp, r.headers);
     if (r.retry_after > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", r.retry_after);
@@ -822,9 +843,23 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
         return_store(s, first);
         st = mast_retriever_create(&s->retriever);
     }
+    mast_model_spec *specs = NULL;
+    size_t n_specs = opts->n_models;
+    if (st == MAST_OK && opts->config_path)
+        st = mast_gateway_new(opts->config_path, opts->gateway_threads, &s->gateway);
+    if (st == MAST_OK) {   /* the -m models, then the configuration's local deployments */
+        specs = calloc(opts->n_models + 256, sizeof *specs);
+        if (!specs)
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        else if (opts->n_models)
+            memcpy(specs, opts->models, opts->n_models * sizeof *specs);
+        if (specs && s->gateway)
+            n_specs += mast_gateway_local_models(s->gateway, specs + n_specs, 256);
+    }
     if (st == MAST_OK)
-        st = mast_models_open(&s->models, opts->models, opts->n_models, opts->local,
-                              opts->model_threads, opts->queue);
+        st = mast_models_open(&s->models, specs, n_specs, opts->local, opts->model_threads,
+                              opts->queue);
+    free(specs);
     if (st != MAST_OK) {
         mast_server_stop(s);
         return st;
@@ -858,8 +893,17 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
         s->watchdog_running = 1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : opts->port;
+    if (s->gateway)
+        mast_gateway_set_port(s->gateway, s->port);
     *out = s;
     return MAST_OK;
+}
+
+mast_status mast_server_reload(mast_server *s)
+{
+    if (!s->gateway)
+        return mast_fail(MAST_ERR_INVALID, "the server was started without --config");
+    return mast_gateway_reload(s->gateway);
 }
 
 int mast_server_port(const mast_server *s)
@@ -878,8 +922,10 @@ void mast_server_stop(mast_server *s)
         pthread_mutex_unlock(&s->stop_mu);
         pthread_join(s->watchdog, NULL);
     }
-    /* the models first: every waiting request gets its answer and every
-    ** stream its end, so no connection is left suspended */
+    /* the gateway and the models first: every waiting request gets its
+    ** answer and every stream its end, so no connection is left suspended */
+    mast_gateway_free(s->gateway);
+    s->gateway = NULL;
     mast_models_close(s->models);
     s->models = NULL;
     if (s->daemon)

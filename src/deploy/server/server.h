@@ -58,6 +58,8 @@ typedef struct mast_server_opts {
     const mast_local_opts *local;   /* the chat models' engine options; NULL = defaults */
     int model_threads;        /* the embedding models' threads (0: every CPU) */
     size_t queue;             /* requests waiting per model; 0 = 16 */
+    const char *config_path;  /* mast.yaml: the gateway's models; NULL = none */
+    int gateway_threads;      /* 0 = 32 */
 } mast_server_opts;
 
 typedef struct mast_server mast_server;
@@ -66,6 +68,9 @@ typedef struct mast_server mast_server;
 ** background threads. Stop and free with mast_server_stop. */
 mast_status mast_server_start(mast_server **out, const mast_server_opts *opts);
 int mast_server_port(const mast_server *server);
+/* Re-reads the gateway's configuration (SIGHUP): requests in flight keep
+** theirs. The old one stays when the file has a problem (the error says it). */
+mast_status mast_server_reload(mast_server *server);
 /* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
 void mast_server_stop(mast_server *server);
 

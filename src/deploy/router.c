@@ -1,0 +1,371 @@
+/*
+** deploy/router.c — deployment choice, retries, fallbacks, cooldown (see
+** router.h).
+*/
+#include "deploy/router.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/status.h"
+
+#define MAX_BACKOFF 10.0
+#define MAX_CHAIN 16          /* models tried for one request: the model and its fallbacks */
+
+typedef struct dep_state {
+    pthread_mutex_t mu;
+    int in_flight;
+    double ewma_ttft;
+    int fails;
+    double open_until;        /* the breaker rests until then (0: closed) */
+    bool probing;             /* half-open: a probe is in flight */
+    double window_start;
+    long window_requests;
+} dep_state;
+
+struct mast_router {
+    atomic_int refs;
+    mast_config *config;
+    dep_state *states;
+    pthread_mutex_t rng_mu;
+    uint64_t rng;
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+const char *mast_err_class_name(mast_err_class c)
+{
+    static const char *const names[] = {"ok", "rate_limit", "overloaded", "server_error", "timeout",
+                                        "connection_error", "context_window_exceeded",
+                                        "content_policy", "authentication", "bad_request",
+                                        "stream_broken"};
+    return (unsigned)c < sizeof names / sizeof *names ? names[c] : "error";
+}
+
+static bool has_word(const char *body, const char *w)
+{
+    return body && strcasestr(body, w) != NULL;
+}
+
+mast_err_class mast_classify_http(long status, const char *body)
+{
+    if (status >= 200 && status < 300)
+        return MAST_CLASS_OK;
+    if (status == 429)
+        return has_word(body, "overloaded") ? MAST_CLASS_OVERLOADED : MAST_CLASS_RATE_LIMIT;
+    if (status == 529 || (status == 503 && has_word(body, "overloaded")))
+        return MAST_CLASS_OVERLOADED;
+    if (status == 408 || status == 504)
+        return MAST_CLASS_TIMEOUT;
+    if (status >= 500)
+        return MAST_CLASS_SERVER;
+    if (status == 401 || status == 403)
+        return MAST_CLASS_AUTH;
+    if (has_word(body, "context_length_exceeded") || has_word(body, "context window") ||
+        has_word(body, "maximum context") || has_word(body, "prompt is too long") ||
+        has_word(body, "too many tokens"))
+        return MAST_CLASS_CONTEXT_WINDOW;
+    if (has_word(body, "content_policy") || has_word(body, "content_filter") ||
+        has_word(body, "content management policy"))
+        return MAST_CLASS_CONTENT_POLICY;
+    return MAST_CLASS_BAD_REQUEST;
+}
+
+mast_status mast_router_new(mast_config *c, mast_router **out)
+{
+    mast_router *r = calloc(1, sizeof *r);
+    dep_state *st = calloc((size_t)c->n_slots + 1, sizeof *st);
+    if (!r || !st) {
+        free(r);
+        free(st);
+        mast_config_free(c);
+        *out = NULL;
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < c->n_slots; i++)
+        pthread_mutex_init(&st[i].mu, NULL);
+    atomic_init(&r->refs, 1);
+    r->config = c;
+    r->states = st;
+    pthread_mutex_init(&r->rng_mu, NULL);
+    r->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
+    *out = r;
+    return MAST_OK;
+}
+
+mast_router *mast_router_retain(mast_router *r)
+{
+    if (r)
+        atomic_fetch_add(&r->refs, 1);
+    return r;
+}
+
+void mast_router_release(mast_router *r)
+{
+    if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    for (int i = 0; i < r->config->n_slots; i++)
+        pthread_mutex_destroy(&r->states[i].mu);
+    free(r->states);
+    mast_config_free(r->config);
+    free(r);
+}
+
+const mast_config *mast_router_config(const mast_router *r)
+{
+    return r->config;
+}
+
+static double uniform(mast_router *r)
+{
+    pthread_mutex_lock(&r->rng_mu);
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    uint64_t x = r->rng;
+    pthread_mutex_unlock(&r->rng_mu);
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+/* Whether a deployment may take a request now; a half-open breaker lets
+** one probe through. */
+static bool available(dep_state *s, const mast_deployment *d, double t)
+{
+    bool ok;
+    pthread_mutex_lock(&s->mu);
+    if (t - s->window_start >= 60) {
+        s->window_start = t;
+        s->window_requests = 0;
+    }
+    ok = s->open_until == 0 || (t >= s->open_until && !s->probing);
+    if (ok && d->rpm && s->window_requests >= d->rpm)
+        ok = false;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static double price_of(const mast_deployment *d)
+{
+    return d->price.set ? d->price.input + d->price.output : 0;
+}
+
+/* The deployment the policy picks among the available ones not in tried;
+** -1 for none. */
+static int pick(mast_router *r, const mast_gw_model *m, const bool *tried, bool *none_available)
+{
+    double t = now();
+    int cand[64], n = 0;
+    for (size_t i = 0; i < m->n_deps && n < 64; i++)
+        if (!tried[i] && available(&r->states[m->deps[i].slot], &m->deps[i], t))
+            cand[n++] = (int)i;
+    if (!n) {
+        *none_available = true;
+        return -1;
+    }
+    int best = cand[0];
+    switch (m->route.policy) {
+    case MAST_POLICY_SHUFFLE: {
+        double total = 0;
+        for (int k = 0; k < n; k++)
+            total += m->deps[cand[k]].weight;
+        double x = uniform(r) * total;
+        for (int k = 0; k < n; k++) {
+            best = cand[k];
+            if ((x -= m->deps[cand[k]].weight) < 0)
+                break;
+        }
+        break;
+    }
+    case MAST_POLICY_LATENCY: {   /* unmeasured deployments first, so each gets measured */
+        double bv = INFINITY;
+        for (int k = 0; k < n; k++) {
+            dep_state *s = &r->states[m->deps[cand[k]].slot];
+            double v = s->ewma_ttft;
+            if (v < bv) {
+                bv = v;
+                best = cand[k];
+            }
+        }
+        break;
+    }
+    case MAST_POLICY_COST: {
+        double bv = INFINITY;
+        for (int k = 0; k < n; k++)
+            if (price_of(&m->deps[cand[k]]) < bv) {
+                bv = price_of(&m->deps[cand[k]]);
+                best = cand[k];
+            }
+        break;
+    }
+    case MAST_POLICY_BUSY:
+    case MAST_POLICY_USAGE: {
+        double bv = INFINITY;
+        for (int k = 0; k < n; k++) {
+            const mast_deployment *d = &m->deps[cand[k]];
+            dep_state *s = &r->states[d->slot];
+            double v = m->route.policy == MAST_POLICY_BUSY ? s->in_flight
+                     : d->rpm ? (double)s->window_requests / d->rpm : 0;
+            if (v < bv) {
+                bv = v;
+                best = cand[k];
+            }
+        }
+        break;
+    }
+    }
+    return best;
+}
+
+static void begin(mast_router *r, const mast_deployment *d)
+{
+    dep_state *s = &r->states[d->slot];
+    pthread_mutex_lock(&s->mu);
+    s->in_flight++;
+    s->window_requests++;
+    if (s->open_until && now() >= s->open_until)
+        s->probing = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void finish(mast_router *r, const mast_gw_model *m, const mast_deployment *d, mast_err_class c,
+                   double ttft)
+{
+    dep_state *s = &r->states[d->slot];
+    pthread_mutex_lock(&s->mu);
+    s->in_flight--;
+    bool failed = c != MAST_CLASS_OK && c != MAST_CLASS_BAD_REQUEST && c != MAST_CLASS_CONTEXT_WINDOW &&
+                  c != MAST_CLASS_CONTENT_POLICY;
+    if (!failed) {
+        s->fails = 0;
+        s->open_until = 0;
+        s->probing = false;
+        if (c == MAST_CLASS_OK && ttft > 0)
+            s->ewma_ttft = s->ewma_ttft ? 0.8 * s->ewma_ttft + 0.2 * ttft : ttft;
+    } else {
+        s->fails++;
+        if (s->probing || s->fails >= m->route.allowed_fails)
+            s->open_until = now() + m->route.cooldown;
+        s->probing = false;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static bool retryable(mast_err_class c)
+{
+    return c == MAST_CLASS_RATE_LIMIT || c == MAST_CLASS_OVERLOADED || c == MAST_CLASS_SERVER ||
+           c == MAST_CLASS_TIMEOUT || c == MAST_CLASS_CONNECTION;
+}
+
+static void sleep_for(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec t = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast_attempt_fn fn,
+                                void *ctx, mast_trace *trace)
+{
+    mast_run_result res = {.last = MAST_CLASS_SERVER, .model = model};
+    const mast_gw_model *chain[MAX_CHAIN] = {model};
+    size_t n_chain = 1;
+    for (size_t ci = 0; ci < n_chain; ci++) {
+        const mast_gw_model *m = chain[ci];
+        bool tried[64] = {false};
+        int retries = 0;
+        mast_err_class cls = MAST_CLASS_SERVER;
+        int last_dep = -1;
+        double last_retry_after = -1;
+        for (;;) {
+            bool none = false;
+            int di = pick(r, m, tried, &none);
+            if (di < 0 && last_dep >= 0 && retryable(cls)) {
+                /* every deployment failed this request: the same one again, after a backoff */
+                double wait = m->route.backoff * pow(2, retries - 1) * (0.5 + 0.5 * uniform(r));
+                if (last_retry_after > wait)
+                    wait = last_retry_after;
+                if (wait > MAX_BACKOFF)
+                    wait = MAX_BACKOFF;
+                sleep_for(wait);
+                res.waited += wait;
+                memset(tried, 0, sizeof tried);
+                di = pick(r, m, tried, &none);
+            }
+            if (di < 0) {
+                if (none && last_dep < 0)
+                    res.none_available = true;
+                break;
+            }
+            const mast_deployment *d = &m->deps[di];
+            res.attempts++;
+            if (trace) {
+                mast_trace_span_begin(trace, "attempt");
+                mast_trace_attr_str(trace, "mast.model", m->name);
+                mast_trace_attr_str(trace, "mast.deployment", d->id);
+                mast_trace_attr_str(trace, "gen_ai.provider.name", mast_provider_name(d->provider));
+                mast_trace_attr_int(trace, "mast.attempt", res.attempts);
+            }
+            begin(r, d);
+            double retry_after = -1, ttft = 0, t0 = now();
+            cls = fn(ctx, m, d, res.attempts, &retry_after, &ttft);
+            finish(r, m, d, cls, ttft);
+            if (trace) {
+                mast_trace_attr_double(trace, "mast.attempt.seconds", now() - t0);
+                if (cls != MAST_CLASS_OK)
+                    mast_trace_attr_str(trace, "error.type", mast_err_class_name(cls));
+                if (retry_after >= 0)
+                    mast_trace_attr_double(trace, "mast.retry_after_seconds", retry_after);
+                mast_trace_span_end(trace, cls == MAST_CLASS_OK ? MAST_OK : MAST_ERR_IO);
+            }
+            res.last = cls;
+            res.model = m;
+            res.dep = d;
+            if (cls == MAST_CLASS_OK || cls == MAST_CLASS_STARTED || cls == MAST_CLASS_BAD_REQUEST)
+                return res;
+            tried[di] = true;
+            last_dep = di;
+            last_retry_after = retry_after;
+            if (!retryable(cls) || retries >= m->route.retries)
+                break;
+            retries++;
+        }
+        /* this model is done: its fallbacks, by the class of the last failure */
+        char **fb = cls == MAST_CLASS_CONTEXT_WINDOW && m->route.n_context_fallbacks
+                        ? m->route.context_fallbacks : m->route.fallbacks;
+        size_t nfb = cls == MAST_CLASS_CONTEXT_WINDOW && m->route.n_context_fallbacks
+                         ? m->route.n_context_fallbacks : m->route.n_fallbacks;
+        if (cls == MAST_CLASS_CONTENT_POLICY)
+            nfb = 0;   /* another model is not a way around a policy */
+        for (size_t f = 0; f < nfb && n_chain < MAX_CHAIN; f++) {
+            const mast_gw_model *next = mast_config_model(r->config, fb[f]);
+            bool seen = false;
+            for (size_t k = 0; k < n_chain; k++)
+                seen |= chain[k] == next;
+            if (next && !seen)
+                chain[n_chain++] = next;
+        }
+    }
+    return res;
+}
+
+mast_dep_status mast_router_status(mast_router *r, const mast_deployment *d)
+{
+    dep_state *s = &r->states[d->slot];
+    pthread_mutex_lock(&s->mu);
+    mast_dep_status st = {s->in_flight, s->fails, s->ewma_ttft, s->open_until > now()};
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}

@@ -1,0 +1,89 @@
+/*
+** deploy/router.h — which deployment serves a request, and what happens
+** when it fails: retries, fallbacks to other models, cooldown.
+**
+** A router owns one configuration (immutable) and the live state of its
+** deployments: requests in flight, the moving average of time to first
+** token, failures in a row and the circuit breaker (closed; open for the
+** cooldown after allowed_fails failures in a row; then half-open, one probe
+** at a time, closed again on a success), and a one-minute window of
+** requests and tokens for rpm/tpm. A reload makes a new router; requests
+** keep the one they started with (references counted).
+**
+** mast_router_run drives one request: the model's deployments by the
+** route's policy, then its fallbacks. An attempt that fails with a
+** retryable class (rate limit, overloaded, server error, timeout,
+** connection) is retried up to the route's retries: at once on another
+** deployment that has not failed this request, else on the same one after
+** a backoff (doubling from route.backoff, jittered, at least Retry-After,
+** at most 10 s). context_window_exceeded goes to the context fallbacks,
+** authentication errors to the fallbacks; a bad request is the client's
+** and ends the run. An attempt that has sent bytes to the client cannot be
+** retried: the run ends with its result.
+*/
+#ifndef MAST_DEPLOY_ROUTER_H
+#define MAST_DEPLOY_ROUTER_H
+
+#include <stdbool.h>
+
+#include "deploy/config.h"
+#include "observe/trace.h"
+
+typedef enum mast_err_class {
+    MAST_CLASS_OK,
+    MAST_CLASS_RATE_LIMIT,
+    MAST_CLASS_OVERLOADED,
+    MAST_CLASS_SERVER,
+    MAST_CLASS_TIMEOUT,
+    MAST_CLASS_CONNECTION,
+    MAST_CLASS_CONTEXT_WINDOW,
+    MAST_CLASS_CONTENT_POLICY,
+    MAST_CLASS_AUTH,
+    MAST_CLASS_BAD_REQUEST,
+    MAST_CLASS_STARTED,           /* failed after bytes reached the client: not retried */
+} mast_err_class;
+
+/* "rate_limit", "overloaded", "server_error", "timeout", "connection_error",
+** "context_window_exceeded", "content_policy", "authentication",
+** "bad_request", "stream_broken". */
+const char *mast_err_class_name(mast_err_class c);
+/* The class of a provider's HTTP error (status and body). */
+mast_err_class mast_classify_http(long status, const char *body);
+
+typedef struct mast_router mast_router;
+
+/* Takes the configuration. */
+mast_status mast_router_new(mast_config *c, mast_router **out);
+mast_router *mast_router_retain(mast_router *r);
+void mast_router_release(mast_router *r);
+const mast_config *mast_router_config(const mast_router *r);
+
+/* One attempt on a deployment: performs it and says how it went;
+** *retry_after (seconds, or -1) is the provider's Retry-After. */
+typedef mast_err_class (*mast_attempt_fn)(void *ctx, const mast_gw_model *model,
+                                          const mast_deployment *dep, int attempt,
+                                          double *retry_after, double *ttft);
+
+typedef struct mast_run_result {
+    mast_err_class last;          /* the final attempt's class */
+    int attempts;
+    const mast_gw_model *model;   /* the model whose deployment answered (or failed last) */
+    const mast_deployment *dep;
+    double waited;                /* seconds spent in backoff */
+    bool none_available;          /* every deployment was resting */
+} mast_run_result;
+
+/* Serves a request for model (a name the configuration has). Each attempt
+** is a span of trace (may be NULL) named "attempt". */
+mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast_attempt_fn fn,
+                                void *ctx, mast_trace *trace);
+
+/* The live state of a deployment, for /v1/models and tests. */
+typedef struct mast_dep_status {
+    int in_flight, fails;
+    double ewma_ttft;             /* seconds; 0 until the first success */
+    bool resting;                 /* the breaker is open */
+} mast_dep_status;
+mast_dep_status mast_router_status(mast_router *r, const mast_deployment *dep);
+
+#endif

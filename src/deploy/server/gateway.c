@@ -1,0 +1,646 @@
+/*
+** deploy/server/gateway.c — the gateway's HTTP side (see gateway.h).
+*/
+#include "deploy/server/gateway.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "deploy/router.h"
+#include "deploy/server/http.h"
+#include "model/providers/http_client.h"
+#include "model/providers/translate.h"
+
+#define QUEUE_MAX 4096
+#define DEFAULT_THREADS 32
+
+typedef struct gw_job gw_job;
+
+struct mast_gateway {
+    char *path;
+    pthread_mutex_t mu;          /* router, queue, stop */
+    pthread_cond_t cv;
+    mast_router *router;
+    int port;
+    gw_job *queue[QUEUE_MAX];
+    size_t head, n;
+    bool stop;
+    pthread_t *threads;
+    int n_threads;
+};
+
+struct gw_job {
+    mast_gateway *g;
+    mast_router *router;         /* the configuration this request started with */
+    const mast_gw_model *model;
+    json_t *body;
+    http_pending *pending;
+    http_stream *stream;
+    mast_trace *trace;
+    bool streaming, include_usage;
+    double t_received, upstream_seconds, t_attempt;
+    mast_http_client *client;    /* the worker's */
+    /* the attempt in progress */
+    const mast_deployment *dep;
+    const mast_gw_model *dep_model;
+    int attempt;
+    mast_sse sse;
+    mast_anthropic_stream astream;
+    mast_buf reply_body;
+    json_t *held;                /* chunks before the first worth sending */
+    bool started, upstream_done, client_gone, upstream_error;
+    char error[512];             /* the last failure, for the client */
+    long error_status;
+    mast_usage usage;
+    json_t *reply;               /* a non-streamed reply (OpenAI's shape) */
+    double backoff_waited;
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- replies to the client ---- */
+
+static json_t *reply_headers(gw_job *j)
+{
+    char v[64];
+    json_t *h = json_object();
+    if (j->dep) {
+        json_object_set_new(h, "x-mast-model", json_string(j->dep_model->name));
+        json_object_set_new(h, "x-mast-deployment", json_string(j->dep->id));
+    }
+    snprintf(v, sizeof v, "%d", j->attempt);
+    json_object_set_new(h, "x-mast-attempts", json_string(v));
+    double in_upstream = j->upstream_seconds + (j->t_attempt ? now() - j->t_attempt : 0);
+    double overhead = now() - j->t_received - in_upstream - j->backoff_waited;
+    snprintf(v, sizeof v, "%.3f", overhead > 0 ? overhead * 1000 : 0);
+    json_object_set_new(h, "x-mast-overhead-ms", json_string(v));
+    if (j->dep && j->dep->price.set && j->usage.known) {
+        const mast_price *p = &j->dep->price;
+        snprintf(v, sizeof v, "%.8f", mast_usage_cost(&j->usage, p->input, p->cached_input,
+                                                      p->cache_write, p->output));
+        json_object_set_new(h, "x-mast-cost-usd", json_string(v));
+    }
+    return h;
+}
+
+/* Sends a chunk to the client, starting the stream with the first. */
+static int send_chunk(gw_job *j, json_t *chunk)
+{
+    if (!j->started) {
+        j->stream = http_stream_new(j->pending);
+        if (!j->stream) {
+            json_decref(chunk);
+            return -1;
+        }
+        http_pending_done(j->pending, (http_reply){.status = 200, .stream = j->stream,
+                                                   .headers = reply_headers(j)});
+        j->pending = NULL;
+        j->started = true;
+    }
+    if (http_stream_event(j->stream, NULL, chunk) < 0) {
+        j->client_gone = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* A chunk worth starting the stream for: content, a tool call, a finish. */
+static bool substantial(const json_t *chunk)
+{
+    const json_t *c = json_array_get(json_object_get(chunk, "choices"), 0);
+    const json_t *d = json_object_get(c, "delta");
+    const json_t *content = json_object_get(d, "content");
+    return (json_is_string(content) && json_string_length(content)) ||
+           json_array_size(json_object_get(d, "tool_calls")) ||
+           json_is_string(json_object_get(c, "finish_reason")) ||
+           json_is_string(json_object_get(d, "refusal"));
+}
+
+/* A translated or passed-on chunk (taken): held until one is substantial. */
+static int emit(void *ctx, json_t *chunk)
+{
+    gw_job *j = ctx;
+    json_object_set_new(chunk, "model", json_string(j->model->name));
+    if (!j->started && !substantial(chunk)) {
+        json_array_append_new(j->held, chunk);
+        return 0;
+    }
+    size_t i;
+    json_t *h;
+    json_array_foreach(j->held, i, h)
+        if (send_chunk(j, json_incref(h)))
+            return -1;
+    json_array_clear(j->held);
+    return send_chunk(j, chunk);
+}
+
+/* ---- one attempt ---- */
+
+static int on_event(void *ctx, const char *event, const char *data, size_t len)
+{
+    gw_job *j = ctx;
+    (void)event;
+    if (j->dep->provider != MAST_PROVIDER_ANTHROPIC && len == 6 && !memcmp(data, "[DONE]", 6)) {
+        j->upstream_done = true;
+        return 0;
+    }
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        snprintf(j->error, sizeof j->error, "the provider sent an event that is not JSON");
+        j->upstream_error = true;
+        return 1;
+    }
+    int rc = 0;
+    if (j->dep->provider == MAST_PROVIDER_ANTHROPIC) {
+        rc = mast_anthropic_stream_event(&j->astream, ev, emit, j);
+        if (rc == -2) {
+            snprintf(j->error, sizeof j->error, "%s", j->astream.error);
+            j->upstream_error = true;
+        }
+        if (j->astream.done)
+            j->upstream_done = true;
+        j->usage = j->astream.usage;
+    } else if (json_object_get(ev, "error")) {
+        snprintf(j->error, sizeof j->error, "%s",
+                 mast_json_get_str(json_object_get(ev, "error"), "message", "the provider reported an error"));
+        j->upstream_error = true;
+        rc = 1;
+    } else {
+        const json_t *u = json_object_get(ev, "usage");
+        if (json_is_object(u))
+            j->usage = mast_usage_from_openai(u);
+        if (json_array_size(json_object_get(ev, "choices")) || !json_is_object(u))
+            rc = emit(j, json_incref(ev));   /* the usage chunk comes at the end, from us */
+    }
+    json_decref(ev);
+    return rc;
+}
+
+static int on_stream_data(void *ctx, const char *data, size_t n)
+{
+    gw_job *j = ctx;
+    return mast_sse_feed(&j->sse, data, n, on_event, j);
+}
+
+static int on_body_data(void *ctx, const char *data, size_t n)
+{
+    gw_job *j = ctx;
+    return mast_buf_append(&j->reply_body, data, n) != MAST_OK;
+}
+
+static double pick_timeout(double dep, double route)
+{
+    return dep > 0 ? dep : route;
+}
+
+/* The URL, headers and body of the attempt. */
+static mast_status build_request(gw_job *j, const mast_deployment *d, char *url, size_t cap,
+                                 char hdr[4][600], json_t **body)
+{
+    *body = NULL;
+    int nh = 0;
+    snprintf(hdr[nh++], 600, "Content-Type: application/json");
+    if (d->provider == MAST_PROVIDER_ANTHROPIC) {
+        snprintf(url, cap, "%s/v1/messages", d->base_url);
+        snprintf(hdr[nh++], 600, "anthropic-version: 2023-06-01");
+        if (d->api_key)
+            snprintf(hdr[nh++], 600, "x-api-key: %s", d->api_key);
+        MAST_TRY(mast_openai_to_anthropic(j->body, d->model, body));
+    } else {
+        if (d->provider == MAST_PROVIDER_LOCAL)
+            snprintf(url, cap, "http://127.0.0.1:%d/v1/chat/completions", j->g->port);
+        else
+            snprintf(url, cap, "%s/chat/completions", d->base_url);
+        if (d->api_key)
+            snprintf(hdr[nh++], 600, "Authorization: Bearer %s", d->api_key);
+        *body = json_deep_copy(j->body);
+        json_object_set_new(*body, "model", json_string(d->provider == MAST_PROVIDER_LOCAL ? d->id
+                                                                                        : d->model));
+        if (j->streaming)
+            json_object_set_new(*body, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    }
+    hdr[nh][0] = 0;
+    return MAST_OK;
+}
+
+static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_deployment *d, int n,
+                              double *retry_after, double *ttft)
+{
+    gw_job *j = ctx;
+    j->dep = d;
+    j->dep_model = m;
+    j->attempt = n;
+    j->upstream_done = j->upstream_error = false;
+    j->error[0] = 0;
+    j->error_status = 0;
+    j->usage = (mast_usage){0};
+    mast_sse_free(&j->sse);
+    memset(&j->sse, 0, sizeof j->sse);
+    mast_anthropic_stream_init(&j->astream, j->model->name);
+    mast_buf_clear(&j->reply_body);
+    json_array_clear(j->held);
+    char url[1024], hdr[4][600];
+    json_t *body;
+    if (build_request(j, d, url, sizeof url, hdr, &body) != MAST_OK) {
+        snprintf(j->error, sizeof j->error, "%s", mast_errmsg());
+        return MAST_CLASS_BAD_REQUEST;
+    }
+    const char *headers[5] = {NULL};
+    for (int i = 0; i < 4 && hdr[i][0]; i++)
+        headers[i] = hdr[i];
+    mast_buf payload = {0};
+    mast_json_dump(body, 0, &payload);
+    json_decref(body);
+    const mast_route *r = &m->route;
+    mast_http_call call = {
+        .url = url, .headers = headers, .body = payload.data, .body_len = payload.len,
+        .connect_timeout = pick_timeout(d->timeout.connect, r->timeout.connect),
+        .first_byte_timeout = pick_timeout(d->timeout.first_token, r->timeout.first_token),
+        .total_timeout = pick_timeout(d->timeout.total, r->timeout.total),
+        .on_data = j->streaming ? on_stream_data : on_body_data, .ctx = j,
+    };
+    j->t_attempt = now();
+    mast_http_perform(j->client, &call);
+    j->upstream_seconds += now() - j->t_attempt;
+    j->t_attempt = 0;
+    mast_buf_free(&payload);
+    *retry_after = call.retry_after;
+    *ttft = call.t_first_byte;
+    if (j->trace && call.status)
+        mast_trace_attr_int(j->trace, "http.response.status_code", call.status);
+    mast_err_class cls = MAST_CLASS_OK;
+    if (call.fail == MAST_HTTP_ABORTED && j->client_gone) {
+        snprintf(j->error, sizeof j->error, "the client went away");
+        cls = MAST_CLASS_STARTED;
+    } else if (call.fail != MAST_HTTP_OK && call.fail != MAST_HTTP_ABORTED) {
+        snprintf(j->error, sizeof j->error, "%s: %s", d->id, call.error);
+        cls = call.fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
+            : call.fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
+    } else if (call.status < 200 || call.status >= 300) {
+        cls = mast_classify_http(call.status, mast_buf_cstr(&call.error_body));
+        json_t *e = json_loadb(call.error_body.data ? call.error_body.data : "", call.error_body.len, 0, NULL);
+        const char *msg = mast_json_get_str(json_object_get(e, "error"), "message", NULL);
+        snprintf(j->error, sizeof j->error, "%s answered %ld: %s", d->id, call.status,
+                 msg ? msg : "(no message)");
+        j->error_status = call.status;
+        json_decref(e);
+    } else if (j->streaming) {
+        if (j->upstream_error || !j->upstream_done) {
+            if (!j->error[0])
+                snprintf(j->error, sizeof j->error, "%s: the stream ended before its end", d->id);
+            cls = MAST_CLASS_SERVER;
+        }
+    } else {
+        json_t *resp = json_loadb(j->reply_body.data ? j->reply_body.data : "", j->reply_body.len, 0, NULL);
+        if (!json_is_object(resp)) {
+            snprintf(j->error, sizeof j->error, "%s: the reply is not JSON", d->id);
+            cls = MAST_CLASS_SERVER;
+        } else if (d->provider == MAST_PROVIDER_ANTHROPIC) {
+            j->usage = mast_usage_from_anthropic(json_object_get(resp, "usage"));
+            j->reply = mast_anthropic_to_openai(resp, j->model->name);
+        } else {
+            j->usage = mast_usage_from_openai(json_object_get(resp, "usage"));
+            json_object_set_new(resp, "model", json_string(j->model->name));
+            j->reply = json_incref(resp);
+        }
+        json_decref(resp);
+    }
+    mast_buf_free(&call.error_body);
+    if (cls != MAST_CLASS_OK && j->started && cls != MAST_CLASS_STARTED) {
+        /* bytes reached the client: the error goes into the stream */
+        json_t *err = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", j->error, "type",
+                                "server_error", "code", mast_err_class_name(cls));
+        send_chunk(j, err);
+        cls = MAST_CLASS_STARTED;
+    }
+    if (cls == MAST_CLASS_OK && j->streaming) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(j->held, i, h)   /* a stream with nothing substantial in it */
+            send_chunk(j, json_incref(h));
+        json_array_clear(j->held);
+        if (j->include_usage) {
+            json_t *u = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", "chatcmpl-usage", "object",
+                                  "chat.completion.chunk", "created", (json_int_t)time(NULL), "model",
+                                  j->model->name, "choices", "usage", mast_usage_to_openai(&j->usage));
+            send_chunk(j, u);
+        }
+    }
+    return cls;
+}
+
+/* ---- the end of a request ---- */
+
+static unsigned status_of(mast_err_class c)
+{
+    switch (c) {
+    case MAST_CLASS_RATE_LIMIT: return 429;
+    case MAST_CLASS_OVERLOADED: return 503;
+    case MAST_CLASS_TIMEOUT: return 504;
+    case MAST_CLASS_CONTEXT_WINDOW:
+    case MAST_CLASS_CONTENT_POLICY:
+    case MAST_CLASS_BAD_REQUEST: return 400;
+    default: return 502;
+    }
+}
+
+static void record(gw_job *j, const mast_run_result *res)
+{
+    mast_trace *t = j->trace;
+    if (!t)
+        return;
+    mast_trace_attr_str(t, "gen_ai.operation.name", "chat");
+    mast_trace_attr_str(t, "gen_ai.request.model", j->model->name);
+    if (res->dep) {
+        mast_trace_attr_str(t, "gen_ai.provider.name", mast_provider_name(res->dep->provider));
+        mast_trace_attr_str(t, "gen_ai.response.model", res->dep->model ? res->dep->model : res->dep->id);
+        mast_trace_attr_str(t, "mast.deployment", res->dep->id);
+        mast_trace_attr_str(t, "mast.model.answered", res->model->name);
+    }
+    mast_trace_attr_int(t, "mast.gateway.attempts", res->attempts);
+    if (j->usage.known) {
+        mast_trace_attr_int(t, "gen_ai.usage.input_tokens", j->usage.input);
+        mast_trace_attr_int(t, "gen_ai.usage.output_tokens", j->usage.output);
+        mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", j->usage.cache_read);
+        mast_trace_attr_int(t, "gen_ai.usage.cache_creation.input_tokens", j->usage.cache_write);
+        mast_trace_attr_int(t, "gen_ai.usage.reasoning.output_tokens", j->usage.reasoning);
+        if (res->dep && res->dep->price.set) {
+            const mast_price *p = &res->dep->price;
+            mast_trace_attr_double(t, "mast.cost_usd", mast_usage_cost(&j->usage, p->input,
+                                                                      p->cached_input, p->cache_write,
+                                                                      p->output));
+        }
+    }
+    double overhead = now() - j->t_received - j->upstream_seconds - j->backoff_waited;
+    mast_trace_attr_double(t, "mast.gateway.overhead_ms", overhead > 0 ? overhead * 1000 : 0);
+    if (res->last != MAST_CLASS_OK)
+        mast_trace_attr_str(t, "error.type", mast_err_class_name(res->last));
+}
+
+static void run_job(gw_job *j)
+{
+    mast_run_result res = mast_router_run(j->router, j->model, attempt, j, j->trace);
+    j->backoff_waited = res.waited;
+    record(j, &res);
+    if (j->started) {
+        if (res.last == MAST_CLASS_OK)
+            http_stream_write(j->stream, "data: [DONE]\n\n", 14);
+        http_stream_close(j->stream, res.last == MAST_CLASS_OK ? 200 : 502);
+        return;
+    }
+    http_reply r;
+    if (res.last == MAST_CLASS_OK && j->reply) {
+        r = http_ok(200, j->reply);
+        j->reply = NULL;
+    } else if (res.last == MAST_CLASS_OK) {   /* a stream that sent nothing at all */
+        r = http_error(502, "upstream_error", "%s sent an empty stream", res.dep ? res.dep->id : "?");
+    } else if (res.none_available) {
+        r = http_error(503, "no_deployment_available", "every deployment of model %s is resting "
+                       "after failures (cooldown %.0f s); try again shortly", j->model->name,
+                       j->model->route.cooldown);
+        r.retry_after = (int)j->model->route.cooldown > 0 ? (int)j->model->route.cooldown : 1;
+    } else {
+        unsigned status = status_of(res.last);
+        r = http_error(status, mast_err_class_name(res.last), "model %s: %d attempt%s failed; the "
+                       "last: %s", j->model->name, res.attempts, res.attempts == 1 ? "" : "s", j->error);
+        if (res.last == MAST_CLASS_CONTEXT_WINDOW)
+            json_object_set_new(json_object_get(r.body, "error"), "code",
+                                json_string("context_length_exceeded"));
+        if (status == 429 || status == 503)
+            r.retry_after = 1;
+    }
+    r.headers = reply_headers(j);
+    http_pending_done(j->pending, r);
+    j->pending = NULL;
+}
+
+static void job_free(gw_job *j)
+{
+    mast_sse_free(&j->sse);
+    mast_buf_free(&j->reply_body);
+    json_decref(j->held);
+    json_decref(j->reply);
+    json_decref(j->body);
+    mast_router_release(j->router);
+    free(j);
+}
+
+static void *worker(void *arg)
+{
+    mast_gateway *g = arg;
+    mast_http_client *client = NULL;
+    if (mast_http_client_new(&client) != MAST_OK)
+        return NULL;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->stop && !g->n)
+            pthread_cond_wait(&g->cv, &g->mu);
+        if (!g->n && g->stop)
+            break;
+        gw_job *j = g->queue[g->head];
+        g->head = (g->head + 1) % QUEUE_MAX;
+        g->n--;
+        pthread_mutex_unlock(&g->mu);
+        j->client = client;
+        run_job(j);
+        job_free(j);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    mast_http_client_free(client);
+    return NULL;
+}
+
+/* ---- the route ---- */
+
+http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
+{
+    *matched = 0;
+    mast_gateway *g = c->gateway;
+    if (!g || strcmp(req->path, "/v1/chat/completions") || strcmp(req->method, "POST"))
+        return (http_reply){0};
+    json_t *body = NULL;
+    if (http_body_object(req, NULL, &body) != MAST_OK)
+        return (http_reply){0};   /* the local API reports a malformed body */
+    pthread_mutex_lock(&g->mu);
+    mast_router *router = mast_router_retain(g->router);
+    pthread_mutex_unlock(&g->mu);
+    const mast_gw_model *m = mast_config_model(mast_router_config(router),
+                                               mast_json_get_str(body, "model", NULL));
+    if (!m) {
+        mast_router_release(router);
+        json_decref(body);
+        return (http_reply){0};
+    }
+    *matched = 1;
+    const json_t *stream = json_object_get(body, "stream");
+    if (!json_is_array(json_object_get(body, "messages")) || (stream && !json_is_boolean(stream))) {
+        mast_router_release(router);
+        json_decref(body);
+        return http_error_param(400, "invalid_request", json_is_array(json_object_get(body, "messages"))
+                                ? "stream" : "messages", "%s", "\"messages\" must be an array and "
+                                "\"stream\" true or false");
+    }
+    gw_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->held = json_array())) {
+        free(j);
+        mast_router_release(router);
+        json_decref(body);
+        return http_error(500, "internal_error", "out of memory");
+    }
+    j->g = g;
+    j->router = router;
+    j->model = m;
+    j->body = body;
+    j->trace = req->trace;
+    j->t_received = now();
+    j->streaming = json_is_true(stream);
+    j->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"),
+                                                    "include_usage"));
+    json_object_del(body, "stream_options");
+    j->pending = http_pending_new(req);
+    if (!j->pending) {
+        job_free(j);
+        return http_error(500, "internal_error", "out of memory");
+    }
+    http_pending *p = j->pending;
+    pthread_mutex_lock(&g->mu);
+    bool full = g->n == QUEUE_MAX;
+    if (!full) {
+        g->queue[(g->head + g->n) % QUEUE_MAX] = j;
+        g->n++;
+        pthread_cond_signal(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (full) {
+        http_reply r = http_error(429, "rate_limit_exceeded", "the gateway's queue is full (%d "
+                                  "requests waiting)", QUEUE_MAX);
+        r.retry_after = 1;
+        http_pending_done(p, r);
+        j->pending = NULL;
+        job_free(j);
+    }
+    return (http_reply){.pending = p};
+}
+
+/* ---- life ---- */
+
+mast_status mast_gateway_new(const char *config_path, int threads, mast_gateway **out)
+{
+    *out = NULL;
+    mast_config *cfg;
+    MAST_TRY(mast_config_load(config_path, &cfg));
+    mast_gateway *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(config_path))) {
+        free(g);
+        mast_config_free(cfg);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    mast_status st = mast_router_new(cfg, &g->router);
+    g->n_threads = threads > 0 ? threads : DEFAULT_THREADS;
+    g->threads = st == MAST_OK ? calloc((size_t)g->n_threads, sizeof *g->threads) : NULL;
+    if (st == MAST_OK && !g->threads)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    int started = 0;
+    for (; st == MAST_OK && started < g->n_threads; started++)
+        if (pthread_create(&g->threads[started], NULL, worker, g))
+            st = mast_fail(MAST_ERR_IO, "cannot start the gateway's threads");
+    if (st != MAST_OK) {
+        g->n_threads = started > 0 ? started - 1 : 0;
+        mast_gateway_free(g);
+        return st;
+    }
+    *out = g;
+    return MAST_OK;
+}
+
+void mast_gateway_set_port(mast_gateway *g, int port)
+{
+    pthread_mutex_lock(&g->mu);
+    g->port = port;
+    pthread_mutex_unlock(&g->mu);
+}
+
+mast_status mast_gateway_reload(mast_gateway *g)
+{
+    mast_config *cfg;
+    MAST_TRY(mast_config_load(g->path, &cfg));
+    mast_router *r;
+    MAST_TRY(mast_router_new(cfg, &r));
+    pthread_mutex_lock(&g->mu);
+    mast_router *old = g->router;
+    g->router = r;
+    pthread_mutex_unlock(&g->mu);
+    mast_router_release(old);
+    return MAST_OK;
+}
+
+size_t mast_gateway_local_models(mast_gateway *g, mast_model_spec *out, size_t cap)
+{
+    const mast_config *c = mast_router_config(g->router);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_models; i++)
+        for (size_t d = 0; d < c->models[i].n_deps; d++) {
+            const mast_deployment *dp = &c->models[i].deps[d];
+            if (dp->provider == MAST_PROVIDER_LOCAL && n < cap)
+                out[n++] = (mast_model_spec){dp->path, dp->id, MAST_MODEL_CHAT};
+        }
+    return n;
+}
+
+json_t *mast_gateway_models(mast_gateway *g)
+{
+    pthread_mutex_lock(&g->mu);
+    mast_router *r = mast_router_retain(g->router);
+    pthread_mutex_unlock(&g->mu);
+    const mast_config *c = mast_router_config(r);
+    json_t *out = json_array();
+    for (size_t i = 0; i < c->n_models; i++) {
+        json_t *deps = json_array();
+        for (size_t d = 0; d < c->models[i].n_deps; d++) {
+            const mast_deployment *dp = &c->models[i].deps[d];
+            mast_dep_status s = mast_router_status(r, dp);
+            json_array_append_new(deps, json_pack("{s:s, s:s, s:i, s:i, s:f, s:b}", "id", dp->id,
+                                                  "provider", mast_provider_name(dp->provider),
+                                                  "in_flight", s.in_flight, "failures", s.fails,
+                                                  "ttft_seconds", s.ewma_ttft, "resting", s.resting));
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "id", c->models[i].name,
+                                             "object", "model", "created", (json_int_t)0, "owned_by",
+                                             "mast-gateway", "status", "ready", "deployments", deps));
+    }
+    mast_router_release(r);
+    return out;
+}
+
+void mast_gateway_free(mast_gateway *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    for (int i = 0; i < g->n_threads; i++)
+        pthread_join(g->threads[i], NULL);
+    free(g->threads);
+    mast_router_release(g->router);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g->path);
+    free(g);
+}

@@ -1,0 +1,75 @@
+/*
+** model/providers/translate.h — the OpenAI Chat Completions and Anthropic
+** Messages shapes translated into each other, and their usage normalized.
+**
+** The gateway's own shape is OpenAI's: a request for an Anthropic
+** deployment is translated to Anthropic's (system messages → "system",
+** tool calls → tool_use blocks, tool results → tool_result blocks in a user
+** turn, tools → input_schema, tool_choice auto/required/named/none →
+** auto/any/tool/none, stop → stop_sequences, max_tokens defaulted to 4096
+** since Anthropic requires it, response_format → an instruction in the
+** system prompt, as Anthropic has no JSON mode), and the reply, or the
+** stream's events, back to OpenAI's (text blocks → content, tool_use →
+** tool_calls with arguments as JSON text, input_json_delta → argument
+** fragments under the call's index, stop reasons end_turn/stop_sequence →
+** stop, max_tokens → length, tool_use → tool_calls).
+**
+** Usage, one record for both (PROTOCOLS.md section 6): input counts every
+** prompt token, cached or not (OpenAI's prompt_tokens already includes
+** cached_tokens; Anthropic's input_tokens does not include its cache reads
+** and writes, which are added); reasoning is a part of output.
+*/
+#ifndef MAST_MODEL_PROVIDERS_TRANSLATE_H
+#define MAST_MODEL_PROVIDERS_TRANSLATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "mast.h"
+
+typedef struct mast_usage {
+    long input;           /* all prompt tokens */
+    long cache_read;      /* of which read from a prompt cache */
+    long cache_write;     /* of which written to one */
+    long output;          /* all generated tokens */
+    long reasoning;       /* of which reasoning */
+    bool known;           /* the provider reported usage */
+} mast_usage;
+
+mast_usage mast_usage_from_openai(const json_t *usage);
+mast_usage mast_usage_from_anthropic(const json_t *usage);
+/* OpenAI's usage object for u. */
+json_t *mast_usage_to_openai(const mast_usage *u);
+
+/* USD for u at prices per million tokens: uncached input at input, cache
+** reads at cached_input, cache writes at cache_write, output at output. */
+double mast_usage_cost(const mast_usage *u, double input, double cached_input, double cache_write,
+                       double output);
+
+/* An OpenAI chat request as Anthropic's, for model. MAST_ERR_INVALID names
+** what cannot be translated. */
+mast_status mast_openai_to_anthropic(const json_t *req, const char *model, json_t **out);
+/* An Anthropic reply as OpenAI's chat.completion (model: the name to show). */
+json_t *mast_anthropic_to_openai(const json_t *resp, const char *model);
+const char *mast_anthropic_finish_reason(const char *stop_reason);
+
+/* An Anthropic event stream as OpenAI chunks: feed each event's data (the
+** JSON of message_start, content_block_start/delta/stop, message_delta,
+** message_stop, error); each chunk goes to emit (taken). */
+typedef struct mast_anthropic_stream {
+    char id[64];
+    const char *model;
+    long created;
+    int block_call[64];          /* a content block's tool-call index, or -1 */
+    int n_calls;
+    mast_usage usage;
+    bool done;
+    char error[512];             /* an error event's message */
+} mast_anthropic_stream;
+
+void mast_anthropic_stream_init(mast_anthropic_stream *s, const char *model);
+/* Non-zero when emit asked to stop; -2 on an error event (s->error set). */
+int mast_anthropic_stream_event(mast_anthropic_stream *s, const json_t *event,
+                                int (*emit)(void *ctx, json_t *chunk), void *ctx);
+
+#endif

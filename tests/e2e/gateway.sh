@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# tests/e2e/gateway.sh — mast as the gateway: `mast config check` on good and bad files,
+# then `mast serve --config` in front of the fault-injecting upstream (tests/e2e/upstream.py)
+# driven by the official openai SDK (tests/sdk/gateway.mjs): fallbacks, retries, Retry-After,
+# the circuit breaker, timeouts before and after a stream's first byte, OpenAI ⇄ Anthropic
+# translation, usage and cost. Then the trace's attempt spans, the upstream key absent from
+# every log, trace and error, and a SIGHUP reload (a bad file keeps the old configuration).
+source "$(dirname "$0")/lib.sh"
+SDK="$(cd "$(dirname "$0")/../sdk" && pwd)"
+M="$DATA/models"
+if [ ! -d "$SDK/node_modules/openai" ]; then
+  fail "sdk" "tests/sdk/node_modules is missing: run scripts/setup"
+  finish
+  exit 1
+fi
+python3 "$(dirname "$0")/upstream.py" >"$WORK/upstream.log" 2>&1 &
+UPSTREAM=$!
+for _ in $(seq 100); do
+  UP="$(sed -n 's/^port //p' "$WORK/upstream.log")"
+  [ -n "$UP" ] && break
+  sleep 0.1
+done
+check "upstream ready" test -n "$UP"
+export UPSTREAM_KEY="sk-upstream-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+write_config() {   # write_config FILE [EXTRA_MODEL_NAME]
+  local extra=""
+  [ -n "${2:-}" ] && extra="  - name: $2
+    deployments:
+      - {provider: openai-compatible, base_url: \"http://127.0.0.1:$UP/v1\", model: upstream-new}"
+  cat >"$1" <<EOF
+models:
+  - name: fast
+    deployments:
+      - provider: openai-compatible
+        base_url: http://127.0.0.1:$UP/v1
+        model: upstream-a
+        api_key: \${UPSTREAM_KEY}
+        price: {input: 0.15, cached_input: 0.075, output: 0.60}
+      - provider: openai-compatible
+        base_url: http://127.0.0.1:$UP/v1
+        model: upstream-a2
+        api_key: \${UPSTREAM_KEY}
+  - name: big
+    deployments:
+      - provider: anthropic
+        base_url: http://127.0.0.1:$UP
+        model: upstream-b
+        api_key: \${UPSTREAM_KEY}
+        price: {input: 3, cached_input: 0.3, cache_write: 3.75, output: 15}
+  - name: solo
+    deployments:
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-solo, api_key: "\${UPSTREAM_KEY}"}
+  - name: short
+    deployments:
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-ctx, context_window: 8192}
+  - name: breaker
+    deployments:
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-c1}
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-c2}
+  - name: tiny
+    deployments:
+      - provider: local
+        path: $M/stories260K.gguf
+$extra
+router:
+  fast: {policy: least-busy, retries: 2, fallbacks: [big], timeout: {first_token: 1s, total: 2s},
+         allowed_fails: 1000}
+  solo: {retries: 2, backoff: 50ms}
+  short: {context_window_fallbacks: [big]}
+  breaker: {policy: least-busy, retries: 1, allowed_fails: 1, cooldown: 60s}
+EOF
+}
+write_config "$WORK/mast.yaml"
+
+# mast config check: the resolved file with the key masked; each mistake named by line and key
+expect "config check" 0 "$MAST" config check "$WORK/mast.yaml"
+check "… masks the key" contains "$OUT" "\${UPSTREAM_KEY} = …${UPSTREAM_KEY: -4}"
+check "… never prints it" test "${OUT/$UPSTREAM_KEY/}" = "$OUT"
+expect "config check --json" 0 "$MAST" config check "$WORK/mast.yaml" --json
+check "… resolves the router" contains "$OUT" '"policy": "least-busy"'
+bad_config() {   # bad_config NAME SED-EXPRESSION EXPECTED-MESSAGE
+  sed "$2" "$WORK/mast.yaml" >"$WORK/bad.yaml"
+  expect "config: $1" 1 "$MAST" config check "$WORK/bad.yaml"
+  check "… says $3" contains "$ERR" "$3"
+}
+bad_config "a wrong type" 's/input: 3,/input: three,/' \
+  "bad.yaml:19: models[1].deployments[0].price.input: expected a number, got a string"
+bad_config "an unknown key" 's/        model: upstream-a2/        modle: upstream-a2/' \
+  "bad.yaml:11: models[0].deployments[1]: unknown key 'modle'"
+bad_config "a duplicate name" 's/  - name: solo/  - name: fast/' "models[2]: the name 'fast' is also models[0]'s"
+bad_config "a key in clear" '0,/api_key: ${UPSTREAM_KEY}/s//api_key: sk-live-123/' \
+  "bad.yaml:7: models[0].deployments[0].api_key: a key in clear in the file is refused"
+bad_config "an unknown fallback" 's/fallbacks: \[big\]/fallbacks: [huge]/' "router.fast.fallbacks: no model is named 'huge'"
+bad_config "a bad duration" 's/first_token: 1s/first_token: soon/' "router.fast.timeout.first_token: expected a duration"
+expect "config: a missing variable" 1 env -u UPSTREAM_KEY "$MAST" config check "$WORK/mast.yaml"
+check "… names it" contains "$ERR" "mast.yaml:7: models[0].deployments[0].api_key: the environment variable UPSTREAM_KEY is not set"
+
+serve "$WORK/serve.log" --config "$WORK/mast.yaml"
+check "gateway ready" test -n "$PORT"
+U="http://127.0.0.1:$PORT"
+export MAST_URL="$U" UPSTREAM_URL="http://127.0.0.1:$UP" UPSTREAM_KEY_VALUE="$UPSTREAM_KEY"
+if node --test --test-reporter=tap "$SDK/gateway.mjs" >"$WORK/node.log" 2>&1; then
+  pass "node --test gateway (openai SDK): $(grep -c '^ok ' "$WORK/node.log") tests"
+else
+  fail "node --test gateway" "$(grep -v '^#' "$WORK/node.log" | tail -60)"
+fi
+
+# the trace of a request that fell back has one span per attempt
+curl -s -XPOST "$UPSTREAM_URL/_script" -d '{"model": "upstream-a", "actions": ["500"]}' >/dev/null
+curl -s -o /dev/null "$U/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}'
+sleep 0.3
+"$MAST" traces show last --json >"$WORK/trace.json" 2>/dev/null
+python3 - "$WORK/trace.json" >"$WORK/spans.txt" <<'PYEOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+for s in t["spans"]:
+    if s["name"] == "attempt":
+        a = s.get("attributes", {})
+        print(a.get("mast.deployment"), a.get("error.type", "ok"), a.get("http.response.status_code"))
+print("root", t["spans"][0].get("attributes", {}).get("mast.gateway.attempts"),
+      t["spans"][0].get("attributes", {}).get("gen_ai.usage.input_tokens"))
+PYEOF
+check "the trace has an attempt span per attempt" test "$(head -2 "$WORK/spans.txt" | tr '\n' ';')" = \
+  "fast/0 server_error 500;fast/1 ok 200;"
+check "… and the request's usage and attempts" contains "$(cat "$WORK/spans.txt")" "root 2 12"
+
+# the upstream key is in no log line, trace or error mast wrote
+"$MAST" traces -n 100 --json >"$WORK/traces.json" 2>/dev/null
+for id in $(python3 -c 'import json,sys; [print(t["id"]) for t in json.load(open(sys.argv[1]))]' "$WORK/traces.json" 2>/dev/null); do
+  "$MAST" traces show "$id" --json >>"$WORK/traces.json" 2>/dev/null
+done
+check "the key is in no trace" test "$(grep -c "$UPSTREAM_KEY" "$WORK/traces.json")" = 0
+check "the key is in no log line" test "$(grep -c "$UPSTREAM_KEY" "$WORK/serve.log" "$WORK/node.log" | awk -F: '{s+=$2} END {print s}')" = 0
+check "the key is in the database nowhere" test "$(cat "$MAST_DB"* 2>/dev/null | grep -c "$UPSTREAM_KEY" || true)" = 0
+
+# SIGHUP: a bad file keeps the old configuration; a good one adds a model for the next request
+echo "models: [" >"$WORK/mast.yaml"
+kill -HUP "$SERVER"
+sleep 0.3
+check "a bad reload is refused" contains "$(cat "$WORK/serve.log")" "SIGHUP: $WORK/mast.yaml:2"
+STATUS="$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}')"
+check "… and the old configuration still serves" test "$STATUS" = 200
+write_config "$WORK/mast.yaml" fresh
+kill -HUP "$SERVER"
+sleep 0.3
+check "a good reload" contains "$(cat "$WORK/serve.log")" "SIGHUP: reloaded"
+BODY="$(curl -s "$U/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "fresh", "messages": [{"role": "user", "content": "Hi"}]}')"
+check "… serves the new model" contains "$BODY" "Hello from upstream-new"
+
+kill "$SERVER"
+wait "$SERVER"
+check "server stopped cleanly" test "$?" -eq 0
+kill "$UPSTREAM"
+finish
