@@ -19,11 +19,11 @@ static const char *status_name(mast_status st)
     return st == MAST_OK ? "ok" : mast_strerror(st);
 }
 
-mast_status mast_store_trace_save(mast_store *store, const mast_trace *t)
+/* Inserts one trace inside the caller's transaction. */
+static mast_status save_one(mast_store *store, const mast_trace *t)
 {
     if (!t || t->n_spans == 0)
         return MAST_OK;
-    MAST_TRY(mast_store_begin(store));
     sqlite3_stmt *trace_stmt = NULL, *span_stmt = NULL;
     mast_status st = MAST_OK;
     const mast_span *root = &t->spans[0];
@@ -73,15 +73,30 @@ mast_status mast_store_trace_save(mast_store *store, const mast_trace *t)
         if (sqlite3_step(span_stmt) != SQLITE_DONE)
             st = mast_store_error(store, "cannot save span");
     }
-    if (st == MAST_OK)
-        st = mast_store_commit(store);
 done:
-    if (st != MAST_OK)
-        mast_store_rollback(store);
     sqlite3_finalize(trace_stmt);
     sqlite3_finalize(span_stmt);
     mast_buf_free(&attrs);
     return st;
+}
+
+mast_status mast_store_traces_save(mast_store *store, mast_trace *const *traces, size_t n)
+{
+    MAST_TRY(mast_store_begin(store));
+    mast_status st = MAST_OK;
+    for (size_t i = 0; i < n && st == MAST_OK; i++)
+        st = save_one(store, traces[i]);
+    if (st == MAST_OK)
+        st = mast_store_commit(store);
+    if (st != MAST_OK)
+        mast_store_rollback(store);
+    return st;
+}
+
+mast_status mast_store_trace_save(mast_store *store, const mast_trace *t)
+{
+    mast_trace *one = (mast_trace *)t;
+    return mast_store_traces_save(store, &one, 1);
 }
 
 static json_t *parse_attrs(sqlite3_stmt *stmt, int col)

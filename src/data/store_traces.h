@@ -11,6 +11,8 @@
 
 /* Saves a finished trace and all its spans in one transaction. */
 mast_status mast_store_trace_save(mast_store *store, const mast_trace *trace);
+/* n traces in one transaction (all or none). */
+mast_status mast_store_traces_save(mast_store *store, mast_trace *const *traces, size_t n);
 
 /* The `limit` most recent traces, newest first, as a JSON array of
 ** {id, name, start_us, duration_us, status, attributes, n_spans}. Caller owns. */

@@ -17,7 +17,9 @@
 
 /* Where-strings ("models[0].deployments[1].price") are built in fixed buffers;
 ** one cut short only shortens an error message. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 typedef struct checker {
     const mast_yaml *y;

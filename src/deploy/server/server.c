@@ -75,7 +75,18 @@ struct mast_server {
     int watchdog_running, stopping;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
+    /* traces are written by one thread, many per transaction */
+    pthread_mutex_t trace_mu;
+    pthread_cond_t trace_cv;
+    mast_trace **trace_q;
+    size_t n_trace_q;
+    bool trace_stop, trace_writing;
+    pthread_cond_t trace_done_cv;  /* a batch was written */
+    pthread_t trace_writer;
+    int trace_writer_running;
 };
+
+#define TRACE_QUEUE_MAX 8192
 
 typedef struct request {
     mast_buf body;
@@ -414,6 +425,8 @@ static http_reply health(mast_server *s, const http_request *req)
     return http_ok(200, json_pack("{s:s, s:s}", "status", "ok", "version", mast_version()));
 }
 
+static void flush_traces(mast_server *s);
+
 static http_reply route(mast_server *s, const http_request *req)
 {
     if (strcmp(req->path, "/health") == 0)
@@ -427,6 +440,8 @@ static http_reply route(mast_server *s, const http_request *req)
         r = mast_anthropic_api(&ctx, req, &matched);
     if (matched)
         return r;
+    if (!strncmp(req->path, "/v1/traces", 10))
+        flush_traces(s);
     mast_status st = borrow_store(s, &ctx.store);
     if (st != MAST_OK)
         return http_status_error(st);
@@ -561,14 +576,76 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
     return ret;
 }
 
-static void save_trace(mast_server *s, mast_trace *trace)
+static void write_traces(mast_server *s, mast_trace **v, size_t n)
 {
     mast_store *store;
-    if (trace && borrow_store(s, &store) == MAST_OK) {
-        if (mast_store_trace_save(store, trace) != MAST_OK)
-            mast_warn("cannot save trace: %s", mast_errmsg());
+    if (n && borrow_store(s, &store) == MAST_OK) {
+        if (mast_store_traces_save(store, v, n) != MAST_OK)
+            mast_warn("cannot save %zu trace%s: %s", n, n == 1 ? "" : "s", mast_errmsg());
         return_store(s, store);
     }
+    for (size_t i = 0; i < n; i++)
+        mast_trace_free(v[i]);
+}
+
+/* The trace writer: what queued in the last 20 ms goes in one transaction,
+** so a request costs no store write of its own. */
+static void *trace_writer(void *arg)
+{
+    mast_server *s = arg;
+    mast_trace **batch = malloc(TRACE_QUEUE_MAX * sizeof *batch);
+    pthread_mutex_lock(&s->trace_mu);
+    for (;;) {
+        while (!s->trace_stop && !s->n_trace_q)
+            pthread_cond_wait(&s->trace_cv, &s->trace_mu);
+        if (!s->n_trace_q && s->trace_stop)
+            break;
+        size_t n = s->n_trace_q;
+        memcpy(batch, s->trace_q, n * sizeof *batch);
+        s->n_trace_q = 0;
+        s->trace_writing = true;
+        pthread_mutex_unlock(&s->trace_mu);
+        write_traces(s, batch, n);
+        pthread_mutex_lock(&s->trace_mu);
+        s->trace_writing = false;
+        pthread_cond_broadcast(&s->trace_done_cv);
+        pthread_mutex_unlock(&s->trace_mu);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        if (!s->trace_stop)
+            nanosleep(&pause, NULL);
+        pthread_mutex_lock(&s->trace_mu);
+    }
+    pthread_mutex_unlock(&s->trace_mu);
+    free(batch);
+    return NULL;
+}
+
+/* Returns once every trace queued before the call is in the store (a
+** reader of /v1/traces sees the requests it made). */
+static void flush_traces(mast_server *s)
+{
+    pthread_mutex_lock(&s->trace_mu);
+    pthread_cond_signal(&s->trace_cv);
+    while (s->trace_writer_running && (s->n_trace_q || s->trace_writing))
+        pthread_cond_wait(&s->trace_done_cv, &s->trace_mu);
+    pthread_mutex_unlock(&s->trace_mu);
+}
+
+/* Takes the trace: queued for the writer, or written here when the queue
+** is full (the store is slow: requests slow down, no trace is dropped). */
+static void save_trace(mast_server *s, mast_trace *trace)
+{
+    if (!trace)
+        return;
+    pthread_mutex_lock(&s->trace_mu);
+    bool queued = s->trace_writer_running && s->n_trace_q < TRACE_QUEUE_MAX;
+    if (queued) {
+        s->trace_q[s->n_trace_q++] = trace;
+        pthread_cond_signal(&s->trace_cv);
+    }
+    pthread_mutex_unlock(&s->trace_mu);
+    if (!queued)
+        write_traces(s, &trace, 1);
 }
 
 static http_reply too_large(mast_server *s)
@@ -592,7 +669,6 @@ static void trace_reply(mast_server *s, const char *method, const char *url, uns
     mast_trace_end(trace, status < 400 ? MAST_OK : status < 500 ? MAST_ERR_INVALID
                                                                 : MAST_ERR_INTERNAL);
     save_trace(s, trace);
-    mast_trace_free(trace);
 }
 
 static conn_state *state_of(struct MHD_Connection *conn)
@@ -833,6 +909,12 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     pthread_mutex_init(&s->conn_mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
+    pthread_mutex_init(&s->trace_mu, NULL);
+    pthread_cond_init(&s->trace_cv, NULL);
+    pthread_cond_init(&s->trace_done_cv, NULL);
+    s->trace_q = malloc(TRACE_QUEUE_MAX * sizeof *s->trace_q);
+    if (s->trace_q && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
+        s->trace_writer_running = 1;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : MAST_SERVER_DEFAULT_MAX_BODY;
     s->max_batch = opts->max_batch ? opts->max_batch : MAST_SERVER_DEFAULT_MAX_BATCH;
     s->read_timeout_ms = (opts->read_timeout_s > 0 ? opts->read_timeout_s
@@ -930,6 +1012,17 @@ void mast_server_stop(mast_server *s)
     s->models = NULL;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (s->trace_writer_running) {   /* every trace queued so far is written */
+        pthread_mutex_lock(&s->trace_mu);
+        s->trace_stop = true;
+        pthread_cond_signal(&s->trace_cv);
+        pthread_mutex_unlock(&s->trace_mu);
+        pthread_join(s->trace_writer, NULL);
+    }
+    free(s->trace_q);
+    pthread_mutex_destroy(&s->trace_mu);
+    pthread_cond_destroy(&s->trace_cv);
+    pthread_cond_destroy(&s->trace_done_cv);
     for (int i = 0; i < s->n_pool; i++)
         mast_store_close(s->pool[i]);
     mast_retriever_free(s->retriever);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench/gateway/run.sh [SECONDS] [RATES...] — the gateway's overhead, measured as LiteLLM's
+# and Bifrost's benchmarks measure it: a fast stub upstream on loopback (bench/gateway/stub.c,
+# a fixed ~1 KB chat.completion), an open-loop load generator at fixed rates
+# (bench/gateway/load.c, 32 keep-alive connections, latency from each request's due time), and
+# at each rate the same load sent straight to the stub and through `mast serve --config`
+# one after the other. Prints one JSON line per rate: both latencies, the added mean/p50/p99,
+# and mast's resident memory before and after. Defaults: 10 s at 500 1000 2000 3000 5000 req/s.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS="${1:-10}"
+shift || true
+RATES=("${@:-500 1000 2000 3000 5000}")
+RATES=(${RATES[@]})
+WORK="$(mktemp -d /tmp/mast-gwbench-XXXXXX)"
+trap 'kill $STUB $MASTPID 2>/dev/null; rm -rf "$WORK"' EXIT
+build/bench/bench_gateway_stub >"$WORK/stub.log" &
+STUB=$!
+for _ in $(seq 50); do SP="$(sed -n 's/^port //p' "$WORK/stub.log")"; [ -n "$SP" ] && break; sleep 0.1; done
+cat >"$WORK/mast.yaml" <<YAML
+models:
+  - name: bench
+    deployments:
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$SP/v1", model: stub}
+YAML
+build/mast serve --port 0 --config "$WORK/mast.yaml" --db "$WORK/mast.db" 2>"$WORK/serve.log" &
+MASTPID=$!
+for _ in $(seq 100); do
+  MP="$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")"
+  [ -n "$MP" ] && curl -sf "http://127.0.0.1:$MP/health" >/dev/null && break
+  sleep 0.1
+done
+rss() { awk '/VmRSS/ {print $2}' "/proc/$MASTPID/status"; }
+build/bench/bench_gateway_load "$MP" 500 2 32 >/dev/null   # warm-up: connections, caches
+for r in "${RATES[@]}"; do
+  before="$(rss)"
+  direct="$(build/bench/bench_gateway_load "$SP" "$r" "$SECS" 32)"
+  via="$(build/bench/bench_gateway_load "$MP" "$r" "$SECS" 32)"
+  after="$(rss)"
+  python3 - "$direct" "$via" "$before" "$after" <<'PY'
+import json, sys
+d, v = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(json.dumps({"rate": d["rate"], "direct": d, "mast": v,
+                  "added_mean_us": round(v["mean_us"] - d["mean_us"], 1),
+                  "added_p50_us": round(v["p50_us"] - d["p50_us"], 1),
+                  "added_p99_us": round(v["p99_us"] - d["p99_us"], 1),
+                  "all_ok": v["ok"] == v["sent"] and v["lost"] == 0,
+                  "mast_rss_kb_before": int(sys.argv[3]), "mast_rss_kb_after": int(sys.argv[4])}))
+PY
+done
