@@ -204,7 +204,9 @@ static void test_config_refusals(void)
                           "api_key_file: /tmp/mast-test-key}\n");
     REQUIRE(c);
     CHECK_EQ_STR(c->models[0].deps[0].api_key, "sk-from-a-file-0123456789");
-    char *d = json_dumps(mast_config_describe(c), JSON_COMPACT);
+    json_t *desc = mast_config_describe(c);
+    char *d = json_dumps(desc, JSON_COMPACT);
+    json_decref(desc);
     CHECK(strstr(d, "file /tmp/mast-test-key = …6789") != NULL);
     CHECK(strstr(d, "sk-from-a-file") == NULL);
     free(d);
