@@ -97,5 +97,7 @@ int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_usage(int argc, char **argv);
 
 #endif

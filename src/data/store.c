@@ -73,6 +73,30 @@ static const char *const migrations[] = {
     "  model TEXT NOT NULL,"
     "  dim INTEGER NOT NULL,"
     "  vector BLOB NOT NULL);",
+    /* 3: the gateway's virtual keys (only their hashes) and what each spent */
+    "CREATE TABLE api_keys("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  hash TEXT NOT NULL UNIQUE,"          /* SHA-256 of the key, hex */
+    "  prefix TEXT NOT NULL,"               /* its first characters, to recognise it */
+    "  models TEXT NOT NULL DEFAULT '[]',"  /* the model names it may use; [] = any */
+    "  budget_usd REAL,"                     /* NULL = no budget */
+    "  budget_period TEXT NOT NULL DEFAULT 'total',"   /* day, month or total */
+    "  rpm INTEGER, tpm INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER);"
+    "CREATE TABLE usage("
+    "  key_id INTEGER REFERENCES api_keys(id),"   /* NULL: a request without a key */
+    "  model TEXT NOT NULL,"
+    "  day TEXT NOT NULL,"                   /* YYYY-MM-DD, UTC */
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  cached_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  cache_write_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  reasoning_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  cost_usd REAL NOT NULL DEFAULT 0,"
+    "  UNIQUE(key_id, model, day));",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -70,14 +70,15 @@ static void test_schema_1_database_upgrades_without_loss(void)
     mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0};
     mast_chunk_in ch[] = {{"survives the upgrade", 3, "", NULL}};
     REQUIRE(mast_store_doc_put(s, c, &doc, ch, 1, NULL) == MAST_OK);
-    /* turn it back into a schema-1 database: no embeddings table */
-    REQUIRE(mast_store_exec(s, "DROP TABLE embeddings; UPDATE schema_version SET version = 1") ==
-            MAST_OK);
+    /* turn it back into a schema-1 database: no embeddings, keys or usage tables */
+    REQUIRE(mast_store_exec(s, "DROP TABLE embeddings; DROP TABLE usage; DROP TABLE api_keys;"
+                               " UPDATE schema_version SET version = 1") == MAST_OK);
     char *path = strdup(s->path);
     mast_store_close(s);
     REQUIRE(mast_store_open(&s, path) == MAST_OK);
-    CHECK_EQ_INT(count(s, "SELECT version FROM schema_version"), 2);
+    CHECK_EQ_INT(count(s, "SELECT version FROM schema_version"), MAST_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name = 'embeddings'"), 1);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name = 'api_keys'"), 1);
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE text = 'survives the upgrade'"), 1);
     mast_store_close(s);
     free(path);

@@ -150,6 +150,58 @@ BODY="$(curl -s "$U/v1/chat/completions" -H 'Content-Type: application/json' \
   -d '{"model": "fresh", "messages": [{"role": "user", "content": "Hi"}]}')"
 check "… serves the new model" contains "$BODY" "Hello from upstream-new"
 
+# virtual keys: created with the CLI, read by the server on SIGHUP
+expect "keys create alice" 0 "$MAST" keys create --name alice --models fast --budget-usd 0.00001
+ALICE="$OUT"
+expect "keys create bob" 0 "$MAST" keys create --name bob --rpm 2
+BOB="$OUT"
+expect "a second key of the same name" 1 "$MAST" keys create --name bob
+check "… is refused by name" contains "$ERR" "a key named 'bob' exists"
+kill -HUP "$SERVER"
+sleep 0.3
+chat_as() {   # chat_as HEADER MODEL: the status of a chat request
+  curl -s -o "$WORK/reply.json" -w '%{http_code}' "$U/v1/chat/completions" -H 'Content-Type: application/json' \
+    ${1:+-H "$1"} -d "{\"model\": \"$2\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}"
+}
+check "no key: 401" test "$(chat_as "" fast)" = 401
+check "… saying how to send one" contains "$(cat "$WORK/reply.json")" "Authorization: Bearer KEY"
+check "a wrong key: 401" test "$(chat_as "Authorization: Bearer mk-0000" fast)" = 401
+check "a model outside the key's: 403" test "$(chat_as "Authorization: Bearer $ALICE" big)" = 403
+check "alice, 1st request" test "$(chat_as "Authorization: Bearer $ALICE" fast)" = 200
+check "alice, 2nd (as Anthropic clients send it)" test "$(chat_as "x-api-key: $ALICE" fast)" = 200
+check "alice, 3rd: still under budget when it starts" test "$(chat_as "Authorization: Bearer $ALICE" fast)" = 200
+check "alice, 4th: the budget is spent: 429" test "$(chat_as "Authorization: Bearer $ALICE" fast)" = 429
+check "… saying so" contains "$(cat "$WORK/reply.json")" "key 'alice' has spent its budget of \$0.00 per total"
+check "bob, 1st" test "$(chat_as "Authorization: Bearer $BOB" big)" = 200
+check "bob, 2nd" test "$(chat_as "Authorization: Bearer $BOB" solo)" = 200
+check "bob, 3rd in the minute: 429" test "$(chat_as "Authorization: Bearer $BOB" fast)" = 429
+check "… over its rpm" contains "$(cat "$WORK/reply.json")" "over its 2 requests per minute"
+sleep 0.3
+expect "mast usage --key alice --json" 0 "$MAST" usage --key alice --json
+python3 - "$OUT" >"$WORK/usage.txt" <<'PYEOF'
+import json, sys
+rows = json.loads(sys.argv[1])
+print(len(rows), rows[0]["model"], rows[0]["requests"], rows[0]["input_tokens"], rows[0]["cached_tokens"],
+      rows[0]["output_tokens"], rows[0]["reasoning_tokens"], round(rows[0]["cost_usd"], 10))
+PYEOF
+check "alice's usage: 3 requests of fast, priced" test "$(cat "$WORK/usage.txt")" = "1 fast 3 36 12 15 6 1.35e-05"
+expect "keys list" 0 "$MAST" keys list
+check "… shows prefixes, not keys" contains "$OUT" "${ALICE:0:8}"
+check "… and never a key" test "${OUT/$ALICE/}" = "$OUT"
+python3 - "$MAST_DB" "$ALICE" >"$WORK/hash.txt" <<'PYEOF'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+stored = db.execute("SELECT hash FROM api_keys WHERE name = 'alice'").fetchone()[0]
+print("hash-ok" if stored == hashlib.sha256(sys.argv[2].encode()).hexdigest() else "hash-wrong")
+PYEOF
+check "the store keeps the key's SHA-256" test "$(cat "$WORK/hash.txt")" = "hash-ok"
+check "… and not the key" test "$(cat "$MAST_DB"* | grep -c "$ALICE" || true)" = 0
+check "no key in the server's log" test "$(grep -c -e "$ALICE" -e "$BOB" "$WORK/serve.log" || true)" = 0
+expect "keys revoke bob" 0 "$MAST" keys revoke bob
+kill -HUP "$SERVER"
+sleep 0.3
+check "a revoked key: 401" test "$(chat_as "Authorization: Bearer $BOB" big)" = 401
+
 kill "$SERVER"
 wait "$SERVER"
 check "server stopped cleanly" test "$?" -eq 0

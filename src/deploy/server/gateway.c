@@ -43,6 +43,8 @@ struct gw_job {
     http_pending *pending;
     http_stream *stream;
     mast_trace *trace;
+    struct mast_server *server;  /* for the usage record */
+    int64_t key_id;
     bool streaming, include_usage;
     double t_received, upstream_seconds, t_attempt;
     mast_http_client *client;    /* the worker's */
@@ -394,6 +396,12 @@ static void run_job(gw_job *j)
     mast_run_result res = mast_router_run(j->router, j->model, attempt, j, j->trace);
     j->backoff_waited = res.waited;
     record(j, &res);
+    if (j->usage.known && res.dep) {   /* what the key spent, and the usage table */
+        const mast_price *p = &res.dep->price;
+        double cost = p->set ? mast_usage_cost(&j->usage, p->input, p->cached_input, p->cache_write,
+                                               p->output) : 0;
+        http_record_usage(j->server, j->key_id, j->model->name, &j->usage, cost);
+    }
     if (j->started) {
         if (res.last == MAST_CLASS_OK)
             http_stream_write(j->stream, "data: [DONE]\n\n", 14);
@@ -505,6 +513,8 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
     j->model = m;
     j->body = body;
     j->trace = req->trace;
+    j->server = req->server;
+    j->key_id = req->key_id;
     j->t_received = now();
     j->streaming = json_is_true(stream);
     j->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"),

@@ -22,6 +22,7 @@ typedef struct http_request {
     const char *path;          /* decoded */
     const mast_buf *body;
     mast_trace *trace;
+    int64_t key_id;            /* the virtual key it presented (0: none) */
 } http_request;
 
 typedef struct http_pending http_pending;
@@ -94,6 +95,12 @@ int http_stream_event(http_stream *s, const char *event, json_t *data);
 int http_stream_gone(http_stream *s);
 /* Ends the body; the request's trace is saved once both sides are done. */
 void http_stream_close(http_stream *s, unsigned status_for_trace);
+
+/* A finished model request's usage and cost, for the key's limits and the
+** usage table (written with the traces). Any thread. */
+struct mast_usage;
+void http_record_usage(struct mast_server *server, int64_t key_id, const char *model,
+                       const struct mast_usage *u, double cost_usd);
 
 /* The model API families: each answers the paths it owns, *matched = 0 for
 ** others. */

@@ -40,7 +40,10 @@
 #include "base/status.h"
 #include "data/store_traces.h"
 #include "deploy/models.h"
+#include "data/store_keys.h"
+#include "deploy/keys.h"
 #include "deploy/server/gateway.h"
+#include "model/providers/translate.h"
 #include "deploy/server/http.h"
 
 #define STORE_POOL_MAX 16
@@ -59,6 +62,8 @@ struct mast_server {
     struct MHD_Daemon *daemon;
     mast_models *models;
     mast_gateway *gateway;
+    mast_keyring *keys;          /* the virtual keys; required on the model API when any exists */
+    pthread_mutex_t keys_mu;     /* keys is replaced on reload */
     char *db_path;
     size_t max_body, max_batch;
     int read_timeout_ms;
@@ -80,6 +85,9 @@ struct mast_server {
     pthread_cond_t trace_cv;
     mast_trace **trace_q;
     size_t n_trace_q;
+    mast_usage_row *usage_q;     /* written with the traces */
+    char (*usage_models)[128];
+    size_t n_usage_q;
     bool trace_stop, trace_writing;
     pthread_cond_t trace_done_cv;  /* a batch was written */
     pthread_t trace_writer;
@@ -426,6 +434,7 @@ static http_reply health(mast_server *s, const http_request *req)
 }
 
 static void flush_traces(mast_server *s);
+static bool check_key(mast_server *s, http_request *req, http_reply *refusal);
 
 static http_reply route(mast_server *s, const http_request *req)
 {
@@ -458,7 +467,7 @@ static const char *allowed_methods(mast_server *s, struct MHD_Connection *conn, 
     if (strcmp(path, "/health") == 0)
         return "GET, HEAD, OPTIONS";
     /* each API says it in its 405: ask with a method nothing allows */
-    http_request probe = {conn, s, "OPTIONS", path, &(mast_buf){0}, NULL};
+    http_request probe = {conn, s, "OPTIONS", path, &(mast_buf){0}, NULL, 0};
     http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway};
     int matched = 0;
     http_reply r = mast_openai_api(&ctx, &probe, &matched);
@@ -588,24 +597,72 @@ static void write_traces(mast_server *s, mast_trace **v, size_t n)
         mast_trace_free(v[i]);
 }
 
+static void write_usage(mast_server *s, const mast_usage_row *rows, size_t n)
+{
+    mast_store *store;
+    if (n && borrow_store(s, &store) == MAST_OK) {
+        if (mast_store_usage_add(store, rows, n) != MAST_OK)
+            mast_warn("cannot record the usage of %zu request%s: %s", n, n == 1 ? "" : "s", mast_errmsg());
+        return_store(s, store);
+    }
+}
+
+void http_record_usage(mast_server *s, int64_t key_id, const char *model, const mast_usage *u,
+                       double cost_usd)
+{
+    pthread_mutex_lock(&s->keys_mu);
+    mast_keyring_spend(s->keys, key_id, u->input + u->output, cost_usd);
+    pthread_mutex_unlock(&s->keys_mu);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char day[11];
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    mast_usage_row r = {key_id, NULL, NULL, u->input, u->cache_read, u->cache_write, u->output,
+                        u->reasoning, cost_usd};
+    pthread_mutex_lock(&s->trace_mu);
+    bool queued = s->trace_writer_running && s->n_usage_q < TRACE_QUEUE_MAX;
+    if (queued) {
+        snprintf(s->usage_models[s->n_usage_q], sizeof *s->usage_models, "%s", model);
+        static char days[TRACE_QUEUE_MAX][11];   /* one writer at a time reads them, under trace_mu */
+        memcpy(days[s->n_usage_q], day, sizeof day);
+        r.day = days[s->n_usage_q];
+        s->usage_q[s->n_usage_q++] = r;
+        pthread_cond_signal(&s->trace_cv);
+    }
+    pthread_mutex_unlock(&s->trace_mu);
+    if (!queued) {
+        r.model = model;
+        r.day = day;
+        write_usage(s, &r, 1);
+    }
+}
+
 /* The trace writer: what queued in the last 20 ms goes in one transaction,
 ** so a request costs no store write of its own. */
 static void *trace_writer(void *arg)
 {
     mast_server *s = arg;
     mast_trace **batch = malloc(TRACE_QUEUE_MAX * sizeof *batch);
+    mast_usage_row *usage = malloc(TRACE_QUEUE_MAX * sizeof *usage);
+    char (*usage_models)[128] = malloc(TRACE_QUEUE_MAX * sizeof *usage_models);
     pthread_mutex_lock(&s->trace_mu);
     for (;;) {
-        while (!s->trace_stop && !s->n_trace_q)
+        while (!s->trace_stop && !s->n_trace_q && !s->n_usage_q)
             pthread_cond_wait(&s->trace_cv, &s->trace_mu);
-        if (!s->n_trace_q && s->trace_stop)
+        if (!s->n_trace_q && !s->n_usage_q && s->trace_stop)
             break;
-        size_t n = s->n_trace_q;
+        size_t n = s->n_trace_q, nu = s->n_usage_q;
         memcpy(batch, s->trace_q, n * sizeof *batch);
-        s->n_trace_q = 0;
+        memcpy(usage, s->usage_q, nu * sizeof *usage);
+        memcpy(usage_models, s->usage_models, nu * sizeof *usage_models);
+        for (size_t i = 0; i < nu; i++)
+            usage[i].model = usage_models[i];
+        s->n_trace_q = s->n_usage_q = 0;
         s->trace_writing = true;
         pthread_mutex_unlock(&s->trace_mu);
         write_traces(s, batch, n);
+        write_usage(s, usage, nu);
         pthread_mutex_lock(&s->trace_mu);
         s->trace_writing = false;
         pthread_cond_broadcast(&s->trace_done_cv);
@@ -617,6 +674,8 @@ static void *trace_writer(void *arg)
     }
     pthread_mutex_unlock(&s->trace_mu);
     free(batch);
+    free(usage);
+    free(usage_models);
     return NULL;
 }
 
@@ -765,8 +824,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     mast_trace_attr_str(trace, "http.request.method", method);
     mast_trace_attr_str(trace, "url.path", url);
     mast_clear_error();
-    http_request hr = {conn, s, routed, url, &req->body, trace};
-    http_reply r = route(s, &hr);
+    http_request hr = {conn, s, routed, url, &req->body, trace, 0};
+    http_reply r;
+    if (check_key(s, &hr, &r))
+        r = route(s, &hr);
     if (r.pending) {   /* the connection waits for the worker, holding no thread */
         req->pending = r.pending;
         return resume_pending(s, conn, req);
@@ -912,8 +973,11 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     pthread_mutex_init(&s->trace_mu, NULL);
     pthread_cond_init(&s->trace_cv, NULL);
     pthread_cond_init(&s->trace_done_cv, NULL);
+    pthread_mutex_init(&s->keys_mu, NULL);
     s->trace_q = malloc(TRACE_QUEUE_MAX * sizeof *s->trace_q);
-    if (s->trace_q && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
+    s->usage_q = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_q);
+    s->usage_models = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_models);
+    if (s->trace_q && s->usage_q && s->usage_models && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
         s->trace_writer_running = 1;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : MAST_SERVER_DEFAULT_MAX_BODY;
     s->max_batch = opts->max_batch ? opts->max_batch : MAST_SERVER_DEFAULT_MAX_BATCH;
@@ -921,6 +985,8 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
                                                    : MAST_SERVER_DEFAULT_READ_TIMEOUT) * 1000;
     mast_store *first;
     mast_status st = mast_store_open(&first, s->db_path);
+    if (st == MAST_OK)
+        st = mast_keyring_load(first, &s->keys);
     if (st == MAST_OK) {
         return_store(s, first);
         st = mast_retriever_create(&s->retriever);
@@ -983,9 +1049,64 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
 
 mast_status mast_server_reload(mast_server *s)
 {
-    if (!s->gateway)
-        return mast_fail(MAST_ERR_INVALID, "the server was started without --config");
-    return mast_gateway_reload(s->gateway);
+    mast_store *store;
+    mast_keyring *keys = NULL;
+    MAST_TRY(borrow_store(s, &store));
+    mast_status st = mast_keyring_load(store, &keys);
+    return_store(s, store);
+    MAST_TRY(st);
+    pthread_mutex_lock(&s->keys_mu);
+    mast_keyring *old = s->keys;
+    s->keys = keys;
+    pthread_mutex_unlock(&s->keys_mu);
+    mast_keyring_free(old);
+    return s->gateway ? mast_gateway_reload(s->gateway) : MAST_OK;
+}
+
+/* The model API's routes need a valid key once any key exists. */
+static bool is_model_route(const char *path)
+{
+    return !strncmp(path, "/v1/chat/", 9) || !strcmp(path, "/v1/completions") ||
+           !strcmp(path, "/v1/embeddings") || !strncmp(path, "/v1/messages", 12) ||
+           !strncmp(path, "/v1/models", 10) || !strcmp(path, "/apply-template");
+}
+
+/* NULL when the request may go on; else the reply that refuses it. */
+static bool check_key(mast_server *s, http_request *req, http_reply *refusal)
+{
+    if (!is_model_route(req->path))
+        return true;
+    pthread_mutex_lock(&s->keys_mu);
+    if (!mast_keyring_count(s->keys)) {
+        pthread_mutex_unlock(&s->keys_mu);
+        return true;
+    }
+    const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    const char *presented = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "x-api-key");
+    if (auth && !strncasecmp(auth, "Bearer ", 7))
+        presented = auth + 7;
+    char *model = NULL;
+    if (req->body && req->body->len) {
+        json_t *b = json_loadb(req->body->data, req->body->len, 0, NULL);
+        const char *m = mast_json_get_str(b, "model", NULL);
+        model = m ? strdup(m) : NULL;
+        json_decref(b);
+    }
+    char why[300];
+    mast_key_verdict v = mast_keyring_check(s->keys, presented, model, &req->key_id, why, sizeof why);
+    pthread_mutex_unlock(&s->keys_mu);
+    free(model);
+    if (req->key_id && req->trace)
+        mast_trace_attr_int(req->trace, "mast.key.id", req->key_id);
+    if (v == MAST_KEY_OK)
+        return true;
+    unsigned status = v == MAST_KEY_MODEL ? 403 : v == MAST_KEY_LIMIT || v == MAST_KEY_BUDGET ? 429 : 401;
+    *refusal = http_error(status, v == MAST_KEY_MODEL ? "model_not_allowed" : v == MAST_KEY_BUDGET
+                          ? "budget_exceeded" : v == MAST_KEY_LIMIT ? "rate_limit_exceeded"
+                          : "invalid_api_key", "%s", why);
+    if (status == 429)
+        refusal->retry_after = v == MAST_KEY_LIMIT ? 60 : 3600;
+    return false;
 }
 
 int mast_server_port(const mast_server *s)
@@ -1020,6 +1141,10 @@ void mast_server_stop(mast_server *s)
         pthread_join(s->trace_writer, NULL);
     }
     free(s->trace_q);
+    free(s->usage_q);
+    free(s->usage_models);
+    mast_keyring_free(s->keys);
+    pthread_mutex_destroy(&s->keys_mu);
     pthread_mutex_destroy(&s->trace_mu);
     pthread_cond_destroy(&s->trace_cv);
     pthread_cond_destroy(&s->trace_done_cv);
