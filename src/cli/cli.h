@@ -99,5 +99,6 @@ int cmd_template(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
+int cmd_prompt(int argc, char **argv);
 
 #endif

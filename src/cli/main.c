@@ -30,6 +30,7 @@ static const char usage[] =
     "  config check FILE     validate a gateway configuration (mast.yaml), secrets masked\n"
     "  keys create|list|revoke  virtual API keys for the server, with models, limits, budgets\n"
     "  usage                 what the gateway's requests used and cost, per key, model, day\n"
+    "  prompt create|update|get|list|label|history|diff  versioned prompts with labels\n"
     "  serve                 serve the HTTP API (search, ask, collections, traces)\n"
     "  traces                list recent traces; 'traces show ID' prints one as a span tree\n"
     "  eval --beir DIR       measure retrieval quality on a BEIR-format test collection\n"
@@ -66,6 +67,7 @@ static const command commands[] = {
     {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
     {"run", cmd_run},       {"chat", cmd_chat},               {"template", cmd_template},
     {"config", cmd_config},           {"keys", cmd_keys},               {"usage", cmd_usage},
+    {"prompt", cmd_prompt},
 };
 
 static const command *find(const char *name)

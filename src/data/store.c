@@ -97,6 +97,24 @@ static const char *const migrations[] = {
     "  reasoning_tokens INTEGER NOT NULL DEFAULT 0,"
     "  cost_usd REAL NOT NULL DEFAULT 0,"
     "  UNIQUE(key_id, model, day));",
+    /* 4: prompts: immutable versions and movable labels */
+    "CREATE TABLE prompts("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL,"                  /* text or chat, fixed at creation */
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE prompt_versions("
+    "  prompt_id INTEGER NOT NULL REFERENCES prompts(id),"
+    "  version INTEGER NOT NULL,"
+    "  template TEXT NOT NULL,"              /* text, or a JSON array of messages */
+    "  config TEXT NOT NULL DEFAULT '{}',"   /* model, temperature, max_tokens, response_format */
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(prompt_id, version));"
+    "CREATE TABLE prompt_labels("
+    "  prompt_id INTEGER NOT NULL REFERENCES prompts(id),"
+    "  label TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY(prompt_id, label));",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -16,7 +16,7 @@
 #include "base/hash.h"
 #include "mast.h"
 
-#define MAST_STORE_SCHEMA_VERSION 3
+#define MAST_STORE_SCHEMA_VERSION 4
 #define MAST_DEFAULT_DB "mast.db"
 
 /* struct mast_store is private to src/data/store*.c (store_impl.h): nothing

@@ -72,6 +72,7 @@ static void test_schema_1_database_upgrades_without_loss(void)
     REQUIRE(mast_store_doc_put(s, c, &doc, ch, 1, NULL) == MAST_OK);
     /* turn it back into a schema-1 database: no embeddings, keys or usage tables */
     REQUIRE(mast_store_exec(s, "DROP TABLE embeddings; DROP TABLE usage; DROP TABLE api_keys;"
+                               " DROP TABLE prompt_labels; DROP TABLE prompt_versions; DROP TABLE prompts;"
                                " UPDATE schema_version SET version = 1") == MAST_OK);
     char *path = strdup(s->path);
     mast_store_close(s);

@@ -150,6 +150,42 @@ BODY="$(curl -s "$U/v1/chat/completions" -H 'Content-Type: application/json' \
   -d '{"model": "fresh", "messages": [{"role": "user", "content": "Hi"}]}')"
 check "… serves the new model" contains "$BODY" "Hello from upstream-new"
 
+# prompts: versions, labels, and a chat request that names one
+post() { curl -s -o "$WORK/post.json" -w '%{http_code}' -XPOST "$U$1" -H 'Content-Type: application/json' -d "$2"; }
+check "create a prompt over HTTP" test "$(post /v1/prompts '{"name": "greet", "type": "chat", "label": "production",
+  "template": [{"role": "system", "content": "You are {{persona}}."}, {"role": "user", "content": "Say hi to {{who}}"}],
+  "config": {"model": "fast", "temperature": 0.2}}')" = 201
+check "… version 1, labelled" contains "$(cat "$WORK/post.json")" '"labels":["latest","production"]'
+check "… its variables" contains "$(cat "$WORK/post.json")" '"variables":["persona","who"]'
+curl -s -XPOST "$UPSTREAM_URL/_reset" -d '{}' >/dev/null
+PROMPT_CHAT='{"prompt": {"name": "greet", "label": "production", "variables": {"persona": "a pirate", "who": "Ann"}},
+  "messages": [{"role": "user", "content": "and more"}]}'
+check "a chat by prompt label, the model from its config" test "$(post /v1/chat/completions "$PROMPT_CHAT")" = 200
+sent() { curl -s "$UPSTREAM_URL/_log" | python3 -c 'import json,sys; b=json.load(sys.stdin)[-1]["body"]; print(b["model"], b.get("temperature"), "|".join(m["content"] for m in b["messages"]))'; }
+check "… the prompt's messages first, rendered" test "$(sent)" = "upstream-a 0.2 You are a pirate.|Say hi to Ann|and more"
+check "a new version" test "$(post /v1/prompts/greet/versions '{"template": [{"role": "system",
+  "content": "You are {{persona}}, in one line."}, {"role": "user", "content": "Hi {{who}}"}]}')" = 201
+post /v1/chat/completions "$PROMPT_CHAT" >/dev/null
+check "… production still answers with version 1" test "$(sent)" = "upstream-a 0.2 You are a pirate.|Say hi to Ann|and more"
+check "deploy: move production to version 2" test "$(post /v1/prompts/greet/labels '{"label": "production", "version": 2}')" = 200
+post /v1/chat/completions "$PROMPT_CHAT" >/dev/null
+check "… the very next request uses version 2 (its config carried over)" test "$(sent)" = \
+  "upstream-a 0.2 You are a pirate, in one line.|Hi Ann|and more"
+sleep 0.3
+"$MAST" traces show last --json >"$WORK/ptrace.json" 2>/dev/null
+check "… and its trace names the version" test "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["spans"][0]["attributes"]; print(a.get("mast.prompt.name"), a.get("mast.prompt.version"), a.get("mast.prompt.label"))' "$WORK/ptrace.json")" = "greet 2 production"
+check "rollback: production back to version 1" test "$(post /v1/prompts/greet/labels '{"label": "production", "version": 1}')" = 200
+post /v1/chat/completions "$PROMPT_CHAT" >/dev/null
+check "… and the next request uses it" test "$(sent)" = "upstream-a 0.2 You are a pirate.|Say hi to Ann|and more"
+check "a missing variable: 400" test "$(post /v1/chat/completions '{"prompt": {"name": "greet", "variables": {"persona": "x"}}}')" = 400
+check "… naming it" contains "$(cat "$WORK/post.json")" "prompt greet version 2: the variable 'who' is missing"
+check "an unknown prompt: 404" test "$(post /v1/chat/completions '{"prompt": {"name": "nope"}}')" = 404
+check "versions are immutable: no route changes one" test "$(curl -s -o /dev/null -w '%{http_code}' -XDELETE "$U/v1/prompts/greet")" = 405
+expect "prompt history" 0 "$MAST" prompt history greet
+check "… lists both versions" test "$(echo "$OUT" | grep -c '^greet version')" = 2
+expect "prompt diff" 0 "$MAST" prompt diff greet 1 2
+check "… shows the change" contains "$OUT" "- [system] You are {{persona}}."
+
 # virtual keys: created with the CLI, read by the server on SIGHUP
 expect "keys create alice" 0 "$MAST" keys create --name alice --models fast --budget-usd 0.00001
 ALICE="$OUT"

@@ -111,6 +111,15 @@ http_reply mast_anthropic_api(http_ctx *ctx, const http_request *req, int *match
 ** *matched = 0 when the request names another model. */
 http_reply mast_gateway_api(http_ctx *ctx, const http_request *req, int *matched);
 
+/* The prompt registry (prompts_api.c): /v1/prompts…; *matched = 0 for others. */
+http_reply mast_prompts_api(http_ctx *ctx, const http_request *req, int *matched);
+/* A chat body that names a prompt ({"prompt": {"name", "label"|"version",
+** "variables"}}) as the body it stands for: the prompt's messages first, its
+** config as defaults, the version on the trace. out stays empty when the
+** body names no prompt (use it as it is); errors are the client's. */
+mast_status http_resolve_prompt(mast_store *store, const mast_buf *body, mast_trace *trace,
+                                mast_buf *out);
+
 /* The data API (data_api.c): answers any path under /v1/collections or
 ** /v1/traces, *matched = 0 for others. */
 http_reply mast_data_api(http_ctx *ctx, const http_request *req, int *matched);

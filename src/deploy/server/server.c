@@ -435,6 +435,7 @@ static http_reply health(mast_server *s, const http_request *req)
 
 static void flush_traces(mast_server *s);
 static bool check_key(mast_server *s, http_request *req, http_reply *refusal);
+static bool use_prompt(mast_server *s, http_request *req, mast_buf *resolved, http_reply *refusal);
 
 static http_reply route(mast_server *s, const http_request *req)
 {
@@ -454,7 +455,9 @@ static http_reply route(mast_server *s, const http_request *req)
     mast_status st = borrow_store(s, &ctx.store);
     if (st != MAST_OK)
         return http_status_error(st);
-    r = mast_data_api(&ctx, req, &matched);
+    r = mast_prompts_api(&ctx, req, &matched);
+    if (!matched)
+        r = mast_data_api(&ctx, req, &matched);
     return_store(s, ctx.store);
     if (!matched)
         return http_error(404, "not_found", "no such route: %s %s", req->method, req->path);
@@ -826,8 +829,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     mast_clear_error();
     http_request hr = {conn, s, routed, url, &req->body, trace, 0};
     http_reply r;
-    if (check_key(s, &hr, &r))
+    mast_buf resolved = {0};
+    if (use_prompt(s, &hr, &resolved, &r) && check_key(s, &hr, &r))
         r = route(s, &hr);
+    mast_buf_free(&resolved);
     if (r.pending) {   /* the connection waits for the worker, holding no thread */
         req->pending = r.pending;
         return resume_pending(s, conn, req);
@@ -1061,6 +1066,29 @@ mast_status mast_server_reload(mast_server *s)
     pthread_mutex_unlock(&s->keys_mu);
     mast_keyring_free(old);
     return s->gateway ? mast_gateway_reload(s->gateway) : MAST_OK;
+}
+
+/* A chat request naming a prompt goes on as the body it stands for. */
+static bool use_prompt(mast_server *s, http_request *req, mast_buf *resolved, http_reply *refusal)
+{
+    if (strcmp(req->method, "POST") || strcmp(req->path, "/v1/chat/completions") || !req->body->len ||
+        !memmem(req->body->data, req->body->len, "\"prompt\"", 8))
+        return true;
+    mast_store *store;
+    mast_status st = borrow_store(s, &store);
+    if (st == MAST_OK) {
+        st = http_resolve_prompt(store, req->body, req->trace, resolved);
+        return_store(s, store);
+    }
+    if (st == MAST_OK && !resolved->len)
+        return true;   /* the body names no prompt */
+    if (st != MAST_OK) {
+        *refusal = http_error_param(st == MAST_ERR_NOT_FOUND ? 404 : 400, st == MAST_ERR_NOT_FOUND
+                                    ? "prompt_not_found" : "invalid_request", "prompt", "%s", mast_errmsg());
+        return false;
+    }
+    req->body = resolved;
+    return true;
 }
 
 /* The model API's routes need a valid key once any key exists. */
