@@ -11,8 +11,9 @@
 
 static mast_store *fresh(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/p.db", test_tmpdir());
+    char path[512], *dir = test_tmpdir();
+    snprintf(path, sizeof path, "%s/p.db", dir);
+    free(dir);
     mast_store *s = NULL;
     return mast_store_open(&s, path) == MAST_OK ? s : NULL;
 }
