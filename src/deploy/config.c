@@ -432,11 +432,9 @@ static mast_status build(const checker *k, mast_config *c)
     return MAST_OK;
 }
 
-mast_status mast_config_parse(const char *text, size_t len, const char *name, mast_config **out)
+/* Takes y. */
+static mast_status from_yaml(mast_yaml *y, const char *name, mast_config **out)
 {
-    *out = NULL;
-    mast_yaml *y;
-    MAST_TRY(mast_yaml_parse(text, len, name, &y));
     mast_config *c = calloc(1, sizeof *c);
     if (!c) {
         mast_yaml_free(y);
@@ -454,15 +452,20 @@ mast_status mast_config_parse(const char *text, size_t len, const char *name, ma
     return MAST_OK;
 }
 
+mast_status mast_config_parse(const char *text, size_t len, const char *name, mast_config **out)
+{
+    *out = NULL;
+    mast_yaml *y;
+    MAST_TRY(mast_yaml_parse(text, len, name, &y));
+    return from_yaml(y, name, out);
+}
+
 mast_status mast_config_load(const char *path, mast_config **out)
 {
-    char *text;
-    size_t len;
     *out = NULL;
-    MAST_TRY(mast_read_file(path, 16 << 20, &text, &len));
-    mast_status st = mast_config_parse(text, len, path, out);
-    free(text);
-    return st;
+    mast_yaml *y;
+    MAST_TRY(mast_yaml_load(path, &y));
+    return from_yaml(y, path, out);
 }
 
 static void free_names(char **v, size_t n)

@@ -192,6 +192,21 @@ static mast_status check_label(const char *label)
     return MAST_OK;
 }
 
+/* The end of create and update: the label, the commit, the new version. */
+static mast_status finish_version(mast_store *store, mast_status s, int64_t id, const char *name,
+                                  const char *label, int version, json_t **out)
+{
+    if (s == MAST_OK && label)
+        s = set_label(store, id, label, version);
+    if (s == MAST_OK)
+        s = mast_store_commit(store);
+    if (s != MAST_OK) {
+        mast_store_rollback(store);
+        return s;
+    }
+    return out ? mast_prompt_get(store, name, NULL, version, out) : MAST_OK;
+}
+
 mast_status mast_prompt_create(mast_store *store, const char *name, const char *type,
                                const json_t *tmpl, const json_t *config, const char *label, json_t **out)
 {
@@ -217,15 +232,7 @@ mast_status mast_prompt_create(mast_store *store, const char *name, const char *
     int64_t id = sqlite3_last_insert_rowid(store->db);
     if (s == MAST_OK)
         s = add_version(store, id, type, tmpl, config, &version);
-    if (s == MAST_OK && label)
-        s = set_label(store, id, label, version);
-    if (s == MAST_OK)
-        s = mast_store_commit(store);
-    if (s != MAST_OK) {
-        mast_store_rollback(store);
-        return s;
-    }
-    return out ? mast_prompt_get(store, name, NULL, version, out) : MAST_OK;
+    return finish_version(store, s, id, name, label, version, out);
 }
 
 mast_status mast_prompt_update(mast_store *store, const char *name, const json_t *tmpl,
@@ -243,15 +250,7 @@ mast_status mast_prompt_update(mast_store *store, const char *name, const json_t
     if (s == MAST_OK)
         s = add_version(store, id, type, tmpl, config, &version);
     json_decref(prev);
-    if (s == MAST_OK && label)
-        s = set_label(store, id, label, version);
-    if (s == MAST_OK)
-        s = mast_store_commit(store);
-    if (s != MAST_OK) {
-        mast_store_rollback(store);
-        return s;
-    }
-    return out ? mast_prompt_get(store, name, NULL, version, out) : MAST_OK;
+    return finish_version(store, s, id, name, label, version, out);
 }
 
 mast_status mast_prompt_label(mast_store *store, const char *name, const char *label, int version)
