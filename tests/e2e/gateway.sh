@@ -106,6 +106,7 @@ else
 fi
 
 # the trace of a request that fell back has one span per attempt
+curl -s -XPOST "$UPSTREAM_URL/_reset" -d '{}' >/dev/null
 curl -s -XPOST "$UPSTREAM_URL/_script" -d '{"model": "upstream-a", "actions": ["500"]}' >/dev/null
 curl -s -o /dev/null "$U/v1/chat/completions" -H 'Content-Type: application/json' \
   -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}'

@@ -172,8 +172,93 @@ static void test_stream_from_anthropic(void)
     mast_buf_free(&c.args);
 }
 
+static int take_event(void *ctx, const char *event, json_t *data)
+{
+    mast_buf *b = ctx;
+    mast_buf_printf(b, "%s;", event);
+    const json_t *d = json_object_get(data, "delta");
+    if (json_is_string(json_object_get(d, "text")))
+        mast_buf_printf(b, "text=%s;", json_string_value(json_object_get(d, "text")));
+    if (json_is_string(json_object_get(d, "partial_json")))
+        mast_buf_printf(b, "json=%s;", json_string_value(json_object_get(d, "partial_json")));
+    if (json_is_string(json_object_get(d, "stop_reason")))
+        mast_buf_printf(b, "stop=%s;", json_string_value(json_object_get(d, "stop_reason")));
+    json_decref(data);
+    return 0;
+}
+
+/* An Anthropic client in front of an OpenAI deployment: the request one way,
+** the reply and the stream the other, and back again. */
+static void test_anthropic_clients(void)
+{
+    json_t *areq = json_loads(
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":[{\"type\":\"text\",\"text\":\"S\"}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\",\"content\":["
+        "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"a\":1}}]},{\"role\":\"user\","
+        "\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"r\"}]}],"
+        "\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":{\"type\":\"any\"},"
+        "\"stop_sequences\":[\"X\"]}", 0, NULL);
+    json_t *oreq = NULL;
+    REQUIRE(mast_anthropic_request_to_openai(areq, &oreq) == MAST_OK);
+    char *s = json_dumps(oreq, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(s, "{\"max_tokens\":9,\"messages\":[{\"content\":\"S\",\"role\":\"system\"},{\"content\":\"Q\","
+                    "\"role\":\"user\"},{\"content\":null,\"role\":\"assistant\",\"tool_calls\":[{\"function\":"
+                    "{\"arguments\":\"{\\\"a\\\":1}\",\"name\":\"f\"},\"id\":\"t1\",\"type\":\"function\"}]},"
+                    "{\"content\":\"r\",\"role\":\"tool\",\"tool_call_id\":\"t1\"}],\"model\":\"m\",\"stop\":[\"X\"],"
+                    "\"tool_choice\":\"required\",\"tools\":[{\"function\":{\"name\":\"f\",\"parameters\":"
+                    "{\"type\":\"object\"}},\"type\":\"function\"}]}");
+    free(s);
+    /* and back to Anthropic's shape: the same conversation */
+    json_t *again = NULL;
+    REQUIRE(mast_openai_to_anthropic(oreq, "m", &again) == MAST_OK);
+    json_t *back = json_object_get(again, "messages");
+    CHECK_EQ_INT(json_array_size(back), 3);
+    CHECK(json_equal(json_array_get(json_object_get(json_array_get(back, 1), "content"), 0),
+                     json_array_get(json_object_get(json_array_get(json_object_get(areq, "messages"), 1), "content"), 0)));
+    CHECK(json_equal(json_array_get(json_object_get(json_array_get(back, 2), "content"), 0),
+                     json_array_get(json_object_get(json_array_get(json_object_get(areq, "messages"), 2), "content"), 0)));
+    CHECK_EQ_STR(json_string_value(json_object_get(again, "system")), "S");
+    json_decref(again);
+    json_decref(oreq);
+    json_decref(areq);
+    /* a reply */
+    json_t *oresp = json_loads("{\"id\":\"c\",\"choices\":[{\"message\":{\"content\":\"Hi\",\"tool_calls\":[{\"id\":"
+                               "\"k\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":2}\"}}]},"
+                               "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3,"
+                               "\"prompt_tokens_details\":{\"cached_tokens\":6}}}", 0, NULL);
+    json_t *am = mast_openai_reply_to_anthropic(oresp, "pub");
+    CHECK_EQ_STR(json_string_value(json_object_get(am, "stop_reason")), "tool_use");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(am, "usage"), "input_tokens")), 4);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(am, "usage"), "cache_read_input_tokens")), 6);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(json_array_get(json_object_get(am, "content"), 1),
+                                                                    "input"), "x")), 2);
+    json_decref(am);
+    json_decref(oresp);
+    /* a stream: text, then a tool call in two fragments, then the finish */
+    const char *chunks[] = {
+        "{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"A\"}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"k\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{}\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}", NULL};
+    mast_openai_stream st;
+    mast_openai_stream_init(&st, "pub");
+    mast_buf got = {0};
+    for (int i = 0; chunks[i]; i++) {
+        json_t *c = json_loads(chunks[i], 0, NULL);
+        mast_openai_stream_chunk(&st, c, take_event, &got);
+        json_decref(c);
+    }
+    mast_openai_stream_finish(&st, take_event, &got);
+    CHECK_EQ_STR(mast_buf_cstr(&got), "message_start;content_block_start;content_block_delta;text=A;"
+                 "content_block_stop;content_block_start;content_block_delta;json={};content_block_stop;"
+                 "message_delta;stop=tool_use;message_stop;");
+    mast_buf_free(&got);
+}
+
 int main(void)
 {
+    RUN(test_anthropic_clients);
     RUN(test_sse_any_split);
     RUN(test_usage_and_cost);
     RUN(test_request_to_anthropic);

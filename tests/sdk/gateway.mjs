@@ -6,6 +6,7 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 
 const client = new OpenAI({ baseURL: process.env.MAST_URL + '/v1', apiKey: 'unused', maxRetries: 0 });
 const user = [{ role: 'user', content: 'Hi' }];
@@ -195,4 +196,45 @@ test('a local deployment answers through the same route', async () => {
   const { r, h } = await chat({ model: 'tiny', max_tokens: 4, temperature: 0 });
   assert.equal(r.usage.completion_tokens, 4);
   assert.equal(h.get('x-mast-deployment'), 'tiny/0');
+});
+
+// The same gateway in front of Anthropic clients: /v1/messages for a model of mast.yaml
+const anthropic = new Anthropic({ baseURL: process.env.MAST_URL, apiKey: 'unused', maxRetries: 0 });
+
+test('an Anthropic client: an OpenAI-compatible deployment answers in Anthropic\'s shape', async () => {
+  const m = await anthropic.messages.create({ model: 'fast', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(m.type, 'message');
+  assert.equal(m.content[0].text, 'Hello from upstream-a');
+  assert.equal(m.stop_reason, 'end_turn');
+  assert.equal(m.usage.input_tokens, 8);             // 12 prompt tokens, 4 of them cached
+  assert.equal(m.usage.cache_read_input_tokens, 4);
+  assert.equal(m.usage.output_tokens, 5);
+  const sent = (await upstreamLog())[0].body;
+  assert.equal(sent.max_tokens, 64);
+  assert.deepEqual(sent.messages, [{ role: 'user', content: 'Hi' }]);
+});
+
+test('an Anthropic client streaming a tool call through an OpenAI deployment', async () => {
+  await script('upstream-a', ['tool']);
+  const stream = anthropic.messages.stream({
+    model: 'fast', max_tokens: 64, messages: [{ role: 'user', content: 'Weather?' }],
+    tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }] });
+  const m = await stream.finalMessage();
+  assert.equal(m.stop_reason, 'tool_use');
+  const call = m.content.find((b) => b.type === 'tool_use');
+  assert.equal(call.name, 'get_weather');
+  assert.deepEqual(call.input, { city: 'Paris' });
+  const sent = (await upstreamLog())[0].body;
+  assert.equal(sent.tools[0].function.parameters.type, 'object');
+});
+
+test('an Anthropic client falls back and gets errors in its own shape', async () => {
+  await script('upstream-a', ['500', '500', '500']);
+  await script('upstream-a2', ['500', '500', '500']);
+  const m = await anthropic.messages.create({ model: 'fast', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(m.content[0].text, 'Hello from upstream-b');
+  await fetch(`${up}/_reset`, { method: 'POST', body: '{}' });
+  await script('upstream-a', ['400']);
+  await assert.rejects(anthropic.messages.create({ model: 'fast', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }),
+    (e) => e.status === 400 && e.error?.type === 'error' && e.error?.error?.type === 'invalid_request_error');
 });

@@ -46,6 +46,8 @@ struct gw_job {
     struct mast_server *server;  /* for the usage record */
     int64_t key_id;
     bool streaming, include_usage;
+    bool anthropic_client;       /* came in as /v1/messages: answered in Anthropic's shape */
+    mast_openai_stream ostream;  /* its stream's events */
     double t_received, upstream_seconds, t_attempt;
     mast_http_client *client;    /* the worker's */
     /* the attempt in progress */
@@ -96,7 +98,18 @@ static json_t *reply_headers(gw_job *j)
     return h;
 }
 
-/* Sends a chunk to the client, starting the stream with the first. */
+static int write_event(void *ctx, const char *event, json_t *data)
+{
+    gw_job *j = ctx;
+    if (http_stream_event(j->stream, event, data) < 0) {
+        j->client_gone = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends a chunk to the client, starting the stream with the first (an
+** Anthropic client gets it as that API's events). */
 static int send_chunk(gw_job *j, json_t *chunk)
 {
     if (!j->started) {
@@ -109,6 +122,15 @@ static int send_chunk(gw_job *j, json_t *chunk)
                                                    .headers = reply_headers(j)});
         j->pending = NULL;
         j->started = true;
+    }
+    if (j->anthropic_client) {
+        const json_t *err = json_object_get(chunk, "error");
+        int rc = err ? write_event(j, "error", json_pack("{s:s, s:{s:s, s:O}}", "type", "error", "error",
+                                                         "type", "api_error", "message",
+                                                         json_object_get(err, "message")))
+                     : mast_openai_stream_chunk(&j->ostream, chunk, write_event, j);
+        json_decref(chunk);
+        return rc;
     }
     if (http_stream_event(j->stream, NULL, chunk) < 0) {
         j->client_gone = true;
@@ -403,7 +425,9 @@ static void run_job(gw_job *j)
         http_record_usage(j->server, j->key_id, j->model->name, &j->usage, cost);
     }
     if (j->started) {
-        if (res.last == MAST_CLASS_OK)
+        if (res.last == MAST_CLASS_OK && j->anthropic_client)
+            mast_openai_stream_finish(&j->ostream, write_event, j);
+        else if (res.last == MAST_CLASS_OK)
             http_stream_write(j->stream, "data: [DONE]\n\n", 14);
         http_stream_close(j->stream, res.last == MAST_CLASS_OK ? 200 : 502);
         return;
@@ -428,6 +452,19 @@ static void run_job(gw_job *j)
                                 json_string("context_length_exceeded"));
         if (status == 429 || status == 503)
             r.retry_after = 1;
+    }
+    if (j->anthropic_client && r.body) {   /* the reply in Anthropic's shape */
+        json_t *a;
+        if (r.status == 200) {
+            a = mast_openai_reply_to_anthropic(r.body, j->model->name);
+        } else {
+            const char *type = r.status == 429 ? "rate_limit_error" : r.status == 503 ? "overloaded_error"
+                             : r.status == 400 ? "invalid_request_error" : "api_error";
+            a = json_pack("{s:s, s:{s:s, s:O}}", "type", "error", "error", "type", type, "message",
+                          json_object_get(json_object_get(r.body, "error"), "message"));
+        }
+        json_decref(r.body);
+        r.body = a;
     }
     r.headers = reply_headers(j);
     http_pending_done(j->pending, r);
@@ -477,11 +514,30 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
 {
     *matched = 0;
     mast_gateway *g = c->gateway;
-    if (!g || strcmp(req->path, "/v1/chat/completions") || strcmp(req->method, "POST"))
+    bool anthropic = !strcmp(req->path, "/v1/messages");
+    if (!g || (strcmp(req->path, "/v1/chat/completions") && !anthropic) || strcmp(req->method, "POST"))
         return (http_reply){0};
     json_t *body = NULL;
     if (http_body_object(req, NULL, &body) != MAST_OK)
         return (http_reply){0};   /* the local API reports a malformed body */
+    if (anthropic) {   /* an Anthropic client: the request in the gateway's (OpenAI's) shape */
+        pthread_mutex_lock(&g->mu);
+        bool ours = mast_config_model(mast_router_config(g->router), mast_json_get_str(body, "model", NULL));
+        pthread_mutex_unlock(&g->mu);
+        json_t *o = NULL;
+        if (!ours) {
+            json_decref(body);
+            return (http_reply){0};
+        }
+        mast_status st = mast_anthropic_request_to_openai(body, &o);
+        json_decref(body);
+        if (st != MAST_OK) {
+            *matched = 1;
+            return http_ok(400, json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
+                                          "invalid_request_error", "message", mast_errmsg()));
+        }
+        body = o;
+    }
     pthread_mutex_lock(&g->mu);
     mast_router *router = mast_router_retain(g->router);
     pthread_mutex_unlock(&g->mu);
@@ -519,6 +575,11 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
     j->streaming = json_is_true(stream);
     j->include_usage = json_is_true(json_object_get(json_object_get(body, "stream_options"),
                                                     "include_usage"));
+    j->anthropic_client = anthropic;
+    if (anthropic) {
+        j->include_usage = true;   /* for message_delta's usage */
+        mast_openai_stream_init(&j->ostream, m->name);
+    }
     json_object_del(body, "stream_options");
     j->pending = http_pending_new(req);
     if (!j->pending) {

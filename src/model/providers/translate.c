@@ -357,3 +357,273 @@ int mast_anthropic_stream_event(mast_anthropic_stream *s, const json_t *ev,
     }
     return 0;   /* ping, content_block_stop, thinking deltas */
 }
+
+/* ---- Anthropic request → OpenAI ---- */
+
+/* A block list's (or string's) text; tool_result blocks become tool messages
+** appended to msgs before the text's user message. */
+static mast_status blocks(const json_t *content, const char *role, json_t *msgs, mast_buf *text,
+                          json_t *calls)
+{
+    if (json_is_string(content))
+        return mast_buf_puts(text, json_string_value(content));
+    size_t i;
+    json_t *b;
+    json_array_foreach(content, i, b) {
+        const char *type = mast_json_get_str(b, "type", "");
+        if (!strcmp(type, "text")) {
+            MAST_TRY(mast_buf_puts(text, mast_json_get_str(b, "text", "")));
+        } else if (!strcmp(type, "tool_use") && !strcmp(role, "assistant")) {
+            const json_t *input = json_object_get(b, "input");
+            char *args = json_dumps(input ? input : json_object(), JSON_COMPACT);
+            json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", mast_json_get_str(b, "id", ""),
+                                                   "type", "function", "function", "name",
+                                                   mast_json_get_str(b, "name", ""), "arguments", args ? args : "{}"));
+            free(args);
+        } else if (!strcmp(type, "tool_result")) {
+            mast_buf inner = {0};
+            const json_t *c = json_object_get(b, "content");
+            json_t *none = json_array();
+            mast_status st = c ? blocks(c, "user", msgs, &inner, none) : MAST_OK;
+            json_decref(none);
+            if (st == MAST_OK)
+                json_array_append_new(msgs, json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id",
+                                                      mast_json_get_str(b, "tool_use_id", ""), "content",
+                                                      mast_json_string_lossy(mast_buf_cstr(&inner))));
+            mast_buf_free(&inner);
+            MAST_TRY(st);
+        } else {
+            return mast_fail(MAST_ERR_INVALID, "'%s' blocks are not supported by the gateway", type);
+        }
+    }
+    return MAST_OK;
+}
+
+mast_status mast_anthropic_request_to_openai(const json_t *req, json_t **out)
+{
+    *out = NULL;
+    json_t *r = json_object(), *msgs = json_array();
+    mast_status st = MAST_OK;
+    const json_t *sys = json_object_get(req, "system");
+    if (sys && !json_is_null(sys)) {
+        mast_buf t = {0};
+        json_t *none = json_array();
+        st = blocks(sys, "system", msgs, &t, none);
+        json_decref(none);
+        json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", "system", "content",
+                                              mast_json_string_lossy(mast_buf_cstr(&t))));
+        mast_buf_free(&t);
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(req, "messages"), i, m) {
+        if (st != MAST_OK)
+            break;
+        const char *role = mast_json_get_str(m, "role", "");
+        if (strcmp(role, "user") && strcmp(role, "assistant")) {
+            st = mast_fail(MAST_ERR_INVALID, "messages[%zu].role must be user or assistant", i);
+            break;
+        }
+        mast_buf text = {0};
+        json_t *calls = json_array();
+        st = blocks(json_object_get(m, "content"), role, msgs, &text, calls);
+        if (st == MAST_OK && !strcmp(role, "assistant")) {
+            json_t *am = json_pack("{s:s, s:o}", "role", "assistant", "content",
+                                   text.len || !json_array_size(calls) ? mast_json_string_lossy(mast_buf_cstr(&text))
+                                                                      : json_null());
+            if (json_array_size(calls))
+                json_object_set(am, "tool_calls", calls);
+            json_array_append_new(msgs, am);
+        } else if (st == MAST_OK && (text.len || !json_is_array(json_object_get(m, "content")))) {
+            json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", "user", "content",
+                                                  mast_json_string_lossy(mast_buf_cstr(&text))));
+        }
+        json_decref(calls);
+        mast_buf_free(&text);
+    }
+    json_object_set_new(r, "messages", msgs);
+    static const char *const same[] = {"model", "max_tokens", "temperature", "top_p", "top_k", "stream", NULL};
+    for (int k = 0; same[k]; k++)
+        if (json_object_get(req, same[k]))
+            json_object_set(r, same[k], json_object_get(req, same[k]));
+    if (json_is_array(json_object_get(req, "stop_sequences")))
+        json_object_set(r, "stop", json_object_get(req, "stop_sequences"));
+    const json_t *tools = json_object_get(req, "tools");
+    if (st == MAST_OK && json_array_size(tools)) {
+        json_t *ot = json_array();
+        json_t *t;
+        json_array_foreach(tools, i, t) {
+            json_t *fn = json_pack("{s:s}", "name", mast_json_get_str(t, "name", ""));
+            if (json_object_get(t, "description"))
+                json_object_set(fn, "description", json_object_get(t, "description"));
+            if (json_object_get(t, "input_schema"))
+                json_object_set(fn, "parameters", json_object_get(t, "input_schema"));
+            json_array_append_new(ot, json_pack("{s:s, s:o}", "type", "function", "function", fn));
+        }
+        json_object_set_new(r, "tools", ot);
+        const json_t *tc = json_object_get(req, "tool_choice");
+        const char *type = mast_json_get_str(tc, "type", NULL);
+        if (type && !strcmp(type, "any"))
+            json_object_set_new(r, "tool_choice", json_string("required"));
+        else if (type && !strcmp(type, "none"))
+            json_object_set_new(r, "tool_choice", json_string("none"));
+        else if (type && !strcmp(type, "tool"))
+            json_object_set_new(r, "tool_choice", json_pack("{s:s, s:{s:s}}", "type", "function", "function",
+                                                            "name", mast_json_get_str(tc, "name", "")));
+        if (json_is_true(json_object_get(tc, "disable_parallel_tool_use")))
+            json_object_set_new(r, "parallel_tool_calls", json_false());
+    }
+    if (st != MAST_OK) {
+        json_decref(r);
+        return st;
+    }
+    *out = r;
+    return MAST_OK;
+}
+
+static const char *anthropic_stop(const char *finish)
+{
+    if (!finish)
+        return "end_turn";
+    if (!strcmp(finish, "length"))
+        return "max_tokens";
+    if (!strcmp(finish, "tool_calls"))
+        return "tool_use";
+    if (!strcmp(finish, "content_filter"))
+        return "refusal";
+    return "end_turn";
+}
+
+static json_t *anthropic_usage(const mast_usage *u)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)(u->input - u->cache_read - u->cache_write),
+                     "cache_read_input_tokens", (json_int_t)u->cache_read, "cache_creation_input_tokens",
+                     (json_int_t)u->cache_write, "output_tokens", (json_int_t)u->output);
+}
+
+json_t *mast_openai_reply_to_anthropic(const json_t *resp, const char *model)
+{
+    const json_t *choice = json_array_get(json_object_get(resp, "choices"), 0);
+    const json_t *msg = json_object_get(choice, "message");
+    json_t *content = json_array();
+    const char *text = mast_json_get_str(msg, "content", NULL);
+    if (text && *text)
+        json_array_append_new(content, json_pack("{s:s, s:s}", "type", "text", "text", text));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(msg, "tool_calls"), i, c) {
+        const json_t *fn = json_object_get(c, "function");
+        json_t *input = json_loads(mast_json_get_str(fn, "arguments", "{}"), 0, NULL);
+        json_array_append_new(content, json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id",
+                                                 mast_json_get_str(c, "id", ""), "name",
+                                                 mast_json_get_str(fn, "name", ""), "input",
+                                                 json_is_object(input) ? input : json_object()));
+        if (!json_is_object(input))
+            json_decref(input);
+    }
+    mast_usage u = mast_usage_from_openai(json_object_get(resp, "usage"));
+    char id[96];
+    snprintf(id, sizeof id, "msg_%s", mast_json_get_str(resp, "id", "gateway"));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:n, s:o}", "id", id, "type", "message", "role",
+                     "assistant", "model", model, "content", content, "stop_reason",
+                     anthropic_stop(mast_json_get_str(choice, "finish_reason", NULL)), "stop_sequence",
+                     "usage", anthropic_usage(&u));
+}
+
+void mast_openai_stream_init(mast_openai_stream *s, const char *model)
+{
+    memset(s, 0, sizeof *s);
+    s->model = model;
+    s->block = -1;
+    for (int i = 0; i < 64; i++)
+        s->call_block[i] = -1;
+}
+
+static int close_block(mast_openai_stream *s, mast_event_fn emit, void *ctx)
+{
+    if (s->block < 0)
+        return 0;
+    int rc = emit(ctx, "content_block_stop", json_pack("{s:s, s:i}", "type", "content_block_stop", "index", s->block));
+    s->block = -1;
+    s->text_open = false;
+    return rc;
+}
+
+int mast_openai_stream_chunk(mast_openai_stream *s, const json_t *chunk, mast_event_fn emit, void *ctx)
+{
+    int rc = 0;
+    if (!s->started) {
+        s->started = true;
+        rc = emit(ctx, "message_start", json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:{s:i, s:i}}}",
+                                                  "type", "message_start", "message", "id", "msg_gateway", "type",
+                                                  "message", "role", "assistant", "model", s->model, "content",
+                                                  "stop_reason", "stop_sequence", "usage", "input_tokens", 0,
+                                                  "output_tokens", 0));
+        if (rc)
+            return rc;
+    }
+    const json_t *u = json_object_get(chunk, "usage");
+    if (json_is_object(u))
+        s->usage = mast_usage_from_openai(u);
+    const json_t *choice = json_array_get(json_object_get(chunk, "choices"), 0);
+    const json_t *d = json_object_get(choice, "delta");
+    const char *text = mast_json_get_str(d, "content", NULL);
+    if (text && *text) {
+        if (!s->text_open) {
+            if ((rc = close_block(s, emit, ctx)))
+                return rc;
+            s->block = s->n_blocks++;
+            s->text_open = true;
+            if ((rc = emit(ctx, "content_block_start", json_pack("{s:s, s:i, s:{s:s, s:s}}", "type",
+                                                                 "content_block_start", "index", s->block,
+                                                                 "content_block", "type", "text", "text", ""))))
+                return rc;
+        }
+        if ((rc = emit(ctx, "content_block_delta", json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "content_block_delta",
+                                                             "index", s->block, "delta", "type", "text_delta",
+                                                             "text", text))))
+            return rc;
+    }
+    size_t i;
+    json_t *tc;
+    json_array_foreach(json_object_get(d, "tool_calls"), i, tc) {
+        json_int_t idx = json_integer_value(json_object_get(tc, "index"));
+        if (idx < 0 || idx >= 64)
+            continue;
+        const json_t *fn = json_object_get(tc, "function");
+        if (s->call_block[idx] < 0) {
+            if ((rc = close_block(s, emit, ctx)))
+                return rc;
+            s->block = s->call_block[idx] = s->n_blocks++;
+            if ((rc = emit(ctx, "content_block_start", json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:{}}}", "type",
+                                                                 "content_block_start", "index", s->block,
+                                                                 "content_block", "type", "tool_use", "id",
+                                                                 mast_json_get_str(tc, "id", ""), "name",
+                                                                 mast_json_get_str(fn, "name", ""), "input"))))
+                return rc;
+        }
+        const char *args = mast_json_get_str(fn, "arguments", NULL);
+        if (args && *args &&
+            (rc = emit(ctx, "content_block_delta", json_pack("{s:s, s:i, s:{s:s, s:s}}", "type",
+                                                             "content_block_delta", "index", s->call_block[idx],
+                                                             "delta", "type", "input_json_delta", "partial_json",
+                                                             args))))
+            return rc;
+    }
+    const char *finish = mast_json_get_str(choice, "finish_reason", NULL);
+    if (finish)
+        s->stop_reason = anthropic_stop(finish);
+    return 0;
+}
+
+int mast_openai_stream_finish(mast_openai_stream *s, mast_event_fn emit, void *ctx)
+{
+    int rc = close_block(s, emit, ctx);
+    if (!rc)
+        rc = emit(ctx, "message_delta", json_pack("{s:s, s:{s:s, s:n}, s:o}", "type", "message_delta", "delta",
+                                                  "stop_reason", s->stop_reason ? s->stop_reason : "end_turn",
+                                                  "stop_sequence", "usage", anthropic_usage(&s->usage)));
+    if (!rc)
+        rc = emit(ctx, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+    return rc;
+}

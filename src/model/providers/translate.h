@@ -73,3 +73,28 @@ int mast_anthropic_stream_event(mast_anthropic_stream *s, const json_t *event,
                                 int (*emit)(void *ctx, json_t *chunk), void *ctx);
 
 #endif
+
+/* ---- the other way: an Anthropic client in front of any deployment ---- */
+
+/* An Anthropic Messages request as an OpenAI chat request (model kept). */
+mast_status mast_anthropic_request_to_openai(const json_t *req, json_t **out);
+/* An OpenAI chat.completion as an Anthropic message. */
+json_t *mast_openai_reply_to_anthropic(const json_t *resp, const char *model);
+
+/* OpenAI chunks as Anthropic's event stream: each chunk fed gives zero or
+** more (event name, data) to emit (data taken); finish ends it with
+** message_delta (stop reason, usage) and message_stop. */
+typedef struct mast_openai_stream {
+    const char *model;
+    bool started, text_open;
+    int block;                   /* the open content block, -1: none */
+    int n_blocks;
+    int call_block[64];          /* a tool call's (by index) block, -1 */
+    const char *stop_reason;
+    mast_usage usage;
+} mast_openai_stream;
+
+typedef int (*mast_event_fn)(void *ctx, const char *event, json_t *data);
+void mast_openai_stream_init(mast_openai_stream *s, const char *model);
+int mast_openai_stream_chunk(mast_openai_stream *s, const json_t *chunk, mast_event_fn emit, void *ctx);
+int mast_openai_stream_finish(mast_openai_stream *s, mast_event_fn emit, void *ctx);
