@@ -97,13 +97,11 @@ static mast_status place(mast_yaml *y, frame *stack, int depth, json_t *v, int l
             return mast_fail(MAST_ERR_FORMAT, "%s:%d: a mapping's key must be a plain value", y->name,
                              line);
         }
-        f->key = json_is_string(v) ? strdup(json_string_value(v))
-               : json_is_integer(v) ? (char *)NULL : strdup(json_is_true(v) ? "true" : "false");
-        if (json_is_integer(v)) {
-            char b[32];
+        char b[32];
+        if (json_is_integer(v))
             snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-            f->key = strdup(b);
-        }
+        f->key = strdup(json_is_string(v) ? json_string_value(v) : json_is_integer(v) ? b
+                        : json_is_true(v) ? "true" : "false");
         f->key_line = line;
         json_decref(v);
         if (!f->key)

@@ -170,11 +170,13 @@ static jv sort_key(jctx *c, jv v, bool case_sensitive)
     return v.k == JV_STR && !case_sensitive ? js_recase(c, v, 0) : v;
 }
 
-typedef struct sort_item { jv key, val; size_t at; } sort_item;
+typedef struct sort_item { jv key, val; } sort_item;
 
 static void sort_items(jctx *c, sort_item *items, size_t n, bool reverse)
 {
     /* insertion sort: stable, no global state, and lists in templates are short */
+    if (n > 4096)
+        jfail(c, "sort: more than 4096 items");
     for (size_t i = 1; i < n; i++) {
         sort_item x = items[i];
         size_t j = i;
@@ -186,8 +188,6 @@ static void sort_items(jctx *c, sort_item *items, size_t n, bool reverse)
             j--;
         }
         items[j] = x;
-        if (i % 64 == 0 && n > 4096)
-            jfail(c, "sort: more than 4096 items");
     }
 }
 
@@ -349,7 +349,7 @@ jv jlib_filter(jctx *c, const char *name, jv v, const jargs *a)
         sort_item *it = jalloc(c, (n + 1) * sizeof *it);
         for (size_t i = 0; i < n; i++) {
             jv pair = pairs.u.l->v[i];
-            it[i] = (sort_item){sort_key(c, pair.u.l->v[by_value], cs), pair, i};
+            it[i] = (sort_item){sort_key(c, pair.u.l->v[by_value], cs), pair};
         }
         return sorted(c, it, n, rev);
     }
@@ -361,7 +361,7 @@ jv jlib_filter(jctx *c, const char *name, jv v, const jargs *a)
         sort_item *it = jalloc(c, (n + 1) * sizeof *it);
         for (size_t i = 0; i < n; i++)
             it[i] = (sort_item){sort_key(c, attr ? attr_path(c, items->v[i], *attr) : items->v[i], cs),
-                                items->v[i], i};
+                                items->v[i]};
         return sorted(c, it, n, rev);
     }
     if (IS("unique")) {

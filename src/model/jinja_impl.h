@@ -19,7 +19,7 @@
 
 typedef enum {
     JV_UNDEF, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR, JV_LIST, JV_DICT, JV_NS,
-    JV_MACRO, JV_FUNC, JV_METHOD, JV_LOOP_CYCLE,
+    JV_MACRO, JV_FUNC, JV_METHOD,
 } jv_kind;
 
 typedef struct jlist jlist;

@@ -100,7 +100,7 @@ check "gateway ready" test -n "$PORT"
 U="http://127.0.0.1:$PORT"
 export MAST_URL="$U" UPSTREAM_URL="http://127.0.0.1:$UP" UPSTREAM_KEY_VALUE="$UPSTREAM_KEY"
 if node --test --test-reporter=tap "$SDK/gateway.mjs" >"$WORK/node.log" 2>&1; then
-  pass "node --test gateway (openai SDK): $(grep -c '^ok ' "$WORK/node.log") tests"
+  pass "node --test gateway (openai and Anthropic SDKs): $(grep -c '^ok ' "$WORK/node.log") tests"
 else
   fail "node --test gateway" "$(grep -v '^#' "$WORK/node.log" | tail -60)"
 fi

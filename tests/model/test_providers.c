@@ -94,6 +94,13 @@ static void test_request_to_anthropic(void)
     CHECK_EQ_INT(mast_openai_to_anthropic(req, "m", &out), MAST_ERR_INVALID);
     CHECK(strstr(mast_errmsg(), "messages[0].tool_calls[0].function.arguments is not a JSON object") != NULL);
     json_decref(req);
+    /* only text reaches an Anthropic deployment */
+    req = json_loads("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":"
+                     "{\"url\":\"http://x\"}}]}]}", 0, NULL);
+    CHECK_EQ_INT(mast_openai_to_anthropic(req, "m", &out), MAST_ERR_INVALID);
+    CHECK_EQ_STR(mast_errmsg(), "messages[0].content[0]: 'image_url' parts are not supported (mast sends "
+                 "text to Anthropic deployments)");
+    json_decref(req);
 }
 
 static void test_reply_from_anthropic(void)

@@ -238,3 +238,11 @@ test('an Anthropic client falls back and gets errors in its own shape', async ()
   await assert.rejects(anthropic.messages.create({ model: 'fast', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }),
     (e) => e.status === 400 && e.error?.type === 'error' && e.error?.error?.type === 'invalid_request_error');
 });
+
+test('an Anthropic request the gateway cannot translate is a 400 in Anthropic\'s shape', async () => {
+  await assert.rejects(anthropic.messages.create({ model: 'fast', max_tokens: 8, messages: [{ role: 'user', content: [
+    { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] }] }),
+    (e) => e.status === 400 && e.error?.error?.type === 'invalid_request_error' &&
+           /'image' blocks are not supported by the gateway/.test(e.error.error.message));
+  assert.equal((await upstreamLog()).length, 0, 'nothing reached a provider');
+});

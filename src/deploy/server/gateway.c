@@ -75,6 +75,25 @@ static double now(void)
 
 /* ---- replies to the client ---- */
 
+/* Seconds not spent waiting on providers or backing off (an attempt in
+** progress counts as waiting). */
+static double overhead(const gw_job *j)
+{
+    double in_upstream = j->upstream_seconds + (j->t_attempt ? now() - j->t_attempt : 0);
+    double o = now() - j->t_received - in_upstream - j->backoff_waited;
+    return o > 0 ? o : 0;
+}
+
+/* The USD of the usage at the answering deployment's prices; -1 when it
+** has none or the provider reported no usage. */
+static double cost(const gw_job *j)
+{
+    const mast_price *p = j->dep ? &j->dep->price : NULL;
+    if (!p || !p->set || !j->usage.known)
+        return -1;
+    return mast_usage_cost(&j->usage, p->input, p->cached_input, p->cache_write, p->output);
+}
+
 static json_t *reply_headers(gw_job *j)
 {
     char v[64];
@@ -85,14 +104,10 @@ static json_t *reply_headers(gw_job *j)
     }
     snprintf(v, sizeof v, "%d", j->attempt);
     json_object_set_new(h, "x-mast-attempts", json_string(v));
-    double in_upstream = j->upstream_seconds + (j->t_attempt ? now() - j->t_attempt : 0);
-    double overhead = now() - j->t_received - in_upstream - j->backoff_waited;
-    snprintf(v, sizeof v, "%.3f", overhead > 0 ? overhead * 1000 : 0);
+    snprintf(v, sizeof v, "%.3f", overhead(j) * 1000);
     json_object_set_new(h, "x-mast-overhead-ms", json_string(v));
-    if (j->dep && j->dep->price.set && j->usage.known) {
-        const mast_price *p = &j->dep->price;
-        snprintf(v, sizeof v, "%.8f", mast_usage_cost(&j->usage, p->input, p->cached_input,
-                                                      p->cache_write, p->output));
+    if (cost(j) >= 0) {
+        snprintf(v, sizeof v, "%.8f", cost(j));
         json_object_set_new(h, "x-mast-cost-usd", json_string(v));
     }
     return h;
@@ -400,15 +415,10 @@ static void record(gw_job *j, const mast_run_result *res)
         mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", j->usage.cache_read);
         mast_trace_attr_int(t, "gen_ai.usage.cache_creation.input_tokens", j->usage.cache_write);
         mast_trace_attr_int(t, "gen_ai.usage.reasoning.output_tokens", j->usage.reasoning);
-        if (res->dep && res->dep->price.set) {
-            const mast_price *p = &res->dep->price;
-            mast_trace_attr_double(t, "mast.cost_usd", mast_usage_cost(&j->usage, p->input,
-                                                                      p->cached_input, p->cache_write,
-                                                                      p->output));
-        }
+        if (cost(j) >= 0)
+            mast_trace_attr_double(t, "mast.cost_usd", cost(j));
     }
-    double overhead = now() - j->t_received - j->upstream_seconds - j->backoff_waited;
-    mast_trace_attr_double(t, "mast.gateway.overhead_ms", overhead > 0 ? overhead * 1000 : 0);
+    mast_trace_attr_double(t, "mast.gateway.overhead_ms", overhead(j) * 1000);
     if (res->last != MAST_CLASS_OK)
         mast_trace_attr_str(t, "error.type", mast_err_class_name(res->last));
 }
@@ -418,12 +428,9 @@ static void run_job(gw_job *j)
     mast_run_result res = mast_router_run(j->router, j->model, attempt, j, j->trace);
     j->backoff_waited = res.waited;
     record(j, &res);
-    if (j->usage.known && res.dep) {   /* what the key spent, and the usage table */
-        const mast_price *p = &res.dep->price;
-        double cost = p->set ? mast_usage_cost(&j->usage, p->input, p->cached_input, p->cache_write,
-                                               p->output) : 0;
-        http_record_usage(j->server, j->key_id, j->model->name, &j->usage, cost);
-    }
+    double usd = cost(j);
+    if (j->usage.known && res.dep)   /* what the key spent, and the usage table */
+        http_record_usage(j->server, j->key_id, j->model->name, &j->usage, usd > 0 ? usd : 0);
     if (j->started) {
         if (res.last == MAST_CLASS_OK && j->anthropic_client)
             mast_openai_stream_finish(&j->ostream, write_event, j);
@@ -520,33 +527,28 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
     json_t *body = NULL;
     if (http_body_object(req, NULL, &body) != MAST_OK)
         return (http_reply){0};   /* the local API reports a malformed body */
-    if (anthropic) {   /* an Anthropic client: the request in the gateway's (OpenAI's) shape */
-        pthread_mutex_lock(&g->mu);
-        bool ours = mast_config_model(mast_router_config(g->router), mast_json_get_str(body, "model", NULL));
-        pthread_mutex_unlock(&g->mu);
-        json_t *o = NULL;
-        if (!ours) {
-            json_decref(body);
-            return (http_reply){0};
-        }
-        mast_status st = mast_anthropic_request_to_openai(body, &o);
-        json_decref(body);
-        if (st != MAST_OK) {
-            *matched = 1;
-            return http_ok(400, json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
-                                          "invalid_request_error", "message", mast_errmsg()));
-        }
-        body = o;
-    }
     pthread_mutex_lock(&g->mu);
     mast_router *router = mast_router_retain(g->router);
     pthread_mutex_unlock(&g->mu);
+    /* both shapes name the model the same way */
     const mast_gw_model *m = mast_config_model(mast_router_config(router),
                                                mast_json_get_str(body, "model", NULL));
     if (!m) {
         mast_router_release(router);
         json_decref(body);
         return (http_reply){0};
+    }
+    if (anthropic) {   /* an Anthropic client: the request in the gateway's (OpenAI's) shape */
+        json_t *o = NULL;
+        mast_status st = mast_anthropic_request_to_openai(body, &o);
+        json_decref(body);
+        if (st != MAST_OK) {
+            *matched = 1;
+            mast_router_release(router);
+            return http_ok(400, json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
+                                          "invalid_request_error", "message", mast_errmsg()));
+        }
+        body = o;
     }
     *matched = 1;
     const json_t *stream = json_object_get(body, "stream");

@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "deploy/server/gateway.h"
 #include "deploy/server/gen_job.h"
+#include "model/providers/translate.h"
 
 static const char *const NOT_SUPPORTED[] = {
     "reasoning_effort", "service_tier", "audio", "modalities", "prediction", "web_search_options",
@@ -116,36 +117,13 @@ typedef struct chat_state {
 /* The text of a message's content: a string, or text parts joined. */
 static mast_status content_text(const json_t *content, size_t i, char **out)
 {
-    *out = NULL;
-    if (!content || json_is_null(content))
-        return (*out = strdup("")) ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (json_is_string(content))
-        return (*out = strdup(json_string_value(content))) ? MAST_OK
-                                                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (!json_is_array(content))
-        return mast_fail(MAST_ERR_INVALID, "messages[%zu].content must be a string or an array of "
-                         "parts", i);
     mast_buf b = {0};
-    size_t k;
-    json_t *part;
-    json_array_foreach(content, k, part) {
-        const char *type = mast_json_get_str(part, "type", NULL);
-        if (!type || strcmp(type, "text") || !json_is_string(json_object_get(part, "text"))) {
-            mast_buf_free(&b);
-            if (type && (!strcmp(type, "image_url") || !strcmp(type, "input_audio") ||
-                         !strcmp(type, "file")))
-                return mast_fail(MAST_ERR_INVALID, "messages[%zu].content[%zu]: '%s' parts are not "
-                                 "supported (mast's models read text)", i, k, type);
-            return mast_fail(MAST_ERR_INVALID, "messages[%zu].content[%zu] must be {\"type\": "
-                             "\"text\", \"text\": \"...\"}", i, k);
-        }
-        if (mast_buf_puts(&b, json_string_value(json_object_get(part, "text"))) != MAST_OK) {
-            mast_buf_free(&b);
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        }
-    }
-    *out = b.data ? mast_buf_detach(&b) : strdup("");
-    return *out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_status st = mast_openai_content_text(content, i, "mast's models read text", &b);
+    *out = st == MAST_OK ? (b.data ? mast_buf_detach(&b) : strdup("")) : NULL;
+    mast_buf_free(&b);
+    if (st == MAST_OK && !*out)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    return st;
 }
 
 /* OpenAI messages as the system/user/assistant turns the model's renderer

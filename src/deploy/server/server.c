@@ -85,8 +85,7 @@ struct mast_server {
     pthread_cond_t trace_cv;
     mast_trace **trace_q;
     size_t n_trace_q;
-    mast_usage_row *usage_q;     /* written with the traces */
-    char (*usage_models)[128];
+    struct queued_usage *usage_q;   /* written with the traces */
     size_t n_usage_q;
     bool trace_stop, trace_writing;
     pthread_cond_t trace_done_cv;  /* a batch was written */
@@ -95,6 +94,14 @@ struct mast_server {
 };
 
 #define TRACE_QUEUE_MAX 8192
+
+/* A request's usage waiting for the writer: the row and the strings it
+** points to, together. */
+typedef struct queued_usage {
+    mast_usage_row row;
+    char model[128];
+    char day[11];
+} queued_usage;
 
 typedef struct request {
     mast_buf body;
@@ -588,26 +595,29 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
     return ret;
 }
 
-static void write_traces(mast_server *s, mast_trace **v, size_t n)
+/* Traces (freed here) and usage rows, in one visit to the store. */
+static void write_batch(mast_server *s, mast_trace **traces, size_t n, queued_usage *usage, size_t nu)
 {
     mast_store *store;
-    if (n && borrow_store(s, &store) == MAST_OK) {
-        if (mast_store_traces_save(store, v, n) != MAST_OK)
+    if ((n || nu) && borrow_store(s, &store) == MAST_OK) {
+        if (n && mast_store_traces_save(store, traces, n) != MAST_OK)
             mast_warn("cannot save %zu trace%s: %s", n, n == 1 ? "" : "s", mast_errmsg());
+        mast_usage_row rows[64];
+        for (size_t i = 0; i < nu; i += 64) {
+            size_t k = nu - i < 64 ? nu - i : 64;
+            for (size_t r = 0; r < k; r++) {
+                rows[r] = usage[i + r].row;
+                rows[r].model = usage[i + r].model;
+                rows[r].day = usage[i + r].day;
+            }
+            if (mast_store_usage_add(store, rows, k) != MAST_OK)
+                mast_warn("cannot record the usage of %zu request%s: %s", k, k == 1 ? "" : "s",
+                          mast_errmsg());
+        }
         return_store(s, store);
     }
     for (size_t i = 0; i < n; i++)
-        mast_trace_free(v[i]);
-}
-
-static void write_usage(mast_server *s, const mast_usage_row *rows, size_t n)
-{
-    mast_store *store;
-    if (n && borrow_store(s, &store) == MAST_OK) {
-        if (mast_store_usage_add(store, rows, n) != MAST_OK)
-            mast_warn("cannot record the usage of %zu request%s: %s", n, n == 1 ? "" : "s", mast_errmsg());
-        return_store(s, store);
-    }
+        mast_trace_free(traces[i]);
 }
 
 void http_record_usage(mast_server *s, int64_t key_id, const char *model, const mast_usage *u,
@@ -616,29 +626,22 @@ void http_record_usage(mast_server *s, int64_t key_id, const char *model, const 
     pthread_mutex_lock(&s->keys_mu);
     mast_keyring_spend(s->keys, key_id, u->input + u->output, cost_usd);
     pthread_mutex_unlock(&s->keys_mu);
+    queued_usage q = {{key_id, NULL, NULL, u->input, u->cache_read, u->cache_write, u->output,
+                       u->reasoning, cost_usd}, "", ""};
+    snprintf(q.model, sizeof q.model, "%s", model);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char day[11];
-    strftime(day, sizeof day, "%Y-%m-%d", &tm);
-    mast_usage_row r = {key_id, NULL, NULL, u->input, u->cache_read, u->cache_write, u->output,
-                        u->reasoning, cost_usd};
+    strftime(q.day, sizeof q.day, "%Y-%m-%d", &tm);
     pthread_mutex_lock(&s->trace_mu);
     bool queued = s->trace_writer_running && s->n_usage_q < TRACE_QUEUE_MAX;
     if (queued) {
-        snprintf(s->usage_models[s->n_usage_q], sizeof *s->usage_models, "%s", model);
-        static char days[TRACE_QUEUE_MAX][11];   /* one writer at a time reads them, under trace_mu */
-        memcpy(days[s->n_usage_q], day, sizeof day);
-        r.day = days[s->n_usage_q];
-        s->usage_q[s->n_usage_q++] = r;
+        s->usage_q[s->n_usage_q++] = q;
         pthread_cond_signal(&s->trace_cv);
     }
     pthread_mutex_unlock(&s->trace_mu);
-    if (!queued) {
-        r.model = model;
-        r.day = day;
-        write_usage(s, &r, 1);
-    }
+    if (!queued)   /* the store is slow: this thread writes its own */
+        write_batch(s, NULL, 0, &q, 1);
 }
 
 /* The trace writer: what queued in the last 20 ms goes in one transaction,
@@ -647,8 +650,7 @@ static void *trace_writer(void *arg)
 {
     mast_server *s = arg;
     mast_trace **batch = malloc(TRACE_QUEUE_MAX * sizeof *batch);
-    mast_usage_row *usage = malloc(TRACE_QUEUE_MAX * sizeof *usage);
-    char (*usage_models)[128] = malloc(TRACE_QUEUE_MAX * sizeof *usage_models);
+    queued_usage *usage = malloc(TRACE_QUEUE_MAX * sizeof *usage);
     pthread_mutex_lock(&s->trace_mu);
     for (;;) {
         while (!s->trace_stop && !s->n_trace_q && !s->n_usage_q)
@@ -658,14 +660,10 @@ static void *trace_writer(void *arg)
         size_t n = s->n_trace_q, nu = s->n_usage_q;
         memcpy(batch, s->trace_q, n * sizeof *batch);
         memcpy(usage, s->usage_q, nu * sizeof *usage);
-        memcpy(usage_models, s->usage_models, nu * sizeof *usage_models);
-        for (size_t i = 0; i < nu; i++)
-            usage[i].model = usage_models[i];
         s->n_trace_q = s->n_usage_q = 0;
         s->trace_writing = true;
         pthread_mutex_unlock(&s->trace_mu);
-        write_traces(s, batch, n);
-        write_usage(s, usage, nu);
+        write_batch(s, batch, n, usage, nu);
         pthread_mutex_lock(&s->trace_mu);
         s->trace_writing = false;
         pthread_cond_broadcast(&s->trace_done_cv);
@@ -678,7 +676,6 @@ static void *trace_writer(void *arg)
     pthread_mutex_unlock(&s->trace_mu);
     free(batch);
     free(usage);
-    free(usage_models);
     return NULL;
 }
 
@@ -707,7 +704,7 @@ static void save_trace(mast_server *s, mast_trace *trace)
     }
     pthread_mutex_unlock(&s->trace_mu);
     if (!queued)
-        write_traces(s, &trace, 1);
+        write_batch(s, &trace, 1, NULL, 0);
 }
 
 static http_reply too_large(mast_server *s)
@@ -981,8 +978,7 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     pthread_mutex_init(&s->keys_mu, NULL);
     s->trace_q = malloc(TRACE_QUEUE_MAX * sizeof *s->trace_q);
     s->usage_q = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_q);
-    s->usage_models = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_models);
-    if (s->trace_q && s->usage_q && s->usage_models && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
+    if (s->trace_q && s->usage_q && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
         s->trace_writer_running = 1;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : MAST_SERVER_DEFAULT_MAX_BODY;
     s->max_batch = opts->max_batch ? opts->max_batch : MAST_SERVER_DEFAULT_MAX_BATCH;
@@ -1170,7 +1166,6 @@ void mast_server_stop(mast_server *s)
     }
     free(s->trace_q);
     free(s->usage_q);
-    free(s->usage_models);
     mast_keyring_free(s->keys);
     pthread_mutex_destroy(&s->keys_mu);
     pthread_mutex_destroy(&s->trace_mu);

@@ -70,23 +70,27 @@ double mast_usage_cost(const mast_usage *u, double input, double cached_input, d
 
 /* ---- OpenAI request → Anthropic ---- */
 
-/* A message's content as text: a string, or text parts joined. */
-static mast_status content_text(const json_t *c, size_t i, mast_buf *out)
+mast_status mast_openai_content_text(const json_t *c, size_t i, const char *why_text, mast_buf *out)
 {
     if (!c || json_is_null(c))
         return MAST_OK;
     if (json_is_string(c))
         return mast_buf_puts(out, json_string_value(c));
     if (!json_is_array(c))
-        return mast_fail(MAST_ERR_INVALID, "messages[%zu].content must be a string or parts", i);
+        return mast_fail(MAST_ERR_INVALID, "messages[%zu].content must be a string or an array of "
+                         "parts", i);
     size_t k;
     json_t *p;
     json_array_foreach(c, k, p) {
-        const char *type = mast_json_get_str(p, "type", "");
-        if (strcmp(type, "text"))
-            return mast_fail(MAST_ERR_INVALID, "messages[%zu].content[%zu]: '%s' parts cannot be "
-                             "sent to an Anthropic deployment by mast", i, k, type);
-        MAST_TRY(mast_buf_puts(out, mast_json_get_str(p, "text", "")));
+        const char *type = mast_json_get_str(p, "type", NULL);
+        if (!type || strcmp(type, "text") || !json_is_string(json_object_get(p, "text"))) {
+            if (type && (!strcmp(type, "image_url") || !strcmp(type, "input_audio") || !strcmp(type, "file")))
+                return mast_fail(MAST_ERR_INVALID, "messages[%zu].content[%zu]: '%s' parts are not "
+                                 "supported (%s)", i, k, type, why_text);
+            return mast_fail(MAST_ERR_INVALID, "messages[%zu].content[%zu] must be {\"type\": "
+                             "\"text\", \"text\": \"...\"}", i, k);
+        }
+        MAST_TRY(mast_buf_puts(out, json_string_value(json_object_get(p, "text"))));
     }
     return MAST_OK;
 }
@@ -109,7 +113,8 @@ static mast_status translate_messages(const json_t *msgs, mast_buf *system, json
     json_array_foreach(msgs, i, m) {
         const char *role = mast_json_get_str(m, "role", "");
         mast_buf text = {0};
-        mast_status st = content_text(json_object_get(m, "content"), i, &text);
+        mast_status st = mast_openai_content_text(json_object_get(m, "content"), i,
+                                                  "mast sends text to Anthropic deployments", &text);
         if (st == MAST_OK && (!strcmp(role, "system") || !strcmp(role, "developer"))) {
             if (system->len)
                 mast_buf_puts(system, "\n\n");

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "base/buf.h"
 #include "mast.h"
 
 typedef struct mast_usage {
@@ -45,6 +46,12 @@ json_t *mast_usage_to_openai(const mast_usage *u);
 ** reads at cached_input, cache writes at cache_write, output at output. */
 double mast_usage_cost(const mast_usage *u, double input, double cached_input, double cache_write,
                        double output);
+
+/* An OpenAI message's content as text (a string, or its text parts
+** joined) appended to out; why_text ends the refusal of an image, audio or
+** file part ("mast's models read text"). Errors name messages[i]. */
+mast_status mast_openai_content_text(const json_t *content, size_t i, const char *why_text,
+                                     mast_buf *out);
 
 /* An OpenAI chat request as Anthropic's, for model. MAST_ERR_INVALID names
 ** what cannot be translated. */
