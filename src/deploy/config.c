@@ -251,7 +251,7 @@ static mast_status read_deployment(const checker *k, const json_t *v, const char
 {
     static const char *const keys[] = {"id", "provider", "path", "base_url", "model", "api_key",
                                        "api_key_file", "price", "context_window", "rpm", "tpm",
-                                       "weight", "timeout", "tags", NULL};
+                                       "weight", "timeout", "tags", "supports", NULL};
     static const char *const pkeys[] = {"input", "cached_input", "cache_write", "output", NULL};
     if (!json_is_object(v))
         return bad(k, v, where, "expected a mapping (provider, model, …), got %s", type_of(v));
@@ -321,14 +321,100 @@ static mast_status read_deployment(const checker *k, const json_t *v, const char
     MAST_TRY(get_int(k, v, "tpm", where, 1, 2000000000, &d->tpm));
     MAST_TRY(get_num(k, v, "weight", where, 0, 1e6, &d->weight));
     MAST_TRY(get_timeouts(k, v, where, &d->timeout));
-    return get_names(k, v, "tags", where, &d->tags, &d->n_tags);
+    MAST_TRY(get_names(k, v, "tags", where, &d->tags, &d->n_tags));
+    d->supports = MAST_SUPPORTS_TOOLS | MAST_SUPPORTS_JSON;
+    const json_t *sup = json_object_get(v, "supports");
+    if (sup) {
+        snprintf(w, sizeof w, "%s.supports", where);
+        if (!json_is_array(sup))
+            return bad(k, sup, w, "expected a list of tools and json, got %s", type_of(sup));
+        d->supports = 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(sup, i, e) {
+            const char *s = json_string_value(e);
+            if (s && !strcmp(s, "tools"))
+                d->supports |= MAST_SUPPORTS_TOOLS;
+            else if (s && !strcmp(s, "json"))
+                d->supports |= MAST_SUPPORTS_JSON;
+            else
+                return bad(k, e, w, "expected tools or json");
+        }
+    }
+    return MAST_OK;
+}
+
+static mast_status read_rule(const checker *k, const mast_config *c, const json_t *v,
+                             const char *where, mast_rule *r)
+{
+    static const char *const keys[] = {"if", "then", NULL};
+    static const char *const ifkeys[] = {"prompt_tokens_over", "tools", "response_format", "tags",
+                                         "metadata", NULL};
+    static const char *const thenkeys[] = {"model", "deployment_tags", NULL};
+    static const char *const formats[] = {"json_object", "json_schema", "json", "text", NULL};
+    if (!json_is_object(v))
+        return bad(k, v, where, "expected {if: {…}, then: {…}}, got %s", type_of(v));
+    r->line = mast_yaml_line(k->y, v);
+    r->tools = -1;
+    MAST_TRY(known_keys(k, v, where, keys));
+    const json_t *cond = json_object_get(v, "if"), *act = json_object_get(v, "then");
+    char w[300];
+    snprintf(w, sizeof w, "%s.if", where);
+    if (cond && !json_is_object(cond))
+        return bad(k, cond, w, "expected a mapping of conditions (%s), got %s",
+                   "prompt_tokens_over, tools, response_format, tags, metadata", type_of(cond));
+    if (cond) {
+        MAST_TRY(known_keys(k, cond, w, ifkeys));
+        MAST_TRY(get_int(k, cond, "prompt_tokens_over", w, 1, 100000000, &r->prompt_tokens_over));
+        const json_t *t = json_object_get(cond, "tools");
+        if (t && !json_is_boolean(t))
+            return bad(k, t, w, "tools: expected true or false, got %s", type_of(t));
+        if (t)
+            r->tools = json_is_true(t);
+        MAST_TRY(get_str(k, cond, "response_format", w, false, &r->response_format));
+        bool ok = !r->response_format;
+        for (int i = 0; formats[i] && !ok; i++)
+            ok = !strcmp(r->response_format, formats[i]);
+        if (!ok)
+            return bad(k, json_object_get(cond, "response_format"), w,
+                       "response_format: expected json_object, json_schema, json or text");
+        MAST_TRY(get_names(k, cond, "tags", w, &r->tags, &r->n_tags));
+        const json_t *meta = json_object_get(cond, "metadata");
+        if (meta && !json_is_object(meta))
+            return bad(k, meta, w, "metadata: expected a mapping of keys to values, got %s", type_of(meta));
+        size_t n = json_object_size(meta);
+        r->meta_keys = calloc(n + 1, sizeof *r->meta_keys);
+        r->meta_values = calloc(n + 1, sizeof *r->meta_values);
+        if (!r->meta_keys || !r->meta_values)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        const char *key;
+        json_t *mv;
+        json_object_foreach((json_t *)meta, key, mv) {
+            if (!json_is_string(mv))
+                return bad(k, mv, w, "metadata.%s: expected a string, got %s", key, type_of(mv));
+            r->meta_keys[r->n_meta] = strdup(key);
+            r->meta_values[r->n_meta++] = strdup(json_string_value(mv));
+        }
+    }
+    snprintf(w, sizeof w, "%s.then", where);
+    if (!json_is_object(act))
+        return bad(k, act ? act : v, w, "expected then: {model: NAME} or {deployment_tags: [...]}");
+    MAST_TRY(known_keys(k, act, w, thenkeys));
+    MAST_TRY(get_str(k, act, "model", w, false, &r->model));
+    MAST_TRY(get_names(k, act, "deployment_tags", w, &r->deployment_tags, &r->n_deployment_tags));
+    if (!r->model && !r->n_deployment_tags)
+        return bad(k, act, w, "expected model: NAME or deployment_tags: [...]");
+    if (r->model && !mast_config_model(c, r->model))
+        return bad(k, json_object_get(act, "model"), w, "no model is named '%s'", r->model);
+    return MAST_OK;
 }
 
 static mast_status read_route(const checker *k, const mast_config *c, const json_t *v,
                               const char *where, mast_route *r)
 {
     static const char *const keys[] = {"policy", "retries", "fallbacks", "context_window_fallbacks",
-                                       "timeout", "cooldown", "allowed_fails", "backoff", NULL};
+                                       "timeout", "cooldown", "allowed_fails", "backoff", "rules",
+                                       NULL};
     static const char *const policies[] = {"simple-shuffle", "lowest-latency", "lowest-cost",
                                            "least-busy", "usage-based", NULL};
     if (!json_is_object(v))
@@ -365,6 +451,23 @@ static mast_status read_route(const checker *k, const mast_config *c, const json
                 snprintf(w, sizeof w, "%s.%s", where, lists[l]);
                 return bad(k, json_object_get(v, lists[l]), w, "no model is named '%s'", names[i]);
             }
+    }
+    const json_t *rules = json_object_get(v, "rules");
+    if (!rules)
+        return MAST_OK;
+    char w[300];
+    snprintf(w, sizeof w, "%s.rules", where);
+    if (!json_is_array(rules))
+        return bad(k, rules, w, "expected a list of {if: {…}, then: {…}}, got %s", type_of(rules));
+    r->rules = calloc(json_array_size(rules) + 1, sizeof *r->rules);
+    if (!r->rules)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    size_t i;
+    json_t *e;
+    json_array_foreach(rules, i, e) {
+        snprintf(w, sizeof w, "%s.rules[%zu]", where, i);
+        r->n_rules++;
+        MAST_TRY(read_rule(k, c, e, w, &r->rules[i]));
     }
     return MAST_OK;
 }
@@ -497,6 +600,16 @@ void mast_config_free(mast_config *c)
         free(m->name);
         free_names(m->route.fallbacks, m->route.n_fallbacks);
         free_names(m->route.context_fallbacks, m->route.n_context_fallbacks);
+        for (size_t i = 0; i < m->route.n_rules; i++) {
+            mast_rule *r = &m->route.rules[i];
+            free(r->response_format);
+            free_names(r->tags, r->n_tags);
+            free_names(r->meta_keys, r->n_meta);
+            free_names(r->meta_values, r->n_meta);
+            free(r->model);
+            free_names(r->deployment_tags, r->n_deployment_tags);
+        }
+        free(m->route.rules);
     }
     free(c->models);
     free(c->path);
@@ -546,6 +659,35 @@ static json_t *timeouts_json(const mast_timeouts *t)
     return o;
 }
 
+static json_t *rules_json(const mast_route *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n_rules; i++) {
+        const mast_rule *u = &r->rules[i];
+        json_t *cond = json_object(), *act = json_object();
+        if (u->prompt_tokens_over)
+            json_object_set_new(cond, "prompt_tokens_over", json_integer(u->prompt_tokens_over));
+        if (u->tools >= 0)
+            json_object_set_new(cond, "tools", json_boolean(u->tools));
+        if (u->response_format)
+            json_object_set_new(cond, "response_format", json_string(u->response_format));
+        if (u->n_tags)
+            json_object_set_new(cond, "tags", names_json(u->tags, u->n_tags));
+        if (u->n_meta) {
+            json_t *m = json_object();
+            for (size_t k = 0; k < u->n_meta; k++)
+                json_object_set_new(m, u->meta_keys[k], json_string(u->meta_values[k]));
+            json_object_set_new(cond, "metadata", m);
+        }
+        if (u->model)
+            json_object_set_new(act, "model", json_string(u->model));
+        if (u->n_deployment_tags)
+            json_object_set_new(act, "deployment_tags", names_json(u->deployment_tags, u->n_deployment_tags));
+        json_array_append_new(a, json_pack("{s:i, s:o, s:o}", "line", u->line, "if", cond, "then", act));
+    }
+    return a;
+}
+
 json_t *mast_config_describe(const mast_config *c)
 {
     static const char *const policies[] = {"simple-shuffle", "lowest-latency", "lowest-cost",
@@ -585,6 +727,12 @@ json_t *mast_config_describe(const mast_config *c)
             json_object_set_new(o, "timeout", timeouts_json(&dp->timeout));
             if (dp->n_tags)
                 json_object_set_new(o, "tags", names_json(dp->tags, dp->n_tags));
+            json_t *sup = json_array();
+            if (dp->supports & MAST_SUPPORTS_TOOLS)
+                json_array_append_new(sup, json_string("tools"));
+            if (dp->supports & MAST_SUPPORTS_JSON)
+                json_array_append_new(sup, json_string("json"));
+            json_object_set_new(o, "supports", sup);
             json_array_append_new(deps, o);
         }
         const mast_route *r = &m->route;
@@ -594,6 +742,8 @@ json_t *mast_config_describe(const mast_config *c)
                                   names_json(r->context_fallbacks, r->n_context_fallbacks), "timeout",
                                   timeouts_json(&r->timeout), "cooldown_s", r->cooldown,
                                   "allowed_fails", r->allowed_fails, "backoff_s", r->backoff);
+        if (r->n_rules)
+            json_object_set_new(route, "rules", rules_json(r));
         json_array_append_new(models, json_pack("{s:s, s:i, s:o, s:o}", "name", m->name, "line",
                                                 m->line, "deployments", deps, "router", route));
     }

@@ -13,12 +13,20 @@
 **           context_window: 128000
 **           rpm: 600, tpm: 1000000, weight: 1, tags: [cheap]
 **           timeout: {connect: 2s, first_token: 5s, total: 60s}
+**           supports: [tools, json]      # what it can serve (default: both)
 **         - provider: local
 **           path: models/small.gguf      # served by this process
 **   router:
 **     fast: {policy: lowest-latency, retries: 2, fallbacks: [big],
 **            context_window_fallbacks: [big], timeout: {first_token: 2s, total: 30s},
-**            cooldown: 30s, allowed_fails: 3, backoff: 100ms}
+**            cooldown: 30s, allowed_fails: 3, backoff: 100ms,
+**            rules: [{if: {prompt_tokens_over: 6000}, then: {model: long}},
+**                    {if: {tags: [eu]}, then: {deployment_tags: [eu]}}]}
+**
+** Rules are tried in order before a deployment is chosen; the first whose
+** conditions all hold applies (see mast_rule). A request with tools only
+** goes to deployments that support tools, one with a JSON response_format
+** only to those that support json.
 **
 ** Prices are USD per million tokens. Durations are "250ms", "2s", "1m" or
 ** a number of seconds. A key in clear in the file is refused: secrets come
@@ -52,6 +60,11 @@ typedef struct mast_timeouts {
     double connect, first_token, total;   /* seconds; 0 = not set */
 } mast_timeouts;
 
+enum {
+    MAST_SUPPORTS_TOOLS = 1,
+    MAST_SUPPORTS_JSON = 2,     /* response_format json_object / json_schema */
+};
+
 typedef struct mast_deployment {
     char *id;                   /* "fast/0", or its own `id` */
     int line;
@@ -67,6 +80,7 @@ typedef struct mast_deployment {
     mast_timeouts timeout;
     char **tags;
     size_t n_tags;
+    unsigned supports;          /* MAST_SUPPORTS_* */
     int slot;                   /* 0.. over the whole configuration: the router's state index */
 } mast_deployment;
 
@@ -77,6 +91,23 @@ typedef enum mast_route_policy {
     MAST_POLICY_BUSY,           /* fewest requests in flight */
     MAST_POLICY_USAGE,          /* most rpm/tpm headroom */
 } mast_route_policy;
+
+/* A routing rule: if every condition set holds, then the action. */
+typedef struct mast_rule {
+    int line;
+    /* if: */
+    int prompt_tokens_over;     /* the request's estimated prompt tokens exceed this (0: any) */
+    int tools;                  /* -1: any; 0: the request has no tools; 1: it has some */
+    char *response_format;      /* "json_object", "json_schema", "json" (either), "text"; NULL: any */
+    char **tags;                /* the request carries every one of these tags */
+    size_t n_tags;
+    char **meta_keys, **meta_values;   /* its metadata has each key with that value */
+    size_t n_meta;
+    /* then: */
+    char *model;                /* served by this model (its own rules apply in turn) */
+    char **deployment_tags;     /* only by deployments that have every one of these tags */
+    size_t n_deployment_tags;
+} mast_rule;
 
 typedef struct mast_route {
     mast_route_policy policy;
@@ -89,6 +120,8 @@ typedef struct mast_route {
     double cooldown;            /* seconds a failing deployment rests (default 30) */
     int allowed_fails;          /* failures in a row before it rests (default 3) */
     double backoff;             /* first retry delay (default 0.1 s), doubled each time, jittered */
+    mast_rule *rules;
+    size_t n_rules;
 } mast_route;
 
 typedef struct mast_gw_model {

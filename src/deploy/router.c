@@ -4,6 +4,7 @@
 */
 #include "deploy/router.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,9 +16,11 @@
 #include <unistd.h>
 
 #include "base/status.h"
+#include "data/chunk.h"
 
 #define MAX_BACKOFF 10.0
 #define MAX_CHAIN 16          /* models tried for one request: the model and its fallbacks */
+#define MAX_HOPS 8            /* rules handing a request from model to model */
 
 typedef struct dep_state {
     pthread_mutex_t mu;
@@ -276,15 +279,148 @@ static void sleep_for(double s)
     nanosleep(&t, NULL);
 }
 
-mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast_attempt_fn fn,
-                                void *ctx, mast_trace *trace)
+/* ---- rules ---- */
+
+/* The estimated tokens of the strings in v (object keys with string values too). */
+static size_t text_tokens(const json_t *v)
 {
-    mast_run_result res = {.last = MAST_CLASS_SERVER, .model = model};
+    if (json_is_string(v))
+        return mast_estimate_tokens(NULL, json_string_value(v), json_string_length(v));
+    size_t n = 0, i;
+    const char *k;
+    json_t *e;
+    if (json_is_array(v))
+        json_array_foreach(v, i, e)
+            n += text_tokens(e);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, e)
+            n += text_tokens(e) + (json_is_string(e) ? 1 : 0);
+    return n;
+}
+
+int mast_request_tokens(const json_t *body)
+{
+    size_t t = text_tokens(json_object_get(body, "messages")) + text_tokens(json_object_get(body, "tools"));
+    return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+/* Whether tag is one of the comma-separated tags (spaces around ignored). */
+static bool has_tag(const char *tags, const char *tag)
+{
+    size_t n = strlen(tag);
+    for (const char *p = tags; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *end = e;
+        while (end > p && end[-1] == ' ')
+            end--;
+        if ((size_t)(end - p) == n && !strncmp(p, tag, n))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+static bool rule_matches(const mast_rule *u, const mast_route_req *q)
+{
+    if (u->prompt_tokens_over && q->prompt_tokens <= u->prompt_tokens_over)
+        return false;
+    if (u->tools >= 0 && u->tools != (int)q->tools)
+        return false;
+    if (u->response_format) {
+        const char *f = q->response_format;
+        bool ok = !strcmp(u->response_format, "text") ? !f
+                : !strcmp(u->response_format, "json") ? f != NULL
+                : f && !strcmp(u->response_format, f);
+        if (!ok)
+            return false;
+    }
+    for (size_t i = 0; i < u->n_tags; i++)
+        if (!has_tag(q->tags, u->tags[i]))
+            return false;
+    for (size_t i = 0; i < u->n_meta; i++) {
+        const char *v = json_string_value(json_object_get(q->metadata, u->meta_keys[i]));
+        if (!v || strcmp(v, u->meta_values[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The model the rules hand the request to; *tags_rule: the last rule
+** that restricted deployments by tag. */
+static const mast_gw_model *route_by_rules(mast_router *r, const mast_gw_model *m,
+                                           const mast_route_req *q, const mast_rule **applied,
+                                           const mast_rule **tags_rule)
+{
+    const mast_gw_model *seen[MAX_HOPS + 1] = {m};
+    size_t n_seen = 1;
+    for (int hop = 0; q && hop < MAX_HOPS; hop++) {
+        const mast_rule *u = NULL;
+        for (size_t i = 0; i < m->route.n_rules && !u; i++)
+            if (rule_matches(&m->route.rules[i], q))
+                u = &m->route.rules[i];
+        if (!u)
+            break;
+        *applied = u;
+        if (u->n_deployment_tags)
+            *tags_rule = u;
+        const mast_gw_model *next = u->model ? mast_config_model(r->config, u->model) : NULL;
+        bool loop = false;
+        for (size_t k = 0; k < n_seen; k++)
+            loop |= seen[k] == next;
+        if (!next || loop)
+            break;
+        m = seen[n_seen++] = next;
+    }
+    return m;
+}
+
+/* Whether a deployment can serve the request at all. */
+static bool eligible(const mast_deployment *d, const mast_route_req *q, const mast_rule *tags_rule)
+{
+    if (!q)
+        return true;
+    if (q->tools && !(d->supports & MAST_SUPPORTS_TOOLS))
+        return false;
+    if (q->response_format && !(d->supports & MAST_SUPPORTS_JSON))
+        return false;
+    for (size_t i = 0; tags_rule && i < tags_rule->n_deployment_tags; i++) {
+        bool found = false;
+        for (size_t t = 0; t < d->n_tags && !found; t++)
+            found = !strcmp(d->tags[t], tags_rule->deployment_tags[i]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* ---- a request's run ---- */
+
+mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, const mast_route_req *req,
+                                mast_attempt_fn fn, void *ctx, mast_trace *trace)
+{
+    mast_run_result res = {.last = MAST_CLASS_SERVER};
+    const mast_rule *tags_rule = NULL;
+    model = route_by_rules(r, model, req, &res.rule, &tags_rule);
+    res.model = res.routed = model;
+    if (trace && res.rule) {
+        mast_trace_attr_int(trace, "mast.route.rule_line", res.rule->line);
+        mast_trace_attr_str(trace, "mast.route.model", model->name);
+    }
     const mast_gw_model *chain[MAX_CHAIN] = {model};
     size_t n_chain = 1;
+    bool any_eligible = false;
     for (size_t ci = 0; ci < n_chain; ci++) {
         const mast_gw_model *m = chain[ci];
-        bool tried[64] = {false};
+        bool skip[64] = {false}, tried[64];
+        for (size_t i = 0; i < m->n_deps && i < 64; i++) {
+            skip[i] = !eligible(&m->deps[i], req, tags_rule);
+            any_eligible |= !skip[i];
+        }
+        memcpy(tried, skip, sizeof tried);
         int retries = 0;
         mast_err_class cls = MAST_CLASS_SERVER;
         int last_dep = -1;
@@ -301,11 +437,14 @@ mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast
                     wait = MAX_BACKOFF;
                 sleep_for(wait);
                 res.waited += wait;
-                memset(tried, 0, sizeof tried);
+                memcpy(tried, skip, sizeof tried);
                 di = pick(r, m, tried, &none);
             }
             if (di < 0) {
-                if (none && last_dep < 0)
+                bool some = false;
+                for (size_t i = 0; i < m->n_deps && i < 64; i++)
+                    some |= !skip[i];
+                if (none && last_dep < 0 && some)
                     res.none_available = true;
                 break;
             }
@@ -358,6 +497,7 @@ mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast
                 chain[n_chain++] = next;
         }
     }
+    res.none_eligible = !any_eligible;
     return res;
 }
 

@@ -20,6 +20,15 @@
 ** authentication errors to the fallbacks; a bad request is the client's
 ** and ends the run. An attempt that has sent bytes to the client cannot be
 ** retried: the run ends with its result.
+**
+** Before any of that, the request's features (mast_route_req) meet the
+** model's rules: the first rule that matches may hand the request to
+** another model (whose rules apply in turn, at most 8 hops, never back to
+** a model already visited) or restrict it to deployments with given tags
+** (for the whole run, fallbacks included). A request with tools only goes
+** to deployments that support tools; one with a JSON response_format only
+** to those that support json. When no deployment anywhere in the chain is
+** eligible the run makes no attempt and says so (none_eligible).
 */
 #ifndef MAST_DEPLOY_ROUTER_H
 #define MAST_DEPLOY_ROUTER_H
@@ -64,6 +73,21 @@ typedef mast_err_class (*mast_attempt_fn)(void *ctx, const mast_gw_model *model,
                                           const mast_deployment *dep, int attempt,
                                           double *retry_after, double *ttft);
 
+/* What the rules look at in a request. */
+typedef struct mast_route_req {
+    int prompt_tokens;            /* an estimate (mast_request_tokens) */
+    bool tools;                   /* it offers the model tools */
+    const char *response_format;  /* "json_object", "json_schema", or NULL (text) */
+    const json_t *metadata;       /* an object of strings, or NULL */
+    const char *tags;             /* comma-separated, or NULL */
+} mast_route_req;
+
+/* The prompt tokens of an OpenAI-shaped chat request, estimated from the
+** text of its messages and tool definitions as the chunker estimates
+** (data/chunk.h: words and punctuation, CJK characters): rules need a
+** figure before a deployment, and so a tokenizer, is chosen. */
+int mast_request_tokens(const json_t *body);
+
 typedef struct mast_run_result {
     mast_err_class last;          /* the final attempt's class */
     int attempts;
@@ -71,12 +95,17 @@ typedef struct mast_run_result {
     const mast_deployment *dep;
     double waited;                /* seconds spent in backoff */
     bool none_available;          /* every deployment was resting */
+    bool none_eligible;           /* no deployment can serve the request (tools, json, tags) */
+    const mast_rule *rule;        /* the last rule that applied, or NULL */
+    const mast_gw_model *routed;  /* the model the rules chose (the requested one without rules) */
 } mast_run_result;
 
-/* Serves a request for model (a name the configuration has). Each attempt
-** is a span of trace (may be NULL) named "attempt". */
-mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, mast_attempt_fn fn,
-                                void *ctx, mast_trace *trace);
+/* Serves a request for model (a name the configuration has) with the
+** features req (NULL: none; no rule applies, every deployment is
+** eligible). Each attempt is a span of trace (may be NULL) named
+** "attempt". */
+mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, const mast_route_req *req,
+                                mast_attempt_fn fn, void *ctx, mast_trace *trace);
 
 /* The live state of a deployment, for /v1/models and tests. */
 typedef struct mast_dep_status {

@@ -113,7 +113,7 @@ static void test_router_decisions(void)
         script s = {.n = rows[i].n};
         memcpy(s.classes, rows[i].c, sizeof rows[i].c);
         memcpy(s.retry_after, rows[i].ra, sizeof rows[i].ra);
-        mast_run_result res = mast_router_run(r, a, scripted, &s, NULL);
+        mast_run_result res = mast_router_run(r, a, NULL, scripted, &s, NULL);
         CHECK_EQ_STR(s.log, rows[i].log);
         CHECK_EQ_INT(res.last, rows[i].last);
         CHECK_EQ_STR(res.model->name, rows[i].model);
@@ -128,7 +128,7 @@ static void test_backoff_honours_retry_after(void)
     const mast_gw_model *a = mast_config_model(mast_router_config(r), "a");
     script s = {.classes = {MAST_CLASS_RATE_LIMIT, MAST_CLASS_RATE_LIMIT}, .retry_after = {0.3, 0.3}, .n = 2};
     double t0 = now();
-    mast_run_result res = mast_router_run(r, a, scripted, &s, NULL);
+    mast_run_result res = mast_router_run(r, a, NULL, scripted, &s, NULL);
     double took = now() - t0;
     CHECK_EQ_STR(s.log, "a0 a1 a0 ");   /* both limited: the first again, after Retry-After */
     CHECK_EQ_INT(res.last, MAST_CLASS_OK);
@@ -144,12 +144,12 @@ static void test_breaker_rests_a_failing_deployment(void)
     const mast_gw_model *a = mast_config_model(mast_router_config(r), "a");
     for (int k = 0; k < 2; k++) {   /* allowed_fails 2: a0 fails twice in a row */
         script s = {.classes = {MAST_CLASS_SERVER}, .retry_after = {-1}, .n = 1};
-        mast_router_run(r, a, scripted, &s, NULL);
+        mast_router_run(r, a, NULL, scripted, &s, NULL);
     }
     CHECK(mast_router_status(r, &a->deps[0]).resting);
     CHECK(!mast_router_status(r, &a->deps[1]).resting);
     script s = {0};
-    mast_router_run(r, a, scripted, &s, NULL);
+    mast_router_run(r, a, NULL, scripted, &s, NULL);
     CHECK_EQ_STR(s.log, "a1 ");   /* a0 rests for the cooldown */
     mast_router_release(r);
 }
@@ -164,8 +164,70 @@ static void test_policies(void)
     REQUIRE(mast_router_new(c, &r) == MAST_OK);
     const mast_gw_model *a = mast_config_model(mast_router_config(r), "a");
     script s = {0};
-    mast_router_run(r, a, scripted, &s, NULL);
+    mast_router_run(r, a, NULL, scripted, &s, NULL);
     CHECK_EQ_STR(s.log, "a1 ");   /* the cheaper one */
+    mast_router_release(r);
+}
+
+static const char RULES[] =
+    "models:\n"
+    "  - name: a\n"
+    "    deployments:\n"
+    "      - {provider: openai-compatible, base_url: 'http://h/v1', model: a0, tags: [eu], supports: [json]}\n"
+    "      - {provider: openai-compatible, base_url: 'http://h/v1', model: a1}\n"
+    "  - name: long\n"
+    "    deployments:\n"
+    "      - {provider: openai-compatible, base_url: 'http://h/v1', model: long0}\n"
+    "  - name: b\n"
+    "    deployments:\n"
+    "      - {provider: anthropic, base_url: 'http://h', model: b0, supports: []}\n"
+    "router:\n"
+    "  a:\n"
+    "    policy: lowest-cost\n"
+    "    rules:\n"
+    "      - {if: {prompt_tokens_over: 100}, then: {model: long}}\n"
+    "      - {if: {metadata: {tier: premium}}, then: {model: b}}\n"
+    "      - {if: {tags: [eu]}, then: {deployment_tags: [eu]}}\n"
+    "      - {if: {response_format: json_schema, tools: false}, then: {model: b}}\n"
+    "  long:\n"
+    "    rules: [{if: {tools: true}, then: {model: a}}]\n";
+
+static void test_rules(void)
+{
+    mast_router *r;
+    REQUIRE(mast_router_new(load(RULES), &r) == MAST_OK);
+    const mast_gw_model *a = mast_config_model(mast_router_config(r), "a");
+    json_t *premium = json_pack("{s:s}", "tier", "premium"), *basic = json_pack("{s:s}", "tier", "basic");
+    struct { mast_route_req q; const char *log; int rule_line; bool none; } rows[] = {
+        {{.prompt_tokens = 10}, "a0 ", 0, false},                  /* no rule: the first (equal prices) */
+        {{.prompt_tokens = 101}, "long0 ", 16, false},             /* over the threshold */
+        {{.prompt_tokens = 100}, "a0 ", 0, false},                 /* "over" is strict */
+        {{.prompt_tokens = 101, .tools = true}, "long0 ", 21, false}, /* long would hand it back: cut */
+        {{.metadata = premium}, "b0 ", 17, false},
+        {{.metadata = premium, .tools = true}, "", 17, true},      /* b0 supports neither tools nor json */
+        {{.metadata = basic}, "a0 ", 0, false},
+        {{.tags = "x, eu"}, "a0 ", 18, false},                     /* only deployments tagged eu */
+        {{.tags = "eu", .tools = true}, "", 18, true},             /* a0 is eu but cannot use tools */
+        {{.tools = true}, "a1 ", 0, false},                        /* a0 does not support tools */
+        {{.response_format = "json_schema"}, "", 19, true},
+        {{.response_format = "json_object"}, "a0 ", 0, false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        script s = {0};
+        mast_run_result res = mast_router_run(r, a, &rows[i].q, scripted, &s, NULL);
+        CHECK_EQ_STR(s.log, rows[i].log);
+        CHECK_EQ_INT(res.rule ? res.rule->line : 0, rows[i].rule_line);
+        CHECK_EQ_INT(res.none_eligible, rows[i].none);
+        CHECK_EQ_INT(res.attempts, rows[i].none ? 0 : 1);
+    }
+    json_decref(premium);
+    json_decref(basic);
+    /* the estimate counts the messages' and tools' text, not the JSON around it */
+    json_t *body = json_loads("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", "
+                              "\"text\": \"one two three four five six\"}]}]}", 0, NULL);
+    /* 8 (six words), 2 ("user"), 2 ("text"), and one for each key with a string: role, type, text */
+    CHECK_EQ_INT(mast_request_tokens(body), 15);
+    json_decref(body);
     mast_router_release(r);
 }
 
@@ -187,6 +249,21 @@ static void test_config_refusals(void)
          "m.yaml:6: router.y: no model is named 'y'"},
         {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m}\nextra: 1\n",
          "m.yaml:5: the file: unknown key 'extra' (known: models, router)"},
+        {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m, supports: [vision]}\n",
+         "m.yaml:4: models[0].deployments[0].supports: expected tools or json"},
+        {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m}\nrouter:\n  x:\n"
+         "    rules:\n      - {if: {tools: true}, then: {model: y}}\n",
+         "m.yaml:8: router.x.rules[0].then: no model is named 'y'"},
+        {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m}\nrouter:\n  x:\n"
+         "    rules:\n      - {if: {tools: true}}\n",
+         "m.yaml:8: router.x.rules[0].then: expected then: {model: NAME} or {deployment_tags: [...]}"},
+        {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m}\nrouter:\n  x:\n"
+         "    rules:\n      - {if: {response_format: xml}, then: {model: x}}\n",
+         "router.x.rules[0].if: response_format: expected json_object, json_schema, json or text"},
+        {"models:\n  - name: x\n    deployments:\n      - {provider: openai, model: m}\nrouter:\n  x:\n"
+         "    rules:\n      - {if: {prompt_tokens: 5}, then: {model: x}}\n",
+         "m.yaml:8: router.x.rules[0].if: unknown key 'prompt_tokens' (known: prompt_tokens_over, tools, "
+         "response_format, tags, metadata)"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         mast_config *c = NULL;
@@ -221,6 +298,7 @@ int main(void)
     RUN(test_backoff_honours_retry_after);
     RUN(test_breaker_rests_a_failing_deployment);
     RUN(test_policies);
+    RUN(test_rules);
     RUN(test_config_refusals);
     return test_summary();
 }

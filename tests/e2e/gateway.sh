@@ -61,8 +61,18 @@ models:
     deployments:
       - provider: local
         path: $M/stories260K.gguf
+  - name: routed
+    deployments:
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-us}
+      - {provider: openai-compatible, base_url: "http://127.0.0.1:$UP/v1", model: upstream-eu, tags: [eu], supports: [json]}
 $extra
 router:
+  routed:
+    policy: lowest-cost
+    rules:
+      - {if: {prompt_tokens_over: 50}, then: {model: big}}
+      - {if: {metadata: {tier: premium}}, then: {model: solo}}
+      - {if: {tags: [eu]}, then: {deployment_tags: [eu]}}
   fast: {policy: least-busy, retries: 2, fallbacks: [big], timeout: {first_token: 1s, total: 2s},
          allowed_fails: 1000}
   solo: {retries: 2, backoff: 50ms}
@@ -150,6 +160,26 @@ check "a good reload" contains "$(cat "$WORK/serve.log")" "SIGHUP: reloaded"
 BODY="$(curl -s "$U/v1/chat/completions" -H 'Content-Type: application/json' \
   -d '{"model": "fresh", "messages": [{"role": "user", "content": "Hi"}]}')"
 check "… serves the new model" contains "$BODY" "Hello from upstream-new"
+
+# routing rules: tags (header or metadata), metadata values, prompt length, tools
+routed() {   # routed [HEADER] EXTRA-JSON: "status model deployment" of a request for model routed
+  curl -s -D "$WORK/h.txt" -o "$WORK/reply.json" "$U/v1/chat/completions" -H 'Content-Type: application/json' \
+    ${1:+-H "$1"} -d "{\"model\": \"routed\", \"messages\": [{\"role\": \"user\", \"content\": \"${3:-Hi}\"}]$2}"
+  echo "$(sed -n 's/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$WORK/h.txt" | tail -1) $(tr -d '\r' <"$WORK/h.txt" | sed -n 's/^x-mast-model: //p') $(tr -d '\r' <"$WORK/h.txt" | sed -n 's/^x-mast-deployment: //p')"
+}
+TOOLS=', "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]'
+check "no rule applies: the cheapest (first) deployment" test "$(routed "" "")" = "200 routed routed/0"
+check "x-mast-tags: eu → the deployments tagged eu" test "$(routed "x-mast-tags: beta, eu" "")" = "200 routed routed/1"
+check "metadata.tags eu → the same" test "$(routed "" ', "metadata": {"tags": "eu"}')" = "200 routed routed/1"
+check "metadata tier premium → model solo" test "$(routed "" ', "metadata": {"tier": "premium"}')" = "200 solo solo/0"
+check "a long prompt → model big" test "$(routed "" "" "$(printf 'word %.0s' $(seq 60))")" = "200 big big/0"
+check "tools → only deployments that support tools" test "$(routed "" "$TOOLS")" = "200 routed routed/0"
+check "tools and eu: no deployment can: 400" test "$(routed "x-mast-tags: eu" "$TOOLS")" = "400  "
+check "… saying why" contains "$(cat "$WORK/reply.json")" "no deployment of model routed can serve this request: it offers tools and none supports tools; the rule at line"
+sleep 0.3
+"$MAST" traces show last --json >"$WORK/rtrace.json" 2>/dev/null
+check "… and the trace names the rule" test "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["spans"][0]["attributes"]; print(a.get("mast.route.rule_line"), a.get("mast.route.model"))' "$WORK/rtrace.json")" = \
+  "$(grep -n 'deployment_tags: \[eu\]' "$WORK/mast.yaml" | cut -d: -f1) routed"
 
 # prompts: versions, labels, and a chat request that names one
 post() { curl -s -o "$WORK/post.json" -w '%{http_code}' -XPOST "$U$1" -H 'Content-Type: application/json' -d "$2"; }

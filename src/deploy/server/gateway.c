@@ -47,6 +47,8 @@ struct gw_job {
     int64_t key_id;
     bool streaming, include_usage;
     bool anthropic_client;       /* came in as /v1/messages: answered in Anthropic's shape */
+    mast_route_req route;        /* what the router's rules look at */
+    char *tags;                  /* x-mast-tags and metadata.tags, comma-separated */
     mast_openai_stream ostream;  /* its stream's events */
     double t_received, upstream_seconds, t_attempt;
     mast_http_client *client;    /* the worker's */
@@ -423,9 +425,32 @@ static void record(gw_job *j, const mast_run_result *res)
         mast_trace_attr_str(t, "error.type", mast_err_class_name(res->last));
 }
 
+/* Why no deployment could take the request: "it offers tools; ...". */
+static void ineligible_reason(const mast_route_req *q, const mast_run_result *res, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    if (q->tools)
+        n += (size_t)snprintf(out + n, cap - n, "it offers tools and none supports tools; ");
+    if (q->response_format && n < cap)
+        n += (size_t)snprintf(out + n, cap - n, "it asks for %s and none supports json; ",
+                              q->response_format);
+    const mast_rule *u = res->rule;
+    if (u && u->n_deployment_tags && n < cap) {
+        n += (size_t)snprintf(out + n, cap - n, "the rule at line %d sends it to deployments tagged",
+                              u->line);
+        for (size_t i = 0; i < u->n_deployment_tags && n < cap; i++)
+            n += (size_t)snprintf(out + n, cap - n, " %s", u->deployment_tags[i]);
+        if (n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "; ");
+    }
+    if (n >= 2 && n < cap)
+        out[n - 2] = 0;
+}
+
 static void run_job(gw_job *j)
 {
-    mast_run_result res = mast_router_run(j->router, j->model, attempt, j, j->trace);
+    mast_run_result res = mast_router_run(j->router, j->model, &j->route, attempt, j, j->trace);
     j->backoff_waited = res.waited;
     record(j, &res);
     double usd = cost(j);
@@ -445,6 +470,11 @@ static void run_job(gw_job *j)
         j->reply = NULL;
     } else if (res.last == MAST_CLASS_OK) {   /* a stream that sent nothing at all */
         r = http_error(502, "upstream_error", "%s sent an empty stream", res.dep ? res.dep->id : "?");
+    } else if (res.none_eligible) {
+        char why[512];
+        ineligible_reason(&j->route, &res, why, sizeof why);
+        r = http_error(400, "no_deployment_eligible", "no deployment of model %s can serve this "
+                       "request: %s", res.routed->name, why);
     } else if (res.none_available) {
         r = http_error(503, "no_deployment_available", "every deployment of model %s is resting "
                        "after failures (cooldown %.0f s); try again shortly", j->model->name,
@@ -485,6 +515,7 @@ static void job_free(gw_job *j)
     json_decref(j->held);
     json_decref(j->reply);
     json_decref(j->body);
+    free(j->tags);
     mast_router_release(j->router);
     free(j);
 }
@@ -516,6 +547,31 @@ static void *worker(void *arg)
 }
 
 /* ---- the route ---- */
+
+/* The features the router's rules look at. */
+static mast_status route_features(gw_job *j, const http_request *req)
+{
+    const json_t *b = j->body, *meta = json_object_get(b, "metadata");
+    const char *type = mast_json_get_str(json_object_get(b, "response_format"), "type", NULL);
+    j->route = (mast_route_req){
+        .prompt_tokens = mast_request_tokens(b),
+        .tools = json_array_size(json_object_get(b, "tools")) > 0,
+        .response_format = type && (!strcmp(type, "json_object") || !strcmp(type, "json_schema"))
+                         ? type : NULL,
+        .metadata = json_is_object(meta) ? meta : NULL,
+    };
+    const char *h = req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "x-mast-tags")
+                              : NULL;
+    const char *m = mast_json_get_str(meta, "tags", NULL);
+    if (!h && !m)
+        return MAST_OK;
+    size_t n = (h ? strlen(h) : 0) + (m ? strlen(m) : 0) + 2;
+    if (!(j->tags = malloc(n)))
+        return MAST_ERR_NOMEM;
+    snprintf(j->tags, n, "%s%s%s", h ? h : "", h && m ? "," : "", m ? m : "");
+    j->route.tags = j->tags;
+    return MAST_OK;
+}
 
 http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
 {
@@ -583,6 +639,10 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
         mast_openai_stream_init(&j->ostream, m->name);
     }
     json_object_del(body, "stream_options");
+    if (route_features(j, req) != MAST_OK) {
+        job_free(j);
+        return http_error(500, "internal_error", "out of memory");
+    }
     j->pending = http_pending_new(req);
     if (!j->pending) {
         job_free(j);
