@@ -624,12 +624,6 @@ const mast_gw_model *mast_config_model(const mast_config *c, const char *name)
     return NULL;
 }
 
-const char *mast_provider_name(mast_provider_kind k)
-{
-    static const char *const names[] = {"openai", "openai-compatible", "anthropic", "local"};
-    return (unsigned)k < 4 ? names[k] : "?";
-}
-
 void mast_secret_mask(const char *secret, char *out, size_t cap)
 {
     size_t n = secret ? strlen(secret) : 0;

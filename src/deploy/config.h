@@ -41,15 +41,7 @@
 #include <stdbool.h>
 
 #include "mast.h"
-
-typedef enum mast_provider_kind {
-    MAST_PROVIDER_OPENAI,
-    MAST_PROVIDER_OPENAI_COMPAT,
-    MAST_PROVIDER_ANTHROPIC,
-    MAST_PROVIDER_LOCAL,
-} mast_provider_kind;
-
-const char *mast_provider_name(mast_provider_kind k);
+#include "model/providers/provider.h"
 
 typedef struct mast_price {
     double input, cached_input, cache_write, output;   /* USD per million tokens */

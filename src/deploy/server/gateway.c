@@ -14,7 +14,7 @@
 #include "base/status.h"
 #include "deploy/router.h"
 #include "deploy/server/http.h"
-#include "model/providers/http_client.h"
+#include "model/providers/provider.h"
 #include "model/providers/translate.h"
 
 #define QUEUE_MAX 4096
@@ -56,12 +56,9 @@ struct gw_job {
     const mast_deployment *dep;
     const mast_gw_model *dep_model;
     int attempt;
-    mast_sse sse;
-    mast_anthropic_stream astream;
-    mast_buf reply_body;
     json_t *held;                /* chunks before the first worth sending */
-    bool started, upstream_done, client_gone, upstream_error;
-    char error[512];             /* the last failure, for the client */
+    bool started, client_gone;
+    char error[800];             /* the last failure, for the client */
     long error_status;
     mast_usage usage;
     json_t *reply;               /* a non-streamed reply (OpenAI's shape) */
@@ -188,92 +185,9 @@ static int emit(void *ctx, json_t *chunk)
 
 /* ---- one attempt ---- */
 
-static int on_event(void *ctx, const char *event, const char *data, size_t len)
-{
-    gw_job *j = ctx;
-    (void)event;
-    if (j->dep->provider != MAST_PROVIDER_ANTHROPIC && len == 6 && !memcmp(data, "[DONE]", 6)) {
-        j->upstream_done = true;
-        return 0;
-    }
-    json_t *ev = json_loadb(data, len, 0, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
-        snprintf(j->error, sizeof j->error, "the provider sent an event that is not JSON");
-        j->upstream_error = true;
-        return 1;
-    }
-    int rc = 0;
-    if (j->dep->provider == MAST_PROVIDER_ANTHROPIC) {
-        rc = mast_anthropic_stream_event(&j->astream, ev, emit, j);
-        if (rc == -2) {
-            snprintf(j->error, sizeof j->error, "%s", j->astream.error);
-            j->upstream_error = true;
-        }
-        if (j->astream.done)
-            j->upstream_done = true;
-        j->usage = j->astream.usage;
-    } else if (json_object_get(ev, "error")) {
-        snprintf(j->error, sizeof j->error, "%s",
-                 mast_json_get_str(json_object_get(ev, "error"), "message", "the provider reported an error"));
-        j->upstream_error = true;
-        rc = 1;
-    } else {
-        const json_t *u = json_object_get(ev, "usage");
-        if (json_is_object(u))
-            j->usage = mast_usage_from_openai(u);
-        if (json_array_size(json_object_get(ev, "choices")) || !json_is_object(u))
-            rc = emit(j, json_incref(ev));   /* the usage chunk comes at the end, from us */
-    }
-    json_decref(ev);
-    return rc;
-}
-
-static int on_stream_data(void *ctx, const char *data, size_t n)
-{
-    gw_job *j = ctx;
-    return mast_sse_feed(&j->sse, data, n, on_event, j);
-}
-
-static int on_body_data(void *ctx, const char *data, size_t n)
-{
-    gw_job *j = ctx;
-    return mast_buf_append(&j->reply_body, data, n) != MAST_OK;
-}
-
 static double pick_timeout(double dep, double route)
 {
     return dep > 0 ? dep : route;
-}
-
-/* The URL, headers and body of the attempt. */
-static mast_status build_request(gw_job *j, const mast_deployment *d, char *url, size_t cap,
-                                 char hdr[4][600], json_t **body)
-{
-    *body = NULL;
-    int nh = 0;
-    snprintf(hdr[nh++], 600, "Content-Type: application/json");
-    if (d->provider == MAST_PROVIDER_ANTHROPIC) {
-        snprintf(url, cap, "%s/v1/messages", d->base_url);
-        snprintf(hdr[nh++], 600, "anthropic-version: 2023-06-01");
-        if (d->api_key)
-            snprintf(hdr[nh++], 600, "x-api-key: %s", d->api_key);
-        MAST_TRY(mast_openai_to_anthropic(j->body, d->model, body));
-    } else {
-        if (d->provider == MAST_PROVIDER_LOCAL)
-            snprintf(url, cap, "http://127.0.0.1:%d/v1/chat/completions", j->g->port);
-        else
-            snprintf(url, cap, "%s/chat/completions", d->base_url);
-        if (d->api_key)
-            snprintf(hdr[nh++], 600, "Authorization: Bearer %s", d->api_key);
-        *body = json_deep_copy(j->body);
-        json_object_set_new(*body, "model", json_string(d->provider == MAST_PROVIDER_LOCAL ? d->id
-                                                                                        : d->model));
-        if (j->streaming)
-            json_object_set_new(*body, "stream_options", json_pack("{s:b}", "include_usage", 1));
-    }
-    hdr[nh][0] = 0;
-    return MAST_OK;
 }
 
 static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_deployment *d, int n,
@@ -283,82 +197,56 @@ static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_depl
     j->dep = d;
     j->dep_model = m;
     j->attempt = n;
-    j->upstream_done = j->upstream_error = false;
     j->error[0] = 0;
     j->error_status = 0;
     j->usage = (mast_usage){0};
-    mast_sse_free(&j->sse);
-    memset(&j->sse, 0, sizeof j->sse);
-    mast_anthropic_stream_init(&j->astream, j->model->name);
-    mast_buf_clear(&j->reply_body);
     json_array_clear(j->held);
-    char url[1024], hdr[4][600];
-    json_t *body;
-    if (build_request(j, d, url, sizeof url, hdr, &body) != MAST_OK) {
-        snprintf(j->error, sizeof j->error, "%s", mast_errmsg());
-        return MAST_CLASS_BAD_REQUEST;
-    }
-    const char *headers[5] = {NULL};
-    for (int i = 0; i < 4 && hdr[i][0]; i++)
-        headers[i] = hdr[i];
-    mast_buf payload = {0};
-    mast_json_dump(body, 0, &payload);
-    json_decref(body);
+    char local[64];
+    bool is_local = d->provider == MAST_PROVIDER_LOCAL;
+    if (is_local)   /* served by this process, under the deployment's id */
+        snprintf(local, sizeof local, "http://127.0.0.1:%d/v1", j->g->port);
     const mast_route *r = &m->route;
-    mast_http_call call = {
-        .url = url, .headers = headers, .body = payload.data, .body_len = payload.len,
+    mast_provider_call call = {
+        .kind = is_local ? MAST_PROVIDER_OPENAI_COMPAT : d->provider,
+        .base_url = is_local ? local : d->base_url, .model = is_local ? d->id : d->model,
+        .api_key = d->api_key, .request = j->body, .stream = j->streaming,
         .connect_timeout = pick_timeout(d->timeout.connect, r->timeout.connect),
         .first_byte_timeout = pick_timeout(d->timeout.first_token, r->timeout.first_token),
         .total_timeout = pick_timeout(d->timeout.total, r->timeout.total),
-        .on_data = j->streaming ? on_stream_data : on_body_data, .ctx = j,
+        .on_chunk = emit, .ctx = j,
     };
     j->t_attempt = now();
-    mast_http_perform(j->client, &call);
+    mast_status st = mast_provider_perform(j->client, &call);
     j->upstream_seconds += now() - j->t_attempt;
     j->t_attempt = 0;
-    mast_buf_free(&payload);
     *retry_after = call.retry_after;
     *ttft = call.t_first_byte;
+    j->usage = call.usage;
     if (j->trace && call.status)
         mast_trace_attr_int(j->trace, "http.response.status_code", call.status);
     mast_err_class cls = MAST_CLASS_OK;
-    if (call.fail == MAST_HTTP_ABORTED && j->client_gone) {
+    if (st != MAST_OK) {
+        snprintf(j->error, sizeof j->error, "%s", call.error);
+        cls = MAST_CLASS_BAD_REQUEST;
+    } else if (call.outcome == MAST_CALL_STOPPED && j->client_gone) {
         snprintf(j->error, sizeof j->error, "the client went away");
         cls = MAST_CLASS_STARTED;
-    } else if (call.fail != MAST_HTTP_OK && call.fail != MAST_HTTP_ABORTED) {
-        snprintf(j->error, sizeof j->error, "%s: %s", d->id, call.error);
-        cls = call.fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
-            : call.fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
-    } else if (call.status < 200 || call.status >= 300) {
+    } else if (call.outcome == MAST_CALL_STOPPED || call.outcome == MAST_CALL_PROTOCOL) {
+        snprintf(j->error, sizeof j->error, "%.200s: %.511s", d->id, call.error);
+        cls = MAST_CLASS_SERVER;
+    } else if (call.outcome == MAST_CALL_TRANSPORT) {
+        snprintf(j->error, sizeof j->error, "%.200s: %.511s", d->id, call.error);
+        cls = call.http_fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
+            : call.http_fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
+    } else if (call.outcome == MAST_CALL_STATUS) {
         cls = mast_classify_http(call.status, mast_buf_cstr(&call.error_body));
-        json_t *e = json_loadb(call.error_body.data ? call.error_body.data : "", call.error_body.len, 0, NULL);
-        const char *msg = mast_json_get_str(json_object_get(e, "error"), "message", NULL);
-        snprintf(j->error, sizeof j->error, "%s answered %ld: %s", d->id, call.status,
-                 msg ? msg : "(no message)");
+        snprintf(j->error, sizeof j->error, "%.200s %.511s", d->id, call.error);
         j->error_status = call.status;
-        json_decref(e);
-    } else if (j->streaming) {
-        if (j->upstream_error || !j->upstream_done) {
-            if (!j->error[0])
-                snprintf(j->error, sizeof j->error, "%s: the stream ended before its end", d->id);
-            cls = MAST_CLASS_SERVER;
-        }
-    } else {
-        json_t *resp = json_loadb(j->reply_body.data ? j->reply_body.data : "", j->reply_body.len, 0, NULL);
-        if (!json_is_object(resp)) {
-            snprintf(j->error, sizeof j->error, "%s: the reply is not JSON", d->id);
-            cls = MAST_CLASS_SERVER;
-        } else if (d->provider == MAST_PROVIDER_ANTHROPIC) {
-            j->usage = mast_usage_from_anthropic(json_object_get(resp, "usage"));
-            j->reply = mast_anthropic_to_openai(resp, j->model->name);
-        } else {
-            j->usage = mast_usage_from_openai(json_object_get(resp, "usage"));
-            json_object_set_new(resp, "model", json_string(j->model->name));
-            j->reply = json_incref(resp);
-        }
-        json_decref(resp);
+    } else if (!j->streaming) {
+        json_object_set_new(call.reply, "model", json_string(j->model->name));
+        j->reply = json_incref(call.reply);
     }
-    mast_buf_free(&call.error_body);
+    mast_provider_call_free(&call);
     if (cls != MAST_CLASS_OK && j->started && cls != MAST_CLASS_STARTED) {
         /* bytes reached the client: the error goes into the stream */
         json_t *err = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", j->error, "type",
@@ -510,8 +398,6 @@ static void run_job(gw_job *j)
 
 static void job_free(gw_job *j)
 {
-    mast_sse_free(&j->sse);
-    mast_buf_free(&j->reply_body);
     json_decref(j->held);
     json_decref(j->reply);
     json_decref(j->body);

@@ -79,8 +79,6 @@ void mast_anthropic_stream_init(mast_anthropic_stream *s, const char *model);
 int mast_anthropic_stream_event(mast_anthropic_stream *s, const json_t *event,
                                 int (*emit)(void *ctx, json_t *chunk), void *ctx);
 
-#endif
-
 /* ---- the other way: an Anthropic client in front of any deployment ---- */
 
 /* An Anthropic Messages request as an OpenAI chat request (model kept). */
@@ -105,3 +103,5 @@ typedef int (*mast_event_fn)(void *ctx, const char *event, json_t *data);
 void mast_openai_stream_init(mast_openai_stream *s, const char *model);
 int mast_openai_stream_chunk(mast_openai_stream *s, const json_t *chunk, mast_event_fn emit, void *ctx);
 int mast_openai_stream_finish(mast_openai_stream *s, mast_event_fn emit, void *ctx);
+
+#endif
