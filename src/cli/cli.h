@@ -15,6 +15,7 @@
 
 #include "data/retrieve.h"
 #include "data/store.h"
+#include "model/generate.h"
 #include "observe/trace.h"
 
 #define EXIT_USAGE 2
@@ -48,6 +49,12 @@ void cli_print_index_files(json_t *idx);
 /* Reads a chat template file (--chat-template-file) into *out (malloc'ed,
 ** NUL-terminated). */
 mast_status cli_read_template(const char *path, char **out);
+
+/* -m/--model: a model of the gateway configuration (config, else
+** $MAST_CONFIG) when one is given and names it (*gateway = true), else a
+** GGUF file opened with o. */
+mast_status cli_open_generator(const char *model, const char *config, const mast_local_opts *o,
+                               mast_generator **out, bool *gateway);
 
 /* Prints JSON to stdout, indented, with a newline; takes ownership. */
 void cli_print_json(json_t *value);

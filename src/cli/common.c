@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -14,6 +15,7 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "data/store_traces.h"
+#include "deploy/routed.h"
 
 int cli_fail(mast_status st)
 {
@@ -170,6 +172,22 @@ const char *cli_format_time(int64_t unix_seconds, char *out, size_t n)
     localtime_r(&t, &tm);
     strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
     return out;
+}
+
+mast_status cli_open_generator(const char *model, const char *config, const mast_local_opts *o,
+                               mast_generator **out, bool *gateway)
+{
+    const char *path = mast_config_path(config);
+    *gateway = false;
+    if (path) {
+        mast_status st = mast_routed_generator_open(path, model, o, out);
+        /* a model the file does not name may still be a GGUF file */
+        if (st != MAST_ERR_NOT_FOUND || access(model, R_OK) != 0) {
+            *gateway = st == MAST_OK;
+            return st;
+        }
+    }
+    return mast_local_generator_open(model, o, out);
 }
 
 mast_status cli_read_template(const char *path, char **out)

@@ -13,8 +13,11 @@
 #include "model/generate.h"
 
 #define GEN_OPTIONS_HELP                                                                       \
-    "  -m, --model FILE        a GGUF model of the Llama family (llama, qwen2), any weight\n" \
-    "                          type (F32, F16, Q8_0, Q4_0, Q4_K_M, ...)\n"                    \
+    "  -m, --model FILE|NAME   a GGUF model of the Llama family (llama, qwen2), any weight\n" \
+    "                          type (F32, F16, Q8_0, Q4_0, Q4_K_M, ...); or, with a gateway\n" \
+    "                          configuration, one of its models: remote or local, routed,\n" \
+    "                          retried and fallen back as `mast serve --config` does\n"     \
+    "      --config FILE       the gateway configuration (mast.yaml; default $MAST_CONFIG)\n" \
     "  -n N                    tokens to generate at most (default 128)\n"                   \
     "      --temp T            temperature (default 0.8; 0 = greedy, always the likeliest)\n"  \
     "      --top-k K           keep the K likeliest tokens (default 40; 0 = off)\n"          \
@@ -43,23 +46,27 @@
 
 static const char run_help[] =
     "Usage: mast run -m MODEL.gguf -p PROMPT [options]\n"
+    "       mast run --config mast.yaml -m NAME -p PROMPT [options]\n"
     "\n"
     "Continues PROMPT with a local model, streaming the text to standard output, and prints\n"
     "prompt-processing and generation speed (tokens/s) to standard error. The prompt is\n"
     "used as it is (with the model's BOS token); for an instruction-tuned model, --chat\n"
-    "wraps it as a user message in the model's chat template.\n"
+    "wraps it as a user message in the model's chat template (a gateway model always gets\n"
+    "it as a user message).\n"
     "\n"
     "Options:\n"
     "  -p, --prompt TEXT       the prompt (or --file PATH; '-' reads standard input)\n"
     "      --file PATH         read the prompt from a file\n"
     "      --chat              send the prompt as a chat message\n"
-    "      --json              print {\"prompt_ids\", \"ids\", \"text\", \"finish_reason\",\n"
-    "                          \"timings\": {\"prompt_tokens_per_s\", \"gen_tokens_per_s\"}} instead\n"
+    "      --json              print {\"prompt_ids\", \"ids\" (local models), \"text\",\n"
+    "                          \"finish_reason\", \"usage\", \"timings\": {\"prompt_tokens_per_s\",\n"
+    "                          \"gen_tokens_per_s\"}} instead\n"
     GEN_OPTIONS_HELP
     "  -h, --help              this help\n";
 
 static const char chat_help[] =
     "Usage: mast chat -m MODEL.gguf [options]\n"
+    "       mast chat --config mast.yaml -m NAME [options]\n"
     "\n"
     "An interactive chat with a local model in its chat template: type a message and press\n"
     "Enter; the answer streams back. Ctrl-D (end of input) ends the chat. The conversation\n"
@@ -71,7 +78,7 @@ static const char chat_help[] =
     "  -h, --help              this help\n";
 
 typedef struct gen_args {
-    const char *model, *prompt, *file, *system;
+    const char *model, *prompt, *file, *system, *config;
     mast_gen_params p;
     mast_local_opts o;
     const char *stops[16];
@@ -83,7 +90,7 @@ typedef struct gen_args {
 enum {
     OPT_TEMP = 300, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_FREQ, OPT_PRES, OPT_LAST_N,
     OPT_SEED, OPT_STOP, OPT_CTX, OPT_KV, OPT_SHIFT, OPT_FORMAT, OPT_JSON, OPT_CHAT, OPT_FILE,
-    OPT_SYSTEM, OPT_FAST, OPT_TEMPLATE
+    OPT_SYSTEM, OPT_FAST, OPT_TEMPLATE, OPT_CONFIG
 };
 
 static int parse_float(const char *cmd, const char *opt, const char *text, double min, double max,
@@ -118,6 +125,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
         {"system", required_argument, NULL, OPT_SYSTEM}, {"help", no_argument, NULL, 'h'},
         {"fast-prompt", no_argument, NULL, OPT_FAST},
         {"chat-template-file", required_argument, NULL, OPT_TEMPLATE},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -132,6 +140,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
         case 'p': a->prompt = optarg; break;
         case OPT_FILE: a->file = optarg; break;
         case OPT_SYSTEM: a->system = optarg; break;
+        case OPT_CONFIG: a->config = optarg; break;
         case 'n':
             if (!cli_parse_int(cmd, "-n", optarg, 1, 1 << 20, &v))
                 return EXIT_USAGE;
@@ -205,7 +214,7 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
         return cli_usage(cmd, "unexpected argument '%s'%s", argv[optind],
                          strcmp(cmd, "run") == 0 ? " (give the prompt with -p)" : "");
     if (!a->model)
-        return cli_usage(cmd, "-m MODEL.gguf is required");
+        return cli_usage(cmd, "-m MODEL.gguf (or a gateway model's name with --config) is required");
     if (!a->seeded)
         a->p.sampler.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
     a->p.stop = a->stops;
@@ -272,7 +281,8 @@ int cmd_run(int argc, char **argv)
         return cli_usage("run", "no prompt: give -p TEXT or --file PATH");
     }
     mast_generator *g = NULL;
-    mast_status st = mast_local_generator_open(a.model, &a.o, &g);
+    bool gateway;
+    mast_status st = cli_open_generator(a.model, a.config, &a.o, &g, &gateway);
     sink s = {a.json, {0}};
     mast_gen_result r = {0};
     if (st == MAST_OK) {
@@ -286,8 +296,13 @@ int cmd_run(int argc, char **argv)
                 a.json ? "" : "\n", r.n_ctx, r.completion_tokens);
     if (st == MAST_OK && a.json) {
         json_t *o = json_object();
-        json_object_set_new(o, "prompt_ids", id_array(r.prompt_ids, r.prompt_tokens));
-        json_object_set_new(o, "ids", id_array(r.ids, r.completion_tokens));
+        if (r.prompt_ids && r.ids) {   /* a local engine's */
+            json_object_set_new(o, "prompt_ids", id_array(r.prompt_ids, r.prompt_tokens));
+            json_object_set_new(o, "ids", id_array(r.ids, r.completion_tokens));
+        }
+        json_object_set_new(o, "usage", json_pack("{s:i, s:i, s:i}", "prompt_tokens", r.prompt_tokens,
+                                                  "completion_tokens", r.completion_tokens,
+                                                  "cached_tokens", r.cached_tokens));
         json_object_set_new(o, "text", mast_json_string_lossy(mast_buf_cstr(&s.text)));
         json_object_set_new(o, "finish_reason", json_string(r.finish_reason));
         json_object_set_new(o, "seed", json_integer((json_int_t)a.p.sampler.seed));
@@ -314,14 +329,19 @@ int cmd_chat(int argc, char **argv)
     if (rc >= 0)
         return rc;
     mast_generator *g = NULL;
-    mast_status st = mast_local_generator_open(a.model, &a.o, &g);
+    bool gateway;
+    mast_status st = cli_open_generator(a.model, a.config, &a.o, &g, &gateway);
     if (st != MAST_OK)
         return cli_fail(st);
-    const char *how = mast_local_generator_template(g, NULL);
-    fprintf(stderr, "mast chat: %s (template %s); Ctrl-D ends\n", a.model,
-            strcmp(how, "jinja") ? how : "the model's Jinja template");
-    if (!strcmp(how, "plain"))
-        fprintf(stderr, "note: no known chat template in the model; using plain \"role: content\" lines\n");
+    if (gateway) {
+        fprintf(stderr, "mast chat: %s; Ctrl-D ends\n", mast_generator_describe(g));
+    } else {
+        const char *how = mast_local_generator_template(g, NULL);
+        fprintf(stderr, "mast chat: %s (template %s); Ctrl-D ends\n", a.model,
+                strcmp(how, "jinja") ? how : "the model's Jinja template");
+        if (!strcmp(how, "plain"))
+            fprintf(stderr, "note: no known chat template in the model; using plain \"role: content\" lines\n");
+    }
     mast_chat_message *msgs = NULL;
     size_t n = 0, cap = 0;
     char *line = NULL;

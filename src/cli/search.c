@@ -43,14 +43,17 @@ static const char ask_help[] =
     "Usage: mast ask \"QUESTION\" [options]\n"
     "\n"
     "Answers a question from the best passages of a collection, citing them as [n], and\n"
-    "prints the numbered sources. With --model, a local model writes the answer from the\n"
+    "prints the numbered sources. With --model, a model (local, or a gateway model of\n"
+    "--config) writes the answer from the\n"
     "numbered passages (streamed as it is generated); without one the answer is\n"
     "extractive: the passages' sentences that best match the question.\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
     "  -k N                    passages to retrieve (default 5, at most 1000)\n"
-    "      --model FILE        a GGUF Llama-family model (see 'mast run') to write the answer\n"
+    "      --model FILE|NAME   a GGUF Llama-family model (see 'mast run') to write the answer,\n"
+    "                          or a model of the gateway configuration\n"
+    "      --config FILE       the gateway configuration (mast.yaml; default $MAST_CONFIG)\n"
     "  -n N                    answer tokens at most (default 512)\n"
     "      --temp T            temperature (default 0: greedy)\n"
     "      --seed N            random seed for --temp above 0 (default 0)\n"
@@ -62,7 +65,7 @@ static const char ask_help[] =
     "  -h, --help              this help\n";
 
 typedef struct args {
-    const char *collection, *db, *text, *filter, *model, *vector;
+    const char *collection, *db, *text, *filter, *model, *vector, *config;
     long max_tokens, seed, ctx, threads;
     float temp;
     int gen_option;   /* one of the model options was given */
@@ -79,7 +82,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
                  args *a)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER, OPT_MODEL, OPT_TEMP, OPT_SEED, OPT_CTX,
-           OPT_VECTOR };
+           OPT_VECTOR, OPT_CONFIG };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"filter", required_argument, NULL, OPT_FILTER},
@@ -89,6 +92,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         {"mode", required_argument, NULL, OPT_MODE},
         {"db", required_argument, NULL, OPT_DB},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {"temp", required_argument, NULL, OPT_TEMP},
         {"seed", required_argument, NULL, OPT_SEED},
         {"ctx", required_argument, NULL, OPT_CTX},
@@ -104,6 +108,7 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
         switch (c) {
         case 'c': a->collection = optarg; break;
         case OPT_MODEL: a->model = optarg; a->gen_option = 1; break;
+        case OPT_CONFIG: a->config = optarg; a->gen_option = 1; break;
         case 'n':
             if (!cli_parse_int(cmd, "-n", optarg, 1, 1 << 20, &a->max_tokens))
                 return EXIT_USAGE;
@@ -217,7 +222,7 @@ int cmd_search(int argc, char **argv)
     args a;
     int rc = parse("search", search_help, 10, argc, argv, &a);
     if (rc < 0 && a.gen_option)
-        return cli_usage("search", "--model, -n, --temp, --seed, --ctx and --threads are options of "
+        return cli_usage("search", "--model, --config, -n, --temp, --seed, --ctx and --threads are options of "
                          "'mast ask'");
     if (rc >= 0)
         return rc;
@@ -309,7 +314,8 @@ int cmd_ask(int argc, char **argv)
         mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
         o.n_ctx = (int)a.ctx;
         o.threads = (int)a.threads;
-        st = mast_local_generator_open(a.model, &o, &gen);
+        bool gateway;
+        st = cli_open_generator(a.model, a.config, &o, &gen, &gateway);
     }
     mast_gen_params gp = MAST_GEN_PARAMS_DEFAULT;
     gp.max_tokens = (int)a.max_tokens;

@@ -181,6 +181,36 @@ sleep 0.3
 check "… and the trace names the rule" test "$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["spans"][0]["attributes"]; print(a.get("mast.route.rule_line"), a.get("mast.route.model"))' "$WORK/rtrace.json")" = \
   "$(grep -n 'deployment_tags: \[eu\]' "$WORK/mast.yaml" | cut -d: -f1) routed"
 
+# the CLI on gateway models: mast run / chat / ask --config, routed and fallen back as the server does
+curl -s -XPOST "$UPSTREAM_URL/_reset" -d '{}' >/dev/null
+expect "mast run --config -m fast" 0 "$MAST" run --config "$WORK/mast.yaml" -m fast -p Hi --json
+check "… answers through the router" test "$(echo "$OUT" | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["text"], o["usage"]["prompt_tokens"], o["finish_reason"])')" = \
+  "Hello from upstream-a 12 stop"
+curl -s -XPOST "$UPSTREAM_URL/_script" -d '{"model": "upstream-a", "actions": ["500"]}' >/dev/null
+expect "mast run: a 500 falls back to the other deployment" 0 "$MAST" run --config "$WORK/mast.yaml" -m fast -p Hi
+check "… whose answer it prints" test "$OUT" = "Hello from upstream-a2"
+expect "MAST_CONFIG and an Anthropic deployment" 0 env MAST_CONFIG="$WORK/mast.yaml" "$MAST" run -m big -p Hi
+check "… translated back" test "$OUT" = "Hello from upstream-b"
+expect "mast chat --config" 0 sh -c "printf 'Hi\nAgain\n' | '$MAST' chat --config '$WORK/mast.yaml' -m solo"
+check "… answers each turn" test "$(echo "$OUT" | grep -c 'Hello from upstream-solo')" = 2
+check "… and sent the whole conversation the second time" test "$(curl -s "$UPSTREAM_URL/_log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[-1]["body"]["messages"]))')" = 3
+printf 'The lighthouse keeper of Ardnamurchan lit the lamp at dusk.\n' >"$WORK/doc.txt"
+"$MAST" ingest "$WORK/doc.txt" >/dev/null 2>&1
+expect "mast ask --config --model fast" 0 "$MAST" ask "Who lit the lamp?" --config "$WORK/mast.yaml" --model fast
+check "… the gateway model writes the answer" contains "$OUT" "Hello from upstream-a"
+check "… from the retrieved passages" contains "$(curl -s "$UPSTREAM_URL/_log" | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["body"]["messages"][1]["content"])')" \
+  "[1] doc"
+expect "a local deployment through the CLI" 0 "$MAST" run --config "$WORK/mast.yaml" -m tiny -p "Once upon" -n 8 --temp 0
+LOCAL_OUT="$OUT"
+expect "… the same model as a file" 0 "$MAST" run -m "$M/stories260K.gguf" -p "Once upon" -n 8 --temp 0
+check "… gives the same text" test "$LOCAL_OUT" = "$OUT"
+expect "an unknown gateway model" 1 "$MAST" run --config "$WORK/mast.yaml" -m huge -p Hi
+check "… lists the ones it has" contains "$ERR" "has no model named 'huge' (it has: fast, big, solo"
+curl -s -XPOST "$UPSTREAM_URL/_script" -d '{"model": "upstream-solo", "actions": ["400"]}' >/dev/null
+expect "a provider's refusal" 1 "$MAST" run --config "$WORK/mast.yaml" -m solo -p Hi
+check "… is named, without the key" contains "$ERR" "model solo: 1 attempt failed (bad_request); the last: solo/0 answered 400"
+check "… (the key appears nowhere)" test "${ERR/$UPSTREAM_KEY/}" = "$ERR"
+
 # prompts: versions, labels, and a chat request that names one
 post() { curl -s -o "$WORK/post.json" -w '%{http_code}' -XPOST "$U$1" -H 'Content-Type: application/json' -d "$2"; }
 check "create a prompt over HTTP" test "$(post /v1/prompts '{"name": "greet", "type": "chat", "label": "production",

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "deploy/config.h"
+#include "deploy/router.h"
 #include "model/providers/http_client.h"
 #include "model/providers/translate.h"
 
@@ -33,6 +34,15 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
     return 0;
 }
 
+static mast_err_class answer(void *ctx, const mast_gw_model *m, const mast_deployment *d, int n,
+                             double *retry_after, double *ttft)
+{
+    (void)ctx, (void)m, (void)d, (void)n;
+    *retry_after = -1;
+    *ttft = 0.001;
+    return MAST_CLASS_OK;   /* a failure would back off: sleep */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -42,9 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 4) {
     case 0: {
         mast_config *c = NULL;
+        mast_router *r;
         if (mast_config_parse(text, len, "fuzz.yaml", &c) == MAST_OK) {
             json_decref(mast_config_describe(c));
-            mast_config_free(c);
+            if (mast_router_new(c, &r) == MAST_OK) {   /* its rules, on a request of every kind */
+                const mast_config *rc = mast_router_config(r);
+                for (int k = 0; k < 4; k++) {
+                    mast_route_req q = {.prompt_tokens = (int)len * k, .tools = k & 1,
+                                        .response_format = k & 2 ? "json_schema" : NULL,
+                                        .tags = k ? "eu, beta" : NULL};
+                    mast_router_run(r, &rc->models[0], &q, answer, NULL, NULL);
+                }
+                mast_router_release(r);
+            }
         }
         break;
     }
