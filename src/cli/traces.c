@@ -18,7 +18,8 @@ static const char traces_help[] =
     "\n"
     "Lists the most recent traces (every ingest, search, ask, eval and HTTP request records\n"
     "one), newest first; 'show' prints one trace as a tree of spans with durations and\n"
-    "attributes. ID may be any unique prefix of the trace id, or 'last' for the newest.\n"
+    "attributes. ID is the short id the list shows (the last 12 digits of the trace id),\n"
+    "any unique prefix of the trace id, or 'last' for the newest.\n"
     "\n"
     "Options:\n"
     "  -n N                    number of traces to list (default 20)\n"
@@ -49,7 +50,9 @@ static void print_list(json_t *arr)
     json_array_foreach(arr, i, t) {
         char when[32];
         cli_format_time(json_integer_value(json_object_get(t, "start_us")) / 1000000, when, sizeof when);
-        printf("%.12s  %s  %9.2f ms  %-5s %-14s", json_string_value(json_object_get(t, "id")),
+        const char *id = json_string_value(json_object_get(t, "id"));
+        size_t n = id ? strlen(id) : 0;
+        printf("%.12s  %s  %9.2f ms  %-5s %-14s", n > 12 ? id + n - 12 : id ? id : "",
                when, (double)json_integer_value(json_object_get(t, "duration_us")) / 1000.0,
                json_string_value(json_object_get(t, "status")),
                json_string_value(json_object_get(t, "name")));

@@ -20,44 +20,28 @@ static const char *status_name(mast_status st)
 }
 
 /* Inserts one trace inside the caller's transaction. */
-static mast_status save_one(mast_store *store, const mast_trace *t)
+/* One trace with the batch's statements; attrs is the batch's scratch buffer. */
+static mast_status save_one(mast_store *store, sqlite3_stmt *trace_stmt, sqlite3_stmt *span_stmt,
+                            const mast_trace *t, mast_buf *attrs)
 {
     if (!t || t->n_spans == 0)
         return MAST_OK;
-    sqlite3_stmt *trace_stmt = NULL, *span_stmt = NULL;
-    mast_status st = MAST_OK;
     const mast_span *root = &t->spans[0];
-    mast_buf attrs = {0};
-    if (sqlite3_prepare_v2(store->db,
-                           "INSERT INTO traces(id, name, start_us, duration_us, status, attributes)"
-                           " VALUES(?, ?, ?, ?, ?, ?)",
-                           -1, &trace_stmt, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(store->db,
-                           "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us,"
-                           " duration_us, status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &span_stmt, NULL) != SQLITE_OK) {
-        st = mast_store_error(store, "cannot save trace");
-        goto done;
-    }
-    st = mast_json_dump(root->attributes, 0, &attrs);
-    if (st != MAST_OK)
-        goto done;
-    sqlite3_bind_text(trace_stmt, 1, t->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(trace_stmt, 2, root->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(trace_stmt, 3, root->start_us);
-    sqlite3_bind_int64(trace_stmt, 4, root->duration_us);
-    sqlite3_bind_text(trace_stmt, 5, status_name(root->status), -1, SQLITE_STATIC);
-    sqlite3_bind_text(trace_stmt, 6, mast_buf_cstr(&attrs), -1, SQLITE_STATIC);
-    if (sqlite3_step(trace_stmt) != SQLITE_DONE) {
-        st = mast_store_error(store, "cannot save trace");
-        goto done;
-    }
-    for (size_t i = 0; i < t->n_spans && st == MAST_OK; i++) {
+    for (size_t i = 0; i < t->n_spans; i++) {
         const mast_span *s = &t->spans[i];
-        mast_buf_clear(&attrs);
-        st = mast_json_dump(s->attributes, 0, &attrs);
-        if (st != MAST_OK)
-            break;
+        mast_buf_clear(attrs);
+        MAST_TRY(mast_json_dump(s->attributes, 0, attrs));
+        if (i == 0) {   /* the trace's row carries the root span's attributes */
+            sqlite3_reset(trace_stmt);
+            sqlite3_bind_text(trace_stmt, 1, t->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(trace_stmt, 2, root->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(trace_stmt, 3, root->start_us);
+            sqlite3_bind_int64(trace_stmt, 4, root->duration_us);
+            sqlite3_bind_text(trace_stmt, 5, status_name(root->status), -1, SQLITE_STATIC);
+            sqlite3_bind_text(trace_stmt, 6, mast_buf_cstr(attrs), -1, SQLITE_STATIC);
+            if (sqlite3_step(trace_stmt) != SQLITE_DONE)
+                return mast_store_error(store, "cannot save trace");
+        }
         sqlite3_reset(span_stmt);
         sqlite3_bind_text(span_stmt, 1, t->id, -1, SQLITE_STATIC);
         sqlite3_bind_int(span_stmt, 2, s->id);
@@ -69,23 +53,29 @@ static mast_status save_one(mast_store *store, const mast_trace *t)
         sqlite3_bind_int64(span_stmt, 5, s->start_us);
         sqlite3_bind_int64(span_stmt, 6, s->duration_us);
         sqlite3_bind_text(span_stmt, 7, status_name(s->status), -1, SQLITE_STATIC);
-        sqlite3_bind_text(span_stmt, 8, mast_buf_cstr(&attrs), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(span_stmt, 8, mast_buf_cstr(attrs), -1, SQLITE_STATIC);
         if (sqlite3_step(span_stmt) != SQLITE_DONE)
-            st = mast_store_error(store, "cannot save span");
+            return mast_store_error(store, "cannot save span");
     }
-done:
-    sqlite3_finalize(trace_stmt);
-    sqlite3_finalize(span_stmt);
-    mast_buf_free(&attrs);
-    return st;
+    return MAST_OK;
 }
 
 mast_status mast_store_traces_save(mast_store *store, mast_trace *const *traces, size_t n)
 {
+    sqlite3_stmt *trace_stmt = NULL, *span_stmt = NULL;
     MAST_TRY(mast_store_begin(store));
-    mast_status st = MAST_OK;
+    mast_status st = mast_store_prepare(store, "INSERT INTO traces(id, name, start_us, duration_us, "
+                                        "status, attributes) VALUES(?, ?, ?, ?, ?, ?)", &trace_stmt);
+    if (st == MAST_OK)
+        st = mast_store_prepare(store, "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us,"
+                                " duration_us, status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                                &span_stmt);
+    mast_buf attrs = {0};
     for (size_t i = 0; i < n && st == MAST_OK; i++)
-        st = save_one(store, traces[i]);
+        st = save_one(store, trace_stmt, span_stmt, traces[i], &attrs);
+    mast_buf_free(&attrs);
+    sqlite3_finalize(trace_stmt);
+    sqlite3_finalize(span_stmt);
     if (st == MAST_OK)
         st = mast_store_commit(store);
     if (st != MAST_OK)
@@ -143,33 +133,38 @@ mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_
     sqlite3_stmt *stmt;
     if (strlen(id_prefix) == 0 || strspn(id_prefix, "0123456789abcdef") != strlen(id_prefix))
         return mast_fail(MAST_ERR_INVALID, "'%s' is not a trace id (hex digits)", id_prefix);
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
-                           " WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 2",
-                           -1, &stmt, NULL) != SQLITE_OK)
-        return mast_store_error(store, "cannot read trace");
-    sqlite3_bind_text(stmt, 1, id_prefix, -1, SQLITE_STATIC);
+    /* a prefix of the id, else (the short id mast traces shows) its end */
     json_t *trace = NULL;
     int n = 0, rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (++n > 1)
-            break;
-        trace = json_object();
-        json_object_set_new(trace, "id", json_string((const char *)sqlite3_column_text(stmt, 0)));
-        json_object_set_new(trace, "name", mast_json_string_lossy((const char *)sqlite3_column_text(stmt, 1)));
-        json_object_set_new(trace, "start_us", json_integer(sqlite3_column_int64(stmt, 2)));
-        json_object_set_new(trace, "duration_us", json_integer(sqlite3_column_int64(stmt, 3)));
-        json_object_set_new(trace, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
-        json_object_set_new(trace, "attributes", parse_attrs(stmt, 5));
+    for (int by_end = 0; by_end < 2 && n == 0; by_end++) {
+        if (sqlite3_prepare_v2(store->db, by_end
+                               ? "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
+                                 " WHERE id LIKE '%' || ?1 ORDER BY id LIMIT 2"
+                               : "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
+                                 " WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 2",
+                               -1, &stmt, NULL) != SQLITE_OK)
+            return mast_store_error(store, "cannot read trace");
+        sqlite3_bind_text(stmt, 1, id_prefix, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            if (++n > 1)
+                break;
+            trace = json_object();
+            json_object_set_new(trace, "id", json_string((const char *)sqlite3_column_text(stmt, 0)));
+            json_object_set_new(trace, "name", mast_json_string_lossy((const char *)sqlite3_column_text(stmt, 1)));
+            json_object_set_new(trace, "start_us", json_integer(sqlite3_column_int64(stmt, 2)));
+            json_object_set_new(trace, "duration_us", json_integer(sqlite3_column_int64(stmt, 3)));
+            json_object_set_new(trace, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
+            json_object_set_new(trace, "attributes", parse_attrs(stmt, 5));
+        }
+        sqlite3_finalize(stmt);
     }
-    sqlite3_finalize(stmt);
     if (n == 0) {
         json_decref(trace);
         return mast_fail(MAST_ERR_NOT_FOUND, "trace '%s' not found", id_prefix);
     }
     if (n > 1) {
         json_decref(trace);
-        return mast_fail(MAST_ERR_INVALID, "trace id prefix '%s' is ambiguous", id_prefix);
+        return mast_fail(MAST_ERR_INVALID, "trace id '%s' is ambiguous: give more of it", id_prefix);
     }
     if (sqlite3_prepare_v2(store->db,
                            "SELECT span_id, parent_id, name, start_us, duration_us, status,"

@@ -506,6 +506,9 @@ static mast_status build(const checker *k, mast_config *c)
         const json_t *deps = json_object_get(m, "deployments");
         if (!json_is_array(deps) || !json_array_size(deps))
             return bad(k, deps ? deps : m, where, "expected deployments: a non-empty list");
+        if (json_array_size(deps) > 64)   /* MAST_ROUTER_MAX_DEPS */
+            return bad(k, deps, where, "%zu deployments: a model has at most 64",
+                       json_array_size(deps));
         gm->deps = calloc(json_array_size(deps), sizeof *gm->deps);
         if (!gm->deps)
             return mast_fail(MAST_ERR_NOMEM, "out of memory");

@@ -3,16 +3,15 @@
 */
 #include "deploy/keys.h"
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/json.h"
+#include "base/random.h"
 #include "base/sha256.h"
 #include "base/status.h"
 #include "data/store_keys.h"
@@ -202,12 +201,10 @@ void mast_keyring_spend(mast_keyring *k, int64_t key_id, long tokens, double cos
 void mast_key_generate(char out[48])
 {
     uint8_t r[20] = {0};
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
-        fprintf(stderr, "mast: cannot read /dev/urandom\n");
+    if (!mast_random_secure(r, sizeof r)) {
+        fprintf(stderr, "mast: the kernel gives no random bytes (getrandom)\n");
         abort();   /* a predictable key is worse than none */
     }
-    close(fd);
     memcpy(out, "mk-", 3);
     for (int i = 0; i < 20; i++)
         snprintf(out + 3 + 2 * i, 3, "%02x", r[i]);

@@ -164,18 +164,9 @@ static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_depl
     *retry_after = call.retry_after;
     *ttft = call.t_first_byte;
     u->usage = call.usage;
-    mast_err_class cls = MAST_CLASS_OK;
-    if (st != MAST_OK)
-        cls = MAST_CLASS_BAD_REQUEST;
-    else if (call.outcome == MAST_CALL_STOPPED && u->stopped)
-        cls = MAST_CLASS_OK;   /* the caller had enough */
-    else if (call.outcome == MAST_CALL_TRANSPORT)
-        cls = call.http_fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
-            : call.http_fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
-    else if (call.outcome == MAST_CALL_STATUS)
-        cls = mast_classify_http(call.status, mast_buf_cstr(&call.error_body));
-    else if (call.outcome != MAST_CALL_OK)
-        cls = MAST_CLASS_SERVER;
+    mast_err_class cls = st != MAST_OK ? MAST_CLASS_BAD_REQUEST
+                       : call.outcome == MAST_CALL_STOPPED && u->stopped ? MAST_CLASS_OK   /* enough */
+                       : mast_classify_call(&call);
     if (cls != MAST_CLASS_OK)
         snprintf(u->error, sizeof u->error, "%.200s%s%.500s", d->id,
                  call.outcome == MAST_CALL_STATUS ? " " : ": ", call.error);

@@ -19,7 +19,6 @@
 #include "data/chunk.h"
 
 #define MAX_BACKOFF 10.0
-#define MAX_CHAIN 16          /* models tried for one request: the model and its fallbacks */
 #define MAX_HOPS 8            /* rules handing a request from model to model */
 
 typedef struct dep_state {
@@ -84,6 +83,18 @@ mast_err_class mast_classify_http(long status, const char *body)
         has_word(body, "content management policy"))
         return MAST_CLASS_CONTENT_POLICY;
     return MAST_CLASS_BAD_REQUEST;
+}
+
+mast_err_class mast_classify_call(const mast_provider_call *c)
+{
+    switch (c->outcome) {
+    case MAST_CALL_OK: return MAST_CLASS_OK;
+    case MAST_CALL_TRANSPORT:
+        return c->http_fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
+             : c->http_fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
+    case MAST_CALL_STATUS: return mast_classify_http(c->status, mast_buf_cstr(&c->error_body));
+    default: return MAST_CLASS_SERVER;   /* a protocol error; stopped (the caller knows why) */
+    }
 }
 
 mast_status mast_router_new(mast_config *c, mast_router **out)
@@ -169,8 +180,8 @@ static double price_of(const mast_deployment *d)
 static int pick(mast_router *r, const mast_gw_model *m, const bool *tried, bool *none_available)
 {
     double t = now();
-    int cand[64], n = 0;
-    for (size_t i = 0; i < m->n_deps && n < 64; i++)
+    int cand[MAST_ROUTER_MAX_DEPS], n = 0;
+    for (size_t i = 0; i < m->n_deps && n < MAST_ROUTER_MAX_DEPS; i++)
         if (!tried[i] && available(&r->states[m->deps[i].slot], &m->deps[i], t))
             cand[n++] = (int)i;
     if (!n) {
@@ -399,106 +410,189 @@ static bool eligible(const mast_deployment *d, const mast_route_req *q, const ma
 
 /* ---- a request's run ---- */
 
+enum { PH_MODEL, PH_PICK, PH_WAITED, PH_RUNNING, PH_DONE };
+
+void mast_router_walk_begin(mast_router_walk *w, mast_router *r, const mast_gw_model *model,
+                            const mast_route_req *req, mast_trace *trace)
+{
+    memset(w, 0, sizeof *w);
+    w->r = r;
+    w->req = req;
+    w->trace = trace;
+    w->res.last = MAST_CLASS_SERVER;
+    model = route_by_rules(r, model, req, &w->res.rule, &w->tags_rule);
+    w->res.model = w->res.routed = model;
+    if (trace && w->res.rule) {
+        mast_trace_attr_int(trace, "mast.route.rule_line", w->res.rule->line);
+        mast_trace_attr_str(trace, "mast.route.model", model->name);
+    }
+    w->chain[0] = model;
+    w->n_chain = 1;
+    w->phase = PH_MODEL;
+}
+
+/* The model in hand is done: its fallbacks, by the class of the last failure. */
+static void model_done(mast_router_walk *w)
+{
+    const mast_gw_model *m = w->chain[w->ci];
+    mast_err_class cls = w->cls;
+    bool ctx = cls == MAST_CLASS_CONTEXT_WINDOW && m->route.n_context_fallbacks;
+    char **fb = ctx ? m->route.context_fallbacks : m->route.fallbacks;
+    size_t nfb = ctx ? m->route.n_context_fallbacks : m->route.n_fallbacks;
+    if (cls == MAST_CLASS_CONTENT_POLICY)
+        nfb = 0;   /* another model is not a way around a policy */
+    for (size_t f = 0; f < nfb && w->n_chain < MAST_ROUTER_MAX_CHAIN; f++) {
+        const mast_gw_model *next = mast_config_model(w->r->config, fb[f]);
+        bool seen = false;
+        for (size_t k = 0; k < w->n_chain; k++)
+            seen |= w->chain[k] == next;
+        if (next && !seen)
+            w->chain[w->n_chain++] = next;
+    }
+    w->ci++;
+    w->phase = PH_MODEL;
+}
+
+mast_walk_step mast_router_walk_next(mast_router_walk *w, const mast_gw_model **model,
+                                     const mast_deployment **dep, double *wait)
+{
+    for (;;) {
+        if (w->phase == PH_DONE)
+            return MAST_WALK_DONE;
+        if (w->phase == PH_MODEL) {
+            if (w->ci >= w->n_chain) {
+                w->phase = PH_DONE;
+                continue;
+            }
+            const mast_gw_model *m = w->chain[w->ci];
+            memset(w->skip, 0, sizeof w->skip);
+            for (size_t i = 0; i < m->n_deps && i < MAST_ROUTER_MAX_DEPS; i++) {
+                w->skip[i] = !eligible(&m->deps[i], w->req, w->tags_rule);
+                w->any_eligible |= !w->skip[i];
+            }
+            memcpy(w->tried, w->skip, sizeof w->tried);
+            w->retries = 0;
+            w->cls = MAST_CLASS_SERVER;
+            w->last_dep = -1;
+            w->last_retry_after = -1;
+            w->phase = PH_PICK;
+        }
+        const mast_gw_model *m = w->chain[w->ci];
+        bool none = false;
+        int di = -1;
+        if (w->phase == PH_PICK) {
+            di = pick(w->r, m, w->tried, &none);
+            if (di < 0 && w->last_dep >= 0 && retryable(w->cls)) {
+                /* every deployment failed this request: the same one again, after a backoff */
+                double t = m->route.backoff * pow(2, w->retries - 1) * (0.5 + 0.5 * uniform(w->r));
+                if (w->last_retry_after > t)
+                    t = w->last_retry_after;
+                if (t > MAX_BACKOFF)
+                    t = MAX_BACKOFF;
+                w->phase = PH_WAITED;
+                if (t > 0) {
+                    w->res.waited += t;
+                    *wait = t;
+                    return MAST_WALK_WAIT;
+                }
+            }
+        }
+        if (w->phase == PH_WAITED) {
+            memcpy(w->tried, w->skip, sizeof w->tried);
+            di = pick(w->r, m, w->tried, &none);
+        }
+        if (di < 0) {
+            bool some = false;
+            for (size_t i = 0; i < m->n_deps && i < MAST_ROUTER_MAX_DEPS; i++)
+                some |= !w->skip[i];
+            if (none && w->last_dep < 0 && some)
+                w->res.none_available = true;
+            model_done(w);
+            continue;
+        }
+        w->di = di;
+        w->phase = PH_RUNNING;
+        *model = m;
+        *dep = &m->deps[di];
+        return MAST_WALK_ATTEMPT;
+    }
+}
+
+void mast_router_walk_start(mast_router_walk *w)
+{
+    const mast_gw_model *m = w->chain[w->ci];
+    const mast_deployment *d = &m->deps[w->di];
+    w->res.attempts++;
+    if (w->trace) {
+        mast_trace_span_begin(w->trace, "attempt");
+        mast_trace_attr_str(w->trace, "mast.model", m->name);
+        mast_trace_attr_str(w->trace, "mast.deployment", d->id);
+        mast_trace_attr_str(w->trace, "gen_ai.provider.name", mast_provider_name(d->provider));
+        mast_trace_attr_int(w->trace, "mast.attempt", w->res.attempts);
+    }
+    begin(w->r, d);
+    w->t_attempt = now();
+}
+
+void mast_router_walk_report(mast_router_walk *w, mast_err_class cls, double retry_after, double ttft)
+{
+    const mast_gw_model *m = w->chain[w->ci];
+    const mast_deployment *d = &m->deps[w->di];
+    finish(w->r, m, d, cls, ttft);
+    if (w->trace) {
+        mast_trace_attr_double(w->trace, "mast.attempt.seconds", now() - w->t_attempt);
+        if (cls != MAST_CLASS_OK)
+            mast_trace_attr_str(w->trace, "error.type", mast_err_class_name(cls));
+        if (retry_after >= 0)
+            mast_trace_attr_double(w->trace, "mast.retry_after_seconds", retry_after);
+        mast_trace_span_end(w->trace, cls == MAST_CLASS_OK ? MAST_OK : MAST_ERR_IO);
+    }
+    w->cls = cls;
+    w->res.last = cls;
+    w->res.model = m;
+    w->res.dep = d;
+    if (cls == MAST_CLASS_OK || cls == MAST_CLASS_STARTED || cls == MAST_CLASS_BAD_REQUEST) {
+        w->phase = PH_DONE;
+        return;
+    }
+    w->tried[w->di] = true;
+    w->last_dep = w->di;
+    w->last_retry_after = retry_after;
+    if (!retryable(cls) || w->retries >= m->route.retries) {
+        model_done(w);
+        return;
+    }
+    w->retries++;
+    w->phase = PH_PICK;
+}
+
+mast_run_result mast_router_walk_result(const mast_router_walk *w)
+{
+    mast_run_result res = w->res;
+    res.none_eligible = !w->any_eligible;
+    return res;
+}
+
 mast_run_result mast_router_run(mast_router *r, const mast_gw_model *model, const mast_route_req *req,
                                 mast_attempt_fn fn, void *ctx, mast_trace *trace)
 {
-    mast_run_result res = {.last = MAST_CLASS_SERVER};
-    const mast_rule *tags_rule = NULL;
-    model = route_by_rules(r, model, req, &res.rule, &tags_rule);
-    res.model = res.routed = model;
-    if (trace && res.rule) {
-        mast_trace_attr_int(trace, "mast.route.rule_line", res.rule->line);
-        mast_trace_attr_str(trace, "mast.route.model", model->name);
+    mast_router_walk w;
+    mast_router_walk_begin(&w, r, model, req, trace);
+    const mast_gw_model *m;
+    const mast_deployment *d;
+    double wait;
+    mast_walk_step step;
+    while ((step = mast_router_walk_next(&w, &m, &d, &wait)) != MAST_WALK_DONE) {
+        if (step == MAST_WALK_WAIT) {
+            sleep_for(wait);
+            continue;
+        }
+        mast_router_walk_start(&w);
+        double retry_after = -1, ttft = 0;
+        mast_err_class cls = fn(ctx, m, d, w.res.attempts, &retry_after, &ttft);
+        mast_router_walk_report(&w, cls, retry_after, ttft);
     }
-    const mast_gw_model *chain[MAX_CHAIN] = {model};
-    size_t n_chain = 1;
-    bool any_eligible = false;
-    for (size_t ci = 0; ci < n_chain; ci++) {
-        const mast_gw_model *m = chain[ci];
-        bool skip[64] = {false}, tried[64];
-        for (size_t i = 0; i < m->n_deps && i < 64; i++) {
-            skip[i] = !eligible(&m->deps[i], req, tags_rule);
-            any_eligible |= !skip[i];
-        }
-        memcpy(tried, skip, sizeof tried);
-        int retries = 0;
-        mast_err_class cls = MAST_CLASS_SERVER;
-        int last_dep = -1;
-        double last_retry_after = -1;
-        for (;;) {
-            bool none = false;
-            int di = pick(r, m, tried, &none);
-            if (di < 0 && last_dep >= 0 && retryable(cls)) {
-                /* every deployment failed this request: the same one again, after a backoff */
-                double wait = m->route.backoff * pow(2, retries - 1) * (0.5 + 0.5 * uniform(r));
-                if (last_retry_after > wait)
-                    wait = last_retry_after;
-                if (wait > MAX_BACKOFF)
-                    wait = MAX_BACKOFF;
-                sleep_for(wait);
-                res.waited += wait;
-                memcpy(tried, skip, sizeof tried);
-                di = pick(r, m, tried, &none);
-            }
-            if (di < 0) {
-                bool some = false;
-                for (size_t i = 0; i < m->n_deps && i < 64; i++)
-                    some |= !skip[i];
-                if (none && last_dep < 0 && some)
-                    res.none_available = true;
-                break;
-            }
-            const mast_deployment *d = &m->deps[di];
-            res.attempts++;
-            if (trace) {
-                mast_trace_span_begin(trace, "attempt");
-                mast_trace_attr_str(trace, "mast.model", m->name);
-                mast_trace_attr_str(trace, "mast.deployment", d->id);
-                mast_trace_attr_str(trace, "gen_ai.provider.name", mast_provider_name(d->provider));
-                mast_trace_attr_int(trace, "mast.attempt", res.attempts);
-            }
-            begin(r, d);
-            double retry_after = -1, ttft = 0, t0 = now();
-            cls = fn(ctx, m, d, res.attempts, &retry_after, &ttft);
-            finish(r, m, d, cls, ttft);
-            if (trace) {
-                mast_trace_attr_double(trace, "mast.attempt.seconds", now() - t0);
-                if (cls != MAST_CLASS_OK)
-                    mast_trace_attr_str(trace, "error.type", mast_err_class_name(cls));
-                if (retry_after >= 0)
-                    mast_trace_attr_double(trace, "mast.retry_after_seconds", retry_after);
-                mast_trace_span_end(trace, cls == MAST_CLASS_OK ? MAST_OK : MAST_ERR_IO);
-            }
-            res.last = cls;
-            res.model = m;
-            res.dep = d;
-            if (cls == MAST_CLASS_OK || cls == MAST_CLASS_STARTED || cls == MAST_CLASS_BAD_REQUEST)
-                return res;
-            tried[di] = true;
-            last_dep = di;
-            last_retry_after = retry_after;
-            if (!retryable(cls) || retries >= m->route.retries)
-                break;
-            retries++;
-        }
-        /* this model is done: its fallbacks, by the class of the last failure */
-        char **fb = cls == MAST_CLASS_CONTEXT_WINDOW && m->route.n_context_fallbacks
-                        ? m->route.context_fallbacks : m->route.fallbacks;
-        size_t nfb = cls == MAST_CLASS_CONTEXT_WINDOW && m->route.n_context_fallbacks
-                         ? m->route.n_context_fallbacks : m->route.n_fallbacks;
-        if (cls == MAST_CLASS_CONTENT_POLICY)
-            nfb = 0;   /* another model is not a way around a policy */
-        for (size_t f = 0; f < nfb && n_chain < MAX_CHAIN; f++) {
-            const mast_gw_model *next = mast_config_model(r->config, fb[f]);
-            bool seen = false;
-            for (size_t k = 0; k < n_chain; k++)
-                seen |= chain[k] == next;
-            if (next && !seen)
-                chain[n_chain++] = next;
-        }
-    }
-    res.none_eligible = !any_eligible;
-    return res;
+    return mast_router_walk_result(&w);
 }
 
 mast_dep_status mast_router_status(mast_router *r, const mast_deployment *d)

@@ -59,6 +59,9 @@ const char *mast_err_class_name(mast_err_class c);
 /* The class of a provider's HTTP error (status and body). */
 mast_err_class mast_classify_http(long status, const char *body);
 
+/* The class of a provider call's outcome (model/providers/provider.h). */
+mast_err_class mast_classify_call(const mast_provider_call *c);
+
 typedef struct mast_router mast_router;
 
 /* Takes the configuration. */
@@ -99,6 +102,40 @@ typedef struct mast_run_result {
     const mast_rule *rule;        /* the last rule that applied, or NULL */
     const mast_gw_model *routed;  /* the model the rules chose (the requested one without rules) */
 } mast_run_result;
+
+/* ---- the same, one step at a time (for callers that wait on many
+** requests at once): begin; then next says what to do — an attempt on
+** (*model, *dep): start it when it starts, report how it went; a wait of
+** *wait seconds (a backoff), then next again; or done — and result says how
+** it ended. */
+#define MAST_ROUTER_MAX_CHAIN 16  /* models tried for one request: the model and its fallbacks */
+#define MAST_ROUTER_MAX_DEPS 64   /* deployments of a model the router considers */
+
+typedef enum mast_walk_step { MAST_WALK_ATTEMPT, MAST_WALK_WAIT, MAST_WALK_DONE } mast_walk_step;
+
+typedef struct mast_router_walk {   /* the router's; callers only hold it */
+    mast_router *r;
+    const mast_route_req *req;
+    mast_trace *trace;
+    const mast_rule *tags_rule;
+    const mast_gw_model *chain[MAST_ROUTER_MAX_CHAIN];
+    size_t n_chain, ci;
+    bool skip[MAST_ROUTER_MAX_DEPS], tried[MAST_ROUTER_MAX_DEPS];
+    int retries, last_dep, di, phase;
+    mast_err_class cls;
+    double last_retry_after, t_attempt;
+    bool any_eligible;
+    mast_run_result res;
+} mast_router_walk;
+
+void mast_router_walk_begin(mast_router_walk *w, mast_router *r, const mast_gw_model *model,
+                            const mast_route_req *req, mast_trace *trace);
+mast_walk_step mast_router_walk_next(mast_router_walk *w, const mast_gw_model **model,
+                                     const mast_deployment **dep, double *wait);
+/* The attempt next gave starts now (its span opens; it counts in flight). */
+void mast_router_walk_start(mast_router_walk *w);
+void mast_router_walk_report(mast_router_walk *w, mast_err_class cls, double retry_after, double ttft);
+mast_run_result mast_router_walk_result(const mast_router_walk *w);
 
 /* Serves a request for model (a name the configuration has) with the
 ** features req (NULL: none; no rule applies, every deployment is

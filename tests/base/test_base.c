@@ -8,6 +8,7 @@
 #include "base/progress.h"
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/json_scan.h"
 #include "base/mmap.h"
 #include "base/pool.h"
 #include "base/status.h"
@@ -246,6 +247,68 @@ static void test_progress_line_has_units_rate_and_eta(void)
     CHECK(strstr(line, "ETA 16m39s") != NULL);
 }
 
+/* The scanner accepts what jansson accepts (jansson is the oracle), and
+** finds the values where jansson does. */
+static void test_json_scan_agrees_with_jansson(void)
+{
+    static const char *const texts[] = {
+        "{}", " {\"a\": 1}\n", "{\"model\": \"gpt\", \"usage\": {\"prompt_tokens\": 3}}",
+        "{\"a\": [1, -0.5e3, 0, -0, 1E+2, true, false, null, {\"b\": []}]}",
+        "{\"s\": \"\\u00e9\\ud83d\\ude42\\n\\\"\\/\"}", "{\"s\": \"caf\xc3\xa9\"}",
+        "{\"i\": 9223372036854775807}", "{\"i\": -9223372036854775808}",
+        /* refused by both */
+        "[]", "\"x\"", "{", "{\"a\"}", "{\"a\": 1,}", "{\"a\": 01}", "{\"a\": 1.}", "{\"a\": .5}",
+        "{\"a\": +1}", "{\"a\": tru}", "{\"a\": \"\\x\"}", "{\"a\": \"\\u0000\"}",
+        "{\"a\": \"\\ud800\"}", "{\"a\": \"\\udc00\\ud800\"}", "{\"a\": \"\xed\xa0\x80\"}",
+        "{\"a\": \"\xc3\"}", "{\"a\": \"tab\there\"}", "{\"i\": 9223372036854775808}",
+        "{\"r\": 1e400}", "{\"a\": 1} x", "{\"a\": 1}{}", "{'a': 1}",
+    };
+    static const char *const keys[] = {"model", "usage", "a"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        mast_json_span sp[3];
+        bool esc;
+        bool scanned = mast_json_scan_object(texts[i], strlen(texts[i]), keys, 3, sp, &esc);
+        json_t *j = json_loads(texts[i], 0, NULL);
+        if (scanned != json_is_object(j))
+            fprintf(stderr, "  disagreement on %s\n", texts[i]);
+        CHECK_EQ_INT(scanned, json_is_object(j));
+        for (int k = 0; scanned && k < 3; k++) {
+            json_t *want = json_object_get(j, keys[k]);
+            CHECK_EQ_INT(sp[k].count, want != NULL);
+            if (sp[k].count) {
+                json_t *got = json_loadb(texts[i] + sp[k].at, sp[k].len, JSON_DECODE_ANY, NULL);
+                CHECK(json_equal(got, want));
+                json_decref(got);
+            }
+        }
+        json_decref(j);
+    }
+    /* a key written with escapes is reported, not matched; duplicates are counted */
+    mast_json_span sp[1];
+    bool esc;
+    const char *dup = "{\"model\": \"a\", \"mod\\u0065l\": \"b\", \"model\": \"c\"}";
+    CHECK(mast_json_scan_object(dup, strlen(dup), keys, 1, sp, &esc));
+    CHECK(esc);
+    CHECK_EQ_INT(sp[0].count, 2);
+    /* nesting: jansson's limit of 2048 levels, the same here */
+    mast_buf deep = {0};
+    for (int d = 0; d < 2; d++) {
+        mast_buf_clear(&deep);
+        int levels = d ? 2049 : 2048;
+        mast_buf_puts(&deep, "{\"a\": ");
+        for (int k = 1; k < levels; k++)
+            mast_buf_putc(&deep, '[');
+        for (int k = 1; k < levels; k++)
+            mast_buf_putc(&deep, ']');
+        mast_buf_putc(&deep, '}');
+        json_t *j = json_loadb(deep.data, deep.len, 0, NULL);
+        CHECK_EQ_INT(mast_json_scan_object(deep.data, deep.len, keys, 0, sp, NULL), j != NULL);
+        CHECK_EQ_INT(j != NULL, !d);
+        json_decref(j);
+    }
+    mast_buf_free(&deep);
+}
+
 int main(void)
 {
     RUN(test_fail_sets_thread_message_and_returns_code);
@@ -258,6 +321,7 @@ int main(void)
     RUN(test_nfc_composes_combining_marks);
     RUN(test_utf8_truncate_never_cuts_a_sequence);
     RUN(test_json_parse_error_names_line_and_column);
+    RUN(test_json_scan_agrees_with_jansson);
     RUN(test_hash_is_stable_and_length_prefixed);
     RUN(test_read_file_enforces_limit_and_names_path);
     RUN(test_pool_for_covers_every_item_once);

@@ -47,8 +47,12 @@ assert "[1]" in a["answer"] and a["citations"][0]["n"] == 1 and a["extractive"] 
 
 expect "traces list" 0 "$MAST" traces -n 10
 check "traces lists ask, search and ingest" sh -c 'echo "$0" | grep -q " ask " && echo "$0" | grep -q " search " && echo "$0" | grep -q " ingest "' "$OUT"
-TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][:10])')"
+TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][-12:])')"
 expect "traces show" 0 "$MAST" traces show "$TRACE_ID"
+check "… by the short id the list shows" test "$("$MAST" traces -n 1 | cut -d' ' -f1)" = "$TRACE_ID"
+FULL_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+expect "traces show by a prefix of the full id" 0 "$MAST" traces show "${FULL_ID:0:24}"
+check "… the same trace" contains "$OUT" "$FULL_ID"
 check "span tree shows retrieve under ask" contains "$OUT" "  retrieve"
 
 expect "collections" 0 "$MAST" collections
@@ -272,7 +276,7 @@ check "ingest wrote the vector index file" sh -c 'ls "$MAST_DB".idx/c*.vix >/dev
 expect "search --mode dense" 0 "$MAST" search "MRR" -c dense --mode dense --json
 check "dense returns every chunk ranked" python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r) == 1 and r[0]["rank"] == 1, r' "$OUT"
 expect "search without --mode" 0 "$MAST" search "MRR" -c dense
-TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][:10])')"
+TRACE_ID="$("$MAST" traces --json -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"][-12:])')"
 expect "trace of that search" 0 "$MAST" traces show "$TRACE_ID" --json
 check "search defaults to hybrid" python3 -c '
 import json, sys

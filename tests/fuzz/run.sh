@@ -9,7 +9,8 @@
 # bodies in tests/fuzz/seeds/api; fuzz_grammar's are the grammars and schemas in
 # tests/fuzz/seeds/grammar; fuzz_template's are the 56 chat templates of the shared data,
 # with the Jinja tokens of tests/fuzz/jinja.dict; fuzz_gateway's (mast.yaml, a provider's
-# SSE stream, replies and requests to translate) are in tests/fuzz/seeds/gateway. An input that takes more than 10 s is a failure too (-timeout):
+# SSE stream, replies and requests to translate) are in tests/fuzz/seeds/gateway; fuzz_json_scan's are JSON
+# replies and request bodies (tests/fuzz/seeds/json_scan, api), with JSON's tokens. An input that takes more than 10 s is a failure too (-timeout):
 # a parser must not hang on what it is sent. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
@@ -20,7 +21,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar fuzz_template fuzz_gateway mast >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar fuzz_template fuzz_gateway fuzz_json_scan mast >/dev/null
 DATA="$(cd "${MAST_SHARED_DATA:-../shared/data}" && pwd)"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
@@ -83,3 +84,8 @@ mkdir -p "$WCORPUS"
 cp ../tests/fuzz/seeds/gateway/* "$WCORPUS/"
 ./tests/fuzz_gateway -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$WCORPUS" 2>&1 | tail -15
+JCORPUS="$CORPUS/json_scan"
+mkdir -p "$JCORPUS"
+cp ../tests/fuzz/seeds/json_scan/* ../tests/fuzz/seeds/gateway/reply.json ../tests/fuzz/seeds/api/* "$JCORPUS/"
+./tests/fuzz_json_scan -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
+  -dict=../tests/fuzz/json.dict -print_final_stats=1 "$JCORPUS" 2>&1 | tail -15

@@ -4,10 +4,12 @@
 #include "deploy/server/gateway.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -17,22 +19,34 @@
 #include "model/providers/provider.h"
 #include "model/providers/translate.h"
 
-#define QUEUE_MAX 4096
-#define DEFAULT_THREADS 32
+#define QUEUE_MAX 4096          /* requests waiting for a loop to take them, per loop */
+#define MAX_LOOPS 64
 
 typedef struct gw_job gw_job;
 
+/* A thread that drives its requests' upstream calls together: one libcurl
+** multi handle waits on all of their sockets, so a busy gateway serves
+** many requests per wakeup instead of a thread per request. */
+typedef struct gw_loop {
+    struct mast_gateway *g;
+    pthread_t thread;
+    mast_http_loop *http;
+    pthread_mutex_t mu;          /* inbox, stop */
+    gw_job *inbox[QUEUE_MAX];
+    size_t n_inbox;
+    bool stop;
+    gw_job *waiting;             /* backing off until their due time (the loop's own) */
+    size_t n_jobs;               /* taken and not finished (the loop's own) */
+} gw_loop;
+
 struct mast_gateway {
     char *path;
-    pthread_mutex_t mu;          /* router, queue, stop */
-    pthread_cond_t cv;
+    pthread_mutex_t mu;          /* router, port */
     mast_router *router;
     int port;
-    gw_job *queue[QUEUE_MAX];
-    size_t head, n;
-    bool stop;
-    pthread_t *threads;
-    int n_threads;
+    gw_loop *loops;
+    int n_loops;
+    atomic_uint next_loop;
 };
 
 struct gw_job {
@@ -51,7 +65,12 @@ struct gw_job {
     char *tags;                  /* x-mast-tags and metadata.tags, comma-separated */
     mast_openai_stream ostream;  /* its stream's events */
     double t_received, upstream_seconds, t_attempt;
-    mast_http_client *client;    /* the worker's */
+    gw_loop *loop;               /* the loop that drives it */
+    mast_router_walk walk;       /* where the router is with it */
+    mast_provider_call call;     /* the attempt in flight */
+    mast_http_call http;
+    double due;                  /* backing off: when to go on */
+    gw_job *next_waiting;
     /* the attempt in progress */
     const mast_deployment *dep;
     const mast_gw_model *dep_model;
@@ -59,9 +78,11 @@ struct gw_job {
     json_t *held;                /* chunks before the first worth sending */
     bool started, client_gone;
     char error[800];             /* the last failure, for the client */
+    char local_url[64];
     long error_status;
     mast_usage usage;
     json_t *reply;               /* a non-streamed reply (OpenAI's shape) */
+    mast_buf raw;                /* or its bytes, ready to send */
     double backoff_waited;
 };
 
@@ -190,63 +211,49 @@ static double pick_timeout(double dep, double route)
     return dep > 0 ? dep : route;
 }
 
-static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_deployment *d, int n,
-                              double *retry_after, double *ttft)
+static void advance(gw_job *j);
+
+/* The attempt's provider call ended (on the loop's thread). */
+static void attempt_done(void *ctx)
 {
     gw_job *j = ctx;
-    j->dep = d;
-    j->dep_model = m;
-    j->attempt = n;
-    j->error[0] = 0;
-    j->error_status = 0;
-    j->usage = (mast_usage){0};
-    json_array_clear(j->held);
-    char local[64];
-    bool is_local = d->provider == MAST_PROVIDER_LOCAL;
-    if (is_local)   /* served by this process, under the deployment's id */
-        snprintf(local, sizeof local, "http://127.0.0.1:%d/v1", j->g->port);
-    const mast_route *r = &m->route;
-    mast_provider_call call = {
-        .kind = is_local ? MAST_PROVIDER_OPENAI_COMPAT : d->provider,
-        .base_url = is_local ? local : d->base_url, .model = is_local ? d->id : d->model,
-        .api_key = d->api_key, .request = j->body, .stream = j->streaming,
-        .connect_timeout = pick_timeout(d->timeout.connect, r->timeout.connect),
-        .first_byte_timeout = pick_timeout(d->timeout.first_token, r->timeout.first_token),
-        .total_timeout = pick_timeout(d->timeout.total, r->timeout.total),
-        .on_chunk = emit, .ctx = j,
-    };
-    j->t_attempt = now();
-    mast_status st = mast_provider_perform(j->client, &call);
+    mast_provider_call *call = &j->call;
+    const mast_deployment *d = j->dep;
+    mast_provider_end(call, &j->http, MAST_OK);
     j->upstream_seconds += now() - j->t_attempt;
     j->t_attempt = 0;
-    *retry_after = call.retry_after;
-    *ttft = call.t_first_byte;
-    j->usage = call.usage;
-    if (j->trace && call.status)
-        mast_trace_attr_int(j->trace, "http.response.status_code", call.status);
-    mast_err_class cls = MAST_CLASS_OK;
-    if (st != MAST_OK) {
-        snprintf(j->error, sizeof j->error, "%s", call.error);
-        cls = MAST_CLASS_BAD_REQUEST;
-    } else if (call.outcome == MAST_CALL_STOPPED && j->client_gone) {
+    j->usage = call->usage;
+    if (j->trace && call->status)
+        mast_trace_attr_int(j->trace, "http.response.status_code", call->status);
+    mast_err_class cls = mast_classify_call(call);
+    if (call->outcome == MAST_CALL_STOPPED && j->client_gone) {
         snprintf(j->error, sizeof j->error, "the client went away");
         cls = MAST_CLASS_STARTED;
-    } else if (call.outcome == MAST_CALL_STOPPED || call.outcome == MAST_CALL_PROTOCOL) {
-        snprintf(j->error, sizeof j->error, "%.200s: %.511s", d->id, call.error);
-        cls = MAST_CLASS_SERVER;
-    } else if (call.outcome == MAST_CALL_TRANSPORT) {
-        snprintf(j->error, sizeof j->error, "%.200s: %.511s", d->id, call.error);
-        cls = call.http_fail == MAST_HTTP_CONNECT ? MAST_CLASS_CONNECTION
-            : call.http_fail == MAST_HTTP_BROKEN ? MAST_CLASS_SERVER : MAST_CLASS_TIMEOUT;
-    } else if (call.outcome == MAST_CALL_STATUS) {
-        cls = mast_classify_http(call.status, mast_buf_cstr(&call.error_body));
-        snprintf(j->error, sizeof j->error, "%.200s %.511s", d->id, call.error);
-        j->error_status = call.status;
+    } else if (cls != MAST_CLASS_OK) {
+        snprintf(j->error, sizeof j->error, "%.200s%s%.511s", d->id,
+                 call->outcome == MAST_CALL_STATUS ? " " : ": ", call->error);
+        if (call->outcome == MAST_CALL_STATUS)
+            j->error_status = call->status;
+    } else if (!j->streaming && call->raw.len) {   /* the bytes as they came, the model renamed */
+        mast_buf_clear(&j->raw);
+        json_t *name = json_string(j->model->name);
+        mast_status ok = mast_buf_append(&j->raw, call->raw.data, call->model_at);
+        if (ok == MAST_OK)
+            ok = mast_json_dump(name, 0, &j->raw);
+        if (ok == MAST_OK)
+            ok = mast_buf_append(&j->raw, call->raw.data + call->model_at + call->model_len,
+                                 call->raw.len - call->model_at - call->model_len);
+        json_decref(name);
+        if (ok != MAST_OK) {
+            snprintf(j->error, sizeof j->error, "out of memory");
+            cls = MAST_CLASS_SERVER;
+        }
     } else if (!j->streaming) {
-        json_object_set_new(call.reply, "model", json_string(j->model->name));
-        j->reply = json_incref(call.reply);
+        json_object_set_new(call->reply, "model", json_string(j->model->name));
+        j->reply = json_incref(call->reply);
     }
-    mast_provider_call_free(&call);
+    double retry_after = call->retry_after, ttft = call->t_first_byte;
+    mast_provider_call_free(call);
     if (cls != MAST_CLASS_OK && j->started && cls != MAST_CLASS_STARTED) {
         /* bytes reached the client: the error goes into the stream */
         json_t *err = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", j->error, "type",
@@ -267,7 +274,45 @@ static mast_err_class attempt(void *ctx, const mast_gw_model *m, const mast_depl
             send_chunk(j, u);
         }
     }
-    return cls;
+    mast_router_walk_report(&j->walk, cls, retry_after, ttft);
+    advance(j);
+}
+
+/* Starts an attempt on d: false when it could not start (the request
+** cannot be sent to this provider; reported to the walk). */
+static bool attempt_begin(gw_job *j, const mast_gw_model *m, const mast_deployment *d)
+{
+    j->dep = d;
+    j->dep_model = m;
+    j->attempt = j->walk.res.attempts;
+    j->error[0] = 0;
+    j->error_status = 0;
+    j->usage = (mast_usage){0};
+    json_array_clear(j->held);
+    bool is_local = d->provider == MAST_PROVIDER_LOCAL;
+    if (is_local)   /* served by this process, under the deployment's id */
+        snprintf(j->local_url, sizeof j->local_url, "http://127.0.0.1:%d/v1", j->g->port);
+    const mast_route *r = &m->route;
+    j->call = (mast_provider_call){
+        .kind = is_local ? MAST_PROVIDER_OPENAI_COMPAT : d->provider,
+        .base_url = is_local ? j->local_url : d->base_url, .model = is_local ? d->id : d->model,
+        .api_key = d->api_key, .request = j->body, .stream = j->streaming,
+        .connect_timeout = pick_timeout(d->timeout.connect, r->timeout.connect),
+        .first_byte_timeout = pick_timeout(d->timeout.first_token, r->timeout.first_token),
+        .total_timeout = pick_timeout(d->timeout.total, r->timeout.total),
+        .on_chunk = emit, .ctx = j, .raw_reply = !j->anthropic_client,
+    };
+    j->t_attempt = now();
+    mast_status st = mast_provider_begin(&j->call, &j->http);
+    if (st == MAST_OK && (st = mast_http_loop_add(j->loop->http, &j->http, attempt_done, j)) != MAST_OK)
+        mast_provider_call_free(&j->call);
+    if (st == MAST_OK)
+        return true;
+    snprintf(j->error, sizeof j->error, "%s", j->call.error[0] ? j->call.error : mast_errmsg());
+    j->t_attempt = 0;
+    mast_router_walk_report(&j->walk, st == MAST_ERR_INVALID ? MAST_CLASS_BAD_REQUEST : MAST_CLASS_SERVER,
+                            -1, 0);
+    return false;
 }
 
 /* ---- the end of a request ---- */
@@ -336,9 +381,12 @@ static void ineligible_reason(const mast_route_req *q, const mast_run_result *re
         out[n - 2] = 0;
 }
 
-static void run_job(gw_job *j)
+static void job_free(gw_job *j);
+
+/* The request is done: its reply, usage and trace; the job is freed. */
+static void job_end(gw_job *j)
 {
-    mast_run_result res = mast_router_run(j->router, j->model, &j->route, attempt, j, j->trace);
+    mast_run_result res = mast_router_walk_result(&j->walk);
     j->backoff_waited = res.waited;
     record(j, &res);
     double usd = cost(j);
@@ -350,10 +398,15 @@ static void run_job(gw_job *j)
         else if (res.last == MAST_CLASS_OK)
             http_stream_write(j->stream, "data: [DONE]\n\n", 14);
         http_stream_close(j->stream, res.last == MAST_CLASS_OK ? 200 : 502);
+        j->loop->n_jobs--;
+        job_free(j);
         return;
     }
     http_reply r;
-    if (res.last == MAST_CLASS_OK && j->reply) {
+    if (res.last == MAST_CLASS_OK && j->raw.len) {
+        r = (http_reply){.status = 200, .raw = j->raw};
+        j->raw = (mast_buf){0};
+    } else if (res.last == MAST_CLASS_OK && j->reply) {
         r = http_ok(200, j->reply);
         j->reply = NULL;
     } else if (res.last == MAST_CLASS_OK) {   /* a stream that sent nothing at all */
@@ -394,41 +447,90 @@ static void run_job(gw_job *j)
     r.headers = reply_headers(j);
     http_pending_done(j->pending, r);
     j->pending = NULL;
+    j->loop->n_jobs--;
+    job_free(j);
+}
+
+/* Takes the request as far as it goes now: an attempt started, a backoff
+** begun, or the end. */
+static void advance(gw_job *j)
+{
+    for (;;) {
+        const mast_gw_model *m;
+        const mast_deployment *d;
+        double wait;
+        mast_walk_step step = mast_router_walk_next(&j->walk, &m, &d, &wait);
+        if (step == MAST_WALK_DONE) {
+            job_end(j);
+            return;
+        }
+        if (step == MAST_WALK_WAIT) {
+            j->due = now() + wait;
+            j->next_waiting = j->loop->waiting;
+            j->loop->waiting = j;
+            return;
+        }
+        mast_router_walk_start(&j->walk);
+        if (attempt_begin(j, m, d))
+            return;
+    }
 }
 
 static void job_free(gw_job *j)
 {
     json_decref(j->held);
     json_decref(j->reply);
+    mast_buf_free(&j->raw);
     json_decref(j->body);
     free(j->tags);
     mast_router_release(j->router);
     free(j);
 }
 
-static void *worker(void *arg)
+static void *loop_main(void *arg)
 {
-    mast_gateway *g = arg;
-    mast_http_client *client = NULL;
-    if (mast_http_client_new(&client) != MAST_OK)
-        return NULL;
-    pthread_mutex_lock(&g->mu);
+    gw_loop *l = arg;
+    pthread_setname_np(pthread_self(), "mast-gateway");
+    gw_job *taken[QUEUE_MAX];
     for (;;) {
-        while (!g->stop && !g->n)
-            pthread_cond_wait(&g->cv, &g->mu);
-        if (!g->n && g->stop)
+        pthread_mutex_lock(&l->mu);
+        size_t n = l->n_inbox;
+        memcpy(taken, l->inbox, n * sizeof *taken);
+        l->n_inbox = 0;
+        bool stop = l->stop;
+        pthread_mutex_unlock(&l->mu);
+        for (size_t i = 0; i < n; i++) {
+            gw_job *j = taken[i];
+            l->n_jobs++;
+            mast_router_walk_begin(&j->walk, j->router, j->model, &j->route, j->trace);
+            advance(j);
+        }
+        if (stop && !l->n_jobs)
             break;
-        gw_job *j = g->queue[g->head];
-        g->head = (g->head + 1) % QUEUE_MAX;
-        g->n--;
-        pthread_mutex_unlock(&g->mu);
-        j->client = client;
-        run_job(j);
-        job_free(j);
-        pthread_mutex_lock(&g->mu);
+        /* until the first backoff ends, or 10 ms (the calls' deadlines), or a wakeup */
+        double t = now(), first = t + 0.010;
+        for (gw_job *w = l->waiting; w; w = w->next_waiting)
+            if (w->due < first)
+                first = w->due;
+        mast_http_loop_run(l->http, n ? 0 : (int)((first - t) * 1000 + 0.999));
+        t = now();
+        gw_job *due = NULL;
+        for (gw_job **p = &l->waiting; *p;) {
+            gw_job *w = *p;
+            if (w->due <= t) {
+                *p = w->next_waiting;
+                w->next_waiting = due;
+                due = w;
+            } else {
+                p = &w->next_waiting;
+            }
+        }
+        while (due) {
+            gw_job *w = due;
+            due = w->next_waiting;
+            advance(w);
+        }
     }
-    pthread_mutex_unlock(&g->mu);
-    mast_http_client_free(client);
     return NULL;
 }
 
@@ -535,14 +637,15 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
         return http_error(500, "internal_error", "out of memory");
     }
     http_pending *p = j->pending;
-    pthread_mutex_lock(&g->mu);
-    bool full = g->n == QUEUE_MAX;
-    if (!full) {
-        g->queue[(g->head + g->n) % QUEUE_MAX] = j;
-        g->n++;
-        pthread_cond_signal(&g->cv);
-    }
-    pthread_mutex_unlock(&g->mu);
+    gw_loop *l = &g->loops[atomic_fetch_add(&g->next_loop, 1) % (unsigned)g->n_loops];
+    j->loop = l;
+    pthread_mutex_lock(&l->mu);
+    bool full = l->n_inbox == QUEUE_MAX;
+    if (!full)
+        l->inbox[l->n_inbox++] = j;
+    pthread_mutex_unlock(&l->mu);
+    if (!full)
+        mast_http_loop_wakeup(l->http);
     if (full) {
         http_reply r = http_error(429, "rate_limit_exceeded", "the gateway's queue is full (%d "
                                   "requests waiting)", QUEUE_MAX);
@@ -568,18 +671,26 @@ mast_status mast_gateway_new(const char *config_path, int threads, mast_gateway 
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
     mast_status st = mast_router_new(cfg, &g->router);
-    g->n_threads = threads > 0 ? threads : DEFAULT_THREADS;
-    g->threads = st == MAST_OK ? calloc((size_t)g->n_threads, sizeof *g->threads) : NULL;
-    if (st == MAST_OK && !g->threads)
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = threads > 0 ? threads : cpus > 0 ? (int)cpus : 1;
+    n = n > MAX_LOOPS ? MAX_LOOPS : n;
+    g->loops = st == MAST_OK ? calloc((size_t)n, sizeof *g->loops) : NULL;
+    if (st == MAST_OK && !g->loops)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    int started = 0;
-    for (; st == MAST_OK && started < g->n_threads; started++)
-        if (pthread_create(&g->threads[started], NULL, worker, g))
+    for (; st == MAST_OK && g->n_loops < n; g->n_loops++) {
+        gw_loop *l = &g->loops[g->n_loops];
+        l->g = g;
+        pthread_mutex_init(&l->mu, NULL);
+        st = mast_http_loop_new(&l->http);
+        if (st == MAST_OK && pthread_create(&l->thread, NULL, loop_main, l)) {
+            mast_http_loop_free(l->http);
             st = mast_fail(MAST_ERR_IO, "cannot start the gateway's threads");
+        }
+        if (st != MAST_OK)
+            pthread_mutex_destroy(&l->mu);
+    }
     if (st != MAST_OK) {
-        g->n_threads = started > 0 ? started - 1 : 0;
         mast_gateway_free(g);
         return st;
     }
@@ -650,16 +761,21 @@ void mast_gateway_free(mast_gateway *g)
 {
     if (!g)
         return;
-    pthread_mutex_lock(&g->mu);
-    g->stop = true;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-    for (int i = 0; i < g->n_threads; i++)
-        pthread_join(g->threads[i], NULL);
-    free(g->threads);
+    for (int i = 0; i < g->n_loops; i++) {   /* each loop ends once its requests have */
+        gw_loop *l = &g->loops[i];
+        pthread_mutex_lock(&l->mu);
+        l->stop = true;
+        pthread_mutex_unlock(&l->mu);
+        mast_http_loop_wakeup(l->http);
+    }
+    for (int i = 0; i < g->n_loops; i++) {
+        pthread_join(g->loops[i].thread, NULL);
+        mast_http_loop_free(g->loops[i].http);
+        pthread_mutex_destroy(&g->loops[i].mu);
+    }
+    free(g->loops);
     mast_router_release(g->router);
     pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
     free(g->path);
     free(g);
 }

@@ -4,15 +4,14 @@
 */
 #include "deploy/server/gen_job.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/random.h"
 #include "base/status.h"
 
 static double now_s(void)
@@ -22,24 +21,10 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* n random bytes: the kernel's, or (should /dev/urandom fail) the clock's. */
-static void random_bytes(void *out, size_t n)
-{
-    unsigned char *r = out;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, r, n) != (ssize_t)n) {
-        uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^ (uint64_t)clock();
-        for (size_t i = 0; i < n; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
-            r[i] = (unsigned char)(x >> 56);
-    }
-    if (fd >= 0)
-        close(fd);
-}
-
 void gen_random_id(const char *prefix, char *out, size_t cap)
 {
     unsigned char r[12];
-    random_bytes(r, sizeof r);
+    mast_random_fast(r, sizeof r);
     int n = snprintf(out, cap, "%s", prefix);
     for (size_t i = 0; i < sizeof r && n + 2 < (int)cap; i++)
         n += snprintf(out + n, cap - (size_t)n, "%02x", r[i]);
@@ -249,7 +234,7 @@ mast_status gen_read_sampling(gen_job *j, const json_t *body)
             return mast_fail(MAST_ERR_INVALID, "\"seed\" must be an integer");
         s->seed = (uint64_t)json_integer_value(seed);
     } else {
-        random_bytes(&s->seed, sizeof s->seed);
+        mast_random_fast(&s->seed, sizeof s->seed);
     }
     const json_t *bias = json_object_get(body, "logit_bias");
     if (bias && !json_is_null(bias)) {

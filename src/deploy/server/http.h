@@ -36,6 +36,7 @@ typedef struct http_reply {
     http_pending *pending;     /* the reply comes later, from another thread */
     http_stream *stream;       /* the body is this event stream (text/event-stream) */
     json_t *headers;           /* more response headers, {"Name": "value"} (owned); NULL: none */
+    mast_buf raw;              /* a JSON body as bytes, sent as it is (owned), instead of body */
 } http_reply;
 
 struct mast_models;

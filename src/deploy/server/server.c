@@ -286,6 +286,7 @@ static void pending_release(http_pending *p)
         return;
     json_decref(p->reply.body);
     json_decref(p->reply.headers);
+    mast_buf_free(&p->reply.raw);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -561,8 +562,10 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
 {
     if (r.stream)
         return send_stream(s, conn, r.stream, r.headers);
-    mast_buf b = {0};
-    if (r.body && (mast_json_dump(r.body, 0, &b) != MAST_OK || mast_buf_putc(&b, '\n') != MAST_OK)) {
+    mast_buf b = r.raw;   /* bytes ready to send, or the body serialised */
+    if ((r.raw.len && mast_buf_putc(&b, '\n') != MAST_OK) ||
+        (!r.raw.len && r.body && (mast_json_dump(r.body, 0, &b) != MAST_OK ||
+                                  mast_buf_putc(&b, '\n') != MAST_OK))) {
         mast_buf_free(&b);
         json_decref(r.body);
         json_decref(r.headers);
@@ -649,6 +652,7 @@ void http_record_usage(mast_server *s, int64_t key_id, const char *model, const 
 static void *trace_writer(void *arg)
 {
     mast_server *s = arg;
+    pthread_setname_np(pthread_self(), "mast-traces");
     mast_trace **batch = malloc(TRACE_QUEUE_MAX * sizeof *batch);
     queued_usage *usage = malloc(TRACE_QUEUE_MAX * sizeof *usage);
     pthread_mutex_lock(&s->trace_mu);

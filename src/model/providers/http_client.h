@@ -56,6 +56,27 @@ typedef struct mast_http_call {
 ** call->fail says what happened; MAST_ERR_NOMEM otherwise. */
 mast_status mast_http_perform(mast_http_client *c, mast_http_call *call);
 
+/* ---- many requests at once, on one thread ----
+** A loop drives any number of calls through one libcurl multi handle, so
+** a thread waits on all of their sockets at once; connections are reused
+** across the calls, deadlines are enforced as for mast_http_perform. All
+** but wakeup are for the loop's own thread. */
+typedef struct mast_http_loop mast_http_loop;
+
+mast_status mast_http_loop_new(mast_http_loop **out);
+void mast_http_loop_free(mast_http_loop *l);
+/* Starts call (which must live until done); done(ctx) is called from
+** mast_http_loop_run once it has ended (call's results set). */
+mast_status mast_http_loop_add(mast_http_loop *l, mast_http_call *call, void (*done)(void *ctx),
+                               void *ctx);
+/* Waits up to timeout_ms for I/O or a wakeup, then advances every call,
+** enforces deadlines and calls done for each that ended. */
+void mast_http_loop_run(mast_http_loop *l, int timeout_ms);
+/* Any thread: makes a waiting mast_http_loop_run return now. */
+void mast_http_loop_wakeup(mast_http_loop *l);
+/* Calls in flight. */
+size_t mast_http_loop_active(const mast_http_loop *l);
+
 /* ---- server-sent events ---- */
 
 typedef struct mast_sse {

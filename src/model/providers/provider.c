@@ -5,9 +5,11 @@
 #include "model/providers/provider.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/json_scan.h"
 #include "base/status.h"
 
 const char *mast_provider_name(mast_provider_kind k)
@@ -16,13 +18,17 @@ const char *mast_provider_name(mast_provider_kind k)
     return (unsigned)k < 4 ? names[k] : "?";
 }
 
-typedef struct call_state {
+struct mast_provider_state {
     mast_provider_call *call;
     mast_sse sse;
     mast_anthropic_stream astream;
     mast_buf body;               /* a non-streamed reply */
     bool done, failed;
-} call_state;
+    char url[1024], hdr[4][600];
+    const char *headers[5];
+    mast_buf payload;
+};
+typedef struct mast_provider_state call_state;
 
 static void protocol_error(call_state *s, const char *msg)
 {
@@ -116,7 +122,31 @@ static mast_status build(const mast_provider_call *c, char *url, size_t cap, cha
     return MAST_OK;
 }
 
-mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *c)
+/* With raw_reply, an OpenAI-shaped reply kept as bytes (taken from body):
+** when it is one valid object with one "model" (a string) and at most one
+** "usage", written without escapes in its keys. */
+static bool keep_raw(mast_provider_call *c, mast_buf *body)
+{
+    static const char *const keys[] = {"model", "usage"};
+    mast_json_span sp[2];
+    bool escaped;
+    if (!c->raw_reply || c->kind == MAST_PROVIDER_ANTHROPIC || !body->len ||
+        !mast_json_scan_object(body->data, body->len, keys, 2, sp, &escaped) || escaped ||
+        sp[0].count != 1 || body->data[sp[0].at] != '"' || sp[1].count > 1)
+        return false;
+    if (sp[1].count) {
+        json_t *u = json_loadb(body->data + sp[1].at, sp[1].len, JSON_DECODE_ANY, NULL);
+        c->usage = mast_usage_from_openai(u);
+        json_decref(u);
+    }
+    c->model_at = sp[0].at;
+    c->model_len = sp[0].len;
+    c->raw = *body;
+    *body = (mast_buf){0};
+    return true;
+}
+
+mast_status mast_provider_begin(mast_provider_call *c, mast_http_call *h)
 {
     c->outcome = MAST_CALL_OK;
     c->status = 0;
@@ -124,61 +154,71 @@ mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *
     c->t_first_byte = 0;
     c->usage = (mast_usage){0};
     c->reply = NULL;
+    mast_buf_free(&c->raw);
     c->error[0] = 0;
     mast_buf_free(&c->error_body);
-    char url[1024], hdr[4][600];
+    call_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    s->call = c;
+    c->state = s;
     json_t *body;
-    mast_status st = build(c, url, sizeof url, hdr, &body);
+    mast_status st = build(c, s->url, sizeof s->url, s->hdr, &body);
     if (st != MAST_OK) {
         snprintf(c->error, sizeof c->error, "%s", mast_errmsg());
+        mast_provider_call_free(c);
         return st;
     }
-    const char *headers[5] = {NULL};
-    for (int i = 0; i < 4 && hdr[i][0]; i++)
-        headers[i] = hdr[i];
-    mast_buf payload = {0};
-    st = mast_json_dump(body, 0, &payload);
+    for (int i = 0; i < 4 && s->hdr[i][0]; i++)
+        s->headers[i] = s->hdr[i];
+    st = mast_json_dump(body, 0, &s->payload);
     json_decref(body);
-    if (st != MAST_OK)
+    if (st != MAST_OK) {
+        mast_provider_call_free(c);
         return st;
-    call_state s = {.call = c};
-    mast_anthropic_stream_init(&s.astream, c->model);
-    mast_http_call h = {
-        .url = url, .headers = headers, .body = payload.data, .body_len = payload.len,
+    }
+    mast_anthropic_stream_init(&s->astream, c->model);
+    *h = (mast_http_call){
+        .url = s->url, .headers = s->headers, .body = s->payload.data, .body_len = s->payload.len,
         .connect_timeout = c->connect_timeout, .first_byte_timeout = c->first_byte_timeout,
         .total_timeout = c->total_timeout, .on_data = c->stream ? on_stream_data : on_body_data,
-        .ctx = &s,
+        .ctx = s,
     };
-    st = mast_http_perform(client, &h);
-    mast_buf_free(&payload);
-    c->http_fail = h.fail;
-    c->status = h.status;
-    c->retry_after = h.retry_after;
-    c->t_first_byte = h.t_first_byte;
-    c->error_body = h.error_body;
+    return MAST_OK;
+}
+
+void mast_provider_end(mast_provider_call *c, mast_http_call *h, mast_status st)
+{
+    call_state *s = c->state;
+    c->http_fail = h->fail;
+    c->status = h->status;
+    c->retry_after = h->retry_after;
+    c->t_first_byte = h->t_first_byte;
+    c->error_body = h->error_body;
+    h->error_body = (mast_buf){0};
     if (st != MAST_OK) {
         c->outcome = MAST_CALL_TRANSPORT;
         snprintf(c->error, sizeof c->error, "%s", mast_errmsg());
-    } else if (h.fail == MAST_HTTP_ABORTED && !s.failed) {
+    } else if (h->fail == MAST_HTTP_ABORTED && !s->failed) {
         c->outcome = MAST_CALL_STOPPED;
         snprintf(c->error, sizeof c->error, "stopped");
-    } else if (h.fail != MAST_HTTP_OK && h.fail != MAST_HTTP_ABORTED) {
+    } else if (h->fail != MAST_HTTP_OK && h->fail != MAST_HTTP_ABORTED) {
         c->outcome = MAST_CALL_TRANSPORT;
-        snprintf(c->error, sizeof c->error, "%s", h.error);
-    } else if (h.status < 200 || h.status >= 300) {
+        snprintf(c->error, sizeof c->error, "%s", h->error);
+    } else if (h->status < 200 || h->status >= 300) {
         c->outcome = MAST_CALL_STATUS;
-        json_t *e = json_loadb(h.error_body.data ? h.error_body.data : "", h.error_body.len, 0, NULL);
+        json_t *e = json_loadb(c->error_body.data ? c->error_body.data : "", c->error_body.len, 0, NULL);
         const char *msg = mast_json_get_str(json_object_get(e, "error"), "message", NULL);
-        snprintf(c->error, sizeof c->error, "answered %ld: %s", h.status, msg ? msg : "(no message)");
+        snprintf(c->error, sizeof c->error, "answered %ld: %s", h->status, msg ? msg : "(no message)");
         json_decref(e);
     } else if (c->stream) {
-        if (s.failed || !s.done) {
+        if (s->failed || !s->done) {
             c->outcome = MAST_CALL_PROTOCOL;
-            if (!s.failed)
+            if (!s->failed)
                 snprintf(c->error, sizeof c->error, "the stream ended before its end");
         }
-    } else {
-        json_t *resp = json_loadb(s.body.data ? s.body.data : "", s.body.len, 0, NULL);
+    } else if (!keep_raw(c, &s->body)) {
+        json_t *resp = json_loadb(s->body.data ? s->body.data : "", s->body.len, 0, NULL);
         if (!json_is_object(resp)) {
             c->outcome = MAST_CALL_PROTOCOL;
             snprintf(c->error, sizeof c->error, "the reply is not JSON");
@@ -191,14 +231,33 @@ mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *
         }
         json_decref(resp);
     }
-    mast_sse_free(&s.sse);
-    mast_buf_free(&s.body);
+    mast_sse_free(&s->sse);
+    mast_buf_free(&s->body);
+    mast_buf_free(&s->payload);
+    free(s);
+    c->state = NULL;
+}
+
+mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *c)
+{
+    mast_http_call h;
+    MAST_TRY(mast_provider_begin(c, &h));
+    mast_status st = mast_http_perform(client, &h);
+    mast_provider_end(c, &h, st);
     return MAST_OK;
 }
 
 void mast_provider_call_free(mast_provider_call *c)
 {
+    if (c->state) {
+        mast_sse_free(&c->state->sse);
+        mast_buf_free(&c->state->body);
+        mast_buf_free(&c->state->payload);
+        free(c->state);
+        c->state = NULL;
+    }
     json_decref(c->reply);
     c->reply = NULL;
+    mast_buf_free(&c->raw);
     mast_buf_free(&c->error_body);
 }

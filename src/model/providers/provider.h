@@ -50,6 +50,11 @@ typedef struct mast_provider_call {
     ** stops the call (MAST_CALL_STOPPED). */
     int (*on_chunk)(void *ctx, json_t *chunk);
     void *ctx;
+    /* Not streamed, from an OpenAI-shaped provider: keep the reply's bytes
+    ** (raw, with the model's value at model_span) rather than parse it all;
+    ** only its usage is read. A reply the scanner cannot vouch for (base/
+    ** json_scan.h) is parsed into reply as usual. */
+    bool raw_reply;
     /* the result */
     mast_call_outcome outcome;
     mast_http_fail http_fail;
@@ -58,15 +63,24 @@ typedef struct mast_provider_call {
     double t_first_byte;
     mast_usage usage;
     json_t *reply;                /* not streamed: the chat.completion (OpenAI's shape) */
+    mast_buf raw;                 /* or, with raw_reply, its bytes (valid JSON) */
+    size_t model_at, model_len;   /* where raw has the model's value (a JSON string) */
     mast_buf error_body;          /* a non-2xx answer's body */
     char error[512];              /* what went wrong, for a message */
+    struct mast_provider_state *state;   /* between begin and end */
 } mast_provider_call;
 
 /* Performs call on the client. MAST_OK whenever call->outcome says what
 ** happened (MAST_ERR_INVALID: the request cannot be translated for the
 ** provider, call->error says why; MAST_ERR_NOMEM). */
 mast_status mast_provider_perform(mast_http_client *c, mast_provider_call *call);
-/* The reply and error body. */
+
+/* The same in two halves around an HTTP call the caller performs (on a
+** loop, http_client.h): begin fills h (valid until end); end reads what
+** the call returned (st: mast_http_perform's status) into call. */
+mast_status mast_provider_begin(mast_provider_call *call, mast_http_call *h);
+void mast_provider_end(mast_provider_call *call, mast_http_call *h, mast_status st);
+/* The reply, raw reply and error body. */
 void mast_provider_call_free(mast_provider_call *call);
 
 #endif
