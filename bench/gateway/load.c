@@ -3,8 +3,10 @@
 ** request k is due at start + k / RATE, and its latency is measured from
 ** then (so a slow server is charged for the queueing it causes, no
 ** coordinated omission). Keep-alive connections, one epoll thread.
-**   load PORT RATE SECONDS [CONNECTIONS] [BODY]
+**   load PORT RATE SECONDS [CONNECTIONS] [stream]
 ** prints one JSON line: sent, ok, errors, achieved rate, latency mean/p50/p99/max (µs).
+** With "stream" the requests ask for an SSE stream and the latency is the
+** time to its first content event (the response read to its last chunk).
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,8 +24,9 @@
 
 typedef struct conn {
     int fd;
-    bool busy;
+    bool busy, first;        /* first: the stream's first content came (its latency taken) */
     double due;              /* the request's due time */
+    double ttfb;             /* a stream's time to its first content */
     char buf[65536];
     size_t n;
 } conn;
@@ -60,6 +63,16 @@ static bool complete(conn *c, int *status)
     char *end = memmem(c->buf, c->n, "\r\n\r\n", 4);
     if (!end)
         return false;
+    if (memmem(c->buf, (size_t)(end - c->buf), "hunked", 6)) {   /* a stream: up to its last chunk */
+        char *last = memmem(end, c->n - (size_t)(end - c->buf), "\r\n0\r\n\r\n", 7);
+        if (!last)
+            return false;
+        size_t used = (size_t)(last - c->buf) + 7;
+        *status = atoi(c->buf + 9);
+        memmove(c->buf, c->buf + used, c->n - used);
+        c->n -= used;
+        return true;
+    }
     size_t head = (size_t)(end - c->buf) + 4, body = 0;
     for (char *p = c->buf; p < end; p++)
         if ((*p == 'C' || *p == 'c') && !strncasecmp(p, "content-length:", 15))
@@ -75,13 +88,15 @@ static bool complete(conn *c, int *status)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: load PORT RATE SECONDS [CONNECTIONS] [BODY]\n");
+        fprintf(stderr, "usage: load PORT RATE SECONDS [CONNECTIONS] [stream]\n");
         return 2;
     }
     int port = atoi(argv[1]), nconn = argc > 4 ? atoi(argv[4]) : 64;
     double rate = atof(argv[2]), secs = atof(argv[3]);
-    const char *body = argc > 5 ? argv[5]
-                                : "{\"model\":\"bench\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}";
+    bool stream = argc > 5 && !strcmp(argv[5], "stream");
+    const char *body = stream ? "{\"model\":\"bench\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                                "\"content\":\"Hello\"}]}"
+                              : "{\"model\":\"bench\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}";
     char req[4096];
     int rl = snprintf(req, sizeof req, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
@@ -109,6 +124,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < nconn && w_head < n_wait; i++)
             if (!cs[i].busy) {
                 cs[i].busy = true;
+                cs[i].first = false;
                 cs[i].due = waiting[w_head++];
                 if (write(cs[i].fd, req, (size_t)rl) != rl) {
                     errors++;
@@ -129,8 +145,12 @@ int main(int argc, char **argv)
             }
             c->n += (size_t)r;
             int status;
+            if (stream && c->busy && !c->first && memmem(c->buf, c->n, "\"content\":\"The", 14)) {
+                c->first = true;   /* time to the first content */
+                c->ttfb = now() - c->due;
+            }
             while (c->busy && complete(c, &status)) {
-                lat[done++] = now() - c->due;
+                lat[done++] = stream ? c->ttfb : now() - c->due;
                 if (status == 200)
                     ok++;
                 else

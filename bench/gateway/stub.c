@@ -2,13 +2,16 @@
 ** bench/gateway/stub.c — the fast upstream of the gateway benchmark: an
 ** HTTP/1.1 server on 127.0.0.1 (keep-alive, one epoll thread) answering
 ** every POST with the same ~1 KB chat.completion, as LiteLLM's and
-** Bifrost's overhead benchmarks use a fixed-response stub.
+** Bifrost's overhead benchmarks use a fixed-response stub; a request with
+** "stream":true gets the same text as an SSE stream of 12 chunks (chunked
+** transfer encoding), written at once.
 **   stub [PORT]     prints "port N" once listening
 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +27,8 @@ typedef struct conn {
 } conn;
 
 static conn *conns[MAX_CONN];
-static char reply[4096];
-static size_t reply_len;
+static char reply[4096], stream_reply[16384];
+static size_t reply_len, stream_len;
 
 static void make_reply(void)
 {
@@ -45,6 +48,28 @@ static void make_reply(void)
     reply_len = (size_t)snprintf(reply, sizeof reply,
                                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                                  "\r\n%s", n, body);
+    size_t k = (size_t)snprintf(stream_reply, sizeof stream_reply,
+                                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 12; i++) {
+        char ev[1024];
+        int e = i == 0 ? snprintf(ev, sizeof ev, "data: {\"id\":\"chatcmpl-stub\",\"object\":"
+                                  "\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"stub\","
+                                  "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                                  "\"finish_reason\":null}]}\n\n")
+                : i < 11 ? snprintf(ev, sizeof ev, "data: {\"id\":\"chatcmpl-stub\",\"object\":"
+                                    "\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"stub\","
+                                    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"The quick brown fox "
+                                    "jumps over the lazy dog. \"},\"finish_reason\":null}]}\n\n")
+                : snprintf(ev, sizeof ev, "data: {\"id\":\"chatcmpl-stub\",\"object\":"
+                           "\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"stub\","
+                           "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+                           "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":100,"
+                           "\"total_tokens\":112}}\n\ndata: [DONE]\n\n");
+        k += (size_t)snprintf(stream_reply + k, sizeof stream_reply - k, "%x\r\n%s\r\n", e, ev);
+    }
+    k += (size_t)snprintf(stream_reply + k, sizeof stream_reply - k, "0\r\n\r\n");
+    stream_len = k;
 }
 
 /* Answers every complete request in c's buffer; -1 to close. */
@@ -60,9 +85,11 @@ static int serve(int fd, conn *c)
                 body = strtoul(p + 15, NULL, 10);
         if (c->n < head + body)
             return 0;
-        size_t off = 0;
-        while (off < reply_len) {
-            ssize_t w = write(fd, reply + off, reply_len - off);
+        bool stream = memmem(c->in + head, body, "\"stream\":true", 13) != NULL;
+        const char *out = stream ? stream_reply : reply;
+        size_t out_len = stream ? stream_len : reply_len, off = 0;
+        while (off < out_len) {
+            ssize_t w = write(fd, out + off, out_len - off);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)

@@ -47,6 +47,40 @@ mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b)
     return MAST_OK;
 }
 
+mast_status mast_json_escape(mast_buf *b, const char *s, size_t n)
+{
+    char *fixed = NULL;
+    size_t fixed_len;
+    if (!mast_utf8_valid(s, n, NULL)) {
+        MAST_TRY(mast_utf8_repair(s, n, &fixed, &fixed_len, NULL));
+        s = fixed;
+        n = fixed_len;
+    }
+    mast_status st = mast_buf_putc(b, '"');
+    size_t run = 0;   /* bytes copied as they are, up to i */
+    for (size_t i = 0; i < n && st == MAST_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        st = mast_buf_append(b, s + run, i - run);
+        char esc[8];
+        int k = c == '"' ? snprintf(esc, sizeof esc, "\\\"") : c == '\\' ? snprintf(esc, sizeof esc, "\\\\")
+              : c == '\n' ? snprintf(esc, sizeof esc, "\\n") : c == '\t' ? snprintf(esc, sizeof esc, "\\t")
+              : c == '\r' ? snprintf(esc, sizeof esc, "\\r")
+              : c == 0 ? snprintf(esc, sizeof esc, "\\ufffd")   /* jansson refuses \u0000 */
+              : snprintf(esc, sizeof esc, "\\u%04x", c);
+        if (st == MAST_OK)
+            st = mast_buf_append(b, esc, (size_t)k);
+        run = i + 1;
+    }
+    if (st == MAST_OK)
+        st = mast_buf_append(b, s + run, n - run);
+    if (st == MAST_OK)
+        st = mast_buf_putc(b, '"');
+    free(fixed);
+    return st;
+}
+
 json_t *mast_json_string_lossy(const char *s)
 {
     if (!s)

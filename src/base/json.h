@@ -31,6 +31,11 @@ mast_status mast_json_vector(const json_t *v, const char *what, size_t max, floa
 /* Serialises compactly (or indented when `pretty`) and appends to b. */
 mast_status mast_json_dump(const json_t *value, int pretty, mast_buf *b);
 
+/* s[0..n) as a JSON string, quotes included, appended to b: ", \ and
+** control characters escaped, invalid UTF-8 repaired (U+FFFD), as
+** mast_json_string_lossy would give it. */
+mast_status mast_json_escape(mast_buf *b, const char *s, size_t n);
+
 /* json_string() of an arbitrary byte string: invalid UTF-8 is repaired. */
 json_t *mast_json_string_lossy(const char *s);
 

@@ -169,6 +169,48 @@ mast_status mast_store_prepare(mast_store *store, const char *sql, sqlite3_stmt 
 
 #define prepare mast_store_prepare
 
+mast_status mast_store_cached(mast_store *store, const char *sql, sqlite3_stmt **stmt)
+{
+    int free_slot = -1;
+    for (int i = 0; i < MAST_STORE_CACHED; i++) {
+        if (store->cache[i].sql == sql) {
+            *stmt = store->cache[i].stmt;
+            sqlite3_reset(*stmt);
+            sqlite3_clear_bindings(*stmt);
+            return MAST_OK;
+        }
+        if (!store->cache[i].sql && free_slot < 0)
+            free_slot = i;
+    }
+    if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
+        return mast_store_error(store, "prepare");
+    if (free_slot < 0) {
+        sqlite3_finalize(*stmt);
+        *stmt = NULL;
+        return mast_fail(MAST_ERR_INTERNAL, "the store's statement cache is full");
+    }
+    store->cache[free_slot].sql = sql;
+    store->cache[free_slot].stmt = *stmt;
+    return MAST_OK;
+}
+
+mast_status mast_store_begin_own(mast_store *store, bool *own)
+{
+    *own = sqlite3_get_autocommit(store->db) != 0;
+    return *own ? mast_store_begin(store) : MAST_OK;
+}
+
+mast_status mast_store_end(mast_store *store, bool own, mast_status st)
+{
+    if (!own)
+        return st;
+    if (st == MAST_OK)
+        st = mast_store_commit(store);
+    if (st != MAST_OK)
+        mast_store_rollback(store);
+    return st;
+}
+
 static mast_status schema_version(mast_store *store, int *version)
 {
     sqlite3_stmt *stmt;
@@ -354,6 +396,8 @@ void mast_store_close(mast_store *store)
 {
     if (!store)
         return;
+    for (int i = 0; i < MAST_STORE_CACHED; i++)
+        sqlite3_finalize(store->cache[i].stmt);
     sqlite3_close(store->db);
     free(store->path);
     free(store);

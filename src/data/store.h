@@ -11,6 +11,7 @@
 #ifndef MAST_DATA_STORE_H
 #define MAST_DATA_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/hash.h"
@@ -34,6 +35,11 @@ int mast_store_readonly(const mast_store *store);
 mast_status mast_store_begin(mast_store *store);   /* BEGIN IMMEDIATE */
 mast_status mast_store_commit(mast_store *store);
 void mast_store_rollback(mast_store *store);
+/* Begins a transaction unless one is open: *own says whether this call
+** began it, and mast_store_end then commits it (st MAST_OK) or rolls it
+** back, returning how that went; a call that did not begin it returns st. */
+mast_status mast_store_begin_own(mast_store *store, bool *own);
+mast_status mast_store_end(mast_store *store, bool own, mast_status st);
 
 /* Formats the current SQLite error of the store into the thread message. */
 mast_status mast_store_error(mast_store *store, const char *what);

@@ -107,21 +107,23 @@ mast_status mast_store_keys(mast_store *store, bool with_hash, bool with_revoked
     return MAST_OK;
 }
 
+static const char USAGE_SQL[] =
+    "INSERT INTO usage(key_id, model, day, requests, input_tokens, cached_tokens, cache_write_tokens,"
+    " output_tokens, reasoning_tokens, cost_usd) VALUES(?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(key_id, model, day) DO UPDATE SET requests = requests + 1,"
+    " input_tokens = input_tokens + excluded.input_tokens, cached_tokens = cached_tokens + excluded.cached_tokens,"
+    " cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,"
+    " output_tokens = output_tokens + excluded.output_tokens,"
+    " reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_usd = cost_usd + excluded.cost_usd";
+
 mast_status mast_store_usage_add(mast_store *store, const mast_usage_row *rows, size_t n)
 {
     if (!n)
         return MAST_OK;
-    MAST_TRY(mast_store_begin(store));
+    bool own;
+    MAST_TRY(mast_store_begin_own(store, &own));
     sqlite3_stmt *st = NULL;
-    mast_status s = mast_store_prepare(store,
-        "INSERT INTO usage(key_id, model, day, requests, input_tokens, cached_tokens, cache_write_tokens,"
-        " output_tokens, reasoning_tokens, cost_usd) VALUES(?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(key_id, model, day) DO UPDATE SET requests = requests + 1,"
-        " input_tokens = input_tokens + excluded.input_tokens, cached_tokens = cached_tokens + excluded.cached_tokens,"
-        " cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,"
-        " output_tokens = output_tokens + excluded.output_tokens,"
-        " reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_usd = cost_usd + excluded.cost_usd",
-        &st);
+    mast_status s = mast_store_cached(store, USAGE_SQL, &st);
     for (size_t i = 0; s == MAST_OK && i < n; i++) {
         const mast_usage_row *r = &rows[i];
         sqlite3_reset(st);
@@ -140,12 +142,9 @@ mast_status mast_store_usage_add(mast_store *store, const mast_usage_row *rows, 
         if (sqlite3_step(st) != SQLITE_DONE)
             s = mast_store_error(store, "cannot record usage");
     }
-    sqlite3_finalize(st);
-    if (s == MAST_OK)
-        s = mast_store_commit(store);
-    if (s != MAST_OK)
-        mast_store_rollback(store);
-    return s;
+    if (st)
+        sqlite3_reset(st);   /* a kept statement must not hold the table */
+    return mast_store_end(store, own, s);
 }
 
 mast_status mast_store_usage(mast_store *store, const char *key, const char *model, const char *since,

@@ -30,7 +30,7 @@ static mast_status save_one(mast_store *store, sqlite3_stmt *trace_stmt, sqlite3
     for (size_t i = 0; i < t->n_spans; i++) {
         const mast_span *s = &t->spans[i];
         mast_buf_clear(attrs);
-        MAST_TRY(mast_json_dump(s->attributes, 0, attrs));
+        MAST_TRY(mast_span_attributes(s, attrs));
         if (i == 0) {   /* the trace's row carries the root span's attributes */
             sqlite3_reset(trace_stmt);
             sqlite3_bind_text(trace_stmt, 1, t->id, -1, SQLITE_STATIC);
@@ -60,27 +60,28 @@ static mast_status save_one(mast_store *store, sqlite3_stmt *trace_stmt, sqlite3
     return MAST_OK;
 }
 
+static const char TRACE_SQL[] = "INSERT INTO traces(id, name, start_us, duration_us, status, attributes)"
+                                " VALUES(?, ?, ?, ?, ?, ?)";
+static const char SPAN_SQL[] = "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us, duration_us,"
+                               " status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
+
 mast_status mast_store_traces_save(mast_store *store, mast_trace *const *traces, size_t n)
 {
-    sqlite3_stmt *trace_stmt = NULL, *span_stmt = NULL;
-    MAST_TRY(mast_store_begin(store));
-    mast_status st = mast_store_prepare(store, "INSERT INTO traces(id, name, start_us, duration_us, "
-                                        "status, attributes) VALUES(?, ?, ?, ?, ?, ?)", &trace_stmt);
+    sqlite3_stmt *trace_stmt, *span_stmt;
+    bool own;
+    MAST_TRY(mast_store_begin_own(store, &own));
+    mast_status st = mast_store_cached(store, TRACE_SQL, &trace_stmt);
     if (st == MAST_OK)
-        st = mast_store_prepare(store, "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us,"
-                                " duration_us, status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                                &span_stmt);
+        st = mast_store_cached(store, SPAN_SQL, &span_stmt);
     mast_buf attrs = {0};
     for (size_t i = 0; i < n && st == MAST_OK; i++)
         st = save_one(store, trace_stmt, span_stmt, traces[i], &attrs);
     mast_buf_free(&attrs);
-    sqlite3_finalize(trace_stmt);
-    sqlite3_finalize(span_stmt);
-    if (st == MAST_OK)
-        st = mast_store_commit(store);
-    if (st != MAST_OK)
-        mast_store_rollback(store);
-    return st;
+    if (st == MAST_OK) {   /* kept statements must not hold the tables */
+        sqlite3_reset(trace_stmt);
+        sqlite3_reset(span_stmt);
+    }
+    return mast_store_end(store, own, st);
 }
 
 mast_status mast_store_trace_save(mast_store *store, const mast_trace *t)

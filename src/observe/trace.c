@@ -3,6 +3,7 @@
 */
 #include "observe/trace.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/random.h"
+#include "base/status.h"
 
 /* 16 bytes: the milliseconds since 1970 (6 bytes, big-endian), then 10
 ** random ones. Ids made later sort later, so the store appends each trace
@@ -47,7 +49,6 @@ static mast_span *open_span(mast_trace *t, const char *name)
     s->start_us = mast_now_us();
     s->mono_start_us = mast_mono_us();
     s->duration_us = -1;
-    s->attributes = json_object();
     t->stack[t->depth++] = s->id;
     t->n_spans++;
     return s;
@@ -85,32 +86,86 @@ void mast_trace_span_end(mast_trace *t, mast_status status)
         close_top(t, status);
 }
 
-static json_t *current_attrs(mast_trace *t)
+static mast_span *current(mast_trace *t)
 {
     if (!t || t->depth == 0)
         return NULL;
-    return t->spans[t->stack[t->depth - 1]].attributes;
+    return &t->spans[t->stack[t->depth - 1]];
+}
+
+/* Sets key to the JSON text value (replacing an earlier value of key). */
+static void set_attr(mast_trace *t, const char *key, const char *value, size_t len)
+{
+    mast_span *s = current(t);
+    if (!s)
+        return;
+    mast_buf member = {0};
+    if (mast_json_escape(&member, key, strlen(key)) != MAST_OK || mast_buf_putc(&member, ':') != MAST_OK)
+        goto done;
+    for (int i = 0; i < s->n_attrs; i++) {
+        uint32_t at = s->attr_at[i];
+        if (s->attrs.len - at >= member.len && !memcmp(s->attrs.data + at, member.data, member.len)) {
+            uint32_t end = i + 1 < s->n_attrs ? s->attr_at[i + 1] : (uint32_t)s->attrs.len;
+            memmove(s->attrs.data + at, s->attrs.data + end, s->attrs.len - end);
+            s->attrs.len -= end - at;
+            for (int k = i + 1; k < s->n_attrs; k++)
+                s->attr_at[k - 1] = s->attr_at[k] - (end - at);
+            s->n_attrs--;
+            break;
+        }
+    }
+    if (s->n_attrs == MAST_SPAN_MAX_ATTRS) {
+        mast_debug("trace %s: attribute '%s' dropped (at most %d a span)", t->id, key, MAST_SPAN_MAX_ATTRS);
+        goto done;
+    }
+    uint32_t at = (uint32_t)s->attrs.len;
+    if (mast_buf_append(&s->attrs, member.data, member.len) != MAST_OK ||
+        mast_buf_append(&s->attrs, value, len) != MAST_OK || mast_buf_putc(&s->attrs, ',') != MAST_OK) {
+        s->attrs.len = at;   /* out of memory: the attribute is lost, the text stays whole */
+        goto done;
+    }
+    s->attr_at[s->n_attrs++] = at;
+done:
+    mast_buf_free(&member);
 }
 
 void mast_trace_attr_str(mast_trace *t, const char *key, const char *value)
 {
-    json_t *a = current_attrs(t);
-    if (a)
-        json_object_set_new(a, key, mast_json_string_lossy(value));
+    if (!current(t))
+        return;
+    mast_buf v = {0};
+    if (mast_json_escape(&v, value ? value : "", value ? strlen(value) : 0) == MAST_OK)
+        set_attr(t, key, v.data, v.len);
+    mast_buf_free(&v);
 }
 
 void mast_trace_attr_int(mast_trace *t, const char *key, int64_t value)
 {
-    json_t *a = current_attrs(t);
-    if (a)
-        json_object_set_new(a, key, json_integer((json_int_t)value));
+    char v[32];
+    int n = snprintf(v, sizeof v, "%lld", (long long)value);
+    set_attr(t, key, v, (size_t)n);
 }
 
 void mast_trace_attr_double(mast_trace *t, const char *key, double value)
 {
-    json_t *a = current_attrs(t);
-    if (a)
-        json_object_set_new(a, key, json_real(value));
+    char v[40];
+    int n;
+    if (!isfinite(value)) {
+        n = snprintf(v, sizeof v, "null");   /* JSON has no infinity or NaN */
+    } else {
+        n = snprintf(v, sizeof v, "%.10g", value);
+        if (!strpbrk(v, ".e"))   /* still a real when read back */
+            n += snprintf(v + n, sizeof v - (size_t)n, ".0");
+    }
+    set_attr(t, key, v, (size_t)n);
+}
+
+mast_status mast_span_attributes(const mast_span *s, mast_buf *out)
+{
+    MAST_TRY(mast_buf_putc(out, '{'));
+    if (s->attrs.len)
+        MAST_TRY(mast_buf_append(out, s->attrs.data, s->attrs.len - 1));   /* the last comma */
+    return mast_buf_putc(out, '}');
 }
 
 void mast_trace_end(mast_trace *t, mast_status status)
@@ -126,7 +181,7 @@ void mast_trace_free(mast_trace *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->n_spans; i++)
-        json_decref(t->spans[i].attributes);
+        mast_buf_free(&t->spans[i].attrs);
     free(t->spans);
     free(t);
 }

@@ -16,9 +16,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "mast.h"
 
 #define MAST_TRACE_MAX_DEPTH 32
+#define MAST_SPAN_MAX_ATTRS 64
 
 typedef struct mast_span {
     int id;                 /* 0 = the root span */
@@ -28,7 +30,12 @@ typedef struct mast_span {
     int64_t duration_us;    /* -1 while open */
     int64_t mono_start_us;
     mast_status status;
-    json_t *attributes;     /* owned object */
+    /* The attributes as JSON text, each member followed by a comma
+    ** ("key":value,...), built as they are set: a trace costs no JSON tree
+    ** and no serialisation (mast_span_attributes makes the object). */
+    mast_buf attrs;
+    uint32_t attr_at[MAST_SPAN_MAX_ATTRS];   /* where each member begins */
+    int n_attrs;
 } mast_span;
 
 typedef struct mast_trace {
@@ -56,5 +63,8 @@ void mast_trace_attr_double(mast_trace *t, const char *key, double value);
 void mast_trace_end(mast_trace *t, mast_status status);
 
 void mast_trace_free(mast_trace *t);
+
+/* The span's attributes as a JSON object's text ("{...}") into out. */
+mast_status mast_span_attributes(const mast_span *s, mast_buf *out);
 
 #endif

@@ -173,6 +173,14 @@ static void test_traces_round_trip_with_nested_spans(void)
     mast_trace *t = mast_trace_begin("search");
     REQUIRE(t);
     mast_trace_attr_str(t, "query", "hello");
+    /* attributes are JSON text built as they are set: each kind, escaped, replaced */
+    mast_trace_attr_str(t, "quote", "a \"b\" \\ c\n\x01");
+    mast_trace_attr_str(t, "bad", "caf\xe9 \xc3\xa9");   /* invalid UTF-8 repaired */
+    mast_trace_attr_double(t, "x", 2);
+    mast_trace_attr_double(t, "y", 0.125);
+    mast_trace_attr_double(t, "inf", 1.0 / 0.0);
+    mast_trace_attr_int(t, "n", -7);
+    mast_trace_attr_str(t, "query", "hello again");   /* replaces the first value */
     mast_trace_span_begin(t, "retrieve");
     mast_trace_attr_int(t, "k", 10);
     mast_trace_span_begin(t, "index.build");
@@ -212,6 +220,14 @@ static void test_traces_round_trip_with_nested_spans(void)
                  "index.build");
     CHECK_EQ_INT(json_integer_value(json_object_get(
                      json_object_get(json_array_get(spans, 1), "attributes"), "k")), 10);
+    char *root = json_dumps(json_object_get(json_array_get(spans, 0), "attributes"), JSON_COMPACT);
+    CHECK_EQ_STR(root, "{\"quote\":\"a \\\"b\\\" \\\\ c\\n\\u0001\",\"bad\":\"caf\xef\xbf\xbd \xc3\xa9\","
+                       "\"x\":2.0,\"y\":0.125,\"inf\":null,\"n\":-7,\"query\":\"hello again\"}");
+    free(root);
+    CHECK(json_is_real(json_object_get(json_object_get(json_array_get(spans, 0), "attributes"), "x")));
+    json_decref(tr);
+    REQUIRE(mast_store_trace_get(s, id + 20, &tr) == MAST_OK);   /* the short id: the last 12 digits */
+    CHECK_EQ_STR(json_string_value(json_object_get(tr, "id")), id);
     json_decref(tr);
     CHECK_EQ_INT(mast_store_trace_get(s, "ffffffffffff", &tr), MAST_ERR_NOT_FOUND);
     CHECK_EQ_INT(mast_store_trace_get(s, "xyz", &tr), MAST_ERR_INVALID);

@@ -603,6 +603,9 @@ static void write_batch(mast_server *s, mast_trace **traces, size_t n, queued_us
 {
     mast_store *store;
     if ((n || nu) && borrow_store(s, &store) == MAST_OK) {
+        bool own = false;   /* traces and usage in one transaction */
+        if (mast_store_begin_own(store, &own) != MAST_OK)
+            own = false;
         if (n && mast_store_traces_save(store, traces, n) != MAST_OK)
             mast_warn("cannot save %zu trace%s: %s", n, n == 1 ? "" : "s", mast_errmsg());
         mast_usage_row rows[64];
@@ -617,6 +620,8 @@ static void write_batch(mast_server *s, mast_trace **traces, size_t n, queued_us
                 mast_warn("cannot record the usage of %zu request%s: %s", k, k == 1 ? "" : "s",
                           mast_errmsg());
         }
+        if (mast_store_end(store, own, MAST_OK) != MAST_OK)
+            mast_warn("cannot save traces and usage: %s", mast_errmsg());
         return_store(s, store);
     }
     for (size_t i = 0; i < n; i++)
