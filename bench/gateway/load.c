@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     size_t total = (size_t)(rate * secs);
     double *lat = calloc(total + 1, sizeof *lat);
     double *waiting = calloc(total + 1, sizeof *waiting);   /* due times with no idle connection yet */
-    size_t n_wait = 0, w_head = 0, next = 0, done = 0, ok = 0, errors = 0;
+    size_t n_wait = 0, w_head = 0, next = 0, done = 0, ok = 0, errors = 0, reconnects = 0;
     double t0 = now() + 0.05;
     struct epoll_event evs[256];
     while (done < total) {
@@ -139,9 +139,25 @@ int main(int argc, char **argv)
         for (int k = 0; k < n; k++) {
             conn *c = &cs[evs[k].data.u32];
             ssize_t r = read(c->fd, c->buf + c->n, sizeof c->buf - c->n);
-            if (r <= 0) {
-                fprintf(stderr, "load: a connection closed\n");
-                return 1;
+            if (r <= 0) {   /* closed: an idle one is normal (the server's keep-alive timeout) */
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                if (c->busy) {
+                    fprintf(stderr, "load: a connection closed with a request in flight\n");
+                    errors++;
+                    lat[done++] = now() - c->due;
+                    c->busy = false;
+                }
+                c->n = 0;
+                c->fd = connect_to(port);
+                if (c->fd < 0) {
+                    perror("load: reconnect");
+                    return 1;
+                }
+                reconnects++;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(c - cs)};
+                epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                continue;
             }
             c->n += (size_t)r;
             int status;
@@ -164,9 +180,9 @@ int main(int argc, char **argv)
     double sum = 0;
     for (size_t i = 0; i < done; i++)
         sum += lat[i];
-    printf("{\"rate\": %.0f, \"sent\": %zu, \"ok\": %zu, \"errors\": %zu, \"lost\": %zu, \"achieved_rps\": %.0f, "
+    printf("{\"rate\": %.0f, \"sent\": %zu, \"ok\": %zu, \"errors\": %zu, \"lost\": %zu, \"reconnects\": %zu, \"achieved_rps\": %.0f, "
            "\"mean_us\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f}\n",
-           rate, next, ok, errors, total - done, (double)done / elapsed, done ? sum / (double)done * 1e6 : 0,
+           rate, next, ok, errors, total - done, reconnects, (double)done / elapsed, done ? sum / (double)done * 1e6 : 0,
            done ? lat[done / 2] * 1e6 : 0, done ? lat[(size_t)(done * 0.99)] * 1e6 : 0,
            done ? lat[done - 1] * 1e6 : 0);
     return 0;

@@ -23,7 +23,8 @@ shift || true
 RATES=("${@:-500 1000 2000 3000 5000}")
 RATES=(${RATES[@]})
 WORK="$(mktemp -d /tmp/mast-gwbench-XXXXXX)"
-trap 'kill $STUB $MASTPID 2>/dev/null; rm -rf "$WORK"' EXIT
+SAMPLER=""
+trap 'kill $STUB $MASTPID $SAMPLER 2>/dev/null; rm -rf "$WORK"' EXIT
 build/bench/bench_gateway_stub >"$WORK/stub.log" &
 STUB=$!
 for _ in $(seq 50); do SP="$(sed -n 's/^port //p' "$WORK/stub.log")"; [ -n "$SP" ] && break; sleep 0.1; done

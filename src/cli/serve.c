@@ -74,7 +74,9 @@ static const char serve_help[] =
     "                          OpenAI-compatible, local) through the router, with retries,\n"
     "                          fallbacks and cooldown; `mast config check` validates it.\n"
     "                          SIGHUP reloads it (requests in flight keep the old one)\n"
-    "      --gateway-threads N requests to providers in flight at once (default 32)\n"
+    "      --gateway-threads N threads that drive the gateway's requests to providers,\n"
+    "                          each waiting on all of its requests at once (default:\n"
+    "                          number of CPUs, at most 64)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
@@ -157,7 +159,7 @@ int cmd_serve(int argc, char **argv)
         }
         case OPT_CONFIG: opts.config_path = optarg; break;
         case OPT_GW_THREADS:
-            if (!cli_parse_int("serve", "--gateway-threads", optarg, 1, 4096, &v))
+            if (!cli_parse_int("serve", "--gateway-threads", optarg, 1, 64, &v))
                 return EXIT_USAGE;
             opts.gateway_threads = (int)v;
             break;

@@ -82,6 +82,7 @@ struct gw_job {
     long error_status;
     mast_usage usage;
     json_t *reply;               /* a non-streamed reply (OpenAI's shape) */
+    mast_buf model_json;         /* the model's name as a JSON string, for raw chunks */
     mast_buf raw;                /* or its bytes, ready to send */
     double backoff_waited;
 };
@@ -186,6 +187,28 @@ static bool substantial(const json_t *chunk)
            json_is_string(json_object_get(d, "refusal"));
 }
 
+/* A chunk after the stream has started, as the provider's bytes: sent with
+** the model renamed. */
+static int emit_raw(void *ctx, const char *data, size_t len, size_t model_at, size_t model_len)
+{
+    gw_job *j = ctx;
+    mast_buf b = {0};
+    mast_status st = mast_buf_puts(&b, "data: ");
+    if (st == MAST_OK)
+        st = mast_buf_append(&b, data, model_at);
+    if (st == MAST_OK)
+        st = mast_buf_append(&b, j->model_json.data, j->model_json.len);
+    if (st == MAST_OK)
+        st = mast_buf_append(&b, data + model_at + model_len, len - model_at - model_len);
+    if (st == MAST_OK)
+        st = mast_buf_puts(&b, "\n\n");
+    int rc = st == MAST_OK ? http_stream_write(j->stream, b.data, b.len) : -1;
+    mast_buf_free(&b);
+    if (rc < 0)
+        j->client_gone = true;
+    return rc < 0 ? -1 : 0;
+}
+
 /* A translated or passed-on chunk (taken): held until one is substantial. */
 static int emit(void *ctx, json_t *chunk)
 {
@@ -201,7 +224,10 @@ static int emit(void *ctx, json_t *chunk)
         if (send_chunk(j, json_incref(h)))
             return -1;
     json_array_clear(j->held);
-    return send_chunk(j, chunk);
+    int rc = send_chunk(j, chunk);
+    if (!j->anthropic_client)   /* started: the rest can go as the provider's bytes */
+        j->call.on_raw = emit_raw;
+    return rc;
 }
 
 /* ---- one attempt ---- */
@@ -481,6 +507,7 @@ static void job_free(gw_job *j)
     json_decref(j->held);
     json_decref(j->reply);
     mast_buf_free(&j->raw);
+    mast_buf_free(&j->model_json);
     json_decref(j->body);
     free(j->tags);
     mast_router_release(j->router);
@@ -613,6 +640,9 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
     j->g = g;
     j->router = router;
     j->model = m;
+    json_t *name = json_string(m->name);
+    mast_json_dump(name, 0, &j->model_json);
+    json_decref(name);
     j->body = body;
     j->trace = req->trace;
     j->server = req->server;

@@ -37,6 +37,36 @@ static void protocol_error(call_state *s, const char *msg)
     s->failed = true;
 }
 
+/* Whether the first non-space byte of data[0..n) starts "[]" (an empty array). */
+static bool empty_array(const char *p, size_t n)
+{
+    size_t i = 1;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return n && p[0] == '[' && i < n && p[i] == ']';
+}
+
+/* An OpenAI chunk passed on as its bytes (on_raw), when the scanner can
+** vouch for it; its usage read. False: parse it instead. */
+static bool raw_event(mast_provider_call *c, const char *data, size_t len, int *rc)
+{
+    static const char *const keys[] = {"model", "usage", "error", "choices"};
+    mast_json_span sp[4];
+    bool escaped;
+    if (!mast_json_scan_object(data, len, keys, 4, sp, &escaped) || escaped || sp[0].count != 1 ||
+        data[sp[0].at] != '"' || sp[1].count > 1 || sp[2].count || sp[3].count > 1)
+        return false;
+    bool usage = sp[1].count && data[sp[1].at] == '{';
+    if (usage) {
+        json_t *u = json_loadb(data + sp[1].at, sp[1].len, JSON_DECODE_ANY, NULL);
+        c->usage = mast_usage_from_openai(u);
+        json_decref(u);
+    }
+    bool choices = sp[3].count && !empty_array(data + sp[3].at, sp[3].len);
+    *rc = choices || !usage ? c->on_raw(c->ctx, data, len, sp[0].at, sp[0].len) : 0;
+    return true;
+}
+
 static int on_event(void *ctx, const char *event, const char *data, size_t len)
 {
     call_state *s = ctx;
@@ -46,13 +76,16 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
         s->done = true;
         return 0;
     }
+    int rc;
+    if (c->kind != MAST_PROVIDER_ANTHROPIC && c->on_raw && raw_event(c, data, len, &rc))
+        return rc;
     json_t *ev = json_loadb(data, len, 0, NULL);
     if (!json_is_object(ev)) {
         json_decref(ev);
         protocol_error(s, "the provider sent an event that is not JSON");
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     if (c->kind == MAST_PROVIDER_ANTHROPIC) {
         rc = mast_anthropic_stream_event(&s->astream, ev, c->on_chunk, c->ctx);
         if (rc == -2)

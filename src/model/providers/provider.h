@@ -49,6 +49,11 @@ typedef struct mast_provider_call {
     ** usage-only chunks are not passed: the usage is in .usage. Non-zero
     ** stops the call (MAST_CALL_STOPPED). */
     int (*on_chunk)(void *ctx, json_t *chunk);
+    /* When set (it may be set or cleared between chunks), an OpenAI-shaped
+    ** chunk the scanner vouches for (base/json_scan.h: one object, one
+    ** "model" string, no "error") comes here as its bytes, the model's value
+    ** at data[model_at..+model_len), instead of parsed to on_chunk. */
+    int (*on_raw)(void *ctx, const char *data, size_t len, size_t model_at, size_t model_len);
     void *ctx;
     /* Not streamed, from an OpenAI-shaped provider: keep the reply's bytes
     ** (raw, with the model's value at model_span) rather than parse it all;
