@@ -5,6 +5,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "base/buf.h"
+#include "data/ingest/doc.h"
 #include "data/ingest/ingest.h"
 #include "data/retrieve.h"
 #include "deploy/rag.h"
@@ -278,7 +280,8 @@ static void test_a_title_alone_is_a_document(void)
 }
 
 /* Defects: an empty file became a document without a word, HTML was indexed as
-** markup, and a FIFO was warned about but counted nowhere. */
+** markup, and a FIFO was warned about but counted nowhere. HTML is read now, by
+** its content whatever its name: its words, not its tags. */
 static void test_every_file_lands_in_exactly_one_count(void)
 {
     fixture f;
@@ -292,13 +295,89 @@ static void test_every_file_lands_in_exactly_one_count(void)
     mast_ingest_stats s;
     REQUIRE(ingest(&f, 0, &s) == MAST_OK);
     CHECK_EQ_INT(s.files_seen, 9);
-    CHECK_EQ_INT(s.files_ingested, 4);
-    CHECK_EQ_INT(s.files_skipped, 5);     /* program.bin, empty, 2 x HTML, the FIFO */
+    CHECK_EQ_INT(s.files_ingested, 6);
+    CHECK_EQ_INT(s.files_skipped, 3);     /* program.bin, empty, the FIFO */
     CHECK_EQ_INT(s.files_failed, 0);
     CHECK_EQ_INT(s.files_seen, s.files_ingested + s.files_unchanged + s.files_skipped + s.files_failed);
-    CHECK_EQ_INT(search_count(&f, "markup"), 0);
-    CHECK_EQ_INT(search_count(&f, "body"), 0);
+    CHECK_EQ_INT(search_count(&f, "markup"), 2);   /* both pages, by their words */
+    CHECK_EQ_INT(search_count(&f, "body"), 0);     /* never by their tags */
     teardown(&f);
+}
+
+static const char PAGE[] =
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>The Analytical Engine</title>"
+    "<meta name=\"description\" content=\"Notes on Babbage&#39;s engine\">"
+    "<link rel=\"canonical\" href=\"https://example.org/engine\">"
+    "<style>p{color:red}</style><script>var noise = 1;</script></head><body>"
+    "<header><div class=\"logo\">Site</div><nav><ul><li><a href=\"/\">Home</a></li>"
+    "<li><a href=\"/a\">About</a></li></ul></nav></header>"
+    "<div class=\"cookie-banner\">We use cookies. <button>OK</button></div>"
+    "<main><h1>The Analytical Engine</h1>"
+    "<p>Charles Babbage designed the &ldquo;Analytical\n   Engine&rdquo; in 1837.</p>"
+    "<h2>Programs</h2><p>Ada Lovelace wrote its <em>first</em> program.</p>"
+    "<ul><li>Note A</li><li>Note G</li></ul><ol><li>First</li><li>Second</li></ol>"
+    "<pre>for i in range(3):\n    print(i)</pre>"
+    "<table><tr><th>Name</th><th>Year</th></tr><tr><td>Ada</td><td>1843</td></tr>"
+    "<tr><td>Charles</td><td>1837</td></tr></table>"
+    "<div class=\"related\"><a href=\"/1\">One</a> <a href=\"/2\">Two</a> <a href=\"/3\">Three</a></div>"
+    "<h3>Notes</h3><p>Hidden<span hidden>secret</span> text.</p>"
+    "</main><aside>Sidebar text</aside><footer>Copyright 2026</footer></body></html>";
+
+/* The loader keeps the main content's structure and drops the page's furniture. */
+static void test_html_main_content_and_structure(void)
+{
+    mast_doc doc;
+    mast_doc_init(&doc);
+    REQUIRE(mast_load_html(&doc, PAGE, strlen(PAGE), "page") == MAST_OK);
+    CHECK_EQ_STR(doc.title, "The Analytical Engine");
+    CHECK_EQ_STR(doc.lang, "en");
+    CHECK_EQ_STR(doc.description, "Notes on Babbage's engine");
+    CHECK_EQ_STR(doc.url, "https://example.org/engine");
+    static const struct { mast_block_kind kind; const char *heading, *text; } want[] = {
+        {MAST_BLOCK_PARA, "The Analytical Engine", "Charles Babbage designed the \xe2\x80\x9c" "Analytical Engine\xe2\x80\x9d in 1837."},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "Ada Lovelace wrote its first program."},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "- Note A"},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "- Note G"},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "1. First"},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "2. Second"},
+        {MAST_BLOCK_CODE, "The Analytical Engine > Programs", "for i in range(3):\n    print(i)"},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "Name: Ada; Year: 1843\nName: Charles; Year: 1837"},
+        {MAST_BLOCK_PARA, "The Analytical Engine > Programs > Notes", "Hidden text."},
+    };
+    CHECK_EQ_INT(doc.n_blocks, sizeof want / sizeof *want);
+    for (size_t i = 0; i < doc.n_blocks && i < sizeof want / sizeof *want; i++) {
+        CHECK_EQ_INT(doc.blocks[i].kind, want[i].kind);
+        CHECK_EQ_STR(doc.blocks[i].heading, want[i].heading);
+        char text[256];
+        snprintf(text, sizeof text, "%.*s", (int)doc.blocks[i].len, doc.blocks[i].text);
+        CHECK_EQ_STR(text, want[i].text);
+    }
+    mast_doc_free(&doc);
+}
+
+/* Hostile HTML: nesting 50,000 deep, unclosed everything, junk bytes; each
+** loads (the deep part dropped) or fails cleanly, quickly. */
+static void test_html_hostile_inputs(void)
+{
+    mast_buf deep = {0};
+    mast_buf_puts(&deep, "<html><body><p>top</p>");
+    for (int i = 0; i < 50000; i++)
+        mast_buf_puts(&deep, "<div>");
+    mast_buf_puts(&deep, "deep");
+    mast_doc doc;
+    mast_doc_init(&doc);
+    REQUIRE(mast_load_html(&doc, deep.data, deep.len, "deep") == MAST_OK);
+    CHECK(doc.n_blocks >= 1);
+    CHECK_EQ_STR(doc.title, "deep");
+    mast_doc_free(&doc);
+    mast_buf_free(&deep);
+    const char *odd[] = {"<", "<html", "<table><td>x<tr><th>", "</p></p><li>x", "<pre>\n\n</pre>",
+                         "<h1></h1><h7>x</h7>"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        mast_doc_init(&doc);
+        CHECK(mast_load_html(&doc, odd[i], strlen(odd[i]), "odd") == MAST_OK);
+        mast_doc_free(&doc);
+    }
 }
 
 static long peak_rss_kb(void)
@@ -358,6 +437,8 @@ static void test_oversized_inputs_are_refused_cheaply(void)
 
 int main(void)
 {
+    RUN(test_html_main_content_and_structure);
+    RUN(test_html_hostile_inputs);
     RUN(test_oversized_inputs_are_refused_cheaply);   /* first: it measures peak memory */
     RUN(test_a_title_alone_is_a_document);
     RUN(test_every_file_lands_in_exactly_one_count);

@@ -402,4 +402,19 @@ check "every document re-embedded" contains "$ERR" "documents 1 ingested, 0 unch
 expect "embed with a decoder model" 1 "$MAST" embed -m "$DATA/models/stories260K.gguf" "x"
 check "embed refusal message" contains "$ERR" "is not an embedding model"
 
+# HTML as Debian ships it: base-passwd's DocBook manual (an essential package, always there)
+DOC=/usr/share/doc/base-passwd/users-and-groups.html
+expect "ingest a real HTML manual" 0 "$MAST" ingest "$DOC" -c html
+check "… as a document" contains "$ERR" "1 ingested, 0 unchanged, 0 skipped, 0 failed"
+expect "search it" 0 "$MAST" search "which user owns the spool directories of lpr" -c html --json
+python3 - "$OUT" >"$WORK/html.txt" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1])[0]
+print(r["title"], "|", r["heading"], "|", "lp/lp" in r["text"], "<" in r["text"])
+PYEOF
+check "… its title, its heading path, its words and no tags" test "$(cat "$WORK/html.txt")" = \
+  "Users and Groups in the Debian System | Chapter 2. Users and Groups | True False"
+expect "documents list -c html --json" 0 "$MAST" documents list -c html --json
+check "… with its format in the metadata" contains "$OUT" '"format": "html"'
+
 finish

@@ -14,6 +14,7 @@
 
 typedef struct mast_doc {
     const char *title;
+    const char *lang, *description, *url;   /* what the source says of itself, or NULL */
     mast_block *blocks;
     size_t n_blocks, cap_blocks;
     mast_arena arena;
@@ -32,5 +33,12 @@ mast_status mast_load_text(mast_doc *doc, const char *text, size_t len, const ch
 ** the first level-1 heading, else `fallback_title`. */
 mast_status mast_load_markdown(mast_doc *doc, const char *text, size_t len,
                                const char *fallback_title);
+
+/* HTML or XHTML (data/ingest/html.c): the main content without the page's
+** furniture, headings → heading path, <pre> verbatim, tables a line per
+** row; title = <title>, else the first <h1>, else `fallback_title`; lang,
+** description and url from <html lang>, the meta description and the
+** canonical link. */
+mast_status mast_load_html(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
 
 #endif

@@ -400,11 +400,8 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
         mast_warn("%s: skipped: empty file", path);
         return -2;
     }
-    if (kind == KIND_HTML || looks_like_html(data, len)) {
-        /* indexing markup as words would only make noise; a real loader comes later */
-        mast_warn("%s: skipped: HTML is not supported yet (convert it to text or Markdown)", path);
-        return -2;
-    }
+    if (looks_like_html(data, len))   /* the content decides, then the name */
+        kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
     st = normalize(path, data, len, &text, &text_len, quality);
@@ -415,10 +412,18 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st == MAST_OK)
         st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
-                                   : mast_load_text(&doc, text, text_len, title);
+           : kind == KIND_HTML ? mast_load_html(&doc, text, text_len, title)
+                               : mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
-        json_t *meta = json_pack("{s:s, s:I}", "format", kind == KIND_MARKDOWN ? "markdown" : "text",
+        json_t *meta = json_pack("{s:s, s:I}", "format", kind == KIND_MARKDOWN ? "markdown"
+                                                         : kind == KIND_HTML ? "html" : "text",
                                  "bytes", (json_int_t)len);
+        if (doc.lang)
+            json_object_set_new(meta, "lang", mast_json_string_lossy(doc.lang));
+        if (doc.description)
+            json_object_set_new(meta, "description", mast_json_string_lossy(doc.description));
+        if (doc.url)
+            json_object_set_new(meta, "url", mast_json_string_lossy(doc.url));
         char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         st = r->own_dim ? mast_fail(MAST_ERR_INVALID, "collection takes its documents' own "
                                     "vectors; give them in JSON Lines (--vector-field)")
