@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <utf8proc.h>
 
 #include "base/buf.h"
@@ -190,4 +191,39 @@ size_t mast_utf8_encode(uint32_t cp, char *out)
     o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
     o[3] = (unsigned char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+static const uint16_t CP1252_HIGH[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+mast_status mast_cp1252_to_utf8(const char *s, size_t len, char **out, size_t *out_len)
+{
+    char *o = malloc(len * 3 + 1);
+    if (!o)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp = c >= 0x80 && c < 0xA0 ? CP1252_HIGH[c - 0x80] : c;
+        n += mast_utf8_encode(cp, o + n);
+    }
+    o[n] = 0;
+    *out = o;
+    *out_len = n;
+    return MAST_OK;
+}
+
+bool mast_cp1252_label(const char *label, size_t len)
+{
+    static const char *const labels[] = {"windows-1252", "cp1252", "x-cp1252", "iso-8859-1",
+                                         "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987",
+                                         "latin1", "l1", "iso-ir-100", "csisolatin1", "ibm819",
+                                         "cp819", "us-ascii", "ascii", "ansi_x3.4-1968", NULL};
+    for (const char *const *l = labels; *l; l++)
+        if (strlen(*l) == len && !strncasecmp(*l, label, len))
+            return true;
+    return false;
 }

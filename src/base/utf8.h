@@ -26,6 +26,14 @@ size_t mast_utf8_encode(uint32_t cp, char *out);
 ** the offset of the first invalid byte. */
 bool mast_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
+/* Decodes Windows-1252 (which WHATWG's encoding standard also uses for
+** ISO-8859-1, Latin-1 and US-ASCII labels) into UTF-8: 0xA0-0xFF are
+** Latin-1's, 0x80-0x9F the typographic characters (€, ‘’, “”, –, …), the
+** five bytes it leaves undefined the C1 controls. The caller frees *out. */
+mast_status mast_cp1252_to_utf8(const char *s, size_t len, char **out, size_t *out_len);
+/* Whether label names Windows-1252 or an alias of it (case-insensitive). */
+bool mast_cp1252_label(const char *label, size_t len);
+
 /* Copies s[0..len) replacing each invalid byte by U+FFFD; NUL bytes are
 ** replaced too. The caller frees *out. *n_replaced counts the replacements. */
 mast_status mast_utf8_repair(const char *s, size_t len, char **out, size_t *out_len,

@@ -247,6 +247,23 @@ static void test_progress_line_has_units_rate_and_eta(void)
     CHECK(strstr(line, "ETA 16m39s") != NULL);
 }
 
+/* Windows-1252 (and so Latin-1) decodes to the characters WHATWG's table gives. */
+static void test_cp1252_decodes_to_utf8(void)
+{
+    char *out;
+    size_t n;
+    const char in[] = "Caf\xe9 \x93quoted\x94 \x80 \x85 \x81 \xff";
+    REQUIRE(mast_cp1252_to_utf8(in, sizeof in - 1, &out, &n) == MAST_OK);
+    CHECK_EQ_STR(out, "Caf\xc3\xa9 \xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x82\xac \xe2\x80\xa6 \xc2\x81 \xc3\xbf");
+    CHECK_EQ_INT(n, strlen(out));
+    CHECK(mast_utf8_valid(out, n, NULL));
+    free(out);
+    CHECK(mast_cp1252_label("ISO-8859-1", 10));
+    CHECK(mast_cp1252_label("windows-1252", 12));
+    CHECK(!mast_cp1252_label("utf-8", 5));
+    CHECK(!mast_cp1252_label("koi8-r", 6));
+}
+
 /* The scanner accepts what jansson accepts (jansson is the oracle), and
 ** finds the values where jansson does. */
 static void test_json_scan_agrees_with_jansson(void)
@@ -322,6 +339,7 @@ int main(void)
     RUN(test_utf8_truncate_never_cuts_a_sequence);
     RUN(test_json_parse_error_names_line_and_column);
     RUN(test_json_scan_agrees_with_jansson);
+    RUN(test_cp1252_decodes_to_utf8);
     RUN(test_hash_is_stable_and_length_prefixed);
     RUN(test_read_file_enforces_limit_and_names_path);
     RUN(test_pool_for_covers_every_item_once);

@@ -101,8 +101,9 @@ static void test_ingests_a_folder_skipping_binaries_and_hidden_files(void)
     CHECK_EQ_INT(search_count(&f, "zebras"), 1);
     CHECK_EQ_INT(search_count(&f, "secret"), 0);
     CHECK_EQ_INT(search_count(&f, "sunlight"), 1);
-    /* the invalid byte was repaired, the rest of the text is searchable */
+    /* not UTF-8 and no multi-byte sequence: read as Windows-1252, é and all */
     CHECK_EQ_INT(search_count(&f, "coffee"), 1);
+    CHECK_EQ_INT(search_count(&f, "caf\xc3\xa9"), 1);
     /* heading path and title are carried to the results */
     mast_result *res;
     size_t n;
@@ -355,6 +356,29 @@ static void test_html_main_content_and_structure(void)
     mast_doc_free(&doc);
 }
 
+/* An HTML page that declares Latin-1 is read as Latin-1; text that only
+** looks like it is read the same way. */
+static void test_declared_and_detected_latin1(void)
+{
+    fixture f;
+    REQUIRE(setup(&f) == 0);
+    put(&f, "latin.html", "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
+        "charset=ISO-8859-1\"><title>Cr\xe8me br\xfbl\xe9" "e</title></head><body><p>Na\xefve "
+        "recipes \xb7 \x93smart quotes\x94 \xe0 la fran\xe7" "aise</p></body></html>");
+    mast_ingest_stats s;
+    REQUIRE(ingest(&f, 0, &s) == MAST_OK);
+    CHECK_EQ_INT(s.files_failed, 0);
+    CHECK_EQ_INT(search_count(&f, "na\xc3\xafve fran\xc3\xa7" "aise"), 1);
+    mast_result *res;
+    size_t n;
+    REQUIRE(mast_search(f.r, f.store, "c", "recipes", 10, NULL, &res, &n) == MAST_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_STR(res[0].title, "Cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e");
+    CHECK(strstr(res[0].text, "\xe2\x80\x9csmart quotes\xe2\x80\x9d") != NULL);
+    mast_results_free(res, n);
+    teardown(&f);
+}
+
 /* Hostile HTML: nesting 50,000 deep, unclosed everything, junk bytes; each
 ** loads (the deep part dropped) or fails cleanly, quickly. */
 static void test_html_hostile_inputs(void)
@@ -439,6 +463,7 @@ int main(void)
 {
     RUN(test_html_main_content_and_structure);
     RUN(test_html_hostile_inputs);
+    RUN(test_declared_and_detected_latin1);
     RUN(test_oversized_inputs_are_refused_cheaply);   /* first: it measures peak memory */
     RUN(test_a_title_alone_is_a_document);
     RUN(test_every_file_lands_in_exactly_one_count);

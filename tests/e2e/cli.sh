@@ -190,8 +190,13 @@ if [ "$(id -u)" -ne 0 ]; then
   check "unreadable named" contains "$ERR" "unreadable.txt: Permission denied"
 fi
 printf 'Caf\xe9 cr\xe8me is sweet and rich and served cold in summer months.\n' > "$WORK/latin1.txt"
-expect "invalid UTF-8 is repaired" 0 "$MAST" ingest "$WORK/latin1.txt" -c latin
-check "repair warned" contains "$ERR" "repaired 2 invalid UTF-8 bytes"
+expect "Latin-1 text is read as Latin-1" 0 "$MAST" ingest "$WORK/latin1.txt" -c latin
+check "… with a note" contains "$ERR" "latin1.txt: not UTF-8: read as Windows-1252 (detected)"
+expect "… and its accents are searchable" 0 "$MAST" search "café crème" -c latin --json
+check "… as themselves" contains "$OUT" "Café crème is sweet"
+printf 'Caf\xc3\xa9 and one stray \xff byte in otherwise UTF-8 text.\n' > "$WORK/mixed.txt"
+expect "invalid bytes in UTF-8 text are repaired" 0 "$MAST" ingest "$WORK/mixed.txt" -c latin
+check "repair warned" contains "$ERR" "repaired 1 invalid UTF-8 byte"
 printf 'not a database, keep me\n' > "$WORK/notes.txt"
 expect "a non-database --db" 1 "$MAST" collections --db "$WORK/notes.txt"
 check "non-database untouched" test "$(cat "$WORK/notes.txt")" = "not a database, keep me"

@@ -4,6 +4,7 @@
 */
 #include "data/ingest/ingest.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -269,38 +271,84 @@ static mast_status decompress_zstd(const char *path, const char *in, size_t in_l
 
 /* Decides whether data is text. Returns 0 = binary, 1 = valid UTF-8,
 ** 2 = text with some invalid bytes (to be repaired). */
+/* 0: not text (NUL bytes, or too many invalid bytes); 1: valid UTF-8; 2:
+** UTF-8 with some invalid bytes (repaired); 3: not UTF-8 at all but like
+** Windows-1252/Latin-1 text: high bytes and no multi-byte UTF-8 sequence,
+** hardly any control characters (read as Windows-1252). */
 static int sniff_text(const char *data, size_t len)
 {
     if (memchr(data, '\0', len))
         return 0;
-    size_t bad = 0, i = 0;
+    size_t bad = 0, multibyte = 0, controls = 0, i = 0;
     while (i < len) {
-        if ((unsigned char)data[i] < 0x80) {
+        unsigned char c = (unsigned char)data[i];
+        if (c < 0x80) {
+            controls += c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b;
             i++;
             continue;
         }
         int32_t cp;
-        i += mast_utf8_decode(data + i, len - i, &cp);
+        size_t n = mast_utf8_decode(data + i, len - i, &cp);
         if (cp < 0)
             bad++;
+        else
+            multibyte++;
+        i += n;
     }
     if (bad == 0)
         return 1;
+    if (multibyte == 0 && controls * 100 <= len)
+        return 3;
     return bad * 20 > len ? 0 : 2;   /* more than 5% bad bytes: not text */
 }
 
-/* Produces valid NFC text from raw file bytes; warns when it had to repair. */
+/* The charset an HTML document declares in its first 2 KB (<meta charset=…>
+** or the http-equiv Content-Type's charset=…): its label, or NULL. */
+static const char *declared_charset(const char *data, size_t len, size_t *label_len)
+{
+    size_t n = len < 2048 ? len : 2048;
+    for (size_t i = 0; i + 8 <= n; i++) {
+        if (strncasecmp(data + i, "charset=", 8))
+            continue;
+        size_t j = i + 8;
+        while (j < n && (data[j] == '"' || data[j] == '\'' || data[j] == ' '))
+            j++;
+        size_t k = j;
+        while (k < n && (isalnum((unsigned char)data[k]) || strchr("-_.:", data[k])))
+            k++;
+        if (k > j) {
+            *label_len = k - j;
+            return data + j;
+        }
+    }
+    return NULL;
+}
+
+/* Produces valid NFC text from raw file bytes; warns when it had to repair
+** or convert. An HTML document's declared Windows-1252 or Latin-1 charset
+** is followed. */
 static mast_status normalize(const char *path, const char *data, size_t len, char **out,
-                             size_t *out_len, int quality)
+                             size_t *out_len, int quality, bool html)
 {
     char *repaired = NULL;
-    size_t repaired_len = len;
+    size_t repaired_len = len, label_len = 0;
     const char *src = data;
-    if (quality == 2) {
+    const char *label = html && quality != 1 ? declared_charset(data, len, &label_len) : NULL;
+    bool cp1252 = quality == 3 || (label && mast_cp1252_label(label, label_len));
+    if (quality != 1 && cp1252) {
+        MAST_TRY(mast_cp1252_to_utf8(data, len, &repaired, &repaired_len));
+        mast_warn("%s: not UTF-8: read as Windows-1252 (%s)", path, label ? "its declared charset"
+                                                                      : "detected");
+        src = repaired;
+    } else if (quality != 1) {
         size_t n_bad;
         MAST_TRY(mast_utf8_repair(data, len, &repaired, &repaired_len, &n_bad));
-        mast_warn("%s: repaired %zu invalid UTF-8 byte%s (replaced by U+FFFD)", path, n_bad,
-                  n_bad == 1 ? "" : "s");
+        if (label && !(label_len == 5 && !strncasecmp(label, "utf-8", 5)))
+            mast_warn("%s: the charset %.*s is not supported: %zu invalid UTF-8 byte%s replaced by "
+                      "U+FFFD", path, (int)label_len, label, n_bad, n_bad == 1 ? "" : "s");
+        else
+            mast_warn("%s: repaired %zu invalid UTF-8 byte%s (replaced by U+FFFD)", path, n_bad,
+                      n_bad == 1 ? "" : "s");
         src = repaired;
     }
     mast_status st = mast_utf8_nfc(src, repaired_len, out, out_len);
@@ -404,7 +452,7 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
         kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
-    st = normalize(path, data, len, &text, &text_len, quality);
+    st = normalize(path, data, len, &text, &text_len, quality, kind == KIND_HTML);
     char *title = title_from_path(path);
     mast_doc doc;
     mast_doc_init(&doc);
