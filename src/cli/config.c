@@ -47,7 +47,7 @@ int cmd_config(int argc, char **argv)
             path = argv[i];
     }
     if (!path)
-        path = getenv("MAST_CONFIG") && *getenv("MAST_CONFIG") ? getenv("MAST_CONFIG") : "mast.yaml";
+        path = mast_config_path(NULL) ? mast_config_path(NULL) : "mast.yaml";
     mast_config *c;
     mast_status st = mast_config_load(path, &c);
     if (st != MAST_OK)

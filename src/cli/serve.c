@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "deploy/config.h"
 #include "model/jinja.h"
 #include "deploy/server/server.h"
 
@@ -236,8 +237,7 @@ int cmd_serve(int argc, char **argv)
     opts.models = specs;
     opts.n_models = n_specs;
     opts.local = &local;
-    if (!opts.config_path && getenv("MAST_CONFIG") && *getenv("MAST_CONFIG"))
-        opts.config_path = getenv("MAST_CONFIG");
+    opts.config_path = mast_config_path(opts.config_path);
 
     /* Block the stop signals before any thread starts, so that every server
     ** thread inherits the mask and only sigwait below receives them. */

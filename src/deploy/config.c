@@ -409,7 +409,7 @@ static mast_status read_rule(const checker *k, const mast_config *c, const json_
     return MAST_OK;
 }
 
-static mast_status read_route(const checker *k, const mast_config *c, const json_t *v,
+static mast_status read_route(const checker *k, mast_config *c, const json_t *v,
                               const char *where, mast_route *r)
 {
     static const char *const keys[] = {"policy", "retries", "fallbacks", "context_window_fallbacks",
@@ -468,6 +468,8 @@ static mast_status read_route(const checker *k, const mast_config *c, const json
         snprintf(w, sizeof w, "%s.rules[%zu]", where, i);
         r->n_rules++;
         MAST_TRY(read_rule(k, c, e, w, &r->rules[i]));
+        if (r->rules[i].prompt_tokens_over)
+            c->rules_count_tokens = true;
     }
     return MAST_OK;
 }
@@ -617,6 +619,14 @@ void mast_config_free(mast_config *c)
     free(c->models);
     free(c->path);
     free(c);
+}
+
+const char *mast_config_path(const char *path)
+{
+    if (path && *path)
+        return path;
+    const char *env = getenv("MAST_CONFIG");
+    return env && *env ? env : NULL;
 }
 
 const mast_gw_model *mast_config_model(const mast_config *c, const char *name)

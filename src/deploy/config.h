@@ -129,6 +129,7 @@ typedef struct mast_config {
     mast_gw_model *models;
     size_t n_models;
     int n_slots;                /* deployments in all */
+    bool rules_count_tokens;    /* some rule looks at prompt_tokens_over: estimate them */
 } mast_config;
 
 /* Reads and validates a file. MAST_ERR_INVALID "PATH:LINE: KEY: why" for
@@ -137,6 +138,9 @@ mast_status mast_config_load(const char *path, mast_config **out);
 /* The same from text (name stands for the path in messages). */
 mast_status mast_config_parse(const char *text, size_t len, const char *name, mast_config **out);
 void mast_config_free(mast_config *c);
+
+/* The configuration to use: path, else $MAST_CONFIG, else NULL. */
+const char *mast_config_path(const char *path);
 
 /* The model a request's name means, or NULL. */
 const mast_gw_model *mast_config_model(const mast_config *c, const char *name);

@@ -185,7 +185,8 @@ static mast_status routed_generate(mast_generator *base, const mast_gen_request 
     run u = {.g = g, .req = r, .fn = fn, .ctx = ctx};
     if (!(u.body = openai_request(r)))
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    mast_route_req q = {.prompt_tokens = mast_request_tokens(u.body)};
+    mast_route_req q = {.prompt_tokens = mast_router_config(g->router)->rules_count_tokens
+                                          ? mast_request_tokens(u.body) : 0};
     double t0 = now();
     mast_run_result res = mast_router_run(g->router, g->model, &q, attempt, &u, NULL);
     out->gen_seconds = now() - t0;
@@ -246,14 +247,6 @@ static void routed_free(mast_generator *base)
 }
 
 static const mast_generator_ops ops = {routed_generate, routed_count, routed_describe, routed_free};
-
-const char *mast_config_path(const char *path)
-{
-    if (path && *path)
-        return path;
-    const char *env = getenv("MAST_CONFIG");
-    return env && *env ? env : NULL;
-}
 
 mast_status mast_routed_generator_open(const char *config_path, const char *model,
                                        const mast_local_opts *local, mast_generator **out)

@@ -25,7 +25,4 @@
 mast_status mast_routed_generator_open(const char *config_path, const char *model,
                                        const mast_local_opts *local, mast_generator **out);
 
-/* The configuration to use: path, else $MAST_CONFIG, else NULL. */
-const char *mast_config_path(const char *path);
-
 #endif

@@ -93,71 +93,83 @@ static mast_span *current(mast_trace *t)
     return &t->spans[t->stack[t->depth - 1]];
 }
 
-/* Sets key to the JSON text value (replacing an earlier value of key). */
-static void set_attr(mast_trace *t, const char *key, const char *value, size_t len)
+/* Starts key's member at the end of the current span's attribute text,
+** removing an earlier member of the same key: the member's offset, with
+** *sp its span; -1 when there is no span, the span is full or memory ran
+** out. The caller appends the value, then calls end_attr. */
+static long begin_attr(mast_trace *t, const char *key, mast_span **sp)
 {
     mast_span *s = current(t);
     if (!s)
-        return;
-    mast_buf member = {0};
-    if (mast_json_escape(&member, key, strlen(key)) != MAST_OK || mast_buf_putc(&member, ':') != MAST_OK)
-        goto done;
+        return -1;
+    size_t at = s->attrs.len;
+    if (mast_json_escape(&s->attrs, key, strlen(key)) != MAST_OK || mast_buf_putc(&s->attrs, ':') != MAST_OK) {
+        s->attrs.len = at;
+        return -1;
+    }
+    size_t klen = s->attrs.len - at;   /* "key": */
     for (int i = 0; i < s->n_attrs; i++) {
-        uint32_t at = s->attr_at[i];
-        if (s->attrs.len - at >= member.len && !memcmp(s->attrs.data + at, member.data, member.len)) {
-            uint32_t end = i + 1 < s->n_attrs ? s->attr_at[i + 1] : (uint32_t)s->attrs.len;
-            memmove(s->attrs.data + at, s->attrs.data + end, s->attrs.len - end);
-            s->attrs.len -= end - at;
-            for (int k = i + 1; k < s->n_attrs; k++)
-                s->attr_at[k - 1] = s->attr_at[k] - (end - at);
-            s->n_attrs--;
-            break;
-        }
+        size_t old = s->attr_at[i];
+        if (old + klen > at || memcmp(s->attrs.data + old, s->attrs.data + at, klen))
+            continue;
+        size_t end = i + 1 < s->n_attrs ? s->attr_at[i + 1] : at, gone = end - old;
+        memmove(s->attrs.data + old, s->attrs.data + end, s->attrs.len - end);
+        s->attrs.len -= gone;
+        at -= gone;
+        for (int k = i + 1; k < s->n_attrs; k++)
+            s->attr_at[k - 1] = (uint32_t)(s->attr_at[k] - gone);
+        s->n_attrs--;
+        break;
     }
     if (s->n_attrs == MAST_SPAN_MAX_ATTRS) {
         mast_debug("trace %s: attribute '%s' dropped (at most %d a span)", t->id, key, MAST_SPAN_MAX_ATTRS);
-        goto done;
+        s->attrs.len = at;
+        return -1;
     }
-    uint32_t at = (uint32_t)s->attrs.len;
-    if (mast_buf_append(&s->attrs, member.data, member.len) != MAST_OK ||
-        mast_buf_append(&s->attrs, value, len) != MAST_OK || mast_buf_putc(&s->attrs, ',') != MAST_OK) {
-        s->attrs.len = at;   /* out of memory: the attribute is lost, the text stays whole */
-        goto done;
+    *sp = s;
+    return (long)at;
+}
+
+/* Ends the member begun at `at` (ok: its value was appended whole). */
+static void end_attr(mast_span *s, long at, bool ok)
+{
+    if (!ok || mast_buf_putc(&s->attrs, ',') != MAST_OK) {
+        s->attrs.len = (size_t)at;   /* the attribute is lost, the text stays whole */
+        return;
     }
-    s->attr_at[s->n_attrs++] = at;
-done:
-    mast_buf_free(&member);
+    s->attr_at[s->n_attrs++] = (uint32_t)at;
 }
 
 void mast_trace_attr_str(mast_trace *t, const char *key, const char *value)
 {
-    if (!current(t))
-        return;
-    mast_buf v = {0};
-    if (mast_json_escape(&v, value ? value : "", value ? strlen(value) : 0) == MAST_OK)
-        set_attr(t, key, v.data, v.len);
-    mast_buf_free(&v);
+    mast_span *s;
+    long at = begin_attr(t, key, &s);
+    if (at >= 0)
+        end_attr(s, at, mast_json_escape(&s->attrs, value ? value : "", value ? strlen(value) : 0) == MAST_OK);
 }
 
 void mast_trace_attr_int(mast_trace *t, const char *key, int64_t value)
 {
-    char v[32];
-    int n = snprintf(v, sizeof v, "%lld", (long long)value);
-    set_attr(t, key, v, (size_t)n);
+    mast_span *s;
+    long at = begin_attr(t, key, &s);
+    if (at >= 0)
+        end_attr(s, at, mast_buf_printf(&s->attrs, "%lld", (long long)value) == MAST_OK);
 }
 
 void mast_trace_attr_double(mast_trace *t, const char *key, double value)
 {
     char v[40];
-    int n;
     if (!isfinite(value)) {
-        n = snprintf(v, sizeof v, "null");   /* JSON has no infinity or NaN */
+        snprintf(v, sizeof v, "null");   /* JSON has no infinity or NaN */
     } else {
-        n = snprintf(v, sizeof v, "%.10g", value);
+        int n = snprintf(v, sizeof v, "%.10g", value);
         if (!strpbrk(v, ".e"))   /* still a real when read back */
-            n += snprintf(v + n, sizeof v - (size_t)n, ".0");
+            snprintf(v + n, sizeof v - (size_t)n, ".0");
     }
-    set_attr(t, key, v, (size_t)n);
+    mast_span *s;
+    long at = begin_attr(t, key, &s);
+    if (at >= 0)
+        end_attr(s, at, mast_buf_puts(&s->attrs, v) == MAST_OK);
 }
 
 mast_status mast_span_attributes(const mast_span *s, mast_buf *out)

@@ -182,41 +182,56 @@ static bool skipped(const walk *w, const GumboNode *n, bool in_article)
     return n != w->root && (furniture_name(attr(n, "class")) || furniture_name(attr(n, "id")));
 }
 
-static void add_block(walk *w, mast_block_kind kind, const char *text, size_t len)
+/* b's text without the spaces and newlines around it; its length in *len. */
+static const char *trimmed(const mast_buf *b, size_t *len)
 {
-    while (len && (text[len - 1] == ' ' || text[len - 1] == '\n'))
-        len--;
-    while (len && (*text == ' ' || *text == '\n')) {
-        text++;
-        len--;
+    const char *s = b->data ? b->data : "";
+    size_t n = b->len;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n'))
+        n--;
+    while (n && (*s == ' ' || *s == '\n')) {
+        s++;
+        n--;
     }
-    if (!len || w->st != MAST_OK)
-        return;
+    *len = n;
+    return s;
+}
+
+/* s[0..len) copied into the document's arena, NUL-terminated; NULL (and
+** w->st set) when out of memory. */
+static char *keep(walk *w, const char *s, size_t len)
+{
     char *copy = mast_arena_alloc(&w->doc->arena, len + 1);
     if (!copy) {
         w->st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-        return;
+        return NULL;
     }
-    memcpy(copy, text, len);
+    memcpy(copy, s, len);
     copy[len] = 0;
-    w->st = mast_doc_add_block(w->doc, kind, copy, len, w->path);
+    return copy;
+}
+
+/* b's text, trimmed, as a block (none when it is blank). */
+static void add_block(walk *w, mast_block_kind kind, const mast_buf *b)
+{
+    size_t len;
+    const char *text = trimmed(b, &len);
+    if (!len || w->st != MAST_OK)
+        return;
+    char *copy = keep(w, text, len);
+    if (copy)
+        w->st = mast_doc_add_block(w->doc, kind, copy, len, w->path);
 }
 
 static void flush(walk *w)
 {
-    add_block(w, MAST_BLOCK_PARA, w->para.data ? w->para.data : "", w->para.len);
+    add_block(w, MAST_BLOCK_PARA, &w->para);
     mast_buf_clear(&w->para);
 }
 
-static void set_heading(walk *w, int level, const char *text, size_t len)
+/* h (in the arena) is the heading of level 1-6: the path below it is cut. */
+static void set_heading(walk *w, int level, const char *h)
 {
-    char *h = mast_arena_alloc(&w->doc->arena, len + 1);
-    if (!h) {
-        w->st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-        return;
-    }
-    memcpy(h, text, len);
-    h[len] = 0;
     w->levels[level - 1] = h;
     for (int i = level; i < MAX_LEVEL; i++)
         w->levels[i] = NULL;
@@ -254,7 +269,6 @@ static void add_table(walk *w, const GumboNode *table)
     mast_buf out = {0}, cell = {0};
     const char *header[64];
     size_t n_header = 0;
-    mast_arena *arena = &w->doc->arena;
     for (size_t r = 0; r < n_rows; r++) {
         const GumboVector *cells = children(rows[r]);
         bool all_th = cells->length > 0;
@@ -267,7 +281,9 @@ static void add_table(walk *w, const GumboNode *table)
                     continue;
                 mast_buf_clear(&cell);
                 text_of(cells->data[i], &cell, 0);
-                header[n_header++] = mast_arena_strdup(arena, cell.data ? cell.data : "");
+                size_t len;
+                const char *h = trimmed(&cell, &len);
+                header[n_header++] = keep(w, h, len);
             }
             continue;
         }
@@ -279,14 +295,8 @@ static void add_table(walk *w, const GumboNode *table)
                 continue;
             mast_buf_clear(&cell);
             text_of(td, &cell, 0);
-            size_t len = cell.len;
-            while (len && cell.data[len - 1] == ' ')
-                len--;
-            const char *s = cell.data ? cell.data : "";
-            while (len && *s == ' ') {
-                s++;
-                len--;
-            }
+            size_t len;
+            const char *s = trimmed(&cell, &len);
             if (len) {
                 if (any)
                     mast_buf_puts(&out, n_header ? "; " : " | ");
@@ -300,7 +310,7 @@ static void add_table(walk *w, const GumboNode *table)
         if (any)
             mast_buf_putc(&out, '\n');
     }
-    add_block(w, MAST_BLOCK_PARA, out.data ? out.data : "", out.len);
+    add_block(w, MAST_BLOCK_PARA, &out);
     mast_buf_free(&out);
     mast_buf_free(&cell);
 }
@@ -344,30 +354,18 @@ static void visit(walk *w, const GumboNode *n, int depth, bool in_article, int l
         flush(w);
         mast_buf_clear(&w->scratch);
         text_of(n, &w->scratch, 0);
-        size_t len = w->scratch.len;
-        const char *s = w->scratch.data ? w->scratch.data : "";
-        while (len && s[len - 1] == ' ')
-            len--;
-        while (len && *s == ' ') {
-            s++;
-            len--;
-        }
-        char *copy = mast_arena_alloc(&w->doc->arena, len + 1);
-        if (!copy) {
-            w->st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-            return;
-        }
-        memcpy(copy, s, len);
-        copy[len] = 0;
-        if (len)
-            set_heading(w, (int)(t - GUMBO_TAG_H1) + 1, copy, len);
+        size_t len;
+        const char *s = trimmed(&w->scratch, &len);
+        char *h = len ? keep(w, s, len) : NULL;
+        if (h)
+            set_heading(w, (int)(t - GUMBO_TAG_H1) + 1, h);
         return;
     }
     if (t == GUMBO_TAG_PRE) {
         flush(w);
         mast_buf b = {0};
         raw_text_of(n, &b, 0);
-        add_block(w, MAST_BLOCK_CODE, b.data ? b.data : "", b.len);
+        add_block(w, MAST_BLOCK_CODE, &b);
         mast_buf_free(&b);
         return;
     }
@@ -399,28 +397,39 @@ static void visit(walk *w, const GumboNode *n, int depth, bool in_article, int l
         flush(w);
 }
 
-/* The first element with tag t (or the attribute role=main when t is
-** GUMBO_TAG_UNKNOWN) in document order; *count: how many there are. */
-static const GumboNode *find(const GumboNode *n, GumboTag t, int *count, int depth)
+/* Candidates for the content's root, in one pass: the first <main>, the
+** first role="main", the first <article> and how many there are. */
+typedef struct roots {
+    const GumboNode *main, *role_main, *article;
+    int n_articles;
+} roots;
+
+static void find_roots(const GumboNode *n, roots *r, int depth)
 {
     if (depth > MAX_DEPTH)
-        return NULL;
-    const GumboNode *found = NULL;
+        return;
     if (n->type == GUMBO_NODE_ELEMENT) {
         const char *role = attr(n, "role");
-        bool hit = t == GUMBO_TAG_UNKNOWN ? role && !strcasecmp(role, "main") : n->v.element.tag == t;
-        if (hit) {
-            ++*count;
-            found = n;
-        }
+        if (n->v.element.tag == GUMBO_TAG_MAIN && !r->main)
+            r->main = n;
+        if (role && !strcasecmp(role, "main") && !r->role_main)
+            r->role_main = n;
+        if (n->v.element.tag == GUMBO_TAG_ARTICLE && !r->n_articles++)
+            r->article = n;
     }
     const GumboVector *c = children(n);
-    for (unsigned i = 0; c && i < c->length; i++) {
-        const GumboNode *f = find(c->data[i], t, count, depth + 1);
-        if (f && !found)
-            found = f;
-    }
-    return found;
+    for (unsigned i = 0; c && i < c->length; i++)
+        find_roots(c->data[i], r, depth + 1);
+}
+
+/* html's child element with tag t (gumbo always makes <head> and <body>). */
+static const GumboNode *child(const GumboNode *html, GumboTag t)
+{
+    const GumboVector *c = children(html);
+    for (unsigned i = 0; c && i < c->length; i++)
+        if (is_el(c->data[i], t))
+            return c->data[i];
+    return NULL;
 }
 
 /* <title>, <html lang>, <meta name=description>, <link rel=canonical>. */
@@ -430,30 +439,17 @@ static void read_head(walk *w, const GumboNode *html)
     const char *lang = attr(html, "lang");
     if (lang && *lang)
         d->lang = mast_arena_strdup(&d->arena, lang);
-    int n = 0;
-    const GumboNode *head = find(html, GUMBO_TAG_HEAD, &n, 0);
+    const GumboNode *head = child(html, GUMBO_TAG_HEAD);
     const GumboVector *c = head ? children(head) : NULL;
     for (unsigned i = 0; c && i < c->length; i++) {
         const GumboNode *k = c->data[i];
         if (is_el(k, GUMBO_TAG_TITLE)) {
             mast_buf_clear(&w->scratch);
             text_of(k, &w->scratch, 0);
-            size_t len = w->scratch.len;
-            const char *s = w->scratch.data ? w->scratch.data : "";
-            while (len && s[len - 1] == ' ')
-                len--;
-            while (len && *s == ' ') {
-                s++;
-                len--;
-            }
-            if (len && !d->title) {
-                char *t = mast_arena_alloc(&d->arena, len + 1);
-                if (t) {
-                    memcpy(t, s, len);
-                    t[len] = 0;
-                    d->title = t;
-                }
-            }
+            size_t len;
+            const char *s = trimmed(&w->scratch, &len);
+            if (len && !d->title)
+                d->title = keep(w, s, len);
         } else if (is_el(k, GUMBO_TAG_META)) {
             const char *name = attr(k, "name"), *content = attr(k, "content");
             if (name && content && !strcasecmp(name, "description") && !d->description)
@@ -476,21 +472,10 @@ mast_status mast_load_html(mast_doc *doc, const char *text, size_t len, const ch
     walk w = {.doc = doc};
     doc->title = NULL;   /* <title>, else the first <h1>, else the fallback */
     read_head(&w, out->root);
-    int n = 0;
-    const GumboNode *root = find(out->root, GUMBO_TAG_MAIN, &n, 0);
-    if (!root) {
-        n = 0;
-        root = find(out->root, GUMBO_TAG_UNKNOWN, &n, 0);   /* role="main" */
-    }
-    if (!root) {
-        n = 0;
-        const GumboNode *article = find(out->root, GUMBO_TAG_ARTICLE, &n, 0);
-        root = n == 1 ? article : NULL;
-    }
-    if (!root) {
-        n = 0;
-        root = find(out->root, GUMBO_TAG_BODY, &n, 0);
-    }
+    roots r = {0};
+    find_roots(out->root, &r, 0);
+    const GumboNode *root = r.main ? r.main : r.role_main ? r.role_main
+                          : r.n_articles == 1 ? r.article : child(out->root, GUMBO_TAG_BODY);
     w.root = root ? root : out->root;
     visit(&w, w.root, 0, root && (is_el(root, GUMBO_TAG_MAIN) || is_el(root, GUMBO_TAG_ARTICLE)), 0);
     flush(&w);

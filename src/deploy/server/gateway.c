@@ -569,7 +569,7 @@ static mast_status route_features(gw_job *j, const http_request *req)
     const json_t *b = j->body, *meta = json_object_get(b, "metadata");
     const char *type = mast_json_get_str(json_object_get(b, "response_format"), "type", NULL);
     j->route = (mast_route_req){
-        .prompt_tokens = mast_request_tokens(b),
+        .prompt_tokens = mast_router_config(j->router)->rules_count_tokens ? mast_request_tokens(b) : 0,
         .tools = json_array_size(json_object_get(b, "tools")) > 0,
         .response_format = type && (!strcmp(type, "json_object") || !strcmp(type, "json_schema"))
                          ? type : NULL,

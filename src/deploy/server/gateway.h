@@ -11,8 +11,12 @@
 ** error event in the stream. A local deployment is served by this process
 ** under the deployment's id, through its own HTTP API on loopback.
 **
-** Work runs on a pool of gateway threads (each with its own reused
-** connections); a full queue is a 429. The reply carries x-mast-model (the
+** Work runs on a few event-loop threads (--gateway-threads): each drives
+** all of its requests' upstream calls through one libcurl multi handle
+** (connections reused), with the router stepped per attempt and backoffs
+** as timers; a full inbox is a 429. Non-streamed OpenAI replies, and
+** streamed chunks once the stream has started, are passed on as the
+** provider's bytes with the model renamed. The reply carries x-mast-model (the
 ** model that answered), x-mast-deployment, x-mast-attempts,
 ** x-mast-overhead-ms (time not spent waiting on providers or backing off)
 ** and x-mast-cost-usd; each attempt is a span of the request's trace.

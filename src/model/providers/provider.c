@@ -179,6 +179,19 @@ static bool keep_raw(mast_provider_call *c, mast_buf *body)
     return true;
 }
 
+/* The state between begin and end. */
+static void state_free(mast_provider_call *c)
+{
+    call_state *s = c->state;
+    if (!s)
+        return;
+    mast_sse_free(&s->sse);
+    mast_buf_free(&s->body);
+    mast_buf_free(&s->payload);
+    free(s);
+    c->state = NULL;
+}
+
 mast_status mast_provider_begin(mast_provider_call *c, mast_http_call *h)
 {
     c->outcome = MAST_CALL_OK;
@@ -264,11 +277,7 @@ void mast_provider_end(mast_provider_call *c, mast_http_call *h, mast_status st)
         }
         json_decref(resp);
     }
-    mast_sse_free(&s->sse);
-    mast_buf_free(&s->body);
-    mast_buf_free(&s->payload);
-    free(s);
-    c->state = NULL;
+    state_free(c);
 }
 
 mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *c)
@@ -282,13 +291,7 @@ mast_status mast_provider_perform(mast_http_client *client, mast_provider_call *
 
 void mast_provider_call_free(mast_provider_call *c)
 {
-    if (c->state) {
-        mast_sse_free(&c->state->sse);
-        mast_buf_free(&c->state->body);
-        mast_buf_free(&c->state->payload);
-        free(c->state);
-        c->state = NULL;
-    }
+    state_free(c);
     json_decref(c->reply);
     c->reply = NULL;
     mast_buf_free(&c->raw);
