@@ -216,6 +216,41 @@ mast_status mast_cp1252_to_utf8(const char *s, size_t len, char **out, size_t *o
     return MAST_OK;
 }
 
+mast_status mast_utf16_to_utf8(const char *s, size_t len, bool big_endian, char **out,
+                               size_t *out_len, size_t *n_replaced)
+{
+    /* each 2-byte unit becomes at most 3 bytes (a surrogate pair 4 for 4) */
+    char *o = malloc(len / 2 * 3 + 4);
+    if (!o)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    size_t n = 0, bad = 0, i = 0;
+    const unsigned char *u = (const unsigned char *)s;
+#define UNIT(k) (big_endian ? (uint32_t)(u[k] << 8 | u[(k) + 1]) : (uint32_t)(u[(k) + 1] << 8 | u[k]))
+    while (i + 1 < len) {
+        uint32_t cp = UNIT(i);
+        i += 2;
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < len && UNIT(i) >= 0xDC00 && UNIT(i) < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (UNIT(i) - 0xDC00);
+            i += 2;
+        } else if ((cp >= 0xD800 && cp < 0xE000) || cp == 0) {
+            cp = 0xFFFD;   /* a lone surrogate, or NUL */
+            bad++;
+        }
+        n += mast_utf8_encode(cp, o + n);
+    }
+#undef UNIT
+    if (i < len) {   /* an odd byte at the end */
+        n += mast_utf8_encode(0xFFFD, o + n);
+        bad++;
+    }
+    o[n] = 0;
+    *out = o;
+    *out_len = n;
+    if (n_replaced)
+        *n_replaced = bad;
+    return MAST_OK;
+}
+
 bool mast_cp1252_label(const char *label, size_t len)
 {
     static const char *const labels[] = {"windows-1252", "cp1252", "x-cp1252", "iso-8859-1",

@@ -31,6 +31,11 @@ bool mast_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 ** Latin-1's, 0x80-0x9F the typographic characters (€, ‘’, “”, –, …), the
 ** five bytes it leaves undefined the C1 controls. The caller frees *out. */
 mast_status mast_cp1252_to_utf8(const char *s, size_t len, char **out, size_t *out_len);
+/* Converts UTF-16 (without its byte-order mark) to UTF-8; lone surrogates,
+** NUL and an odd last byte become U+FFFD, counted in *n_replaced (may be
+** NULL). The caller frees *out. */
+mast_status mast_utf16_to_utf8(const char *s, size_t len, bool big_endian, char **out,
+                               size_t *out_len, size_t *n_replaced);
 /* Whether label names Windows-1252 or an alias of it (case-insensitive). */
 bool mast_cp1252_label(const char *label, size_t len);
 

@@ -30,6 +30,7 @@ typedef struct mast_block {
     const char *text;      /* valid UTF-8, not necessarily NUL-terminated */
     size_t len;
     const char *heading;   /* heading path ("A > B"), NULL or "" for none */
+    int page;              /* the page it is on (1-based), 0 = not paged */
 } mast_block;
 
 typedef size_t (*mast_token_count_fn)(void *ctx, const char *text, size_t len);
@@ -45,6 +46,7 @@ typedef struct mast_chunk {
     char *text;        /* owned, NUL-terminated */
     char *heading;     /* owned, "" for none */
     int n_tokens;
+    int page_start, page_end;   /* the pages of its blocks, 0 = not paged */
 } mast_chunk;
 
 /* Chunks the blocks. The caller frees *out with mast_chunks_free. Blocks that

@@ -264,6 +264,32 @@ static void test_cp1252_decodes_to_utf8(void)
     CHECK(!mast_cp1252_label("koi8-r", 6));
 }
 
+/* UTF-16 in both byte orders, with a surrogate pair, decodes to the same
+** UTF-8 (Python's codecs give the bytes); broken units become U+FFFD. */
+static void test_utf16_decodes_both_byte_orders(void)
+{
+    /* "Caf\u00e9 \U0001F642" */
+    const char le[] = "C\0a\0f\0\xe9\0 \0\x3d\xd8\x42\xde";
+    const char be[] = "\0C\0a\0f\0\xe9\0 \xd8\x3d\xde\x42";
+    const char *want = "Caf\xc3\xa9 \xf0\x9f\x99\x82";
+    for (int big = 0; big < 2; big++) {
+        char *out;
+        size_t n, bad = 9;
+        REQUIRE(mast_utf16_to_utf8(big ? be : le, 14, big, &out, &n, &bad) == MAST_OK);
+        CHECK_EQ_STR(out, want);
+        CHECK_EQ_INT(n, strlen(want));
+        CHECK_EQ_INT(bad, 0);
+        free(out);
+    }
+    /* a lone high surrogate, then an odd trailing byte */
+    char *out;
+    size_t n, bad;
+    REQUIRE(mast_utf16_to_utf8("\x3d\xd8x\0y", 5, false, &out, &n, &bad) == MAST_OK);
+    CHECK_EQ_STR(out, "\xef\xbf\xbdx\xef\xbf\xbd");
+    CHECK_EQ_INT(bad, 2);
+    free(out);
+}
+
 /* The scanner accepts what jansson accepts (jansson is the oracle), and
 ** finds the values where jansson does. */
 static void test_json_scan_agrees_with_jansson(void)
@@ -340,6 +366,7 @@ int main(void)
     RUN(test_json_parse_error_names_line_and_column);
     RUN(test_json_scan_agrees_with_jansson);
     RUN(test_cp1252_decodes_to_utf8);
+    RUN(test_utf16_decodes_both_byte_orders);
     RUN(test_hash_is_stable_and_length_prefixed);
     RUN(test_read_file_enforces_limit_and_names_path);
     RUN(test_pool_for_covers_every_item_once);

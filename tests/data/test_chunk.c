@@ -42,7 +42,7 @@ static void test_sentence_end_skips_abbreviations_and_initials(void)
 
 static void test_small_paragraphs_pack_into_one_chunk(void)
 {
-    mast_block b[] = {{MAST_BLOCK_PARA, "one two", 7, NULL}, {MAST_BLOCK_PARA, "three", 5, NULL}};
+    mast_block b[] = {{MAST_BLOCK_PARA, "one two", 7, NULL, 0}, {MAST_BLOCK_PARA, "three", 5, NULL, 0}};
     mast_chunk_opts o = words(10, 0);
     mast_chunk *c;
     size_t n;
@@ -60,7 +60,7 @@ static void test_budget_is_respected_by_splitting_sentences_then_words(void)
     char text[1024] = "a b c d. e f g h. i j k l. ";
     for (int i = 0; i < 30; i++)
         strcat(text, "w ");
-    mast_block b = {MAST_BLOCK_PARA, text, strlen(text), NULL};
+    mast_block b = {MAST_BLOCK_PARA, text, strlen(text), NULL, 0};
     mast_chunk_opts o = words(6, 0);
     mast_chunk *c;
     size_t n;
@@ -161,7 +161,7 @@ static void test_multibyte_characters_are_never_cut(void)
     for (size_t i = 0; i < n_chars; i++)
         memcpy(text + 3 * i, "\xe2\x82\xac", 3);
     text[n_chars * 3] = '\0';
-    mast_block b = {MAST_BLOCK_PARA, text, n_chars * 3, NULL};
+    mast_block b = {MAST_BLOCK_PARA, text, n_chars * 3, NULL, 0};
     mast_chunk_opts o = {.chunk_tokens = 16};   /* estimate counts it as one word */
     mast_chunk *c;
     size_t n;
@@ -187,7 +187,7 @@ static void test_multibyte_characters_are_never_cut(void)
 
 static void test_empty_and_whitespace_input_give_no_chunks(void)
 {
-    mast_block b[] = {{MAST_BLOCK_PARA, "", 0, NULL}, {MAST_BLOCK_PARA, " \n\t \n", 5, NULL}};
+    mast_block b[] = {{MAST_BLOCK_PARA, "", 0, NULL, 0}, {MAST_BLOCK_PARA, " \n\t \n", 5, NULL, 0}};
     mast_chunk *c;
     size_t n = 99;
     REQUIRE(mast_chunk_blocks(b, 2, NULL, &c, &n) == MAST_OK);
@@ -203,7 +203,7 @@ static void test_empty_and_whitespace_input_give_no_chunks(void)
 static void test_overlap_repeats_trailing_sentences(void)
 {
     const char *t = "s1 a. s2 b. s3 c. s4 d. s5 e.";
-    mast_block b = {MAST_BLOCK_PARA, t, strlen(t), NULL};
+    mast_block b = {MAST_BLOCK_PARA, t, strlen(t), NULL, 0};
     mast_chunk_opts o = words(4, 2);
     mast_chunk *c;
     size_t n;
@@ -236,7 +236,7 @@ static void test_chunk_text_is_a_slice_of_its_source(void)
     /* three CJK sentences of 4 estimated tokens each; a budget of 10 packs two */
     const char *cjk = "\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
                       "\xe3\x80\x82\xe3\x81\xa7\xe3\x81\x99\xe3\x80\x82";
-    mast_block b = {MAST_BLOCK_PARA, cjk, strlen(cjk), NULL};
+    mast_block b = {MAST_BLOCK_PARA, cjk, strlen(cjk), NULL, 0};
     mast_chunk_opts o = {10, 0, NULL, NULL};
     mast_chunk *ch;
     size_t n;
@@ -246,7 +246,7 @@ static void test_chunk_text_is_a_slice_of_its_source(void)
     mast_chunks_free(ch, n);
     /* the source's own spacing and line breaks between sentences are kept */
     const char *latin = "One two.  Three four.\nFive six seven.";
-    b = (mast_block){MAST_BLOCK_PARA, latin, strlen(latin), NULL};
+    b = (mast_block){MAST_BLOCK_PARA, latin, strlen(latin), NULL, 0};
     o = words(5, 0);
     REQUIRE(mast_chunk_blocks(&b, 1, &o, &ch, &n) == MAST_OK);
     REQUIRE(n == 2);
@@ -257,7 +257,7 @@ static void test_chunk_text_is_a_slice_of_its_source(void)
 
 static double chunk_seconds(const char *text, size_t len, size_t *n_out, size_t *max_len)
 {
-    mast_block b = {MAST_BLOCK_PARA, text, len, NULL};
+    mast_block b = {MAST_BLOCK_PARA, text, len, NULL, 0};
     mast_chunk *ch;
     size_t n = 0;
     clock_t t0 = clock();

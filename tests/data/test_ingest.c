@@ -356,6 +356,48 @@ static void test_html_main_content_and_structure(void)
     mast_doc_free(&doc);
 }
 
+/* A man page: sections and subsections as the heading path, escapes
+** decoded, .TP items as tag + text, .nf verbatim, definitions skipped. */
+static void test_man_page_structure(void)
+{
+    static const char page[] =
+        ".\\\" a comment\n"
+        ".de XX\n.B never shown\n..\n"
+        ".TH FROB 1 \"2026\" \"frob 1.0\"\n"
+        ".SH NAME\nfrob \\- turn knobs \\(em quickly\n"
+        ".SH SYNOPSIS\n.B frob\n[\\fB\\-v\\fR] \\fIfile\\fP...\n"
+        ".SH DESCRIPTION\n\\fBfrob\\fR turns the knobs\nof a \\*(lqfile\\*(rq.\n"
+        ".PP\nA second\\c\nparagraph.\n"
+        ".TP\n.BR \\-v \", \" \\-\\-verbose\nsay more\n"
+        ".SS Examples\n.nf\nfrob  a.txt\nfrob \\-v b\n.fi\n"
+        ".ie \\n(.g \\{\\\n.ds Aq \\(aq\n.\\}\n"
+        "Done \\[u00E9]t\\['e]!\n";
+    mast_doc doc;
+    mast_doc_init(&doc);
+    REQUIRE(mast_looks_like_roff(page, strlen(page)));
+    CHECK(!mast_looks_like_roff("plain notes\n.5 percent\n", 24));
+    REQUIRE(mast_load_man(&doc, page, strlen(page), "x") == MAST_OK);
+    CHECK_EQ_STR(doc.title, "frob - turn knobs \xe2\x80\x94 quickly");
+    static const struct { mast_block_kind kind; const char *heading, *text; } want[] = {
+        {MAST_BLOCK_PARA, "NAME", "frob - turn knobs \xe2\x80\x94 quickly"},
+        {MAST_BLOCK_PARA, "SYNOPSIS", "frob [-v] file..."},
+        {MAST_BLOCK_PARA, "DESCRIPTION", "frob turns the knobs of a \xe2\x80\x9c" "file\xe2\x80\x9d."},
+        {MAST_BLOCK_PARA, "DESCRIPTION", "A secondparagraph."},
+        {MAST_BLOCK_PARA, "DESCRIPTION", "-v, --verbose\nsay more"},
+        {MAST_BLOCK_CODE, "DESCRIPTION > Examples", "frob  a.txt\nfrob -v b"},
+        {MAST_BLOCK_PARA, "DESCRIPTION > Examples", "Done \xc3\xa9t!"},
+    };
+    CHECK_EQ_INT(doc.n_blocks, sizeof want / sizeof *want);
+    for (size_t i = 0; i < doc.n_blocks && i < sizeof want / sizeof *want; i++) {
+        CHECK_EQ_INT(doc.blocks[i].kind, want[i].kind);
+        CHECK_EQ_STR(doc.blocks[i].heading, want[i].heading);
+        char text[256];
+        snprintf(text, sizeof text, "%.*s", (int)doc.blocks[i].len, doc.blocks[i].text);
+        CHECK_EQ_STR(text, want[i].text);
+    }
+    mast_doc_free(&doc);
+}
+
 /* An HTML page that declares Latin-1 is read as Latin-1; text that only
 ** looks like it is read the same way. */
 static void test_declared_and_detected_latin1(void)
@@ -463,6 +505,7 @@ int main(void)
 {
     RUN(test_html_main_content_and_structure);
     RUN(test_html_hostile_inputs);
+    RUN(test_man_page_structure);
     RUN(test_declared_and_detected_latin1);
     RUN(test_oversized_inputs_are_refused_cheaply);   /* first: it measures peak memory */
     RUN(test_a_title_alone_is_a_document);

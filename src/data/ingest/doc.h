@@ -9,12 +9,16 @@
 #ifndef MAST_DATA_INGEST_DOC_H
 #define MAST_DATA_INGEST_DOC_H
 
+#include <stdbool.h>
+
 #include "base/arena.h"
 #include "data/chunk.h"
 
 typedef struct mast_doc {
     const char *title;
     const char *lang, *description, *url;   /* what the source says of itself, or NULL */
+    const char *author;                      /* or NULL */
+    int pages;                               /* a paged source's page count, else 0 */
     mast_block *blocks;
     size_t n_blocks, cap_blocks;
     mast_arena arena;
@@ -24,6 +28,24 @@ void mast_doc_init(mast_doc *doc);
 void mast_doc_free(mast_doc *doc);
 mast_status mast_doc_add_block(mast_doc *doc, mast_block_kind kind, const char *text, size_t len,
                                const char *heading);
+
+/* Sets the page of the block just added (1-based; 0 = none). */
+static inline void mast_doc_set_page(mast_doc *doc, int page)
+{
+    if (doc->n_blocks)
+        doc->blocks[doc->n_blocks - 1].page = page;
+}
+
+/* A heading path being built: the heading text per level (1–6). */
+#define MAST_HEADING_LEVELS 6
+typedef struct mast_headings {
+    const char *levels[MAST_HEADING_LEVELS];
+    const char *path;              /* "A > B", in the doc's arena; NULL before any */
+} mast_headings;
+/* Sets the heading at level (clamped to 1–6), copying text[0..len) into the
+** document's arena; deeper levels are cut and the path rebuilt. */
+mast_status mast_headings_set(mast_doc *doc, mast_headings *h, int level, const char *text,
+                              size_t len);
 
 /* Plain text: paragraphs separated by blank lines; title = `fallback_title`. */
 mast_status mast_load_text(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
@@ -40,5 +62,13 @@ mast_status mast_load_markdown(mast_doc *doc, const char *text, size_t len,
 ** description and url from <html lang>, the meta description and the
 ** canonical link. */
 mast_status mast_load_html(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
+
+/* A man page (roff, man or mdoc macros; data/ingest/man.c): sections and
+** subsections → heading path, .TP/.IP items, .nf/.EX blocks verbatim,
+** escapes and special characters decoded; title = the NAME line
+** ("ls - list directory contents"), else .TH's name(section). */
+mast_status mast_load_man(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
+/* True when text looks like roff source (.TH/.Dd/.SH within its first lines). */
+bool mast_looks_like_roff(const char *text, size_t len);
 
 #endif

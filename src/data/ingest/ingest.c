@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -29,7 +28,9 @@
 #include "data/ingest/ingest_impl.h"
 #include "model/embedder.h"
 
-typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML } file_kind;
+typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN } file_kind;
+
+static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man"};
 
 typedef struct file_entry {
     char *path;
@@ -50,6 +51,10 @@ typedef struct run {
     size_t n_seen, cap_seen;
     char **done_sources;           /* files fully processed in this run */
     size_t n_done, cap_done;
+    const char *source;            /* the file being read (an archive's entries' too) */
+    mast_archive_budget budget;    /* what it may expand to */
+    mast_progress *progress;
+    uint64_t bytes_before;         /* of the files before it, for the progress bar */
 } run;
 
 static mast_status remember_seen(run *r, int64_t doc_id)
@@ -160,6 +165,19 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+/* A man page's name: a section digit 1-9 and up to 4 letters or digits
+** after the last dot (ls.1, printf.3p, openssl.1ssl). */
+static int man_suffix(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot[1] < '1' || dot[1] > '9' || strlen(dot + 2) > 4)
+        return 0;
+    for (const char *p = dot + 2; *p; p++)
+        if (!isalnum((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
 static file_kind kind_of(const char *name)
 {
     if (has_suffix(name, ".md") || has_suffix(name, ".markdown") || has_suffix(name, ".mdx"))
@@ -168,192 +186,26 @@ static file_kind kind_of(const char *name)
         return KIND_JSONL;
     if (has_suffix(name, ".html") || has_suffix(name, ".htm") || has_suffix(name, ".xhtml"))
         return KIND_HTML;
+    if (man_suffix(name))
+        return KIND_MAN;
     return KIND_TEXT;
 }
 
-/* True when text begins (after a byte-order mark and white space) like an
-** HTML document, whatever its name says. */
-static int looks_like_html(const char *data, size_t len)
+/* The name without a compression suffix: "a.txt.gz" → "a.txt", "b.tgz" → "b.tar". */
+static void strip_compression(char *name)
 {
-    size_t i = 0;
-    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
-        i++;
-    static const char *const openings[] = {"<!doctype html", "<html", "<?xml version"};
-    for (size_t k = 0; k < sizeof openings / sizeof *openings; k++) {
-        size_t n = strlen(openings[k]);
-        if (len - i >= n && strncasecmp(data + i, openings[k], n) == 0)
-            return k < 2 || (len - i > 200 && memmem(data + i, 200, "<html", 5) != NULL);
-    }
-    return 0;
-}
-
-
-/* Streams in[0..in_len) through zstd into out (NULL: counts the bytes only,
-** through a small scratch buffer), stopping past `max` output bytes. */
-static mast_status zstd_pass(const char *path, const char *in, size_t in_len, size_t max,
-                             char *out, size_t *n_out)
-{
-    static const size_t scratch_len = (size_t)1 << 20;
-    char *scratch = out ? NULL : malloc(scratch_len);
-    ZSTD_DStream *ds = ZSTD_createDStream();
-    if (!ds || (!out && !scratch)) {
-        ZSTD_freeDStream(ds);
-        free(scratch);
-        return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
-    ZSTD_inBuffer input = {in, in_len, 0};
-    size_t len = 0, ret = 1;
-    mast_status st = MAST_OK;
-    while (st == MAST_OK && (input.pos < input.size || ret != 0)) {
-        ZSTD_outBuffer output = out ? (ZSTD_outBuffer){out + len, max + 1 - len, 0}
-                                    : (ZSTD_outBuffer){scratch, scratch_len, 0};
-        ret = ZSTD_decompressStream(ds, &output, &input);
-        if (ZSTD_isError(ret))
-            st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: %s", path, ZSTD_getErrorName(ret));
-        else if ((len += output.pos) > max)
-            st = mast_fail(MAST_ERR_LIMIT, "%s: decompresses to more than the limit of %zu bytes",
-                           path, max);
-        else if (input.pos == input.size && output.pos == 0 && ret != 0)
-            st = mast_fail(MAST_ERR_FORMAT, "%s: truncated zstd data", path);
-    }
-    ZSTD_freeDStream(ds);
-    free(scratch);
-    *n_out = len;
-    return st;
-}
-
-/* Decompresses a whole .zst file, refusing past `max` bytes of output at a
-** cost of little memory: at once when the frame declares a larger size, else
-** after a first pass that only counts; the output buffer is allocated once,
-** of the exact size. */
-static mast_status decompress_zstd(const char *path, const char *in, size_t in_len, size_t max,
-                                   char **out, size_t *out_len)
-{
-    /* the sum over every frame, when each declares its size */
-    unsigned long long declared = 0;
-    int known = 1;
-    for (size_t pos = 0; known && pos < in_len;) {
-        unsigned long long frame = ZSTD_getFrameContentSize(in + pos, in_len - pos);
-        size_t frame_len = ZSTD_findFrameCompressedSize(in + pos, in_len - pos);
-        known = frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != ZSTD_CONTENTSIZE_ERROR &&
-                !ZSTD_isError(frame_len) && frame_len > 0;
-        declared += known ? frame : 0;
-        pos += known ? frame_len : 0;
-    }
-    size_t size;
-    if (known) {
-        if (declared > max)
-            return mast_fail(MAST_ERR_LIMIT, "%s: decompresses to %llu bytes, more than the "
-                             "limit of %zu bytes", path, declared, max);
-        size = (size_t)declared;
-    } else {
-        MAST_TRY(zstd_pass(path, in, in_len, max, NULL, &size));
-    }
-    char *buf = malloc(size + 1);
-    if (!buf)
-        return mast_fail(MAST_ERR_NOMEM, "%s: out of memory for %zu bytes", path, size);
-    size_t len;
-    mast_status st = zstd_pass(path, in, in_len, size, buf, &len);
-    if (st == MAST_ERR_LIMIT)   /* more than the header declared */
-        st = mast_fail(MAST_ERR_FORMAT, "%s: invalid zstd data: more than its header declares",
-                       path);
-    if (st != MAST_OK) {
-        free(buf);
-        return st;
-    }
-    buf[len] = '\0';
-    *out_len = len;
-    *out = buf;
-    return MAST_OK;
-}
-
-/* Decides whether data is text. Returns 0 = binary, 1 = valid UTF-8,
-** 2 = text with some invalid bytes (to be repaired). */
-/* 0: not text (NUL bytes, or too many invalid bytes); 1: valid UTF-8; 2:
-** UTF-8 with some invalid bytes (repaired); 3: not UTF-8 at all but like
-** Windows-1252/Latin-1 text: high bytes and no multi-byte UTF-8 sequence,
-** hardly any control characters (read as Windows-1252). */
-static int sniff_text(const char *data, size_t len)
-{
-    if (memchr(data, '\0', len))
-        return 0;
-    size_t bad = 0, multibyte = 0, controls = 0, i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)data[i];
-        if (c < 0x80) {
-            controls += c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b;
-            i++;
-            continue;
+    static const char *const plain[] = {".gz", ".bz2", ".xz", ".zst", ".z", NULL};
+    for (const char *const *p = plain; *p; p++)
+        if (has_suffix(name, *p)) {
+            name[strlen(name) - strlen(*p)] = '\0';
+            return;
         }
-        int32_t cp;
-        size_t n = mast_utf8_decode(data + i, len - i, &cp);
-        if (cp < 0)
-            bad++;
-        else
-            multibyte++;
-        i += n;
-    }
-    if (bad == 0)
-        return 1;
-    if (multibyte == 0 && controls * 100 <= len)
-        return 3;
-    return bad * 20 > len ? 0 : 2;   /* more than 5% bad bytes: not text */
-}
-
-/* The charset an HTML document declares in its first 2 KB (<meta charset=…>
-** or the http-equiv Content-Type's charset=…): its label, or NULL. */
-static const char *declared_charset(const char *data, size_t len, size_t *label_len)
-{
-    size_t n = len < 2048 ? len : 2048;
-    for (size_t i = 0; i + 8 <= n; i++) {
-        if (strncasecmp(data + i, "charset=", 8))
-            continue;
-        size_t j = i + 8;
-        while (j < n && (data[j] == '"' || data[j] == '\'' || data[j] == ' '))
-            j++;
-        size_t k = j;
-        while (k < n && (isalnum((unsigned char)data[k]) || strchr("-_.:", data[k])))
-            k++;
-        if (k > j) {
-            *label_len = k - j;
-            return data + j;
+    static const char *const tars[] = {".tgz", ".tbz2", ".tbz", ".txz", ".tzst", NULL};
+    for (const char *const *p = tars; *p; p++)
+        if (has_suffix(name, *p)) {
+            strcpy(name + strlen(name) - strlen(*p), ".tar");
+            return;
         }
-    }
-    return NULL;
-}
-
-/* Produces valid NFC text from raw file bytes; warns when it had to repair
-** or convert. An HTML document's declared Windows-1252 or Latin-1 charset
-** is followed. */
-static mast_status normalize(const char *path, const char *data, size_t len, char **out,
-                             size_t *out_len, int quality, bool html)
-{
-    char *repaired = NULL;
-    size_t repaired_len = len, label_len = 0;
-    const char *src = data;
-    const char *label = html && quality != 1 ? declared_charset(data, len, &label_len) : NULL;
-    bool cp1252 = quality == 3 || (label && mast_cp1252_label(label, label_len));
-    if (quality != 1 && cp1252) {
-        MAST_TRY(mast_cp1252_to_utf8(data, len, &repaired, &repaired_len));
-        mast_warn("%s: not UTF-8: read as Windows-1252 (%s)", path, label ? "its declared charset"
-                                                                      : "detected");
-        src = repaired;
-    } else if (quality != 1) {
-        size_t n_bad;
-        MAST_TRY(mast_utf8_repair(data, len, &repaired, &repaired_len, &n_bad));
-        if (label && !(label_len == 5 && !strncasecmp(label, "utf-8", 5)))
-            mast_warn("%s: the charset %.*s is not supported: %zu invalid UTF-8 byte%s replaced by "
-                      "U+FFFD", path, (int)label_len, label, n_bad, n_bad == 1 ? "" : "s");
-        else
-            mast_warn("%s: repaired %zu invalid UTF-8 byte%s (replaced by U+FFFD)", path, n_bad,
-                      n_bad == 1 ? "" : "s");
-        src = repaired;
-    }
-    mast_status st = mast_utf8_nfc(src, repaired_len, out, out_len);
-    free(repaired);
-    return st;
 }
 
 /* ---- storing one document ---- */
@@ -419,41 +271,59 @@ static char *title_from_path(const char *path)
     char *t = strdup(base);
     if (!t)
         return NULL;
-    if (has_suffix(t, ".zst"))
-        t[strlen(t) - 4] = '\0';
+    strip_compression(t);
     char *dot = strrchr(t, '.');
     if (dot && dot != t)
         *dot = '\0';
     return t;
 }
 
-/* Returns 1 if written, 0 if unchanged, -1 if failed, -2 if skipped (warned). */
-static int ingest_file_doc(run *r, const char *path, file_kind kind, const char *data, size_t len)
+/* Counts a document's outcome (1 written, 0 unchanged, -1 failed; -2, a
+** file skipped as no document at all, is not counted). */
+static int count_doc(run *r, int res)
+{
+    if (res == 1)
+        r->stats->docs_ingested++;
+    else if (res == 0)
+        r->stats->docs_unchanged++;
+    else if (res == -1)
+        r->stats->docs_failed++;
+    return res;
+}
+
+/* One document from text-like bytes, named `name` (for its kind and title)
+** and stored as `uri`. Returns 1 if written, 0 if unchanged, -1 if failed,
+** -2 if skipped (each warned). */
+static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
+                      const char *data, size_t len)
 {
     char hash[MAST_HASH_HEX_LEN + 1];
     content_hash(r, data, len, hash);
     mast_status st;
-    if (unchanged(r, path, hash, &st))
+    if (unchanged(r, uri, hash, &st))
         return 0;
     if (st != MAST_OK) {
         mast_warn("%s", mast_errmsg());
         return -1;
     }
-    int quality = sniff_text(data, len);
-    if (quality == 0) {
-        mast_warn("%s: skipped: not a text file", path);
-        return -2;
-    }
     if (mast_is_blank(data, len)) {
-        mast_warn("%s: skipped: empty file", path);
+        mast_warn("%s: skipped: empty file", uri);
         return -2;
     }
-    if (looks_like_html(data, len))   /* the content decides, then the name */
+    if (mast_looks_like_html(data, len))   /* the content decides, then the name */
         kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
-    st = normalize(path, data, len, &text, &text_len, quality, kind == KIND_HTML);
-    char *title = title_from_path(path);
+    st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len);
+    if (st == MAST_ERR_FORMAT) {
+        mast_warn("%s: skipped: %s", uri, mast_errmsg());
+        return -2;
+    }
+    if (st == MAST_OK && kind == KIND_TEXT && mast_looks_like_roff(text, text_len))
+        kind = KIND_MAN;   /* a man page without its section's name */
+    else if (st == MAST_OK && kind == KIND_MAN && !mast_looks_like_roff(text, text_len))
+        kind = KIND_TEXT;  /* notes.1 that is not roff */
+    char *title = title_from_path(name);
     mast_doc doc;
     mast_doc_init(&doc);
     if (st == MAST_OK && !title)
@@ -461,21 +331,24 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
     if (st == MAST_OK)
         st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
            : kind == KIND_HTML ? mast_load_html(&doc, text, text_len, title)
-                               : mast_load_text(&doc, text, text_len, title);
+           : kind == KIND_MAN ? mast_load_man(&doc, text, text_len, title)
+                              : mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
-        json_t *meta = json_pack("{s:s, s:I}", "format", kind == KIND_MARKDOWN ? "markdown"
-                                                         : kind == KIND_HTML ? "html" : "text",
-                                 "bytes", (json_int_t)len);
+        json_t *meta = json_pack("{s:s, s:I}", "format", kind_names[kind], "bytes", (json_int_t)len);
         if (doc.lang)
             json_object_set_new(meta, "lang", mast_json_string_lossy(doc.lang));
         if (doc.description)
             json_object_set_new(meta, "description", mast_json_string_lossy(doc.description));
         if (doc.url)
             json_object_set_new(meta, "url", mast_json_string_lossy(doc.url));
+        if (doc.author)
+            json_object_set_new(meta, "author", mast_json_string_lossy(doc.author));
+        if (doc.pages)
+            json_object_set_new(meta, "pages", json_integer(doc.pages));
         char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         st = r->own_dim ? mast_fail(MAST_ERR_INVALID, "collection takes its documents' own "
                                     "vectors; give them in JSON Lines (--vector-field)")
-                        : store_doc(r, path, path, hash, meta_text, &doc, NULL);
+                        : store_doc(r, uri, r->source, hash, meta_text, &doc, NULL);
         free(meta_text);
         json_decref(meta);
     }
@@ -483,7 +356,7 @@ static int ingest_file_doc(run *r, const char *path, file_kind kind, const char 
     free(title);
     free(text);
     if (st != MAST_OK) {
-        mast_warn("%s: %s", path, mast_errmsg());
+        mast_warn("%s: %s", uri, mast_errmsg());
         return -1;
     }
     return 1;
@@ -595,7 +468,7 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
         }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
-        st = store_doc(r, uri, path, hash, meta_text, &doc, vector);
+        st = store_doc(r, uri, r->source, hash, meta_text, &doc, vector);
     }
     free(vector);
     if (st == MAST_OK)
@@ -731,48 +604,101 @@ static mast_status prune(run *r, const char *const *roots, size_t n_roots)
 
 /* ---- the run ---- */
 
+/* A file's outcome from its parts' (1 written, 0 unchanged, -1 failed, -2
+** skipped): written if any of its documents was, else unchanged, else
+** failed, else skipped — the larger wins. */
+static int ingest_bytes(run *r, const char *uri, const char *name, const char *data, size_t len,
+                        int depth);
+
+typedef struct entry_ctx {
+    run *r;
+    const char *uri;
+    int depth, result;
+} entry_ctx;
+
+static mast_status visit_entry(void *ctx, const char *name, const char *data, size_t len)
+{
+    entry_ctx *e = ctx;
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    if (base[0] == '.' || strstr(name, "__MACOSX/"))
+        return MAST_OK;   /* hidden files, as in folders */
+    mast_buf child = {0};
+    if (mast_buf_printf(&child, "%s!/%s", e->uri, name) != MAST_OK)
+        return MAST_ERR_NOMEM;
+    int res = ingest_bytes(e->r, child.data, name, data, len, e->depth + 1);
+    mast_buf_free(&child);
+    if (res > e->result)
+        e->result = res;
+    return MAST_OK;
+}
+
+/* The bytes of a file or of an archive's entry: decompressed, walked (an
+** archive) or read as a document. Returns the file's outcome (1 written, 0
+** unchanged, -1 failed, -2 skipped); documents are counted where they are
+** read. */
+static int ingest_bytes(run *r, const char *uri, const char *name, const char *data, size_t len,
+                        int depth)
+{
+    char inner[PATH_MAX];
+    snprintf(inner, sizeof inner, "%s", name);
+    if (mast_compression_of(data, len)) {
+        size_t left = r->budget.max_bytes - r->budget.bytes;
+        size_t max = r->budget.max_entry_bytes < left ? r->budget.max_entry_bytes : left;
+        char *plain = NULL;
+        size_t plain_len = 0;
+        mast_status st = mast_decompress(uri, data, len, max, &plain, &plain_len);
+        if (st != MAST_OK) {
+            mast_warn("%s", mast_errmsg());
+            return -1;
+        }
+        r->budget.bytes += plain_len;
+        strip_compression(inner);
+        int res = ingest_bytes(r, uri, inner, plain, plain_len, depth);
+        free(plain);
+        return res;
+    }
+    if (mast_is_archive(data, len)) {
+        if (depth >= 4) {
+            mast_warn("%s: skipped: archives nested more than 4 deep", uri);
+            return -2;
+        }
+        entry_ctx e = {r, uri, depth, -2};
+        if (mast_archive_walk(uri, data, len, &r->budget, visit_entry, &e) != MAST_OK) {
+            mast_warn("%s", mast_errmsg());
+            return -1;
+        }
+        if (e.result == -2 && r->budget.entries == 0)
+            mast_warn("%s: skipped: an empty archive", uri);
+        return e.result;
+    }
+    file_kind kind = kind_of(inner);
+    if (kind == KIND_JSONL)
+        return ingest_jsonl(r, uri, data, len, depth == 0 ? r->progress : NULL, r->bytes_before);
+    return count_doc(r, ingest_doc(r, uri, inner, kind, data, len));
+}
+
 static void process_file(run *r, file_entry *f, mast_progress *progress, uint64_t bytes_before)
 {
     const mast_ingest_opts *o = r->opts;
     size_t max = o->max_file_bytes ? o->max_file_bytes : MAST_DEFAULT_MAX_FILE_BYTES;
-    char *raw = NULL, *data = NULL;
-    size_t raw_len = 0, len = 0;
-    mast_status st = mast_read_file(f->path, max, &raw, &raw_len);
-    if (st == MAST_OK) {
-        r->stats->bytes += raw_len;
-        if (has_suffix(f->path, ".zst")) {
-            st = decompress_zstd(f->path, raw, raw_len, max, &data, &len);
-            free(raw);
-            raw = NULL;
-        } else {
-            data = raw;
-            len = raw_len;
-            raw = NULL;
-        }
-    }
+    char *data = NULL;
+    size_t len = 0;
+    mast_status st = mast_read_file(f->path, max, &data, &len);
     if (st != MAST_OK) {
         mast_warn("%s", mast_errmsg());
         r->stats->files_failed++;
-        free(raw);
         return;
     }
-    char name[PATH_MAX];
-    snprintf(name, sizeof name, "%s", f->path);
-    if (has_suffix(name, ".zst"))
-        name[strlen(name) - 4] = '\0';
-    file_kind kind = kind_of(name);
-    int res;
-    if (kind == KIND_JSONL) {
-        res = ingest_jsonl(r, f->path, data, len, progress, bytes_before);
-    } else {
-        res = ingest_file_doc(r, f->path, kind, data, len);
-        if (res == 1)
-            r->stats->docs_ingested++;
-        else if (res == 0)
-            r->stats->docs_unchanged++;
-        else if (res == -1)
-            r->stats->docs_failed++;
-    }
+    r->stats->bytes += len;
+    r->source = f->path;
+    r->progress = progress;
+    r->bytes_before = bytes_before;
+    /* an archive or a compressed file may expand to a hundred times its size,
+    ** and at least to the limit of one file */
+    size_t cap = len > SIZE_MAX / 100 ? SIZE_MAX : len * 100;
+    r->budget = (mast_archive_budget){.packed = len, .max_bytes = cap > max ? cap : max,
+                                      .max_entry_bytes = max, .max_entries = 10000};
+    int res = ingest_bytes(r, f->path, f->path, data, len, 0);
     free(data);
     if (res == 1)
         r->stats->files_ingested++;

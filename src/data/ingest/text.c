@@ -32,7 +32,39 @@ mast_status mast_doc_add_block(mast_doc *doc, mast_block_kind kind, const char *
         doc->blocks = p;
         doc->cap_blocks = cap;
     }
-    doc->blocks[doc->n_blocks++] = (mast_block){kind, text, len, heading};
+    doc->blocks[doc->n_blocks++] = (mast_block){kind, text, len, heading, 0};
+    return MAST_OK;
+}
+
+mast_status mast_headings_set(mast_doc *doc, mast_headings *h, int level, const char *text,
+                              size_t len)
+{
+    level = level < 1 ? 1 : level > MAST_HEADING_LEVELS ? MAST_HEADING_LEVELS : level;
+    const char *copy = mast_arena_strndup(&doc->arena, text, len);
+    if (!copy)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    h->levels[level - 1] = copy;
+    for (int i = level; i < MAST_HEADING_LEVELS; i++)
+        h->levels[i] = NULL;
+    size_t n = 0;
+    for (int i = 0; i < MAST_HEADING_LEVELS; i++)
+        n += h->levels[i] && *h->levels[i] ? strlen(h->levels[i]) + 3 : 0;
+    char *path = mast_arena_alloc(&doc->arena, n + 1), *p = path;
+    if (!path)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < MAST_HEADING_LEVELS; i++) {
+        if (!h->levels[i] || !*h->levels[i])
+            continue;
+        if (p > path) {
+            memcpy(p, " > ", 3);
+            p += 3;
+        }
+        size_t k = strlen(h->levels[i]);
+        memcpy(p, h->levels[i], k);
+        p += k;
+    }
+    *p = '\0';
+    h->path = path;
     return MAST_OK;
 }
 

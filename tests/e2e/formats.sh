@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tests/e2e/formats.sh — documents in the formats people have them (issue 17):
+# man pages as Debian ships them (gzip'd roff), compressed files, archives
+# with limits against bombs, UTF-16 and other encodings.
+. "$(dirname "$0")/lib.sh"
+
+py() { python3 - "$@"; }
+
+# ---- man pages: coreutils' ls(1) and tar(1), gzip'd, as every Debian has them
+mkdir -p "$WORK/man"
+cp /usr/share/man/man1/ls.1.gz /usr/share/man/man1/tar.1.gz "$WORK/man/"
+expect "ingest gzip'd man pages" 0 "$MAST" ingest "$WORK/man" -c man
+check "… both as documents" contains "$ERR" "files 2 seen, 2 ingested"
+expect "documents list -c man --json" 0 "$MAST" documents list -c man --json
+py "$OUT" >"$WORK/man.txt" <<'PYEOF'
+import json, sys
+for d in sorted(json.loads(sys.argv[1])["data"], key=lambda d: d["id"]):
+    print(d["title"], "|", d["metadata"]["format"])
+PYEOF
+check "… titled by their NAME lines, read as roff" test "$(cat "$WORK/man.txt")" = \
+  "ls - list directory contents | man
+tar - an archiving utility | man"
+expect "search an option's description" 0 "$MAST" search "sort by file size, largest first" -c man --json
+py "$OUT" >"$WORK/man-hit.txt" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1])[0]
+print(r["title"], "|", r["heading"], "|", "-S" in r["text"], "\\f" in r["text"], ".TP" in r["text"])
+PYEOF
+check "… finds ls's -S under DESCRIPTION, without roff" test "$(cat "$WORK/man-hit.txt")" = \
+  "ls - list directory contents | DESCRIPTION | True False False"
+
+# ---- compressed files: gzip, bzip2, xz and zstd, each named by its inner name
+mkdir -p "$WORK/packed"
+py "$WORK/packed" <<'PYEOF'
+import bz2, gzip, lzma, sys
+d = sys.argv[1]
+texts = {"g.md": "# Gzip notes\n\nThe walrus naps on gzip ice.\n",
+         "b.txt": "A bzip2 pelican fishes at dawn.\n",
+         "x.txt": "An xz narwhal sings in the fjord.\n"}
+open(d + "/g.md.gz", "wb").write(gzip.compress(texts["g.md"].encode()))
+open(d + "/b.txt.bz2", "wb").write(bz2.compress(texts["b.txt"].encode()))
+open(d + "/x.txt.xz", "wb").write(lzma.compress(texts["x.txt"].encode()))
+open(d + "/broken.txt.gz", "wb").write(gzip.compress(b"cut short " * 1000)[:60])
+PYEOF
+expect "ingest compressed files (one fails: exit 1)" 1 "$MAST" ingest "$WORK/packed" -c packed
+check "… three read, the truncated one failed" contains "$ERR" "files 4 seen, 3 ingested, 0 unchanged, 0 skipped, 1 failed"
+check "… the failure named" contains "$ERR" "broken.txt.gz"
+expect "search a gzip'd Markdown file" 0 "$MAST" search "walrus" -c packed --json
+check "… read as Markdown (its heading)" contains "$OUT" '"heading": "Gzip notes"'
+expect "search the xz one" 0 "$MAST" search "narwhal" -c packed --json
+check "… found" contains "$OUT" "An xz narwhal sings"
+
+# ---- archives: zip and tar.gz walked as folders; a zip bomb refused
+mkdir -p "$WORK/arch"
+py "$WORK/arch" <<'PYEOF'
+import io, sys, tarfile, zipfile
+d = sys.argv[1]
+with zipfile.ZipFile(d + "/docs.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("guide/intro.md", "# Intro\n\nOtters juggle pebbles in the zip.\n")
+    z.writestr("guide/.hidden.txt", "never read\n")
+    z.writestr("data.bin", bytes(range(256)) * 4)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z2:
+        z2.writestr("deep.txt", "A nested badger digs tunnels.\n")
+    z.writestr("inner.zip", inner.getvalue())
+with tarfile.open(d + "/more.tar.gz", "w:gz") as t:
+    data = b"Tar archives keep a heron's feathers.\n"
+    info = tarfile.TarInfo("notes/heron.txt"); info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+# 1 GB of zeros in about 1 MB: refused before it is expanded
+with zipfile.ZipFile(d + "/bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    with z.open("zeros.txt", "w", force_zip64=True) as f:
+        block = b"\0" * (1 << 20)
+        for _ in range(1024):
+            f.write(block)
+PYEOF
+expect "ingest archives (the bomb fails: exit 1)" 1 "$MAST" ingest "$WORK/arch" -c arch
+check "… the bomb refused, naming the limit" contains "$ERR" "bomb.zip: refused: expands to more than"
+check "… the binary entry skipped" contains "$ERR" "docs.zip!/data.bin: skipped: not a text file"
+check "… two archives ingested, the bomb failed" contains "$ERR" "files 3 seen, 2 ingested, 0 unchanged, 0 skipped, 1 failed; documents 3 ingested"
+expect "search inside the zip" 0 "$MAST" search "otters juggle" -c arch --json
+check "… its uri names the entry" contains "$OUT" "docs.zip!/guide/intro.md"
+expect "search a zip inside the zip" 0 "$MAST" search "badger" -c arch --json
+check "… found through both" contains "$OUT" "docs.zip!/inner.zip!/deep.txt"
+expect "search the tar.gz" 0 "$MAST" search "heron feathers" -c arch --json
+check "… found" contains "$OUT" "more.tar.gz!/notes/heron.txt"
+expect "hidden entries are not read" 0 "$MAST" search "never read" -c arch --json
+check "… like hidden files" test "$OUT" = "[]"
+rm "$WORK/arch/more.tar.gz" "$WORK/arch/bomb.zip"
+expect "re-ingest with --prune" 0 "$MAST" ingest "$WORK/arch" -c arch --prune
+check "… the vanished archive's document pruned, the zip's unchanged" contains "$ERR" "2 unchanged"
+check "… one pruned" contains "$ERR" "pruned 1 document whose source is gone"
+
+# ---- encodings: UTF-16 with and without a byte-order mark
+py "$WORK" <<'PYEOF'
+import sys
+d = sys.argv[1]
+t = "Le caf\u00e9 cr\u00e8me co\u00fbte 3 \u20ac \U0001F642 au march\u00e9 de No\u00ebl.\n"
+open(d + "/utf16le.txt", "wb").write(b"\xff\xfe" + t.encode("utf-16-le"))
+open(d + "/utf16be.txt", "wb").write(b"\xfe\xff" + t.replace("Le", "Un").encode("utf-16-be"))
+open(d + "/nobom.txt", "wb").write(t.replace("Le", "Ce").encode("utf-16-le"))
+PYEOF
+for f in utf16le utf16be nobom; do
+  expect "UTF-16 $f is read" 0 "$MAST" ingest "$WORK/$f.txt" -c enc
+done
+check "… with a note" contains "$ERR" "nobom.txt: UTF-16LE (detected): converted to UTF-8"
+expect "search UTF-16 text" 0 "$MAST" search "café crème" -c enc --json
+py "$OUT" >"$WORK/enc.txt" <<'PYEOF'
+import json, sys
+print(sorted(r["text"] for r in json.loads(sys.argv[1])))
+PYEOF
+check "… round-trips to the right UTF-8" test "$(cat "$WORK/enc.txt")" = \
+  "['Ce café crème coûte 3 € 🙂 au marché de Noël.', 'Le café crème coûte 3 € 🙂 au marché de Noël.', 'Un café crème coûte 3 € 🙂 au marché de Noël.']"
+
+finish
