@@ -207,6 +207,7 @@ typedef struct mast_stored_chunk {
     int ordinal, n_tokens;
     const char *heading;       /* heading path, "" if none */
     const char *text;
+    int page_start, page_end;  /* its pages in a paged source (PDF), else 0 */
 } mast_stored_chunk;
 MAST_API const mast_stored_chunk *mast_document_chunk_at(const mast_document_list *doc, size_t j);
 
@@ -260,6 +261,7 @@ typedef struct mast_result {
     char *title;
     char *heading;         /* heading path, " > " separated; "" if none */
     char *text;
+    int page_start, page_end;   /* its pages in a paged source (PDF), else 0 */
 } mast_result;
 
 MAST_API void mast_results_free(mast_result *results, size_t n_results);

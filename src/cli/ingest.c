@@ -14,13 +14,26 @@ static const char ingest_help[] =
     "Usage: mast ingest PATH... [options]\n"
     "\n"
     "Ingests files and folders (recursively; hidden entries are skipped) into a collection.\n"
-    "Formats by extension: .md/.markdown (Markdown: headings become each chunk's heading path,\n"
-    "fenced code blocks are never split), .jsonl/.ndjson (JSON Lines, one document per line,\n"
-    "BEIR layout {\"_id\",\"title\",\"text\"}), .html/.htm/.xhtml or any file that begins like\n"
-    "HTML (its main content: navigation, headers, footers, sidebars, scripts and link lists\n"
-    "dropped; headings, lists, <pre> and tables kept; title, lang, description and canonical\n"
-    "URL as metadata), anything else that is text (plain text). A .zst\n"
-    "suffix is decompressed first. Files that are not text are skipped with a warning.\n"
+    "Formats, by content first and extension second:\n"
+    "  PDF          the text layer, read by the mast-pdf program in a child process under\n"
+    "               limits (--pdf-timeout, --pdf-memory): headings by font size and weight,\n"
+    "               running headers, footers and page numbers dropped, every chunk with its\n"
+    "               pages (page_start, page_end in search results and citations)\n"
+    "  HTML         .html/.htm/.xhtml or anything that begins like HTML: its main content\n"
+    "               (navigation, headers, footers, sidebars, scripts, link lists dropped;\n"
+    "               headings, lists, <pre> and tables kept; title, lang, description and\n"
+    "               canonical URL as metadata)\n"
+    "  man pages    .1-.9 (ls.1, printf.3p) or any roff source: sections as headings\n"
+    "  Markdown     .md/.markdown: headings become each chunk's heading path, fenced code\n"
+    "               blocks are never split\n"
+    "  JSON Lines   .jsonl/.ndjson: one document per line, BEIR layout {\"_id\",\"title\",\"text\"}\n"
+    "  text         anything else that is text: UTF-8, UTF-16 (with a byte-order mark or\n"
+    "               detected) or Windows-1252/Latin-1 (detected), converted with a note\n"
+    "Compressed files (gzip, bzip2, xz, zstd) are decompressed, by their bytes; archives\n"
+    "(zip, tar and its compressed forms, 7z) are walked like folders, an entry's uri being\n"
+    "ARCHIVE!/ENTRY; an archive that expands past 100 times its size (and past the limit of\n"
+    "one file), or to more than 10,000 entries, is refused as a bomb. Files that are not\n"
+    "text are skipped with a warning.\n"
     "Unchanged documents (same content hash) are skipped; changed ones are replaced.\n"
     "\n"
     "Options:\n"
@@ -34,6 +47,9 @@ static const char ingest_help[] =
     "      --text-field F      JSON Lines text field (default text)\n"
     "      --vector-field F    JSON Lines vector field (default vector), for a collection\n"
     "                          whose documents bring their own (collection create --dim)\n"
+    "      --pdf-timeout S     stop the PDF reader after S s of CPU (2S s of wall-clock) on\n"
+    "                          one PDF (default 60)\n"
+    "      --pdf-memory MB     the PDF reader's memory limit (default 2048)\n"
     "      --json              print the summary as JSON on standard output\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n"
@@ -46,7 +62,7 @@ static const char ingest_help[] =
 int cmd_ingest(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_CHUNK, OPT_OVERLAP, OPT_PRUNE, OPT_FORCE, OPT_ID, OPT_TITLE, OPT_TEXT,
-           OPT_VECTOR, OPT_JSON };
+           OPT_VECTOR, OPT_JSON, OPT_PDF_TIMEOUT, OPT_PDF_MEMORY };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
@@ -58,6 +74,8 @@ int cmd_ingest(int argc, char **argv)
         {"text-field", required_argument, NULL, OPT_TEXT},
         {"vector-field", required_argument, NULL, OPT_VECTOR},
         {"json", no_argument, NULL, OPT_JSON},
+        {"pdf-timeout", required_argument, NULL, OPT_PDF_TIMEOUT},
+        {"pdf-memory", required_argument, NULL, OPT_PDF_MEMORY},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -91,6 +109,16 @@ int cmd_ingest(int argc, char **argv)
             opts.vector_field = optarg;
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_PDF_TIMEOUT:
+            if (!cli_parse_int("ingest", "--pdf-timeout", optarg, 1, 86400, &v))
+                return EXIT_USAGE;
+            opts.pdf_seconds = (int)v;
+            break;
+        case OPT_PDF_MEMORY:
+            if (!cli_parse_int("ingest", "--pdf-memory", optarg, 64, 1 << 20, &v))
+                return EXIT_USAGE;
+            opts.pdf_memory = (size_t)v << 20;
+            break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(ingest_help, stdout); return 0;
         default: return cli_bad_option("ingest", argv);

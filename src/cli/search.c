@@ -197,6 +197,10 @@ static void print_source(const mast_result *r)
     printf("%s", r->uri);
     if (r->heading && *r->heading)
         printf(" > %s", r->heading);
+    if (r->page_start > 0 && r->page_end > r->page_start)
+        printf(" (pp. %d-%d)", r->page_start, r->page_end);
+    else if (r->page_start > 0)
+        printf(" (p. %d)", r->page_start);
 }
 
 /* --vector: a JSON array, or @FILE holding one */

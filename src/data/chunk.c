@@ -276,12 +276,16 @@ static int same_heading(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static mast_status emit(mast_chunk **out, size_t *n_out, size_t *cap, const unit *units,
-                        size_t begin, size_t end)
+static mast_status emit(mast_chunk **out, size_t *n_out, size_t *cap, const mast_block *blocks,
+                        const unit *units, size_t begin, size_t end)
 {
     mast_buf b = {0};
-    int tokens = 0;
+    int tokens = 0, page_start = 0, page_end = 0;
     for (size_t i = begin; i < end; i++) {
+        int page = blocks[units[i].block].page;
+        if (page > 0 && (page_start == 0 || page < page_start))
+            page_start = page;
+        page_end = page > page_end ? page : page_end;
         const unit *prev = &units[i - (i > begin)];
         if (i > begin && prev->block == units[i].block && units[i].text >= prev->text + prev->len)
             /* pieces of one block: the source's own text between them (spaces, or none
@@ -307,6 +311,8 @@ static mast_status emit(mast_chunk **out, size_t *n_out, size_t *cap, const unit
     ch->text = mast_buf_detach(&b);
     ch->heading = strdup(units[begin].heading ? units[begin].heading : "");
     ch->n_tokens = tokens;
+    ch->page_start = page_start;
+    ch->page_end = page_end;
     if (!ch->text || !ch->heading)
         return mast_fail(MAST_ERR_NOMEM, "out of memory while chunking");
     return MAST_OK;
@@ -352,7 +358,7 @@ mast_status mast_chunk_blocks(const mast_block *blocks, size_t n_blocks,
         int fits = tokens + u[i].tokens <= c.budget && bytes + u[i].len <= max_bytes;
         int same = begin == i || same_heading(u[begin].heading, u[i].heading);
         if (begin < i && (!fits || !same)) {
-            st = emit(out, n_out, &cap, u, begin, i);
+            st = emit(out, n_out, &cap, blocks, u, begin, i);
             /* start the next chunk with the tail of this one, if asked and it fits */
             size_t next = i;
             int carried = 0;
@@ -377,7 +383,7 @@ mast_status mast_chunk_blocks(const mast_block *blocks, size_t n_blocks,
         i++;
     }
     if (st == MAST_OK && begin < c.units.n)
-        st = emit(out, n_out, &cap, u, begin, c.units.n);
+        st = emit(out, n_out, &cap, blocks, u, begin, c.units.n);
     free(c.units.items);
     if (st != MAST_OK) {
         mast_chunks_free(*out, *n_out);

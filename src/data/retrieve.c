@@ -449,5 +449,9 @@ json_t *mast_result_to_json(const mast_result *r)
     json_object_set_new(o, "title", mast_json_string_lossy(r->title));
     json_object_set_new(o, "heading", mast_json_string_lossy(r->heading));
     json_object_set_new(o, "text", mast_json_string_lossy(r->text));
+    if (r->page_start > 0) {
+        json_object_set_new(o, "page_start", json_integer(r->page_start));
+        json_object_set_new(o, "page_end", json_integer(r->page_end));
+    }
     return o;
 }

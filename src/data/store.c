@@ -115,6 +115,9 @@ static const char *const migrations[] = {
     "  label TEXT NOT NULL,"
     "  version INTEGER NOT NULL,"
     "  PRIMARY KEY(prompt_id, label));",
+    /* 5: where a chunk is in a paged source (PDF): its first and last page */
+    ("ALTER TABLE chunks ADD COLUMN page_start INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE chunks ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -682,8 +685,8 @@ static mast_status insert_chunks(mast_store *store, int64_t doc_id, const mast_d
 {
     sqlite3_stmt *stmt;
     MAST_TRY(prepare(store,
-                     "INSERT INTO chunks(document_id, ordinal, text, n_tokens, heading)"
-                     " VALUES(?, ?, ?, ?, ?)",
+                     "INSERT INTO chunks(document_id, ordinal, text, n_tokens, heading,"
+                     " page_start, page_end) VALUES(?, ?, ?, ?, ?, ?, ?)",
                      &stmt));
     sqlite3_stmt *vstmt = NULL;
     mast_status st = MAST_OK;
@@ -698,6 +701,8 @@ static mast_status insert_chunks(mast_store *store, int64_t doc_id, const mast_d
         sqlite3_bind_text(stmt, 3, chunks[i].text, -1, SQLITE_STATIC);
         sqlite3_bind_int(stmt, 4, chunks[i].n_tokens);
         sqlite3_bind_text(stmt, 5, chunks[i].heading ? chunks[i].heading : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 6, chunks[i].page_start);
+        sqlite3_bind_int(stmt, 7, chunks[i].page_end);
         if (sqlite3_step(stmt) != SQLITE_DONE)
             st = mast_store_error(store, "cannot write chunk");
         else if (chunks[i].vector && doc->embed_dim > 0)
@@ -840,8 +845,9 @@ mast_status mast_store_chunk_get(mast_store *store, int64_t chunk_id, mast_resul
 {
     sqlite3_stmt *stmt;
     MAST_TRY(prepare(store,
-                     "SELECT k.document_id, k.text, k.heading, d.title, d.uri"
-                     " FROM chunks k JOIN documents d ON k.document_id = d.id WHERE k.id = ?",
+                     "SELECT k.document_id, k.text, k.heading, d.title, d.uri, k.page_start,"
+                     " k.page_end FROM chunks k JOIN documents d ON k.document_id = d.id"
+                     " WHERE k.id = ?",
                      &stmt));
     sqlite3_bind_int64(stmt, 1, chunk_id);
     int rc = sqlite3_step(stmt);
@@ -853,6 +859,8 @@ mast_status mast_store_chunk_get(mast_store *store, int64_t chunk_id, mast_resul
         out->heading = dup_col(stmt, 2);
         out->title = dup_col(stmt, 3);
         out->uri = dup_col(stmt, 4);
+        out->page_start = sqlite3_column_int(stmt, 5);
+        out->page_end = sqlite3_column_int(stmt, 6);
         if (!out->text || !out->heading || !out->title || !out->uri)
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     } else if (rc == SQLITE_DONE) {

@@ -17,7 +17,7 @@
 #include "base/hash.h"
 #include "mast.h"
 
-#define MAST_STORE_SCHEMA_VERSION 4
+#define MAST_STORE_SCHEMA_VERSION 5
 #define MAST_DEFAULT_DB "mast.db"
 
 /* struct mast_store is private to src/data/store*.c (store_impl.h): nothing
@@ -91,6 +91,7 @@ typedef struct mast_chunk_in {
     int n_tokens;
     const char *heading;       /* heading path or NULL */
     const float *vector;       /* embed_dim floats, or NULL */
+    int page_start, page_end;  /* its pages in a paged source, else 0 */
 } mast_chunk_in;
 
 /* Looks up a document by uri: MAST_OK with its id and content hash, or
@@ -190,6 +191,7 @@ typedef struct mast_chunk_info {
     int64_t id;
     int ordinal, n_tokens;
     char *text, *heading;
+    int page_start, page_end;
 } mast_chunk_info;
 /* A document's chunks in order. Free with mast_chunk_infos_free. */
 mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_info **out,

@@ -196,8 +196,9 @@ mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_
     *out = NULL;
     *n = 0;
     sqlite3_stmt *stmt;
-    MAST_TRY(mast_store_prepare(store, "SELECT id, ordinal, n_tokens, text, heading FROM chunks"
-                                       " WHERE document_id = ? ORDER BY ordinal", &stmt));
+    MAST_TRY(mast_store_prepare(store, "SELECT id, ordinal, n_tokens, text, heading, page_start,"
+                                       " page_end FROM chunks WHERE document_id = ?"
+                                       " ORDER BY ordinal", &stmt));
     sqlite3_bind_int64(stmt, 1, doc_id);
     size_t cap = 0;
     int rc;
@@ -213,6 +214,8 @@ mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_
         c->n_tokens = sqlite3_column_int(stmt, 2);
         c->text = dup_text(stmt, 3);
         c->heading = dup_text(stmt, 4);
+        c->page_start = sqlite3_column_int(stmt, 5);
+        c->page_end = sqlite3_column_int(stmt, 6);
         if (!c->text || !c->heading)
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     }

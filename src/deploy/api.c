@@ -62,11 +62,15 @@ json_t *mast_api_document(const mast_document *d, const mast_document_list *with
         json_t *list = json_array();
         for (size_t i = 0; i < mast_document_chunk_count(with_chunks); i++) {
             const mast_stored_chunk *c = mast_document_chunk_at(with_chunks, i);
-            json_array_append_new(list, json_pack("{s:I, s:i, s:i, s:o, s:o}", "id",
-                                                  (json_int_t)c->chunk_id, "ordinal", c->ordinal,
-                                                  "tokens", c->n_tokens, "heading",
-                                                  mast_json_string_lossy(c->heading), "text",
-                                                  mast_json_string_lossy(c->text)));
+            json_t *chunk = json_pack("{s:I, s:i, s:i, s:o, s:o}", "id", (json_int_t)c->chunk_id,
+                                      "ordinal", c->ordinal, "tokens", c->n_tokens, "heading",
+                                      mast_json_string_lossy(c->heading), "text",
+                                      mast_json_string_lossy(c->text));
+            if (c->page_start > 0) {
+                json_object_set_new(chunk, "page_start", json_integer(c->page_start));
+                json_object_set_new(chunk, "page_end", json_integer(c->page_end));
+            }
+            json_array_append_new(list, chunk);
         }
         json_object_set_new(o, "chunk_list", list);
     }

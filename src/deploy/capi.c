@@ -257,7 +257,8 @@ mast_status mast_document_get(mast_store *store, const char *collection, const c
     }
     for (size_t j = 0; j < n_chunks; j++)
         items[j] = (mast_stored_chunk){chunks[j].id, chunks[j].ordinal, chunks[j].n_tokens,
-                                chunks[j].heading, chunks[j].text};
+                                       chunks[j].heading, chunks[j].text, chunks[j].page_start,
+                                       chunks[j].page_end};
     (*out)->chunks = chunks;
     (*out)->chunk_items = items;
     (*out)->n_chunks = n_chunks;

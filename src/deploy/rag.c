@@ -9,6 +9,7 @@
 #include "deploy/rag.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,8 +49,12 @@ static mast_status generate_answer(mast_generator *gen, const mast_gen_params *p
         if (len > PASSAGE_CHARS)   /* cut at a UTF-8 boundary */
             for (len = PASSAGE_CHARS; len > 0 && ((unsigned char)s->text[len] & 0xC0) == 0x80; len--) {
             }
-        st = mast_buf_printf(&user, "[%zu] %s%s%s\n%.*s\n\n", i + 1, s->title,
-                             *s->heading ? " > " : "", s->heading, (int)len, s->text);
+        char pages[32] = "";
+        if (s->page_start > 0)
+            snprintf(pages, sizeof pages, s->page_end > s->page_start ? " (pp. %d-%d)" : " (p. %d)",
+                     s->page_start, s->page_end);
+        st = mast_buf_printf(&user, "[%zu] %s%s%s%s\n%.*s\n\n", i + 1, s->title,
+                             *s->heading ? " > " : "", s->heading, pages, (int)len, s->text);
     }
     if (st == MAST_OK)
         st = mast_buf_printf(&user, "Question: %s", question);

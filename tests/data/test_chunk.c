@@ -306,8 +306,29 @@ static void test_chunking_is_linear_on_unbroken_lines(void)
     free(one_word);
 }
 
+/* A chunk's pages are the first and last of its blocks' (0 when unpaged). */
+static void test_chunks_carry_their_pages(void)
+{
+    mast_block b[] = {{MAST_BLOCK_PARA, "alpha beta", 10, "H", 3},
+                      {MAST_BLOCK_PARA, "gamma delta", 11, "H", 4},
+                      {MAST_BLOCK_PARA, "epsilon", 7, "Other", 4},
+                      {MAST_BLOCK_PARA, "unpaged", 7, "Last", 0}};
+    mast_chunk *chunks;
+    size_t n;
+    REQUIRE(mast_chunk_blocks(b, 4, NULL, &chunks, &n) == MAST_OK);
+    REQUIRE(n == 3);
+    CHECK_EQ_INT(chunks[0].page_start, 3);
+    CHECK_EQ_INT(chunks[0].page_end, 4);
+    CHECK_EQ_INT(chunks[1].page_start, 4);
+    CHECK_EQ_INT(chunks[1].page_end, 4);
+    CHECK_EQ_INT(chunks[2].page_start, 0);
+    CHECK_EQ_INT(chunks[2].page_end, 0);
+    mast_chunks_free(chunks, n);
+}
+
 int main(void)
 {
+    RUN(test_chunks_carry_their_pages);
     RUN(test_estimate_counts_four_thirds_per_word_and_cjk_chars);
     RUN(test_sentence_end_skips_abbreviations_and_initials);
     RUN(test_small_paragraphs_pack_into_one_chunk);

@@ -112,4 +112,58 @@ PYEOF
 check "… round-trips to the right UTF-8" test "$(cat "$WORK/enc.txt")" = \
   "['Ce café crème coûte 3 € 🙂 au marché de Noël.', 'Le café crème coûte 3 € 🙂 au marché de Noël.', 'Un café crème coûte 3 € 🙂 au marché de Noël.']"
 
+# ---- PDF: bash-doc's Bash Reference Manual (installed by scripts/setup), poppler's
+# pdftotext as the oracle of which page a passage is on
+REF=/usr/share/doc/bash/bashref.pdf
+expect "ingest a real PDF manual" 0 "$MAST" ingest "$REF" -c pdf
+check "… as one document" contains "$ERR" "1 ingested, 0 unchanged, 0 skipped, 0 failed"
+expect "search it" 0 "$MAST" search "the process ID of the shell spawned to execute the coprocess" -c pdf --json
+py "$OUT" >"$WORK/pdf-hit.txt" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1])[0]
+print(r["title"], "|", r["heading"], "|", r["page_start"])
+PYEOF
+PAGE="$(for p in $(seq 20 30); do pdftotext -f "$p" -l "$p" "$REF" - | grep -q "spawned to execute the coprocess" && echo "$p"; done | head -1)"
+check "… its title, the section's heading path and the page pdftotext finds it on ($PAGE)" \
+  test "$(cat "$WORK/pdf-hit.txt")" = \
+  "Bash Reference Manual | Bash Reference Manual > 3 Basic Shell Features > 3.2 Shell Commands > 3.2.6 Coprocesses | $PAGE"
+expect "documents list -c pdf --json" 0 "$MAST" documents list -c pdf --json
+check "… its page count in the metadata" contains "$OUT" '"pages": 196'
+expect "ask it" 0 "$MAST" ask "what does the shopt builtin do" -c pdf --json
+check "… citations carry pages" contains "$OUT" '"page_start"'
+
+# a PDF of known structure: headings by size, a hyphenated word, a running header
+# and page numbers, two columns, a page without text
+python3 "$(dirname "$0")/data/make_pdf.py" structured "$WORK/widget.pdf"
+expect "ingest a PDF of known structure" 0 "$MAST" ingest "$WORK/widget.pdf" -c widget --chunk-tokens 400
+check "… its page without text reported" contains "$ERR" "widget.pdf: 1 of 4 pages have no text layer (scanned?)"
+expect "… its chunks" 0 "$MAST" documents show "$WORK/widget.pdf" -c widget --chunks --json
+py "$OUT" >"$WORK/widget.txt" <<'PYEOF'
+import json, sys
+d = json.loads(sys.argv[1])
+print(d["title"], "|", d["metadata"]["author"], "|", d["metadata"]["pages"])
+for c in d["chunk_list"]:
+    print(c["heading"], "|", c["text"].replace("\n\n", " / "))
+PYEOF
+check "… headings, reading order, joined hyphenation, no running header or page numbers" \
+  test "$(cat "$WORK/widget.txt")" = "The Widget Book | Ada Tester | 4
+The Widget Book > 1 Assembly | Attach the flange to the base plate and tighten the bolts with an ordinary wrench, then check that the widget spins freely.
+The Widget Book > 2 Maintenance | Oil the spindle every month with light machine oil.
+The Widget Book > 3 Troubleshooting | Left column first: a widget that hums needs its bearings replaced soon. / Left column again: the hum fades once the new bearings settle in. / Right column second: a widget that rattles has a loose flange bolt. / Right column again: tighten it and the rattle stops at once. / Spare parts are listed on the last page of this book."
+expect "search across its pages" 0 "$MAST" search "rattle spare parts" -c widget --json
+check "… the chunk spans pages 2-3" contains "$OUT" '"page_start": 2,
+    "page_end": 3'
+
+# hostile PDFs: one that keeps the reader busy is stopped at the limit; junk is an error
+python3 "$(dirname "$0")/data/make_pdf.py" slow "$WORK/hostile/slow.pdf" 2>/dev/null ||
+  { mkdir -p "$WORK/hostile" && python3 "$(dirname "$0")/data/make_pdf.py" slow "$WORK/hostile/slow.pdf"; }
+printf '%%PDF-1.7\nthis is not really a PDF at all\n' > "$WORK/hostile/junk.pdf"
+cp "$WORK/widget.pdf" "$WORK/hostile/fine.pdf"
+expect "a PDF that keeps its reader busy (exit 1: it failed)" 1 "$MAST" ingest "$WORK/hostile" -c hostile --pdf-timeout 1
+check "… is stopped at the CPU limit, named" contains "$ERR" "slow.pdf: the PDF reader used more than 1 s of CPU (the limit; --pdf-timeout) and was stopped"
+check "… junk is a clear error" contains "$ERR" "junk.pdf:"
+check "… and the good one is still ingested" contains "$ERR" "files 3 seen, 1 ingested"
+MAST_PDF_HELPER=/nonexistent/mast-pdf expect "without the PDF reader" 1 "$MAST" ingest "$WORK/widget.pdf" -c nohelper
+check "… the error says what is missing" contains "$ERR" "reading PDFs needs the mast-pdf program"
+
 finish

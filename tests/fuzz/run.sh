@@ -11,7 +11,8 @@
 # with the Jinja tokens of tests/fuzz/jinja.dict; fuzz_gateway's (mast.yaml, a provider's
 # SSE stream, replies and requests to translate) are in tests/fuzz/seeds/gateway; fuzz_json_scan's are JSON
 # replies and request bodies (tests/fuzz/seeds/json_scan, api), with JSON's tokens; fuzz_html's are a page of tests/fuzz/seeds/html and base-passwd's
-# DocBook manual. An input that takes more than 10 s is a failure too (-timeout):
+# DocBook manual; fuzz_loaders's (man page, mast-pdf output, zip, tar, gzip'd UTF-16, Latin-1, each
+# behind the byte that picks its reader) are in tests/fuzz/seeds/loaders. An input that takes more than 10 s is a failure too (-timeout):
 # a parser must not hang on what it is sent. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.
 set -euo pipefail
@@ -22,7 +23,7 @@ if ! command -v clang >/dev/null; then
   exit 1
 fi
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAST_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar fuzz_template fuzz_gateway fuzz_json_scan fuzz_html mast >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_vindex fuzz_postings fuzz_api fuzz_grammar fuzz_template fuzz_gateway fuzz_json_scan fuzz_html fuzz_loaders mast >/dev/null
 DATA="$(cd "${MAST_SHARED_DATA:-../shared/data}" && pwd)"
 CORPUS="$(mktemp -d /tmp/mast-fuzz-XXXXXX)"
 trap 'rm -rf "$CORPUS"' EXIT
@@ -95,3 +96,8 @@ mkdir -p "$HCORPUS"
 cp ../tests/fuzz/seeds/html/* /usr/share/doc/base-passwd/users-and-groups.html "$HCORPUS/"
 ./tests/fuzz_html -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
   -print_final_stats=1 "$HCORPUS" 2>&1 | tail -15
+LCORPUS="$CORPUS/loaders"
+mkdir -p "$LCORPUS"
+cp ../tests/fuzz/seeds/loaders/* "$LCORPUS/"
+./tests/fuzz_loaders -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
+  -print_final_stats=1 "$LCORPUS" 2>&1 | tail -15

@@ -68,6 +68,25 @@ mast_status mast_load_html(mast_doc *doc, const char *text, size_t len, const ch
 ** escapes and special characters decoded; title = the NAME line
 ** ("ls - list directory contents"), else .TH's name(section). */
 mast_status mast_load_man(mast_doc *doc, const char *text, size_t len, const char *fallback_title);
+/* PDF (data/ingest/pdf.c): the text layer read by the mast-pdf program in a
+** child process under these limits; headings (by font size and weight) →
+** heading path, every block with its page, running headers, footers and
+** page numbers dropped; title = the document's Title, else its first
+** level-1 heading; author and page count as metadata. A PDF the reader
+** cannot finish within the limits is an error naming the limit. */
+#define MAST_PDF_SECONDS 60
+#define MAST_PDF_MEMORY ((size_t)2 << 30)
+typedef struct mast_pdf_limits {
+    int cpu_seconds, wall_seconds;
+    size_t memory_bytes;
+} mast_pdf_limits;
+bool mast_is_pdf(const char *data, size_t len);   /* "%PDF-" in its first 1 KB */
+mast_status mast_load_pdf(mast_doc *doc, const char *what, const char *data, size_t len,
+                          const mast_pdf_limits *limits, const char *fallback_title);
+/* The second half of it: the reader's output (JSON Lines) into doc. */
+mast_status mast_pdf_read_output(mast_doc *doc, const char *what, const char *out, size_t len,
+                                 const mast_pdf_limits *limits, const char *fallback_title);
+
 /* True when text looks like roff source (.TH/.Dd/.SH within its first lines). */
 bool mast_looks_like_roff(const char *text, size_t len);
 

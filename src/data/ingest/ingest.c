@@ -28,9 +28,9 @@
 #include "data/ingest/ingest_impl.h"
 #include "model/embedder.h"
 
-typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN } file_kind;
+typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN, KIND_PDF } file_kind;
 
-static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man"};
+static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man", "pdf"};
 
 typedef struct file_entry {
     char *path;
@@ -310,11 +310,14 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
         mast_warn("%s: skipped: empty file", uri);
         return -2;
     }
-    if (mast_looks_like_html(data, len))   /* the content decides, then the name */
+    if (mast_is_pdf(data, len))   /* the content decides, then the name */
+        kind = KIND_PDF;
+    else if (mast_looks_like_html(data, len))
         kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
-    st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len);
+    if (kind != KIND_PDF)
+        st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len);
     if (st == MAST_ERR_FORMAT) {
         mast_warn("%s: skipped: %s", uri, mast_errmsg());
         return -2;
@@ -328,7 +331,12 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
     mast_doc_init(&doc);
     if (st == MAST_OK && !title)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK)
+    mast_pdf_limits pdf = {r->opts->pdf_seconds > 0 ? r->opts->pdf_seconds : MAST_PDF_SECONDS,
+                           0, r->opts->pdf_memory ? r->opts->pdf_memory : MAST_PDF_MEMORY};
+    pdf.wall_seconds = pdf.cpu_seconds * 2;
+    if (st == MAST_OK && kind == KIND_PDF)
+        st = mast_load_pdf(&doc, uri, data, len, &pdf, title);
+    else if (st == MAST_OK)
         st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
            : kind == KIND_HTML ? mast_load_html(&doc, text, text_len, title)
            : kind == KIND_MAN ? mast_load_man(&doc, text, text_len, title)

@@ -41,6 +41,8 @@ typedef struct mast_ingest_opts {
     const char *text_field;    /* NULL = "text" */
     const char *vector_field;  /* NULL = "vector": a collection with its own vectors reads them */
     size_t max_file_bytes;     /* per file (after decompression); 0 = default */
+    int pdf_seconds;           /* the PDF reader's CPU (and half its wall-clock) limit; 0 = 60 */
+    size_t pdf_memory;         /* its memory limit in bytes; 0 = 2 GiB */
     int progress;              /* draw a progress bar on a terminal */
 } mast_ingest_opts;
 

@@ -65,7 +65,8 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_chunks; i++)
-        in[i] = (mast_chunk_in){chunks[i].text, chunks[i].n_tokens, chunks[i].heading, NULL};
+        in[i] = (mast_chunk_in){chunks[i].text, chunks[i].n_tokens, chunks[i].heading, NULL,
+                                chunks[i].page_start, chunks[i].page_end};
     mast_doc_in d = *d_in;
     float *vectors = NULL;
     mast_status st = MAST_OK;

@@ -1,0 +1,60 @@
+/*
+** tests/fuzz/fuzz_loaders.c — the in-process readers of issue 17's formats
+** on arbitrary bytes; the first byte picks one:
+**   0  the man page reader (data/ingest/man.c)
+**   1  the reading of mast-pdf's output (a child's output is untrusted too)
+**   2  archive walking with its budget (zip, tar, 7z through libarchive)
+**   3  decompression and the character-set detection of decode.c
+** Each must end with a document or an error, within its limits.
+*/
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "data/ingest/doc.h"
+#include "data/ingest/ingest_impl.h"
+
+static mast_status visit(void *ctx, const char *name, const char *data, size_t len)
+{
+    (void)name;
+    (void)data;
+    *(size_t *)ctx += len;
+    return MAST_OK;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const char *in = (const char *)data + 1;
+    size_t n = size - 1;
+    mast_doc doc;
+    mast_doc_init(&doc);
+    char *out = NULL;
+    size_t out_len = 0;
+    switch (data[0] & 3) {
+    case 0:
+        mast_load_man(&doc, in, n, "fuzz");
+        break;
+    case 1:
+        mast_pdf_read_output(&doc, "fuzz.pdf", in, n, NULL, "fuzz");
+        break;
+    case 2: {
+        size_t total = 0;
+        mast_archive_budget b = {.packed = n, .max_bytes = 1 << 24, .max_entry_bytes = 1 << 22,
+                                 .max_entries = 1000};
+        if (mast_is_archive(in, n))
+            mast_archive_walk("fuzz", in, n, &b, visit, &total);
+        break;
+    }
+    default:
+        if (mast_compression_of(in, n) && mast_decompress("fuzz", in, n, 1 << 22, &out, &out_len) == MAST_OK) {
+            free(out);
+            out = NULL;
+        }
+        mast_decode_text("fuzz", in, n, true, &out, &out_len);
+        break;
+    }
+    free(out);
+    mast_doc_free(&doc);
+    return 0;
+}
