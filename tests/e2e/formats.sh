@@ -166,4 +166,32 @@ check "… and the good one is still ingested" contains "$ERR" "files 3 seen, 1 
 MAST_PDF_HELPER=/nonexistent/mast-pdf expect "without the PDF reader" 1 "$MAST" ingest "$WORK/widget.pdf" -c nohelper
 check "… the error says what is missing" contains "$ERR" "reading PDFs needs the mast-pdf program"
 
+# ---- CSV and TSV: RFC 4180 quoting, the file one table or a document per row
+mkdir -p "$WORK/csv"
+printf 'id,name,year,bio,dept\n1,Ada Lovelace,1843,"Wrote the first ""program"",\nfor the Engine",math\n2,Charles Babbage,1837,Designed the Analytical Engine,eng\n\n3,,,,\n' > "$WORK/csv/people.csv"
+printf 'planet\tmoons\nMars\t2\nJupiter\t95\n' > "$WORK/csv/moons.tsv"
+printf 'id,text\n1,"this quote never closes\n2,fine\n' > "$WORK/csv/bad.csv"
+expect "ingest CSV and TSV tables (the broken one fails: exit 1)" 1 "$MAST" ingest "$WORK/csv" -c tables
+check "… the unbalanced quote named with its line" contains "$ERR" "bad.csv: line 2: a quoted field never closes (an unbalanced quote)"
+check "… the two tables ingested" contains "$ERR" "files 3 seen, 2 ingested, 0 unchanged, 0 skipped, 1 failed"
+expect "search a table row" 0 "$MAST" search "moons of Jupiter" -c tables --json
+check "… a row with its cells named" contains "$OUT" "planet: Jupiter; moons: 95"
+expect "search a quoted field" 0 "$MAST" search "first program" -c tables --json
+check "… quotes and the line break inside it kept" contains "$OUT" 'bio: Wrote the first \"program\",\nfor the Engine'
+expect "a document per row" 0 "$MAST" ingest "$WORK/csv/people.csv" -c rows --id-column id --title-column name --metadata-columns dept,year
+check "… the empty row skipped, named by its line" contains "$ERR" "people.csv: line 6: skipped: an empty row"
+expect "… each row listed" 0 "$MAST" documents list -c rows --json
+py "$OUT" >"$WORK/rows.txt" <<'PYEOF'
+import json, sys
+for d in json.loads(sys.argv[1])["data"]:
+    m = d["metadata"]
+    print(d["id"].rsplit("/", 1)[1], "|", d["title"], "|", m["dept"], m["year"], m["line"])
+PYEOF
+check "… uri FILE#ID, the title column, metadata columns and the line" test "$(cat "$WORK/rows.txt")" = \
+  "people.csv#1 | Ada Lovelace | math 1843 2
+people.csv#2 | Charles Babbage | eng 1837 4"
+expect "an unknown column" 1 "$MAST" ingest "$WORK/csv/people.csv" -c rows --id-column key
+check "… is named with the file's columns" contains "$ERR" "no column 'key' (its columns: id, name, year, bio, dept)"
+expect "column options without --id-column" 2 "$MAST" ingest "$WORK/csv/people.csv" --title-column name
+
 finish

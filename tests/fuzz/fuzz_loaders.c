@@ -5,6 +5,7 @@
 **   1  the reading of mast-pdf's output (a child's output is untrusted too)
 **   2  archive walking with its budget (zip, tar, 7z through libarchive)
 **   3  decompression and the character-set detection of decode.c
+**   4  the CSV parser and its rows as text (data/ingest/csv.c)
 ** Each must end with a document or an error, within its limits.
 */
 #include <stdint.h>
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mast_doc_init(&doc);
     char *out = NULL;
     size_t out_len = 0;
-    switch (data[0] & 3) {
+    switch (data[0] % 5) {
     case 0:
         mast_load_man(&doc, in, n, "fuzz");
         break;
@@ -46,7 +47,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mast_archive_walk("fuzz", in, n, &b, visit, &total);
         break;
     }
-    default:
+    case 4: {
+        mast_csv csv;
+        if (mast_csv_parse(in, n, n && in[0] == '\t' ? '\t' : ',', &csv) == MAST_OK) {
+            mast_buf b = {0};
+            for (size_t r = 1; r < csv.n_rows; r++)
+                mast_csv_row_text(&csv, r, NULL, 0, &b);
+            mast_buf_free(&b);
+            mast_csv_free(&csv);
+        }
+        mast_load_csv(&doc, in, n, ',', "fuzz");
+        break;
+    }
+    case 3:
         if (mast_compression_of(in, n) && mast_decompress("fuzz", in, n, 1 << 22, &out, &out_len) == MAST_OK) {
             free(out);
             out = NULL;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "base/arena.h"
+#include "base/buf.h"
 #include "data/chunk.h"
 
 typedef struct mast_doc {
@@ -86,6 +87,30 @@ mast_status mast_load_pdf(mast_doc *doc, const char *what, const char *data, siz
 /* The second half of it: the reader's output (JSON Lines) into doc. */
 mast_status mast_pdf_read_output(mast_doc *doc, const char *what, const char *out, size_t len,
                                  const mast_pdf_limits *limits, const char *fallback_title);
+
+/* CSV/TSV (data/ingest/csv.c, RFC 4180). Rows of fields in the parse's
+** arena; rows[0] is the header. A quote that never closes is an error
+** naming the line it opened on. */
+typedef struct mast_csv_row {
+    const char **fields;
+    size_t n;
+    size_t line;               /* where the record starts, 1-based */
+} mast_csv_row;
+typedef struct mast_csv {
+    mast_csv_row *rows;
+    size_t n_rows;
+    mast_arena arena;
+} mast_csv;
+mast_status mast_csv_parse(const char *text, size_t len, char delim, mast_csv *csv);
+void mast_csv_free(mast_csv *csv);
+/* The index of the header's column `name`, or -1. */
+int mast_csv_column(const mast_csv *csv, const char *name);
+/* Row r as text: "column: value; ..." over `columns` (NULL: all), empty cells left out. */
+mast_status mast_csv_row_text(const mast_csv *csv, size_t r, const int *columns, size_t n_columns,
+                              mast_buf *out);
+/* The file as one table: a block per row, each cell named by its column. */
+mast_status mast_load_csv(mast_doc *doc, const char *text, size_t len, char delim,
+                          const char *fallback_title);
 
 /* True when text looks like roff source (.TH/.Dd/.SH within its first lines). */
 bool mast_looks_like_roff(const char *text, size_t len);

@@ -28,9 +28,9 @@
 #include "data/ingest/ingest_impl.h"
 #include "model/embedder.h"
 
-typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN, KIND_PDF } file_kind;
+typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN, KIND_PDF, KIND_CSV, KIND_TSV } file_kind;
 
-static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man", "pdf"};
+static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man", "pdf", "csv", "tsv"};
 
 typedef struct file_entry {
     char *path;
@@ -186,6 +186,10 @@ static file_kind kind_of(const char *name)
         return KIND_JSONL;
     if (has_suffix(name, ".html") || has_suffix(name, ".htm") || has_suffix(name, ".xhtml"))
         return KIND_HTML;
+    if (has_suffix(name, ".csv"))
+        return KIND_CSV;
+    if (has_suffix(name, ".tsv") || has_suffix(name, ".tab"))
+        return KIND_TSV;
     if (man_suffix(name))
         return KIND_MAN;
     return KIND_TEXT;
@@ -340,6 +344,8 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
         st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
            : kind == KIND_HTML ? mast_load_html(&doc, text, text_len, title)
            : kind == KIND_MAN ? mast_load_man(&doc, text, text_len, title)
+           : kind == KIND_CSV || kind == KIND_TSV
+               ? mast_load_csv(&doc, text, text_len, kind == KIND_TSV ? '\t' : ',', title)
                               : mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
         json_t *meta = json_pack("{s:s, s:I}", "format", kind_names[kind], "bytes", (json_int_t)len);
@@ -612,6 +618,166 @@ static mast_status prune(run *r, const char *const *roots, size_t n_roots)
 
 /* ---- the run ---- */
 
+/* ---- CSV rows as documents ---- */
+
+/* The columns named in a comma-separated list, as indexes; an unknown name
+** is an error listing the file's columns. */
+static mast_status csv_columns(const mast_csv *csv, const char *list, int **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!list)
+        return MAST_OK;
+    size_t cap = 0;
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), p);
+        int c = mast_csv_column(csv, name);
+        if (c < 0) {
+            mast_buf cols = {0};
+            for (size_t i = 0; i < csv->rows[0].n; i++)
+                mast_buf_printf(&cols, "%s%s", i ? ", " : "", csv->rows[0].fields[i]);
+            mast_status st = mast_fail(MAST_ERR_INVALID, "no column '%s' (its columns: %s)", name,
+                                       cols.data ? cols.data : "none");
+            mast_buf_free(&cols);
+            free(*out);
+            *out = NULL;
+            return st;
+        }
+        if (!mast_grow_array((void **)out, &cap, *n + 1, sizeof **out)) {
+            free(*out);
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        }
+        (*out)[(*n)++] = c;
+        p = comma ? comma + 1 : p + len;
+    }
+    return MAST_OK;
+}
+
+/* One row as a document. Returns 1 written, 0 unchanged, -1 failed, -2 skipped. */
+static int ingest_csv_row(run *r, const char *uri, const mast_csv *csv, size_t row, int id_col,
+                          int title_col, const int *text_cols, size_t n_text, const int *meta_cols,
+                          size_t n_meta, mast_buf *scratch)
+{
+    const mast_csv_row *rw = &csv->rows[row];
+    const char *id = (size_t)id_col < rw->n ? rw->fields[id_col] : "";
+    const char *title = title_col >= 0 && (size_t)title_col < rw->n ? rw->fields[title_col] : "";
+    if (!*id) {
+        mast_warn("%s: line %zu: skipped: no id in column '%s'", uri, rw->line,
+                  csv->rows[0].fields[id_col]);
+        return -2;
+    }
+    mast_status st = mast_csv_row_text(csv, row, text_cols, n_text, scratch);
+    if (st == MAST_OK && mast_is_blank(scratch->data ? scratch->data : "", scratch->len) && !*title) {
+        mast_warn("%s: line %zu: skipped: an empty row", uri, rw->line);
+        return -2;
+    }
+    json_t *meta = json_pack("{s:s, s:I}", "format", "csv", "line", (json_int_t)rw->line);
+    for (size_t k = 0; meta && k < n_meta; k++) {
+        size_t c = (size_t)meta_cols[k];
+        json_object_set_new(meta, csv->rows[0].fields[c],
+                            mast_json_string_lossy(c < rw->n ? rw->fields[c] : ""));
+    }
+    char *meta_text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(meta);
+    mast_buf key = {0};
+    char *doc_uri = NULL;
+    if (st == MAST_OK && mast_buf_printf(&key, "%s\n%s\n%s", title, scratch->data ? scratch->data : "",
+                                         meta_text ? meta_text : "") == MAST_OK) {
+        mast_buf u = {0};
+        st = mast_buf_printf(&u, "%s#%s", uri, id);
+        doc_uri = mast_buf_detach(&u);
+    }
+    char hash[MAST_HASH_HEX_LEN + 1];
+    int result = -1;
+    if (st == MAST_OK && doc_uri && meta_text) {
+        content_hash(r, key.data, key.len, hash);
+        if (unchanged(r, doc_uri, hash, &st)) {
+            result = 0;
+        } else if (st == MAST_OK) {
+            mast_doc doc;
+            mast_doc_init(&doc);
+            const char *body = scratch->len ? scratch->data : title;
+            st = mast_load_text(&doc, body, strlen(body), title);
+            if (st == MAST_OK)
+                st = store_doc(r, doc_uri, r->source, hash, meta_text, &doc, NULL);
+            mast_doc_free(&doc);
+            result = st == MAST_OK ? 1 : -1;
+        }
+    }
+    if (st != MAST_OK)
+        mast_warn("%s: line %zu: %s", uri, rw->line, mast_errmsg());
+    mast_buf_free(&key);
+    free(doc_uri);
+    free(meta_text);
+    return st == MAST_OK ? result : -1;
+}
+
+/* Each row of a CSV or TSV file as a document, named by its id column. */
+static int ingest_csv_rows(run *r, const char *uri, const char *data, size_t len, char delim)
+{
+    const mast_ingest_opts *o = r->opts;
+    char *text = NULL;
+    size_t text_len = 0;
+    mast_csv csv = {0};
+    int *text_cols = NULL, *meta_cols = NULL, id_col = -1, title_col = -1;
+    size_t n_text = 0, n_meta = 0;
+    mast_status st = mast_decode_text(uri, data, len, false, &text, &text_len);
+    if (st == MAST_OK)
+        st = mast_csv_parse(text, text_len, delim, &csv);
+    int *id_cols = NULL, *title_cols = NULL;
+    size_t n_id = 0, n_title = 0;
+    if (st == MAST_OK)
+        st = csv_columns(&csv, o->csv_id_column, &id_cols, &n_id);
+    if (st == MAST_OK)
+        st = csv_columns(&csv, o->csv_title_column, &title_cols, &n_title);
+    if (st == MAST_OK)
+        st = csv_columns(&csv, o->csv_metadata_columns, &meta_cols, &n_meta);
+    if (st == MAST_OK)
+        st = csv_columns(&csv, o->csv_text_columns, &text_cols, &n_text);
+    id_col = n_id ? id_cols[0] : -1;
+    title_col = n_title ? title_cols[0] : -1;
+    if (st == MAST_OK && !o->csv_text_columns) {   /* every column not otherwise used */
+        text_cols = calloc(csv.rows[0].n ? csv.rows[0].n : 1, sizeof *text_cols);
+        for (size_t c = 0; text_cols && c < csv.rows[0].n; c++) {
+            int used = (int)c == id_col || (int)c == title_col;
+            for (size_t k = 0; k < n_meta && !used; k++)
+                used = meta_cols[k] == (int)c;
+            if (!used)
+                text_cols[n_text++] = (int)c;
+        }
+        if (!text_cols)
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    int result = -2;
+    if (st != MAST_OK) {
+        mast_warn("%s: %s", uri, mast_errmsg());
+        result = -1;
+    }
+    mast_buf scratch = {0};
+    for (size_t row = 1; st == MAST_OK && row < csv.n_rows; row++) {
+        int res = count_doc(r, ingest_csv_row(r, uri, &csv, row, id_col, title_col, text_cols,
+                                               n_text, meta_cols, n_meta, &scratch));
+        if (res == -2)
+            r->stats->docs_skipped++;
+        if (res > result)
+            result = res;
+    }
+    if (st == MAST_OK && csv.n_rows < 2)
+        mast_warn("%s: skipped: a header and no rows", uri);
+    mast_buf_free(&scratch);
+    free(id_cols);
+    free(title_cols);
+    free(text_cols);
+    free(meta_cols);
+    if (csv.rows)
+        mast_csv_free(&csv);
+    free(text);
+    return result;
+}
+
 /* A file's outcome from its parts' (1 written, 0 unchanged, -1 failed, -2
 ** skipped): written if any of its documents was, else unchanged, else
 ** failed, else skipped — the larger wins. */
@@ -680,6 +846,8 @@ static int ingest_bytes(run *r, const char *uri, const char *name, const char *d
         return e.result;
     }
     file_kind kind = kind_of(inner);
+    if ((kind == KIND_CSV || kind == KIND_TSV) && r->opts->csv_id_column)
+        return ingest_csv_rows(r, uri, data, len, kind == KIND_TSV ? '\t' : ',');
     if (kind == KIND_JSONL)
         return ingest_jsonl(r, uri, data, len, depth == 0 ? r->progress : NULL, r->bytes_before);
     return count_doc(r, ingest_doc(r, uri, inner, kind, data, len));

@@ -44,6 +44,11 @@ typedef struct mast_ingest_opts {
     int pdf_seconds;           /* the PDF reader's CPU (and half its wall-clock) limit; 0 = 60 */
     size_t pdf_memory;         /* its memory limit in bytes; 0 = 2 GiB */
     int progress;              /* draw a progress bar on a terminal */
+    /* CSV/TSV: with an id column each row is a document (uri FILE#ID), else the file
+    ** is one table; column lists are comma-separated names */
+    const char *csv_id_column, *csv_title_column;
+    const char *csv_text_columns;      /* NULL: every column not otherwise used */
+    const char *csv_metadata_columns;  /* copied into each row's metadata */
 } mast_ingest_opts;
 
 typedef struct mast_ingest_stats {
