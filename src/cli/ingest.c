@@ -24,6 +24,8 @@ static const char ingest_help[] =
     "               headings, lists, <pre> and tables kept; title, lang, description and\n"
     "               canonical URL as metadata)\n"
     "  man pages    .1-.9 (ls.1, printf.3p) or any roff source: sections as headings\n"
+    "  DOCX, ODT,   headings (styles, outline levels, chapters, slides), list items,\n"
+    "  EPUB, PPTX   tables a line per row, footnotes and slide notes; title, author\n"
     "  Markdown     .md/.markdown: headings become each chunk's heading path, fenced code\n"
     "               blocks are never split\n"
     "  JSON Lines   .jsonl/.ndjson: one document per line, BEIR layout {\"_id\",\"title\",\"text\"}\n"

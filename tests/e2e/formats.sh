@@ -194,4 +194,136 @@ expect "an unknown column" 1 "$MAST" ingest "$WORK/csv/people.csv" -c rows --id-
 check "… is named with the file's columns" contains "$ERR" "no column 'key' (its columns: id, name, year, bio, dept)"
 expect "column options without --id-column" 2 "$MAST" ingest "$WORK/csv/people.csv" --title-column name
 
+# ---- DOCX, ODT, EPUB, PPTX: pandoc (from Debian) writes one Markdown file of known
+# structure in each; headings, lists, the table's rows and the footnote are asserted
+mkdir -p "$WORK/office"
+cat > "$WORK/office/src.md" <<'MDEOF'
+---
+title: The Widget Handbook
+author: Ada Tester
+---
+
+# Assembly
+
+Attach the flange to the base plate.[^1]
+
+- first bullet
+- second bullet
+
+## Tools
+
+| Tool | Size |
+|------|------|
+| wrench | 10 mm |
+| screwdriver | PH2 |
+
+# Maintenance
+
+Oil the spindle every month.
+
+[^1]: Use the long bolts.
+MDEOF
+for f in docx odt epub pptx; do pandoc "$WORK/office/src.md" -s -o "$WORK/office/w.$f"; done
+rm "$WORK/office/src.md"
+expect "ingest DOCX, ODT, EPUB and PPTX" 0 "$MAST" ingest "$WORK/office" -c office
+check "… four documents" contains "$ERR" "files 4 seen, 4 ingested"
+for f in docx odt epub pptx; do
+  expect "… $f's chunks" 0 "$MAST" documents show "$WORK/office/w.$f" -c office --chunks --json
+  py "$OUT" >"$WORK/office-$f.txt" <<'PYEOF'
+import json, sys
+d = json.loads(sys.argv[1])
+print(d["title"], "|", d["metadata"]["author"], "|", d["metadata"]["format"])
+for c in d["chunk_list"]:
+    print(c["heading"], "|", c["text"].replace("\n\n", " / ").replace("\n", " // "))
+PYEOF
+done
+check "DOCX: styles as headings, list items, the table's rows named by header, footnotes" \
+  test "$(cat "$WORK/office-docx.txt")" = "The Widget Handbook | Ada Tester | docx
+Assembly | Attach the flange to the base plate. / - first bullet / - second bullet
+Assembly > Tools | Tool: wrench; Size: 10 mm // Tool: screwdriver; Size: PH2
+Maintenance | Oil the spindle every month.
+Footnotes | Use the long bolts."
+check "ODT: the same structure" \
+  test "$(cat "$WORK/office-odt.txt")" = "The Widget Handbook | Ada Tester | odt
+Assembly | Attach the flange to the base plate. / - first bullet / - second bullet
+Assembly > Tools | Tool: wrench; Size: 10 mm // Tool: screwdriver; Size: PH2
+Maintenance | Oil the spindle every month.
+Notes | Use the long bolts."
+check "EPUB: chapters in spine order, their headings, the table" \
+  contains "$(cat "$WORK/office-epub.txt")" "The Widget Handbook | Ada Tester | epub
+The Widget Handbook | Ada Tester
+Assembly | Attach the flange to the base plate.1 / - first bullet / - second bullet
+Assembly > Tools | Tool: wrench; Size: 10 mm // Tool: screwdriver; Size: PH2"
+check "PPTX: a section per slide, titled by the slide's title" \
+  test "$(sed -n 1,4p "$WORK/office-pptx.txt" | cut -d'|' -f1-2)" = "The Widget Handbook | Ada Tester 
+The Widget Handbook | Ada Tester
+Assembly | Attach the flange to the base plate.1 // first bullet // second bullet // Tools // Tool // Size // wrench // 10 mm // screwdriver // PH2
+Maintenance | Oil the spindle every month."
+# a DOCX with its main part missing, and a zip bomb named .docx: clear errors, nothing else lost
+mkdir -p "$WORK/office-bad"
+py "$WORK/office" "$WORK/office-bad" <<'PYEOF'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src + "/w.docx") as z, zipfile.ZipFile(dst + "/broken.docx", "w") as out:
+    for i in z.infolist():
+        if i.filename != "word/document.xml":
+            out.writestr(i, z.read(i))
+with zipfile.ZipFile(dst + "/bomb.docx", "w", zipfile.ZIP_DEFLATED) as z:
+    with z.open("word/document.xml", "w", force_zip64=True) as f:
+        for _ in range(400):
+            f.write(b" " * (1 << 20))
+PYEOF
+cp "$WORK/office/w.odt" "$WORK/office-bad/fine.odt"
+expect "a DOCX with a missing part (exit 1)" 1 "$MAST" ingest "$WORK/office-bad" -c officebad
+check "… names the part" contains "$ERR" "broken.docx: no word/document.xml: not a Word document, or a part is missing"
+check "… the bomb is refused" contains "$ERR" "bomb.docx: refused: expands to more than"
+check "… and the good one is ingested" contains "$ERR" "files 3 seen, 1 ingested, 0 unchanged, 0 skipped, 2 failed"
+
+# ---- e-mail: a MIME message written by Python's email package (plain and HTML
+# alternatives, an encoded subject, a CSV and a binary attachment), and an mbox
+mkdir -p "$WORK/mail"
+py "$WORK/mail" <<'PYEOF'
+import mailbox, sys
+from email.message import EmailMessage
+d = sys.argv[1]
+m = EmailMessage()
+m["From"] = "Ada Lovelace <ada@example.org>"
+m["To"] = "Charles Babbage <charles@example.org>"
+m["Subject"] = "Notes on the Engine \u2014 r\u00e9sum\u00e9"
+m["Date"] = "Mon, 01 Dec 2025 10:00:00 +0000"
+m["Message-ID"] = "<note-1@example.org>"
+m.set_content("The engine computes Bernoulli numbers.\n\nSee the attached table.\n")
+m.add_alternative("<html><body><p>The HTML alternative is not read</p></body></html>", subtype="html")
+m.add_attachment("n,B(n)\n0,1\n1,-1/2\n2,1/6\n", filename="bernoulli.csv")
+m.add_attachment(b"\x00\x01binary", maintype="application", subtype="octet-stream", filename="blob.bin")
+open(d + "/note.eml", "wb").write(bytes(m))
+box = mailbox.mbox(d + "/list.mbox")
+for i in range(3):
+    x = EmailMessage()
+    x["From"], x["Subject"], x["Date"] = "bob@example.org", f"Message {i}", "Tue, 02 Dec 2025 10:00:00 +0000"
+    x.set_content(f"Body number {i} about walruses.\n")
+    box.add(x)
+box.flush()
+PYEOF
+expect "ingest an e-mail and a mailbox" 0 "$MAST" ingest "$WORK/mail" -c mail
+check "… the binary attachment skipped, named" contains "$ERR" "note.eml!/blob.bin: skipped: not a text file"
+check "… three messages, the e-mail and its CSV attachment" contains "$ERR" "documents 5 ingested"
+expect "… listed" 0 "$MAST" documents list -c mail --json
+py "$OUT" >"$WORK/mail.txt" <<'PYEOF'
+import json, sys
+for d in sorted(json.loads(sys.argv[1])["data"], key=lambda d: d["id"]):
+    m = d["metadata"]
+    print(d["id"].split("/mail/")[1], "|", d["title"], "|", m["format"], "|", m.get("author", ""), "|", m.get("to", ""), "|", m.get("message_id", ""))
+PYEOF
+check "… subjects as titles, headers as metadata, a document per mbox message" \
+  test "$(cat "$WORK/mail.txt")" = "list.mbox#1 | Message 0 | email | bob@example.org |  | 
+list.mbox#2 | Message 1 | email | bob@example.org |  | 
+list.mbox#3 | Message 2 | email | bob@example.org |  | 
+note.eml | Notes on the Engine — résumé | email | Ada Lovelace <ada@example.org> | Charles Babbage <charles@example.org> | <note-1@example.org>
+note.eml!/bernoulli.csv | bernoulli | csv |  |  | "
+expect "search the message" 0 "$MAST" search "Bernoulli numbers" -c mail --json
+check "… its plain text, not the HTML alternative" contains "$OUT" "The engine computes Bernoulli numbers."
+expect "… the HTML alternative" 0 "$MAST" search "HTML alternative" -c mail --json
+check "… is not read" test "$OUT" = "[]"
+
 finish

@@ -6,6 +6,8 @@
 **   2  archive walking with its budget (zip, tar, 7z through libarchive)
 **   3  decompression and the character-set detection of decode.c
 **   4  the CSV parser and its rows as text (data/ingest/csv.c)
+**   5  DOCX, ODT, EPUB and PPTX (data/ingest/office.c; the next byte picks one)
+**   6  e-mail (data/ingest/email.c): MIME parts, encodings, attachments
 ** Each must end with a document or an error, within its limits.
 */
 #include <stdint.h>
@@ -32,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mast_doc_init(&doc);
     char *out = NULL;
     size_t out_len = 0;
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0:
         mast_load_man(&doc, in, n, "fuzz");
         break;
@@ -57,6 +59,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mast_csv_free(&csv);
         }
         mast_load_csv(&doc, in, n, ',', "fuzz");
+        break;
+    }
+    case 5: {
+        static const char *const kinds[] = {"docx", "odt", "epub", "pptx"};
+        mast_archive_budget b = {.packed = n, .max_bytes = 1 << 24, .max_entry_bytes = 1 << 22,
+                                 .max_entries = 1000};
+        if (n > 1)
+            mast_load_office(&doc, kinds[(unsigned char)in[0] % 4], in + 1, n - 1, &b, "fuzz");
+        break;
+    }
+    case 6: {
+        size_t total = 0;
+        mast_load_email(&doc, in, n, "fuzz", visit, &total);
+        mast_looks_like_email(in, n);
+        for (size_t pos = 0; pos < n;)
+            pos = mast_mbox_next(in, n, pos);
         break;
     }
     case 3:

@@ -112,28 +112,68 @@ static mast_status count_stream(const char *what, const char *in, size_t len, si
     return st;
 }
 
+/* Reads the current entry into buf (cap bytes), MAST_ERR_LIMIT past it. */
+static mast_status read_fixed(struct archive *a, const char *what, char *buf, size_t cap,
+                              size_t *out_len)
+{
+    size_t len = 0;
+    for (;;) {
+        char probe;
+        /* once full, one byte more says whether there is more */
+        la_ssize_t n = len < cap ? archive_read_data(a, buf + len, cap - len)
+                                 : archive_read_data(a, &probe, 1);
+        if (n < 0)
+            return mast_fail(MAST_ERR_FORMAT, "%s: %s", what, archive_error_string(a));
+        if (n == 0)
+            break;
+        if (len >= cap)
+            return mast_fail(MAST_ERR_LIMIT, "%s: decompresses to more than the limit of %zu "
+                             "bytes", what, cap);
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    *out_len = len;
+    return MAST_OK;
+}
+
 mast_status mast_decompress(const char *what, const char *in, size_t len, size_t max, char **out,
                             size_t *out_len)
 {
-    /* Small outputs are read in one pass. Past 8 MB the stream is first
-    ** counted through a scratch buffer, so that a bomb is refused without
-    ** holding the limit's worth of memory, then read into a buffer of the
-    ** exact size. */
-    static const size_t one_pass = (size_t)8 << 20;
+    /* Small outputs are read in one pass into one buffer of 4 MB (only the
+    ** pages written are touched). A larger one is first counted through a
+    ** scratch buffer, so that a bomb is refused without holding the limit's
+    ** worth of memory, then read into a buffer of the exact size: no buffer
+    ** ever grows by copying. */
+    static const size_t one_pass = (size_t)4 << 20;
     size_t first = max < one_pass ? max : one_pass;
+    char *buf = malloc(first + 1);
+    if (!buf)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
     struct archive *a;
     mast_status st = open_raw(what, in, len, &a);
     if (st == MAST_OK)
-        st = read_entry(a, what, first, out, out_len);
+        st = read_fixed(a, what, buf, first, out_len);
     archive_read_free(a);
+    if (st == MAST_OK) {
+        char *shrunk = realloc(buf, *out_len + 1);
+        *out = shrunk ? shrunk : buf;
+        return MAST_OK;
+    }
+    free(buf);
     if (st != MAST_ERR_LIMIT || first == max)
         return st;
     size_t total;
     MAST_TRY(count_stream(what, in, len, max, &total));
+    if (!(buf = malloc(total + 1)))
+        return mast_fail(MAST_ERR_NOMEM, "%s: out of memory for %zu bytes", what, total);
     st = open_raw(what, in, len, &a);
     if (st == MAST_OK)
-        st = read_entry(a, what, total, out, out_len);
+        st = read_fixed(a, what, buf, total, out_len);
     archive_read_free(a);
+    if (st != MAST_OK)
+        free(buf);
+    else
+        *out = buf;
     return st;
 }
 
@@ -159,14 +199,16 @@ mast_status mast_archive_walk(const char *what, const char *data, size_t len,
     archive_read_support_format_tar(a);
     archive_read_support_format_7zip(a);
     mast_status st = MAST_OK;
+    const char *sep = what ? ": " : "";
+    what = what ? what : "";
     if (archive_read_open_memory(a, data, len) != ARCHIVE_OK)
-        st = mast_fail(MAST_ERR_FORMAT, "%s: not a readable archive: %s", what,
+        st = mast_fail(MAST_ERR_FORMAT, "%s%snot a readable archive: %s", what, sep,
                        archive_error_string(a));
     struct archive_entry *e;
     int rc;
     while (st == MAST_OK && (rc = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
         if (rc < ARCHIVE_WARN) {
-            st = mast_fail(MAST_ERR_FORMAT, "%s: damaged archive: %s", what,
+            st = mast_fail(MAST_ERR_FORMAT, "%s%sdamaged archive: %s", what, sep,
                            archive_error_string(a));
             break;
         }
@@ -176,8 +218,8 @@ mast_status mast_archive_walk(const char *what, const char *data, size_t len,
         if (archive_entry_filetype(e) != AE_IFREG || !name)
             continue;
         if (++budget->entries > budget->max_entries) {
-            st = mast_fail(MAST_ERR_LIMIT, "%s: refused: more than %zu entries (an archive "
-                           "bomb?)", what, budget->max_entries);
+            st = mast_fail(MAST_ERR_LIMIT, "%s%srefused: more than %zu entries (an archive "
+                           "bomb?)", what, sep, budget->max_entries);
             break;
         }
         size_t left = budget->max_bytes > budget->bytes ? budget->max_bytes - budget->bytes : 0;
@@ -191,13 +233,13 @@ mast_status mast_archive_walk(const char *what, const char *data, size_t len,
         else
             st = read_entry(a, name, max, &buf, &n);
         if (st == MAST_ERR_LIMIT && max == left) {
-            st = mast_fail(MAST_ERR_LIMIT, "%s: refused: expands to more than %zu bytes, %zu "
-                           "times its size (an archive bomb?), at %s", what, budget->max_bytes,
+            st = mast_fail(MAST_ERR_LIMIT, "%s%srefused: expands to more than %zu bytes, %zu "
+                           "times its size (an archive bomb?), at %s", what, sep, budget->max_bytes,
                            budget->max_bytes / (budget->packed ? budget->packed : 1), name);
             break;
         }
         if (st != MAST_OK) {   /* one bad entry: reported, the others go on */
-            mast_warn("%s: %s", what, mast_errmsg());
+            mast_warn("%s%s%s", what, sep, mast_errmsg());
             st = MAST_OK;
             continue;
         }

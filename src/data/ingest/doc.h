@@ -19,6 +19,7 @@ typedef struct mast_doc {
     const char *title;
     const char *lang, *description, *url;   /* what the source says of itself, or NULL */
     const char *author;                      /* or NULL */
+    const char *to, *cc, *date, *message_id; /* an e-mail's, or NULL */
     int pages;                               /* a paged source's page count, else 0 */
     mast_block *blocks;
     size_t n_blocks, cap_blocks;
@@ -111,6 +112,21 @@ mast_status mast_csv_row_text(const mast_csv *csv, size_t r, const int *columns,
 /* The file as one table: a block per row, each cell named by its column. */
 mast_status mast_load_csv(mast_doc *doc, const char *text, size_t len, char delim,
                           const char *fallback_title);
+
+/* E-mail (data/ingest/email.c): one RFC 5322/MIME message. Subject → title,
+** From → author, To/Cc/Date/Message-ID as metadata; the text part (plain
+** preferred, else HTML's main content); each attachment handed to `attach`
+** (may be NULL) with its file name and decoded bytes. */
+typedef mast_status (*mast_email_attachment_fn)(void *ctx, const char *name, const char *data,
+                                                size_t len);
+mast_status mast_load_email(mast_doc *doc, const char *text, size_t len,
+                            const char *fallback_title, mast_email_attachment_fn attach,
+                            void *ctx);
+/* True when text starts with message headers (From: and Date:, Subject: or
+** Message-ID:), after an mbox "From " line if there is one. */
+bool mast_looks_like_email(const char *text, size_t len);
+/* An mbox: where the message after the one at pos starts (len at the end). */
+size_t mast_mbox_next(const char *text, size_t len, size_t pos);
 
 /* True when text looks like roff source (.TH/.Dd/.SH within its first lines). */
 bool mast_looks_like_roff(const char *text, size_t len);

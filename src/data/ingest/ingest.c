@@ -28,9 +28,13 @@
 #include "data/ingest/ingest_impl.h"
 #include "model/embedder.h"
 
-typedef enum { KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN, KIND_PDF, KIND_CSV, KIND_TSV } file_kind;
+typedef enum {
+    KIND_TEXT, KIND_MARKDOWN, KIND_JSONL, KIND_HTML, KIND_MAN, KIND_PDF, KIND_CSV, KIND_TSV,
+    KIND_OFFICE, KIND_EMAIL, KIND_MBOX
+} file_kind;
 
-static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man", "pdf", "csv", "tsv"};
+static const char *const kind_names[] = {"text", "markdown", "jsonl", "html", "man", "pdf", "csv", "tsv",
+                                         "office", "email", "mbox"};
 
 typedef struct file_entry {
     char *path;
@@ -55,6 +59,7 @@ typedef struct run {
     mast_archive_budget budget;    /* what it may expand to */
     mast_progress *progress;
     uint64_t bytes_before;         /* of the files before it, for the progress bar */
+    int depth;                     /* of archives and attachments around the bytes read */
 } run;
 
 static mast_status remember_seen(run *r, int64_t doc_id)
@@ -186,6 +191,10 @@ static file_kind kind_of(const char *name)
         return KIND_JSONL;
     if (has_suffix(name, ".html") || has_suffix(name, ".htm") || has_suffix(name, ".xhtml"))
         return KIND_HTML;
+    if (has_suffix(name, ".eml"))
+        return KIND_EMAIL;
+    if (has_suffix(name, ".mbox") || has_suffix(name, ".mbx"))
+        return KIND_MBOX;
     if (has_suffix(name, ".csv"))
         return KIND_CSV;
     if (has_suffix(name, ".tsv") || has_suffix(name, ".tab"))
@@ -282,6 +291,15 @@ static char *title_from_path(const char *path)
     return t;
 }
 
+/* An archive's entries and an e-mail's attachments are read as files of
+** their own, named PARENT!/NAME. */
+typedef struct entry_ctx {
+    run *r;
+    const char *uri;
+    int depth, result;
+} entry_ctx;
+static mast_status visit_entry(void *ctx, const char *name, const char *data, size_t len);
+
 /* Counts a document's outcome (1 written, 0 unchanged, -1 failed; -2, a
 ** file skipped as no document at all, is not counted). */
 static int count_doc(run *r, int res)
@@ -314,13 +332,14 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
         mast_warn("%s: skipped: empty file", uri);
         return -2;
     }
-    if (mast_is_pdf(data, len))   /* the content decides, then the name */
+    /* the content decides, then the name (a zip package: its parts) */
+    if (kind != KIND_OFFICE && mast_is_pdf(data, len))
         kind = KIND_PDF;
-    else if (mast_looks_like_html(data, len))
+    else if (kind != KIND_OFFICE && mast_looks_like_html(data, len))
         kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
-    if (kind != KIND_PDF)
+    if (kind != KIND_PDF && kind != KIND_OFFICE)
         st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len);
     if (st == MAST_ERR_FORMAT) {
         mast_warn("%s: skipped: %s", uri, mast_errmsg());
@@ -328,6 +347,8 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
     }
     if (st == MAST_OK && kind == KIND_TEXT && mast_looks_like_roff(text, text_len))
         kind = KIND_MAN;   /* a man page without its section's name */
+    else if (st == MAST_OK && kind == KIND_TEXT && mast_looks_like_email(text, text_len))
+        kind = KIND_EMAIL;
     else if (st == MAST_OK && kind == KIND_MAN && !mast_looks_like_roff(text, text_len))
         kind = KIND_TEXT;  /* notes.1 that is not roff */
     char *title = title_from_path(name);
@@ -338,8 +359,16 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
     mast_pdf_limits pdf = {r->opts->pdf_seconds > 0 ? r->opts->pdf_seconds : MAST_PDF_SECONDS,
                            0, r->opts->pdf_memory ? r->opts->pdf_memory : MAST_PDF_MEMORY};
     pdf.wall_seconds = pdf.cpu_seconds * 2;
+    const char *office = kind == KIND_OFFICE ? mast_office_kind(name) : NULL;
     if (st == MAST_OK && kind == KIND_PDF)
         st = mast_load_pdf(&doc, uri, data, len, &pdf, title);
+    else if (st == MAST_OK && office)
+        st = mast_load_office(&doc, office, data, len, &r->budget, title);
+    else if (st == MAST_OK && kind == KIND_EMAIL) {
+        entry_ctx attachments = {r, uri, r->depth, -2};
+        st = r->depth >= 4 ? mast_load_email(&doc, text, text_len, title, NULL, NULL)
+                           : mast_load_email(&doc, text, text_len, title, visit_entry, &attachments);
+    }
     else if (st == MAST_OK)
         st = kind == KIND_MARKDOWN ? mast_load_markdown(&doc, text, text_len, title)
            : kind == KIND_HTML ? mast_load_html(&doc, text, text_len, title)
@@ -348,7 +377,8 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
                ? mast_load_csv(&doc, text, text_len, kind == KIND_TSV ? '\t' : ',', title)
                               : mast_load_text(&doc, text, text_len, title);
     if (st == MAST_OK) {
-        json_t *meta = json_pack("{s:s, s:I}", "format", kind_names[kind], "bytes", (json_int_t)len);
+        json_t *meta = json_pack("{s:s, s:I}", "format", office ? office : kind_names[kind],
+                                 "bytes", (json_int_t)len);
         if (doc.lang)
             json_object_set_new(meta, "lang", mast_json_string_lossy(doc.lang));
         if (doc.description)
@@ -359,6 +389,11 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
             json_object_set_new(meta, "author", mast_json_string_lossy(doc.author));
         if (doc.pages)
             json_object_set_new(meta, "pages", json_integer(doc.pages));
+        const char *const mail[][2] = {{"to", doc.to}, {"cc", doc.cc}, {"date", doc.date},
+                                       {"message_id", doc.message_id}};
+        for (size_t i = 0; i < 4; i++)
+            if (mail[i][1])
+                json_object_set_new(meta, mail[i][0], mast_json_string_lossy(mail[i][1]));
         char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         st = r->own_dim ? mast_fail(MAST_ERR_INVALID, "collection takes its documents' own "
                                     "vectors; give them in JSON Lines (--vector-field)")
@@ -784,12 +819,6 @@ static int ingest_csv_rows(run *r, const char *uri, const char *data, size_t len
 static int ingest_bytes(run *r, const char *uri, const char *name, const char *data, size_t len,
                         int depth);
 
-typedef struct entry_ctx {
-    run *r;
-    const char *uri;
-    int depth, result;
-} entry_ctx;
-
 static mast_status visit_entry(void *ctx, const char *name, const char *data, size_t len)
 {
     entry_ctx *e = ctx;
@@ -831,6 +860,8 @@ static int ingest_bytes(run *r, const char *uri, const char *name, const char *d
         free(plain);
         return res;
     }
+    if (mast_office_kind(inner) && mast_is_archive(data, len))
+        return count_doc(r, ingest_doc(r, uri, inner, KIND_OFFICE, data, len));
     if (mast_is_archive(data, len)) {
         if (depth >= 4) {
             mast_warn("%s: skipped: archives nested more than 4 deep", uri);
@@ -848,6 +879,21 @@ static int ingest_bytes(run *r, const char *uri, const char *name, const char *d
     file_kind kind = kind_of(inner);
     if ((kind == KIND_CSV || kind == KIND_TSV) && r->opts->csv_id_column)
         return ingest_csv_rows(r, uri, data, len, kind == KIND_TSV ? '\t' : ',');
+    r->depth = depth;
+    if (kind == KIND_MBOX) {   /* a document per message, uri FILE#N */
+        int result = -2, n = 0;
+        for (size_t pos = 0, next; pos < len; pos = next) {
+            next = mast_mbox_next(data, len, pos);
+            mast_buf u = {0};
+            mast_buf_printf(&u, "%s#%d", uri, ++n);
+            int res = u.data ? count_doc(r, ingest_doc(r, u.data, inner, KIND_EMAIL, data + pos,
+                                                       next - pos))
+                             : -1;
+            mast_buf_free(&u);
+            result = res > result ? res : result;
+        }
+        return result;
+    }
     if (kind == KIND_JSONL)
         return ingest_jsonl(r, uri, data, len, depth == 0 ? r->progress : NULL, r->bytes_before);
     return count_doc(r, ingest_doc(r, uri, inner, kind, data, len));

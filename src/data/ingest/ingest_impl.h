@@ -52,6 +52,14 @@ typedef mast_status (*mast_archive_fn)(void *ctx, const char *name, const char *
 mast_status mast_archive_walk(const char *what, const char *data, size_t len,
                               mast_archive_budget *budget, mast_archive_fn fn, void *ctx);
 
+/* Zip-packaged documents (office.c): "docx", "odt", "epub" or "pptx" when
+** the name ends so, else NULL. */
+const char *mast_office_kind(const char *name);
+/* Loads one: its parts read through the archive walker within budget, its
+** XML through libxml2. A missing part it needs is an error naming it. */
+mast_status mast_load_office(mast_doc *doc, const char *kind, const char *data, size_t len,
+                             mast_archive_budget *budget, const char *fallback_title);
+
 /* True when text begins (after a byte-order mark and white space) like an
 ** HTML document. */
 bool mast_looks_like_html(const char *data, size_t len);
