@@ -31,6 +31,9 @@ void mast_doc_free(mast_doc *doc);
 mast_status mast_doc_add_block(mast_doc *doc, mast_block_kind kind, const char *text, size_t len,
                                const char *heading);
 
+/* Appends from's blocks to doc, their texts and headings copied into doc's arena. */
+mast_status mast_doc_append(mast_doc *doc, const mast_doc *from);
+
 /* Sets the page of the block just added (1-based; 0 = none). */
 static inline void mast_doc_set_page(mast_doc *doc, int page)
 {

@@ -200,24 +200,30 @@ typedef struct mail {
     int n_attachments;
 } mail;
 
-/* The body of a part (after its blank line) decoded into out. */
+/* A part's body with its Content-Transfer-Encoding undone, into raw. */
+static void transfer_decode(const char *head, size_t head_len, const char *body, size_t len,
+                            mast_buf *raw)
+{
+    char *cte = header(head, head_len, "Content-Transfer-Encoding");
+    if (cte && !strncasecmp(cte, "base64", 6))
+        base64(body, len, raw);
+    else if (cte && !strncasecmp(cte, "quoted-printable", 16))
+        quoted_printable(body, len, 0, raw);
+    else
+        mast_buf_append(raw, body, len);
+    free(cte);
+}
+
+/* The text of a part: decoded, and from its charset to UTF-8, into out. */
 static void decode_body(const char *head, size_t head_len, const char *body, size_t len,
                         mast_buf *out)
 {
-    char *cte = header(head, head_len, "Content-Transfer-Encoding");
     char *ct = header(head, head_len, "Content-Type");
     char *charset = ct ? param(ct, "charset") : NULL;
     mast_buf raw = {0};
-    if (cte && !strncasecmp(cte, "base64", 6))
-        base64(body, len, &raw);
-    else if (cte && !strncasecmp(cte, "quoted-printable", 16))
-        quoted_printable(body, len, 0, &raw);
-    else
-        mast_buf_append(&raw, body, len);
-    if (out)
-        to_utf8(raw.data ? raw.data : "", raw.len, charset ? charset : "utf-8", out);
+    transfer_decode(head, head_len, body, len, &raw);
+    to_utf8(raw.data ? raw.data : "", raw.len, charset ? charset : "utf-8", out);
     mast_buf_free(&raw);
-    free(cte);
     free(ct);
     free(charset);
 }
@@ -300,14 +306,7 @@ static void part(mail *m, const char *s, size_t len, int depth, int alternative)
             decode_body(s, head_len, body, body_len, &m->html);
     } else if (m->attach) {
         mast_buf raw = {0};
-        char *cte = header(s, head_len, "Content-Transfer-Encoding");
-        if (cte && !strncasecmp(cte, "base64", 6))
-            base64(body, body_len, &raw);
-        else if (cte && !strncasecmp(cte, "quoted-printable", 16))
-            quoted_printable(body, body_len, 0, &raw);
-        else
-            mast_buf_append(&raw, body, body_len);
-        free(cte);
+        transfer_decode(s, head_len, body, body_len, &raw);
         char fallback[32];
         snprintf(fallback, sizeof fallback, "part-%d", m->n_attachments + 1);
         char *decoded = name ? decode_words(name) : NULL;
@@ -400,13 +399,8 @@ mast_status mast_load_email(mast_doc *doc, const char *text, size_t len,
             mast_doc page;
             mast_doc_init(&page);
             st = mast_load_html(&page, nfc, n, "");
-            for (size_t i = 0; st == MAST_OK && i < page.n_blocks; i++) {
-                const mast_block *k = &page.blocks[i];
-                char *t = mast_arena_strndup(&doc->arena, k->text, k->len);
-                char *h = k->heading ? mast_arena_strdup(&doc->arena, k->heading) : NULL;
-                st = t ? mast_doc_add_block(doc, k->kind, t, k->len, h)
-                       : mast_fail(MAST_ERR_NOMEM, "out of memory");
-            }
+            if (st == MAST_OK)
+                st = mast_doc_append(doc, &page);
             mast_doc_free(&page);
             doc->title = title;
         }

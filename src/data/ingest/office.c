@@ -320,6 +320,16 @@ static void dublin_core(builder *b, xmlNode *root)
     mast_buf_free(&s);
 }
 
+/* Title and author from a metadata part (docProps/core.xml, meta.xml), if it is there. */
+static void read_properties(builder *b, const parts *p, const char *name, mast_status *st)
+{
+    xmlDocPtr d = *st == MAST_OK ? xml_part(p, name, st) : NULL;
+    if (d) {
+        dublin_core(b, xmlDocGetRootElement(d));
+        xmlFreeDoc(d);
+    }
+}
+
 /* ---- DOCX ---- */
 
 typedef struct docx_style {
@@ -447,11 +457,7 @@ static mast_status load_docx(builder *b, const parts *p)
         }
         xmlFreeDoc(nd);
     }
-    xmlDocPtr core = st == MAST_OK ? xml_part(p, "docProps/core.xml", &st) : NULL;
-    if (core) {
-        dublin_core(b, xmlDocGetRootElement(core));
-        xmlFreeDoc(core);
-    }
+    read_properties(b, p, "docProps/core.xml", &st);
     return st;
 }
 
@@ -520,11 +526,7 @@ static mast_status load_odt(builder *b, const parts *p)
         }
     }
     mast_buf_free(&notes);
-    xmlDocPtr meta = st == MAST_OK ? xml_part(p, "meta.xml", &st) : NULL;
-    if (meta) {
-        dublin_core(b, xmlDocGetRootElement(meta));
-        xmlFreeDoc(meta);
-    }
+    read_properties(b, p, "meta.xml", &st);
     return st;
 }
 
@@ -539,20 +541,6 @@ static void join_path(const char *path, const char *href, mast_buf *out)
         mast_buf_append(out, path, (size_t)(slash - path) + 1);
     const char *hash = strchr(href, '#');
     mast_buf_append(out, href, hash ? (size_t)(hash - href) : strlen(href));
-}
-
-/* Appends a loaded chapter's blocks (copied) under the document. */
-static mast_status append_doc(builder *b, const mast_doc *chapter)
-{
-    for (size_t i = 0; i < chapter->n_blocks; i++) {
-        const mast_block *k = &chapter->blocks[i];
-        char *text = mast_arena_strndup(&b->doc->arena, k->text, k->len);
-        char *h = k->heading ? mast_arena_strdup(&b->doc->arena, k->heading) : NULL;
-        if (!text || (k->heading && !h))
-            return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        MAST_TRY(mast_doc_add_block(b->doc, k->kind, text, k->len, h));
-    }
-    return MAST_OK;
 }
 
 static mast_status load_epub(builder *b, const parts *p)
@@ -602,7 +590,7 @@ static mast_status load_epub(builder *b, const parts *p)
             free(nfc);
         }
         if (st == MAST_OK)
-            st = append_doc(b, &chapter);
+            st = mast_doc_append(b->doc, &chapter);
         mast_doc_free(&chapter);
         chapters++;
     }
@@ -731,11 +719,7 @@ static mast_status load_pptx(builder *b, const parts *p)
     mast_buf_free(&name);
     mast_buf_free(&rels);
     free(numbers);
-    xmlDocPtr core = st == MAST_OK ? xml_part(p, "docProps/core.xml", &st) : NULL;
-    if (core) {
-        dublin_core(b, xmlDocGetRootElement(core));
-        xmlFreeDoc(core);
-    }
+    read_properties(b, p, "docProps/core.xml", &st);
     return st;
 }
 

@@ -36,6 +36,20 @@ mast_status mast_doc_add_block(mast_doc *doc, mast_block_kind kind, const char *
     return MAST_OK;
 }
 
+mast_status mast_doc_append(mast_doc *doc, const mast_doc *from)
+{
+    for (size_t i = 0; i < from->n_blocks; i++) {
+        const mast_block *k = &from->blocks[i];
+        char *text = mast_arena_strndup(&doc->arena, k->text, k->len);
+        char *h = k->heading ? mast_arena_strdup(&doc->arena, k->heading) : NULL;
+        if (!text || (k->heading && !h))
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+        MAST_TRY(mast_doc_add_block(doc, k->kind, text, k->len, h));
+        mast_doc_set_page(doc, k->page);
+    }
+    return MAST_OK;
+}
+
 mast_status mast_headings_set(mast_doc *doc, mast_headings *h, int level, const char *text,
                               size_t len)
 {
