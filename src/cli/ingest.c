@@ -176,21 +176,26 @@ int cmd_ingest(int argc, char **argv)
         return cli_fail_arg(st);   /* an invalid collection name */
     if (json)
         cli_print_json(json_pack(
-            "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",
+            "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:f}",
             "collection", collection, "files", "seen", (json_int_t)s.files_seen, "ingested",
             (json_int_t)s.files_ingested, "unchanged", (json_int_t)s.files_unchanged, "skipped",
             (json_int_t)s.files_skipped, "failed", (json_int_t)s.files_failed, "documents",
             "ingested", (json_int_t)s.docs_ingested, "unchanged", (json_int_t)s.docs_unchanged,
             "skipped", (json_int_t)s.docs_skipped, "failed", (json_int_t)s.docs_failed, "pruned",
-            (json_int_t)s.docs_pruned, "chunks", (json_int_t)s.chunks, "bytes", (json_int_t)s.bytes,
-            "seconds", s.seconds));
+            (json_int_t)s.docs_pruned, "chunks", (json_int_t)s.chunks, "pages",
+            (json_int_t)s.pages, "bytes", (json_int_t)s.bytes, "seconds", s.seconds));
     fprintf(stderr,
             "ingested into '%s': files %zu seen, %zu ingested, %zu unchanged, %zu skipped, "
             "%zu failed; documents %zu ingested, %zu unchanged, %zu skipped, %zu failed; "
-            "%zu chunks; %.1f MB in %.2f s\n",
+            "%zu chunks; %.1f MB in %.2f s (%.1f MB/s",
             collection, s.files_seen, s.files_ingested, s.files_unchanged, s.files_skipped,
             s.files_failed, s.docs_ingested, s.docs_unchanged, s.docs_skipped, s.docs_failed,
-            s.chunks, (double)s.bytes / 1e6, s.seconds);
+            s.chunks, (double)s.bytes / 1e6, s.seconds,
+            s.seconds > 0 ? (double)s.bytes / 1e6 / s.seconds : 0.0);
+    if (s.pages)
+        fprintf(stderr, "; %zu PDF pages, %.0f pages/s", s.pages,
+                s.seconds > 0 ? (double)s.pages / s.seconds : 0.0);
+    fputs(")\n", stderr);
     if (opts.prune)
         fprintf(stderr, "pruned %zu document%s whose source is gone\n", s.docs_pruned,
                 s.docs_pruned == 1 ? "" : "s");

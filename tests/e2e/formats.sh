@@ -86,6 +86,13 @@ expect "search the tar.gz" 0 "$MAST" search "heron feathers" -c arch --json
 check "… found" contains "$OUT" "more.tar.gz!/notes/heron.txt"
 expect "hidden entries are not read" 0 "$MAST" search "never read" -c arch --json
 check "… like hidden files" test "$OUT" = "[]"
+# a real tarball without the ustar magic (V7 headers), xz'd: bash-doc's bash-completion-2.5
+TARXZ=/usr/share/doc/bash/examples/bash-completion/bash-completion-2.5.tar.xz
+expect "ingest Debian's bash-completion tarball (.tar.xz, V7 tar headers)" 0 "$MAST" ingest "$TARXZ" -c tarxz
+expect "search its README.md" 0 "$MAST" search "easiest way to install this software is to use a package" -c tarxz --json
+check "… found inside the tarball, read as Markdown" contains "$OUT" '"uri": "'"$TARXZ"'!/bash-completion-2.5/README.md",
+    "title": "bash-completion",
+    "heading": "bash-completion > Installation"'
 rm "$WORK/arch/more.tar.gz" "$WORK/arch/bomb.zip"
 expect "re-ingest with --prune" 0 "$MAST" ingest "$WORK/arch" -c arch --prune
 check "… the vanished archive's document pruned, the zip's unchanged" contains "$ERR" "2 unchanged"
@@ -117,6 +124,7 @@ check "… round-trips to the right UTF-8" test "$(cat "$WORK/enc.txt")" = \
 REF=/usr/share/doc/bash/bashref.pdf
 expect "ingest a real PDF manual" 0 "$MAST" ingest "$REF" -c pdf
 check "… as one document" contains "$ERR" "1 ingested, 0 unchanged, 0 skipped, 0 failed"
+check "… its pages counted in the summary" contains "$ERR" "; 196 PDF pages, "
 expect "search it" 0 "$MAST" search "the process ID of the shell spawned to execute the coprocess" -c pdf --json
 py "$OUT" >"$WORK/pdf-hit.txt" <<'PYEOF'
 import json, sys

@@ -179,13 +179,35 @@ mast_status mast_decompress(const char *what, const char *in, size_t len, size_t
 
 /* ---- archives ---- */
 
+/* A tar header without the ustar magic (V7 tar): a name, and the checksum
+** at 148 (octal) equal to the sum of the header's bytes with that field as
+** spaces. */
+static int v7_tar(const unsigned char *h, size_t len)
+{
+    if (len < 512 || h[0] == 0)
+        return 0;
+    unsigned long want = 0, sum = 0;
+    size_t i = 148;
+    while (i < 156 && h[i] == ' ')
+        i++;
+    if (i == 156 || h[i] < '0' || h[i] > '7')
+        return 0;
+    for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+        want = want * 8 + (unsigned long)(h[i] - '0');
+    for (size_t k = 0; k < 512; k++)
+        sum += k >= 148 && k < 156 ? ' ' : h[k];
+    return sum == want;
+}
+
 int mast_is_archive(const char *data, size_t len)
 {
     if (len >= 4 && memcmp(data, "PK\3\4", 4) == 0)
         return 1;
     if (len >= 6 && memcmp(data, "7z\xbc\xaf\x27\x1c", 6) == 0)
         return 1;
-    return len >= 262 && memcmp(data + 257, "ustar", 5) == 0;
+    if (len >= 262 && memcmp(data + 257, "ustar", 5) == 0)
+        return 1;
+    return v7_tar((const unsigned char *)data, len);
 }
 
 mast_status mast_archive_walk(const char *what, const char *data, size_t len,

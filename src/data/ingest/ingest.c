@@ -389,6 +389,7 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
             json_object_set_new(meta, "author", mast_json_string_lossy(doc.author));
         if (doc.pages)
             json_object_set_new(meta, "pages", json_integer(doc.pages));
+        r->stats->pages += (size_t)doc.pages;
         const char *const mail[][2] = {{"to", doc.to}, {"cc", doc.cc}, {"date", doc.date},
                                        {"message_id", doc.message_id}};
         for (size_t i = 0; i < 4; i++)

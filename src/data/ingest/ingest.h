@@ -60,6 +60,7 @@ typedef struct mast_ingest_stats {
     /* every file seen lands in exactly one of ingested, unchanged, skipped, failed */
     size_t docs_ingested, docs_unchanged, docs_skipped, docs_failed, docs_pruned;
     size_t chunks;             /* chunks written */
+    size_t pages;              /* pages of the PDFs read */
     uint64_t bytes;            /* bytes read */
     double seconds;
 } mast_ingest_stats;

@@ -32,7 +32,8 @@ const char *mast_compression_of(const char *data, size_t len);
 mast_status mast_decompress(const char *what, const char *in, size_t len, size_t max, char **out,
                             size_t *out_len);
 
-/* True for a zip, 7z or tar archive (by magic bytes). */
+/* True for a zip, 7z or tar archive (by magic bytes; a tar without them by
+** its header's checksum). */
 int mast_is_archive(const char *data, size_t len);
 
 /* What a walk of nested archives may expand to, shared by the levels. */
