@@ -334,4 +334,18 @@ check "… its plain text, not the HTML alternative" contains "$OUT" "The engine
 expect "… the HTML alternative" 0 "$MAST" search "HTML alternative" -c mail --json
 check "… is not read" test "$OUT" = "[]"
 
+# ---- contextual chunk headers: the heading path is embedded with the chunk's text,
+# so two sections with the same words under different headings get different vectors
+printf '# Cats\n\nThey sleep most of the day.\n\n# Dogs\n\nThey sleep most of the day.\n' > "$WORK/pets.md"
+expect "a collection with an embedding model" 0 "$MAST" collection create pets --embed "$DATA/models/tiny-bert-random.gguf"
+expect "ingest two sections with the same text" 0 "$MAST" ingest "$WORK/pets.md" -c pets --chunk-tokens 16
+expect "dense search" 0 "$MAST" search "sleep" -c pets --mode dense --json
+py "$OUT" >"$WORK/pets.txt" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1])
+print(len(r), sorted(x["heading"] for x in r), r[0]["text"] == r[1]["text"], r[0]["score"] != r[1]["score"])
+PYEOF
+check "… their vectors differ by their headings (the stored texts are the same)" \
+  test "$(cat "$WORK/pets.txt")" = "2 ['Cats', 'Dogs'] True True"
+
 finish

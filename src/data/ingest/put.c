@@ -82,9 +82,13 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
         if (!vectors || !texts)
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < n_chunks && st == MAST_OK; i++) {
+            /* a contextual chunk header: the title and heading path are embedded with
+            ** the text (as BM25 weights them in its title field); the stored text stays
+            ** the source's slice */
             mast_buf b = {0};
-            st = mast_buf_printf(&b, "%s%s%s", doc->title && *doc->title ? doc->title : "",
-                                 doc->title && *doc->title ? "\n" : "", chunks[i].text);
+            const char *t = doc->title ? doc->title : "", *h = chunks[i].heading;
+            st = mast_buf_printf(&b, "%s%s%s%s%s", t, *t && *h ? " > " : "", h, *t || *h ? "\n" : "",
+                                 chunks[i].text);
             texts[i] = mast_buf_detach(&b);
         }
         if (st == MAST_OK)
