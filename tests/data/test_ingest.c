@@ -324,6 +324,24 @@ static const char PAGE[] =
     "<h3>Notes</h3><p>Hidden<span hidden>secret</span> text.</p>"
     "</main><aside>Sidebar text</aside><footer>Copyright 2026</footer></body></html>";
 
+/* The loaded blocks are exactly `want`: kind, heading path and text. */
+typedef struct want_block {
+    mast_block_kind kind;
+    const char *heading, *text;
+} want_block;
+
+static void check_blocks(const mast_doc *doc, const want_block *want, size_t n)
+{
+    CHECK_EQ_INT(doc->n_blocks, n);
+    for (size_t i = 0; i < doc->n_blocks && i < n; i++) {
+        CHECK_EQ_INT(doc->blocks[i].kind, want[i].kind);
+        CHECK_EQ_STR(doc->blocks[i].heading, want[i].heading);
+        char text[256];
+        snprintf(text, sizeof text, "%.*s", (int)doc->blocks[i].len, doc->blocks[i].text);
+        CHECK_EQ_STR(text, want[i].text);
+    }
+}
+
 /* The loader keeps the main content's structure and drops the page's furniture. */
 static void test_html_main_content_and_structure(void)
 {
@@ -334,7 +352,7 @@ static void test_html_main_content_and_structure(void)
     CHECK_EQ_STR(doc.lang, "en");
     CHECK_EQ_STR(doc.description, "Notes on Babbage's engine");
     CHECK_EQ_STR(doc.url, "https://example.org/engine");
-    static const struct { mast_block_kind kind; const char *heading, *text; } want[] = {
+    static const want_block want[] = {
         {MAST_BLOCK_PARA, "The Analytical Engine", "Charles Babbage designed the \xe2\x80\x9c" "Analytical Engine\xe2\x80\x9d in 1837."},
         {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "Ada Lovelace wrote its first program."},
         {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "- Note A"},
@@ -345,14 +363,7 @@ static void test_html_main_content_and_structure(void)
         {MAST_BLOCK_PARA, "The Analytical Engine > Programs", "Name: Ada; Year: 1843\nName: Charles; Year: 1837"},
         {MAST_BLOCK_PARA, "The Analytical Engine > Programs > Notes", "Hidden text."},
     };
-    CHECK_EQ_INT(doc.n_blocks, sizeof want / sizeof *want);
-    for (size_t i = 0; i < doc.n_blocks && i < sizeof want / sizeof *want; i++) {
-        CHECK_EQ_INT(doc.blocks[i].kind, want[i].kind);
-        CHECK_EQ_STR(doc.blocks[i].heading, want[i].heading);
-        char text[256];
-        snprintf(text, sizeof text, "%.*s", (int)doc.blocks[i].len, doc.blocks[i].text);
-        CHECK_EQ_STR(text, want[i].text);
-    }
+    check_blocks(&doc, want, sizeof want / sizeof *want);
     mast_doc_free(&doc);
 }
 
@@ -378,7 +389,7 @@ static void test_man_page_structure(void)
     CHECK(!mast_looks_like_roff("plain notes\n.5 percent\n", 24));
     REQUIRE(mast_load_man(&doc, page, strlen(page), "x") == MAST_OK);
     CHECK_EQ_STR(doc.title, "frob - turn knobs \xe2\x80\x94 quickly");
-    static const struct { mast_block_kind kind; const char *heading, *text; } want[] = {
+    static const want_block want[] = {
         {MAST_BLOCK_PARA, "NAME", "frob - turn knobs \xe2\x80\x94 quickly"},
         {MAST_BLOCK_PARA, "SYNOPSIS", "frob [-v] file..."},
         {MAST_BLOCK_PARA, "DESCRIPTION", "frob turns the knobs of a \xe2\x80\x9c" "file\xe2\x80\x9d."},
@@ -387,14 +398,7 @@ static void test_man_page_structure(void)
         {MAST_BLOCK_CODE, "DESCRIPTION > Examples", "frob  a.txt\nfrob -v b"},
         {MAST_BLOCK_PARA, "DESCRIPTION > Examples", "Done \xc3\xa9t!"},
     };
-    CHECK_EQ_INT(doc.n_blocks, sizeof want / sizeof *want);
-    for (size_t i = 0; i < doc.n_blocks && i < sizeof want / sizeof *want; i++) {
-        CHECK_EQ_INT(doc.blocks[i].kind, want[i].kind);
-        CHECK_EQ_STR(doc.blocks[i].heading, want[i].heading);
-        char text[256];
-        snprintf(text, sizeof text, "%.*s", (int)doc.blocks[i].len, doc.blocks[i].text);
-        CHECK_EQ_STR(text, want[i].text);
-    }
+    check_blocks(&doc, want, sizeof want / sizeof *want);
     mast_doc_free(&doc);
 }
 
