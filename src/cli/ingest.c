@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "data/collection.h"
+#include "data/dedup.h"
 #include "data/retrieve.h"
 #include "data/ingest/ingest.h"
 
@@ -43,6 +44,10 @@ static const char ingest_help[] =
     "one file), or to more than 10,000 entries, is refused as a bomb. Files that are not\n"
     "text are skipped with a warning.\n"
     "Unchanged documents (same content hash) are skipped; changed ones are replaced.\n"
+    "Near-duplicates: a document whose text shares at least --dedup-threshold of its\n"
+    "3-word shingles with an older document of the collection (estimated by MinHash) is\n"
+    "stored with \"duplicate_of\" and \"similarity\" in its metadata and a warning, or left\n"
+    "out with --dedup skip; 'mast dedup report' lists the clusters.\n"
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection to ingest into (default: default; created if needed)\n"
@@ -62,6 +67,9 @@ static const char ingest_help[] =
     "      --pdf-timeout S     stop the PDF reader after S s of CPU (2S s of wall-clock) on\n"
     "                          one PDF (default 60)\n"
     "      --pdf-memory MB     the PDF reader's memory limit (default 2048)\n"
+    "      --dedup MODE        near-duplicates: link (default), skip, off\n"
+    "      --dedup-threshold T estimated Jaccard similarity that makes a near-duplicate,\n"
+    "                          0 < T <= 1 (default 0.5, measured: docs/benchmarks.md)\n"
     "      --json              print the summary as JSON on standard output\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n"
@@ -75,7 +83,8 @@ int cmd_ingest(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_CHUNK, OPT_OVERLAP, OPT_PRUNE, OPT_FORCE, OPT_ID, OPT_TITLE, OPT_TEXT,
            OPT_VECTOR, OPT_JSON, OPT_PDF_TIMEOUT, OPT_PDF_MEMORY,
-           OPT_ID_COL, OPT_TITLE_COL, OPT_TEXT_COLS, OPT_META_COLS };
+           OPT_ID_COL, OPT_TITLE_COL, OPT_TEXT_COLS, OPT_META_COLS, OPT_DEDUP,
+           OPT_DEDUP_THRESHOLD };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
@@ -93,6 +102,8 @@ int cmd_ingest(int argc, char **argv)
         {"title-column", required_argument, NULL, OPT_TITLE_COL},
         {"text-columns", required_argument, NULL, OPT_TEXT_COLS},
         {"metadata-columns", required_argument, NULL, OPT_META_COLS},
+        {"dedup", required_argument, NULL, OPT_DEDUP},
+        {"dedup-threshold", required_argument, NULL, OPT_DEDUP_THRESHOLD},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -140,6 +151,19 @@ int cmd_ingest(int argc, char **argv)
                 return EXIT_USAGE;
             opts.pdf_memory = (size_t)v << 20;
             break;
+        case OPT_DEDUP:
+            if ((opts.dedup = mast_dedup_mode_parse(optarg)) < 0)
+                return cli_usage("ingest", "--dedup must be link, skip or off, not '%s'", optarg);
+            break;
+        case OPT_DEDUP_THRESHOLD: {
+            char *end;
+            double t = strtod(optarg, &end);
+            if (end == optarg || *end || !(t > 0 && t <= 1))
+                return cli_usage("ingest", "--dedup-threshold must be a number above 0 and at "
+                                 "most 1, not '%s'", optarg);
+            opts.dedup_threshold = t;
+            break;
+        }
         case OPT_DB: db = optarg; break;
         case 'h': fputs(ingest_help, stdout); return 0;
         default: return cli_bad_option("ingest", argv);
@@ -176,13 +200,14 @@ int cmd_ingest(int argc, char **argv)
         return cli_fail_arg(st);   /* an invalid collection name */
     if (json)
         cli_print_json(json_pack(
-            "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:f}",
+            "{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I,"
+            " s:f}",
             "collection", collection, "files", "seen", (json_int_t)s.files_seen, "ingested",
             (json_int_t)s.files_ingested, "unchanged", (json_int_t)s.files_unchanged, "skipped",
             (json_int_t)s.files_skipped, "failed", (json_int_t)s.files_failed, "documents",
             "ingested", (json_int_t)s.docs_ingested, "unchanged", (json_int_t)s.docs_unchanged,
             "skipped", (json_int_t)s.docs_skipped, "failed", (json_int_t)s.docs_failed, "pruned",
-            (json_int_t)s.docs_pruned, "chunks", (json_int_t)s.chunks, "pages",
+            (json_int_t)s.docs_pruned, "near_duplicates", (json_int_t)s.docs_duplicate, "chunks", (json_int_t)s.chunks, "pages",
             (json_int_t)s.pages, "bytes", (json_int_t)s.bytes, "seconds", s.seconds));
     fprintf(stderr,
             "ingested into '%s': files %zu seen, %zu ingested, %zu unchanged, %zu skipped, "
@@ -196,6 +221,11 @@ int cmd_ingest(int argc, char **argv)
         fprintf(stderr, "; %zu PDF pages, %.0f pages/s", s.pages,
                 s.seconds > 0 ? (double)s.pages / s.seconds : 0.0);
     fputs(")\n", stderr);
+    if (s.docs_duplicate)
+        fprintf(stderr, "%zu near-duplicate%s %s (mast dedup report -c %s lists them)\n",
+                s.docs_duplicate, s.docs_duplicate == 1 ? "" : "s",
+                opts.dedup == MAST_DEDUP_SKIP ? "left out" : "linked to older documents",
+                collection);
     if (opts.prune)
         fprintf(stderr, "pruned %zu document%s whose source is gone\n", s.docs_pruned,
                 s.docs_pruned == 1 ? "" : "s");

@@ -15,12 +15,14 @@ static const char usage[] =
     "Usage: mast COMMAND [OPTIONS]\n"
     "\n"
     "Data\n"
-    "  ingest PATH...        ingest files and folders (text, Markdown, JSON Lines) into a collection\n"
+    "  ingest PATH...        ingest files and folders (PDF, HTML, Office, e-mail, man pages,\n"
+    "                        CSV, JSON Lines, Markdown, text; archives) into a collection\n"
     "  collections           list collections with their document and chunk counts\n"
     "  collection create|show|delete N   make, describe or delete a collection (--embed MODEL\n"
     "                        gives it dense retrieval, --dim N takes the documents' own vectors)\n"
     "  documents list|show|delete   list a collection's documents, show one with its chunks,\n"
     "                        delete some\n"
+    "  dedup report          a collection's clusters of near-duplicate documents\n"
     "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
     "  index info|rebuild|optimize  a collection's index files: describe, rebuild, merge\n"
@@ -60,7 +62,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"documents", cmd_documents}, {"search", cmd_search},
+    {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"documents", cmd_documents},
+    {"dedup", cmd_dedup}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},

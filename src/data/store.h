@@ -17,8 +17,10 @@
 #include "base/hash.h"
 #include "mast.h"
 
-#define MAST_STORE_SCHEMA_VERSION 5
+#define MAST_STORE_SCHEMA_VERSION 6
 #define MAST_DEFAULT_DB "mast.db"
+#define MAST_STORE_MINHASH_K 128      /* values of a document's signature */
+#define MAST_STORE_MINHASH_BANDS 42   /* its LSH band keys */
 
 /* struct mast_store is private to src/data/store*.c (store_impl.h): nothing
 ** else sees the SQLite connection, so that the store can have another engine
@@ -84,6 +86,10 @@ typedef struct mast_doc_in {
     const char *content_hash;  /* MAST_HASH_HEX_LEN hex digits */
     const char *embed_model;   /* id of the model of the chunk vectors, or NULL */
     int embed_dim;             /* their dimension; 0 = no vectors */
+    /* its MinHash signature (MAST_STORE_MINHASH_K values) and LSH band keys
+    ** (MAST_STORE_MINHASH_BANDS; data/dedup.h), or NULL for none */
+    const uint32_t *minhash;
+    const int64_t *bands;
 } mast_doc_in;
 
 typedef struct mast_chunk_in {
@@ -184,6 +190,9 @@ mast_status mast_store_doc_list(mast_store *store, int64_t collection_id, const 
 ** document once its own is deleted). MAST_ERR_NOT_FOUND names the key. */
 mast_status mast_store_doc_get(mast_store *store, int64_t collection_id, const char *key,
                                int by_number, mast_doc_info *out);
+/* One document by its numeric id. */
+mast_status mast_store_doc_by_id(mast_store *store, int64_t collection_id, int64_t id,
+                                 mast_doc_info *out);
 void mast_doc_info_free(mast_doc_info *d);
 void mast_doc_infos_free(mast_doc_info *docs, size_t n);
 
@@ -204,5 +213,22 @@ void mast_chunk_infos_free(mast_chunk_info *chunks, size_t n);
 typedef int (*mast_doc_meta_fn)(void *ctx, int64_t doc_id, const char *value);
 mast_status mast_store_doc_meta_scan(mast_store *store, int64_t collection_id, const char *source,
                                      const char *key, mast_doc_meta_fn fn, void *ctx);
+
+/* ---- near-duplicate signatures (store_dedup.c) ---- */
+
+/* A document's signature as stored with it (mast_doc_in.minhash). */
+typedef int (*mast_minhash_visit_fn)(void *ctx, int64_t doc_id, const char *uri,
+                                     const uint32_t *sig);
+/* Calls fn for each document of the collection with an id below `before_id`
+** that shares at least one of `bands` (MAST_STORE_MINHASH_BANDS keys). */
+mast_status mast_store_minhash_candidates(mast_store *store, int64_t collection_id,
+                                          const int64_t *bands, int64_t before_id,
+                                          mast_minhash_visit_fn fn, void *ctx);
+/* Calls fn for every signed document of the collection, in id order. */
+mast_status mast_store_minhash_scan(mast_store *store, int64_t collection_id,
+                                    mast_minhash_visit_fn fn, void *ctx);
+/* The number of the collection's documents and of those with a signature. */
+mast_status mast_store_minhash_count(mast_store *store, int64_t collection_id, int64_t *n_docs,
+                                     int64_t *n_signed);
 
 #endif

@@ -171,6 +171,19 @@ mast_status mast_store_doc_get(mast_store *store, int64_t collection_id, const c
     return st;
 }
 
+mast_status mast_store_doc_by_id(mast_store *store, int64_t collection_id, int64_t id,
+                                 mast_doc_info *out)
+{
+    memset(out, 0, sizeof *out);
+    mast_status st = get_by(store, "SELECT " DOC_COLUMNS " FROM documents d WHERE"
+                                   " d.collection_id = ?1 AND d.id = ?2",
+                            collection_id, NULL, id, out);
+    if (st == MAST_ERR_NOT_FOUND)
+        return mast_fail(MAST_ERR_NOT_FOUND, "document %lld does not exist in this collection",
+                         (long long)id);
+    return st;
+}
+
 void mast_doc_info_free(mast_doc_info *d)
 {
     if (!d)

@@ -25,6 +25,7 @@
 #include "base/utf8.h"
 #include "data/ingest/doc.h"
 #include "data/collection.h"
+#include "data/dedup.h"
 #include "data/ingest/ingest_impl.h"
 #include "model/embedder.h"
 
@@ -60,6 +61,8 @@ typedef struct run {
     mast_progress *progress;
     uint64_t bytes_before;         /* of the files before it, for the progress bar */
     int depth;                     /* of archives and attachments around the bytes read */
+    int dup_skipped;               /* store_doc left the last document out as a near-duplicate */
+    size_t dups_warned;
 } run;
 
 static mast_status remember_seen(run *r, int64_t doc_id)
@@ -222,14 +225,80 @@ static void strip_compression(char *name)
 }
 
 /* ---- storing one document ---- */
+
+/* Looks for an older near-duplicate of doc (sig): MAST_OK with m->doc_id 0
+** when there is none or dedup is off. */
+static mast_status find_duplicate(run *r, const char *uri, const mast_minhash *sig,
+                                  mast_dedup_match *m)
+{
+    *m = (mast_dedup_match){0, NULL, 0};
+    if (r->opts->dedup == MAST_DEDUP_OFF || !sig->n_shingles)
+        return MAST_OK;
+    int64_t existing = INT64_MAX;   /* a new document: every stored one is older */
+    mast_status st = mast_store_doc_find(r->store, r->collection_id, uri, &existing, NULL);
+    if (st != MAST_OK && st != MAST_ERR_NOT_FOUND)
+        return st;
+    if (st == MAST_ERR_NOT_FOUND)
+        existing = INT64_MAX;
+    double t = r->opts->dedup_threshold > 0 ? r->opts->dedup_threshold : MAST_DEDUP_THRESHOLD;
+    return mast_dedup_find(r->store, r->collection_id, sig->v, existing, t, m);
+}
+
+/* metadata with "duplicate_of" and "similarity" added (malloc'ed). */
+static char *link_metadata(const char *metadata, const mast_dedup_match *m)
+{
+    json_t *meta = json_loads(metadata ? metadata : "{}", 0, NULL);
+    if (!json_is_object(meta)) {
+        json_decref(meta);
+        meta = json_object();
+    }
+    json_object_set_new(meta, "duplicate_of", mast_json_string_lossy(m->uri));
+    json_object_set_new(meta, "similarity", json_real(round(m->similarity * 1000) / 1000));
+    char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    return text;
+}
+
+/* Stores doc, unless it is a near-duplicate to be skipped (r->dup_skipped). */
 static mast_status store_doc(run *r, const char *uri, const char *source, const char *hash,
                              const char *metadata, mast_doc *doc, const float *vector)
 {
-    mast_doc_in d = {uri, source, doc->title, metadata, hash, NULL, 0};
+    r->dup_skipped = 0;
+    mast_minhash sig;
+    mast_doc_minhash(doc, &sig);
+    int64_t bands[MAST_MINHASH_BANDS];
+    if (sig.n_shingles)
+        mast_minhash_bands(sig.v, bands);
+    mast_dedup_match m;
+    MAST_TRY(find_duplicate(r, uri, &sig, &m));
+    char *linked = NULL;
+    if (m.doc_id) {
+        int skip = r->opts->dedup == MAST_DEDUP_SKIP;
+        r->stats->docs_duplicate++;
+        if (r->dups_warned++ < 20)
+            mast_warn("%s: %s: a near-duplicate of %s (similarity %.2f)", uri,
+                      skip ? "skipped" : "linked", m.uri, m.similarity);
+        else if (r->dups_warned == 21)
+            mast_warn("... more near-duplicates: 'mast dedup report' lists them");
+        if (skip) {
+            free(m.uri);
+            r->dup_skipped = 1;
+            return MAST_OK;
+        }
+        linked = link_metadata(metadata, &m);
+        free(m.uri);
+        if (!linked)
+            return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    mast_doc_in d = {uri, source, doc->title, linked ? linked : metadata, hash, NULL, 0,
+                     sig.n_shingles ? sig.v : NULL, sig.n_shingles ? bands : NULL};
     int64_t doc_id;
     size_t n_chunks = 0;
-    MAST_TRY(mast_ingest_put_doc(r->store, r->collection_id, r->embedder, &r->opts->chunk, &d,
-                                 doc, vector, r->own_dim, &doc_id, &n_chunks));
+    mast_status st = mast_ingest_put_doc(r->store, r->collection_id, r->embedder,
+                                         &r->opts->chunk, &d, doc, vector, r->own_dim, &doc_id,
+                                         &n_chunks);
+    free(linked);
+    MAST_TRY(st);
     r->stats->chunks += n_chunks;
     return remember_seen(r, doc_id);
 }
@@ -409,6 +478,10 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
         mast_warn("%s: %s", uri, mast_errmsg());
         return -1;
     }
+    if (r->dup_skipped) {
+        r->stats->docs_skipped++;
+        return -2;
+    }
     return 1;
 }
 
@@ -522,7 +595,7 @@ static int ingest_json_line(run *r, const char *path, size_t line_no, const char
     }
     free(vector);
     if (st == MAST_OK)
-        result = 1;
+        result = r->dup_skipped ? -2 : 1;
 done:
     if (st != MAST_OK) {
         if ((*n_warned)++ < 10)
@@ -740,7 +813,7 @@ static int ingest_csv_row(run *r, const char *uri, const mast_csv *csv, size_t r
             if (st == MAST_OK)
                 st = store_doc(r, doc_uri, r->source, hash, meta_text, &doc, NULL);
             mast_doc_free(&doc);
-            result = st == MAST_OK ? 1 : -1;
+            result = st != MAST_OK ? -1 : r->dup_skipped ? -2 : 1;
         }
     }
     if (st != MAST_OK)

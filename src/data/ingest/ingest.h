@@ -49,6 +49,13 @@ typedef struct mast_ingest_opts {
     const char *csv_id_column, *csv_title_column;
     const char *csv_text_columns;      /* NULL: every column not otherwise used */
     const char *csv_metadata_columns;  /* copied into each row's metadata */
+    /* near-duplicates (data/dedup.h): a document whose estimated Jaccard
+    ** similarity to an older one of the collection is at least the threshold
+    ** is stored with "duplicate_of" and "similarity" in its metadata
+    ** (MAST_DEDUP_LINK, the default), left out (MAST_DEDUP_SKIP) or not looked
+    ** for (MAST_DEDUP_OFF); every stored document keeps its signature */
+    int dedup;                 /* mast_dedup_mode */
+    double dedup_threshold;    /* 0 = MAST_DEDUP_THRESHOLD */
 } mast_ingest_opts;
 
 typedef struct mast_ingest_stats {
@@ -59,6 +66,7 @@ typedef struct mast_ingest_stats {
     size_t files_failed;       /* unreadable or unparsable */
     /* every file seen lands in exactly one of ingested, unchanged, skipped, failed */
     size_t docs_ingested, docs_unchanged, docs_skipped, docs_failed, docs_pruned;
+    size_t docs_duplicate;     /* near-duplicates found: linked (ingested) or skipped */
     size_t chunks;             /* chunks written */
     size_t pages;              /* pages of the PDFs read */
     uint64_t bytes;            /* bytes read */

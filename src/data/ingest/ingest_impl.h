@@ -21,6 +21,10 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
                                 mast_doc *doc, const float *vector, int vector_dim,
                                 int64_t *doc_id, size_t *n_out);
 
+/* A document's MinHash signature over its blocks' text (data/dedup.h). */
+struct mast_minhash;
+void mast_doc_minhash(const mast_doc *doc, struct mast_minhash *m);
+
 /* ---- decode.c: from bytes to text ---- */
 
 /* "gzip", "bzip2", "xz" or "zstd" when data starts with that format's magic

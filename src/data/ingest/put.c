@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "base/utf8.h"
 #include "data/collection.h"
+#include "data/dedup.h"
 #include "data/ingest/ingest_impl.h"
 
 int mast_is_blank(const char *s, size_t len)
@@ -23,6 +24,14 @@ int mast_is_blank(const char *s, size_t len)
             s[i] != '\v')
             return 0;
     return 1;
+}
+
+void mast_doc_minhash(const mast_doc *doc, mast_minhash *m)
+{
+    mast_minhash_begin(m);
+    for (size_t i = 0; i < doc->n_blocks; i++)
+        mast_minhash_add(m, doc->blocks[i].text, doc->blocks[i].len);
+    mast_minhash_end(m);
 }
 
 /* Chunks doc, embeds the chunks with `embedder` (or gives the one chunk the
@@ -70,6 +79,17 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
     mast_doc_in d = *d_in;
     float *vectors = NULL;
     mast_status st = MAST_OK;
+    mast_minhash mh;
+    int64_t bands[MAST_MINHASH_BANDS];
+    if (!d.minhash) {   /* every stored document has its signature (mast dedup report) */
+        mast_doc_minhash(doc, &mh);
+        if (mh.n_shingles)
+            d.minhash = mh.v;
+    }
+    if (d.minhash && !d.bands) {
+        mast_minhash_bands(d.minhash, bands);
+        d.bands = bands;
+    }
     if (vector) {
         in[0].vector = vector;
         d.embed_model = "";
@@ -224,7 +244,7 @@ mast_status mast_document_put(mast_store *store, int64_t collection_id, mast_emb
     if (st == MAST_OK)
         st = mast_load_text(&doc, norm_text, norm_len, norm_title);
     if (st == MAST_OK) {
-        mast_doc_in d = {in->id, "", norm_title, in->metadata, hash, NULL, 0};
+        mast_doc_in d = {in->id, "", norm_title, in->metadata, hash, NULL, 0, NULL, NULL};
         int64_t id = 0;
         st = mast_ingest_put_doc(store, collection_id, embedder, chunk ? chunk : &default_chunk, &d, &doc,
                      in->vector, (int)in->vector_dim, &id, n_chunks);

@@ -1,0 +1,365 @@
+/*
+** data/dedup.c — MinHash signatures, LSH candidates and duplicate clusters
+** (see dedup.h).
+*/
+#include "data/dedup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+
+static uint64_t mix64(uint64_t x)   /* the splitmix64 finalizer */
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* The K hash functions: h → (a·h + b) >> 32 with odd a, fixed for all time
+** (stored signatures depend on them). */
+static uint64_t perm_a[MAST_MINHASH_K], perm_b[MAST_MINHASH_K];
+static int perm_ready;
+
+static void init_perms(void)
+{
+    if (perm_ready)
+        return;
+    uint64_t s = 0x6d617374ULL;   /* "mast" */
+    for (int k = 0; k < MAST_MINHASH_K; k++) {
+        perm_a[k] = mix64(s += 0x9e3779b97f4a7c15ULL) | 1;
+        perm_b[k] = mix64(s += 0x9e3779b97f4a7c15ULL);
+    }
+    perm_ready = 1;   /* the same values whichever thread writes them */
+}
+
+void mast_minhash_begin(mast_minhash *m)
+{
+    init_perms();
+    memset(m, 0, sizeof *m);
+    memset(m->v, 0xff, sizeof m->v);
+}
+
+static void add_shingle(mast_minhash *m, uint64_t h)
+{
+    h = mix64(h);
+    for (int k = 0; k < MAST_MINHASH_K; k++) {
+        uint32_t v = (uint32_t)((perm_a[k] * h + perm_b[k]) >> 32);
+        m->v[k] = v < m->v[k] ? v : m->v[k];
+    }
+    m->n_shingles++;
+}
+
+static void add_word(mast_minhash *m, uint64_t w)
+{
+    if (++m->n_words >= 3)
+        add_shingle(m, m->w1 ^ rotl(m->w2, 23) ^ rotl(w, 47));
+    m->w1 = m->w2;
+    m->w2 = w;
+}
+
+/* A separator: ASCII that is not a letter or digit, and the Latin-1
+** punctuation (U+00A0–U+00BF) and general punctuation (U+2000–U+206F)
+** blocks; returns its length in bytes, 0 for a word character. */
+static size_t separator(const unsigned char *p, size_t left)
+{
+    if (p[0] < 0x80)
+        return ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') || (p[0] >= '0' && p[0] <= '9')
+                   ? 0 : 1;
+    if (p[0] == 0xC2 && left >= 2 && p[1] >= 0xA0 && p[1] <= 0xBF)
+        return 2;
+    if (p[0] == 0xE2 && left >= 3 && (p[1] == 0x80 || p[1] == 0x81))
+        return 3;
+    return 0;
+}
+
+void mast_minhash_add(mast_minhash *m, const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    uint64_t h = 0xcbf29ce484222325ULL;   /* FNV-1a over the word's bytes */
+    int in_word = 0;
+    for (size_t i = 0; i < len;) {
+        size_t sep = separator(p + i, len - i);
+        if (sep) {
+            if (in_word)
+                add_word(m, mix64(h));
+            in_word = 0;
+            h = 0xcbf29ce484222325ULL;
+            i += sep;
+            continue;
+        }
+        unsigned char c = p[i++];
+        if (c >= 'A' && c <= 'Z')
+            c |= 0x20;
+        h = (h ^ c) * 0x100000001b3ULL;
+        in_word = 1;
+    }
+    if (in_word)
+        add_word(m, mix64(h));
+}
+
+void mast_minhash_end(mast_minhash *m)
+{
+    if (m->n_words > 0 && m->n_words < 3)   /* a text of one or two words: one shingle */
+        add_shingle(m, m->w1 ^ rotl(m->w2, 23));
+}
+
+void mast_minhash_bands(const uint32_t sig[MAST_MINHASH_K], int64_t bands[MAST_MINHASH_BANDS])
+{
+    for (int b = 0; b < MAST_MINHASH_BANDS; b++) {
+        const uint32_t *v = sig + b * MAST_MINHASH_ROWS;
+        uint64_t h = mix64((uint64_t)b * 0x9e3779b97f4a7c15ULL ^ v[0]);
+        h = mix64(h ^ ((uint64_t)v[1] << 32 | v[2]));
+        bands[b] = (int64_t)(h >> 1);   /* SQLite integers are signed */
+    }
+}
+
+double mast_minhash_similarity(const uint32_t a[MAST_MINHASH_K], const uint32_t b[MAST_MINHASH_K])
+{
+    int eq = 0;
+    for (int k = 0; k < MAST_MINHASH_K; k++)
+        eq += a[k] == b[k];
+    return (double)eq / MAST_MINHASH_K;
+}
+
+int mast_dedup_mode_parse(const char *s)
+{
+    return !strcmp(s, "link") ? MAST_DEDUP_LINK
+         : !strcmp(s, "skip") ? MAST_DEDUP_SKIP
+         : !strcmp(s, "off")  ? MAST_DEDUP_OFF : -1;
+}
+
+/* ---- the best match of a new document ---- */
+
+typedef struct find_ctx {
+    const uint32_t *sig;
+    double threshold;
+    mast_dedup_match *m;
+    int nomem;
+} find_ctx;
+
+static int find_visit(void *ctx, int64_t doc_id, const char *uri, const uint32_t *sig)
+{
+    find_ctx *f = ctx;
+    double s = mast_minhash_similarity(f->sig, sig);
+    if (s < f->threshold || s <= f->m->similarity)
+        return 0;   /* ties go to the oldest: candidates come in id order */
+    char *copy = strdup(uri);
+    if (!copy) {
+        f->nomem = 1;
+        return 1;
+    }
+    free(f->m->uri);
+    *f->m = (mast_dedup_match){doc_id, copy, s};
+    return 0;
+}
+
+mast_status mast_dedup_find(mast_store *store, int64_t collection_id, const uint32_t *sig,
+                            int64_t before_id, double threshold, mast_dedup_match *m)
+{
+    *m = (mast_dedup_match){0, NULL, 0};
+    int64_t bands[MAST_MINHASH_BANDS];
+    mast_minhash_bands(sig, bands);
+    find_ctx f = {sig, threshold, m, 0};
+    mast_status st = mast_store_minhash_candidates(store, collection_id, bands, before_id,
+                                                   find_visit, &f);
+    if (st == MAST_OK && f.nomem)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st != MAST_OK) {
+        free(m->uri);
+        *m = (mast_dedup_match){0, NULL, 0};
+    }
+    return st;
+}
+
+/* ---- clusters ---- */
+
+typedef struct sig_table {
+    int64_t *ids;
+    uint32_t *sigs;   /* n × K */
+    size_t n, cap;
+    int nomem;
+} sig_table;
+
+static int load_visit(void *ctx, int64_t doc_id, const char *uri, const uint32_t *sig)
+{
+    (void)uri;
+    sig_table *t = ctx;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        int64_t *ids = realloc(t->ids, cap * sizeof *ids);
+        if (ids)
+            t->ids = ids;
+        uint32_t *sigs = ids ? realloc(t->sigs, cap * MAST_MINHASH_K * sizeof *sigs) : NULL;
+        if (!sigs) {
+            t->nomem = 1;
+            return 1;
+        }
+        t->sigs = sigs;
+        t->cap = cap;
+    }
+    t->ids[t->n] = doc_id;
+    memcpy(t->sigs + t->n * MAST_MINHASH_K, sig, MAST_MINHASH_K * sizeof *sig);
+    t->n++;
+    return 0;
+}
+
+typedef struct band_entry {
+    int64_t key;
+    size_t doc;   /* index into the table */
+} band_entry;
+
+static int cmp_band(const void *a, const void *b)
+{
+    const band_entry *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const mast_dedup_pair *x = a, *y = b;
+    if (x->a != y->a)
+        return x->a < y->a ? -1 : 1;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static size_t find_root(size_t *parent, size_t i)
+{
+    while (parent[i] != i)
+        i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+static int cmp_cluster(const void *a, const void *b)
+{
+    const mast_dedup_cluster *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return x->members[0].doc_id < y->members[0].doc_id ? -1 : 1;
+}
+
+/* Within one run of equal band keys, each document is compared with at most
+** this many before it: a band shared by thousands of documents (exact
+** copies) still links them all, in linear time. */
+#define RUN_COMPARE 32
+
+mast_status mast_dedup_report_build(mast_store *store, int64_t collection_id, double threshold,
+                                    mast_dedup_report *r)
+{
+    memset(r, 0, sizeof *r);
+    int64_t n_docs = 0, n_signed = 0;
+    MAST_TRY(mast_store_minhash_count(store, collection_id, &n_docs, &n_signed));
+    r->n_documents = (size_t)n_docs;
+    sig_table t = {0};
+    mast_status st = mast_store_minhash_scan(store, collection_id, load_visit, &t);
+    if (st == MAST_OK && t.nomem)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    r->n_signed = t.n;
+    band_entry *entries = st == MAST_OK ? malloc((t.n ? t.n : 1) * sizeof *entries) : NULL;
+    int64_t (*keys)[MAST_MINHASH_BANDS] = entries ? malloc((t.n ? t.n : 1) * sizeof *keys) : NULL;
+    size_t *parent = keys ? malloc((t.n ? t.n : 1) * sizeof *parent) : NULL;
+    size_t cap_pairs = 0;
+    if (st == MAST_OK && !parent)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == MAST_OK && i < t.n; i++) {
+        mast_minhash_bands(t.sigs + i * MAST_MINHASH_K, keys[i]);
+        parent[i] = i;
+    }
+    for (int b = 0; st == MAST_OK && b < MAST_MINHASH_BANDS; b++) {
+        for (size_t i = 0; i < t.n; i++)
+            entries[i] = (band_entry){keys[i][b], i};
+        qsort(entries, t.n, sizeof *entries, cmp_band);
+        for (size_t start = 0, end; start < t.n && st == MAST_OK; start = end) {
+            for (end = start + 1; end < t.n && entries[end].key == entries[start].key; end++) {
+                size_t from = end - start > RUN_COMPARE ? end - RUN_COMPARE : start;
+                for (size_t j = from; j < end; j++) {
+                    size_t x = entries[j].doc, y = entries[end].doc;
+                    double s = mast_minhash_similarity(t.sigs + x * MAST_MINHASH_K,
+                                                       t.sigs + y * MAST_MINHASH_K);
+                    if (s < threshold)
+                        continue;
+                    if (!mast_grow_array((void **)&r->pairs, &cap_pairs, r->n_pairs + 1,
+                                         sizeof *r->pairs)) {
+                        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    r->pairs[r->n_pairs++] = (mast_dedup_pair){t.ids[x], t.ids[y], s};
+                    size_t rx = find_root(parent, x), ry = find_root(parent, y);
+                    if (rx != ry)   /* the older document's root stays the root */
+                        parent[rx > ry ? rx : ry] = rx < ry ? rx : ry;
+                }
+            }
+        }
+    }
+    /* the same pair found in several bands once */
+    if (st == MAST_OK && r->n_pairs) {
+        qsort(r->pairs, r->n_pairs, sizeof *r->pairs, cmp_pair);
+        size_t w = 0;
+        for (size_t i = 0; i < r->n_pairs; i++)
+            if (!w || r->pairs[i].a != r->pairs[w - 1].a || r->pairs[i].b != r->pairs[w - 1].b)
+                r->pairs[w++] = r->pairs[i];
+        r->n_pairs = w;
+    }
+    /* clusters: documents by root, in id order (the table is in id order, and a
+    ** root is the smallest index of its set, so it comes first) */
+    size_t *count = st == MAST_OK ? calloc(t.n ? t.n : 1, sizeof *count) : NULL;
+    size_t *slot = count ? calloc(t.n ? t.n : 1, sizeof *slot) : NULL;   /* root → cluster + 1 */
+    if (st == MAST_OK && !slot)
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == MAST_OK && i < t.n; i++)
+        count[find_root(parent, i)]++;
+    size_t cap_clusters = 0;
+    for (size_t i = 0; st == MAST_OK && i < t.n; i++) {
+        size_t root = find_root(parent, i);
+        if (count[root] < 2)
+            continue;
+        if (root == i) {
+            mast_dedup_member *m = malloc(count[root] * sizeof *m);
+            if (!m || !mast_grow_array((void **)&r->clusters, &cap_clusters, r->n_clusters + 1,
+                                       sizeof *r->clusters)) {
+                free(m);
+                st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+                break;
+            }
+            r->clusters[r->n_clusters++] = (mast_dedup_cluster){m, 0};
+            slot[root] = r->n_clusters;
+        } else {
+            r->n_duplicates++;
+        }
+        mast_dedup_cluster *c = &r->clusters[slot[root] - 1];
+        c->members[c->n++] = (mast_dedup_member){
+            t.ids[i], mast_minhash_similarity(t.sigs + root * MAST_MINHASH_K,
+                                              t.sigs + i * MAST_MINHASH_K)};
+    }
+    if (st == MAST_OK && r->n_clusters > 1)
+        qsort(r->clusters, r->n_clusters, sizeof *r->clusters, cmp_cluster);
+    free(slot);
+    free(count);
+    free(parent);
+    free(keys);
+    free(entries);
+    free(t.ids);
+    free(t.sigs);
+    if (st != MAST_OK)
+        mast_dedup_report_free(r);
+    return st;
+}
+
+void mast_dedup_report_free(mast_dedup_report *r)
+{
+    for (size_t i = 0; i < r->n_clusters; i++)
+        free(r->clusters[i].members);
+    free(r->clusters);
+    free(r->pairs);
+    memset(r, 0, sizeof *r);
+}
