@@ -94,6 +94,7 @@ int cmd_collections(int argc, char **argv);
 int cmd_collection(int argc, char **argv);
 int cmd_documents(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
+int cmd_quality(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

@@ -23,6 +23,8 @@ static const char usage[] =
     "  documents list|show|delete   list a collection's documents, show one with its chunks,\n"
     "                        delete some\n"
     "  dedup report          a collection's clusters of near-duplicate documents\n"
+    "  quality               what makes a collection's documents bad for retrieval: empty,\n"
+    "                        garbled, re-encoded, duplicated, badly chunked; languages\n"
     "  search \"QUERY\"        search a collection (BM25, dense or hybrid), print ranked passages\n"
     "  ask \"QUESTION\"        answer from the best passages, with [n] citations\n"
     "  index info|rebuild|optimize  a collection's index files: describe, rebuild, merge\n"
@@ -63,7 +65,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"ingest", cmd_ingest}, {"collections", cmd_collections}, {"collection", cmd_collection}, {"documents", cmd_documents},
-    {"dedup", cmd_dedup}, {"search", cmd_search},
+    {"dedup", cmd_dedup},   {"quality", cmd_quality}, {"search", cmd_search},
     {"ask", cmd_ask},       {"serve", cmd_serve},             {"traces", cmd_traces},
     {"eval", cmd_eval},     {"gguf", cmd_gguf},               {"tokenize", cmd_tokenize},
     {"quantize", cmd_quantize},     {"embed", cmd_embed},

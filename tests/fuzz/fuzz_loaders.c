@@ -4,7 +4,8 @@
 **   0  the man page reader (data/ingest/man.c)
 **   1  the reading of mast-pdf's output (a child's output is untrusted too)
 **   2  archive walking with its budget (zip, tar, 7z through libarchive)
-**   3  decompression and the character-set detection of decode.c
+**   3  decompression and the character-set detection of decode.c, then the
+**      quality statistics, language guess and MinHash of the text
 **   4  the CSV parser and its rows as text (data/ingest/csv.c)
 **   5  DOCX, ODT, EPUB and PPTX (data/ingest/office.c; the next byte picks one)
 **   6  e-mail (data/ingest/email.c): MIME parts, encodings, attachments
@@ -13,7 +14,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "data/dedup.h"
 #include "data/ingest/doc.h"
+#include "data/quality.h"
+#include "data/textindex/analyzer.h"
 #include "data/ingest/ingest_impl.h"
 
 static mast_status visit(void *ctx, const char *name, const char *data, size_t len)
@@ -82,7 +86,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(out);
             out = NULL;
         }
-        mast_decode_text("fuzz", in, n, true, &out, &out_len);
+        if (mast_decode_text("fuzz", in, n, true, &out, &out_len, NULL) == MAST_OK) {
+            /* what runs over every stored text: quality statistics, the language
+            ** guess, the MinHash signature; and over the raw bytes too */
+            mast_quality_doc q = {0};
+            mast_quality_text(out, out_len, &q);
+            mast_guess_language(out, out_len);
+            mast_minhash m;
+            mast_minhash_begin(&m);
+            mast_minhash_add(&m, out, out_len);
+            mast_minhash_add(&m, in, n);
+            mast_minhash_end(&m);
+        }
         break;
     }
     free(out);

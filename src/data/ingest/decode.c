@@ -364,8 +364,12 @@ static const char *declared_charset(const char *data, size_t len, size_t *label_
 }
 
 mast_status mast_decode_text(const char *what, const char *data, size_t len, bool html,
-                             char **out, size_t *out_len)
+                             char **out, size_t *out_len, const char **encoding)
 {
+    const char *enc_unused;
+    if (!encoding)
+        encoding = &enc_unused;
+    *encoding = NULL;
     char *converted = NULL;
     size_t conv_len = len;
     const char *src = data;
@@ -384,6 +388,7 @@ mast_status mast_decode_text(const char *what, const char *data, size_t len, boo
                   bom ? "its byte-order mark" : "detected", n_bad ? ", broken units replaced by "
                                                                     "U+FFFD" : "");
         src = converted;
+        *encoding = utf16 == 2 ? "utf-16be" : "utf-16le";
     } else {
         int quality = sniff_text(data, len);
         if (quality == 0) {
@@ -397,6 +402,7 @@ mast_status mast_decode_text(const char *what, const char *data, size_t len, boo
             mast_warn("%s: not UTF-8: read as Windows-1252 (%s)", what,
                       label ? "its declared charset" : "detected");
             src = converted;
+            *encoding = "windows-1252";
         } else if (quality != 1) {
             size_t n_bad;
             MAST_TRY(mast_utf8_repair(data, len, &converted, &conv_len, &n_bad));
@@ -408,6 +414,7 @@ mast_status mast_decode_text(const char *what, const char *data, size_t len, boo
                 mast_warn("%s: repaired %zu invalid UTF-8 byte%s (replaced by U+FFFD)", what,
                           n_bad, n_bad == 1 ? "" : "s");
             src = converted;
+            *encoding = "utf-8, repaired";
         }
     }
     /* a UTF-8 byte-order mark is not text */

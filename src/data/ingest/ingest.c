@@ -408,8 +408,9 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
         kind = KIND_HTML;
     char *text = NULL;
     size_t text_len = 0;
+    const char *encoding = NULL;
     if (kind != KIND_PDF && kind != KIND_OFFICE)
-        st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len);
+        st = mast_decode_text(uri, data, len, kind == KIND_HTML, &text, &text_len, &encoding);
     if (st == MAST_ERR_FORMAT) {
         mast_warn("%s: skipped: %s", uri, mast_errmsg());
         return -2;
@@ -458,6 +459,8 @@ static int ingest_doc(run *r, const char *uri, const char *name, file_kind kind,
             json_object_set_new(meta, "author", mast_json_string_lossy(doc.author));
         if (doc.pages)
             json_object_set_new(meta, "pages", json_integer(doc.pages));
+        if (encoding)   /* what was converted or repaired (mast quality reports it) */
+            json_object_set_new(meta, "encoding", json_string(encoding));
         r->stats->pages += (size_t)doc.pages;
         const char *const mail[][2] = {{"to", doc.to}, {"cc", doc.cc}, {"date", doc.date},
                                        {"message_id", doc.message_id}};
@@ -833,7 +836,7 @@ static int ingest_csv_rows(run *r, const char *uri, const char *data, size_t len
     mast_csv csv = {0};
     int *text_cols = NULL, *meta_cols = NULL, id_col = -1, title_col = -1;
     size_t n_text = 0, n_meta = 0;
-    mast_status st = mast_decode_text(uri, data, len, false, &text, &text_len);
+    mast_status st = mast_decode_text(uri, data, len, false, &text, &text_len, NULL);
     if (st == MAST_OK)
         st = mast_csv_parse(text, text_len, delim, &csv);
     int *id_cols = NULL, *title_cols = NULL;

@@ -72,8 +72,10 @@ bool mast_looks_like_html(const char *data, size_t len);
 /* Raw bytes to NFC UTF-8: UTF-16 (byte-order mark or detected) converted,
 ** text not UTF-8 but like Windows-1252 (or an HTML page declaring it, with
 ** `html`) read as such, a few invalid bytes repaired, each with a warning
-** naming `what`; MAST_ERR_FORMAT "not a text file" for binary data. */
+** naming `what`; MAST_ERR_FORMAT "not a text file" for binary data.
+** *encoding (may be NULL) gets what was done: NULL for UTF-8 as it was,
+** else "utf-16le", "utf-16be", "windows-1252" or "utf-8, repaired". */
 mast_status mast_decode_text(const char *what, const char *data, size_t len, bool html,
-                             char **out, size_t *out_len);
+                             char **out, size_t *out_len, const char **encoding);
 
 #endif

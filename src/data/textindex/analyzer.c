@@ -306,3 +306,82 @@ void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn f
         i += step;
     }
 }
+
+/* ---- guessing a text's language ---- */
+
+typedef struct lang_count {
+    size_t tokens, hits[sizeof stop_lists / sizeof *stop_lists];
+} lang_count;
+
+static void count_stop(void *ctx, const char *t, size_t n)
+{
+    lang_count *c = ctx;
+    c->tokens++;
+    for (size_t i = 0; i < sizeof stop_lists / sizeof *stop_lists; i++)
+        c->hits[i] += is_stopword(stop_lists[i].words, t, n);
+}
+
+const char *mast_guess_language(const char *text, size_t len)
+{
+    if (len > 65536)
+        len = 65536;
+    /* the script first: letters by Unicode block */
+    enum { LATIN, HAN, KANA, HANGUL, CYRILLIC, ARABIC, GREEK, HEBREW, DEVANAGARI, THAI, N_SCRIPTS };
+    static const char *const script_lang[N_SCRIPTS] = {
+        NULL, "zh", "ja", "ko", "und-Cyrl", "und-Arab", "el", "he", "und-Deva", "th"};
+    size_t counts[N_SCRIPTS] = {0}, letters = 0;
+    for (size_t i = 0; i < len;) {
+        int32_t cp;
+        size_t n = mast_utf8_decode(text + i, len - i, &cp);
+        i += n ? n : 1;
+        int s = -1;
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0x24F))
+            s = LATIN;
+        else if (cp >= 0x4E00 && cp <= 0x9FFF)
+            s = HAN;
+        else if (cp >= 0x3040 && cp <= 0x30FF)
+            s = KANA;
+        else if (cp >= 0xAC00 && cp <= 0xD7AF)
+            s = HANGUL;
+        else if (cp >= 0x400 && cp <= 0x4FF)
+            s = CYRILLIC;
+        else if (cp >= 0x600 && cp <= 0x6FF)
+            s = ARABIC;
+        else if (cp >= 0x370 && cp <= 0x3FF)
+            s = GREEK;
+        else if (cp >= 0x590 && cp <= 0x5FF)
+            s = HEBREW;
+        else if (cp >= 0x900 && cp <= 0x97F)
+            s = DEVANAGARI;
+        else if (cp >= 0xE00 && cp <= 0xE7F)
+            s = THAI;
+        if (s >= 0) {
+            counts[s]++;
+            letters++;
+        }
+    }
+    if (letters < 20)
+        return NULL;
+    if (counts[KANA] * 10 >= letters)   /* Japanese mixes kana with kanji */
+        return "ja";
+    int best = LATIN;
+    for (int s = 1; s < N_SCRIPTS; s++)
+        if (counts[s] > counts[best])
+            best = s;
+    if (best != LATIN)
+        return counts[best] * 2 >= letters ? script_lang[best] : "und";
+    /* Latin script: the stop list that covers most of the words */
+    mast_analyzer *a;
+    if (mast_analyzer_open(&a, "none") != MAST_OK)
+        return NULL;
+    lang_count c = {0};
+    mast_analyze(a, text, len, count_stop, &c);
+    mast_analyzer_free(a);
+    size_t top = 0;
+    for (size_t i = 1; i < sizeof stop_lists / sizeof *stop_lists; i++)
+        if (c.hits[i] > c.hits[top])
+            top = i;
+    if (c.hits[top] < 3 || c.hits[top] * 10 < c.tokens)
+        return "und";
+    return stop_lists[top].code;
+}

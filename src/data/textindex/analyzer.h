@@ -50,4 +50,12 @@ void mast_analyzer_free(mast_analyzer *a);
 typedef void (*mast_term_fn)(void *ctx, const char *term, size_t term_len);
 void mast_analyze(mast_analyzer *a, const char *text, size_t len, mast_term_fn fn, void *ctx);
 
+/* A guess at the language of text (its first 64 KB), as a BCP 47 tag: by
+** script (zh, ja, ko, el, he, th; und-Cyrl, und-Arab, und-Deva for scripts
+** of several languages), and for Latin script by the stop list above that
+** covers the most words (at least 10% of them): en, fr, de, es, it, pt, nl,
+** sv, or da for Danish and Norwegian (one list); "und" when none does; NULL
+** for text with fewer than 20 letters. */
+const char *mast_guess_language(const char *text, size_t len);
+
 #endif
