@@ -262,6 +262,7 @@ typedef struct mast_result {
     char *heading;         /* heading path, " > " separated; "" if none */
     char *text;
     int page_start, page_end;   /* its pages in a paged source (PDF), else 0 */
+    char *context;         /* with expand: the chunk with its neighbours or its section; else NULL */
 } mast_result;
 
 MAST_API void mast_results_free(mast_result *results, size_t n_results);
@@ -278,11 +279,15 @@ typedef struct mast_search_options {
     const char *filter;        /* "key=value" on the metadata, or NULL */
     const float *vector;       /* a query vector of the collection's dimension, or NULL */
     size_t vector_dim;
+    /* version 2: small-to-big, each result's context: N chunks either side
+    ** (1..10), MAST_EXPAND_SECTION its whole section, 0 none */
+    int expand;
 } mast_search_options;
 
-#define MAST_SEARCH_OPTIONS_VERSION 1
+#define MAST_EXPAND_SECTION (-1)
+#define MAST_SEARCH_OPTIONS_VERSION 2
 #define MAST_SEARCH_OPTIONS_INIT \
-    {MAST_SEARCH_OPTIONS_VERSION, 10, NULL, NULL, 0.5, NULL, 0, 0, NULL, NULL, 0}
+    {MAST_SEARCH_OPTIONS_VERSION, 10, NULL, NULL, 0.5, NULL, 0, 0, NULL, NULL, 0, 0}
 
 /* Searches a collection for `query` (may be NULL with a vector); opts may be
 ** NULL (MAST_SEARCH_OPTIONS_INIT). *results (free with mast_results_free)

@@ -34,8 +34,12 @@ static const char search_help[] =
     "      --vector JSON       a query vector (a JSON array, or @FILE holding one) of the\n"
     "                          collection's dimension: searched densely, fused with QUERY\n"
     "                          when both are given (for collections with their own vectors)\n"
+    "      --expand N|section  small-to-big: give each result's context, the matched chunk\n"
+    "                          with N chunks of its document either side (1-10), or its\n"
+    "                          whole section (the chunks under the same heading, at most 16\n"
+    "                          either side); results are still ranked by the chunk alone\n"
     "      --json              print a JSON array of {rank, score, chunk_id, doc_id, uri,\n"
-    "                          title, heading, text}\n"
+    "                          title, heading, text, page_start, page_end, context}\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
 
@@ -71,6 +75,7 @@ typedef struct args {
     int gen_option;   /* one of the model options was given */
     mast_fusion fusion;
     double title_weight;
+    int expand;
     long k;
     int json;
     mast_search_mode mode;
@@ -82,11 +87,12 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
                  args *a)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_MODE, OPT_FILTER, OPT_MODEL, OPT_TEMP, OPT_SEED, OPT_CTX,
-           OPT_VECTOR, OPT_CONFIG };
+           OPT_VECTOR, OPT_CONFIG, OPT_EXPAND };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"filter", required_argument, NULL, OPT_FILTER},
         {"vector", required_argument, NULL, OPT_VECTOR},
+        {"expand", required_argument, NULL, OPT_EXPAND},
         CLI_FUSION_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"mode", required_argument, NULL, OPT_MODE},
@@ -157,6 +163,16 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
             a->filter = optarg;
             break;
         case OPT_VECTOR: a->vector = optarg; break;
+        case OPT_EXPAND:
+            if (strcmp(optarg, "section") == 0) {
+                a->expand = MAST_EXPAND_SECTION;
+            } else {
+                long e;
+                if (!cli_parse_int(cmd, "--expand", optarg, 0, MAST_EXPAND_MAX, &e))
+                    return EXIT_USAGE;
+                a->expand = (int)e;
+            }
+            break;
         case 'h': fputs(help, stdout); return 0;
         default: {
             int r = cli_fusion_option(cmd, c, optarg, &a->fusion, &a->title_weight);
@@ -169,6 +185,8 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
     }
     if (a->vector && strcmp(cmd, "ask") == 0)
         return cli_usage(cmd, "--vector is an option of 'mast search'");
+    if (a->expand && strcmp(cmd, "ask") == 0)
+        return cli_usage(cmd, "--expand is an option of 'mast search'");
     if (optind >= argc && a->vector)
         return -1;   /* a vector alone */
     if (optind >= argc)
@@ -258,7 +276,8 @@ int cmd_search(int argc, char **argv)
                                   &(mast_search_opts){.mode = a.mode, .filter = &f, .fusion = a.fusion,
                                                      .title_weight = a.title_weight,
                                                      .query_vector = vector,
-                                                     .query_vector_dim = dim},
+                                                     .query_vector_dim = dim,
+                                                     .expand = a.expand},
                                   trace, &res, &n);
         free(owned);
     }
@@ -280,6 +299,14 @@ int cmd_search(int argc, char **argv)
             printf("\n    ");
             print_snippet(res[i].text, 200);
             printf("\n");
+            if (res[i].context) {   /* the whole context, indented */
+                printf("    context:\n");
+                for (const char *p = res[i].context, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+                    nl = strchr(p, '\n');
+                    int len = nl ? (int)(nl - p) : (int)strlen(p);
+                    printf("%s%.*s\n", len ? "      " : "", len, p);
+                }
+            }
         }
     }
     mast_results_free(res, n);

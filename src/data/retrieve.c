@@ -413,6 +413,12 @@ mast_status mast_search_with(mast_retriever *r, mast_store *store, const char *c
         }
     }
     free(hits);
+    int expand = opts ? opts->expand : 0;
+    if (st == MAST_OK && (expand < MAST_EXPAND_SECTION || expand > MAST_EXPAND_MAX))
+        st = mast_fail(MAST_ERR_INVALID, "expand must be 0 to %d chunks, or the section",
+                       MAST_EXPAND_MAX);
+    for (size_t i = 0; i < n && st == MAST_OK && expand; i++)
+        st = mast_store_chunk_context(store, res[i].chunk_id, expand, &res[i].context);
     if (st != MAST_OK) {
         mast_results_free(res, n + 1);
         return st;
@@ -453,5 +459,7 @@ json_t *mast_result_to_json(const mast_result *r)
         json_object_set_new(o, "page_start", json_integer(r->page_start));
         json_object_set_new(o, "page_end", json_integer(r->page_end));
     }
+    if (r->context)
+        json_object_set_new(o, "context", mast_json_string_lossy(r->context));
     return o;
 }

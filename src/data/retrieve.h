@@ -116,10 +116,14 @@ typedef struct mast_search_opts {
     const float *query_vector;  /* the dense query as a vector (instead of embedding the
                                    text): the collection's dimension; NULL = none */
     size_t query_vector_dim;
+    int expand;                 /* mast_search_with: each result's context, small-to-big:
+                                   N chunks either side (1..MAST_EXPAND_MAX), or
+                                   MAST_EXPAND_SECTION; 0 = none */
 } mast_search_opts;
 
+#define MAST_EXPAND_MAX 10
 #define MAST_SEARCH_OPTS_DEFAULT \
-    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 0, 0, NULL, NULL, 0})
+    ((mast_search_opts){MAST_MODE_AUTO, NULL, MAST_FUSION_DEFAULT, 0, 0, NULL, NULL, 0, 0})
 
 /* The top k chunks of a collection for a query. With group_by_doc, at most
 ** one hit (the best chunk) per document, so k distinct documents. The caller

@@ -908,6 +908,7 @@ void mast_results_free(mast_result *results, size_t n_results)
         free(results[i].title);
         free(results[i].heading);
         free(results[i].text);
+        free(results[i].context);
     }
     free(results);
 }

@@ -202,6 +202,12 @@ typedef struct mast_chunk_info {
     char *text, *heading;
     int page_start, page_end;
 } mast_chunk_info;
+/* The text around a chunk, for small-to-big retrieval: with expand N > 0
+** the chunks of its document from N before to N after it; with
+** MAST_EXPAND_SECTION (mast.h) the run of chunks around it with the same
+** heading path, at most 16 either side. Joined by blank lines (overlapping
+** chunks repeat their overlap); malloc'ed. */
+mast_status mast_store_chunk_context(mast_store *store, int64_t chunk_id, int expand, char **text);
 /* A document's chunks in order. Free with mast_chunk_infos_free. */
 mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_info **out,
                                   size_t *n);

@@ -243,6 +243,63 @@ mast_status mast_store_doc_chunks(mast_store *store, int64_t doc_id, mast_chunk_
     return st;
 }
 
+#define SECTION_MAX 16   /* chunks either side of a section's hit */
+
+mast_status mast_store_chunk_context(mast_store *store, int64_t chunk_id, int expand, char **text)
+{
+    *text = NULL;
+    sqlite3_stmt *stmt;
+    MAST_TRY(mast_store_prepare(store, "SELECT document_id, ordinal, heading FROM chunks WHERE id = ?",
+                                &stmt));
+    sqlite3_bind_int64(stmt, 1, chunk_id);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return mast_fail(MAST_ERR_NOT_FOUND, "chunk %lld does not exist", (long long)chunk_id);
+    }
+    int64_t doc = sqlite3_column_int64(stmt, 0);
+    int ordinal = sqlite3_column_int(stmt, 1);
+    char *heading = dup_text(stmt, 2);
+    sqlite3_finalize(stmt);
+    if (!heading)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    int span = expand > 0 ? expand : SECTION_MAX;
+    mast_status st = mast_store_prepare(store, "SELECT ordinal, heading, text FROM chunks WHERE"
+                                               " document_id = ? AND ordinal BETWEEN ? AND ?"
+                                               " ORDER BY ordinal", &stmt);
+    if (st != MAST_OK) {
+        free(heading);
+        return st;
+    }
+    sqlite3_bind_int64(stmt, 1, doc);
+    sqlite3_bind_int(stmt, 2, ordinal - span);
+    sqlite3_bind_int(stmt, 3, ordinal + span);
+    /* a section: the run of the same heading around the hit, so a change of
+    ** heading before it starts the run again and one after it ends it */
+    mast_buf b = {0};
+    int rc;
+    while (st == MAST_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int o = sqlite3_column_int(stmt, 0);
+        const char *h = (const char *)sqlite3_column_text(stmt, 1);
+        int same = strcmp(h ? h : "", heading) == 0;
+        if (expand < 0 && !same) {
+            if (o > ordinal)
+                break;
+            b.len = 0;   /* not this section: start again */
+            continue;
+        }
+        if (b.len)
+            st = mast_buf_puts(&b, "\n\n");
+        if (st == MAST_OK)
+            st = mast_buf_puts(&b, (const char *)sqlite3_column_text(stmt, 2));
+    }
+    sqlite3_finalize(stmt);
+    free(heading);
+    if (st == MAST_OK && !(*text = b.data ? mast_buf_detach(&b) : strdup("")))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_buf_free(&b);
+    return st;
+}
+
 void mast_chunk_infos_free(mast_chunk_info *chunks, size_t n)
 {
     for (size_t i = 0; chunks && i < n; i++) {

@@ -231,7 +231,8 @@ static mast_status enum_field(const json_t *body, const char *key, const char *a
 mast_status mast_api_search_parse(const json_t *body, mast_api_search *s)
 {
     static const char *const fields[] = {"query", "vector", "k", "mode", "fusion", "alpha",
-                                         "normalize", "rrf_k", "title_weight", "filter", NULL};
+                                         "normalize", "rrf_k", "title_weight", "filter",
+                                         "expand", NULL};
     memset(s, 0, sizeof *s);
     s->k = MAST_DEFAULT_K;
     s->opts = MAST_SEARCH_OPTS_DEFAULT;
@@ -264,6 +265,15 @@ mast_status mast_api_search_parse(const json_t *body, mast_api_search *s)
     MAST_TRY(number_field(body, "rrf_k", &s->opts.fusion.rrf_k));
     MAST_TRY(number_field(body, "title_weight", &s->opts.title_weight));
     MAST_TRY(parse_filter(json_object_get(body, "filter"), s));
+    json_t *x = json_object_get(body, "expand");
+    if (json_is_string(x) && strcmp(json_string_value(x), "section") == 0)
+        s->opts.expand = MAST_EXPAND_SECTION;
+    else if (json_is_integer(x) && json_integer_value(x) >= 0 &&
+             json_integer_value(x) <= MAST_EXPAND_MAX)
+        s->opts.expand = (int)json_integer_value(x);
+    else if (x && !json_is_null(x))
+        return mast_fail(MAST_ERR_INVALID, "\"expand\" must be an integer from 0 to %d (chunks "
+                         "either side) or \"section\"", MAST_EXPAND_MAX);
     s->opts.filter = &s->filter;
     s->opts.query_vector = s->vector;
     s->opts.query_vector_dim = s->vector_dim;

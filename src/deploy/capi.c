@@ -380,6 +380,7 @@ mast_status mast_search_collection(mast_retriever *r, mast_store *store, const c
         .title_weight = o->title_weight,
         .query_vector = o->vector,
         .query_vector_dim = o->vector_dim,
+        .expand = o->version >= 2 ? o->expand : 0,   /* version 1 structs end before it */
     };
     mast_status st = mast_search_with(r, store, collection, query, o->k, &so, NULL, results, n);
     free(owned);

@@ -106,7 +106,19 @@ static void test_search_ask_and_ingest(void)
     REQUIRE(mast_search_collection(f.r, f.store, "docs", "installer", &o, &res, &n) == MAST_OK);
     REQUIRE(n == 1);
     CHECK_EQ_STR(res[0].heading, "Guide");
+    CHECK(res[0].context == NULL);
     mast_results_free(res, n);
+    o.expand = MAST_EXPAND_SECTION;   /* version 2 */
+    REQUIRE(mast_search_collection(f.r, f.store, "docs", "installer", &o, &res, &n) == MAST_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_STR(res[0].context, "Run the installer with apt on Debian.");
+    mast_results_free(res, n);
+    o.version = 1;                    /* a version-1 caller's struct ends before expand */
+    REQUIRE(mast_search_collection(f.r, f.store, "docs", "installer", &o, &res, &n) == MAST_OK);
+    CHECK(n == 1 && res[0].context == NULL);
+    mast_results_free(res, n);
+    o.version = MAST_SEARCH_OPTIONS_VERSION;
+    o.expand = 0;
     o.mode = "fuzzy";
     CHECK_EQ_INT(mast_search_collection(f.r, f.store, "docs", "x", &o, &res, &n), MAST_ERR_INVALID);
     CHECK_EQ_STR(mast_errmsg(), "mode must be bm25, dense, hybrid or auto (got 'fuzzy')");

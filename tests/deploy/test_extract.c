@@ -5,7 +5,7 @@
 
 static mast_result passage(const char *title, const char *heading, const char *text, double score)
 {
-    return (mast_result){0, score, 0, 0, (char *)"uri", (char *)title, (char *)heading, (char *)text, 0, 0};
+    return (mast_result){0, score, 0, 0, (char *)"uri", (char *)title, (char *)heading, (char *)text, 0, 0, NULL};
 }
 
 static void test_best_sentence_first_whole_and_collapsed(void)

@@ -165,4 +165,43 @@ expect "quality of the planted corpus counts its near-duplicates" 0 "$MAST" qual
 check "... as ingest linked them" contains "$OUT" "\"near_duplicates\": $LINKED"
 expect "quality of a missing collection" 1 "$MAST" quality -c nope
 expect "a bad --min-words" 2 "$MAST" quality --min-words 0
+
+# ---- small-to-big: a result's neighbours or its section ----
+mkdir -p "$WORK/ex"
+{
+  echo "# Guide"; echo; echo "## Install"; echo
+  for w in Alpha Bravo Charlie Delta; do
+    [ "$w" = Charlie ] && z=" zebraword" || z=""
+    echo "$w$z one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen."
+    echo
+  done
+  echo "## Usage"; echo
+  echo "Echo one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen."
+} > "$WORK/ex/guide.md"
+expect "ingest a guide of one-paragraph chunks" 0 "$MAST" ingest "$WORK/ex" -c ex --chunk-tokens 30
+expect "search --expand 1" 0 "$MAST" search zebraword -c ex --expand 1 --json
+ctx() { printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(" ".join(p.split()[0] for p in r["context"].split("\n\n")), "|", r["text"].split()[0])'; }
+check "the context is the chunk with one neighbour either side; the text stays the chunk" [ "$(ctx)" = "Bravo Charlie Delta | Charlie" ]
+expect "search --expand section" 0 "$MAST" search zebraword -c ex --expand section --json
+check "the section: every chunk under 'Install', not the next section's" [ "$(ctx)" = "Alpha Bravo Charlie Delta | Charlie" ]
+expect "search --expand 10 stops at the document's ends" 0 "$MAST" search zebraword -c ex --expand 10 --json
+check "... all five chunks" [ "$(ctx)" = "Alpha Bravo Charlie Delta Echo | Charlie" ]
+expect "without --expand there is no context" 0 "$MAST" search zebraword -c ex --json
+check "... no context field" eval '! contains "$OUT" "\"context\""'
+expect "search --expand as text" 0 "$MAST" search zebraword -c ex --expand 1
+check "prints the context under the snippet" contains "$OUT" "    context:"
+expect "a bad --expand" 2 "$MAST" search zebraword -c ex --expand 11
+check "... names the range" contains "$ERR" "--expand"
+expect "--expand is not an option of ask" 2 "$MAST" ask zebraword -c ex --expand 1
+serve "$WORK/serve.log"
+check "the server started" [ -n "$PORT" ]
+if [ -n "$PORT" ]; then
+  R="$(curl -s -X POST "http://127.0.0.1:$PORT/v1/collections/ex/search" -H 'content-type: application/json' -d '{"query": "zebraword", "expand": "section"}')"
+  check "POST search with \"expand\": \"section\"" contains "$R" '"context":"Alpha one two'
+  R="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/collections/ex/search" -H 'content-type: application/json' -d '{"query": "zebraword", "expand": "all"}')"
+  check "a bad expand is a 400" [ "$R" = 400 ]
+  R="$(curl -s -X POST "http://127.0.0.1:$PORT/v1/collections/ex/search" -H 'content-type: application/json' -d '{"query": "zebraword", "expand": -2}')"
+  check "... with a message naming it" contains "$R" '\"expand\" must be an integer from 0 to 10'
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null
+fi
 finish
