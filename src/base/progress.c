@@ -14,6 +14,7 @@ void mast_progress_begin(mast_progress *p, const char *label, uint64_t total)
     p->total = total;
     p->done = 0;
     p->bytes = 0;
+    p->files = p->pages = 0;
     p->started_us = mast_mono_us();
     p->last_draw_us = 0;
     p->enabled = isatty(STDERR_FILENO);
@@ -57,8 +58,19 @@ void mast_progress_format(const mast_progress *p, double secs, char *out, size_t
     amount(total, sizeof total, (double)p->total, p->bytes);
     double per_s = secs > 0 ? (double)p->done / secs : 0;
     amount(rate, sizeof rate, per_s, p->bytes);
+    char counts[96] = "";
+    if (p->files || p->pages) {
+        size_t m = 0;
+        const uint64_t v[2] = {p->files, p->pages};
+        const char *const what[2] = {"files", "pages"};
+        for (int i = 0; i < 2 && m < sizeof counts; i++)
+            if (v[i])
+                m += (size_t)snprintf(counts + m, sizeof counts - m, ", %llu %s (%.1f/s)",
+                                      (unsigned long long)v[i], what[i],
+                                      secs > 0 ? (double)v[i] / secs : 0.0);
+    }
     if (!p->total) {
-        snprintf(out, n, "%s %s, %s/s", p->label, done, rate);
+        snprintf(out, n, "%s %s, %s/s%s", p->label, done, rate, counts);
         return;
     }
     int width = 24, filled = (int)((double)p->done / (double)p->total * width);
@@ -73,8 +85,8 @@ void mast_progress_format(const mast_progress *p, double secs, char *out, size_t
         duration(left, sizeof left, (double)(p->total - p->done) / per_s);
         snprintf(eta, sizeof eta, ", ETA %s", left);
     }
-    snprintf(out, n, "%s [%s] %3.0f%% %s of %s, %s/s%s", p->label, bar,
-             100.0 * (double)p->done / (double)p->total, done, total, rate, eta);
+    snprintf(out, n, "%s [%s] %3.0f%% %s of %s, %s/s%s%s", p->label, bar,
+             100.0 * (double)p->done / (double)p->total, done, total, rate, counts, eta);
 }
 
 static void draw(mast_progress *p)

@@ -233,11 +233,26 @@ static int cmp_pair(const void *a, const void *b)
     return x->b < y->b ? -1 : x->b > y->b;
 }
 
-static size_t find_root(size_t *parent, size_t i)
+static int cmp_pair_b(const void *a, const void *b)
 {
-    while (parent[i] != i)
-        i = parent[i] = parent[parent[i]];
-    return i;
+    const mast_dedup_pair *x = a, *y = b;
+    if (x->b != y->b)
+        return x->b < y->b ? -1 : 1;
+    return x->a < y->a ? -1 : x->a > y->a;
+}
+
+/* The index of doc id in the table (ids ascending). */
+static size_t index_of(const sig_table *t, int64_t id)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static int cmp_cluster(const void *a, const void *b)
@@ -293,10 +308,8 @@ mast_status mast_dedup_report_build(mast_store *store, int64_t collection_id, do
                         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
                         break;
                     }
-                    r->pairs[r->n_pairs++] = (mast_dedup_pair){t.ids[x], t.ids[y], s};
-                    size_t rx = find_root(parent, x), ry = find_root(parent, y);
-                    if (rx != ry)   /* the older document's root stays the root */
-                        parent[rx > ry ? rx : ry] = rx < ry ? rx : ry;
+                    r->pairs[r->n_pairs++] = x < y ? (mast_dedup_pair){t.ids[x], t.ids[y], s}
+                                                   : (mast_dedup_pair){t.ids[y], t.ids[x], s};
                 }
             }
         }
@@ -310,17 +323,33 @@ mast_status mast_dedup_report_build(mast_store *store, int64_t collection_id, do
                 r->pairs[w++] = r->pairs[i];
         r->n_pairs = w;
     }
-    /* clusters: documents by root, in id order (the table is in id order, and a
-    ** root is the smallest index of its set, so it comes first) */
-    size_t *count = st == MAST_OK ? calloc(t.n ? t.n : 1, sizeof *count) : NULL;
-    size_t *slot = count ? calloc(t.n ? t.n : 1, sizeof *slot) : NULL;   /* root → cluster + 1 */
+    /* clusters, greedily in id order: a document joins the cluster of the most
+    ** similar older document that leads one (so every member is at least
+    ** `threshold` like its cluster's first document: no chains), else leads its
+    ** own. parent[i] is i's leader. */
+    mast_dedup_pair *by_b = st == MAST_OK ? malloc((r->n_pairs ? r->n_pairs : 1) * sizeof *by_b) : NULL;
+    size_t *count = by_b ? calloc(t.n ? t.n : 1, sizeof *count) : NULL;
+    size_t *slot = count ? calloc(t.n ? t.n : 1, sizeof *slot) : NULL;   /* leader → cluster + 1 */
     if (st == MAST_OK && !slot)
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == MAST_OK && i < t.n; i++)
-        count[find_root(parent, i)]++;
+    if (st == MAST_OK) {
+        memcpy(by_b, r->pairs, r->n_pairs * sizeof *by_b);
+        qsort(by_b, r->n_pairs, sizeof *by_b, cmp_pair_b);
+        for (size_t i = 0, p = 0; i < t.n; i++) {
+            double best = -1;
+            for (; p < r->n_pairs && by_b[p].b == t.ids[i]; p++) {
+                size_t a = index_of(&t, by_b[p].a);
+                if (parent[a] == a && by_b[p].similarity > best) {
+                    best = by_b[p].similarity;
+                    parent[i] = a;
+                }
+            }
+            count[parent[i]]++;
+        }
+    }
     size_t cap_clusters = 0;
     for (size_t i = 0; st == MAST_OK && i < t.n; i++) {
-        size_t root = find_root(parent, i);
+        size_t root = parent[i];
         if (count[root] < 2)
             continue;
         if (root == i) {
@@ -345,6 +374,7 @@ mast_status mast_dedup_report_build(mast_store *store, int64_t collection_id, do
         qsort(r->clusters, r->n_clusters, sizeof *r->clusters, cmp_cluster);
     free(slot);
     free(count);
+    free(by_b);
     free(parent);
     free(keys);
     free(entries);

@@ -94,7 +94,9 @@ typedef struct mast_dedup_report {
 } mast_dedup_report;
 
 /* Groups the collection's documents whose similarity is at least
-** `threshold` (single linkage over LSH candidate pairs). */
+** `threshold`: in id order, each joins the cluster of the most similar older
+** document that leads one (over LSH candidate pairs), else leads its own, so
+** every member is at least `threshold` like its cluster's first document. */
 mast_status mast_dedup_report_build(mast_store *store, int64_t collection_id, double threshold,
                                     mast_dedup_report *r);
 void mast_dedup_report_free(mast_dedup_report *r);

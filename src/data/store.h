@@ -225,8 +225,11 @@ mast_status mast_store_doc_meta_scan(mast_store *store, int64_t collection_id, c
 /* A document's signature as stored with it (mast_doc_in.minhash). */
 typedef int (*mast_minhash_visit_fn)(void *ctx, int64_t doc_id, const char *uri,
                                      const uint32_t *sig);
-/* Calls fn for each document of the collection with an id below `before_id`
-** that shares at least one of `bands` (MAST_STORE_MINHASH_BANDS keys). */
+/* Calls fn, in id order, for each document of the collection with an id
+** below `before_id` that shares at least one of `bands`
+** (MAST_STORE_MINHASH_BANDS keys): of each band, its oldest
+** MAST_STORE_BAND_CANDIDATES documents. */
+#define MAST_STORE_BAND_CANDIDATES 8
 mast_status mast_store_minhash_candidates(mast_store *store, int64_t collection_id,
                                           const int64_t *bands, int64_t before_id,
                                           mast_minhash_visit_fn fn, void *ctx);

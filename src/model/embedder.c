@@ -145,6 +145,24 @@ mast_status mast_embedder_embed_ids(mast_embedder *e, const int32_t *const *seqs
     return st;
 }
 
+bool mast_embedder_has_tokenizer(const mast_embedder *e)
+{
+    return e->tok != NULL;
+}
+
+bool mast_embedder_text_tokens(const mast_embedder *e, const char *text, size_t len, size_t *n)
+{
+    mast_tokens ids = {0};
+    if (!e->tok || mast_tokenize(e->tok, text, len, false, false, &ids) != MAST_OK) {
+        mast_tokens_free(&ids);
+        mast_clear_error();
+        return false;
+    }
+    *n = ids.n;
+    mast_tokens_free(&ids);
+    return true;
+}
+
 size_t mast_embedder_count_tokens(const mast_embedder *e, const char *text)
 {
     if (!e->tok) {   /* static vectors: words */

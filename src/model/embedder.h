@@ -40,5 +40,10 @@ mast_status mast_embedder_embed_ids(mast_embedder *e, const int32_t *const *seqs
                                     size_t n, bool normalize, float *out, size_t *n_truncated);
 /* The tokens a text takes (words for static vectors), for usage counts. */
 size_t mast_embedder_count_tokens(const mast_embedder *e, const char *text);
+/* Whether the model has a subword tokenizer (BERT models; not static vectors). */
+bool mast_embedder_has_tokenizer(const mast_embedder *e);
+/* The tokens text[0..len) takes without the model's special tokens (for
+** chunk budgets): false without a tokenizer or when it fails. */
+bool mast_embedder_text_tokens(const mast_embedder *e, const char *text, size_t len, size_t *n);
 
 #endif

@@ -245,6 +245,14 @@ static void test_progress_line_has_units_rate_and_eta(void)
     p.done = 1000000;
     mast_progress_format(&p, 1.0, line, sizeof line);
     CHECK(strstr(line, "ETA 16m39s") != NULL);
+    /* ingest counts files and PDF pages too */
+    mast_progress_begin_bytes(&p, "ingesting", 10200000);
+    p.done = 4100000;
+    p.files = 12;
+    p.pages = 544;
+    mast_progress_format(&p, 2.0, line, sizeof line);
+    CHECK_EQ_STR(line, "ingesting [#########---------------]  40% 4.1 MB of 10.2 MB, 2.0 MB/s, "
+                       "12 files (6.0/s), 544 pages (272.0/s), ETA 3s");
 }
 
 /* Windows-1252 (and so Latin-1) decodes to the characters WHATWG's table gives. */

@@ -1072,6 +1072,8 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     for (size_t i = 0; i < r.n_files && st == MAST_OK; i++) {
         process_file(&r, &r.files[i], &progress, done_bytes);
         done_bytes += r.files[i].size;
+        progress.files = i + 1;
+        progress.pages = stats->pages;
         mast_progress_update(&progress, done_bytes);
     }
     mast_progress_end(&progress);

@@ -26,6 +26,14 @@ int mast_is_blank(const char *s, size_t len)
     return 1;
 }
 
+/* Chunk budgets in the embedding model's own tokens (its tokenizer, without
+** special tokens), else the estimate. */
+static size_t model_tokens(void *ctx, const char *text, size_t len)
+{
+    size_t n;
+    return mast_embedder_text_tokens(ctx, text, len, &n) ? n : mast_estimate_tokens(NULL, text, len);
+}
+
 void mast_doc_minhash(const mast_doc *doc, mast_minhash *m)
 {
     mast_minhash_begin(m);
@@ -66,7 +74,12 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
         }
     } else {
-        MAST_TRY(mast_chunk_blocks(doc->blocks, doc->n_blocks, chunk_opts, &chunks, &n_chunks));
+        mast_chunk_opts o = *chunk_opts;
+        if (embedder && !o.count && mast_embedder_has_tokenizer(embedder)) {
+            o.count = model_tokens;   /* exact for the model that embeds the chunks */
+            o.count_ctx = embedder;
+        }
+        MAST_TRY(mast_chunk_blocks(doc->blocks, doc->n_blocks, &o, &chunks, &n_chunks));
     }
     mast_chunk_in *in = calloc(n_chunks ? n_chunks : 1, sizeof *in);
     if (!in) {
