@@ -137,47 +137,186 @@ int mast_dedup_mode_parse(const char *s)
          : !strcmp(s, "off")  ? MAST_DEDUP_OFF : -1;
 }
 
-/* ---- the best match of a new document ---- */
+/* ---- the in-memory band index ---- */
 
-typedef struct find_ctx {
-    const uint32_t *sig;
-    double threshold;
-    mast_dedup_match *m;
-    int nomem;
-} find_ctx;
+#define LSH_PER_KEY 8   /* the oldest documents kept for one band key */
 
-static int find_visit(void *ctx, int64_t doc_id, const char *uri, const uint32_t *sig)
+typedef struct lsh_slot {
+    uint32_t tag;   /* the band key's low 32 bits, never 0; 0 = empty */
+    uint32_t doc;   /* index into ids */
+} lsh_slot;
+
+struct mast_lsh {
+    mast_store *store;
+    lsh_slot *slots;
+    size_t cap, used;          /* cap a power of two */
+    int64_t *ids;              /* doc ids by index */
+    uint16_t *sigs;            /* their signatures' low 16 bits, K by index: equal by chance
+                                  with probability 1/65536, a bias under 0.00002 */
+    size_t n_ids, cap_ids, cap_sigs;
+};
+
+static uint32_t tag_of(int64_t key)
 {
-    find_ctx *f = ctx;
-    double s = mast_minhash_similarity(f->sig, sig);
-    if (s < f->threshold || s <= f->m->similarity)
-        return 0;   /* ties go to the oldest: candidates come in id order */
-    char *copy = strdup(uri);
-    if (!copy) {
-        f->nomem = 1;
-        return 1;
-    }
-    free(f->m->uri);
-    *f->m = (mast_dedup_match){doc_id, copy, s};
-    return 0;
+    uint32_t t = (uint32_t)((uint64_t)key ^ ((uint64_t)key >> 32));
+    return t ? t : 1;
 }
 
-mast_status mast_dedup_find(mast_store *store, int64_t collection_id, const uint32_t *sig,
+static int lsh_insert(mast_lsh *l, uint32_t tag, uint32_t doc)
+{
+    size_t mask = l->cap - 1, i = tag & mask;
+    int same = 0;
+    for (; l->slots[i].tag; i = (i + 1) & mask)
+        if (l->slots[i].tag == tag && (++same >= LSH_PER_KEY || l->slots[i].doc == doc))
+            return 0;
+    l->slots[i] = (lsh_slot){tag, doc};
+    l->used++;
+    return 1;
+}
+
+static mast_status lsh_grow(mast_lsh *l)
+{
+    size_t cap = l->cap ? l->cap * 2 : 1024;
+    lsh_slot *old = l->slots;
+    size_t old_cap = l->cap;
+    l->slots = calloc(cap, sizeof *l->slots);
+    if (!l->slots) {
+        l->slots = old;
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    }
+    l->cap = cap;
+    l->used = 0;
+    for (size_t i = 0; i < old_cap; i++)   /* in slot order: the oldest of a key stay first */
+        if (old[i].tag)
+            lsh_insert(l, old[i].tag, old[i].doc);
+    free(old);
+    return MAST_OK;
+}
+
+mast_status mast_lsh_add(mast_lsh *l, int64_t doc_id, const uint32_t sig[MAST_MINHASH_K])
+{
+    if (l->n_ids >= UINT32_MAX)
+        return mast_fail(MAST_ERR_LIMIT, "too many documents for the near-duplicate index");
+    if (!mast_grow_array((void **)&l->ids, &l->cap_ids, l->n_ids + 1, sizeof *l->ids))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (!mast_grow_array((void **)&l->sigs, &l->cap_sigs, (l->n_ids + 1) * MAST_MINHASH_K,
+                         sizeof *l->sigs))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    l->ids[l->n_ids] = doc_id;
+    for (int k = 0; k < MAST_MINHASH_K; k++)
+        l->sigs[l->n_ids * MAST_MINHASH_K + k] = (uint16_t)sig[k];
+    int64_t bands[MAST_MINHASH_BANDS];
+    mast_minhash_bands(sig, bands);
+    for (int b = 0; b < MAST_MINHASH_BANDS; b++) {
+        if ((l->used + 1) * 4 > l->cap * 3)
+            MAST_TRY(lsh_grow(l));
+        lsh_insert(l, tag_of(bands[b]), (uint32_t)l->n_ids);
+    }
+    l->n_ids++;
+    return MAST_OK;
+}
+
+typedef struct open_ctx {
+    mast_lsh *l;
+    mast_status st;
+} open_ctx;
+
+static int open_visit(void *ctx, int64_t doc_id, const char *uri, const uint32_t *sig)
+{
+    (void)uri;
+    open_ctx *o = ctx;
+    o->st = mast_lsh_add(o->l, doc_id, sig);
+    return o->st != MAST_OK;
+}
+
+mast_status mast_lsh_open(mast_store *store, int64_t collection_id, mast_lsh **out)
+{
+    mast_lsh *l = calloc(1, sizeof *l);
+    if (!l)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    l->store = store;
+    open_ctx o = {l, lsh_grow(l)};
+    mast_status st = o.st;
+    if (st == MAST_OK)
+        st = mast_store_minhash_scan(store, collection_id, open_visit, &o);
+    if (st == MAST_OK)
+        st = o.st;
+    if (st != MAST_OK) {
+        mast_lsh_free(l);
+        return st;
+    }
+    *out = l;
+    return MAST_OK;
+}
+
+void mast_lsh_free(mast_lsh *l)
+{
+    if (!l)
+        return;
+    free(l->slots);
+    free(l->ids);
+    free(l->sigs);
+    free(l);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+mast_status mast_dedup_find(mast_store *store, const mast_lsh *l, const uint32_t *sig,
                             int64_t before_id, double threshold, mast_dedup_match *m)
 {
     *m = (mast_dedup_match){0, NULL, 0};
     int64_t bands[MAST_MINHASH_BANDS];
+    uint32_t cand[MAST_MINHASH_BANDS * LSH_PER_KEY];   /* indexes */
+    size_t n = 0;
     mast_minhash_bands(sig, bands);
-    find_ctx f = {sig, threshold, m, 0};
-    mast_status st = mast_store_minhash_candidates(store, collection_id, bands, before_id,
-                                                   find_visit, &f);
-    if (st == MAST_OK && f.nomem)
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st != MAST_OK) {
-        free(m->uri);
-        *m = (mast_dedup_match){0, NULL, 0};
+    size_t mask = l->cap - 1;
+    for (int b = 0; b < MAST_MINHASH_BANDS; b++) {
+        uint32_t tag = tag_of(bands[b]);
+        int same = 0;
+        for (size_t i = tag & mask; l->slots[i].tag && same < LSH_PER_KEY; i = (i + 1) & mask)
+            if (l->slots[i].tag == tag) {
+                same++;
+                if (l->ids[l->slots[i].doc] < before_id)
+                    cand[n++] = l->slots[i].doc;
+            }
     }
-    return st;
+    /* the best candidate by the signatures in memory (ties: the oldest, added first) */
+    qsort(cand, n, sizeof *cand, cmp_u32);
+    double best = -1;
+    size_t best_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && cand[i] == cand[i - 1])
+            continue;
+        const uint16_t *o = l->sigs + (size_t)cand[i] * MAST_MINHASH_K;
+        int eq = 0;
+        for (int k = 0; k < MAST_MINHASH_K; k++)
+            eq += (uint16_t)sig[k] == o[k];
+        double s = (double)eq / MAST_MINHASH_K;
+        if (s > best) {
+            best = s;
+            best_i = cand[i];
+        }
+    }
+    if (best < threshold)
+        return MAST_OK;
+    /* its stored signature, exactly (the document may have changed since) */
+    uint32_t other[MAST_MINHASH_K];
+    char *uri;
+    mast_status st = mast_store_minhash_get(store, l->ids[best_i], other, &uri);
+    if (st == MAST_ERR_NOT_FOUND)
+        return MAST_OK;   /* deleted since */
+    MAST_TRY(st);
+    double s = mast_minhash_similarity(sig, other);
+    if (s < threshold) {
+        free(uri);
+        return MAST_OK;
+    }
+    *m = (mast_dedup_match){l->ids[best_i], uri, s};
+    return MAST_OK;
 }
 
 /* ---- clusters ---- */

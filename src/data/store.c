@@ -118,17 +118,11 @@ static const char *const migrations[] = {
     /* 5: where a chunk is in a paged source (PDF): its first and last page */
     ("ALTER TABLE chunks ADD COLUMN page_start INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE chunks ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0;"),
-    /* 6: near-duplicate detection: each document's MinHash signature and its LSH
-    ** band keys (data/dedup.h) */
+    /* 6: near-duplicate detection: each document's MinHash signature (data/dedup.h;
+    ** the LSH band index is built from them in memory) */
     "CREATE TABLE doc_minhash("
     "  document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,"
-    "  signature BLOB NOT NULL);"
-    "CREATE TABLE doc_bands("
-    "  collection_id INTEGER NOT NULL,"
-    "  band INTEGER NOT NULL,"
-    "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
-    "  PRIMARY KEY(collection_id, band, document_id)) WITHOUT ROWID;"
-    "CREATE INDEX doc_bands_doc ON doc_bands(document_id);",
+    "  signature BLOB NOT NULL);",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -738,7 +732,7 @@ mast_status mast_store_doc_put(mast_store *store, int64_t collection_id, const m
     if (st == MAST_OK)
         st = insert_chunks(store, id, doc, chunks, n_chunks);
     if (st == MAST_OK)
-        st = mast_store_minhash_write(store, collection_id, id, doc->minhash, doc->bands);
+        st = mast_store_minhash_write(store, id, doc->minhash);
     if (st == MAST_OK)
         st = bump_version(store, collection_id);
     if (st == MAST_OK)

@@ -20,7 +20,6 @@
 #define MAST_STORE_SCHEMA_VERSION 6
 #define MAST_DEFAULT_DB "mast.db"
 #define MAST_STORE_MINHASH_K 128      /* values of a document's signature */
-#define MAST_STORE_MINHASH_BANDS 42   /* its LSH band keys */
 
 /* struct mast_store is private to src/data/store*.c (store_impl.h): nothing
 ** else sees the SQLite connection, so that the store can have another engine
@@ -86,10 +85,8 @@ typedef struct mast_doc_in {
     const char *content_hash;  /* MAST_HASH_HEX_LEN hex digits */
     const char *embed_model;   /* id of the model of the chunk vectors, or NULL */
     int embed_dim;             /* their dimension; 0 = no vectors */
-    /* its MinHash signature (MAST_STORE_MINHASH_K values) and LSH band keys
-    ** (MAST_STORE_MINHASH_BANDS; data/dedup.h), or NULL for none */
+    /* its MinHash signature (MAST_STORE_MINHASH_K values; data/dedup.h), or NULL */
     const uint32_t *minhash;
-    const int64_t *bands;
 } mast_doc_in;
 
 typedef struct mast_chunk_in {
@@ -225,14 +222,8 @@ mast_status mast_store_doc_meta_scan(mast_store *store, int64_t collection_id, c
 /* A document's signature as stored with it (mast_doc_in.minhash). */
 typedef int (*mast_minhash_visit_fn)(void *ctx, int64_t doc_id, const char *uri,
                                      const uint32_t *sig);
-/* Calls fn, in id order, for each document of the collection with an id
-** below `before_id` that shares at least one of `bands`
-** (MAST_STORE_MINHASH_BANDS keys): of each band, its oldest
-** MAST_STORE_BAND_CANDIDATES documents. */
-#define MAST_STORE_BAND_CANDIDATES 8
-mast_status mast_store_minhash_candidates(mast_store *store, int64_t collection_id,
-                                          const int64_t *bands, int64_t before_id,
-                                          mast_minhash_visit_fn fn, void *ctx);
+/* A document's signature and uri (malloc'ed): MAST_ERR_NOT_FOUND when it has none. */
+mast_status mast_store_minhash_get(mast_store *store, int64_t doc_id, uint32_t *sig, char **uri);
 /* Calls fn for every signed document of the collection, in id order. */
 mast_status mast_store_minhash_scan(mast_store *store, int64_t collection_id,
                                     mast_minhash_visit_fn fn, void *ctx);

@@ -32,9 +32,8 @@ mast_status mast_store_prepare(mast_store *store, const char *sql, sqlite3_stmt 
 ** closes: for statements run once per request. Do not finalize it. */
 mast_status mast_store_cached(mast_store *store, const char *sql, sqlite3_stmt **stmt);
 
-/* Replaces a document's signature and band keys (or removes them: NULL), in
-** the caller's transaction (store_dedup.c). */
-mast_status mast_store_minhash_write(mast_store *store, int64_t collection_id, int64_t doc_id,
-                                     const uint32_t *sig, const int64_t *bands);
+/* Replaces a document's signature (or removes it: NULL), in the caller's
+** transaction (store_dedup.c). */
+mast_status mast_store_minhash_write(mast_store *store, int64_t doc_id, const uint32_t *sig);
 
 #endif

@@ -67,12 +67,12 @@ static void test_schema_1_database_upgrades_without_loss(void)
     REQUIRE(s);
     int64_t c;
     REQUIRE(mast_store_collection_ensure(s, "kept", &c) == MAST_OK);
-    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0, NULL, NULL};
+    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0, NULL};
     mast_chunk_in ch[] = {{"survives the upgrade", 3, "", NULL, 0, 0}};
     REQUIRE(mast_store_doc_put(s, c, &doc, ch, 1, NULL) == MAST_OK);
     /* turn it back into a schema-1 database: no embeddings, keys, usage or prompt
     ** tables, no chunk pages, no signatures */
-    REQUIRE(mast_store_exec(s, "DROP TABLE doc_bands; DROP TABLE doc_minhash; DROP TABLE embeddings; DROP TABLE usage; DROP TABLE api_keys;"
+    REQUIRE(mast_store_exec(s, "DROP TABLE doc_minhash; DROP TABLE embeddings; DROP TABLE usage; DROP TABLE api_keys;"
                                " DROP TABLE prompt_labels; DROP TABLE prompt_versions; DROP TABLE prompts;"
                                " ALTER TABLE chunks DROP COLUMN page_start;"
                                " ALTER TABLE chunks DROP COLUMN page_end;"
@@ -140,14 +140,14 @@ static void test_failure_midway_keeps_the_old_document_whole(void)
     REQUIRE(s);
     int64_t c;
     REQUIRE(mast_store_collection_ensure(s, "c", &c) == MAST_OK);
-    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0, NULL, NULL};
+    mast_doc_in doc = {"u1", "/src", "T", NULL, "00000000000000000000000000000001", NULL, 0, NULL};
     mast_chunk_in v1[] = {{"old one", 2, "", NULL, 0, 0}, {"old two", 2, "H", NULL, 0, 0}};
     int64_t id;
     REQUIRE(mast_store_doc_put(s, c, &doc, v1, 2, &id) == MAST_OK);
     int64_t version0;
     REQUIRE(mast_store_collection_version(s, c, &version0) == MAST_OK);
     /* the third chunk is invalid: the first two new ones were already written */
-    mast_doc_in doc2 = {"u1", "/src", "T2", NULL, "00000000000000000000000000000002", NULL, 0, NULL, NULL};
+    mast_doc_in doc2 = {"u1", "/src", "T2", NULL, "00000000000000000000000000000002", NULL, 0, NULL};
     mast_chunk_in v2[] = {{"new one", 2, "", NULL, 0, 0}, {"new two", 2, "", NULL, 0, 0}, {NULL, 0, "", NULL, 0, 0}};
     CHECK_EQ_INT(mast_store_doc_put(s, c, &doc2, v2, 3, &id), MAST_ERR_INVALID);
     CHECK_EQ_STR(mast_errmsg(), "u1: chunk 2 has no text");

@@ -62,6 +62,7 @@ typedef struct run {
     uint64_t bytes_before;         /* of the files before it, for the progress bar */
     int depth;                     /* of archives and attachments around the bytes read */
     int dup_skipped;               /* store_doc left the last document out as a near-duplicate */
+    mast_lsh *lsh;                 /* the collection's band index, opened at the first lookup */
     size_t dups_warned;
 } run;
 
@@ -241,7 +242,9 @@ static mast_status find_duplicate(run *r, const char *uri, const mast_minhash *s
     if (st == MAST_ERR_NOT_FOUND)
         existing = INT64_MAX;
     double t = r->opts->dedup_threshold > 0 ? r->opts->dedup_threshold : MAST_DEDUP_THRESHOLD;
-    return mast_dedup_find(r->store, r->collection_id, sig->v, existing, t, m);
+    if (!r->lsh)
+        MAST_TRY(mast_lsh_open(r->store, r->collection_id, &r->lsh));
+    return mast_dedup_find(r->store, r->lsh, sig->v, existing, t, m);
 }
 
 /* metadata with "duplicate_of" and "similarity" added (malloc'ed). */
@@ -266,9 +269,6 @@ static mast_status store_doc(run *r, const char *uri, const char *source, const 
     r->dup_skipped = 0;
     mast_minhash sig;
     mast_doc_minhash(doc, &sig);
-    int64_t bands[MAST_MINHASH_BANDS];
-    if (sig.n_shingles)
-        mast_minhash_bands(sig.v, bands);
     mast_dedup_match m;
     MAST_TRY(find_duplicate(r, uri, &sig, &m));
     char *linked = NULL;
@@ -291,7 +291,7 @@ static mast_status store_doc(run *r, const char *uri, const char *source, const 
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     mast_doc_in d = {uri, source, doc->title, linked ? linked : metadata, hash, NULL, 0,
-                     sig.n_shingles ? sig.v : NULL, sig.n_shingles ? bands : NULL};
+                     sig.n_shingles ? sig.v : NULL};
     int64_t doc_id;
     size_t n_chunks = 0;
     mast_status st = mast_ingest_put_doc(r->store, r->collection_id, r->embedder,
@@ -299,6 +299,8 @@ static mast_status store_doc(run *r, const char *uri, const char *source, const 
                                          &n_chunks);
     free(linked);
     MAST_TRY(st);
+    if (r->lsh && sig.n_shingles)   /* the next document's lookups see this one */
+        MAST_TRY(mast_lsh_add(r->lsh, doc_id, sig.v));
     r->stats->chunks += n_chunks;
     return remember_seen(r, doc_id);
 }
@@ -1103,6 +1105,7 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
         free(r.done_sources[i]);
     free(r.done_sources);
     free(r.seen);
+    mast_lsh_free(r.lsh);
     free(r.store_path);
     mast_embedder_free(r.embedder);
     if (roots)

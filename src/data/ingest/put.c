@@ -93,15 +93,10 @@ mast_status mast_ingest_put_doc(mast_store *store, int64_t collection_id, mast_e
     float *vectors = NULL;
     mast_status st = MAST_OK;
     mast_minhash mh;
-    int64_t bands[MAST_MINHASH_BANDS];
     if (!d.minhash) {   /* every stored document has its signature (mast dedup report) */
         mast_doc_minhash(doc, &mh);
         if (mh.n_shingles)
             d.minhash = mh.v;
-    }
-    if (d.minhash && !d.bands) {
-        mast_minhash_bands(d.minhash, bands);
-        d.bands = bands;
     }
     if (vector) {
         in[0].vector = vector;
@@ -257,7 +252,7 @@ mast_status mast_document_put(mast_store *store, int64_t collection_id, mast_emb
     if (st == MAST_OK)
         st = mast_load_text(&doc, norm_text, norm_len, norm_title);
     if (st == MAST_OK) {
-        mast_doc_in d = {in->id, "", norm_title, in->metadata, hash, NULL, 0, NULL, NULL};
+        mast_doc_in d = {in->id, "", norm_title, in->metadata, hash, NULL, 0, NULL};
         int64_t id = 0;
         st = mast_ingest_put_doc(store, collection_id, embedder, chunk ? chunk : &default_chunk, &d, &doc,
                      in->vector, (int)in->vector_dim, &id, n_chunks);
