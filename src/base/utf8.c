@@ -84,16 +84,54 @@ mast_status mast_utf8_repair(const char *s, size_t len, char **out, size_t *out_
     return *out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
 }
 
-mast_status mast_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len)
+/* NFC of a run with non-ASCII characters, appended to b. */
+static mast_status nfc_append(mast_buf *b, const char *s, size_t len)
 {
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &res,
                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     if (n < 0)
         return mast_fail(MAST_ERR_FORMAT, "cannot normalize text: %s", utf8proc_errmsg(n));
-    *out = (char *)res;
-    *out_len = (size_t)n;
-    return MAST_OK;
+    mast_status st = mast_buf_append(b, (const char *)res, (size_t)n);
+    free(res);
+    return st;
+}
+
+/* ASCII is its own NFC, and no ASCII character composes with what comes
+** before it: text splits before any ASCII character into pieces that
+** normalize alone. So only the runs around non-ASCII characters (with the
+** ASCII letter before, which a combining mark may join) go through utf8proc;
+** the rest is copied. */
+mast_status mast_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len)
+{
+    mast_buf b = {0};
+    MAST_TRY(mast_buf_reserve(&b, len + 1));
+    mast_status st = MAST_OK;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len && st == MAST_OK) {
+        size_t j = i;
+        while (j < len && u[j] < 0x80)
+            j++;
+        size_t start = j < len && j > i ? j - 1 : j;   /* the possible base */
+        st = mast_buf_append(&b, s + i, start - i);
+        if (j == len || st != MAST_OK)
+            break;
+        size_t k = j;   /* the run ends before an ASCII character that ASCII follows */
+        while (k < len && (u[k] >= 0x80 || (k + 1 < len && u[k + 1] >= 0x80)))
+            k++;
+        st = nfc_append(&b, s + start, k - start);
+        i = k;
+    }
+    if (st != MAST_OK) {
+        mast_buf_free(&b);
+        return st;
+    }
+    *out_len = b.len;
+    if (!b.len)
+        mast_buf_free(&b);   /* reserved, never written: not terminated */
+    *out = b.len ? mast_buf_detach(&b) : strdup("");
+    return *out ? MAST_OK : mast_fail(MAST_ERR_NOMEM, "out of memory");
 }
 
 size_t mast_utf8_truncate(const char *s, size_t len, size_t max)

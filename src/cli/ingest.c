@@ -67,6 +67,8 @@ static const char ingest_help[] =
     "      --pdf-timeout S     stop the PDF reader after S s of CPU (2S s of wall-clock) on\n"
     "                          one PDF (default 60)\n"
     "      --pdf-memory MB     the PDF reader's memory limit (default 2048)\n"
+    "  -t, --threads N         threads for the collection's embedding model (default: every\n"
+    "                          CPU)\n"
     "      --dedup MODE        near-duplicates: link (default), skip, off\n"
     "      --dedup-threshold T estimated Jaccard similarity that makes a near-duplicate,\n"
     "                          0 < T <= 1 (default 0.5, measured: docs/benchmarks.md)\n"
@@ -84,7 +86,7 @@ int cmd_ingest(int argc, char **argv)
     enum { OPT_DB = 256, OPT_CHUNK, OPT_OVERLAP, OPT_PRUNE, OPT_FORCE, OPT_ID, OPT_TITLE, OPT_TEXT,
            OPT_VECTOR, OPT_JSON, OPT_PDF_TIMEOUT, OPT_PDF_MEMORY,
            OPT_ID_COL, OPT_TITLE_COL, OPT_TEXT_COLS, OPT_META_COLS, OPT_DEDUP,
-           OPT_DEDUP_THRESHOLD };
+           OPT_DEDUP_THRESHOLD, OPT_THREADS };
     static const struct option options[] = {
         {"collection", required_argument, NULL, 'c'},
         {"chunk-tokens", required_argument, NULL, OPT_CHUNK},
@@ -104,6 +106,7 @@ int cmd_ingest(int argc, char **argv)
         {"metadata-columns", required_argument, NULL, OPT_META_COLS},
         {"dedup", required_argument, NULL, OPT_DEDUP},
         {"dedup-threshold", required_argument, NULL, OPT_DEDUP_THRESHOLD},
+        {"threads", required_argument, NULL, 't'},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -113,7 +116,7 @@ int cmd_ingest(int argc, char **argv)
     long v;
     int c, json = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:t:h", options, NULL)) != -1) {
         switch (c) {
         case 'c': collection = optarg; break;
         case OPT_CHUNK:
@@ -164,6 +167,11 @@ int cmd_ingest(int argc, char **argv)
             opts.dedup_threshold = t;
             break;
         }
+        case 't':
+            if (!cli_parse_int("ingest", "--threads", optarg, 1, 1024, &v))
+                return EXIT_USAGE;
+            opts.threads = (int)v;
+            break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(ingest_help, stdout); return 0;
         default: return cli_bad_option("ingest", argv);

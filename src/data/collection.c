@@ -73,12 +73,18 @@ mast_status mast_collection_set_language(mast_store *store, const char *collecti
 mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,
                                           mast_embedder **out)
 {
+    return mast_collection_open_embedder_threads(store, collection_id, 0, out);
+}
+
+mast_status mast_collection_open_embedder_threads(mast_store *store, int64_t collection_id,
+                                                  int n_threads, mast_embedder **out)
+{
     *out = NULL;
     char *path;
     MAST_TRY(mast_collection_embed_model(store, collection_id, &path));
     if (!path)
         return MAST_OK;
-    mast_status st = mast_embedder_open(out, path, 0);
+    mast_status st = mast_embedder_open(out, path, n_threads);
     if (st != MAST_OK)
         mast_fail_prefix(st, "the collection's embedding model");
     free(path);

@@ -22,6 +22,9 @@ mast_status mast_collection_set_embedder(mast_store *store, const char *collecti
 /* Opens the collection's embedding model, or sets *out = NULL if it has none. */
 mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,
                                           mast_embedder **out);
+/* The same with n_threads for the model (0 = every CPU). */
+mast_status mast_collection_open_embedder_threads(mast_store *store, int64_t collection_id,
+                                                  int n_threads, mast_embedder **out);
 
 /* The configured model path (caller frees) or NULL. */
 mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id, char **path);

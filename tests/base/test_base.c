@@ -85,6 +85,25 @@ static void test_nfc_composes_combining_marks(void)
     CHECK_EQ_STR(out, "caf\xc3\xa9");
     CHECK_EQ_INT(len, 5);
     free(out);
+    /* ASCII is copied around the runs that need utf8proc, whatever their place:
+    ** a mark after the first, the last or an inner ASCII letter, two in a row,
+    ** Hangul jamo, a non-ASCII character alone, and plain ASCII */
+    static const char *const cases[][2] = {
+        {"e\xcc\x81 and cafe\xcc\x81, plus A\xcc\x8a\xcc\x81 ok", "\xc3\xa9 and caf\xc3\xa9, plus \xc7\xba ok"},
+        {"x \xe1\x84\x80\xe1\x85\xa1 y", "x \xea\xb0\x80 y"},
+        {"only \xe2\x82\xac here", "only \xe2\x82\xac here"},
+        {"plain ASCII text", "plain ASCII text"},
+        {"", ""},
+        {"\xcc\x81start", "\xcc\x81start"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        REQUIRE(mast_utf8_nfc(cases[i][0], strlen(cases[i][0]), &out, &len) == MAST_OK);
+        CHECK_EQ_STR(out, cases[i][1]);
+        CHECK_EQ_INT(len, strlen(cases[i][1]));
+        free(out);
+    }
+    /* invalid UTF-8 in a run is still an error */
+    CHECK_EQ_INT(mast_utf8_nfc("ok \xff bad", 8, &out, &len), MAST_ERR_FORMAT);
 }
 
 static void test_utf8_truncate_never_cuts_a_sequence(void)

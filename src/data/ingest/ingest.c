@@ -1038,7 +1038,8 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     if (st == MAST_OK)
         st = mast_store_collection_ensure(store, collection, &r.collection_id);
     if (st == MAST_OK)
-        st = mast_collection_open_embedder(store, r.collection_id, &r.embedder);
+        st = mast_collection_open_embedder_threads(store, r.collection_id, r.opts->threads,
+                                                   &r.embedder);
     mast_metric own_metric;
     if (st == MAST_OK)
         st = mast_collection_vectors(store, r.collection_id, &r.own_dim, &own_metric);

@@ -54,6 +54,7 @@ typedef struct mast_ingest_opts {
     ** is stored with "duplicate_of" and "similarity" in its metadata
     ** (MAST_DEDUP_LINK, the default), left out (MAST_DEDUP_SKIP) or not looked
     ** for (MAST_DEDUP_OFF); every stored document keeps its signature */
+    int threads;               /* for the embedding model; 0 = every CPU */
     int dedup;                 /* mast_dedup_mode */
     double dedup_threshold;    /* 0 = MAST_DEDUP_THRESHOLD */
 } mast_ingest_opts;
