@@ -23,8 +23,11 @@ import subprocess
 import sys
 import time
 
-DEFAULT = ["/usr/share/doc/bash/bash.pdf", "/usr/share/doc/bash/bashref.pdf",
-           "/usr/share/debian-reference/debian-reference.en.pdf"]
+# bash-doc's manuals (in /usr/share/doc/bash or bash-doc, by release) and debian-reference-en's
+DEFAULT = [next((d + name for d in ("/usr/share/doc/bash/", "/usr/share/doc/bash-doc/")
+                 if os.path.exists(d + name)), "/usr/share/doc/bash/" + name)
+           for name in ("bash.pdf", "bashref.pdf")] + \
+          ["/usr/share/debian-reference/debian-reference.en.pdf"]
 
 
 def pages_of(path):

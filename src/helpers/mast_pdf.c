@@ -425,14 +425,49 @@ static void flush(void)
     para_len = 0;
 }
 
+/* A word cut in two at the end of a paragraph that must end there (its
+** block, kind or page changes): the part before the hyphen, carried over to
+** the next paragraph. */
+static char carry[256];
+static size_t carry_len;
+
+/* Ends the paragraph before line l; when it ends in a letter and a hyphen and
+** l starts in a lower-case letter, its last word goes on with l instead. */
+static void flush_before(const line *l)
+{
+    carry_len = 0;
+    if (para_len >= 2 && para[para_len - 1] == '-' && isalpha((unsigned char)para[para_len - 2]) &&
+        islower((unsigned char)l->text[0])) {
+        size_t start = para_len - 1;
+        while (start > 0 && para[start - 1] != ' ' && para[start - 1] != '\n')
+            start--;
+        size_t n = para_len - 1 - start;
+        if (n < sizeof carry) {
+            memcpy(carry, para + start, n);
+            carry_len = n;
+            para_len = start;
+            while (para_len && (para[para_len - 1] == ' ' || para[para_len - 1] == '\n'))
+                para_len--;
+            para[para_len] = '\0';
+        }
+    }
+    flush();
+}
+
 /* Appends a line to the paragraph: a hyphen at the end of the previous line
 ** before a lower-case letter is a word cut in two; code keeps its lines. */
 static void join_line(const line *l, int kind)
 {
     if (para_len && (kind != para_kind || l->page != para_page))
-        flush();
+        flush_before(l);
     para_kind = kind;
     para_page = l->page;
+    if (carry_len) {   /* the first part of this line's first word */
+        para_put(carry, carry_len);
+        carry_len = 0;
+        para_put(l->text, strlen(l->text));
+        return;
+    }
     if (para_len) {
         if (kind == 'c')
             para_put("\n", 1);
@@ -546,7 +581,7 @@ int main(void)
             continue;
         }
         if (i > 0 && para_len && (lines[i - 1].block != l->block || lines[i - 1].page != l->page))
-            flush();
+            flush_before(l);
         join_line(l, l->mono ? 'c' : 'p');
     }
     flush();

@@ -139,6 +139,11 @@ expect "documents list -c pdf --json" 0 "$MAST" documents list -c pdf --json
 check "… its page count in the metadata" contains "$OUT" '"pages": 196'
 expect "ask it" 0 "$MAST" ask "what does the shopt builtin do" -c pdf --json
 check "… citations carry pages" contains "$OUT" '"page_start"'
+# page 9 cuts "Redirec-tions" where a line of monospaced text ends: a paragraph break,
+# across which the word is joined all the same
+expect "search the word hyphenated across a paragraph break" 0 "$MAST" search "redirection operator" -c pdf --json
+check "… it is joined" contains "$OUT" '[Redirections], page 38, for a list of redirection operators'
+check "… and not left cut" eval '! contains "$OUT" "[Redirec-"'
 
 # a PDF of known structure: headings by size, a hyphenated word, a running header
 # and page numbers, two columns, a page without text
