@@ -314,7 +314,7 @@ box = mailbox.mbox(d + "/list.mbox")
 for i in range(3):
     x = EmailMessage()
     x["From"], x["Subject"], x["Date"] = "bob@example.org", f"Message {i}", "Tue, 02 Dec 2025 10:00:00 +0000"
-    x.set_content(f"Body number {i} about walruses.\n")
+    x.set_content(f"Body number {i} about walruses.\nFrom the sea they come.\n")   # quoted ">From" in the file
     box.add(x)
 box.flush()
 PYEOF
@@ -334,6 +334,10 @@ list.mbox#2 | Message 1 | email | bob@example.org |  |
 list.mbox#3 | Message 2 | email | bob@example.org |  | 
 note.eml | Notes on the Engine — résumé | email | Ada Lovelace <ada@example.org> | Charles Babbage <charles@example.org> | <note-1@example.org>
 note.eml!/bernoulli.csv | bernoulli | csv |  |  | "
+check "… the mbox has its body's From line quoted" grep -q '^>From the sea they come.' "$WORK/mail/list.mbox"
+expect "search a message of the mbox" 0 "$MAST" search "walruses sea" -c mail --json
+check "… the From line unquoted" contains "$OUT" 'walruses.\nFrom the sea they come.'
+check "… no quoting left" eval '! contains "$OUT" ">From the sea"'
 expect "search the message" 0 "$MAST" search "Bernoulli numbers" -c mail --json
 check "… its plain text, not the HTML alternative" contains "$OUT" "The engine computes Bernoulli numbers."
 expect "… the HTML alternative" 0 "$MAST" search "HTML alternative" -c mail --json

@@ -79,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mast_looks_like_email(in, n);
         for (size_t pos = 0; pos < n;)
             pos = mast_mbox_next(in, n, pos);
+        mast_buf msg = {0};
+        mast_mbox_unquote(in, n, &msg);
+        mast_buf_free(&msg);
         break;
     }
     case 3:

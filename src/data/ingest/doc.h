@@ -130,6 +130,9 @@ mast_status mast_load_email(mast_doc *doc, const char *text, size_t len,
 bool mast_looks_like_email(const char *text, size_t len);
 /* An mbox: where the message after the one at pos starts (len at the end). */
 size_t mast_mbox_next(const char *text, size_t len, size_t pos);
+/* A message of an mbox with its mboxrd quoting undone: a line ">From ",
+** ">>From "... loses one ">" (written into out). */
+mast_status mast_mbox_unquote(const char *text, size_t len, mast_buf *out);
 
 /* True when text looks like roff source (.TH/.Dd/.SH within its first lines). */
 bool mast_looks_like_roff(const char *text, size_t len);

@@ -428,3 +428,20 @@ size_t mast_mbox_next(const char *text, size_t len, size_t pos)
     }
     return len;
 }
+
+mast_status mast_mbox_unquote(const char *text, size_t len, mast_buf *out)
+{
+    mast_buf_clear(out);
+    MAST_TRY(mast_buf_reserve(out, len + 1));
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) + 1 : len, q = i;
+        while (q < end && text[q] == '>')
+            q++;
+        if (q > i && end - q >= 5 && memcmp(text + q, "From ", 5) == 0)
+            i++;   /* one '>' fewer */
+        MAST_TRY(mast_buf_append(out, text + i, end - i));
+        i = end;
+    }
+    return MAST_OK;
+}

@@ -963,12 +963,14 @@ static int ingest_bytes(run *r, const char *uri, const char *name, const char *d
         int result = -2, n = 0;
         for (size_t pos = 0, next; pos < len; pos = next) {
             next = mast_mbox_next(data, len, pos);
-            mast_buf u = {0};
+            mast_buf u = {0}, msg = {0};
             mast_buf_printf(&u, "%s#%d", uri, ++n);
-            int res = u.data ? count_doc(r, ingest_doc(r, u.data, inner, KIND_EMAIL, data + pos,
-                                                       next - pos))
-                             : -1;
+            int res = u.data && mast_mbox_unquote(data + pos, next - pos, &msg) == MAST_OK
+                          ? count_doc(r, ingest_doc(r, u.data, inner, KIND_EMAIL,
+                                                    msg.data ? msg.data : "", msg.len))
+                          : -1;
             mast_buf_free(&u);
+            mast_buf_free(&msg);
             result = res > result ? res : result;
         }
         return result;
