@@ -55,6 +55,8 @@ static const char ask_help[] =
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
     "  -k N                    passages to retrieve (default 5, at most 1000)\n"
+    "      --expand N|section  with --model: the model reads each passage with N chunks of\n"
+    "                          its document either side, or its whole section (small-to-big)\n"
     "      --model FILE|NAME   a GGUF Llama-family model (see 'mast run') to write the answer,\n"
     "                          or a model of the gateway configuration\n"
     "      --config FILE       the gateway configuration (mast.yaml; default $MAST_CONFIG)\n"
@@ -185,8 +187,8 @@ static int parse(const char *cmd, const char *help, long default_k, int argc, ch
     }
     if (a->vector && strcmp(cmd, "ask") == 0)
         return cli_usage(cmd, "--vector is an option of 'mast search'");
-    if (a->expand && strcmp(cmd, "ask") == 0)
-        return cli_usage(cmd, "--expand is an option of 'mast search'");
+    if (a->expand && strcmp(cmd, "ask") == 0 && !a->model)
+        return cli_usage(cmd, "--expand gives a model the passages' context: it needs --model");
     if (optind >= argc && a->vector)
         return -1;   /* a vector alone */
     if (optind >= argc)
@@ -353,7 +355,7 @@ int cmd_ask(int argc, char **argv)
     gp.sampler.temperature = a.temp;
     gp.sampler.seed = (uint64_t)a.seed;
     if (st == MAST_OK)
-        st = mast_ask_with(r, store, a.collection, a.text, (size_t)a.k, gen, &gp,
+        st = mast_ask_with(r, store, a.collection, a.text, (size_t)a.k, a.expand, gen, &gp,
                            gen && !a.json ? stream_answer : NULL, NULL, trace, &ans);
     mast_generator_free(gen);
     cli_finish_trace(store, trace, st);

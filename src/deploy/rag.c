@@ -19,6 +19,7 @@
 #include "deploy/extract.h"
 
 #define PASSAGE_CHARS 1500   /* each passage in a generator's prompt, at most */
+#define CONTEXT_CHARS 6000   /* ... with its context (expand) */
 
 typedef struct answer_sink {
     mast_buf text;
@@ -45,16 +46,18 @@ static mast_status generate_answer(mast_generator *gen, const mast_gen_params *p
     mast_status st = mast_buf_puts(&user, "Passages:\n");
     for (size_t i = 0; st == MAST_OK && i < out->n_sources; i++) {
         const mast_result *s = &out->sources[i];
-        size_t len = strlen(s->text);
-        if (len > PASSAGE_CHARS)   /* cut at a UTF-8 boundary */
-            for (len = PASSAGE_CHARS; len > 0 && ((unsigned char)s->text[len] & 0xC0) == 0x80; len--) {
+        /* small-to-big: the passage's context when it was asked for */
+        const char *text = s->context ? s->context : s->text;
+        size_t len = strlen(text), max = s->context ? CONTEXT_CHARS : PASSAGE_CHARS;
+        if (len > max)   /* cut at a UTF-8 boundary */
+            for (len = max; len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80; len--) {
             }
         char pages[32] = "";
         if (s->page_start > 0)
             snprintf(pages, sizeof pages, s->page_end > s->page_start ? " (pp. %d-%d)" : " (p. %d)",
                      s->page_start, s->page_end);
         st = mast_buf_printf(&user, "[%zu] %s%s%s%s\n%.*s\n\n", i + 1, s->title,
-                             *s->heading ? " > " : "", s->heading, pages, (int)len, s->text);
+                             *s->heading ? " > " : "", s->heading, pages, (int)len, text);
     }
     if (st == MAST_OK)
         st = mast_buf_printf(&user, "Question: %s", question);
@@ -94,11 +97,11 @@ static mast_status generate_answer(mast_generator *gen, const mast_gen_params *p
 mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collection,
                      const char *question, size_t k, mast_trace *trace, mast_answer *out)
 {
-    return mast_ask_with(r, store, collection, question, k, NULL, NULL, NULL, NULL, trace, out);
+    return mast_ask_with(r, store, collection, question, k, 0, NULL, NULL, NULL, NULL, trace, out);
 }
 
 mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *collection,
-                          const char *question, size_t k, mast_generator *gen,
+                          const char *question, size_t k, int expand, mast_generator *gen,
                           const mast_gen_params *params, mast_gen_text_fn stream, void *stream_ctx,
                           mast_trace *trace, mast_answer *out)
 {
@@ -109,8 +112,10 @@ mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *coll
         return mast_fail(MAST_ERR_INVALID, "k must be between 1 and %d (got %zu)", MAST_MAX_K, k);
     /* an extractive answer looks deeper than the k sources it shows */
     size_t want = !gen && k < MAST_ASK_CANDIDATES ? MAST_ASK_CANDIDATES : k;
-    MAST_TRY(mast_search(r, store, collection, question, want, trace, &out->sources,
-                         &out->n_sources));
+    mast_search_opts so = MAST_SEARCH_OPTS_DEFAULT;
+    so.expand = gen ? expand : 0;   /* the extractive answer reads the passages alone */
+    MAST_TRY(mast_search_with(r, store, collection, question, want, &so, trace, &out->sources,
+                              &out->n_sources));
     if (gen) {
         mast_status st = generate_answer(gen, params, question, out, stream, stream_ctx, trace);
         if (st != MAST_OK)

@@ -33,9 +33,11 @@ mast_status mast_ask(mast_retriever *r, mast_store *store, const char *collectio
                      const char *question, size_t k, mast_trace *trace, mast_answer *out);
 /* mast_ask with a generator (NULL: extractive). params NULL: greedy, 512
 ** tokens at most. stream (may be NULL) receives the answer as it is
-** generated. Passages are cut to fit the generator's context. */
+** generated. Passages are cut to fit the generator's context. With expand
+** (mast_search_opts.expand) a generator reads each passage's context (its
+** neighbours or section) instead of the passage alone. */
 mast_status mast_ask_with(mast_retriever *r, mast_store *store, const char *collection,
-                          const char *question, size_t k, mast_generator *gen,
+                          const char *question, size_t k, int expand, mast_generator *gen,
                           const mast_gen_params *params, mast_gen_text_fn stream, void *stream_ctx,
                           mast_trace *trace, mast_answer *out);
 void mast_answer_free(mast_answer *answer);

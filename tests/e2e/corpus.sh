@@ -192,7 +192,20 @@ expect "search --expand as text" 0 "$MAST" search zebraword -c ex --expand 1
 check "prints the context under the snippet" contains "$OUT" "    context:"
 expect "a bad --expand" 2 "$MAST" search zebraword -c ex --expand 11
 check "... names the range" contains "$ERR" "--expand"
-expect "--expand is not an option of ask" 2 "$MAST" ask zebraword -c ex --expand 1
+expect "ask --expand needs a model" 2 "$MAST" ask zebraword -c ex --expand 1
+check "... says so" contains "$ERR" "--expand gives a model the passages' context: it needs --model"
+# a model reads the passages with their context: its prompt is longer by the neighbours
+STORIES="$DATA/models/stories260K.gguf"
+prompt_tokens() {   # the rag.generate span of the latest trace
+  "$MAST" traces -n 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])' |
+    xargs "$MAST" traces show --json |
+    python3 -c 'import json,sys; t=json.load(sys.stdin); print([s for s in t["spans"] if s["name"]=="rag.generate"][0]["attributes"]["prompt_tokens"])'
+}
+expect "ask --model, the passage alone" 0 "$MAST" ask zebraword -c ex -k 1 --model "$STORIES" --ctx 1024 -n 2
+ALONE="$(prompt_tokens)"
+expect "ask --model --expand section" 0 "$MAST" ask zebraword -c ex -k 1 --model "$STORIES" --ctx 1024 -n 2 --expand section
+WITH="$(prompt_tokens)"
+check "the prompt holds the section: longer ($ALONE -> $WITH tokens)" [ "$WITH" -gt "$((ALONE + 60))" ]
 serve "$WORK/serve.log"
 check "the server started" [ -n "$PORT" ]
 if [ -n "$PORT" ]; then
