@@ -980,13 +980,44 @@ static int ingest_bytes(run *r, const char *uri, const char *name, const char *d
     return count_doc(r, ingest_doc(r, uri, inner, kind, data, len));
 }
 
+/* A file's size and modification time, to see it change. */
+static int file_state(const char *path, struct stat *st)
+{
+    return stat(path, st) == 0;
+}
+
+static int same_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ino == b->st_ino;
+}
+
+/* Reads a file whole, again if it changed while it was read (its size or
+** modification time moved): a torn read is never stored. A file that keeps
+** changing is an error naming it. */
+static mast_status read_stable(const char *path, size_t max, char **data, size_t *len)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct stat before, after;
+        int known = file_state(path, &before);
+        MAST_TRY(mast_read_file(path, max, data, len));
+        if (!known || (file_state(path, &after) && same_state(&before, &after)))
+            return MAST_OK;
+        free(*data);
+        *data = NULL;
+        *len = 0;
+    }
+    return mast_fail(MAST_ERR_IO, "%s: failed: it kept changing while it was read (3 times); "
+                     "ingest it again when it is written", path);
+}
+
 static void process_file(run *r, file_entry *f, mast_progress *progress, uint64_t bytes_before)
 {
     const mast_ingest_opts *o = r->opts;
     size_t max = o->max_file_bytes ? o->max_file_bytes : MAST_DEFAULT_MAX_FILE_BYTES;
     char *data = NULL;
     size_t len = 0;
-    mast_status st = mast_read_file(f->path, max, &data, &len);
+    mast_status st = read_stable(f->path, max, &data, &len);
     if (st != MAST_OK) {
         mast_warn("%s", mast_errmsg());
         r->stats->files_failed++;
