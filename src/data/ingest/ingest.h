@@ -2,23 +2,22 @@
 ** data/ingest/ingest.h — ingesting files and folders into a collection.
 **
 ** Paths are walked recursively (hidden entries and directory symlinks are
-** skipped, entries in name order). Each file goes to a loader by extension:
-**   .md .markdown .mdx      Markdown
-**   .jsonl .ndjson          JSON Lines, one document per line (BEIR layout:
-**                           {"_id","title","text"}; field names configurable)
-**   .txt .text and any other file that looks like text   plain text
-** A trailing .zst (zstd) is decompressed first. Files that are not text (NUL
-** bytes, or mostly invalid UTF-8), empty files and HTML (.html/.htm/.xhtml, or
-** text that opens as an HTML document: there is no HTML loader yet) are
-** skipped with a warning; a few invalid UTF-8 bytes are repaired (U+FFFD) with
-** a warning. Text is NFC-normalized. A JSON Lines document is its title plus
-** its text (a title alone becomes its text); one with neither is skipped.
+** skipped, entries in name order). Each file is read whole (again if it
+** changed while it was read) and goes to a loader by its content first and
+** its name second (README.md beside this file; `mast ingest --help` lists the
+** formats): compressed data is decompressed, archives are walked, PDFs read
+** in a child process, zip-packaged office documents, HTML, man pages, e-mail
+** and mbox, CSV/TSV, JSON Lines, Markdown and any other text. Text is NFC
+** UTF-8 (UTF-16 and Windows-1252 converted, invalid bytes repaired, each with
+** a warning and the encoding in the metadata). Files that are not text are
+** skipped with a warning.
 **
 ** Incremental: a document whose content hash (of the file's bytes, or of the
-** JSON line, and of the chunking options) is unchanged is skipped; a changed one has its chunks replaced;
-** each document is one transaction. With `prune`, documents under the given
-** paths whose file is gone (or, for JSON Lines, whose line is gone) are
-** deleted.
+** JSON line, and of the chunking options and embedding model) is unchanged is
+** skipped; a changed one has its chunks replaced; each document is one
+** transaction. With `prune`, documents under the given paths whose file is
+** gone (or, for JSON Lines, whose line is gone) are deleted. Near-duplicates
+** of older documents are linked or skipped (`dedup`).
 */
 #ifndef MAST_DATA_INGEST_INGEST_H
 #define MAST_DATA_INGEST_INGEST_H
