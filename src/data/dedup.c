@@ -147,7 +147,6 @@ typedef struct lsh_slot {
 } lsh_slot;
 
 struct mast_lsh {
-    mast_store *store;
     lsh_slot *slots;
     size_t cap, used;          /* cap a power of two */
     int64_t *ids;              /* doc ids by index */
@@ -234,7 +233,6 @@ mast_status mast_lsh_open(mast_store *store, int64_t collection_id, mast_lsh **o
     mast_lsh *l = calloc(1, sizeof *l);
     if (!l)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    l->store = store;
     open_ctx o = {l, lsh_grow(l)};
     mast_status st = o.st;
     if (st == MAST_OK)

@@ -28,6 +28,16 @@ mast_status mast_store_minhash_write(mast_store *store, int64_t doc_id, const ui
     return MAST_OK;
 }
 
+/* Copies a signature column into sig: false when it is not one this mast wrote. */
+static int column_sig(sqlite3_stmt *stmt, int col, uint32_t *sig)
+{
+    const void *blob = sqlite3_column_blob(stmt, col);
+    if (!blob || sqlite3_column_bytes(stmt, col) != MAST_STORE_MINHASH_K * (int)sizeof *sig)
+        return 0;
+    memcpy(sig, blob, MAST_STORE_MINHASH_K * sizeof *sig);
+    return 1;
+}
+
 /* Steps a statement of (id, uri, signature) rows into fn. */
 static mast_status visit_rows(mast_store *store, sqlite3_stmt *stmt, mast_minhash_visit_fn fn,
                               void *ctx)
@@ -35,10 +45,8 @@ static mast_status visit_rows(mast_store *store, sqlite3_stmt *stmt, mast_minhas
     int rc;
     uint32_t sig[MAST_STORE_MINHASH_K];
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const void *blob = sqlite3_column_blob(stmt, 2);
-        if (!blob || sqlite3_column_bytes(stmt, 2) != (int)sizeof sig)
+        if (!column_sig(stmt, 2, sig))
             continue;   /* not a signature this mast wrote */
-        memcpy(sig, blob, sizeof sig);
         const unsigned char *uri = sqlite3_column_text(stmt, 1);
         if (fn(ctx, sqlite3_column_int64(stmt, 0), uri ? (const char *)uri : "", sig))
             break;
@@ -61,10 +69,8 @@ mast_status mast_store_minhash_get(mast_store *store, int64_t doc_id, uint32_t *
         return MAST_ERR_NOT_FOUND;
     if (rc != SQLITE_ROW)
         return mast_store_error(store, "cannot read a signature");
-    const void *blob = sqlite3_column_blob(stmt, 1);
-    if (!blob || sqlite3_column_bytes(stmt, 1) != MAST_STORE_MINHASH_K * (int)sizeof *sig)
+    if (!column_sig(stmt, 1, sig))
         return MAST_ERR_NOT_FOUND;
-    memcpy(sig, blob, MAST_STORE_MINHASH_K * sizeof *sig);
     const unsigned char *u = sqlite3_column_text(stmt, 0);
     if (!(*uri = strdup(u ? (const char *)u : "")))
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
