@@ -361,13 +361,16 @@ check "… their vectors differ by their headings (the stored texts are the same
 # ---- a file that changes while it is read: read again; one that keeps changing fails
 # alone, named, and nothing torn is stored
 mkdir -p "$WORK/changing"
-head -c 6000000 /dev/urandom | base64 -w 100 > "$WORK/changing/growing.txt"
+head -c 15000000 /dev/urandom | base64 -w 100 > "$WORK/changing/growing.txt"
 echo "A quiet file that stays the same." > "$WORK/changing/quiet.txt"
+# two writers, so that one always runs even on a loaded machine
 ( while :; do echo "appended while being read" >> "$WORK/changing/growing.txt"; done ) &
 WRITER=$!
+( while :; do echo "appended while being read" >> "$WORK/changing/growing.txt"; done ) &
+WRITER2=$!
 sleep 0.3
 expect "ingest a folder with a file being written" 1 "$MAST" ingest "$WORK/changing" -c changing
-kill "$WRITER"; wait "$WRITER" 2>/dev/null
+kill "$WRITER" "$WRITER2"; wait "$WRITER" "$WRITER2" 2>/dev/null
 check "… the changing file fails, named" contains "$ERR" "growing.txt: failed: it kept changing while it was read (3 times)"
 check "… the quiet one is ingested" contains "$ERR" "files 2 seen, 1 ingested, 0 unchanged, 0 skipped, 1 failed"
 expect "… and once it is written, it is ingested" 0 "$MAST" ingest "$WORK/changing" -c changing
