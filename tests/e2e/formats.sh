@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/e2e/formats.sh — documents in the formats people have them (issue 17):
 # man pages as Debian ships them (gzip'd roff), compressed files, archives
-# with limits against bombs, UTF-16 and other encodings.
+# with limits against bombs, UTF-16 and other encodings, PDF, office documents
+# and spreadsheets, e-mail.
 . "$(dirname "$0")/lib.sh"
 
 py() { python3 - "$@"; }
@@ -292,6 +293,73 @@ expect "a DOCX with a missing part (exit 1)" 1 "$MAST" ingest "$WORK/office-bad"
 check "… names the part" contains "$ERR" "broken.docx: no word/document.xml: not a Word document, or a part is missing"
 check "… the bomb is refused" contains "$ERR" "bomb.docx: refused: expands to more than"
 check "… and the good one is ingested" contains "$ERR" "files 3 seen, 1 ingested, 0 unchanged, 0 skipped, 2 failed"
+
+# ---- XLSX and ODS: written by XlsxWriter, openpyxl and odfpy (Debian's
+# python3-xlsxwriter, -openpyxl, -odf); a section per sheet, a block per row
+mkdir -p "$WORK/sheets"
+/usr/bin/python3 "$(dirname "$0")/data/make_sheets.py" "$WORK/sheets"
+expect "ingest XLSX and ODS" 0 "$MAST" ingest "$WORK/sheets" -c sheets
+check "… three workbooks" contains "$ERR" "files 3 seen, 3 ingested"
+for f in staff.xlsx mac.xlsx stock.ods; do
+  expect "… $f's chunks" 0 "$MAST" documents show "$WORK/sheets/$f" -c sheets --chunks --json
+  py "$OUT" >"$WORK/sheet-$f.txt" <<'PYEOF'
+import json, sys
+d = json.loads(sys.argv[1])
+print(d["title"], "|", d["metadata"].get("author", ""), "|", d["metadata"]["format"])
+for c in d["chunk_list"]:
+    print(c["heading"], "|", c["text"].replace("\n\n", " / "))
+PYEOF
+done
+check "XLSX: caption, header-named cells, ISO dates and times, percentages, booleans, cached formula values, shared and rich strings; the chart sheet left out" \
+  test "$(cat "$WORK/sheet-staff.xlsx.txt")" = "Staff register | Ada Tester | xlsx
+Staff | Staff list, spring 2024 / Name: Ada Lovelace; Born: 1915-12-10; Started: 2024-03-15 09:30; Lunch: 12:45:30; Share: 25%; Active: TRUE; Check: #N/A; Total: 3 / Name: Charles Babbage; Born: 1900-02-28; Share: 12.5%; Active: FALSE / Name: Grace Hopper; Share: 1234567.891
+Prices | 19.99; 5; per unit / 0.3; 7; per box"
+check "XLSX: the 1904 date system, and a date before 1900" \
+  test "$(cat "$WORK/sheet-mac.xlsx.txt")" = "mac | openpyxl | xlsx
+Dates | Event: launch; When: 2001-02-03 / Event: Lovelace born; When: 1815-12-10"
+check "ODS: repeated rows and cells expanded, comments left out, the empty sheet and a million empty rows nothing" \
+  test "$(cat "$WORK/sheet-stock.ods.txt")" = "stock |  | ods
+Stock | Item: widget; Count: 3; Price: 2.50 / Item: bolt; Price: 0.10 / Item: nut; Count: 7; Price: 0.05 / Item: nut; Count: 7; Price: 0.05 / Item: gap; 1"
+expect "… a row found by a cell's value" 0 "$MAST" search "Babbage" -c sheets --json
+check "… in the Staff sheet of the workbook" contains "$OUT" '"heading": "Staff"'
+# a workbook without its workbook part, a sheet that is not XML, and an ODS
+# whose repeated rows would expand to 100 million cells: errors and a warning
+mkdir -p "$WORK/sheets-bad"
+py "$WORK/sheets" "$WORK/sheets-bad" <<'PYEOF'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src + "/staff.xlsx") as z:
+    with zipfile.ZipFile(dst + "/nobook.xlsx", "w") as out:
+        for i in z.infolist():
+            if i.filename != "xl/workbook.xml":
+                out.writestr(i.filename, z.read(i))
+    with zipfile.ZipFile(dst + "/badsheet.xlsx", "w") as out:
+        for i in z.infolist():
+            data = z.read(i)
+            if i.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]
+            out.writestr(i.filename, data)
+PYEOF
+/usr/bin/python3 - "$WORK/sheets-bad/huge.ods" <<'PYEOF'
+import sys
+from odf.opendocument import OpenDocumentSpreadsheet
+from odf.table import Table, TableRow, TableCell
+from odf.text import P
+doc = OpenDocumentSpreadsheet()
+t = Table(name="Huge")
+tr = TableRow(numberrowsrepeated=1000000)
+c = TableCell(valuetype="string", numbercolumnsrepeated=100)
+c.addElement(P(text="x"))
+tr.addElement(c)
+t.addElement(tr)
+doc.spreadsheet.addElement(t)
+doc.save(sys.argv[1])
+PYEOF
+expect "broken workbooks (exit 1)" 1 "$MAST" ingest "$WORK/sheets-bad" -c sheetsbad
+check "… names the missing part" contains "$ERR" "nobook.xlsx: no xl/workbook.xml: not an Excel workbook, or a part is missing"
+check "… names the part that is not XML" contains "$ERR" "badsheet.xlsx: xl/worksheets/sheet1.xml is not well-formed XML"
+check "… the expanding ODS is cut at the cell budget, named" contains "$ERR" "huge: stopped after 2000000 cells; the rest is left out"
+check "… and ingested as far as the budget" contains "$ERR" "files 3 seen, 1 ingested, 0 unchanged, 0 skipped, 2 failed"
 
 # ---- e-mail: a MIME message written by Python's email package (plain and HTML
 # alternatives, an encoded subject, a CSV and a binary attachment), and an mbox

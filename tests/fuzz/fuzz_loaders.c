@@ -7,18 +7,24 @@
 **   3  decompression and the character-set detection of decode.c, then the
 **      quality statistics, language guess and MinHash of the text
 **   4  the CSV parser and its rows as text (data/ingest/csv.c)
-**   5  DOCX, ODT, EPUB and PPTX (data/ingest/office.c; the next byte picks one)
+**   5  DOCX, ODT, EPUB, PPTX, XLSX and ODS as zips (data/ingest/office.c,
+**      sheet.c; the next byte picks one)
 **   6  e-mail (data/ingest/email.c): MIME parts, encodings, attachments
+**   7  the spreadsheet readers on the XML itself, past the zip: the bytes as
+**      an XLSX worksheet, shared strings and styles beside a fixed workbook,
+**      and as an ODS content.xml
 ** Each must end with a document or an error, within its limits.
 */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/dedup.h"
 #include "data/ingest/doc.h"
 #include "data/quality.h"
 #include "data/textindex/analyzer.h"
 #include "data/ingest/ingest_impl.h"
+#include "data/ingest/office_xml.h"
 
 static mast_status visit(void *ctx, const char *name, const char *data, size_t len)
 {
@@ -26,6 +32,33 @@ static mast_status visit(void *ctx, const char *name, const char *data, size_t l
     (void)data;
     *(size_t *)ctx += len;
     return MAST_OK;
+}
+
+static void sheet_xml(mast_doc *doc, const char *in, size_t n)
+{
+    static char book[] = "<workbook xmlns:r=\"r\"><workbookPr date1904=\"1\"/><sheets>"
+                         "<sheet name=\"S\" r:id=\"rId1\"/><sheet name=\"T\" r:id=\"rId1\"/>"
+                         "</sheets></workbook>";
+    static char rels[] = "<Relationships><Relationship Id=\"rId1\" Target=\"s.xml\"/>"
+                         "<Relationship Id=\"rId2\" Type=\"x/sharedStrings\" Target=\"s.xml\"/>"
+                         "<Relationship Id=\"rId3\" Type=\"x/styles\" Target=\"/xl/s.xml\"/>"
+                         "</Relationships>";
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return;
+    memcpy(copy, in, n);
+    copy[n] = '\0';
+    mast_part items[] = {{"xl/workbook.xml", book, sizeof book - 1},
+                         {"xl/_rels/workbook.xml.rels", rels, sizeof rels - 1},
+                         {"xl/s.xml", copy, n},
+                         {"content.xml", copy, n}};
+    mast_parts parts = {items, 4, 4};
+    mast_office_builder b = {.doc = doc, .what = "fuzz"};
+    mast_load_xlsx(&b, &parts);
+    mast_load_ods(&b, &parts);
+    mast_buf_free(&b.text);
+    mast_buf_free(&b.scratch);
+    free(copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -38,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mast_doc_init(&doc);
     char *out = NULL;
     size_t out_len = 0;
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         mast_load_man(&doc, in, n, "fuzz");
         break;
@@ -66,11 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 5: {
-        static const char *const kinds[] = {"docx", "odt", "epub", "pptx"};
+        static const char *const kinds[] = {"docx", "odt", "epub", "pptx", "xlsx", "ods"};
         mast_archive_budget b = {.packed = n, .max_bytes = 1 << 24, .max_entry_bytes = 1 << 22,
                                  .max_entries = 1000};
         if (n > 1)
-            mast_load_office(&doc, kinds[(unsigned char)in[0] % 4], in + 1, n - 1, &b, "fuzz");
+            mast_load_office(&doc, kinds[(unsigned char)in[0] % 6], in + 1, n - 1, &b, "fuzz");
         break;
     }
     case 6: {
@@ -84,6 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mast_buf_free(&msg);
         break;
     }
+    case 7:
+        sheet_xml(&doc, in, n);
+        break;
     case 3:
         if (mast_compression_of(in, n) && mast_decompress("fuzz", in, n, 1 << 22, &out, &out_len) == MAST_OK) {
             free(out);

@@ -11,7 +11,7 @@
 # with the Jinja tokens of tests/fuzz/jinja.dict; fuzz_gateway's (mast.yaml, a provider's
 # SSE stream, replies and requests to translate) are in tests/fuzz/seeds/gateway; fuzz_json_scan's are JSON
 # replies and request bodies (tests/fuzz/seeds/json_scan, api), with JSON's tokens; fuzz_html's are a page of tests/fuzz/seeds/html and base-passwd's
-# DocBook manual; fuzz_loaders's (man page, mast-pdf output, zip, tar, gzip'd UTF-16, Latin-1, CSV, pandoc's DOCX/ODT/EPUB/PPTX, an e-mail and an mbox, each
+# DocBook manual; fuzz_loaders's (man page, mast-pdf output, zip, tar, gzip'd UTF-16, Latin-1, CSV, pandoc's DOCX/ODT/EPUB/PPTX, XlsxWriter's XLSX and odfpy's ODS as stored zips and their XML alone, an e-mail and an mbox, each
 # behind the byte that picks its reader) are in tests/fuzz/seeds/loaders. An input that takes more than 10 s is a failure too (-timeout):
 # a parser must not hang on what it is sent. A crash leaves its input in
 # build-fuzz/crash-* and fails the run.

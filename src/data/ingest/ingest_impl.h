@@ -57,8 +57,8 @@ typedef mast_status (*mast_archive_fn)(void *ctx, const char *name, const char *
 mast_status mast_archive_walk(const char *what, const char *data, size_t len,
                               mast_archive_budget *budget, mast_archive_fn fn, void *ctx);
 
-/* Zip-packaged documents (office.c): "docx", "odt", "epub" or "pptx" when
-** the name ends so, else NULL. */
+/* Zip-packaged documents (office.c): "docx", "odt", "epub", "pptx", "xlsx"
+** (.xlsx, .xlsm) or "ods" when the name ends so, else NULL. */
 const char *mast_office_kind(const char *name);
 /* Loads one: its parts read through the archive walker within budget, its
 ** XML through libxml2. A missing part it needs is an error naming it. */
