@@ -10,6 +10,7 @@
 **   {"p": 3, "k": "h", "l": 1, "t": "2 Definitions"}   a heading (level l)
 **   {"p": 3, "k": "p", "t": "These definitions..."}     a paragraph
 **   {"p": 4, "k": "c", "t": "ls -l\ncd /tmp"}           verbatim (monospaced)
+**   {"p": 5, "k": "t", "t": "Part: bolt; Count: 12\n..."} a table, a line per row
 **   {"end": true, "pages": 196, "title": "...", "author": "...", "no_text": [12, 13]}
 **
 ** The last line is written only when the whole document was read: a parent
@@ -25,6 +26,8 @@
 **    are dropped;
 **  - lines are joined into paragraphs, words hyphenated at a line's end
 **    re-joined, monospaced runs kept line by line as code;
+**  - tables: text placed in columns (pdf_table.c), a line per row, cells
+**    named by a header row;
 **  - pages without any text (scanned) are listed in "no_text".
 **
 ** Usage: mast-pdf < file.pdf   (exit 0 after the end line; 1 on an error,
@@ -37,14 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct line {
-    int page, block;          /* the page (1-based) and the block's order on it */
-    float x0, y0, x1, y1;
-    float size;               /* the largest character size */
-    int bold, mono;           /* most characters bold / monospaced */
-    int drop;                 /* a running header or footer, a page number */
-    char *text;               /* UTF-8 */
-} line;
+#include "mast_pdf.h"
+
+typedef mast_pdf_line line;
 
 typedef struct page_info {
     float width, height;
@@ -146,18 +144,53 @@ static int utf8_put(char *out, int c)
     return 4;
 }
 
-static void read_line(fz_context *ctx, fz_stext_line *ln, int page, int block)
+/* Ends the segment being read (a blank one is dropped). */
+static void end_seg(mast_pdf_seg **segs, int *n, int *cap, char *text, size_t *len, float x0,
+                    float x1)
 {
-    size_t n = 0, cap = 64, chars = 0, bold = 0, mono = 0;
-    char *text = xrealloc(NULL, cap);
-    float size = 0;
+    while (*len && text[*len - 1] == ' ')
+        (*len)--;
+    text[*len] = '\0';
+    size_t lead = strspn(text, " ");
+    if (lead < *len) {
+        if (*n == *cap)
+            *segs = xrealloc(*segs, (size_t)(*cap = *cap ? *cap * 2 : 4) * sizeof **segs);
+        char *copy = xrealloc(NULL, *len - lead + 1);
+        memcpy(copy, text + lead, *len - lead + 1);
+        (*segs)[(*n)++] = (mast_pdf_seg){x0, x1, copy, 0};
+    }
+    *len = 0;
+}
+
+/* A line of MuPDF's, with its segments: where the gap between two characters
+** is wider than the font size, a new one starts (a table's next cell). */
+static void read_line(fz_context *ctx, fz_stext_line *ln, int page, int block, int column)
+{
+    size_t n = 0, cap = 64, chars = 0, bold = 0, mono = 0, seg_len = 0;
+    char *text = xrealloc(NULL, cap), *seg = xrealloc(NULL, cap);
+    float size = 0, seg_x0 = 0, seg_x1 = 0;
+    mast_pdf_seg *segs = NULL;
+    int n_segs = 0, cap_segs = 0;
     for (fz_stext_char *ch = ln->first_char; ch; ch = ch->next) {
-        if (n + 5 > cap)
-            text = xrealloc(text, cap *= 2);
+        if (n + 5 > cap) {
+            cap *= 2;
+            text = xrealloc(text, cap);
+            seg = xrealloc(seg, cap);
+        }
         if (ch->c == 0 || (ch->c < 0x20 && ch->c != '\t'))
             continue;
-        n += (size_t)utf8_put(text + n, ch->c == '\t' ? ' ' : ch->c);
-        if (ch->c == ' ')
+        int c = ch->c == '\t' ? ' ' : ch->c;
+        float x0 = fminf(ch->quad.ll.x, ch->quad.ul.x), x1 = fmaxf(ch->quad.lr.x, ch->quad.ur.x);
+        if (c != ' ') {
+            if (seg_len && x0 - seg_x1 > ch->size)
+                end_seg(&segs, &n_segs, &cap_segs, seg, &seg_len, seg_x0, seg_x1);
+            if (!seg_len)
+                seg_x0 = x0;
+            seg_x1 = x1;
+        }
+        n += (size_t)utf8_put(text + n, c);
+        seg_len += (size_t)utf8_put(seg + seg_len, c);
+        if (c == ' ')
             continue;
         chars++;
         size = ch->size > size ? ch->size : size;
@@ -170,6 +203,8 @@ static void read_line(fz_context *ctx, fz_stext_line *ln, int page, int block)
                     strstr(fz_font_name(ctx, ch->font), "CMTT") != NULL;
         }
     }
+    end_seg(&segs, &n_segs, &cap_segs, seg, &seg_len, seg_x0, seg_x1);
+    free(seg);
     /* trim */
     while (n && text[n - 1] == ' ')
         n--;
@@ -181,13 +216,17 @@ static void read_line(fz_context *ctx, fz_stext_line *ln, int page, int block)
         memmove(text, text + lead, n - lead + 1);
     if (!chars) {
         free(text);
+        for (int i = 0; i < n_segs; i++)
+            free(segs[i].text);
+        free(segs);
         return;
     }
     pages[page - 1].n_chars += (int)chars;
     if (n_lines == cap_lines)
         lines = xrealloc(lines, (cap_lines = cap_lines ? cap_lines * 2 : 1024) * sizeof *lines);
-    lines[n_lines++] = (line){page, block, ln->bbox.x0, ln->bbox.y0, ln->bbox.x1, ln->bbox.y1,
-                              size, bold * 2 > chars, mono * 2 > chars, 0, text};
+    lines[n_lines++] = (line){page, block, column, ln->bbox.x0, ln->bbox.y0, ln->bbox.x1,
+                              ln->bbox.y1, size, bold * 2 > chars, mono * 2 > chars, 0, 0, 0,
+                              text, segs, n_segs};
 }
 
 /* A page's blocks in reading order: MuPDF's, unless the page is laid out
@@ -243,9 +282,10 @@ static void read_page(fz_context *ctx, fz_stext_page *sp, int page, float width)
         free(bs);
         bs = out;
     }
+    int two = left >= 2 && right >= 2;
     for (size_t i = 0; i < n; i++)
         for (fz_stext_line *ln = bs[i].b->u.t.first_line; ln; ln = ln->next)
-            read_line(ctx, ln, page, (int)i);
+            read_line(ctx, ln, page, (int)i, two ? bs[i].column : 0);
     free(bs);
 }
 
@@ -558,10 +598,36 @@ int main(void)
     drop_furniture(n_pages);
     float body = body_size();
     rank_heading_sizes(body);
+    int n_tables = 0;
+    for (size_t from = 0, to; from < n_lines; from = to) {
+        for (to = from + 1; to < n_lines && lines[to].page == lines[from].page; to++)
+            ;
+        mast_pdf_find_tables(lines, from, to, pages[lines[from].page - 1].width, body, &n_tables);
+    }
+    char *done = xrealloc(NULL, (size_t)n_tables + 1);
+    memset(done, 0, (size_t)n_tables + 1);
+    size_t page_from = 0;
     for (size_t i = 0; i < n_lines; i++) {
         const line *l = &lines[i];
+        if (i && l->page != lines[i - 1].page)
+            page_from = i;
         if (l->drop)
             continue;
+        if (l->table) {   /* the whole table where its first line is read */
+            if (!done[l->table]) {
+                done[l->table] = 1;
+                flush();
+                size_t page_to = i;
+                while (page_to < n_lines && lines[page_to].page == l->page)
+                    page_to++;
+                char *t = mast_pdf_table_text(lines, page_from, page_to, l->table);
+                printf("{\"p\": %d, \"k\": \"t\", \"t\": ", l->page);
+                json_str(t);
+                printf("}\n");
+                free(t);
+            }
+            continue;
+        }
         int level = level_of(l, body);
         if (level) {
             flush();
@@ -585,6 +651,7 @@ int main(void)
         join_line(l, l->mono ? 'c' : 'p');
     }
     flush();
+    free(done);
     printf("{\"end\": true, \"pages\": %d, \"title\": ", n_pages);
     json_str(title);
     printf(", \"author\": ");

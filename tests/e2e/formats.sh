@@ -168,6 +168,19 @@ expect "search across its pages" 0 "$MAST" search "rattle spare parts" -c widget
 check "… the chunk spans pages 2-3" contains "$OUT" '"page_start": 2,
     "page_end": 3'
 
+# tables in a PDF's text layer: a three-column table with a bold header and a
+# wrapped cell, a two-column one of short cells, and a definition list that is none
+python3 "$(dirname "$0")/data/make_pdf.py" tables "$WORK/tables.pdf"
+expect "ingest a PDF with tables" 0 "$MAST" ingest "$WORK/tables.pdf" -c pdftables --chunk-tokens 400
+expect "… its chunks" 0 "$MAST" documents show "$WORK/tables.pdf" -c pdftables --chunks --json
+py "$OUT" >"$WORK/tables.txt" <<'PYEOF'
+import json, sys
+for c in json.loads(sys.argv[1])["chunk_list"]:
+    print(c["heading"], "|", c["text"].replace("\n\n", " / ").replace("\n", " // "))
+PYEOF
+check "… rows with cells named by the header, a wrapped cell joined, the definition list left as text" \
+  test "$(cat "$WORK/tables.txt")" = "Parts and tools | The parts below ship in one box; check them before you start. / Part: flange; Count: 2; Use: holds the base plate // Part: bolt; Count: 12; Use: fixes the flange // Part: spindle; Count: 1; Use: turns the widget on its bearings / Tools you need: / wrench; 10 mm // screwdriver; PH2 // hex key; 4 mm / Options of the widget’s controller: -v prints every step the controller takes while it runs, so that a failure can be traced to its cause. / -q prints nothing at all, not even the errors it meets, which is only wise when another log is kept. / Keep this page with the widget."
+
 # hostile PDFs: one that keeps the reader busy is stopped at the limit; junk is an error
 python3 "$(dirname "$0")/data/make_pdf.py" slow "$WORK/hostile/slow.pdf" 2>/dev/null ||
   { mkdir -p "$WORK/hostile" && python3 "$(dirname "$0")/data/make_pdf.py" slow "$WORK/hostile/slow.pdf"; }

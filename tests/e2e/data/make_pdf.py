@@ -5,6 +5,10 @@
   make_pdf.py structured OUT   four pages: a title, headings, a hyphenated
                                word, a running header and page numbers, a
                                two-column page, a page without text
+  make_pdf.py tables OUT       one page: prose, a three-column table with a bold
+                               header row and a wrapped cell, a two-column table
+                               of short cells, and a definition list (a term
+                               beside a wrapped description) that is no table
   make_pdf.py slow OUT         one page whose content stream is a few hundred
                                MB of drawing operators, compressed to ~1 MB:
                                a reader spends many seconds on it
@@ -83,6 +87,38 @@ def structured():
     return pdf([p1, p2, p3, p4])
 
 
+def tables():
+    t = text(72, 720, 16, "Parts and tools")
+    t += text(72, 690, 11, "The parts below ship in one box; check them before you start.")
+    y = 660
+    t += text(72, y, 11, "Part", b"F2") + text(220, y, 11, "Count", b"F2") + text(320, y, 11, "Use", b"F2")
+    rows = [("flange", "2", "holds the base plate"), ("bolt", "12", "fixes the flange"),
+            ("spindle", "1", "turns the widget")]
+    for part, count, use in rows:
+        y -= 16
+        t += text(72, y, 11, part) + text(220, y, 11, count) + text(320, y, 11, use)
+    y -= 14
+    t += text(320, y, 11, "on its bearings")   # the last row's cell, wrapped
+    y -= 36
+    t += text(72, y, 11, "Tools you need:")
+    for tool, size in [("wrench", "10 mm"), ("screwdriver", "PH2"), ("hex key", "4 mm")]:
+        y -= 16
+        t += text(72, y, 11, tool) + text(220, y, 11, size)
+    y -= 36
+    t += text(72, y, 11, "Options of the widget's controller:")
+    for opt, desc in [("-v", ["prints every step the controller takes while it runs,",
+                              "so that a failure can be traced to its cause."]),
+                      ("-q", ["prints nothing at all, not even the errors it meets,",
+                              "which is only wise when another log is kept."])]:
+        y -= 16
+        t += text(72, y, 11, opt) + text(120, y, 11, desc[0])
+        y -= 14
+        t += text(120, y, 11, desc[1])
+    y -= 30
+    t += text(72, y, 11, "Keep this page with the widget.")
+    return pdf([t])
+
+
 def slow():
     op = b"1 0 0 1 0 0 cm 0 0 m 1 1 l S\n"
     return pdf([op * (300_000_000 // len(op))], compress=True)
@@ -90,6 +126,6 @@ def slow():
 
 if __name__ == "__main__":
     kind, out = sys.argv[1], sys.argv[2]
-    data = structured() if kind == "structured" else slow()
+    data = {"structured": structured, "tables": tables, "slow": slow}[kind]()
     with open(out, "wb") as f:
         f.write(data)
