@@ -374,6 +374,13 @@ check "… names the part that is not XML" contains "$ERR" "badsheet.xlsx: xl/wo
 check "… the expanding ODS is cut at the cell budget, named" contains "$ERR" "huge: stopped after 2000000 cells; the rest is left out"
 check "… and ingested as far as the budget" contains "$ERR" "files 3 seen, 1 ingested, 0 unchanged, 0 skipped, 2 failed"
 
+# a legacy (OLE2) Office file is named as one, not just "not a text file"
+mkdir -p "$WORK/ole"
+printf '\320\317\021\340\241\261\032\341' > "$WORK/ole/old.xls"
+head -c 4096 /dev/zero >> "$WORK/ole/old.xls"
+expect "a legacy .xls (exit 1: nothing ingested)" 1 "$MAST" ingest "$WORK/ole" -c ole
+check "… is named as a legacy Office file, with what to do" contains "$ERR" "old.xls: skipped: a legacy Microsoft Office file (OLE2: .doc, .xls, .ppt, .msg, or a password-protected document), which mast does not read; save it as .docx, .xlsx or .pptx"
+
 # ---- e-mail: a MIME message written by Python's email package (plain and HTML
 # alternatives, an encoded subject, a CSV and a binary attachment), and an mbox
 mkdir -p "$WORK/mail"

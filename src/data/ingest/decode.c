@@ -392,6 +392,10 @@ mast_status mast_decode_text(const char *what, const char *data, size_t len, boo
     } else {
         int quality = sniff_text(data, len);
         if (quality == 0) {
+            if (len >= 8 && memcmp(data, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8) == 0)
+                return mast_fail(MAST_ERR_FORMAT, "a legacy Microsoft Office file (OLE2: .doc, "
+                                 ".xls, .ppt, .msg, or a password-protected document), which "
+                                 "mast does not read; save it as .docx, .xlsx or .pptx");
             return mast_fail(MAST_ERR_FORMAT, "not a text file");
         }
         size_t label_len = 0;
