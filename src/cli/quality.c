@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
+#include "data/collection.h"
 #include "data/quality.h"
 
 static const char quality_help[] =
@@ -30,7 +31,8 @@ static const char quality_help[] =
     "\n"
     "Options:\n"
     "  -c, --collection NAME   collection (default: default)\n"
-    "      --chunk-tokens N    the budget the collection was chunked with (default 256)\n"
+    "      --chunk-tokens N    the budget to judge chunks by (default: the one the\n"
+    "                          collection was last ingested with, else 256)\n"
     "      --min-words N       fewer words make a document nearly empty (default 20)\n"
     "      --all               list every document, with its language and statistics\n"
     "      --json              print the report as JSON\n"
@@ -213,6 +215,11 @@ int cmd_quality(int argc, char **argv)
     int64_t cid;
     mast_quality_report r;
     st = mast_store_collection_find(store, collection, &cid);
+    int recorded = 0, overlap;
+    if (st == MAST_OK && !opts.chunk_tokens)   /* the budget ingest recorded */
+        st = mast_collection_chunking(store, cid, &recorded, &overlap);
+    if (st == MAST_OK && !opts.chunk_tokens)
+        opts.chunk_tokens = recorded;
     if (st == MAST_OK)
         st = mast_quality_report_build(store, cid, &opts, &r);
     mast_store_close(store);

@@ -51,6 +51,39 @@ mast_status mast_collection_language(mast_store *store, int64_t collection_id, c
     return config_string(store, collection_id, NULL, "language", language);
 }
 
+mast_status mast_collection_chunking(mast_store *store, int64_t collection_id, int *tokens,
+                                     int *overlap)
+{
+    json_t *c;
+    MAST_TRY(load_config(store, collection_id, &c));
+    json_t *ch = json_object_get(c, "chunking");
+    json_int_t t = json_integer_value(json_object_get(ch, "tokens")),
+               o = json_integer_value(json_object_get(ch, "overlap"));
+    *tokens = t > 0 && t < INT_MAX ? (int)t : 0;
+    *overlap = o > 0 && o < INT_MAX ? (int)o : 0;
+    json_decref(c);
+    return MAST_OK;
+}
+
+mast_status mast_collection_set_chunking(mast_store *store, int64_t collection_id, int tokens,
+                                         int overlap)
+{
+    int old_tokens, old_overlap;
+    MAST_TRY(mast_collection_chunking(store, collection_id, &old_tokens, &old_overlap));
+    if (old_tokens == tokens && old_overlap == overlap)
+        return MAST_OK;
+    json_t *c;
+    MAST_TRY(load_config(store, collection_id, &c));
+    json_object_set_new(c, "chunking", json_pack("{s:i, s:i}", "tokens", tokens, "overlap",
+                                                 overlap));
+    char *text = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    mast_status st = text ? mast_store_collection_set_config(store, collection_id, text)
+                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    free(text);
+    return st;
+}
+
 mast_status mast_collection_set_language(mast_store *store, const char *collection,
                                          const char *language)
 {

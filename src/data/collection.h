@@ -32,6 +32,13 @@ mast_status mast_collection_embed_model(mast_store *store, int64_t collection_id
 /* The collection's analyzer language (caller frees), NULL for the default
 ** (English); see mast_analyzer_open. */
 mast_status mast_collection_language(mast_store *store, int64_t collection_id, char **language);
+/* The chunk budget (tokens) and overlap the collection's documents were last
+** ingested with, 0 and 0 when never recorded; recording the same again
+** writes nothing (and so leaves the data version alone). */
+mast_status mast_collection_chunking(mast_store *store, int64_t collection_id, int *tokens,
+                                     int *overlap);
+mast_status mast_collection_set_chunking(mast_store *store, int64_t collection_id, int tokens,
+                                         int overlap);
 /* Sets it (creating the collection if needed); an unknown language is
 ** refused before anything changes. The BM25 index follows at the next search. */
 mast_status mast_collection_set_language(mast_store *store, const char *collection,

@@ -161,6 +161,15 @@ check "and a summary" contains "$ERR" "'q': 13 documents"
 check "... with the counts" contains "$ERR" "empty 1, nearly empty 1, garbled 3, converted or repaired encoding 2"
 expect "with --chunk-tokens 64 the abstracts' chunks are oversized" 0 "$MAST" quality -c q --chunk-tokens 64 --json
 check "... every chunk over 96 tokens counts" contains "$OUT" '"oversized_over": 96'
+# the budget a collection was ingested with is recorded, and judged by without being told
+mkdir -p "$WORK/q64"
+cp "$WORK/q/english.txt" "$WORK/q/code.md" "$WORK/q64/"
+expect "ingest with --chunk-tokens 64" 0 "$MAST" ingest "$WORK/q64" -c q64 --chunk-tokens 64
+expect "quality knows the budget it was chunked with" 0 "$MAST" quality -c q64 --json
+check "... 64, so oversized means over 96 tokens" contains "$OUT" '"chunk_tokens": 64'
+check "... and the prose fits it" eval 'contains "$OUT" "\"oversized_over\": 96" && ! contains "$OUT" english.txt'
+expect "quality --chunk-tokens overrides it" 0 "$MAST" quality -c q64 --chunk-tokens 512 --json
+check "... 512" contains "$OUT" '"chunk_tokens": 512'
 expect "quality of the planted corpus counts its near-duplicates" 0 "$MAST" quality -c planted --json
 check "... as ingest linked them" contains "$OUT" "\"near_duplicates\": $LINKED"
 expect "quality of a missing collection" 1 "$MAST" quality -c nope

@@ -1118,6 +1118,13 @@ mast_status mast_ingest(mast_store *store, const char *collection, const char *c
     mast_trace_attr_int(trace, "n_chunks", (int64_t)stats->chunks);
     mast_trace_span_end(trace, st);
 
+    /* what the documents were chunked with, for `mast quality` and the next reader */
+    if (st == MAST_OK && stats->docs_ingested)
+        st = mast_collection_set_chunking(store, r.collection_id,
+                                          r.opts->chunk.chunk_tokens > 0
+                                              ? r.opts->chunk.chunk_tokens
+                                              : MAST_DEFAULT_CHUNK_TOKENS,
+                                          r.opts->chunk.overlap_tokens);
     if (st == MAST_OK && r.opts->prune) {
         mast_trace_span_begin(trace, "ingest.prune");
         const char **valid_roots = calloc(n_paths ? n_paths : 1, sizeof *valid_roots);
