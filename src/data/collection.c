@@ -51,6 +51,24 @@ mast_status mast_collection_language(mast_store *store, int64_t collection_id, c
     return config_string(store, collection_id, NULL, "language", language);
 }
 
+/* Sets the config's `key` to `value` (a new reference, taken). */
+static mast_status set_key(mast_store *store, int64_t id, const char *key, json_t *value)
+{
+    json_t *c;
+    mast_status st = load_config(store, id, &c);
+    if (st != MAST_OK) {
+        json_decref(value);
+        return st;
+    }
+    json_object_set_new(c, key, value);
+    char *text = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    st = text ? mast_store_collection_set_config(store, id, text)
+              : mast_fail(MAST_ERR_NOMEM, "out of memory");
+    free(text);
+    return st;
+}
+
 mast_status mast_collection_chunking(mast_store *store, int64_t collection_id, int *tokens,
                                      int *overlap)
 {
@@ -72,16 +90,8 @@ mast_status mast_collection_set_chunking(mast_store *store, int64_t collection_i
     MAST_TRY(mast_collection_chunking(store, collection_id, &old_tokens, &old_overlap));
     if (old_tokens == tokens && old_overlap == overlap)
         return MAST_OK;
-    json_t *c;
-    MAST_TRY(load_config(store, collection_id, &c));
-    json_object_set_new(c, "chunking", json_pack("{s:i, s:i}", "tokens", tokens, "overlap",
-                                                 overlap));
-    char *text = json_dumps(c, JSON_COMPACT);
-    json_decref(c);
-    mast_status st = text ? mast_store_collection_set_config(store, collection_id, text)
-                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    free(text);
-    return st;
+    return set_key(store, collection_id, "chunking",
+                   json_pack("{s:i, s:i}", "tokens", tokens, "overlap", overlap));
 }
 
 mast_status mast_collection_set_language(mast_store *store, const char *collection,
@@ -92,15 +102,7 @@ mast_status mast_collection_set_language(mast_store *store, const char *collecti
     mast_analyzer_free(a);
     int64_t id;
     MAST_TRY(mast_store_collection_ensure(store, collection, &id));
-    json_t *c;
-    MAST_TRY(load_config(store, id, &c));
-    json_object_set_new(c, "language", json_string(language));
-    char *text = json_dumps(c, JSON_COMPACT);
-    json_decref(c);
-    mast_status st = text ? mast_store_collection_set_config(store, id, text)
-                          : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    free(text);
-    return st;
+    return set_key(store, id, "language", json_string(language));
 }
 
 mast_status mast_collection_open_embedder(mast_store *store, int64_t collection_id,
