@@ -41,23 +41,35 @@ struct mast_llama {
     mast_owned owned;
 };
 
+/* Scratch of a forward pass, grown to the largest batch seen: a context's
+** own (mast_llama_decode), or a batch's (mast_llama_decode_seqs). */
+typedef struct scratch {
+    int cap_batch;
+    float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
+    int *rows, *row_seq;    /* forward's row lists (cap_batch each) */
+    float *scores;          /* n_workers x (n_head / n_head_kv) x score_ctx */
+    int n_score_rows, score_ctx;
+    float *att_buf;         /* batches: per worker, a head's keys and values as f32 and scores */
+    int att_buf_workers, att_buf_ctx;
+} scratch;
+
 struct mast_llama_ctx {
     const mast_llama *m;
     int n_ctx, used;
+    int cap;                /* positions the cache has room for (grown as it fills, up to n_ctx) */
     mast_dtype kv_type;
     bool fast_prompt;       /* quantized prompt products on the SGEMM (see matmul.h) */
     size_t kv_pos;          /* bytes of one position's keys (or values) of one KV head */
-    /* per layer, head-major: KV head h's n_ctx positions of head_dim values
-    ** at h * n_ctx * kv_pos (attention reads a head's positions in order) */
+    /* per layer, head-major: KV head h's cap positions of head_dim values
+    ** at h * cap * kv_pos (attention reads a head's positions in order) */
     unsigned char **k, **v;
-    /* scratch, grown to the largest batch seen */
-    int cap_batch;
-    float *x, *h, *q, *kk, *vv, *att, *g, *u, *tmp;
-    float *scores;          /* n_workers x (n_head / n_head_kv) x n_ctx */
-    int n_score_rows;
-    float *att_buf;         /* batches: per worker, a head's keys and values as f32 and scores */
-    int att_buf_workers;
+    scratch s;
     float *rope_cos, *rope_sin;   /* n_ctx x rope_dims / 2, by position */
+};
+
+struct mast_llama_batch {
+    const mast_llama *m;
+    scratch s;
 };
 
 /* ---- loading ---- */
@@ -302,37 +314,41 @@ mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_typ
     int half = in->rope_dims / 2;
     c->rope_cos = malloc((size_t)n_ctx * (size_t)(half ? half : 1) * sizeof(float));
     c->rope_sin = malloc((size_t)n_ctx * (size_t)(half ? half : 1) * sizeof(float));
-    mast_status st = c->k && c->v && c->rope_cos && c->rope_sin
-                         ? MAST_OK
-                         : mast_fail(MAST_ERR_NOMEM, "out of memory");
-    for (int l = 0; st == MAST_OK && l < in->n_layer; l++) {
-        c->k[l] = malloc(c->kv_pos * (size_t)in->n_head_kv * (size_t)n_ctx);
-        c->v[l] = malloc(c->kv_pos * (size_t)in->n_head_kv * (size_t)n_ctx);
-        if (!c->k[l] || !c->v[l])
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory for a KV cache of %d positions", n_ctx);
-    }
-    if (st != MAST_OK) {
+    if (!c->k || !c->v || !c->rope_cos || !c->rope_sin) {
         mast_llama_ctx_free(c);
-        return st;
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     rope_table(c, 0);
     *out = c;
     return MAST_OK;
 }
 
+static void scratch_free(scratch *s)
+{
+    free(s->x);
+    free(s->rows);
+    free(s->scores);
+    free(s->att_buf);
+}
+
+static void kv_free(mast_llama_ctx *c)
+{
+    for (int l = 0; c->k && c->v && l < c->m->info.n_layer; l++) {
+        free(c->k[l]);
+        free(c->v[l]);
+        c->k[l] = c->v[l] = NULL;
+    }
+    c->cap = c->used = 0;
+}
+
 void mast_llama_ctx_free(mast_llama_ctx *c)
 {
     if (!c)
         return;
-    for (int l = 0; c->k && c->v && l < c->m->info.n_layer; l++) {
-        free(c->k[l]);
-        free(c->v[l]);
-    }
+    kv_free(c);
     free(c->k);
     free(c->v);
-    free(c->x);
-    free(c->scores);
-    free(c->att_buf);
+    scratch_free(&c->s);
     free(c->rope_cos);
     free(c->rope_sin);
     free(c);
@@ -347,57 +363,150 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n)
         c->used = n;
 }
 
+size_t mast_llama_kv_bytes(const mast_llama *m, mast_dtype kv_type, int positions)
+{
+    const mast_llama_info *in = &m->info;
+    size_t pos = (size_t)in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
+    return 2 * (size_t)in->n_layer * (size_t)in->n_head_kv * pos * (size_t)(positions > 0 ? positions : 0);
+}
+
+size_t mast_llama_ctx_bytes(const mast_llama_ctx *c)
+{
+    return mast_llama_kv_bytes(c->m, c->kv_type, c->cap);
+}
+
+void mast_llama_ctx_release(mast_llama_ctx *c)
+{
+    kv_free(c);
+}
+
+/* Room for at least need positions (at most n_ctx): the cache grows by
+** doubling (from 256), each KV head's positions moved to the new stride. */
+static mast_status kv_reserve(mast_llama_ctx *c, int need)
+{
+    if (need <= c->cap)
+        return MAST_OK;
+    if (need > c->n_ctx)
+        return mast_fail(MAST_ERR_LIMIT, "%d positions do not fit in a context of %d", need, c->n_ctx);
+    int cap = c->cap ? c->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > c->n_ctx)
+        cap = c->n_ctx;
+    const mast_llama_info *in = &c->m->info;
+    size_t head_old = c->kv_pos * (size_t)c->cap, head_new = c->kv_pos * (size_t)cap;
+    size_t kept = c->kv_pos * (size_t)c->used, n = 2 * (size_t)in->n_layer;
+    unsigned char **fresh = calloc(n, sizeof *fresh);   /* all or nothing */
+    bool ok = fresh != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (fresh[i] = malloc(head_new * (size_t)in->n_head_kv)) != NULL;
+    if (!ok) {
+        for (size_t i = 0; fresh && i < n; i++)
+            free(fresh[i]);
+        free(fresh);
+        return mast_fail(MAST_ERR_NOMEM, "out of memory for a KV cache of %d positions", cap);
+    }
+    for (int l = 0; l < in->n_layer; l++) {
+        unsigned char **caches[2] = {&c->k[l], &c->v[l]};
+        for (int w = 0; w < 2; w++) {
+            unsigned char *to = fresh[2 * (size_t)l + (size_t)w];
+            for (int h = 0; *caches[w] && kept && h < in->n_head_kv; h++)
+                memcpy(to + (size_t)h * head_new, *caches[w] + (size_t)h * head_old, kept);
+            free(*caches[w]);
+            *caches[w] = to;
+        }
+    }
+    free(fresh);
+    c->cap = cap;
+    return MAST_OK;
+}
+
+mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions)
+{
+    return kv_reserve(c, positions);
+}
+
+mast_status mast_llama_ctx_copy(mast_llama_ctx *dst, const mast_llama_ctx *src, int n)
+{
+    if (dst->m != src->m || dst->kv_type != src->kv_type || n < 0 || n > src->used || n > dst->n_ctx)
+        return mast_fail(MAST_ERR_INVALID, "cannot copy %d positions between these contexts", n);
+    if (dst == src) {
+        mast_llama_ctx_truncate(dst, n);
+        return MAST_OK;
+    }
+    dst->used = 0;   /* nothing of its own is kept */
+    MAST_TRY(kv_reserve(dst, n));
+    const mast_llama_info *in = &src->m->info;
+    size_t bytes = src->kv_pos * (size_t)n;
+    for (int l = 0; l < in->n_layer; l++)
+        for (int h = 0; h < in->n_head_kv; h++) {
+            memcpy(dst->k[l] + (size_t)h * dst->cap * dst->kv_pos, src->k[l] + (size_t)h * src->cap * src->kv_pos, bytes);
+            memcpy(dst->v[l] + (size_t)h * dst->cap * dst->kv_pos, src->v[l] + (size_t)h * src->cap * src->kv_pos, bytes);
+        }
+    dst->used = n;
+    return MAST_OK;
+}
+
 /* Batches of at least ATT_GEMM_MIN tokens attend on the SGEMM, a head and
 ** ATT_QCHUNK queries at a time: S = Q K^T over the positions the chunk's
 ** last query sees, the causal softmax per row, O = S V. */
 #define ATT_GEMM_MIN 32
 #define ATT_QCHUNK 64
 
-static size_t att_buf_floats(const mast_llama_ctx *c)
+static size_t att_buf_floats(int n_ctx, int head_dim)
 {
-    size_t n_ctx = (size_t)c->n_ctx;
-    return 2 * n_ctx * (size_t)c->m->info.head_dim + ATT_QCHUNK * n_ctx;
+    return 2 * (size_t)n_ctx * (size_t)head_dim + ATT_QCHUNK * (size_t)n_ctx;
 }
 
-/* scratch for a batch of n tokens (one allocation, carved up) */
-static mast_status reserve(mast_llama_ctx *c, int n, int n_workers)
+/* scratch for a batch of n tokens (one allocation, carved up) over
+** contexts of up to n_ctx positions; att_gemm: attend_gemm's buffers too */
+static mast_status reserve(scratch *s, const mast_llama_info *in, int n, int n_workers, int n_ctx,
+                           bool att_gemm)
 {
-    const mast_llama_info *in = &c->m->info;
-    if (n > c->cap_batch) {
+    if (n > s->cap_batch) {
         size_t E = (size_t)in->n_embd, KV = (size_t)in->n_head_kv * in->head_dim,
                F = (size_t)in->n_ff, N = (size_t)n;
         size_t total = N * (E * 4 + KV * 2 + F * 2 + E);
         float *p = malloc(total * sizeof *p);
-        if (!p)
+        int *ints = malloc(2 * N * sizeof *ints);
+        if (!p || !ints) {
+            free(p);
+            free(ints);
             return mast_fail(MAST_ERR_NOMEM, "out of memory for a batch of %d tokens", n);
-        free(c->x);
-        c->x = p;
-        c->h = c->x + N * E;
-        c->q = c->h + N * E;
-        c->att = c->q + N * E;
-        c->kk = c->att + N * E;
-        c->vv = c->kk + N * KV;
-        c->g = c->vv + N * KV;
-        c->u = c->g + N * F;
-        c->tmp = c->u + N * F;
-        c->cap_batch = n;
+        }
+        free(s->x);
+        free(s->rows);
+        s->rows = ints;
+        s->row_seq = ints + N;
+        s->x = p;
+        s->h = s->x + N * E;
+        s->q = s->h + N * E;
+        s->att = s->q + N * E;
+        s->kk = s->att + N * E;
+        s->vv = s->kk + N * KV;
+        s->g = s->vv + N * KV;
+        s->u = s->g + N * F;
+        s->tmp = s->u + N * F;
+        s->cap_batch = n;
     }
-    if (n_workers > c->n_score_rows) {   /* a row per query head of a KV group (attend_group) */
+    if (n_workers > s->n_score_rows || n_ctx > s->score_ctx) {   /* a row per query head of a KV group */
         size_t group = (size_t)(in->n_head / in->n_head_kv);
-        float *s = malloc((size_t)n_workers * group * (size_t)c->n_ctx * sizeof *s);
-        if (!s)
+        float *sc = malloc((size_t)n_workers * group * (size_t)n_ctx * sizeof *sc);
+        if (!sc)
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        free(c->scores);
-        c->scores = s;
-        c->n_score_rows = n_workers;
+        free(s->scores);
+        s->scores = sc;
+        s->n_score_rows = n_workers;
+        s->score_ctx = n_ctx;
     }
-    if (n >= ATT_GEMM_MIN && n_workers > c->att_buf_workers) {
-        float *s = malloc((size_t)n_workers * att_buf_floats(c) * sizeof *s);
-        if (!s)
+    if (att_gemm && (n_workers > s->att_buf_workers || n_ctx > s->att_buf_ctx)) {
+        float *b = malloc((size_t)n_workers * att_buf_floats(n_ctx, in->head_dim) * sizeof *b);
+        if (!b)
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
-        free(c->att_buf);
-        c->att_buf = s;
-        c->att_buf_workers = n_workers;
+        free(s->att_buf);
+        s->att_buf = b;
+        s->att_buf_workers = n_workers;
+        s->att_buf_ctx = n_ctx;
     }
     return MAST_OK;
 }
@@ -434,7 +543,7 @@ static void rope(const mast_llama_ctx *c, float *row, int n_heads, int pos)
 /* KV head h's values at position pos */
 static inline unsigned char *kv_at_pos(const mast_llama_ctx *c, unsigned char *cache, int h, int pos)
 {
-    return cache + ((size_t)h * (size_t)c->n_ctx + (size_t)pos) * c->kv_pos;
+    return cache + ((size_t)h * (size_t)c->cap + (size_t)pos) * c->kv_pos;
 }
 
 /* a position's keys or values, all KV heads (row: n_head_kv * head_dim floats) */
@@ -461,11 +570,23 @@ static inline float kv_at(const mast_llama_ctx *c, unsigned char *cache, int pos
     return mast_f16_to_f32(((const mast_f16 *)p)[i % D]);
 }
 
-typedef struct attn_job {
+/* The rows of one sequence in a forward pass: n tokens at positions
+** pos0.. of c, rows row0.. of the scratch. */
+typedef struct seq_rows {
     mast_llama_ctx *c;
-    int layer, n, pos0;
-    bool simd;     /* AVX2 + F16C kernels (head size a multiple of 8) */
-    atomic_int failed;   /* attend_gemm: a product could not get its packing memory */
+    int row0, n, pos0;
+    bool gemm;          /* attends on the SGEMM (ATT_GEMM_MIN tokens or more) */
+} seq_rows;
+
+typedef struct attn_job {
+    scratch *s;
+    const seq_rows *seqs;
+    const int *rows;    /* attend, attend_group: the rows of the item list, as */
+    const int *row_seq; /* ... their sequences (indices into seqs) */
+    int seq;            /* attend_gemm: the sequence */
+    int layer, score_ctx;
+    bool simd;          /* AVX2 + F16C kernels (head size a multiple of 8) */
+    atomic_int failed;  /* attend_gemm: a product could not get its packing memory */
 } attn_job;
 
 static float dot_plain(const float *q, const void *k, int D, bool f16)
@@ -482,21 +603,23 @@ static void axpy_plain(float *o, float w, const void *v, int D, bool f16)
         o[i] += w * (f16 ? mast_f16_to_f32(((const mast_f16 *)v)[i]) : ((const float *)v)[i]);
 }
 
-/* One (token, head) pair per item: causal softmax(q k / sqrt(d)) v. */
+/* One (row, head) pair per item: causal softmax(q k / sqrt(d)) v over the
+** row's own sequence. */
 static void attend(void *ctx, size_t begin, size_t end, int worker)
 {
     const attn_job *j = ctx;
-    mast_llama_ctx *c = j->c;
-    const mast_llama_info *in = &c->m->info;
+    const mast_llama_info *in = &j->seqs[0].c->m->info;
     int D = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
-    bool f16 = c->kv_type == MAST_F16;
-    size_t st = c->kv_pos;
     float scale = 1.0f / sqrtf((float)D);
-    float *s = c->scores + (size_t)worker * c->n_ctx;
+    float *s = j->s->scores + (size_t)worker * (size_t)j->score_ctx;
     for (size_t item = begin; item < end; item++) {
-        int t = (int)(item / (size_t)H), h = (int)(item % (size_t)H), kvh = h / group;
-        int n = j->pos0 + t + 1;   /* attends to positions 0..pos0+t */
-        const float *q = c->q + (size_t)t * in->n_embd + (size_t)h * D;
+        int t = j->rows[item / (size_t)H], h = (int)(item % (size_t)H), kvh = h / group;
+        const seq_rows *sq = &j->seqs[j->row_seq[t]];
+        const mast_llama_ctx *c = sq->c;
+        bool f16 = c->kv_type == MAST_F16;
+        size_t st = c->kv_pos;
+        int n = sq->pos0 + (t - sq->row0) + 1;   /* attends to positions 0..its own */
+        const float *q = j->s->q + (size_t)t * in->n_embd + (size_t)h * D;
         const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
         if (j->simd)
             mast_attn_scores_avx2(q, K, st, n, D, f16, s);
@@ -504,7 +627,7 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
             for (int p = 0; p < n; p++)
                 s[p] = dot_plain(q, K + (size_t)p * st, D, f16);
         mast_vec_softmax(s, (size_t)n, scale);
-        float *o = c->att + (size_t)t * in->n_embd + (size_t)h * D;
+        float *o = j->s->att + (size_t)t * in->n_embd + (size_t)h * D;
         if (j->simd) {
             mast_attn_wsum_avx2(o, s, V, st, n, D, f16);
             continue;
@@ -515,23 +638,24 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
-/* One (token, KV head) pair per item: the KV head's G query heads
-** together (attend_heads), where attend_group_ok. */
+/* One (row, KV head) pair per item: the KV head's G query heads together
+** (attend_heads), where attend_group_ok. */
 static void attend_group(void *ctx, size_t begin, size_t end, int worker)
 {
     const attn_job *j = ctx;
-    mast_llama_ctx *c = j->c;
-    const mast_llama_info *in = &c->m->info;
+    const mast_llama_info *in = &j->seqs[0].c->m->info;
     int D = in->head_dim, KVH = in->n_head_kv, G = in->n_head / in->n_head_kv;
-    bool f16 = c->kv_type == MAST_F16;
-    size_t n_ctx = (size_t)c->n_ctx;
-    float *s = c->scores + (size_t)worker * (size_t)G * n_ctx;
+    size_t n_ctx = (size_t)j->score_ctx;
+    float *s = j->s->scores + (size_t)worker * (size_t)G * n_ctx;
     for (size_t item = begin; item < end; item++) {
-        int t = (int)(item / (size_t)KVH), kvh = (int)(item % (size_t)KVH);
-        int n = j->pos0 + t + 1;
+        int t = j->rows[item / (size_t)KVH], kvh = (int)(item % (size_t)KVH);
+        const seq_rows *sq = &j->seqs[j->row_seq[t]];
+        const mast_llama_ctx *c = sq->c;
+        int n = sq->pos0 + (t - sq->row0) + 1;
         size_t first = (size_t)t * in->n_embd + (size_t)kvh * G * D;
         const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
-        mast_attn_heads_avx512(c->q + first, c->att + first, s, n_ctx, K, V, c->kv_pos, n, D, f16, G);
+        mast_attn_heads_avx512(j->s->q + first, j->s->att + first, s, n_ctx, K, V, c->kv_pos, n, D,
+                               c->kv_type == MAST_F16, G);
     }
 }
 
@@ -542,35 +666,38 @@ static bool attend_group_ok(const mast_llama_info *in, bool simd)
     return simd && in->head_dim % 32 == 0 && G >= 2 && G <= ATT_GROUP_MAX && mast_avx512_available();
 }
 
-/* One query head per item, on the SGEMM (see ATT_GEMM_MIN): the same
-** products as attend's, summed in another order. */
+/* One query head of one sequence per item, on the SGEMM (see
+** ATT_GEMM_MIN): the same products as attend's, summed in another order. */
 static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
 {
     attn_job *j = ctx;   /* not const: it records a failure */
-    mast_llama_ctx *c = j->c;
+    const seq_rows *sq = &j->seqs[j->seq];
+    const mast_llama_ctx *c = sq->c;
     const mast_llama_info *in = &c->m->info;
     int D = in->head_dim, E = in->n_embd, group = in->n_head / in->n_head_kv;
-    int n_kv = j->pos0 + j->n;
+    int n_kv = sq->pos0 + sq->n;
     float scale = 1.0f / sqrtf((float)D);
-    float *Kf = c->att_buf + (size_t)worker * att_buf_floats(c);
-    float *Vf = Kf + (size_t)c->n_ctx * D, *S = Vf + (size_t)c->n_ctx * D;
+    float *Kf = j->s->att_buf + (size_t)worker * att_buf_floats(j->score_ctx, D);
+    float *Vf = Kf + (size_t)j->score_ctx * D, *S = Vf + (size_t)j->score_ctx * D;
+    const float *Q = j->s->q + (size_t)sq->row0 * E;
+    float *O = j->s->att + (size_t)sq->row0 * E;
     for (size_t h = begin; h < end; h++) {
         int kvh = (int)h / group;   /* its positions are contiguous: one conversion each */
         mast_dequantize_row(c->kv_type, kv_at_pos(c, c->k[j->layer], kvh, 0), Kf, (int64_t)n_kv * D);
         mast_dequantize_row(c->kv_type, kv_at_pos(c, c->v[j->layer], kvh, 0), Vf, (int64_t)n_kv * D);
-        for (int t0 = 0; t0 < j->n; t0 += ATT_QCHUNK) {
-            int rows = j->n - t0 < ATT_QCHUNK ? j->n - t0 : ATT_QCHUNK, nk = j->pos0 + t0 + rows;
+        for (int t0 = 0; t0 < sq->n; t0 += ATT_QCHUNK) {
+            int rows = sq->n - t0 < ATT_QCHUNK ? sq->n - t0 : ATT_QCHUNK, nk = sq->pos0 + t0 + rows;
             /* S = Q K^T (fails only without memory for the thread's packing buffer) */
-            if (mast_sgemm(NULL, rows, nk, D, c->q + (size_t)t0 * E + h * D, E, Kf, D, false, S, nk) != MAST_OK) {
+            if (mast_sgemm(NULL, rows, nk, D, Q + (size_t)t0 * E + h * D, E, Kf, D, false, S, nk) != MAST_OK) {
                 atomic_store(&j->failed, 1);
                 return;
             }
             for (int r = 0; r < rows; r++) {
-                int len = j->pos0 + t0 + r + 1;   /* positions 0..pos0+t0+r */
+                int len = sq->pos0 + t0 + r + 1;   /* positions 0..pos0+t0+r */
                 mast_vec_softmax(S + (size_t)r * nk, (size_t)len, scale);
                 memset(S + (size_t)r * nk + len, 0, (size_t)(nk - len) * sizeof *S);
             }
-            if (mast_sgemm(NULL, rows, D, nk, S, nk, Vf, D, true, c->att + (size_t)t0 * E + h * D, E) != MAST_OK) {
+            if (mast_sgemm(NULL, rows, D, nk, S, nk, Vf, D, true, O + (size_t)t0 * E + h * D, E) != MAST_OK) {
                 atomic_store(&j->failed, 1);
                 return;
             }
@@ -578,10 +705,10 @@ static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
     }
 }
 
-static mast_status linear(const mast_llama_ctx *c, mast_pool *pool, const tensor *w,
-                          const float *x, int n, float *y)
+static mast_status linear(mast_pool *pool, const tensor *w, const float *x, int n, float *y,
+                          mast_matmul_mode mode)
 {
-    return mast_matmul_ex(pool, w->type, w->data, w->rows, w->cols, x, n, y, c->fast_prompt);
+    return mast_matmul_ex(pool, w->type, w->data, w->rows, w->cols, x, n, y, mode);
 }
 
 mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, float *out)
@@ -599,39 +726,56 @@ void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast)
     c->fast_prompt = fast;
 }
 
-mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
-                              bool all_logits, float *logits)
+/* The forward pass of n_rows tokens, seqs' rows in order (each sequence's
+** tokens at its next positions), on scratch s. logits: the last row of each
+** sequence (n_seqs x n_vocab), or every row when all_logits (one sequence);
+** may be NULL. The positions must fit (the callers check). */
+static mast_status forward(const mast_llama *m, scratch *s, mast_pool *pool, seq_rows *seqs,
+                           int n_seqs, const int32_t *tokens, int n_rows, mast_matmul_mode mode,
+                           bool all_logits, float *logits)
 {
-    const mast_llama *m = c->m;
     const mast_llama_info *in = &m->info;
-    if (n <= 0)
-        return mast_fail(MAST_ERR_INVALID, "nothing to decode");
-    if (c->used + n > c->n_ctx)
-        return mast_fail(MAST_ERR_LIMIT,
-                         "the context is full: %d positions used, %d more do not fit in %d",
-                         c->used, n, c->n_ctx);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n_rows; i++)
         if (tokens[i] < 0 || tokens[i] >= in->n_vocab)
             return mast_fail(MAST_ERR_INVALID, "token id %d is outside the vocabulary (%d)",
                              tokens[i], in->n_vocab);
-    int workers = pool ? mast_pool_size(pool) : 1;
-    MAST_TRY(reserve(c, n, workers));
+    int workers = pool ? mast_pool_size(pool) : 1, max_ctx = 0;
+    bool simd = in->head_dim % 8 == 0 && mast_quant_simd(), any_gemm = false;
+    for (int q = 0; q < n_seqs; q++) {
+        seq_rows *sq = &seqs[q];
+        MAST_TRY(kv_reserve(sq->c, sq->pos0 + sq->n));
+        if (sq->c->cap > max_ctx)
+            max_ctx = sq->c->cap;
+        sq->gemm = sq->n >= ATT_GEMM_MIN && simd && mast_sgemm_fast();
+        any_gemm |= sq->gemm;
+    }
+    MAST_TRY(reserve(s, in, n_rows, workers, max_ctx, any_gemm));
+    int n_flat = 0;   /* the rows that attend one at a time, and their sequences */
+    for (int q = 0; q < n_seqs; q++)
+        for (int r = 0; r < seqs[q].n; r++) {
+            s->row_seq[seqs[q].row0 + r] = q;
+            if (!seqs[q].gemm)
+                s->rows[n_flat++] = seqs[q].row0 + r;
+        }
     int E = in->n_embd, KV = in->n_head_kv * in->head_dim, F = in->n_ff;
     size_t emb_row = mast_dtype_row_size(m->tok_embd.type, E);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n_rows; i++)
         mast_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[i] * emb_row,
-                            c->x + (size_t)i * E, E);
-    int pos0 = c->used;
+                            s->x + (size_t)i * E, E);
+    bool grouped = attend_group_ok(in, simd);
     for (int l = 0; l < in->n_layer; l++) {
         const layer *L = &m->layers[l];
-        for (int i = 0; i < n; i++)
-            rms_norm(c->x + (size_t)i * E, L->attn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        mast_matmul_part qkv[3] = {{L->wq.type, L->wq.data, L->wq.rows, c->q},
-                                   {L->wk.type, L->wk.data, L->wk.rows, c->kk},
-                                   {L->wv.type, L->wv.data, L->wv.rows, c->vv}};
-        MAST_TRY(mast_matmul_parts(pool, qkv, 3, E, c->h, n, c->fast_prompt));
-        for (int i = 0; i < n; i++) {
-            float *q = c->q + (size_t)i * E, *k = c->kk + (size_t)i * KV, *v = c->vv + (size_t)i * KV;
+        for (int i = 0; i < n_rows; i++)
+            rms_norm(s->x + (size_t)i * E, L->attn_norm, s->h + (size_t)i * E, E, in->rms_eps);
+        mast_matmul_part qkv[3] = {{L->wq.type, L->wq.data, L->wq.rows, s->q},
+                                   {L->wk.type, L->wk.data, L->wk.rows, s->kk},
+                                   {L->wv.type, L->wv.data, L->wv.rows, s->vv}};
+        MAST_TRY(mast_matmul_parts(pool, qkv, 3, E, s->h, n_rows, mode));
+        for (int i = 0; i < n_rows; i++) {
+            seq_rows *sq = &seqs[s->row_seq[i]];
+            mast_llama_ctx *c = sq->c;
+            int pos = sq->pos0 + (i - sq->row0);
+            float *q = s->q + (size_t)i * E, *k = s->kk + (size_t)i * KV, *v = s->vv + (size_t)i * KV;
             if (L->bq)
                 for (int d = 0; d < E; d++)
                     q[d] += L->bq[d];
@@ -641,42 +785,114 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
             if (L->bv)
                 for (int d = 0; d < KV; d++)
                     v[d] += L->bv[d];
-            rope(c, q, in->n_head, pos0 + i);
-            rope(c, k, in->n_head_kv, pos0 + i);
-            store_kv(c, c->k[l], pos0 + i, k);
-            store_kv(c, c->v[l], pos0 + i, v);
+            rope(c, q, in->n_head, pos);
+            rope(c, k, in->n_head_kv, pos);
+            store_kv(c, c->k[l], pos, k);
+            store_kv(c, c->v[l], pos, v);
         }
-        attn_job aj = {.c = c, .layer = l, .n = n, .pos0 = pos0, .simd = in->head_dim % 8 == 0 && mast_quant_simd()};
-        bool gemm = n >= ATT_GEMM_MIN && aj.simd && mast_sgemm_fast();
-        bool grouped = !gemm && attend_group_ok(in, aj.simd);
-        size_t items = gemm ? (size_t)in->n_head : (size_t)n * (size_t)(grouped ? in->n_head_kv : in->n_head);
-        void (*fn)(void *, size_t, size_t, int) = gemm ? attend_gemm : grouped ? attend_group : attend;
-        if (pool)
-            mast_pool_for(pool, items, fn, &aj);
-        else
-            fn(&aj, 0, items, 0);
+        attn_job aj = {.s = s, .seqs = seqs, .rows = s->rows, .row_seq = s->row_seq, .layer = l,
+                       .score_ctx = max_ctx, .simd = simd};
+        if (n_flat) {
+            size_t items = (size_t)n_flat * (size_t)(grouped ? in->n_head_kv : in->n_head);
+            void (*fn)(void *, size_t, size_t, int) = grouped ? attend_group : attend;
+            if (pool)
+                mast_pool_for(pool, items, fn, &aj);
+            else
+                fn(&aj, 0, items, 0);
+        }
+        for (int q = 0; q < n_seqs; q++) {
+            if (!seqs[q].gemm)
+                continue;
+            aj.seq = q;
+            if (pool)
+                mast_pool_for(pool, (size_t)in->n_head, attend_gemm, &aj);
+            else
+                attend_gemm(&aj, 0, (size_t)in->n_head, 0);
+        }
         if (atomic_load(&aj.failed))
             return mast_fail(MAST_ERR_NOMEM, "out of memory in the attention of layer %d", l);
-        MAST_TRY(linear(c, pool, &L->wo, c->att, n, c->tmp));
-        for (size_t i = 0; i < (size_t)n * E; i++)
-            c->x[i] += c->tmp[i];
-        for (int i = 0; i < n; i++)
-            rms_norm(c->x + (size_t)i * E, L->ffn_norm, c->h + (size_t)i * E, E, in->rms_eps);
-        mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, c->g},
-                                       {L->wu.type, L->wu.data, L->wu.rows, c->u}};
-        MAST_TRY(mast_matmul_parts(pool, gate_up, 2, E, c->h, n, c->fast_prompt));
-        mast_vec_swiglu(c->g, c->u, (size_t)n * F);   /* silu(gate) * up */
-        MAST_TRY(linear(c, pool, &L->wd, c->g, n, c->tmp));
-        for (size_t i = 0; i < (size_t)n * E; i++)
-            c->x[i] += c->tmp[i];
+        MAST_TRY(linear(pool, &L->wo, s->att, n_rows, s->tmp, mode));
+        for (size_t i = 0; i < (size_t)n_rows * E; i++)
+            s->x[i] += s->tmp[i];
+        for (int i = 0; i < n_rows; i++)
+            rms_norm(s->x + (size_t)i * E, L->ffn_norm, s->h + (size_t)i * E, E, in->rms_eps);
+        mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, s->g},
+                                       {L->wu.type, L->wu.data, L->wu.rows, s->u}};
+        MAST_TRY(mast_matmul_parts(pool, gate_up, 2, E, s->h, n_rows, mode));
+        mast_vec_swiglu(s->g, s->u, (size_t)n_rows * F);   /* silu(gate) * up */
+        MAST_TRY(linear(pool, &L->wd, s->g, n_rows, s->tmp, mode));
+        for (size_t i = 0; i < (size_t)n_rows * E; i++)
+            s->x[i] += s->tmp[i];
     }
-    c->used += n;
+    for (int q = 0; q < n_seqs; q++)
+        seqs[q].c->used = seqs[q].pos0 + seqs[q].n;
     if (!logits)
         return MAST_OK;
-    int first = all_logits ? 0 : n - 1, rows = n - first;
-    for (int i = first; i < n; i++)
-        rms_norm(c->x + (size_t)i * E, m->output_norm, c->h + (size_t)(i - first) * E, E, in->rms_eps);
-    return linear(c, pool, &m->output, c->h, rows, logits);
+    int rows = 0;   /* the rows whose logits are wanted, normalized into h */
+    for (int q = 0; q < n_seqs; q++)
+        for (int r = all_logits ? 0 : seqs[q].n - 1; r < seqs[q].n; r++, rows++)
+            rms_norm(s->x + (size_t)(seqs[q].row0 + r) * E, m->output_norm, s->h + (size_t)rows * E, E,
+                     in->rms_eps);
+    return linear(pool, &m->output, s->h, rows, logits, mode);
+}
+
+mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
+                              bool all_logits, float *logits)
+{
+    if (n <= 0)
+        return mast_fail(MAST_ERR_INVALID, "nothing to decode");
+    if (c->used + n > c->n_ctx)
+        return mast_fail(MAST_ERR_LIMIT,
+                         "the context is full: %d positions used, %d more do not fit in %d",
+                         c->used, n, c->n_ctx);
+    seq_rows one = {c, 0, n, c->used, false};
+    return forward(c->m, &c->s, pool, &one, 1, tokens, n,
+                   c->fast_prompt ? MAST_MATMUL_FAST : MAST_MATMUL_EXACT, all_logits, logits);
+}
+
+mast_status mast_llama_batch_new(const mast_llama *m, mast_llama_batch **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    (*out)->m = m;
+    return MAST_OK;
+}
+
+void mast_llama_batch_free(mast_llama_batch *b)
+{
+    if (!b)
+        return;
+    scratch_free(&b->s);
+    free(b);
+}
+
+mast_status mast_llama_decode_seqs(mast_llama_batch *b, mast_pool *pool, mast_llama_ctx *const *ctxs,
+                                   const int32_t *tokens, int n, float *logits)
+{
+    if (n <= 0)
+        return mast_fail(MAST_ERR_INVALID, "nothing to decode");
+    seq_rows stack[64], *seqs = n <= 64 ? stack : malloc((size_t)n * sizeof *seqs);
+    if (!seqs)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    mast_status st = MAST_OK;
+    for (int i = 0; i < n && st == MAST_OK; i++) {
+        mast_llama_ctx *c = ctxs[i];
+        if (c->m != b->m)
+            st = mast_fail(MAST_ERR_INVALID, "sequence %d's context is another model's", i);
+        else if (c->used + 1 > c->n_ctx)
+            st = mast_fail(MAST_ERR_LIMIT, "sequence %d's context is full (%d positions)", i, c->n_ctx);
+        for (int k = 0; k < i && st == MAST_OK; k++)
+            if (ctxs[k] == c)
+                st = mast_fail(MAST_ERR_INVALID, "sequences %d and %d share a context", k, i);
+        seqs[i] = (seq_rows){c, i, 1, c->used, false};
+    }
+    /* every row on the dot products: its bits are those of its sequence alone */
+    if (st == MAST_OK)
+        st = forward(b->m, &b->s, pool, seqs, n, tokens, n, MAST_MATMUL_ROWS, false, logits);
+    if (seqs != stack)
+        free(seqs);
+    return st;
 }
 
 mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard)

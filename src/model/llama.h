@@ -16,7 +16,12 @@
 ** CPU backend does (so logits match it closely, not just approximately).
 **
 ** A mast_llama is read-only after loading; a mast_llama_ctx holds one
-** sequence's KV cache and scratch and runs one decode at a time.
+** sequence's KV cache and scratch and runs one decode at a time. Its cache
+** grows as it fills (by doubling, from 256 positions, up to its size), so
+** an idle or short sequence holds little memory. A mast_llama_batch decodes
+** many sequences' next tokens in one pass (continuous batching): each
+** weight is read once for all of them, and each sequence's logits are the
+** bits it would get decoded alone.
 */
 #ifndef MAST_MODEL_LLAMA_H
 #define MAST_MODEL_LLAMA_H
@@ -58,6 +63,18 @@ int mast_llama_ctx_size(const mast_llama_ctx *c);
 int mast_llama_ctx_used(const mast_llama_ctx *c);
 /* Forgets everything from position n on (n = 0: a new sequence). */
 void mast_llama_ctx_truncate(mast_llama_ctx *c, int n);
+/* Bytes of KV cache that positions take in a context of kv_type. */
+size_t mast_llama_kv_bytes(const mast_llama *m, mast_dtype kv_type, int positions);
+/* Bytes the context's KV cache holds now (its room, not only what is used). */
+size_t mast_llama_ctx_bytes(const mast_llama_ctx *c);
+/* Room for at least positions (at most the context's size), allocated now:
+** MAST_ERR_NOMEM / MAST_ERR_LIMIT rather than failing a later decode. */
+mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions);
+/* Frees the KV cache: the context is empty and holds no memory. */
+void mast_llama_ctx_release(mast_llama_ctx *c);
+/* dst holds src's first n positions (and nothing else): a shared prefix
+** reused instead of decoded again. Same model and KV type. */
+mast_status mast_llama_ctx_copy(mast_llama_ctx *dst, const mast_llama_ctx *src, int n);
 /* Drops positions [keep, keep + n_discard) and moves the later ones down,
 ** re-rotating their cached keys (llama.cpp's context shift). */
 mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard);
@@ -77,5 +94,17 @@ void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast);
 ** MAST_ERR_INVALID for a token id outside the vocabulary. pool may be NULL. */
 mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
                               bool all_logits, float *logits);
+
+/* Several sequences decoded together: scratch for the batch. */
+typedef struct mast_llama_batch mast_llama_batch;
+mast_status mast_llama_batch_new(const mast_llama *m, mast_llama_batch **out);
+void mast_llama_batch_free(mast_llama_batch *b);
+/* One token for each of n sequences (ctxs distinct, of this model), at each
+** one's next position, in one pass: logits n x n_vocab (may be NULL). Every
+** product runs on the dot-product kernels, so a sequence's logits are the
+** bits of mast_llama_decode of its token alone. MAST_ERR_LIMIT when a
+** context is full (nothing is decoded). */
+mast_status mast_llama_decode_seqs(mast_llama_batch *b, mast_pool *pool, mast_llama_ctx *const *ctxs,
+                                   const int32_t *tokens, int n, float *logits);
 
 #endif

@@ -212,7 +212,7 @@ static mast_status matmul_dequant(mast_pool *pool, mast_dtype wtype, const void 
 mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                         int64_t cols, const float *X, int64_t batch, float *Y)
 {
-    return mast_matmul_ex(pool, wtype, W, rows, cols, X, batch, Y, false);
+    return mast_matmul_ex(pool, wtype, W, rows, cols, X, batch, Y, MAST_MATMUL_EXACT);
 }
 
 /* Whether a batch of this type takes the interleaved tiles (exact, and
@@ -223,15 +223,15 @@ static bool qt_for(mast_dtype wtype, int64_t batch)
 }
 
 /* Whether a part goes through the SGEMM (see matmul.h). */
-static bool on_sgemm(mast_dtype wtype, int64_t batch, bool fast)
+static bool on_sgemm(mast_dtype wtype, int64_t batch, mast_matmul_mode mode)
 {
-    if (!mast_sgemm_fast())
+    if (!mast_sgemm_fast() || mode == MAST_MATMUL_ROWS)
         return false;
     if (wtype == MAST_F32)
         return batch >= MAST_GEMM_MIN_BATCH;
     if (wtype == MAST_F16 || wtype == MAST_BF16)   /* exact products either way */
         return batch >= MAST_DEQUANT_MIN_BATCH;
-    return fast && batch >= MAST_FAST_MIN_BATCH && !qt_for(wtype, batch);
+    return mode == MAST_MATMUL_FAST && batch >= MAST_FAST_MIN_BATCH && !qt_for(wtype, batch);
 }
 
 /* What every weight row needs of the activation blocks (q8_0, or q8_1 when
@@ -259,7 +259,7 @@ static void act_block_aux(const unsigned char *A, size_t a_row_bytes, int64_t ba
 }
 
 mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
-                              const float *X, int64_t batch, bool fast)
+                              const float *X, int64_t batch, mast_matmul_mode mode)
 {
     if (n < 1 || n > MAX_PARTS)
         return mast_fail(MAST_ERR_INVALID, "1 to %d matrices per product (got %d)", MAX_PARTS, n);
@@ -267,18 +267,18 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
     for (int k = 0; k < n; k++) {
         if (!mast_quant_supported(parts[k].wtype))
             return mast_fail(MAST_ERR_UNSUPPORTED, "no kernels for weight type %d", (int)parts[k].wtype);
-        gemm |= on_sgemm(parts[k].wtype, batch, fast);
+        gemm |= on_sgemm(parts[k].wtype, batch, mode);
     }
     if (gemm) {   /* matrix products: one at a time */
         for (int k = 0; k < n; k++) {
             const mast_matmul_part *q = &parts[k];
             mast_status st;
-            if (q->wtype == MAST_F32 && on_sgemm(MAST_F32, batch, fast))
+            if (q->wtype == MAST_F32 && on_sgemm(MAST_F32, batch, mode))
                 st = mast_sgemm_nt(pool, batch, q->rows, cols, X, q->W, q->Y);
-            else if (on_sgemm(q->wtype, batch, fast))
+            else if (on_sgemm(q->wtype, batch, mode))
                 st = matmul_dequant(pool, q->wtype, q->W, q->rows, cols, X, batch, q->Y);
             else
-                st = mast_matmul_parts(pool, q, 1, cols, X, batch, false);
+                st = mast_matmul_parts(pool, q, 1, cols, X, batch, MAST_MATMUL_EXACT);
             if (st != MAST_OK)
                 return st;
         }
@@ -425,10 +425,11 @@ mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, in
 }
 
 mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
-                           int64_t cols, const float *X, int64_t batch, float *Y, bool fast)
+                           int64_t cols, const float *X, int64_t batch, float *Y,
+                           mast_matmul_mode mode)
 {
     mast_matmul_part part = {wtype, W, rows, Y};
-    return mast_matmul_parts(pool, &part, 1, cols, X, batch, fast);
+    return mast_matmul_parts(pool, &part, 1, cols, X, batch, mode);
 }
 
 mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,

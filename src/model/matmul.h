@@ -37,6 +37,13 @@
 #define MAST_DEQUANT_MIN_BATCH 32
 #define MAST_FAST_MIN_BATCH 128   /* below it expanding the weights costs more (measured) */
 
+/* How a product may run. EXACT: as described above (the SGEMM for F32
+** weights from MAST_GEMM_MIN_BATCH rows, F16/BF16 from
+** MAST_DEQUANT_MIN_BATCH); FAST: `fast` above; ROWS: every type on the dot
+** products and tiles, so each row's result is the bits it has in a batch of
+** one (decoding many sequences together, llama.h). */
+typedef enum mast_matmul_mode { MAST_MATMUL_EXACT, MAST_MATMUL_FAST, MAST_MATMUL_ROWS } mast_matmul_mode;
+
 /* y[r] = W[r] . x   (y has `rows` floats). pool may be NULL (one thread). */
 mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                         int64_t cols, const float *x, float *y);
@@ -46,7 +53,8 @@ mast_status mast_matvec(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                         int64_t cols, const float *X, int64_t batch, float *Y);
 mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
-                           int64_t cols, const float *X, int64_t batch, float *Y, bool fast);
+                           int64_t cols, const float *X, int64_t batch, float *Y,
+                           mast_matmul_mode mode);
 
 /* Several matrices over the same activations (a layer's q, k and v; gate
 ** and up): the activations converted once per dot type and all rows in one
@@ -59,6 +67,6 @@ typedef struct mast_matmul_part {
 } mast_matmul_part;
 
 mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
-                              const float *X, int64_t batch, bool fast);
+                              const float *X, int64_t batch, mast_matmul_mode mode);
 
 #endif

@@ -432,6 +432,149 @@ static void test_context_shift_re_rotates_the_keys(void)
     close_model(&m);
 }
 
+/* Continuous batching: 16 sequences of different prompt lengths (some on
+** the SGEMM attention, one past the cache's first 256 positions, so it
+** grows mid-run) decoded greedily together, joining and leaving at
+** different steps, get logits bit for bit those of each decoded alone, for
+** F32, F16 KV, Q8_0 and Q4_0 weights. */
+#define SEQS 16
+#define STEPS 12
+static void batch_equals_alone(const char *oracle, mast_dtype kv)
+{
+    model m;
+    REQUIRE(open_model(oracle, &m));
+    int V = mast_llama_info_of(m.llama)->n_vocab;
+    mast_pool *pool;
+    REQUIRE(mast_pool_create(&pool, 2) == MAST_OK);
+    int32_t prompt[SEQS][300];
+    int len[SEQS], join[SEQS], steps[SEQS];
+    for (int q = 0; q < SEQS; q++) {
+        len[q] = q == 5 ? 262 : 3 + (q * 13) % 45;   /* 3..47 tokens: both attention paths */
+        join[q] = q % 4;                              /* joins at step 0..3 */
+        steps[q] = STEPS - (q % 3) * 2 - join[q];     /* and leaves early or late */
+        for (int i = 0; i < len[q]; i++)
+            prompt[q][i] = i ? (int32_t)(3 + (q * 101 + i * 37) % (V - 3)) : 1;
+    }
+    /* alone: each sequence's logits at each of its steps */
+    float *alone = malloc((size_t)SEQS * STEPS * V * sizeof *alone);
+    int32_t next[SEQS][STEPS + 1];
+    for (int q = 0; q < SEQS; q++) {
+        mast_llama_ctx *c;
+        REQUIRE(mast_llama_ctx_new(m.llama, 512, kv, &c) == MAST_OK);
+        float *lg = alone + (size_t)q * STEPS * V;
+        REQUIRE(mast_llama_decode(c, pool, prompt[q], len[q], false, lg) == MAST_OK);
+        for (int t = 0; t < steps[q]; t++) {
+            int best = 0;
+            for (int i = 1; i < V; i++)
+                best = lg[(size_t)t * V + i] > lg[(size_t)t * V + best] ? i : best;
+            next[q][t] = best;
+            if (t + 1 < steps[q])
+                REQUIRE(mast_llama_decode(c, pool, &next[q][t], 1, false, lg + (size_t)(t + 1) * V) == MAST_OK);
+        }
+        mast_llama_ctx_free(c);
+    }
+    /* together */
+    mast_llama_batch *b;
+    REQUIRE(mast_llama_batch_new(m.llama, &b) == MAST_OK);
+    mast_llama_ctx *ctx[SEQS];
+    float *first = malloc((size_t)V * sizeof *first), *out = malloc((size_t)SEQS * V * sizeof *out);
+    int done[SEQS] = {0}, mismatched = 0, batched_rows = 0;
+    for (int q = 0; q < SEQS; q++)
+        REQUIRE(mast_llama_ctx_new(m.llama, 512, kv, &ctx[q]) == MAST_OK);
+    for (int step = 0; step < STEPS + 4; step++) {
+        mast_llama_ctx *run[SEQS];
+        int32_t tok[SEQS];
+        int who[SEQS], n = 0;
+        for (int q = 0; q < SEQS; q++) {
+            if (step == join[q]) {   /* a newcomer's prompt, alone */
+                REQUIRE(mast_llama_decode(ctx[q], pool, prompt[q], len[q], false, first) == MAST_OK);
+                mismatched += memcmp(first, alone + (size_t)q * STEPS * V, (size_t)V * sizeof *first) != 0;
+                done[q] = 1;
+            } else if (step > join[q] && done[q] < steps[q]) {
+                run[n] = ctx[q];
+                tok[n] = next[q][done[q] - 1];
+                who[n++] = q;
+            }
+        }
+        if (!n)
+            continue;
+        REQUIRE(mast_llama_decode_seqs(b, pool, run, tok, n, out) == MAST_OK);
+        batched_rows += n;
+        for (int i = 0; i < n; i++) {
+            int q = who[i];
+            mismatched += memcmp(out + (size_t)i * V, alone + ((size_t)q * STEPS + (size_t)done[q]) * V,
+                                 (size_t)V * sizeof *out) != 0;
+            done[q]++;
+        }
+    }
+    for (int q = 0; q < SEQS; q++) {
+        CHECK_EQ_INT(done[q], steps[q]);
+        CHECK_EQ_INT(mast_llama_ctx_used(ctx[q]), len[q] + steps[q] - 1);
+    }
+    CHECK(mast_llama_ctx_bytes(ctx[5]) == mast_llama_kv_bytes(m.llama, kv, 512));   /* grew past 256 */
+    CHECK(mast_llama_ctx_bytes(ctx[0]) == mast_llama_kv_bytes(m.llama, kv, 256));
+    fprintf(stderr, "  %s (%s KV): %d rows decoded in batches, %d differ from alone\n", oracle,
+            kv == MAST_F16 ? "f16" : "f32", batched_rows, mismatched);
+    CHECK(batched_rows > 100);
+    CHECK_EQ_INT(mismatched, 0);
+    /* errors: a shared context, a full one */
+    mast_llama_ctx *twice[2] = {ctx[0], ctx[0]};
+    int32_t zero2[2] = {0, 0};
+    CHECK_EQ_INT(mast_llama_decode_seqs(b, pool, twice, zero2, 2, out), MAST_ERR_INVALID);
+    for (int q = 0; q < SEQS; q++)
+        mast_llama_ctx_free(ctx[q]);
+    mast_llama_batch_free(b);
+    free(first);
+    free(out);
+    free(alone);
+    mast_pool_free(pool);
+    close_model(&m);
+}
+
+static void test_batched_decoding_equals_alone(void)
+{
+    batch_equals_alone("stories260K.json", MAST_F32);
+    batch_equals_alone("tiny-llama-gqa-random.json", MAST_F16);
+    batch_equals_alone("tiny-llama-gqa-random-q8_0.json", MAST_F16);
+    batch_equals_alone("tiny-llama-gqa-random-q4_0.json", MAST_F32);
+}
+
+/* A prefix copied from another context continues as if decoded there. */
+static void test_prefix_copy_continues_identically(void)
+{
+    model m;
+    REQUIRE(open_model("stories260K.json", &m));
+    int V = mast_llama_info_of(m.llama)->n_vocab;
+    int32_t toks[300];
+    for (int i = 0; i < 300; i++)
+        toks[i] = i ? (int32_t)(3 + (i * 37) % 500) : 1;
+    mast_llama_ctx *a, *b;
+    REQUIRE(mast_llama_ctx_new(m.llama, 400, MAST_F16, &a) == MAST_OK);
+    REQUIRE(mast_llama_ctx_new(m.llama, 400, MAST_F16, &b) == MAST_OK);
+    float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    REQUIRE(mast_llama_decode(a, NULL, toks, 280, false, la) == MAST_OK);   /* 280 > 256: grown */
+    REQUIRE(mast_llama_decode(b, NULL, toks + 100, 5, false, NULL) == MAST_OK);   /* its own, replaced */
+    REQUIRE(mast_llama_ctx_copy(b, a, 270) == MAST_OK);
+    CHECK_EQ_INT(mast_llama_ctx_used(b), 270);
+    mast_llama_ctx_truncate(a, 270);
+    REQUIRE(mast_llama_decode(a, NULL, toks + 270, 30, false, la) == MAST_OK);
+    REQUIRE(mast_llama_decode(b, NULL, toks + 270, 30, false, lb) == MAST_OK);
+    CHECK(memcmp(la, lb, (size_t)V * sizeof *la) == 0);
+    CHECK_EQ_INT(mast_llama_ctx_copy(b, a, 301), MAST_ERR_INVALID);
+    mast_llama_ctx_release(b);
+    CHECK_EQ_INT(mast_llama_ctx_used(b), 0);
+    CHECK(mast_llama_ctx_bytes(b) == 0);
+    REQUIRE(mast_llama_decode(b, NULL, toks, 280, false, lb) == MAST_OK);   /* usable again */
+    mast_llama_ctx_truncate(b, 270);
+    REQUIRE(mast_llama_decode(b, NULL, toks + 270, 30, false, lb) == MAST_OK);
+    CHECK(memcmp(la, lb, (size_t)V * sizeof *la) == 0);
+    free(la);
+    free(lb);
+    mast_llama_ctx_free(a);
+    mast_llama_ctx_free(b);
+    close_model(&m);
+}
+
 int main(void)
 {
     RUN(test_stories260k_matches_llama_cpp);
@@ -442,5 +585,7 @@ int main(void)
     RUN(test_fast_matmul_matches_the_quantized_products);
     RUN(test_simd_attention_equals_plain_for_common_head_sizes);
     RUN(test_context_shift_re_rotates_the_keys);
+    RUN(test_batched_decoding_equals_alone);
+    RUN(test_prefix_copy_continues_identically);
     return test_summary();
 }
