@@ -63,21 +63,34 @@ const char *mast_generator_describe(const mast_generator *g)
 
 /* ---- the local engine ---- */
 
+typedef struct seq seq;
+
+/* A slot: a context and the tokens it holds (a cached prefix while idle),
+** and the request it runs, if any. */
+typedef struct slot {
+    mast_llama_ctx *ctx;
+    int32_t *held;            /* the tokens the context holds */
+    size_t n_held, cap_held;
+    uint64_t used_at;         /* when a request last ended here (the LRU's clock) */
+    seq *seq;                 /* the running request; NULL: idle */
+} slot;
+
 typedef struct local {
     mast_generator base;
     char *path;
     mast_gguf *gguf;
     mast_tokenizer *tok;
     mast_llama *llama;
-    mast_llama_ctx *ctx;
+    mast_llama_batch *batch;
+    slot *slots;
+    int n_slots, n_ctx, prompt_chunk;
+    uint64_t clock;           /* counts requests begun: their order, and the LRU's */
     mast_pool *pool;
     mast_chat_format format;
     mast_jinja *tmpl;         /* the chat template, when the interpreter takes it */
     char tmpl_note[240];      /* why a template present is not used */
     char *bos_text, *eos_text;
-    int32_t *held;            /* the tokens the context holds */
-    size_t n_held, cap_held;
-    float *logits;
+    float *logits;            /* n_slots x n_vocab */
 } local;
 
 static double now(void)
@@ -99,24 +112,12 @@ static size_t held_back(const char *text, size_t n, const char *const *stop, siz
     return best;
 }
 
-static int push_held(local *l, int32_t id)
+static mast_status push_held(slot *sl, const int32_t *ids, size_t n)
 {
-    if (!mast_grow_array((void **)&l->held, &l->cap_held, l->n_held + 1, sizeof *l->held))
-        return 0;
-    l->held[l->n_held++] = id;
-    return 1;
-}
-
-/* Decodes ids[from..n) after the context's first `from` tokens; logits of the last. */
-static mast_status decode_span(local *l, const int32_t *ids, size_t from, size_t n)
-{
-    for (size_t i = from; i < n; i += MAX_BATCH) {
-        size_t m = n - i < MAX_BATCH ? n - i : MAX_BATCH;
-        MAST_TRY(mast_llama_decode(l->ctx, l->pool, ids + i, (int)m, false, l->logits));
-        for (size_t j = 0; j < m; j++)
-            if (!push_held(l, ids[i + j]))
-                return mast_fail(MAST_ERR_NOMEM, "out of memory");
-    }
+    if (!mast_grow_array((void **)&sl->held, &sl->cap_held, sl->n_held + n, sizeof *sl->held))
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    memcpy(sl->held + sl->n_held, ids, n * sizeof *ids);
+    sl->n_held += n;
     return MAST_OK;
 }
 
@@ -243,9 +244,9 @@ static int32_t sample_among(mast_sampler *sampler, const float *logits, const in
 ** sampler draws among them. -1 when the constraint allows no token at all.
 ** ids and scratch hold V. */
 static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params *p, int V,
-                          const int32_t *hist, size_t n_hist, float *scratch, int32_t *ids)
+                          const int32_t *hist, size_t n_hist, float *scratch, int32_t *ids,
+                          float *logits)
 {
-    float *logits = l->logits;
     for (size_t i = 0; i < p->n_bias; i++)
         if (p->bias_ids[i] >= 0 && p->bias_ids[i] < V)
             logits[p->bias_ids[i]] = p->bias[i] <= -100 ? -INFINITY : logits[p->bias_ids[i]] + p->bias[i];
@@ -299,160 +300,404 @@ static int32_t next_token(local *l, mast_sampler *sampler, const mast_gen_params
     return mast_sampler_sample(sampler, scratch, V, hist, n_hist);
 }
 
+/* ---- requests as sequences: begun, stepped together, ended ---- */
+
+static const mast_generator_ops local_ops;
+
+/* A cached prefix shorter than this is not worth reusing (unless it is the
+** whole prompt): the prompt is decoded from its start, in the same chunks
+** as on an empty slot, so that its results do not depend on which slot it
+** lands on. */
+#define MIN_REUSE 32
+
+struct seq {
+    slot *sl;
+    const mast_gen_request *r;
+    mast_gen_text_fn fn;
+    void *cb_ctx;
+    mast_gen_result *out;
+    mast_gen_done_fn done;
+    void *done_ctx;
+    uint64_t order;           /* when it began: prompts are decoded oldest first */
+    mast_tokens ids;          /* the prompt */
+    size_t next;              /* the prompt tokens the context holds */
+    mast_sampler *sampler;
+    float *scratch;
+    int32_t *scratch_ids;
+    int32_t *hist;            /* the prompt and then the generated tokens (penalties see both) */
+    size_t n_hist, cap_hist;
+    mast_buf text;
+    size_t emitted;           /* bytes of text handed to the callback */
+    size_t longest_stop;
+    int stopped;
+    int32_t tok;              /* generating: the token to decode next */
+    bool generating;
+    double t_prompt, t_gen;
+};
+
+static void seq_free(seq *q)
+{
+    mast_sampler_free(q->sampler);
+    free(q->scratch);
+    free(q->scratch_ids);
+    free(q->hist);
+    mast_buf_free(&q->text);
+    mast_tokens_free(&q->ids);
+    free(q);
+}
+
+/* Ends a sequence: its result filled (the token ids handed over), the slot
+** idle (its context still holding the tokens: a cached prefix), done told. */
+static void seq_end(local *l, seq *q, mast_status st)
+{
+    mast_gen_result *out = q->out;
+    out->gen_seconds = q->generating ? now() - q->t_gen : 0;
+    if (st == MAST_OK && !q->stopped && q->text.len > q->emitted && q->fn)   /* held back, never completed */
+        q->fn(q->cb_ctx, q->text.data + q->emitted, q->text.len - q->emitted);
+    int32_t *gen = NULL;   /* the generated tail of hist */
+    if (st == MAST_OK && !(gen = malloc(((size_t)out->completion_tokens + 1) * sizeof *gen)))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK) {
+        memcpy(gen, q->hist + q->ids.n, (size_t)out->completion_tokens * sizeof *gen);
+        out->prompt_ids = q->ids.ids;   /* handed over */
+        out->ids = gen;
+        q->ids = (mast_tokens){0};
+    }
+    slot *sl = q->sl;
+    sl->seq = NULL;
+    sl->used_at = ++l->clock;
+    if ((size_t)mast_llama_ctx_used(sl->ctx) != sl->n_held) {   /* out of step after a failure */
+        mast_llama_ctx_truncate(sl->ctx, 0);
+        sl->n_held = 0;
+    }
+    mast_gen_done_fn done = q->done;
+    void *done_ctx = q->done_ctx;
+    seq_free(q);
+    if (done)
+        done(done_ctx, st);
+}
+
+/* The longest prefix of ids that s holds, as it would be reused. */
+static size_t common_prefix(const slot *s, const mast_tokens *ids)
+{
+    size_t common = 0;
+    while (common < s->n_held && common < ids->n && s->held[common] == ids->ids[common])
+        common++;
+    if (common == ids->n && common > 0)
+        common--;   /* the last token is decoded again: its logits are needed */
+    size_t least = ids->n - 1 < MIN_REUSE ? ids->n - 1 : MIN_REUSE;
+    return common >= least ? common : 0;
+}
+
+/* Where a request goes: the idle slot with the longest reusable prefix;
+** without one, an empty slot, else the least recently used. A longer
+** prefix held by a busy slot is copied over (its positions up to there do
+** not change while it runs on). NULL when every slot is busy. */
+static mast_status pick_slot(local *l, const mast_tokens *ids, slot **out, size_t *common)
+{
+    slot *best = NULL, *lru = NULL, *donor = NULL;
+    size_t best_n = 0, donor_n = 0;
+    for (int i = 0; i < l->n_slots; i++) {
+        slot *s = &l->slots[i];
+        size_t c = common_prefix(s, ids);
+        if (s->seq) {
+            if (c > donor_n && (size_t)mast_llama_ctx_used(s->ctx) >= c) {
+                donor = s;
+                donor_n = c;
+            }
+            continue;
+        }
+        if (c > best_n || (c == best_n && best && c && s->used_at > best->used_at)) {
+            best = s;
+            best_n = c;
+        }
+        if (!lru || (s->n_held == 0) > (lru->n_held == 0) ||
+            ((s->n_held == 0) == (lru->n_held == 0) && s->used_at < lru->used_at))
+            lru = s;
+    }
+    *out = best_n ? best : lru;
+    *common = best_n;
+    if (!*out)
+        return mast_fail(MAST_ERR_LIMIT, "every one of the %d slots is busy", l->n_slots);
+    if (donor_n > best_n) {   /* a running request holds more of this prompt */
+        slot *s = *out;
+        MAST_TRY(mast_llama_ctx_copy(s->ctx, donor->ctx, (int)donor_n));
+        s->n_held = 0;
+        MAST_TRY(push_held(s, donor->held, donor_n));
+        *common = donor_n;
+    }
+    return MAST_OK;
+}
+
+static mast_status seq_begin(local *l, const mast_gen_request *r, mast_gen_text_fn fn, void *cb_ctx,
+                             mast_gen_result *out, mast_gen_done_fn done, void *done_ctx)
+{
+    const mast_gen_params *p = &r->params;
+    int n_ctx = l->n_ctx, V = mast_llama_info_of(l->llama)->n_vocab;
+    seq *q = calloc(1, sizeof *q);
+    if (!q)
+        return mast_fail(MAST_ERR_NOMEM, "out of memory");
+    q->r = r;
+    q->fn = fn;
+    q->cb_ctx = cb_ctx;
+    q->out = out;
+    q->done = done;
+    q->done_ctx = done_ctx;
+    mast_status st = mast_sampler_new(&p->sampler, &q->sampler);
+    if (st == MAST_OK && p->constraint && (!(q->scratch = malloc((size_t)V * sizeof *q->scratch)) ||
+                                           !(q->scratch_ids = malloc((size_t)V * sizeof *q->scratch_ids))))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st == MAST_OK)
+        st = prompt_tokens(l, r, &q->ids);
+    if (st == MAST_OK && q->ids.n == 0)
+        st = mast_fail(MAST_ERR_INVALID, "the prompt is empty and the model adds no BOS token");
+    if (st == MAST_OK && p->fit && q->ids.n + (size_t)p->max_tokens > (size_t)n_ctx)
+        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens and max_tokens is %d: %zu tokens, "
+                       "more than the context's %d", q->ids.n, p->max_tokens,
+                       q->ids.n + (size_t)p->max_tokens, n_ctx);
+    if (st == MAST_OK && q->ids.n >= (size_t)n_ctx)
+        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d (raise --ctx)",
+                       q->ids.n, n_ctx);
+    out->prompt_tokens = (int)q->ids.n;
+    out->n_ctx = n_ctx;
+    size_t common = 0;
+    if (st == MAST_OK)
+        st = pick_slot(l, &q->ids, &q->sl, &common);
+    if (st == MAST_OK && !mast_grow_array((void **)&q->hist, &q->cap_hist, q->ids.n + 64, sizeof *q->hist))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+    if (st != MAST_OK) {
+        seq_free(q);
+        return st;
+    }
+    out->cached_tokens = (int)common;
+    mast_llama_ctx_truncate(q->sl->ctx, (int)common);
+    q->sl->n_held = common;
+    q->sl->seq = q;
+    q->next = common;
+    memcpy(q->hist, q->ids.ids, q->ids.n * sizeof *q->hist);
+    q->n_hist = q->ids.n;
+    out->finish_reason = "length";
+    for (size_t s = 0; s < p->n_stop; s++)
+        if (strlen(p->stop[s]) > q->longest_stop)
+            q->longest_stop = strlen(p->stop[s]);
+    q->order = ++l->clock;
+    q->t_prompt = now();
+    return MAST_OK;
+}
+
+/* The sequence's next token from logits: sampled, its text given to the
+** callback (up to a stop string); 1 when the sequence is finished, 0 when
+** q->tok is to be decoded next, or a failure. */
+static int seq_take(local *l, seq *q, float *logits, mast_status *st)
+{
+    const mast_gen_params *p = &q->r->params;
+    mast_gen_result *out = q->out;
+    int V = mast_llama_info_of(l->llama)->n_vocab;
+    mast_gen_constraint *c = p->constraint;
+    if (out->completion_tokens >= p->max_tokens)
+        return 1;
+    if (c && c->complete(c->ctx)) {   /* the grammar admits nothing more */
+        out->finish_reason = "stop";
+        return 1;
+    }
+    int32_t tok = next_token(l, q->sampler, p, V, q->hist, q->n_hist, q->scratch, q->scratch_ids, logits);
+    if (tok < 0) {
+        *st = mast_fail(MAST_ERR_UNSUPPORTED, "no token of %s's vocabulary can continue the "
+                        "grammar after %d generated tokens (does logit_bias ban the ones it "
+                        "needs, or is the grammar too ambiguous to follow?)", l->path,
+                        out->completion_tokens);
+        return -1;
+    }
+    if (mast_tokenizer_is_eog(l->tok, tok)) {
+        out->finish_reason = "stop";
+        return 1;
+    }
+    if (c) {
+        size_t plen = 0;
+        const char *piece = mast_tokenizer_piece(l->tok, tok, &plen);
+        if ((*st = c->accept(c->ctx, tok, piece, plen)) != MAST_OK)
+            return -1;
+    }
+    if (!mast_grow_array((void **)&q->hist, &q->cap_hist, q->n_hist + 1, sizeof *q->hist)) {
+        *st = mast_fail(MAST_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    q->hist[q->n_hist++] = tok;
+    out->completion_tokens++;
+    mast_buf *text = &q->text;
+    if ((*st = mast_token_to_piece(l->tok, tok, false, text)) != MAST_OK)
+        return -1;
+    /* a stop string ends the text before it */
+    size_t upto = text->len;
+    for (size_t s = 0; s < p->n_stop; s++) {
+        size_t from = q->emitted > q->longest_stop ? q->emitted - q->longest_stop : 0;
+        const char *hit = p->stop[s][0] ? strstr(text->data + from, p->stop[s]) : NULL;
+        if (hit && (size_t)(hit - text->data) < upto) {
+            upto = (size_t)(hit - text->data);
+            q->stopped = 1;
+            out->stop_index = (int)s;
+        }
+    }
+    if (q->stopped) {
+        out->finish_reason = "stop";
+        text->len = upto;
+        text->data[upto] = '\0';
+    }
+    size_t safe = q->stopped ? text->len : text->len - held_back(text->data, text->len, p->stop, p->n_stop);
+    if (safe > q->emitted) {
+        if (q->fn && q->fn(q->cb_ctx, text->data + q->emitted, safe - q->emitted)) {
+            q->stopped = 1;   /* the caller had enough */
+            out->finish_reason = "stop";
+        }
+        q->emitted = safe;
+    }
+    if (q->stopped || out->completion_tokens >= p->max_tokens)
+        return 1;
+    slot *sl = q->sl;
+    if (mast_llama_ctx_used(sl->ctx) >= l->n_ctx) {
+        if (!p->ctx_shift) {   /* a finish reason, not a failure */
+            out->context_full = true;
+            return 1;
+        }
+        /* keep the first token (BOS), drop half of the rest */
+        int keep = 1, discard = (mast_llama_ctx_used(sl->ctx) - keep) / 2;
+        if ((*st = mast_llama_ctx_shift(sl->ctx, keep, discard)) != MAST_OK)
+            return -1;
+        memmove(sl->held + keep, sl->held + keep + discard,
+                (sl->n_held - (size_t)keep - (size_t)discard) * sizeof *sl->held);
+        sl->n_held -= (size_t)discard;
+    }
+    q->tok = tok;
+    return 0;
+}
+
+/* After a sequence's logits: on to generating, or its end. */
+static void seq_after(local *l, seq *q, float *logits)
+{
+    mast_status st = MAST_OK;
+    if (!q->generating) {
+        q->generating = true;
+        q->t_gen = now();
+        q->out->prompt_seconds = q->t_gen - q->t_prompt;
+    }
+    int r = seq_take(l, q, logits, &st);
+    if (r)
+        seq_end(l, q, r < 0 ? st : MAST_OK);
+}
+
+/* One step: a chunk of the oldest unfinished prompt, then the next token
+** of every generating sequence, all in one pass. */
+static mast_status local_step(local *l)
+{
+    seq *oldest = NULL;
+    for (int i = 0; i < l->n_slots; i++) {
+        seq *q = l->slots[i].seq;
+        if (q && !q->generating && (!oldest || q->order < oldest->order))
+            oldest = q;
+    }
+    int V = mast_llama_info_of(l->llama)->n_vocab;
+    if (oldest) {
+        seq *q = oldest;
+        size_t n = q->ids.n - q->next;
+        if (n > (size_t)l->prompt_chunk)
+            n = (size_t)l->prompt_chunk;
+        bool last = q->next + n == q->ids.n;
+        mast_status st = mast_llama_decode(q->sl->ctx, l->pool, q->ids.ids + q->next, (int)n, false,
+                                           last ? l->logits : NULL);
+        if (st == MAST_OK)
+            st = push_held(q->sl, q->ids.ids + q->next, n);
+        q->next += n;
+        if (st != MAST_OK)
+            seq_end(l, q, st);
+        else if (last)
+            seq_after(l, q, l->logits);
+    }
+    mast_llama_ctx *ctxs[l->n_slots > 0 ? l->n_slots : 1];
+    int32_t toks[l->n_slots > 0 ? l->n_slots : 1];
+    seq *who[l->n_slots > 0 ? l->n_slots : 1];
+    int n = 0;
+    for (int i = 0; i < l->n_slots; i++) {
+        seq *q = l->slots[i].seq;
+        if (q && q->generating && q != oldest) {   /* a first token waits for the next step */
+            ctxs[n] = q->sl->ctx;
+            toks[n] = q->tok;
+            who[n++] = q;
+        }
+    }
+    if (!n)
+        return MAST_OK;
+    mast_status st = n == 1 ? mast_llama_decode(ctxs[0], l->pool, toks, 1, false, l->logits)
+                            : mast_llama_decode_seqs(l->batch, l->pool, ctxs, toks, n, l->logits);
+    for (int i = 0; i < n; i++) {
+        if (st == MAST_OK && push_held(who[i]->sl, &toks[i], 1) == MAST_OK)
+            seq_after(l, who[i], l->logits + (size_t)i * V);
+        else
+            seq_end(l, who[i], st != MAST_OK ? st : MAST_ERR_NOMEM);
+    }
+    return st;
+}
+
+static int local_active(const local *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->n_slots; i++)
+        n += l->slots[i].seq != NULL;
+    return n;
+}
+
+typedef struct sync_done {
+    bool done;
+    mast_status st;
+} sync_done;
+
+static void on_sync_done(void *ctx, mast_status st)
+{
+    sync_done *d = ctx;
+    d->done = true;
+    d->st = st;
+}
+
 static mast_status local_generate(mast_generator *g, const mast_gen_request *r, mast_gen_text_fn fn,
                                   void *cb_ctx, mast_gen_result *out)
 {
     local *l = (local *)g;
-    const mast_gen_params *p = &r->params;
-    int n_ctx = mast_llama_ctx_size(l->ctx), V = mast_llama_info_of(l->llama)->n_vocab;
-    mast_buf text = {0};
-    mast_tokens ids = {0};
-    mast_sampler *sampler = NULL;
-    float *scratch = NULL;
-    int32_t *scratch_ids = NULL;
-    mast_status st = mast_sampler_new(&p->sampler, &sampler);
-    if (st == MAST_OK && p->constraint && (!(scratch = malloc((size_t)V * sizeof *scratch)) ||
-                                           !(scratch_ids = malloc((size_t)V * sizeof *scratch_ids))))
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK)
-        st = prompt_tokens(l, r, &ids);
-    if (st == MAST_OK && ids.n == 0)
-        st = mast_fail(MAST_ERR_INVALID, "the prompt is empty and the model adds no BOS token");
-    if (st == MAST_OK && p->fit && ids.n + (size_t)p->max_tokens > (size_t)n_ctx)
-        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens and max_tokens is %d: %zu tokens, "
-                       "more than the context's %d", ids.n, p->max_tokens,
-                       ids.n + (size_t)p->max_tokens, n_ctx);
-    if (st == MAST_OK && ids.n >= (size_t)n_ctx)
-        st = mast_fail(MAST_ERR_LIMIT, "the prompt is %zu tokens; the context holds %d (raise --ctx)",
-                       ids.n, n_ctx);
-    out->prompt_tokens = (int)ids.n;
-    out->n_ctx = n_ctx;
-    /* keep what the context already holds of this prompt; redo at least the last token */
-    size_t common = 0;
-    while (common < l->n_held && common < ids.n && l->held[common] == ids.ids[common])
-        common++;
-    if (common == ids.n && common > 0)
-        common--;
-    out->cached_tokens = (int)common;
-    double t0 = now();
-    if (st == MAST_OK) {
-        mast_llama_ctx_truncate(l->ctx, (int)common);
-        l->n_held = common;
-        st = decode_span(l, ids.ids, common, ids.n);
-    }
-    out->prompt_seconds = now() - t0;
-    /* the prompt and then the generated tokens (the penalties look at both) */
-    int32_t *hist = NULL;
-    size_t n_hist = 0, cap_hist = 0;
-    if (st == MAST_OK && !mast_grow_array((void **)&hist, &cap_hist, ids.n + 64, sizeof *hist))
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK) {
-        memcpy(hist, ids.ids, ids.n * sizeof *hist);
-        n_hist = ids.n;
-    }
-    out->finish_reason = "length";
-    size_t longest_stop = 0;
-    for (size_t s = 0; s < p->n_stop; s++)
-        if (strlen(p->stop[s]) > longest_stop)
-            longest_stop = strlen(p->stop[s]);
-    double t1 = now();
-    size_t emitted = 0;   /* bytes of text handed to the callback */
-    int stopped = 0;
-    mast_gen_constraint *c = p->constraint;
-    while (st == MAST_OK && out->completion_tokens < p->max_tokens && !stopped) {
-        if (c && c->complete(c->ctx)) {   /* the grammar admits nothing more */
-            out->finish_reason = "stop";
-            break;
-        }
-        int32_t tok = next_token(l, sampler, p, V, hist, n_hist, scratch, scratch_ids);
-        if (tok < 0) {
-            st = mast_fail(MAST_ERR_UNSUPPORTED, "no token of %s's vocabulary can continue the "
-                           "grammar after %d generated tokens (does logit_bias ban the ones it "
-                           "needs, or is the grammar too ambiguous to follow?)", l->path,
-                           out->completion_tokens);
-            break;
-        }
-        if (mast_tokenizer_is_eog(l->tok, tok)) {
-            out->finish_reason = "stop";
-            break;
-        }
-        if (c) {
-            size_t plen = 0;
-            const char *piece = mast_tokenizer_piece(l->tok, tok, &plen);
-            if ((st = c->accept(c->ctx, tok, piece, plen)) != MAST_OK)
-                break;
-        }
-        if (!mast_grow_array((void **)&hist, &cap_hist, n_hist + 1, sizeof *hist)) {
-            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-            break;
-        }
-        hist[n_hist++] = tok;
-        out->completion_tokens++;
-        st = mast_token_to_piece(l->tok, tok, false, &text);
-        if (st != MAST_OK)
-            break;
-        /* a stop string ends the text before it */
-        size_t upto = text.len;
-        for (size_t s = 0; s < p->n_stop; s++) {
-            size_t from = emitted > longest_stop ? emitted - longest_stop : 0;
-            const char *hit = p->stop[s][0] ? strstr(text.data + from, p->stop[s]) : NULL;
-            if (hit && (size_t)(hit - text.data) < upto) {
-                upto = (size_t)(hit - text.data);
-                stopped = 1;
-                out->stop_index = (int)s;
-            }
-        }
-        if (stopped) {
-            out->finish_reason = "stop";
-            text.len = upto;
-            text.data[upto] = '\0';
-        }
-        size_t safe = stopped ? text.len : text.len - held_back(text.data, text.len, p->stop, p->n_stop);
-        if (safe > emitted) {
-            if (fn && fn(cb_ctx, text.data + emitted, safe - emitted)) {
-                stopped = 1;   /* the caller had enough */
-                out->finish_reason = "stop";
-            }
-            emitted = safe;
-        }
-        if (stopped || out->completion_tokens >= p->max_tokens)
-            break;
-        if (mast_llama_ctx_used(l->ctx) >= n_ctx) {
-            if (!p->ctx_shift) {   /* a finish reason, not a failure */
-                out->context_full = true;
-                break;
-            }
-            /* keep the first token (BOS), drop half of the rest */
-            int keep = 1, discard = (mast_llama_ctx_used(l->ctx) - keep) / 2;
-            st = mast_llama_ctx_shift(l->ctx, keep, discard);
-            if (st != MAST_OK)
-                break;
-            memmove(l->held + keep, l->held + keep + discard,
-                    (l->n_held - (size_t)keep - (size_t)discard) * sizeof *l->held);
-            l->n_held -= (size_t)discard;
-        }
-        st = decode_span(l, &tok, 0, 1);
-    }
-    out->gen_seconds = now() - t1;
-    if (st == MAST_OK && !stopped && text.len > emitted && fn)
-        fn(cb_ctx, text.data + emitted, text.len - emitted);   /* held back, never completed */
-    mast_sampler_free(sampler);
-    free(scratch);
-    free(scratch_ids);
-    mast_buf_free(&text);
-    int32_t *gen = NULL;   /* the generated tail of hist */
-    if (st == MAST_OK && !(gen = malloc(((size_t)out->completion_tokens + 1) * sizeof *gen)))
-        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
-    if (st == MAST_OK)
-        memcpy(gen, hist + ids.n, (size_t)out->completion_tokens * sizeof *gen);
-    free(hist);
-    if (st != MAST_OK) {   /* the context and the tokens it holds stay in step */
-        mast_tokens_free(&ids);
-        return st;
-    }
-    out->prompt_ids = ids.ids;   /* handed over */
-    out->ids = gen;
-    return MAST_OK;
+    sync_done d = {false, MAST_OK};
+    MAST_TRY(seq_begin(l, r, fn, cb_ctx, out, on_sync_done, &d));
+    while (!d.done)
+        local_step(l);   /* a failure ends the sequence it hit: d says */
+    return d.st;
+}
+
+mast_status mast_local_generator_begin(mast_generator *g, const mast_gen_request *r,
+                                       mast_gen_text_fn fn, void *ctx, mast_gen_result *out,
+                                       mast_gen_done_fn done, void *done_ctx)
+{
+    memset(out, 0, sizeof *out);
+    out->stop_index = -1;
+    if (g->ops != &local_ops)
+        return mast_fail(MAST_ERR_INVALID, "%s is not a local model", mast_generator_describe(g));
+    if (r->params.max_tokens <= 0)
+        return mast_fail(MAST_ERR_INVALID, "max tokens must be at least 1 (got %d)", r->params.max_tokens);
+    if (!r->messages && !r->chat && !r->prompt)
+        return mast_fail(MAST_ERR_INVALID, "nothing to generate from: no messages and no prompt");
+    return seq_begin((local *)g, r, fn, ctx, out, done, done_ctx);
+}
+
+mast_status mast_local_generator_step(mast_generator *g)
+{
+    if (g->ops != &local_ops)
+        return mast_fail(MAST_ERR_INVALID, "%s is not a local model", mast_generator_describe(g));
+    return local_step((local *)g);
+}
+
+int mast_local_generator_active(const mast_generator *g)
+{
+    return g->ops == &local_ops ? local_active((const local *)g) : 0;
+}
+
+int mast_local_generator_slots(const mast_generator *g)
+{
+    return g->ops == &local_ops ? ((const local *)g)->n_slots : 0;
 }
 
 static const char *local_describe(const mast_generator *g)
@@ -463,7 +708,12 @@ static const char *local_describe(const mast_generator *g)
 static void local_free(mast_generator *g)
 {
     local *l = (local *)g;
-    mast_llama_ctx_free(l->ctx);
+    for (int i = 0; l->slots && i < l->n_slots; i++) {
+        mast_llama_ctx_free(l->slots[i].ctx);
+        free(l->slots[i].held);
+    }
+    free(l->slots);
+    mast_llama_batch_free(l->batch);
     mast_llama_free(l->llama);
     mast_tokenizer_free(l->tok);
     mast_jinja_free(l->tmpl);
@@ -471,7 +721,6 @@ static void local_free(mast_generator *g)
     free(l->eos_text);
     mast_gguf_close(l->gguf);
     mast_pool_free(l->pool);
-    free(l->held);
     free(l->logits);
     free(l->path);
     free(l);
@@ -503,13 +752,22 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
         else if (train > 0 && n_ctx > train)
             mast_warn("%s: a context of %d tokens is more than the %d the model was trained on; "
                       "quality may fall past %d", path, n_ctx, train, train);
-        st = mast_llama_ctx_new(l->llama, n_ctx, o.kv_type, &l->ctx);
+        l->n_ctx = n_ctx;
+        l->n_slots = o.slots > 0 ? o.slots : 1;
+        l->prompt_chunk = o.prompt_chunk > 0 ? o.prompt_chunk : MAX_BATCH;
+        if (!(l->slots = calloc((size_t)l->n_slots, sizeof *l->slots)))
+            st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
-    if (st == MAST_OK) {
-        mast_llama_ctx_set_fast_prompt(l->ctx, o.fast_prompt);
+    for (int i = 0; st == MAST_OK && i < l->n_slots; i++) {
+        st = mast_llama_ctx_new(l->llama, l->n_ctx, o.kv_type, &l->slots[i].ctx);
+        if (st == MAST_OK)
+            mast_llama_ctx_set_fast_prompt(l->slots[i].ctx, o.fast_prompt);
+    }
+    if (st == MAST_OK)
+        st = mast_llama_batch_new(l->llama, &l->batch);
+    if (st == MAST_OK)
         st = mast_pool_create(&l->pool, o.threads);
-    }
-    if (st == MAST_OK && !(l->logits = malloc((size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))
+    if (st == MAST_OK && !(l->logits = malloc((size_t)l->n_slots * (size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st != MAST_OK) {
         local_free(&l->base);
@@ -597,7 +855,7 @@ mast_status mast_local_generator_info(const mast_generator *g, mast_local_info *
     const local *l = (const local *)g;
     const mast_llama_info *info = mast_llama_info_of(l->llama);
     out->arch = info->arch;
-    out->n_ctx = mast_llama_ctx_size(l->ctx);
+    out->n_ctx = l->n_ctx;
     out->n_ctx_train = info->n_ctx_train;
     out->n_vocab = info->n_vocab;
     out->tok = l->tok;

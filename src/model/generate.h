@@ -121,14 +121,38 @@ typedef struct mast_local_opts {
     ** own falls back to its built-in family with a warning. */
     const char *chat_template;
     const char *chat_template_name;   /* for messages (the file's path) */
+    int slots;                   /* requests that run together (continuous batching); 0: 1 */
+    int prompt_chunk;            /* prompt tokens decoded per step; 0: 512 */
 } mast_local_opts;
 
-#define MAST_LOCAL_OPTS_DEFAULT ((mast_local_opts){0, MAST_F16, 0, -1, false, NULL, NULL})
+#define MAST_LOCAL_OPTS_DEFAULT \
+    ((mast_local_opts){.n_ctx = 0, .kv_type = MAST_F16, .threads = 0, .chat_format = -1})
 
 /* Opens a GGUF model as a generator. Errors name the file and what is wrong
 ** (not a GGUF, an unsupported architecture, a missing tensor). */
 mast_status mast_local_generator_open(const char *path, const mast_local_opts *opts,
                                       mast_generator **out);
+/* Continuous batching on the local engine: requests begin (each in a slot:
+** its own context, reusing the longest prefix a slot holds), and every step
+** advances them all together: a prompt_chunk of the oldest unfinished
+** prompt, then one token of every generating request, decoded in one pass.
+** A request's tokens are those it gets alone (greedy: the same ids; with a
+** seed: the same text), whatever runs beside it. All from one thread. */
+typedef void (*mast_gen_done_fn)(void *ctx, mast_status st);
+/* Starts r in an idle slot: MAST_ERR_LIMIT when every slot is busy, or the
+** request's own error (nothing started, done not called). Else text comes
+** through fn during later steps, and done(done_ctx, status) is called when
+** it ends (out filled), from within a step. r must live until then. */
+mast_status mast_local_generator_begin(mast_generator *g, const mast_gen_request *r,
+                                       mast_gen_text_fn fn, void *ctx, mast_gen_result *out,
+                                       mast_gen_done_fn done, void *done_ctx);
+/* One step of every running request (a failure of the decode ends the
+** requests it ran, with that status, and is returned). */
+mast_status mast_local_generator_step(mast_generator *g);
+/* Requests running now; slots in all (0 for other generators). */
+int mast_local_generator_active(const mast_generator *g);
+int mast_local_generator_slots(const mast_generator *g);
+
 /* The chat format the local engine uses (-1 for other generators). */
 int mast_local_generator_chat_format(const mast_generator *g);
 /* How the local engine renders chats: "jinja" (the template), or the

@@ -349,6 +349,141 @@ static void test_grammar_bias_fit_and_cache(void)
     mast_generator_free(g);
 }
 
+/* Continuous batching at the generator: 16 requests begun at different
+** steps in 16 slots, greedy and seeded, each with its own stop string and
+** length, give exactly the ids and text each gives alone; a request that
+** shares a long prefix with a running one copies that prefix's cache and
+** still gives its own tokens. */
+#define NREQ 16
+typedef struct batched {
+    mast_gen_request r;
+    char prompt[600];
+    const char *stop[1];
+    mast_gen_result res;
+    collected text;
+    int done;
+    mast_status st;
+} batched;
+
+static void on_done(void *ctx, mast_status st)
+{
+    batched *b = ctx;
+    b->done++;
+    b->st = st;
+}
+
+static void test_batched_requests_equal_alone(void)
+{
+    static const char *starts[] = {"Once upon a time", "The little dog", "Lily and Tom", "One day",
+                                   "A big red ball", "The sun was", "Sam liked to", "There was a cat"};
+    batched *b = calloc(NREQ, sizeof *b);
+    for (int i = 0; i < NREQ; i++) {
+        snprintf(b[i].prompt, sizeof b[i].prompt, "%s%s", starts[i % 8], i >= 8 ? " and then" : "");
+        b[i].r.prompt = b[i].prompt;
+        b[i].r.params = greedy(10 + 3 * (i % 5));
+        if (i % 2) {   /* seeded sampling */
+            b[i].r.params.sampler.temperature = 0.9f;
+            b[i].r.params.sampler.seed = 100 + (uint64_t)i;
+        }
+        if (i % 4 == 3) {
+            b[i].stop[0] = "the";
+            b[i].r.params.stop = b[i].stop;
+            b[i].r.params.n_stop = 1;
+        }
+    }
+    /* one long shared prefix (over MIN_REUSE tokens): the last two requests */
+    char longp[600] = "";
+    for (int k = 0; k < 12; k++)
+        strcat(longp, "Tom had a big red ball and he liked to play. ");
+    snprintf(b[14].prompt, sizeof b[14].prompt, "%sOne day", longp);
+    snprintf(b[15].prompt, sizeof b[15].prompt, "%sThe ball", longp);
+    b[14].r.params = greedy(30);
+    b[15].r.params = greedy(12);
+
+    char *alone_text[NREQ];
+    int32_t *alone_ids[NREQ];
+    int alone_n[NREQ];
+    mast_generator *g = open_gen(shared("models/stories260K.gguf"), MAST_F16, 512);
+    REQUIRE(g != NULL);
+    for (int i = 0; i < NREQ; i++) {
+        collected c = {0};
+        mast_gen_result res;
+        REQUIRE(mast_generate(g, &b[i].r, collect, &c, &res) == MAST_OK);
+        alone_text[i] = strdup(mast_buf_cstr(&c.text));
+        alone_n[i] = res.completion_tokens;
+        alone_ids[i] = malloc(((size_t)res.completion_tokens + 1) * sizeof(int32_t));
+        memcpy(alone_ids[i], res.ids, (size_t)res.completion_tokens * sizeof(int32_t));
+        mast_gen_result_free(&res);
+        mast_buf_free(&c.text);
+    }
+    mast_generator_free(g);
+
+    mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+    o.n_ctx = 512;
+    o.threads = 2;
+    o.slots = NREQ;
+    o.prompt_chunk = 16;   /* the long prompts take several steps */
+    REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
+    CHECK_EQ_INT(mast_local_generator_slots(g), NREQ);
+    int begun = 0, steps = 0, most = 0;
+    while (begun < NREQ || mast_local_generator_active(g)) {
+        /* two newcomers a step; the long-prefix pair once request 14 runs */
+        for (int k = 0; k < 2 && begun < NREQ; k++) {
+            if (begun == 15 && !b[14].done && b[14].res.completion_tokens == 0 && steps < 40)
+                break;   /* 15 begins while 14 is running: it copies 14's prefix */
+            batched *x = &b[begun];
+            REQUIRE(mast_local_generator_begin(g, &x->r, collect, &x->text, &x->res, on_done, x) == MAST_OK);
+            begun++;
+        }
+        int a = mast_local_generator_active(g);
+        most = a > most ? a : most;
+        mast_local_generator_step(g);
+        steps++;
+        REQUIRE(steps < 10000);
+    }
+    int same = 0;
+    for (int i = 0; i < NREQ; i++) {
+        CHECK_EQ_INT(b[i].done, 1);
+        CHECK_EQ_INT(b[i].st, MAST_OK);
+        int ok = b[i].res.completion_tokens == alone_n[i] &&
+                 !memcmp(b[i].res.ids, alone_ids[i], (size_t)alone_n[i] * sizeof(int32_t)) &&
+                 !strcmp(mast_buf_cstr(&b[i].text.text), alone_text[i]);
+        if (!ok)
+            fprintf(stderr, "  request %d: alone \"%s\", batched \"%s\"\n", i, alone_text[i],
+                    mast_buf_cstr(&b[i].text.text));
+        same += ok;
+    }
+    fprintf(stderr, "  %d of %d requests identical to alone; at most %d ran together in %d steps; "
+            "request 15 reused %d cached prompt tokens of %d\n", same, NREQ, most, steps,
+            b[15].res.cached_tokens, b[15].res.prompt_tokens);
+    CHECK_EQ_INT(same, NREQ);
+    CHECK(most >= 12);
+    CHECK(b[15].res.cached_tokens >= 100);   /* the shared sentences, copied from 14's slot */
+    /* every slot busy: the next request is refused, not queued */
+    for (int i = 0; i < NREQ; i++) {
+        mast_gen_result_free(&b[i].res);
+        mast_buf_free(&b[i].text.text);
+        b[i].text = (collected){0};
+        b[i].done = 0;
+        b[i].r.params = greedy(50);
+        REQUIRE(mast_local_generator_begin(g, &b[i].r, collect, &b[i].text, &b[i].res, on_done, &b[i]) == MAST_OK);
+    }
+    mast_gen_result extra;
+    CHECK_EQ_INT(mast_local_generator_begin(g, &b[0].r, NULL, NULL, &extra, NULL, NULL), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "every one of the 16 slots is busy") != NULL);
+    while (mast_local_generator_active(g))
+        mast_local_generator_step(g);
+    for (int i = 0; i < NREQ; i++) {
+        CHECK_EQ_INT(b[i].done, 1);
+        mast_gen_result_free(&b[i].res);
+        mast_buf_free(&b[i].text.text);
+        free(alone_text[i]);
+        free(alone_ids[i]);
+    }
+    mast_generator_free(g);
+    free(b);
+}
+
 int main(void)
 {
     RUN(test_greedy_text_equals_llama_cpp);
@@ -357,5 +492,6 @@ int main(void)
     RUN(test_bad_models_are_refused_clearly);
     RUN(test_chat_templates_render_each_family);
     RUN(test_grammar_bias_fit_and_cache);
+    RUN(test_batched_requests_equal_alone);
     return test_summary();
 }
