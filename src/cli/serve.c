@@ -39,9 +39,12 @@ static const char serve_help[] =
     "  POST /v1/messages/count_tokens            the prompt's size in tokens\n"
     "  POST /apply-template                      the prompt text a chat renders to\n"
     "  GET  /health answers 503 while a model loads, 200 when every model is ready.\n"
-    "A request's \"model\" names a model by alias or file stem (the first model when absent);\n"
-    "each model answers one request at a time, the others wait in its queue (429 with\n"
-    "Retry-After when the queue is full).\n"
+    "A request's \"model\" names a model by alias or file stem (the first model when absent).\n"
+    "Each chat model runs up to --parallel requests together (continuous batching: every\n"
+    "step decodes one token of each in one pass over the weights; a newcomer's prompt is\n"
+    "processed --batch-prompt-tokens at a time between steps), and a prompt that starts\n"
+    "like one a slot holds reuses that slot's cache (usage.prompt_tokens_details.\n"
+    "cached_tokens). The others wait in its queue (429 with Retry-After when it is full).\n"
     "Unknown body fields are refused (400 names them). Errors use the OpenAI shape\n"
     "{\"error\": {\"message\", \"type\", \"code\"}}. HEAD works on every GET route; OPTIONS\n"
     "answers with Allow (and CORS preflight headers for an allowed origin).\n"
@@ -68,7 +71,12 @@ static const char serve_help[] =
     "                          their own Jinja chat templates\n"
     "      --chat-template-file FILE  a Jinja chat template for every -m model instead of\n"
     "                          its own (for models that ship none or a broken one)\n"
-    "      --queue N           requests that may wait per model (default 16)\n"
+    "      --parallel N        requests each chat model runs together (its slots; default:\n"
+    "                          as many full contexts as a quarter of the free memory holds,\n"
+    "                          1 to 16). A slot's KV cache grows as its request needs it\n"
+    "      --batch-prompt-tokens N  prompt tokens processed per step while others generate\n"
+    "                          (default 512; smaller keeps their inter-token latency steadier)\n"
+    "      --queue N           requests that may wait per model beyond its slots (default 16)\n"
     "      --model-threads N   threads each model computes with (default: every CPU)\n"
     "      --config FILE       a gateway configuration (mast.yaml; default $MAST_CONFIG):\n"
     "                          its models are served by their deployments (OpenAI, Anthropic,\n"
@@ -85,7 +93,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS };
+           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -96,6 +104,8 @@ int cmd_serve(int argc, char **argv)
         {"config", required_argument, NULL, OPT_CONFIG},
         {"gateway-threads", required_argument, NULL, OPT_GW_THREADS},
         {"queue", required_argument, NULL, OPT_QUEUE},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
         {"cors-origin", required_argument, NULL, OPT_CORS},
@@ -111,6 +121,7 @@ int cmd_serve(int argc, char **argv)
     };
     mast_server_opts opts = {.host = "127.0.0.1", .port = MAST_SERVER_DEFAULT_PORT};
     mast_local_opts local = MAST_LOCAL_OPTS_DEFAULT;
+    local.slots = -1;   /* from memory */
     mast_model_spec specs[64];
     size_t n_specs = 0;
     char *aliases[64];
@@ -168,6 +179,16 @@ int cmd_serve(int argc, char **argv)
             if (!cli_parse_int("serve", "--model-threads", optarg, 1, 1024, &v))
                 return EXIT_USAGE;
             local.threads = opts.model_threads = (int)v;
+            break;
+        case OPT_PARALLEL:
+            if (!cli_parse_int("serve", "--parallel", optarg, 1, 256, &v))
+                return EXIT_USAGE;
+            local.slots = (int)v;
+            break;
+        case OPT_PROMPT_CHUNK:
+            if (!cli_parse_int("serve", "--batch-prompt-tokens", optarg, 1, 65536, &v))
+                return EXIT_USAGE;
+            local.prompt_chunk = (int)v;
             break;
         case OPT_QUEUE:
             if (!cli_parse_int("serve", "--queue", optarg, 1, 100000, &v))

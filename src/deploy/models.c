@@ -95,20 +95,37 @@ static void *worker(void *arg)
         mast_error("model %s failed to load: %s", m->id, mast_errmsg());
     } else {
         q->state = MAST_MODEL_READY;
-        mast_info("model %s ready (%s)", m->id, m->path);
+        if (m->gen)
+            mast_info("model %s ready (%s; %d slots of %d tokens)", m->id, m->path,
+                      mast_local_generator_slots(m->gen), m->info.n_ctx);
+        else
+            mast_info("model %s ready (%s)", m->id, m->path);
     }
+    /* Chat models run their jobs together: each job begins in a free slot
+    ** and every step advances them all (mast_local_generator_step); a
+    ** waiting job begins as soon as a slot frees. Others run one at a time. */
+    bool batched = m->kind == MAST_MODEL_CHAT && m->gen;
     for (;;) {
-        while (!q->n && !q->stopping)
-            pthread_cond_wait(&q->cv, &q->mu);
-        if (!q->n)
+        while (q->n && (!batched || mast_local_generator_active(m->gen) < mast_local_generator_slots(m->gen))) {
+            job j = q->jobs[q->head];
+            q->head = (q->head + 1) % q->cap;
+            q->n--;
+            int cancelled = q->stopping || q->state != MAST_MODEL_READY;
+            pthread_mutex_unlock(&q->mu);
+            j.fn(j.arg, m, cancelled);
+            pthread_mutex_lock(&q->mu);
+        }
+        int active = batched ? mast_local_generator_active(m->gen) : 0;
+        if (active) {   /* the running jobs finish even while the server stops */
+            pthread_mutex_unlock(&q->mu);
+            mast_local_generator_step(m->gen);
+            pthread_mutex_lock(&q->mu);
+            continue;
+        }
+        if (q->stopping && !q->n)
             break;
-        job j = q->jobs[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->n--;
-        int cancelled = q->stopping || q->state != MAST_MODEL_READY;
-        pthread_mutex_unlock(&q->mu);
-        j.fn(j.arg, m, cancelled);
-        pthread_mutex_lock(&q->mu);
+        if (!q->n)
+            pthread_cond_wait(&q->cv, &q->mu);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;

@@ -7,7 +7,9 @@
 */
 #include "model/generate.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -602,8 +604,8 @@ static mast_status local_step(local *l)
         if (n > (size_t)l->prompt_chunk)
             n = (size_t)l->prompt_chunk;
         bool last = q->next + n == q->ids.n;
-        mast_status st = mast_llama_decode(q->sl->ctx, l->pool, q->ids.ids + q->next, (int)n, false,
-                                           last ? l->logits : NULL);
+        mast_status st = mast_llama_batch_decode(l->batch, q->sl->ctx, l->pool, q->ids.ids + q->next,
+                                                 (int)n, false, last ? l->logits : NULL);
         if (st == MAST_OK)
             st = push_held(q->sl, q->ids.ids + q->next, n);
         q->next += n;
@@ -626,7 +628,7 @@ static mast_status local_step(local *l)
     }
     if (!n)
         return MAST_OK;
-    mast_status st = n == 1 ? mast_llama_decode(ctxs[0], l->pool, toks, 1, false, l->logits)
+    mast_status st = n == 1 ? mast_llama_batch_decode(l->batch, ctxs[0], l->pool, toks, 1, false, l->logits)
                             : mast_llama_decode_seqs(l->batch, l->pool, ctxs, toks, n, l->logits);
     for (int i = 0; i < n; i++) {
         if (st == MAST_OK && push_held(who[i]->sl, &toks[i], 1) == MAST_OK)
@@ -726,6 +728,29 @@ static void local_free(mast_generator *g)
     free(l);
 }
 
+/* MemAvailable of /proc/meminfo in bytes; 0 when unknown. */
+static uint64_t available_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    uint64_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+/* As many full contexts as a quarter of the available memory holds, 1 to 16
+** (a slot's cache grows only as far as its requests need). */
+static int slots_from_memory(const local *l, mast_dtype kv_type)
+{
+    uint64_t avail = available_memory(), full = mast_llama_kv_bytes(l->llama, kv_type, l->n_ctx);
+    uint64_t n = avail && full ? avail / 4 / full : 4;
+    return n < 1 ? 1 : n > 16 ? 16 : (int)n;
+}
+
 static const mast_generator_ops local_ops = {local_generate, local_count, local_describe, local_free};
 static mast_status open_template(local *l, const mast_local_opts *o);
 
@@ -753,7 +778,7 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
             mast_warn("%s: a context of %d tokens is more than the %d the model was trained on; "
                       "quality may fall past %d", path, n_ctx, train, train);
         l->n_ctx = n_ctx;
-        l->n_slots = o.slots > 0 ? o.slots : 1;
+        l->n_slots = o.slots > 0 ? o.slots : o.slots < 0 ? slots_from_memory(l, o.kv_type) : 1;
         l->prompt_chunk = o.prompt_chunk > 0 ? o.prompt_chunk : MAX_BATCH;
         if (!(l->slots = calloc((size_t)l->n_slots, sizeof *l->slots)))
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");

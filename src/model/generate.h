@@ -121,7 +121,9 @@ typedef struct mast_local_opts {
     ** own falls back to its built-in family with a warning. */
     const char *chat_template;
     const char *chat_template_name;   /* for messages (the file's path) */
-    int slots;                   /* requests that run together (continuous batching); 0: 1 */
+    int slots;                   /* requests that run together (continuous batching); 0: 1;
+                                  ** < 0: as many full contexts as a quarter of the
+                                  ** available memory holds, 1 to 16 */
     int prompt_chunk;            /* prompt tokens decoded per step; 0: 512 */
 } mast_local_opts;
 

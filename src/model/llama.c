@@ -850,6 +850,22 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
                    c->fast_prompt ? MAST_MATMUL_FAST : MAST_MATMUL_EXACT, all_logits, logits);
 }
 
+mast_status mast_llama_batch_decode(mast_llama_batch *b, mast_llama_ctx *c, mast_pool *pool,
+                                    const int32_t *tokens, int n, bool all_logits, float *logits)
+{
+    if (c->m != b->m)
+        return mast_fail(MAST_ERR_INVALID, "the context is another model's");
+    if (n <= 0)
+        return mast_fail(MAST_ERR_INVALID, "nothing to decode");
+    if (c->used + n > c->n_ctx)
+        return mast_fail(MAST_ERR_LIMIT,
+                         "the context is full: %d positions used, %d more do not fit in %d",
+                         c->used, n, c->n_ctx);
+    seq_rows one = {c, 0, n, c->used, false};
+    return forward(c->m, &b->s, pool, &one, 1, tokens, n,
+                   c->fast_prompt ? MAST_MATMUL_FAST : MAST_MATMUL_EXACT, all_logits, logits);
+}
+
 mast_status mast_llama_batch_new(const mast_llama *m, mast_llama_batch **out)
 {
     *out = calloc(1, sizeof **out);

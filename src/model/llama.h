@@ -99,6 +99,10 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
 typedef struct mast_llama_batch mast_llama_batch;
 mast_status mast_llama_batch_new(const mast_llama *m, mast_llama_batch **out);
 void mast_llama_batch_free(mast_llama_batch *b);
+/* mast_llama_decode on the batch's scratch (contexts that take turns share
+** one, rather than each holding its own). */
+mast_status mast_llama_batch_decode(mast_llama_batch *b, mast_llama_ctx *c, mast_pool *pool,
+                                    const int32_t *tokens, int n, bool all_logits, float *logits);
 /* One token for each of n sequences (ctxs distinct, of this model), at each
 ** one's next position, in one pass: logits n x n_vocab (may be NULL). Every
 ** product runs on the dot-product kernels, so a sequence's logits are the

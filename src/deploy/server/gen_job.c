@@ -591,30 +591,11 @@ static void record_trace(gen_job *j, mast_status st)
         mast_trace_attr_str(t, "error.type", mast_strerror(st));
 }
 
-static void run(void *arg, mast_model *m, bool cancelled)
+/* The end of a job: the output's last tool call parsed, the trace, and the
+** reply (or the stream's closing events). */
+static void finish(void *arg, mast_status st)
 {
     gen_job *j = arg;
-    j->t_start = now_s();
-    mast_status st;
-    if (cancelled) {   /* the trace first: once answered, the request's trace is not ours */
-        st = mast_fail(MAST_ERR_UNSUPPORTED, "the server is stopping");
-        record_trace(j, st);
-        http_pending_done(j->pending, j->fmt->error(503, "unavailable", mast_errmsg()));
-        gen_job_free(j);
-        return;
-    }
-    mast_tool_parser_init(&j->parser, j->json_output ? NULL : j->tools);
-    if (j->grammar) {
-        st = mast_grammar_matcher_new(j->grammar, j->model->info.tok, &j->matcher);
-        if (st == MAST_OK) {
-            j->constraint = mast_grammar_matcher_constraint(j->matcher);
-            j->req.params.constraint = &j->constraint;
-        }
-    } else {
-        st = MAST_OK;
-    }
-    if (st == MAST_OK)
-        st = mast_generate(m->gen, &j->req, on_text, j, &j->res);
     mast_tool_parser_cb cb = {j, on_content, on_call};
     if (st == MAST_OK) {
         if (j->partial.len)   /* a character the output never finished */
@@ -640,6 +621,36 @@ static void run(void *arg, mast_model *m, bool cancelled)
         http_pending_done(j->pending, j->fmt->reply(j));
     }
     gen_job_free(j);
+}
+
+/* On the model's worker: the job begins in a slot (continuous batching;
+** the worker's steps generate it, and finish ends it), or fails now. */
+static void run(void *arg, mast_model *m, bool cancelled)
+{
+    gen_job *j = arg;
+    j->t_start = now_s();
+    mast_status st;
+    if (cancelled) {   /* the trace first: once answered, the request's trace is not ours */
+        st = mast_fail(MAST_ERR_UNSUPPORTED, "the server is stopping");
+        record_trace(j, st);
+        http_pending_done(j->pending, j->fmt->error(503, "unavailable", mast_errmsg()));
+        gen_job_free(j);
+        return;
+    }
+    mast_tool_parser_init(&j->parser, j->json_output ? NULL : j->tools);
+    if (j->grammar) {
+        st = mast_grammar_matcher_new(j->grammar, j->model->info.tok, &j->matcher);
+        if (st == MAST_OK) {
+            j->constraint = mast_grammar_matcher_constraint(j->matcher);
+            j->req.params.constraint = &j->constraint;
+        }
+    } else {
+        st = MAST_OK;
+    }
+    if (st == MAST_OK)
+        st = mast_local_generator_begin(m->gen, &j->req, on_text, j, &j->res, finish, j);
+    if (st != MAST_OK)
+        finish(j, st);
 }
 
 http_reply gen_job_submit(gen_job *j, const http_request *req)
