@@ -28,10 +28,12 @@ typedef struct models_queue {
     int started, stopping;
     mast_model_state state;
     char *error;                 /* why it failed to load */
-    job *jobs;                   /* a ring of cap */
-    size_t head, n, cap;
+    job *jobs;                   /* a ring of `ring` */
+    size_t head, n, ring;
+    size_t cap;                  /* jobs that may wait beyond the free slots */
     const mast_local_opts *local;
     int threads;
+    int slots, active;           /* batched chat models: slots, and jobs running (the worker's count) */
 } models_queue;
 
 struct mast_models {
@@ -105,21 +107,24 @@ static void *worker(void *arg)
     ** and every step advances them all (mast_local_generator_step); a
     ** waiting job begins as soon as a slot frees. Others run one at a time. */
     bool batched = m->kind == MAST_MODEL_CHAT && m->gen;
+    q->slots = batched ? mast_local_generator_slots(m->gen) : 0;
     for (;;) {
-        while (q->n && (!batched || mast_local_generator_active(m->gen) < mast_local_generator_slots(m->gen))) {
+        while (q->n && (!batched || q->active < q->slots)) {
             job j = q->jobs[q->head];
-            q->head = (q->head + 1) % q->cap;
+            q->head = (q->head + 1) % q->ring;
             q->n--;
             int cancelled = q->stopping || q->state != MAST_MODEL_READY;
             pthread_mutex_unlock(&q->mu);
             j.fn(j.arg, m, cancelled);
             pthread_mutex_lock(&q->mu);
+            q->active = batched ? mast_local_generator_active(m->gen) : 0;
         }
-        int active = batched ? mast_local_generator_active(m->gen) : 0;
-        if (active) {   /* the running jobs finish even while the server stops */
+        if (q->active) {   /* the running jobs finish even while the server stops */
             pthread_mutex_unlock(&q->mu);
             mast_local_generator_step(m->gen);
+            int active = mast_local_generator_active(m->gen);
             pthread_mutex_lock(&q->mu);
+            q->active = active;
             continue;
         }
         if (q->stopping && !q->n)
@@ -168,7 +173,8 @@ mast_status mast_models_open(mast_models **out, const mast_model_spec *specs, si
         q->state = MAST_MODEL_LOADING;
         pthread_mutex_init(&q->mu, NULL);
         pthread_cond_init(&q->cv, NULL);
-        if (!(q->jobs = calloc(q->cap, sizeof *q->jobs)))
+        q->ring = q->cap;
+        if (!(q->jobs = calloc(q->ring, sizeof *q->jobs)))
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < ms->n && st == MAST_OK; i++) {
@@ -267,6 +273,21 @@ bool mast_models_ready(mast_models *ms, const char **why_id, mast_model_state *w
     return true;
 }
 
+/* Twice the room, the waiting jobs first in order. */
+static bool grow_ring(models_queue *q)
+{
+    job *jobs = malloc(2 * q->ring * sizeof *jobs);
+    if (!jobs)
+        return false;
+    for (size_t i = 0; i < q->n; i++)
+        jobs[i] = q->jobs[(q->head + i) % q->ring];
+    free(q->jobs);
+    q->jobs = jobs;
+    q->head = 0;
+    q->ring *= 2;
+    return true;
+}
+
 mast_status mast_model_submit(mast_model *m, mast_model_job_fn fn, void *arg)
 {
     models_queue *q = m->queue;
@@ -276,11 +297,14 @@ mast_status mast_model_submit(mast_model *m, mast_model_job_fn fn, void *arg)
         st = mast_fail(MAST_ERR_UNSUPPORTED, "model %s failed to load: %s", m->id, q->error);
     else if (q->stopping)
         st = mast_fail(MAST_ERR_UNSUPPORTED, "the server is stopping");
-    else if (q->n == q->cap)
-        st = mast_fail(MAST_ERR_LIMIT, "model %s is busy: %zu requests are waiting (the queue's "
-                       "limit); retry later", m->id, q->n);
+    else if (q->n >= q->cap + (size_t)(q->slots - q->active))   /* free slots take some at once */
+        st = mast_fail(MAST_ERR_LIMIT, "model %s is busy: %d requests are running and %zu waiting "
+                       "(the queue's limit); retry later", m->id, q->active,
+                       q->n - (size_t)(q->slots - q->active));
+    else if (q->n == q->ring && !grow_ring(q))
+        st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     else {
-        q->jobs[(q->head + q->n) % q->cap] = (job){fn, arg};
+        q->jobs[(q->head + q->n) % q->ring] = (job){fn, arg};
         q->n++;
         pthread_cond_signal(&q->cv);
     }

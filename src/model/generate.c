@@ -395,13 +395,13 @@ static size_t common_prefix(const slot *s, const mast_tokens *ids)
 ** without one, an empty slot, else the least recently used. A longer
 ** prefix held by a busy slot is copied over (its positions up to there do
 ** not change while it runs on). NULL when every slot is busy. */
-static mast_status pick_slot(local *l, const mast_tokens *ids, slot **out, size_t *common)
+static mast_status pick_slot(local *l, const mast_tokens *ids, bool no_cache, slot **out, size_t *common)
 {
     slot *best = NULL, *lru = NULL, *donor = NULL;
     size_t best_n = 0, donor_n = 0;
     for (int i = 0; i < l->n_slots; i++) {
         slot *s = &l->slots[i];
-        size_t c = common_prefix(s, ids);
+        size_t c = no_cache ? 0 : common_prefix(s, ids);
         if (s->seq) {
             if (c > donor_n && (size_t)mast_llama_ctx_used(s->ctx) >= c) {
                 donor = s;
@@ -464,7 +464,7 @@ static mast_status seq_begin(local *l, const mast_gen_request *r, mast_gen_text_
     out->n_ctx = n_ctx;
     size_t common = 0;
     if (st == MAST_OK)
-        st = pick_slot(l, &q->ids, &q->sl, &common);
+        st = pick_slot(l, &q->ids, p->no_prompt_cache, &q->sl, &common);
     if (st == MAST_OK && !mast_grow_array((void **)&q->hist, &q->cap_hist, q->ids.n + 64, sizeof *q->hist))
         st = mast_fail(MAST_ERR_NOMEM, "out of memory");
     if (st != MAST_OK) {
@@ -631,6 +631,8 @@ static mast_status local_step(local *l)
     mast_status st = n == 1 ? mast_llama_batch_decode(l->batch, ctxs[0], l->pool, toks, 1, false, l->logits)
                             : mast_llama_decode_seqs(l->batch, l->pool, ctxs, toks, n, l->logits);
     for (int i = 0; i < n; i++) {
+        if (who[i]->out->batch_max < n)
+            who[i]->out->batch_max = n;
         if (st == MAST_OK && push_held(who[i]->sl, &toks[i], 1) == MAST_OK)
             seq_after(l, who[i], l->logits + (size_t)i * V);
         else

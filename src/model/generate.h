@@ -51,10 +51,11 @@ typedef struct mast_gen_params {
     const float *bias;            /* (-100 or less bans a token, as OpenAI's does) */
     size_t n_bias;
     mast_gen_constraint *constraint;   /* NULL: unconstrained */
+    bool no_prompt_cache;         /* decode the whole prompt: reuse no cached prefix */
 } mast_gen_params;
 
 #define MAST_GEN_PARAMS_DEFAULT \
-    ((mast_gen_params){128, MAST_SAMPLER_DEFAULT, NULL, 0, false, false, NULL, NULL, 0, NULL})
+    ((mast_gen_params){128, MAST_SAMPLER_DEFAULT, NULL, 0, false, false, NULL, NULL, 0, NULL, false})
 
 typedef struct mast_gen_request {
     const mast_chat_message *messages;   /* a chat, rendered with the model's template; or */
@@ -79,6 +80,7 @@ typedef struct mast_gen_result {
     int stop_index;              /* the stop string that ended the text, or -1 */
     bool context_full;           /* "length" because the context filled (not max_tokens) */
     int n_ctx;                   /* the context's size in tokens (local engines), else 0 */
+    int batch_max;               /* local engines: the most requests decoded in one step with it */
     double prompt_seconds, gen_seconds;
     int32_t *prompt_ids, *ids;   /* local engines: the token ids (malloc'ed), else NULL */
 } mast_gen_result;

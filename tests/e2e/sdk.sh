@@ -11,7 +11,7 @@ if [ ! -d "$SDK/node_modules/openai" ] || [ ! -d "$SDK/node_modules/@anthropic-a
   exit 1
 fi
 M="$DATA/models"
-serve "$WORK/serve.log" --queue 2 -m "$M/stories260K.gguf" -m "$M/tiny-llama-gqa-random.gguf" \
+serve "$WORK/serve.log" --parallel 16 --queue 2 -m "$M/stories260K.gguf" -m "$M/tiny-llama-gqa-random.gguf" \
   --alias tiny=$M/tiny-llama-gqa-random.gguf --embed-model "$M/tiny-bert-random.gguf"
 check "server ready" test -n "$PORT"
 # what `mast run` and `mast embed` say, for the SDK tests to compare with

@@ -228,6 +228,10 @@ mast_status gen_read_sampling(gen_job *j, const json_t *body)
     }
     if (json_object_get(body, "top_p") && !json_object_get(body, "top_k"))
         s->top_k = 0;   /* a client that sets top_p means top_p alone, as OpenAI's does */
+    const json_t *cache = json_object_get(body, "cache_prompt");   /* llama-server's extension */
+    if (cache && !json_is_boolean(cache))
+        return mast_fail(MAST_ERR_INVALID, "\"cache_prompt\" must be true or false");
+    j->req.params.no_prompt_cache = cache && json_is_false(cache);
     const json_t *seed = json_object_get(body, "seed");
     if (seed && !json_is_null(seed)) {
         if (!json_is_integer(seed))
@@ -566,6 +570,8 @@ static void record_trace(gen_job *j, mast_status st)
     mast_trace_attr_int(t, "gen_ai.usage.input_tokens", r->prompt_tokens);
     mast_trace_attr_int(t, "gen_ai.usage.output_tokens", r->completion_tokens);
     mast_trace_attr_double(t, "mast.queue.wait_seconds", j->t_start - j->t_submit);
+    mast_trace_attr_int(t, "mast.batch.max_size", r->batch_max);
+    mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", r->cached_tokens);
     mast_trace_attr_double(t, "mast.prompt.seconds", r->prompt_seconds);
     mast_trace_attr_double(t, "mast.generation.seconds", r->gen_seconds);
     if (r->gen_seconds > 0 && r->completion_tokens)

@@ -571,7 +571,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         "repeat_penalty", "n", "stop", "max_tokens", "max_completion_tokens", "presence_penalty",
         "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "tools",
         "tool_choice", "parallel_tool_calls", "response_format", "metadata", "store", "grammar",
-        NULL};
+        "cache_prompt", NULL};
     http_reply err;
     gen_job *j = open_job(c, req, NULL, false, &err);
     if (!j)
@@ -648,7 +648,7 @@ static http_reply completions(http_ctx *c, const http_request *req)
         "model", "prompt", "stream", "stream_options", "temperature", "top_p", "top_k", "min_p",
         "repeat_penalty", "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty",
         "logit_bias", "logprobs", "seed", "user", "echo", "suffix", "best_of", "grammar", "metadata",
-        NULL};
+        "cache_prompt", NULL};
     http_reply err;
     gen_job *j = open_job(c, req, fields, true, &err);
     if (!j)
