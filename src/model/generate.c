@@ -792,6 +792,11 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
     }
     if (st == MAST_OK)
         st = mast_llama_batch_new(l->llama, &l->batch);
+    if (st == MAST_OK && l->n_slots > 1) {   /* requests decoded together: tiles packed once */
+        size_t packed = mast_llama_prepack(l->llama);
+        if (packed)
+            mast_info("%s: %.0f MB of weights packed for decoding requests together", path, packed / 1e6);
+    }
     if (st == MAST_OK)
         st = mast_pool_create(&l->pool, o.threads);
     if (st == MAST_OK && !(l->logits = malloc((size_t)l->n_slots * (size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))

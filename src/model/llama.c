@@ -24,6 +24,7 @@ typedef struct tensor {
     mast_dtype type;
     const void *data;
     int64_t cols, rows;   /* ne0, ne1 */
+    void *packed;         /* its tiles, after mast_llama_prepack (owned), or NULL */
 } tensor;
 
 typedef struct layer {
@@ -39,6 +40,8 @@ struct mast_llama {
     const float *output_norm;
     layer *layers;
     mast_owned owned;
+    bool prepacked;
+    size_t packed_bytes;
 };
 
 /* Scratch of a forward pass, grown to the largest batch seen: a context's
@@ -82,7 +85,7 @@ static mast_status find(const mast_gguf *g, const char *name, int64_t ne0, int64
         return MAST_OK;
     const mast_tensor_info *t;
     MAST_TRY(mast_weights_find(g, name, ne0, ne1 > 0 ? ne1 : 0, &t));
-    *out = (tensor){t->type, t->data, t->ne[0], ne1 > 0 ? ne1 : 1};
+    *out = (tensor){t->type, t->data, t->ne[0], ne1 > 0 ? ne1 : 1, NULL};
     return MAST_OK;
 }
 
@@ -266,6 +269,17 @@ void mast_llama_free(mast_llama *m)
     if (!m)
         return;
     mast_owned_free(&m->owned);
+    for (int l = 0; m->layers && l < m->info.n_layer; l++) {
+        layer *L = &m->layers[l];
+        free(L->wq.packed);
+        free(L->wk.packed);
+        free(L->wv.packed);
+        free(L->wo.packed);
+        free(L->wg.packed);
+        free(L->wu.packed);
+        free(L->wd.packed);
+    }
+    free(m->output.packed);
     free(m->layers);
     free(m);
 }
@@ -708,7 +722,27 @@ static void attend_gemm(void *ctx, size_t begin, size_t end, int worker)
 static mast_status linear(mast_pool *pool, const tensor *w, const float *x, int n, float *y,
                           mast_matmul_mode mode)
 {
-    return mast_matmul_ex(pool, w->type, w->data, w->rows, w->cols, x, n, y, mode);
+    return mast_matmul_packed(pool, w->type, w->data, w->packed, w->rows, w->cols, x, n, y, mode);
+}
+
+size_t mast_llama_prepack(mast_llama *m)
+{
+    if (m->prepacked)
+        return m->packed_bytes;
+    m->prepacked = true;
+    for (int l = 0; l < m->info.n_layer; l++) {
+        layer *L = &m->layers[l];
+        tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wg, &L->wu, &L->wd};
+        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+            size_t bytes;
+            ts[i]->packed = mast_matmul_prepack(ts[i]->type, ts[i]->data, ts[i]->rows, ts[i]->cols, &bytes);
+            m->packed_bytes += bytes;
+        }
+    }
+    size_t bytes;   /* the LM head: tied to token_embd, it stays a separate copy */
+    m->output.packed = mast_matmul_prepack(m->output.type, m->output.data, m->output.rows, m->output.cols, &bytes);
+    m->packed_bytes += bytes;
+    return m->packed_bytes;
 }
 
 mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, float *out)
@@ -767,9 +801,9 @@ static mast_status forward(const mast_llama *m, scratch *s, mast_pool *pool, seq
         const layer *L = &m->layers[l];
         for (int i = 0; i < n_rows; i++)
             rms_norm(s->x + (size_t)i * E, L->attn_norm, s->h + (size_t)i * E, E, in->rms_eps);
-        mast_matmul_part qkv[3] = {{L->wq.type, L->wq.data, L->wq.rows, s->q},
-                                   {L->wk.type, L->wk.data, L->wk.rows, s->kk},
-                                   {L->wv.type, L->wv.data, L->wv.rows, s->vv}};
+        mast_matmul_part qkv[3] = {{L->wq.type, L->wq.data, L->wq.rows, s->q, L->wq.packed},
+                                   {L->wk.type, L->wk.data, L->wk.rows, s->kk, L->wk.packed},
+                                   {L->wv.type, L->wv.data, L->wv.rows, s->vv, L->wv.packed}};
         MAST_TRY(mast_matmul_parts(pool, qkv, 3, E, s->h, n_rows, mode));
         for (int i = 0; i < n_rows; i++) {
             seq_rows *sq = &seqs[s->row_seq[i]];
@@ -816,8 +850,8 @@ static mast_status forward(const mast_llama *m, scratch *s, mast_pool *pool, seq
             s->x[i] += s->tmp[i];
         for (int i = 0; i < n_rows; i++)
             rms_norm(s->x + (size_t)i * E, L->ffn_norm, s->h + (size_t)i * E, E, in->rms_eps);
-        mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, s->g},
-                                       {L->wu.type, L->wu.data, L->wu.rows, s->u}};
+        mast_matmul_part gate_up[2] = {{L->wg.type, L->wg.data, L->wg.rows, s->g, L->wg.packed},
+                                       {L->wu.type, L->wu.data, L->wu.rows, s->u, L->wu.packed}};
         MAST_TRY(mast_matmul_parts(pool, gate_up, 2, E, s->h, n_rows, mode));
         mast_vec_swiglu(s->g, s->u, (size_t)n_rows * F);   /* silu(gate) * up */
         MAST_TRY(linear(pool, &L->wd, s->g, n_rows, s->tmp, mode));

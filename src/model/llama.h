@@ -95,6 +95,13 @@ void mast_llama_ctx_set_fast_prompt(mast_llama_ctx *c, bool fast);
 mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t *tokens, int n,
                               bool all_logits, float *logits);
 
+/* Packs the weight matrices into the interleaved tiles of the batched
+** products (matmul.h) once, so that decoding many sequences together does not
+** repack them every step (the same bits). Costs about the weights' size in
+** memory again; returns the bytes (0 where this CPU or the types have no
+** tiles). Call before decoding, not while another thread decodes. */
+size_t mast_llama_prepack(mast_llama *m);
+
 /* Several sequences decoded together: scratch for the batch. */
 typedef struct mast_llama_batch mast_llama_batch;
 mast_status mast_llama_batch_new(const mast_llama *m, mast_llama_batch **out);

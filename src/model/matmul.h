@@ -55,6 +55,10 @@ mast_status mast_matmul(mast_pool *pool, mast_dtype wtype, const void *W, int64_
 mast_status mast_matmul_ex(mast_pool *pool, mast_dtype wtype, const void *W, int64_t rows,
                            int64_t cols, const float *X, int64_t batch, float *Y,
                            mast_matmul_mode mode);
+/* mast_matmul_ex with W's prepacked tiles (NULL: none). */
+mast_status mast_matmul_packed(mast_pool *pool, mast_dtype wtype, const void *W, const void *packed,
+                               int64_t rows, int64_t cols, const float *X, int64_t batch, float *Y,
+                               mast_matmul_mode mode);
 
 /* Several matrices over the same activations (a layer's q, k and v; gate
 ** and up): the activations converted once per dot type and all rows in one
@@ -64,7 +68,14 @@ typedef struct mast_matmul_part {
     const void *W;
     int64_t rows;
     float *Y;
+    const void *packed;   /* W's tiles from mast_matmul_prepack, or NULL */
 } mast_matmul_part;
+
+/* W's interleaved tiles (AVX-512 VNNI, the types quant_impl.h names),
+** packed once for products that repeat over the same weights: batches then
+** skip packing each tile every time (the same bits). NULL when this CPU or
+** type has no tiles, or without memory; free() it. *bytes: its size. */
+void *mast_matmul_prepack(mast_dtype wtype, const void *W, int64_t rows, int64_t cols, size_t *bytes);
 
 mast_status mast_matmul_parts(mast_pool *pool, const mast_matmul_part *parts, int n, int64_t cols,
                               const float *X, int64_t batch, mast_matmul_mode mode);

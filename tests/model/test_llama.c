@@ -439,7 +439,7 @@ static void test_context_shift_re_rotates_the_keys(void)
 ** F32, F16 KV, Q8_0 and Q4_0 weights. */
 #define SEQS 16
 #define STEPS 12
-static void batch_equals_alone(const char *oracle, mast_dtype kv)
+static void batch_equals_alone(const char *oracle, mast_dtype kv, bool pack)
 {
     model m;
     REQUIRE(open_model(oracle, &m));
@@ -473,7 +473,8 @@ static void batch_equals_alone(const char *oracle, mast_dtype kv)
         }
         mast_llama_ctx_free(c);
     }
-    /* together */
+    /* together (after packing the weights into tiles: the same bits) */
+    size_t packed = pack ? mast_llama_prepack(m.llama) : 0;
     mast_llama_batch *b;
     REQUIRE(mast_llama_batch_new(m.llama, &b) == MAST_OK);
     mast_llama_ctx *ctx[SEQS];
@@ -513,8 +514,8 @@ static void batch_equals_alone(const char *oracle, mast_dtype kv)
     }
     CHECK(mast_llama_ctx_bytes(ctx[5]) == mast_llama_kv_bytes(m.llama, kv, 512));   /* grew past 256 */
     CHECK(mast_llama_ctx_bytes(ctx[0]) == mast_llama_kv_bytes(m.llama, kv, 256));
-    fprintf(stderr, "  %s (%s KV): %d rows decoded in batches, %d differ from alone\n", oracle,
-            kv == MAST_F16 ? "f16" : "f32", batched_rows, mismatched);
+    fprintf(stderr, "  %s (%s KV%s): %d rows decoded in batches, %d differ from alone\n", oracle,
+            kv == MAST_F16 ? "f16" : "f32", packed ? ", packed tiles" : "", batched_rows, mismatched);
     CHECK(batched_rows > 100);
     CHECK_EQ_INT(mismatched, 0);
     /* errors: a shared context, a full one */
@@ -533,10 +534,11 @@ static void batch_equals_alone(const char *oracle, mast_dtype kv)
 
 static void test_batched_decoding_equals_alone(void)
 {
-    batch_equals_alone("stories260K.json", MAST_F32);
-    batch_equals_alone("tiny-llama-gqa-random.json", MAST_F16);
-    batch_equals_alone("tiny-llama-gqa-random-q8_0.json", MAST_F16);
-    batch_equals_alone("tiny-llama-gqa-random-q4_0.json", MAST_F32);
+    batch_equals_alone("stories260K.json", MAST_F32, false);
+    batch_equals_alone("tiny-llama-gqa-random.json", MAST_F16, false);
+    batch_equals_alone("tiny-llama-gqa-random-q8_0.json", MAST_F16, false);
+    batch_equals_alone("tiny-llama-gqa-random-q8_0.json", MAST_F16, true);
+    batch_equals_alone("tiny-llama-gqa-random-q4_0.json", MAST_F32, true);
 }
 
 /* A prefix copied from another context continues as if decoded there. */

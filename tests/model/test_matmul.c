@@ -127,7 +127,7 @@ static void test_parts_equal_separate_products(void)
         mast_matmul_part parts[3];
         for (int k = 0; k < 3; k++) {
             REQUIRE(mast_matmul(pool, types[k], W[k], rows[k], COLS, X, batch, sep[k]) == MAST_OK);
-            parts[k] = (mast_matmul_part){types[k], W[k], rows[k], fused[k]};
+            parts[k] = (mast_matmul_part){types[k], W[k], rows[k], fused[k], NULL};
         }
         REQUIRE(mast_matmul_parts(pool, parts, 3, COLS, X, batch, false) == MAST_OK);
         for (int k = 0; k < 3; k++)
