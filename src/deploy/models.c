@@ -34,6 +34,7 @@ typedef struct models_queue {
     const mast_local_opts *local;
     int threads;
     int slots, active;           /* batched chat models: slots, and jobs running (the worker's count) */
+    mast_slot_info *snap;        /* ... and what each slot held after the last step */
 } models_queue;
 
 struct mast_models {
@@ -108,6 +109,10 @@ static void *worker(void *arg)
     ** waiting job begins as soon as a slot frees. Others run one at a time. */
     bool batched = m->kind == MAST_MODEL_CHAT && m->gen;
     q->slots = batched ? mast_local_generator_slots(m->gen) : 0;
+    if (batched)   /* without memory for it, the slots are not shown */
+        q->snap = calloc((size_t)q->slots, sizeof *q->snap);
+    if (q->snap)
+        mast_local_generator_slot_info(m->gen, q->snap, q->slots);
     for (;;) {
         while (q->n && (!batched || q->active < q->slots)) {
             job j = q->jobs[q->head];
@@ -118,6 +123,8 @@ static void *worker(void *arg)
             j.fn(j.arg, m, cancelled);
             pthread_mutex_lock(&q->mu);
             q->active = batched ? mast_local_generator_active(m->gen) : 0;
+            if (q->snap)
+                mast_local_generator_slot_info(m->gen, q->snap, q->slots);
         }
         if (q->active) {   /* the running jobs finish even while the server stops */
             pthread_mutex_unlock(&q->mu);
@@ -125,6 +132,8 @@ static void *worker(void *arg)
             int active = mast_local_generator_active(m->gen);
             pthread_mutex_lock(&q->mu);
             q->active = active;
+            if (q->snap)
+                mast_local_generator_slot_info(m->gen, q->snap, q->slots);
             continue;
         }
         if (q->stopping && !q->n)
@@ -214,6 +223,7 @@ void mast_models_close(mast_models *ms)
             pthread_mutex_destroy(&m->queue->mu);
             pthread_cond_destroy(&m->queue->cv);
             free(m->queue->jobs);
+            free(m->queue->snap);
             free(m->queue->error);
             free(m->queue);
         }
@@ -310,6 +320,17 @@ mast_status mast_model_submit(mast_model *m, mast_model_job_fn fn, void *arg)
     }
     pthread_mutex_unlock(&q->mu);
     return st;
+}
+
+int mast_model_slots(mast_model *m, mast_slot_info *out, int cap)
+{
+    models_queue *q = m->queue;
+    pthread_mutex_lock(&q->mu);
+    int n = q->snap ? q->slots : 0;
+    for (int i = 0; i < n && i < cap; i++)
+        out[i] = q->snap[i];
+    pthread_mutex_unlock(&q->mu);
+    return n;
 }
 
 size_t mast_model_queued(mast_model *m)

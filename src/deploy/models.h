@@ -3,9 +3,12 @@
 **
 ** Each model is named by its alias or its file's stem, loads in a thread of
 ** its own after start-up (the server answers /health 503 until every model
-** is ready), and runs its work on one worker thread fed by a bounded queue:
-** one request at a time per model, in arrival order; a full queue refuses
-** new work (the HTTP API answers 429 with Retry-After).
+** is ready), and runs its work on one worker thread fed by a bounded queue,
+** in arrival order. A chat model runs up to its slots' number of requests
+** together (continuous batching, model/generate.h): the worker begins each
+** in a free slot and steps them all. Embedding models run one at a time. A
+** full queue (beyond the free slots) refuses new work (the HTTP API answers
+** 429 with Retry-After).
 */
 #ifndef MAST_DEPLOY_MODELS_H
 #define MAST_DEPLOY_MODELS_H
@@ -68,7 +71,10 @@ bool mast_models_ready(mast_models *ms, const char **why_id, mast_model_state *w
 /* Queues a job: MAST_ERR_LIMIT when the queue is full, MAST_ERR_UNSUPPORTED
 ** when the model failed to load (mast_errmsg says why). */
 mast_status mast_model_submit(mast_model *m, mast_model_job_fn fn, void *job);
-/* Jobs waiting (not counting the one running). */
+/* Chat models: their slots as of the worker's last step (out[0..cap)); the
+** number of slots (0 before the model is ready). */
+int mast_model_slots(mast_model *m, mast_slot_info *out, int cap);
+/* Jobs waiting (not counting the running ones). */
 size_t mast_model_queued(mast_model *m);
 
 #endif

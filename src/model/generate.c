@@ -699,6 +699,26 @@ int mast_local_generator_active(const mast_generator *g)
     return g->ops == &local_ops ? local_active((const local *)g) : 0;
 }
 
+int mast_local_generator_slot_info(const mast_generator *g, mast_slot_info *out, int cap)
+{
+    if (g->ops != &local_ops)
+        return 0;
+    const local *l = (const local *)g;
+    for (int i = 0; i < l->n_slots && i < cap; i++) {
+        const slot *sl = &l->slots[i];
+        const seq *q = sl->seq;
+        out[i] = (mast_slot_info){
+            .state = !q ? "idle" : q->generating ? "generating" : "prompt",
+            .n_ctx = l->n_ctx,
+            .cached_tokens = (int)sl->n_held,
+            .prompt_tokens = q ? (int)q->ids.n : 0,
+            .generated_tokens = q ? q->out->completion_tokens : 0,
+            .kv_bytes = mast_llama_ctx_bytes(sl->ctx),
+        };
+    }
+    return l->n_slots;
+}
+
 int mast_local_generator_slots(const mast_generator *g)
 {
     return g->ops == &local_ops ? ((const local *)g)->n_slots : 0;

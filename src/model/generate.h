@@ -157,6 +157,17 @@ mast_status mast_local_generator_step(mast_generator *g);
 int mast_local_generator_active(const mast_generator *g);
 int mast_local_generator_slots(const mast_generator *g);
 
+/* What a slot holds now (from the thread that steps, between steps). */
+typedef struct mast_slot_info {
+    const char *state;           /* "idle", "prompt" (processing it) or "generating" */
+    int n_ctx;                   /* the slot's context size */
+    int cached_tokens;           /* tokens its KV cache holds (idle: a cached prefix) */
+    int prompt_tokens, generated_tokens;   /* the running request's (0 when idle) */
+    size_t kv_bytes;             /* the memory its KV cache holds */
+} mast_slot_info;
+/* Fills out[0..cap) with the first slots; returns how many there are. */
+int mast_local_generator_slot_info(const mast_generator *g, mast_slot_info *out, int cap);
+
 /* The chat format the local engine uses (-1 for other generators). */
 int mast_local_generator_chat_format(const mast_generator *g);
 /* How the local engine renders chats: "jinja" (the template), or the

@@ -98,3 +98,37 @@ test('a shared prefix is read from the cache: cached_tokens and the same tokens 
   assert.ok(m.usage.cache_read_input_tokens >= 200, JSON.stringify(m.usage));
   assert.ok(m.usage.input_tokens >= 1);
 });
+
+test('GET /slots and /v1/models show the slots; a client that goes frees its slot', async () => {
+  const models = await fetch(url + '/v1/models').then((x) => x.json());
+  const stories = models.data.find((m) => m.id === 'stories260K');
+  assert.equal(stories.slots, 16);
+  assert.equal(typeof stories.slots_busy, 'number');
+  assert.equal(typeof stories.kv_cache_bytes, 'number');
+  const ac = new AbortController();
+  const stream = await client.completions.create({ model: 'tiny', prompt: 'Slots are', max_tokens: 400,
+    temperature: 0, stream: true, logit_bias: { 2: -100 } }, { signal: ac.signal });
+  let n = 0;
+  let busy = null;
+  try {
+    for await (const _ of stream) {
+      if (++n === 3) {
+        busy = (await fetch(url + '/slots').then((x) => x.json())).filter((s) => s.model === 'tiny' && s.is_processing);
+        ac.abort();
+      }
+    }
+  } catch { /* aborted */ }
+  assert.equal(busy.length, 1, 'one tiny slot ran the request');
+  assert.equal(busy[0].state, 'generating');
+  assert.ok(busy[0].kv_cache_bytes > 0);
+  let slots = null;
+  for (let i = 0; i < 100; i++) {
+    slots = (await fetch(url + '/slots').then((x) => x.json())).filter((s) => s.model === 'tiny');
+    if (slots.every((s) => !s.is_processing)) break;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.equal(slots.length, 16);
+  assert.ok(slots.every((s) => s.state === 'idle'), JSON.stringify(slots.filter((s) => s.state !== 'idle')));
+  const held = slots[busy[0].id];
+  assert.ok(held.cached_tokens < 100, `the slot stopped near the 3 chunks read: it holds ${held.cached_tokens} tokens`);
+});

@@ -85,12 +85,44 @@ static json_t *model_json(mast_model *m)
         const char *why;
         const char *how = mast_local_generator_template(m->gen, &why);
         json_object_set_new(o, "chat_format", json_string(how ? how : "plain"));
+        mast_slot_info slots[256];
+        int n = mast_model_slots(m, slots, 256), busy = 0;
+        size_t kv = 0;
+        for (int i = 0; i < n && i < 256; i++) {
+            busy += strcmp(slots[i].state, "idle") != 0;
+            kv += slots[i].kv_bytes;
+        }
+        json_object_set_new(o, "slots", json_integer(n));
+        json_object_set_new(o, "slots_busy", json_integer(busy));
+        json_object_set_new(o, "queued", json_integer((json_int_t)mast_model_queued(m)));
+        json_object_set_new(o, "kv_cache_bytes", json_integer((json_int_t)kv));
         if (why && *why)
             json_object_set_new(o, "chat_template_note", mast_json_string_lossy(why));
     } else if (state == MAST_MODEL_READY) {
         json_object_set_new(o, "dimensions", json_integer(m->dim));
     }
     return o;
+}
+
+/* GET /slots (llama-server's name): every chat model's slots. */
+static http_reply list_slots(http_ctx *c)
+{
+    json_t *out = json_array();
+    mast_slot_info slots[256];
+    for (size_t i = 0; i < mast_models_count(c->models); i++) {
+        mast_model *m = mast_models_at(c->models, i);
+        if (m->kind != MAST_MODEL_CHAT)
+            continue;
+        int n = mast_model_slots(m, slots, 256);
+        for (int k = 0; k < n && k < 256; k++)
+            json_array_append_new(out, json_pack("{s:i, s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:I}",
+                "id", k, "model", m->id, "state", slots[k].state,
+                "is_processing", strcmp(slots[k].state, "idle") != 0, "n_ctx", slots[k].n_ctx,
+                "cached_tokens", slots[k].cached_tokens, "prompt_tokens", slots[k].prompt_tokens,
+                "generated_tokens", slots[k].generated_tokens,
+                "kv_cache_bytes", (json_int_t)slots[k].kv_bytes));
+    }
+    return http_ok(200, out);
 }
 
 static http_reply list_models(http_ctx *c)
@@ -950,6 +982,8 @@ http_reply mast_openai_api(http_ctx *c, const http_request *req, int *matched)
     *matched = 1;
     if (!strcmp(p, "/v1/models"))
         return is(req, "GET") ? list_models(c) : not_allowed(req, "GET, HEAD, OPTIONS");
+    if (!strcmp(p, "/slots"))
+        return is(req, "GET") ? list_slots(c) : not_allowed(req, "GET, HEAD, OPTIONS");
     if (!strncmp(p, "/v1/models/", 11)) {
         if (!is(req, "GET"))
             return not_allowed(req, "GET, HEAD, OPTIONS");
