@@ -2,15 +2,17 @@
 ** bench/bench_generate.c — Llama-family prompt processing and generation
 ** speed against the machine's memory-bandwidth roofline.
 **
-**   bench_generate MODEL.gguf [THREADS] [PROMPT_TOKENS] [GEN_TOKENS]
+**   bench_generate MODEL.gguf [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [KV_TYPE]
 **
+** KV_TYPE: f16 (the default), f32 or q8_0.
 ** Defaults: 2 threads, 512 prompt tokens, 128 generated. As llama-bench
 ** does, the prompt is random token ids decoded in one batch (prompt
 ** processing, tokens/s), and generation is GEN_TOKENS tokens decoded one at
 ** a time from an empty context, each the argmax of the previous logits
 ** (tokens/s; llama-bench's tg). Generation is also timed right after the
 ** prompt (tg_after_prompt_tokens_per_s), where each token's attention reads
-** 512+ cached positions. The KV cache is F16. Best of 3 runs each. The
+** 512+ cached positions (after_over_empty: that rate over the empty
+** context's). Best of 3 runs each. The
 ** prompt is also timed with --fast-prompt's kernel (pp_fast_tokens_per_s).
 ** The roofline: generating one token reads every weight once (the layers'
 ** matrices and the LM head), so tokens/s cannot exceed read bandwidth /
@@ -21,6 +23,7 @@
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/llama.h"
 #include "roofline.h"
@@ -42,6 +45,8 @@ int main(int argc, char **argv)
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2, n_prompt = argc > 3 ? atoi(argv[3]) : 512,
         n_gen = argc > 4 ? atoi(argv[4]) : 128;
+    const char *kv_name = argc > 5 ? argv[5] : "f16";
+    mast_dtype kv = !strcmp(kv_name, "q8_0") ? MAST_Q8_0 : !strcmp(kv_name, "f32") ? MAST_F32 : MAST_F16;
     mast_gguf *g;
     mast_llama *m;
     mast_pool *pool;
@@ -52,7 +57,7 @@ int main(int argc, char **argv)
     }
     const mast_llama_info *in = mast_llama_info_of(m);
     mast_llama_ctx *c;
-    if (mast_llama_ctx_new(m, n_prompt + n_gen + 8, MAST_F16, &c) != MAST_OK) {
+    if (mast_llama_ctx_new(m, n_prompt + n_gen + 8, kv, &c) != MAST_OK) {
         fprintf(stderr, "bench_generate: %s\n", mast_errmsg());
         return 1;
     }
@@ -115,9 +120,11 @@ int main(int argc, char **argv)
     printf("{\"model\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, \"gen_tokens\": %d, "
            "\"pp_tokens_per_s\": %.1f, \"pp_fast_tokens_per_s\": %.1f, \"tg_tokens_per_s\": %.2f, "
            "\"tg_after_prompt_tokens_per_s\": %.2f, \"weight_bytes_per_token\": %llu, "
-           "\"read_bandwidth_gb_s\": %.1f, \"roofline_tokens_per_s\": %.2f, \"of_roofline\": %.3f}\n",
+           "\"read_bandwidth_gb_s\": %.1f, \"roofline_tokens_per_s\": %.2f, \"of_roofline\": %.3f, "
+           "\"kv_type\": \"%s\", \"after_over_empty\": %.3f}\n",
            argv[1], threads, n_prompt, n_gen, n_prompt / best_pp, n_prompt / best_fast, tg,
-           n_gen / best_tg, (unsigned long long)in->weight_bytes, bw, roof, tg / roof);
+           n_gen / best_tg, (unsigned long long)in->weight_bytes, bw, roof, tg / roof, kv_name,
+           (n_gen / best_tg) / tg);
     free(prompt);
     free(logits);
     mast_llama_ctx_free(c);

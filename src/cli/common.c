@@ -83,6 +83,19 @@ void cli_print_json(json_t *value)
     json_decref(value);
 }
 
+int cli_kv_type(const char *cmd, const char *text, mast_dtype *out)
+{
+    if (!strcmp(text, "f16"))
+        *out = MAST_F16;
+    else if (!strcmp(text, "f32"))
+        *out = MAST_F32;
+    else if (!strcmp(text, "q8_0"))
+        *out = MAST_Q8_0;
+    else
+        return cli_usage(cmd, "--kv-type must be f16, f32 or q8_0 (got '%s')", text);
+    return 0;
+}
+
 int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                   long *out)
 {

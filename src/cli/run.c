@@ -31,7 +31,8 @@
     "      --stop S            stop before the text S (repeatable)\n"                        \
     "  -t, --threads N         threads (default: every CPU)\n"                               \
     "      --ctx N             context size in tokens (default: the model's, at most 4096)\n" \
-    "      --kv-type T         KV cache type: f16 (default) or f32\n"                        \
+    "      --kv-type T         KV cache type: f16 (default), f32, or q8_0 (half f16's bytes:\n" \
+    "                          faster at long contexts; head sizes a multiple of 32)\n"      \
     "      --ctx-shift         at the context limit, drop the older half of the context and\n" \
     "                          go on (default: stop there, finish reason \"length\")\n"                          \
     "      --chat-format F     chatml, llama2, llama3, mistral, zephyr, phi3, gemma or plain\n" \
@@ -186,9 +187,8 @@ static int parse_gen(const char *cmd, const char *help, int argc, char **argv, g
             a->o.n_ctx = (int)v;
             break;
         case OPT_KV:
-            if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
-                return cli_usage(cmd, "--kv-type must be f16 or f32 (got '%s')", optarg);
-            a->o.kv_type = strcmp(optarg, "f32") == 0 ? MAST_F32 : MAST_F16;
+            if (cli_kv_type(cmd, optarg, &a->o.kv_type) != 0)
+                return EXIT_USAGE;
             break;
         case OPT_SHIFT: a->p.ctx_shift = true; break;
         case OPT_FAST: a->o.fast_prompt = true; break;

@@ -74,6 +74,8 @@ static const char serve_help[] =
     "      --parallel N        requests each chat model runs together (its slots; default:\n"
     "                          as many full contexts as a quarter of the free memory holds,\n"
     "                          1 to 16). A slot's KV cache grows as its request needs it\n"
+    "      --kv-type T         the chat models' KV cache: f16 (default), f32, or q8_0 (half\n"
+    "                          f16's bytes: faster at long contexts, more slots in memory)\n"
     "      --batch-prompt-tokens N  prompt tokens processed per step while others generate\n"
     "                          (default 512; smaller keeps their inter-token latency steadier)\n"
     "      --queue N           requests that may wait per model beyond its slots (default 16)\n"
@@ -93,7 +95,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK };
+           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -105,6 +107,7 @@ int cmd_serve(int argc, char **argv)
         {"gateway-threads", required_argument, NULL, OPT_GW_THREADS},
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"kv-type", required_argument, NULL, OPT_KV},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -184,6 +187,10 @@ int cmd_serve(int argc, char **argv)
             if (!cli_parse_int("serve", "--parallel", optarg, 1, 256, &v))
                 return EXIT_USAGE;
             local.slots = (int)v;
+            break;
+        case OPT_KV:
+            if (cli_kv_type("serve", optarg, &local.kv_type) != 0)
+                return EXIT_USAGE;
             break;
         case OPT_PROMPT_CHUNK:
             if (!cli_parse_int("serve", "--batch-prompt-tokens", optarg, 1, 65536, &v))

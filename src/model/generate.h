@@ -113,7 +113,7 @@ const char *mast_generator_describe(const mast_generator *g);
 
 typedef struct mast_local_opts {
     int n_ctx;                   /* 0: the model's training context (at most 4096) */
-    mast_dtype kv_type;          /* MAST_F16 (default) or MAST_F32 */
+    mast_dtype kv_type;          /* MAST_F16 (default), MAST_F32 or MAST_Q8_0 */
     int threads;                 /* 0: every CPU */
     int chat_format;             /* -1: from the model's template; else a mast_chat_format */
     bool fast_prompt;            /* see mast_llama_ctx_set_fast_prompt */

@@ -314,15 +314,18 @@ mast_status mast_llama_ctx_new(const mast_llama *m, int n_ctx, mast_dtype kv_typ
     const mast_llama_info *in = &m->info;
     if (n_ctx <= 0)
         n_ctx = in->n_ctx_train;
-    if (kv_type != MAST_F32 && kv_type != MAST_F16)
-        return mast_fail(MAST_ERR_INVALID, "the KV cache type must be f32 or f16");
+    if (kv_type != MAST_F32 && kv_type != MAST_F16 && kv_type != MAST_Q8_0)
+        return mast_fail(MAST_ERR_INVALID, "the KV cache type must be f32, f16 or q8_0");
+    if (kv_type == MAST_Q8_0 && in->head_dim % 32)
+        return mast_fail(MAST_ERR_UNSUPPORTED, "a q8_0 KV cache needs a head size that is a multiple "
+                         "of 32 (this model's is %d): use f16", in->head_dim);
     mast_llama_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return mast_fail(MAST_ERR_NOMEM, "out of memory");
     c->m = m;
     c->n_ctx = n_ctx;
     c->kv_type = kv_type;
-    c->kv_pos = (size_t)in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
+    c->kv_pos = mast_dtype_row_size(kv_type, in->head_dim);
     c->k = calloc((size_t)in->n_layer, sizeof *c->k);
     c->v = calloc((size_t)in->n_layer, sizeof *c->v);
     int half = in->rope_dims / 2;
@@ -380,7 +383,7 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n)
 size_t mast_llama_kv_bytes(const mast_llama *m, mast_dtype kv_type, int positions)
 {
     const mast_llama_info *in = &m->info;
-    size_t pos = (size_t)in->head_dim * (kv_type == MAST_F32 ? 4 : 2);
+    size_t pos = mast_dtype_row_size(kv_type, in->head_dim);
     return 2 * (size_t)in->n_layer * (size_t)in->n_head_kv * pos * (size_t)(positions > 0 ? positions : 0);
 }
 
@@ -570,18 +573,17 @@ static void store_kv(mast_llama_ctx *c, unsigned char *cache, int pos, const flo
         if (c->kv_type == MAST_F32)
             memcpy(dst, row + (size_t)h * D, (size_t)D * sizeof *row);
         else
-            mast_quantize_row(MAST_F16, row + (size_t)h * D, dst, D);
+            mast_quantize_row(c->kv_type, row + (size_t)h * D, dst, D);
     }
 }
 
-/* element i (KV head i / head_dim) of a position's keys or values */
-static inline float kv_at(const mast_llama_ctx *c, unsigned char *cache, int pos, int i)
+/* a position's keys or values, all KV heads, as floats (row: n_head_kv * head_dim) */
+static void load_kv(const mast_llama_ctx *c, unsigned char *cache, int pos, float *row)
 {
-    int D = c->m->info.head_dim;
-    const unsigned char *p = kv_at_pos(c, cache, i / D, pos);
-    if (c->kv_type == MAST_F32)
-        return ((const float *)p)[i % D];
-    return mast_f16_to_f32(((const mast_f16 *)p)[i % D]);
+    const mast_llama_info *in = &c->m->info;
+    for (int h = 0; h < in->n_head_kv; h++)
+        mast_dequantize_row(c->kv_type, kv_at_pos(c, cache, h, pos), row + (size_t)h * in->head_dim,
+                            in->head_dim);
 }
 
 /* The rows of one sequence in a forward pass: n tokens at positions
@@ -617,6 +619,32 @@ static void axpy_plain(float *o, float w, const void *v, int D, bool f16)
         o[i] += w * (f16 ? mast_f16_to_f32(((const mast_f16 *)v)[i]) : ((const float *)v)[i]);
 }
 
+/* A KV head's first n keys and values for the attention kernels: in the
+** cache (F32, F16), or a q8_0 cache's expanded into the worker's floats
+** (its att_buf; *last remembers which, so that the heads of a group expand
+** them once). */
+static void kv_head(const attn_job *j, const mast_llama_ctx *c, int kvh, int n, int worker, long *last,
+                    long key, const unsigned char **K, const unsigned char **V, size_t *st, bool *f16)
+{
+    *K = kv_at_pos(c, c->k[j->layer], kvh, 0);
+    *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
+    *st = c->kv_pos;
+    *f16 = c->kv_type == MAST_F16;
+    if (c->kv_type != MAST_Q8_0)
+        return;
+    int D = c->m->info.head_dim;
+    float *Kf = j->s->att_buf + (size_t)worker * att_buf_floats(j->score_ctx, D);
+    float *Vf = Kf + (size_t)j->score_ctx * D;
+    if (*last != key) {
+        mast_dequantize_row(MAST_Q8_0, *K, Kf, (int64_t)n * D);
+        mast_dequantize_row(MAST_Q8_0, *V, Vf, (int64_t)n * D);
+        *last = key;
+    }
+    *K = (const unsigned char *)Kf;
+    *V = (const unsigned char *)Vf;
+    *st = (size_t)D * sizeof(float);
+}
+
 /* One (row, head) pair per item: causal softmax(q k / sqrt(d)) v over the
 ** row's own sequence. */
 static void attend(void *ctx, size_t begin, size_t end, int worker)
@@ -626,15 +654,17 @@ static void attend(void *ctx, size_t begin, size_t end, int worker)
     int D = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
     float scale = 1.0f / sqrtf((float)D);
     float *s = j->s->scores + (size_t)worker * (size_t)j->score_ctx;
+    long last = -1;
     for (size_t item = begin; item < end; item++) {
         int t = j->rows[item / (size_t)H], h = (int)(item % (size_t)H), kvh = h / group;
         const seq_rows *sq = &j->seqs[j->row_seq[t]];
         const mast_llama_ctx *c = sq->c;
-        bool f16 = c->kv_type == MAST_F16;
-        size_t st = c->kv_pos;
         int n = sq->pos0 + (t - sq->row0) + 1;   /* attends to positions 0..its own */
         const float *q = j->s->q + (size_t)t * in->n_embd + (size_t)h * D;
-        const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
+        const unsigned char *K, *V;
+        size_t st;
+        bool f16;
+        kv_head(j, c, kvh, n, worker, &last, (long)t * in->n_head_kv + kvh, &K, &V, &st, &f16);
         if (j->simd)
             mast_attn_scores_avx2(q, K, st, n, D, f16, s);
         else
@@ -667,9 +697,12 @@ static void attend_group(void *ctx, size_t begin, size_t end, int worker)
         const mast_llama_ctx *c = sq->c;
         int n = sq->pos0 + (t - sq->row0) + 1;
         size_t first = (size_t)t * in->n_embd + (size_t)kvh * G * D;
-        const unsigned char *K = kv_at_pos(c, c->k[j->layer], kvh, 0), *V = kv_at_pos(c, c->v[j->layer], kvh, 0);
-        mast_attn_heads_avx512(j->s->q + first, j->s->att + first, s, n_ctx, K, V, c->kv_pos, n, D,
-                               c->kv_type == MAST_F16, G);
+        const unsigned char *K, *V;
+        size_t st;
+        bool f16;
+        long last = -1;
+        kv_head(j, c, kvh, n, worker, &last, 0, &K, &V, &st, &f16);
+        mast_attn_heads_avx512(j->s->q + first, j->s->att + first, s, n_ctx, K, V, st, n, D, f16, G);
     }
 }
 
@@ -750,8 +783,7 @@ mast_status mast_llama_ctx_key(const mast_llama_ctx *c, int layer, int pos, floa
     const mast_llama_info *in = &c->m->info;
     if (layer < 0 || layer >= in->n_layer || pos < 0 || pos >= c->used)
         return mast_fail(MAST_ERR_INVALID, "no key at layer %d, position %d", layer, pos);
-    for (int i = 0; i < in->n_head_kv * in->head_dim; i++)
-        out[i] = kv_at(c, c->k[layer], pos, i);
+    load_kv(c, c->k[layer], pos, out);
     return MAST_OK;
 }
 
@@ -781,7 +813,7 @@ static mast_status forward(const mast_llama *m, scratch *s, mast_pool *pool, seq
         if (sq->c->cap > max_ctx)
             max_ctx = sq->c->cap;
         sq->gemm = sq->n >= ATT_GEMM_MIN && simd && mast_sgemm_fast();
-        any_gemm |= sq->gemm;
+        any_gemm |= sq->gemm || sq->c->kv_type == MAST_Q8_0;   /* both expand a head into att_buf */
     }
     MAST_TRY(reserve(s, in, n_rows, workers, max_ctx, any_gemm));
     int n_flat = 0;   /* the rows that attend one at a time, and their sequences */
@@ -959,8 +991,7 @@ mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard)
         for (int p = keep + n_discard; p < c->used; p++) {
             int to = p - n_discard;
             /* keys: un-rotate by p, rotate by the new position (rotation by -n_discard) */
-            for (int i = 0; i < KV; i++)
-                row[i] = kv_at(c, c->k[l], p, i);
+            load_kv(c, c->k[l], p, row);
             for (int h = 0; h < in->n_head_kv; h++) {
                 float *v = row + (size_t)h * D;
                 for (int i = 0; i < half; i++) {

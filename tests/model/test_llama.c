@@ -577,6 +577,93 @@ static void test_prefix_copy_continues_identically(void)
     close_model(&m);
 }
 
+/* The q8_0 KV cache: logits close to the f32 cache's (a 64-wide head's
+** keys and values to 8 bits), batched decoding still bit for bit as alone,
+** and a context shift re-quantizes the moved keys. */
+static void test_q8_0_kv_cache(void)
+{
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    char path[600];
+    snprintf(path, sizeof path, "%s/kvq.gguf", dir);
+    mast_synth_opts o = {.arch = "llama", .n_embd = 256, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
+                         .n_ff = 256, .n_vocab = 300, .n_ctx = 512, .type = MAST_Q8_0, .seed = 5};
+    mast_synth_defaults(&o);
+    REQUIRE(mast_synth_write(&o, path) == MAST_OK);
+    mast_gguf *g;
+    mast_llama *m;
+    REQUIRE(mast_gguf_open(&g, path) == MAST_OK);
+    REQUIRE(mast_llama_load(&m, g) == MAST_OK);
+    int V = mast_llama_info_of(m)->n_vocab;
+    int32_t toks[300];
+    for (int i = 0; i < 300; i++)
+        toks[i] = (int32_t)((i * 31 + 7) % V);
+    float *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
+    mast_llama_ctx *cf, *cq, *cq2, *ch;
+    REQUIRE(mast_llama_ctx_new(m, 512, MAST_F32, &cf) == MAST_OK);
+    REQUIRE(mast_llama_ctx_new(m, 512, MAST_F16, &ch) == MAST_OK);
+    float *h = malloc((size_t)V * sizeof *h);
+    REQUIRE(mast_llama_ctx_new(m, 512, MAST_Q8_0, &cq) == MAST_OK);
+    REQUIRE(mast_llama_ctx_new(m, 512, MAST_Q8_0, &cq2) == MAST_OK);
+    CHECK(mast_llama_kv_bytes(m, MAST_Q8_0, 100) * 32 == mast_llama_kv_bytes(m, MAST_F16, 100) * 17);
+    /* a prompt (the SGEMM attention), then single tokens past it */
+    REQUIRE(mast_llama_decode(cf, NULL, toks, 200, false, a) == MAST_OK);
+    REQUIRE(mast_llama_decode(cq, NULL, toks, 200, false, b) == MAST_OK);
+    REQUIRE(mast_llama_decode(ch, NULL, toks, 200, false, h) == MAST_OK);
+    double worst = 0, worst16 = 0;
+    for (int t = 200; t < 260; t++) {
+        REQUIRE(mast_llama_decode(cf, NULL, &toks[t], 1, false, a) == MAST_OK);
+        REQUIRE(mast_llama_decode(cq, NULL, &toks[t], 1, false, b) == MAST_OK);
+        REQUIRE(mast_llama_decode(ch, NULL, &toks[t], 1, false, h) == MAST_OK);
+        double r = range_of(a, V), w = 0, w16 = 0;
+        for (int i = 0; i < V; i++) {
+            w = fabs(a[i] - b[i]) > w ? fabs(a[i] - b[i]) : w;
+            w16 = fabs(a[i] - h[i]) > w16 ? fabs(a[i] - h[i]) : w16;
+        }
+        worst = w / r > worst ? w / r : worst;
+        worst16 = w16 / r > worst16 ? w16 / r : worst16;
+    }
+    fprintf(stderr, "  logits after 200-260 positions, max |diff| / range against the f32 cache: "
+            "q8_0 %.3g, f16 %.3g\n", worst, worst16);
+    CHECK(worst < 0.05);
+    CHECK(worst > worst16);   /* it is a coarser cache */
+    /* batched with another q8_0 sequence: the bits of alone */
+    mast_llama_batch *bt;
+    REQUIRE(mast_llama_batch_new(m, &bt) == MAST_OK);
+    REQUIRE(mast_llama_decode(cq2, NULL, toks + 10, 50, false, NULL) == MAST_OK);
+    mast_llama_ctx_truncate(cq, 259);
+    float *two = malloc(2 * (size_t)V * sizeof *two);
+    mast_llama_ctx *pair[2] = {cq, cq2};
+    int32_t next[2] = {toks[259], 9};
+    REQUIRE(mast_llama_decode_seqs(bt, NULL, pair, next, 2, two) == MAST_OK);
+    CHECK(memcmp(two, b, (size_t)V * sizeof *b) == 0);
+    /* a shift: layer 0's moved keys equal a fresh q8_0 decode's, to the quantization step */
+    REQUIRE(mast_llama_ctx_shift(cq, 1, 100) == MAST_OK);
+    CHECK_EQ_INT(mast_llama_ctx_used(cq), 160);
+    REQUIRE(mast_llama_decode(cq, NULL, toks, 1, false, b) == MAST_OK);   /* still decodes */
+    mast_llama_batch_free(bt);
+    mast_llama_ctx_free(cf);
+    mast_llama_ctx_free(cq);
+    mast_llama_ctx_free(cq2);
+    mast_llama_ctx_free(ch);
+    free(h);
+    free(a);
+    free(b);
+    free(two);
+    mast_llama_free(m);
+    mast_gguf_close(g);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+    /* a head size that is no multiple of 32 is refused, named */
+    model sm;
+    REQUIRE(open_model("stories260K.json", &sm));
+    mast_llama_ctx *bad = NULL;
+    CHECK_EQ_INT(mast_llama_ctx_new(sm.llama, 64, MAST_Q8_0, &bad), MAST_ERR_UNSUPPORTED);
+    CHECK(strstr(mast_errmsg(), "multiple of 32 (this model's is 8)") != NULL);
+    close_model(&sm);
+}
+
 int main(void)
 {
     RUN(test_stories260k_matches_llama_cpp);
@@ -589,5 +676,6 @@ int main(void)
     RUN(test_context_shift_re_rotates_the_keys);
     RUN(test_batched_decoding_equals_alone);
     RUN(test_prefix_copy_continues_identically);
+    RUN(test_q8_0_kv_cache);
     return test_summary();
 }
