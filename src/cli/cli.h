@@ -60,6 +60,9 @@ mast_status cli_open_generator(const char *model, const char *config, const mast
 void cli_print_json(json_t *value);
 
 /* Parses a positive integer option; on error prints usage and returns 0. */
+/* A size in bytes: a number with an optional K, M or G (powers of 1024); 0, or
+** EXIT_USAGE after the usage error. */
+int cli_parse_bytes(const char *cmd, const char *opt, const char *text, size_t *out);
 /* --kv-type's f16, f32 or q8_0; 0, or EXIT_USAGE after the usage error. */
 int cli_kv_type(const char *cmd, const char *text, mast_dtype *out);
 int cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,

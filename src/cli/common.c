@@ -83,6 +83,28 @@ void cli_print_json(json_t *value)
     json_decref(value);
 }
 
+int cli_parse_bytes(const char *cmd, const char *opt, const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    double unit = 1;
+    if (*end == 'k' || *end == 'K')
+        unit = 1024.0;
+    else if (*end == 'm' || *end == 'M')
+        unit = 1024.0 * 1024;
+    else if (*end == 'g' || *end == 'G')
+        unit = 1024.0 * 1024 * 1024;
+    if (unit > 1)
+        end++;
+    if (end != text && (*end == 'b' || *end == 'B') && end[1] == '\0')
+        end++;
+    if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
+        return cli_usage(cmd, "%s wants a size such as 512M or 2G (got '%s')", opt, text);
+    *out = (size_t)(v * unit);
+    return 0;
+}
+
 int cli_kv_type(const char *cmd, const char *text, mast_dtype *out)
 {
     if (!strcmp(text, "f16"))

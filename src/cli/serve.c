@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "deploy/config.h"
@@ -74,10 +76,15 @@ static const char serve_help[] =
     "      --parallel N        requests each chat model runs together (its slots; default:\n"
     "                          as many full contexts as a quarter of the free memory holds,\n"
     "                          1 to 16). A slot's KV cache grows as its request needs it\n"
+    "      --kv-memory SIZE    the KV cache every slot of a chat model may hold together\n"
+    "                          (512M, 2G; default: no limit): a request reserves room for its\n"
+    "                          prompt and max_tokens, dropping idle slots' cached prefixes, or\n"
+    "                          waits for running ones to end; one that could never fit is a 400\n"
     "      --kv-type T         the chat models' KV cache: f16 (default), f32, or q8_0 (half\n"
     "                          f16's bytes: faster at long contexts, more slots in memory)\n"
     "      --batch-prompt-tokens N  prompt tokens processed per step while others generate\n"
-    "                          (default 512; smaller keeps their inter-token latency steadier)\n"
+    "                          (default 128; smaller keeps their inter-token latency steadier;\n"
+    "                          alone, a prompt is processed whole in one step)\n"
     "      --queue N           requests that may wait per model beyond its slots (default 16)\n"
     "      --model-threads N   threads each model computes with (default: every CPU)\n"
     "      --config FILE       a gateway configuration (mast.yaml; default $MAST_CONFIG):\n"
@@ -88,14 +95,21 @@ static const char serve_help[] =
     "      --gateway-threads N threads that drive the gateway's requests to providers,\n"
     "                          each waiting on all of its requests at once (default:\n"
     "                          number of CPUs, at most 64)\n"
+    "      --idle-exit S       end the process (status 0) after S seconds without a request\n"
+    "                          (none being answered, streams included): scale to zero, with\n"
+    "                          socket activation starting it again on the next request\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "Socket activation: started by systemd with LISTEN_FDS=1 and LISTEN_PID (its\n"
+    "mast.socket unit, contrib/systemd/), mast serves on the socket it inherits as file\n"
+    "descriptor 3 instead of --host/--port; requests that arrive while it starts wait in\n"
+    "the socket's queue.\n"
     "  -h, --help              this help\n";
 
 int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV };
+           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -108,6 +122,8 @@ int cmd_serve(int argc, char **argv)
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
         {"kv-type", required_argument, NULL, OPT_KV},
+        {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
+        {"kv-memory", required_argument, NULL, OPT_KV_MEMORY},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -130,7 +146,7 @@ int cmd_serve(int argc, char **argv)
     char *aliases[64];
     size_t n_aliases = 0;
     const char *db = NULL;
-    long v;
+    long v, idle_exit = 0;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hm:", options, NULL)) != -1) {
@@ -187,6 +203,15 @@ int cmd_serve(int argc, char **argv)
             if (!cli_parse_int("serve", "--parallel", optarg, 1, 256, &v))
                 return EXIT_USAGE;
             local.slots = (int)v;
+            break;
+        case OPT_KV_MEMORY:
+            if (cli_parse_bytes("serve", "--kv-memory", optarg, &local.kv_memory) != 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_IDLE_EXIT:
+            if (!cli_parse_int("serve", "--idle-exit", optarg, 1, 86400 * 365, &v))
+                return EXIT_USAGE;
+            idle_exit = v;
             break;
         case OPT_KV:
             if (cli_kv_type("serve", optarg, &local.kv_type) != 0)
@@ -266,6 +291,18 @@ int cmd_serve(int argc, char **argv)
     opts.n_models = n_specs;
     opts.local = &local;
     opts.config_path = mast_config_path(opts.config_path);
+    /* systemd's socket activation: LISTEN_PID names this process, LISTEN_FDS the sockets from fd 3 */
+    const char *lpid = getenv("LISTEN_PID"), *lfds = getenv("LISTEN_FDS");
+    if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid()) {
+        long nfds = strtol(lfds, NULL, 10);
+        if (nfds != 1)
+            return cli_usage("serve", "socket activation passed %ld sockets (LISTEN_FDS); mast "
+                             "serves one: give the .socket unit one ListenStream", nfds);
+        opts.listen_fd = 3;
+        unsetenv("LISTEN_PID");   /* not for the processes mast starts */
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+    }
 
     /* Block the stop signals before any thread starts, so that every server
     ** thread inherits the mask and only sigwait below receives them. */
@@ -280,8 +317,14 @@ int cmd_serve(int argc, char **argv)
     mast_status st = mast_server_start(&server, &opts);
     if (st != MAST_OK)
         return cli_fail(st);
-    fprintf(stderr, "mast: serving %s on http://%s:%d (Ctrl-C to stop)\n", opts.db_path,
-            opts.host, mast_server_port(server));
+    if (opts.listen_fd > 0)
+        fprintf(stderr, "mast: serving %s on the socket systemd passed (port %d; Ctrl-C to stop)\n",
+                opts.db_path, mast_server_port(server));
+    else
+        fprintf(stderr, "mast: serving %s on http://%s:%d (Ctrl-C to stop)\n", opts.db_path,
+                opts.host, mast_server_port(server));
+    if (idle_exit)
+        fprintf(stderr, "mast: exiting after %ld idle seconds (--idle-exit)\n", idle_exit);
     if (n_specs)
         fprintf(stderr, "mast: loading %zu model%s; GET /health answers 200 once they are ready\n",
                 n_specs, n_specs == 1 ? "" : "s");
@@ -289,7 +332,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "mast: gateway models from %s (SIGHUP reloads it)\n", opts.config_path);
     int sig = 0;
     for (;;) {
-        sigwait(&stop, &sig);
+        struct timespec tick = {0, 200 * 1000 * 1000};
+        sig = idle_exit ? sigtimedwait(&stop, NULL, &tick) : sigwaitinfo(&stop, NULL);
+        if (sig < 0) {   /* a tick (or an interruption): idle long enough? */
+            if (idle_exit && mast_server_idle_seconds(server) >= (double)idle_exit)
+                break;
+            continue;
+        }
         if (sig != SIGHUP)
             break;
         if (mast_server_reload(server) == MAST_OK)
@@ -297,7 +346,10 @@ int cmd_serve(int argc, char **argv)
         else
             fprintf(stderr, "mast: SIGHUP: %s (the previous configuration stays)\n", mast_errmsg());
     }
-    fprintf(stderr, "mast: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (sig < 0)
+        fprintf(stderr, "mast: idle for %ld seconds, stopping (--idle-exit)\n", idle_exit);
+    else
+        fprintf(stderr, "mast: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mast_server_stop(server);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -24,6 +25,7 @@ typedef struct job {
 typedef struct models_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t loaded_cv;    /* broadcast when the state leaves LOADING */
     pthread_t thread;
     int started, stopping;
     mast_model_state state;
@@ -92,6 +94,7 @@ static void *worker(void *arg)
             m->dim = mast_embedder_dim(m->emb);
     }
     pthread_mutex_lock(&q->mu);
+    pthread_cond_broadcast(&q->loaded_cv);
     if (st != MAST_OK) {
         q->error = strdup(mast_errmsg());
         q->state = MAST_MODEL_FAILED;
@@ -182,6 +185,7 @@ mast_status mast_models_open(mast_models **out, const mast_model_spec *specs, si
         q->state = MAST_MODEL_LOADING;
         pthread_mutex_init(&q->mu, NULL);
         pthread_cond_init(&q->cv, NULL);
+        pthread_cond_init(&q->loaded_cv, NULL);
         q->ring = q->cap;
         if (!(q->jobs = calloc(q->ring, sizeof *q->jobs)))
             st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -212,6 +216,7 @@ void mast_models_close(mast_models *ms)
         pthread_mutex_lock(&q->mu);
         q->stopping = 1;   /* waiting jobs still run, cancelled, so that each answers */
         pthread_cond_signal(&q->cv);
+        pthread_cond_broadcast(&q->loaded_cv);
         pthread_mutex_unlock(&q->mu);
         pthread_join(q->thread, NULL);
     }
@@ -222,6 +227,7 @@ void mast_models_close(mast_models *ms)
         if (m->queue) {
             pthread_mutex_destroy(&m->queue->mu);
             pthread_cond_destroy(&m->queue->cv);
+            pthread_cond_destroy(&m->queue->loaded_cv);
             free(m->queue->jobs);
             free(m->queue->snap);
             free(m->queue->error);
@@ -267,6 +273,23 @@ mast_model_state mast_model_state_of(mast_model *m, const char **error)
     if (error)
         *error = m->queue->error;   /* set once, before the state says FAILED */
     pthread_mutex_unlock(&m->queue->mu);
+    return s;
+}
+
+mast_model_state mast_model_wait_loaded(mast_model *m, double timeout_s, const char **error)
+{
+    models_queue *q = m->queue;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)timeout_s;
+    pthread_mutex_lock(&q->mu);
+    while (q->state == MAST_MODEL_LOADING && !q->stopping)
+        if (pthread_cond_timedwait(&q->loaded_cv, &q->mu, &until) != 0)
+            break;
+    mast_model_state s = q->state;
+    if (error)
+        *error = q->error;
+    pthread_mutex_unlock(&q->mu);
     return s;
 }
 

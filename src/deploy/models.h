@@ -65,6 +65,9 @@ mast_model *mast_models_find(mast_models *ms, const char *id);
 mast_model *mast_models_first(mast_models *ms, mast_model_kind kind);
 
 mast_model_state mast_model_state_of(mast_model *m, const char **error);
+/* Waits (at most timeout_s) while the model loads: a request that arrives
+** during a cold start is answered once it is ready, not refused. */
+mast_model_state mast_model_wait_loaded(mast_model *m, double timeout_s, const char **error);
 /* Whether every model is ready; else *why says which is loading or failed. */
 bool mast_models_ready(mast_models *ms, const char **why_id, mast_model_state *why_state);
 

@@ -126,7 +126,12 @@ typedef struct mast_local_opts {
     int slots;                   /* requests that run together (continuous batching); 0: 1;
                                   ** < 0: as many full contexts as a quarter of the
                                   ** available memory holds, 1 to 16 */
-    int prompt_chunk;            /* prompt tokens decoded per step; 0: 512 */
+    int prompt_chunk;            /* prompt tokens decoded per step; 0: 128 */
+    size_t kv_memory;            /* bytes the slots' KV caches may hold together; 0: no limit.
+                                 ** A request reserves room for its prompt and max_tokens
+                                 ** when it begins, dropping idle slots' cached prefixes
+                                 ** (least recently used first) as needed, or waits in its
+                                 ** slot (state "waiting") until running ones end */
 } mast_local_opts;
 
 #define MAST_LOCAL_OPTS_DEFAULT \
@@ -159,7 +164,8 @@ int mast_local_generator_slots(const mast_generator *g);
 
 /* What a slot holds now (from the thread that steps, between steps). */
 typedef struct mast_slot_info {
-    const char *state;           /* "idle", "prompt" (processing it) or "generating" */
+    const char *state;           /* "idle", "waiting" (for KV memory), "prompt" (processing
+                                 ** it) or "generating" */
     int n_ctx;                   /* the slot's context size */
     int cached_tokens;           /* tokens its KV cache holds (idle: a cached prefix) */
     int prompt_tokens, generated_tokens;   /* the running request's (0 when idle) */

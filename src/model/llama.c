@@ -397,6 +397,17 @@ void mast_llama_ctx_release(mast_llama_ctx *c)
     kv_free(c);
 }
 
+/* The room kv_reserve gives for need positions (the doubling policy). */
+static int cap_for(const mast_llama_ctx *c, int need)
+{
+    if (need <= c->cap)
+        return c->cap;
+    int cap = c->cap ? c->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    return cap > c->n_ctx ? c->n_ctx : cap;
+}
+
 /* Room for at least need positions (at most n_ctx): the cache grows by
 ** doubling (from 256), each KV head's positions moved to the new stride. */
 static mast_status kv_reserve(mast_llama_ctx *c, int need)
@@ -405,11 +416,7 @@ static mast_status kv_reserve(mast_llama_ctx *c, int need)
         return MAST_OK;
     if (need > c->n_ctx)
         return mast_fail(MAST_ERR_LIMIT, "%d positions do not fit in a context of %d", need, c->n_ctx);
-    int cap = c->cap ? c->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    if (cap > c->n_ctx)
-        cap = c->n_ctx;
+    int cap = cap_for(c, need);
     const mast_llama_info *in = &c->m->info;
     size_t head_old = c->kv_pos * (size_t)c->cap, head_new = c->kv_pos * (size_t)cap;
     size_t kept = c->kv_pos * (size_t)c->used, n = 2 * (size_t)in->n_layer;
@@ -436,6 +443,11 @@ static mast_status kv_reserve(mast_llama_ctx *c, int need)
     free(fresh);
     c->cap = cap;
     return MAST_OK;
+}
+
+size_t mast_llama_ctx_bytes_after(const mast_llama_ctx *c, int positions)
+{
+    return mast_llama_kv_bytes(c->m, c->kv_type, cap_for(c, positions > c->n_ctx ? c->n_ctx : positions));
 }
 
 mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions)

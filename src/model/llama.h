@@ -67,6 +67,8 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n);
 size_t mast_llama_kv_bytes(const mast_llama *m, mast_dtype kv_type, int positions);
 /* Bytes the context's KV cache holds now (its room, not only what is used). */
 size_t mast_llama_ctx_bytes(const mast_llama_ctx *c);
+/* The bytes the cache would hold after room for positions is made. */
+size_t mast_llama_ctx_bytes_after(const mast_llama_ctx *c, int positions);
 /* Room for at least positions (at most the context's size), allocated now:
 ** MAST_ERR_NOMEM / MAST_ERR_LIMIT rather than failing a later decode. */
 mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions);

@@ -484,6 +484,86 @@ static void test_batched_requests_equal_alone(void)
     free(b);
 }
 
+/* --kv-memory: with room for two requests' caches, four requests in four
+** slots run two at a time (the others "waiting"), the held KV never passes
+** the budget, idle prefixes are dropped for newcomers, and every request
+** gives its tokens alone; one that could never fit is refused, named. */
+static void test_kv_budget_waits_and_never_overflows(void)
+{
+    mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+    o.threads = 2;
+    mast_generator *g;
+    REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
+    mast_gen_request r = {.prompt = "Once upon a time", .params = greedy(20)};
+    mast_gen_result alone;
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &alone) == MAST_OK);
+    mast_slot_info one;
+    REQUIRE(mast_local_generator_slot_info(g, &one, 1) == 1);
+    size_t per = one.kv_bytes;   /* a whole 128-token context's */
+    CHECK(per > 0);
+    mast_generator_free(g);
+
+    o.slots = 4;
+    o.kv_memory = 2 * per + per / 2;
+    REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
+    static const char *prompts[4] = {"Once upon a time", "The little dog", "Lily and Tom", "One day"};
+    batched b[4] = {0};
+    int32_t *ids[4];
+    int n_ids[4];
+    for (int i = 0; i < 4; i++) {   /* alone first */
+        b[i].r.prompt = prompts[i];
+        b[i].r.params = greedy(20);
+        mast_gen_result res;
+        REQUIRE(mast_generate(g, &b[i].r, NULL, NULL, &res) == MAST_OK);
+        n_ids[i] = res.completion_tokens;
+        ids[i] = malloc(((size_t)n_ids[i] + 1) * sizeof(int32_t));
+        memcpy(ids[i], res.ids, (size_t)n_ids[i] * sizeof(int32_t));
+        mast_gen_result_free(&res);
+    }
+    for (int i = 0; i < 4; i++)
+        REQUIRE(mast_local_generator_begin(g, &b[i].r, NULL, NULL, &b[i].res, on_done, &b[i]) == MAST_OK);
+    mast_slot_info si[4];
+    int most_running = 0, most_waiting = 0, over = 0, steps = 0;
+    while (mast_local_generator_active(g) && steps++ < 1000) {
+        mast_local_generator_slot_info(g, si, 4);
+        int running = 0, waiting = 0;
+        size_t held = 0;
+        for (int i = 0; i < 4; i++) {
+            running += !strcmp(si[i].state, "prompt") || !strcmp(si[i].state, "generating");
+            waiting += !strcmp(si[i].state, "waiting");
+            held += si[i].kv_bytes;
+        }
+        over += held > o.kv_memory;
+        most_running = running > most_running ? running : most_running;
+        most_waiting = waiting > most_waiting ? waiting : most_waiting;
+        mast_local_generator_step(g);
+    }
+    fprintf(stderr, "  budget of 2.5 contexts: at most %d running, %d waiting; %d steps over budget\n",
+            most_running, most_waiting, over);
+    CHECK_EQ_INT(most_running, 2);
+    CHECK_EQ_INT(most_waiting, 2);
+    CHECK_EQ_INT(over, 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(b[i].done, 1);
+        CHECK_EQ_INT(b[i].st, MAST_OK);
+        CHECK_EQ_INT(b[i].res.completion_tokens, n_ids[i]);
+        CHECK(!memcmp(b[i].res.ids, ids[i], (size_t)n_ids[i] * sizeof(int32_t)));
+        mast_gen_result_free(&b[i].res);
+        free(ids[i]);
+    }
+    mast_generator_free(g);
+
+    o.kv_memory = per / 2;   /* not even one request's room */
+    REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
+    mast_gen_result res;
+    r.params = greedy(100);
+    CHECK_EQ_INT(mast_local_generator_begin(g, &r, NULL, NULL, &res, NULL, NULL), MAST_ERR_LIMIT);
+    CHECK(strstr(mast_errmsg(), "more than the") && strstr(mast_errmsg(), "--kv-memory"));
+    CHECK_EQ_INT(mast_local_generator_active(g), 0);
+    mast_generator_free(g);
+    mast_gen_result_free(&alone);
+}
+
 int main(void)
 {
     RUN(test_greedy_text_equals_llama_cpp);
@@ -493,5 +573,6 @@ int main(void)
     RUN(test_chat_templates_render_each_family);
     RUN(test_grammar_bias_fit_and_cache);
     RUN(test_batched_requests_equal_alone);
+    RUN(test_kv_budget_waits_and_never_overflows);
     return test_summary();
 }

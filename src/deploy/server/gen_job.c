@@ -14,6 +14,9 @@
 #include "base/random.h"
 #include "base/status.h"
 
+/* A request that arrives while its model loads waits this long for it. */
+#define MODEL_LOAD_WAIT_S 300
+
 static double now_s(void)
 {
     struct timespec t;
@@ -126,6 +129,8 @@ mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind
     }
     const char *why = NULL;
     mast_model_state s = mast_model_state_of(m, &why);
+    if (s == MAST_MODEL_LOADING)   /* a cold start: the request waits for the model */
+        s = mast_model_wait_loaded(m, MODEL_LOAD_WAIT_S, &why);
     if (s != MAST_MODEL_READY) {
         if (s == MAST_MODEL_LOADING)
             snprintf(msg, sizeof msg, "Loading model %s", m->id);
@@ -148,7 +153,9 @@ gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *f
         *err = gen_status_reply(fmt, st);
         return NULL;
     }
+    double t0 = now_s();
     mast_model *m = gen_pick_model(c, body, MAST_MODEL_CHAT, model_optional, fmt, err);
+    double waited = now_s() - t0;
     if (!m) {
         json_decref(body);
         return NULL;
@@ -162,6 +169,7 @@ gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *f
     }
     j->fmt = fmt;
     j->model = m;
+    j->load_wait = waited > 0.001 ? waited : 0;
     j->trace = req->trace;
     j->body = body;
     j->req.params = MAST_GEN_PARAMS_DEFAULT;
@@ -570,6 +578,9 @@ static void record_trace(gen_job *j, mast_status st)
     mast_trace_attr_int(t, "gen_ai.usage.input_tokens", r->prompt_tokens);
     mast_trace_attr_int(t, "gen_ai.usage.output_tokens", r->completion_tokens);
     mast_trace_attr_double(t, "mast.queue.wait_seconds", j->t_start - j->t_submit);
+    mast_trace_attr_str(t, "mast.model.load", j->load_wait > 0 ? "cold" : "warm");
+    if (j->load_wait > 0)   /* the request arrived while the model loaded, and waited */
+        mast_trace_attr_double(t, "mast.model.load_wait_seconds", j->load_wait);
     mast_trace_attr_int(t, "mast.batch.max_size", r->batch_max);
     mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", r->cached_tokens);
     mast_trace_attr_double(t, "mast.prompt.seconds", r->prompt_seconds);

@@ -74,14 +74,17 @@ struct gen_job {
     mast_gen_result res;
     const char *finish_reason;   /* "stop", "length" or "tool_calls" */
     double t_submit, t_start, t_first;
+    double load_wait;            /* seconds it waited for its model to load (0: it was loaded) */
     void *family;                /* the family's own state (zeroed; freed with the job) */
 };
 
 /* A job for req: reads its body (members in fields; NULL: the caller
 ** checks), finds the chat model it names (when model_optional, the first
 ** chat model if it names none) and allocates family_size bytes of family
-** state. NULL with *err set to the reply in fmt's shape: the body's error,
-** 404 for an unknown model, 503 while it loads. */
+** state. A model still loading is waited for (up to 5 minutes: a cold
+** start answers its first request). NULL with *err set to the reply in
+** fmt's shape: the body's error, 404 for an unknown model, 503 when it
+** failed to load. */
 gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *fields,
                       const gen_format *fmt, bool model_optional, size_t family_size,
                       http_reply *err);

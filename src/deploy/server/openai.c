@@ -85,6 +85,8 @@ static json_t *model_json(mast_model *m)
         const char *why;
         const char *how = mast_local_generator_template(m->gen, &why);
         json_object_set_new(o, "chat_format", json_string(how ? how : "plain"));
+        if (why && *why)
+            json_object_set_new(o, "chat_template_note", mast_json_string_lossy(why));
         mast_slot_info slots[256];
         int n = mast_model_slots(m, slots, 256), busy = 0;
         size_t kv = 0;
@@ -96,8 +98,6 @@ static json_t *model_json(mast_model *m)
         json_object_set_new(o, "slots_busy", json_integer(busy));
         json_object_set_new(o, "queued", json_integer((json_int_t)mast_model_queued(m)));
         json_object_set_new(o, "kv_cache_bytes", json_integer((json_int_t)kv));
-        if (why && *why)
-            json_object_set_new(o, "chat_template_note", mast_json_string_lossy(why));
     } else if (state == MAST_MODEL_READY) {
         json_object_set_new(o, "dimensions", json_integer(m->dim));
     }

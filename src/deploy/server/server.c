@@ -60,6 +60,8 @@ typedef struct conn_state {
 
 struct mast_server {
     struct MHD_Daemon *daemon;
+    int n_handling;              /* requests being answered (conn_mu) */
+    int64_t last_active_ms;      /* a request began or ended, or a connection opened (conn_mu) */
     mast_models *models;
     mast_gateway *gateway;
     mast_keyring *keys;          /* the virtual keys; required on the model API when any exists */
@@ -752,6 +754,9 @@ static void set_handling(mast_server *s, struct MHD_Connection *conn, int handli
     if (!c)
         return;
     pthread_mutex_lock(&s->conn_mu);
+    if (c->handling != handling)   /* for --idle-exit: requests being answered, the last change */
+        s->n_handling += handling ? 1 : -1;
+    s->last_active_ms = now_ms();
     c->handling = handling;
     if (!handling)
         c->phase_start_ms = now_ms();   /* the next request's time starts now */
@@ -879,6 +884,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         c->fd = ci ? ci->connect_fd : -1;
         c->phase_start_ms = now_ms();
         pthread_mutex_lock(&s->conn_mu);
+        s->last_active_ms = now_ms();
         for (conn_state *o = s->conns; o; o = o->next)
             if (o->fd == c->fd)
                 o->killed = 1;   /* a closed connection's number, reused: never shut it down */
@@ -1030,10 +1036,24 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
                                                           : MAST_SERVER_DEFAULT_CONNS);
     if (per_ip > limit / 2)
         per_ip = limit / 2 ? limit / 2 : 1;   /* one address never takes every slot */
+    s->last_active_ms = now_ms();
+    if (opts->listen_fd > 0) {   /* a socket handed over (systemd's socket activation) */
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt(opts->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+            mast_server_stop(s);
+            return mast_fail(MAST_ERR_INVALID, "file descriptor %d (LISTEN_FDS) is not a listening "
+                             "socket", opts->listen_fd);
+        }
+    }
+    struct MHD_OptionItem where[] = {   /* the inherited socket, or the address to bind */
+        opts->listen_fd > 0 ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, opts->listen_fd, NULL}
+                            : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_END, 0, NULL}};
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_ARRAY, where,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
@@ -1140,6 +1160,14 @@ static bool check_key(mast_server *s, http_request *req, http_reply *refusal)
     if (status == 429)
         refusal->retry_after = v == MAST_KEY_LIMIT ? 60 : 3600;
     return false;
+}
+
+double mast_server_idle_seconds(mast_server *s)
+{
+    pthread_mutex_lock(&s->conn_mu);
+    double idle = s->n_handling > 0 ? 0 : (double)(now_ms() - s->last_active_ms) / 1e3;
+    pthread_mutex_unlock(&s->conn_mu);
+    return idle;
 }
 
 int mast_server_port(const mast_server *s)

@@ -60,6 +60,8 @@ typedef struct mast_server_opts {
     size_t queue;             /* requests waiting per model; 0 = 16 */
     const char *config_path;  /* mast.yaml: the gateway's models; NULL = none */
     int gateway_threads;      /* 0 = 32 */
+    int listen_fd;            /* > 0: serve on this listening socket (systemd's LISTEN_FDS),
+                              ** not on host:port */
 } mast_server_opts;
 
 typedef struct mast_server mast_server;
@@ -68,6 +70,9 @@ typedef struct mast_server mast_server;
 ** background threads. Stop and free with mast_server_stop. */
 mast_status mast_server_start(mast_server **out, const mast_server_opts *opts);
 int mast_server_port(const mast_server *server);
+/* Seconds since the last request ended (0 while one is being answered,
+** streams included): for --idle-exit. */
+double mast_server_idle_seconds(mast_server *server);
 /* Re-reads the gateway's configuration (SIGHUP): requests in flight keep
 ** theirs. The old one stays when the file has a problem (the error says it). */
 mast_status mast_server_reload(mast_server *server);
