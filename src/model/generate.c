@@ -8,6 +8,8 @@
 #include "model/generate.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,9 @@ typedef struct local {
     char tmpl_note[240];      /* why a template present is not used */
     char *bos_text, *eos_text;
     float *logits;            /* n_slots x n_vocab */
+    pthread_t packer;         /* packs the weights' tiles meanwhile, once requests run together */
+    bool packing, packer_started;
+    _Atomic(mast_llama_packed *) packed;   /* ... its result, installed at the next step */
 } local;
 
 static double now(void)
@@ -639,6 +644,19 @@ static void seq_after(local *l, seq *q, float *logits)
         seq_end(l, q, r < 0 ? st : MAST_OK);
 }
 
+/* The packer thread: the weights' tiles, for local_step to install (the
+** model serves meanwhile, on kernels that pack as they go). */
+static void *pack_weights(void *arg)
+{
+    local *l = arg;
+    size_t bytes;
+    mast_llama_packed *p = mast_llama_pack(l->llama, &bytes);
+    if (bytes)
+        mast_info("%s: %.0f MB of weights packed for decoding requests together", l->path, bytes / 1e6);
+    atomic_store(&l->packed, p);
+    return NULL;
+}
+
 /* Decodes the next chunk of q's prompt; true when the prompt is done (or
 ** failed: the sequence ended). */
 static bool prompt_chunk(local *l, seq *q)
@@ -666,6 +684,9 @@ static bool prompt_chunk(local *l, seq *q)
 ** beside it. */
 static mast_status local_step(local *l)
 {
+    mast_llama_packed *packed = atomic_exchange(&l->packed, NULL);
+    if (packed)   /* the packer is done: between decodes, the tiles are installed */
+        mast_llama_use_packed(l->llama, packed);
     seq *oldest = NULL, *waiting[l->n_slots > 0 ? l->n_slots : 1];
     int n_waiting = 0;
     bool generating = false;
@@ -707,6 +728,12 @@ static mast_status local_step(local *l)
     }
     if (!n)
         return MAST_OK;
+    if (n > 1 && !l->packing) {   /* requests decoded together: the tiles packed once, meanwhile */
+        l->packing = true;
+        l->packer_started = pthread_create(&l->packer, NULL, pack_weights, l) == 0;
+        if (!l->packer_started)
+            mast_llama_prepack(l->llama);
+    }
     mast_status st = n == 1 ? mast_llama_batch_decode(l->batch, ctxs[0], l->pool, toks, 1, false, l->logits)
                             : mast_llama_decode_seqs(l->batch, l->pool, ctxs, toks, n, l->logits);
     for (int i = 0; i < n; i++) {
@@ -811,6 +838,11 @@ static const char *local_describe(const mast_generator *g)
 static void local_free(mast_generator *g)
 {
     local *l = (local *)g;
+    if (l->packer_started)
+        pthread_join(l->packer, NULL);
+    mast_llama_packed *packed = atomic_exchange(&l->packed, NULL);
+    if (packed)
+        mast_llama_use_packed(l->llama, packed);   /* owned by the model now, freed with it */
     for (int i = 0; l->slots && i < l->n_slots; i++) {
         mast_llama_ctx_free(l->slots[i].ctx);
         free(l->slots[i].held);
@@ -893,11 +925,7 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
     }
     if (st == MAST_OK)
         st = mast_llama_batch_new(l->llama, &l->batch);
-    if (st == MAST_OK && l->n_slots > 1) {   /* requests decoded together: tiles packed once */
-        size_t packed = mast_llama_prepack(l->llama);
-        if (packed)
-            mast_info("%s: %.0f MB of weights packed for decoding requests together", path, packed / 1e6);
-    }
+
     if (st == MAST_OK)
         st = mast_pool_create(&l->pool, o.threads);
     if (st == MAST_OK && !(l->logits = malloc((size_t)l->n_slots * (size_t)mast_llama_info_of(l->llama)->n_vocab * sizeof(float))))

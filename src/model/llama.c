@@ -770,23 +770,83 @@ static mast_status linear(mast_pool *pool, const tensor *w, const float *x, int 
     return mast_matmul_packed(pool, w->type, w->data, w->packed, w->rows, w->cols, x, n, y, mode);
 }
 
+/* The matrices tiles are made for, in one order: every layer's seven, then the LM head. */
+static size_t packable(const mast_llama *m, const tensor **out)
+{
+    size_t n = 0;
+    for (int l = 0; l < m->info.n_layer; l++) {
+        const layer *L = &m->layers[l];
+        const tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wg, &L->wu, &L->wd};
+        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++)
+            if (out)
+                out[n++] = ts[i];
+            else
+                n++;
+    }
+    if (out)
+        out[n] = &m->output;
+    return n + 1;
+}
+
+struct mast_llama_packed {
+    size_t n, bytes;
+    void **tiles;   /* packable's order */
+};
+
+mast_llama_packed *mast_llama_pack(const mast_llama *m, size_t *bytes)
+{
+    *bytes = 0;
+    size_t n = packable(m, NULL);
+    const tensor **ts = malloc(n * sizeof *ts);
+    mast_llama_packed *p = calloc(1, sizeof *p);
+    if (!ts || !p || !(p->tiles = calloc(n, sizeof *p->tiles))) {
+        free(ts);
+        free(p);
+        return NULL;
+    }
+    packable(m, ts);
+    p->n = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t b;
+        p->tiles[i] = mast_matmul_prepack(ts[i]->type, ts[i]->data, ts[i]->rows, ts[i]->cols, &b);
+        p->bytes += b;
+    }
+    free(ts);
+    *bytes = p->bytes;
+    return p;
+}
+
+void mast_llama_use_packed(mast_llama *m, mast_llama_packed *p)
+{
+    if (!p)
+        return;
+    if (m->prepacked || p->n != packable(m, NULL)) {   /* packed already (or not this model's) */
+        for (size_t i = 0; i < p->n; i++)
+            free(p->tiles[i]);
+    } else {
+        tensor **ts = malloc(p->n * sizeof *ts);
+        if (ts) {
+            packable(m, (const tensor **)ts);
+            for (size_t i = 0; i < p->n; i++)
+                ts[i]->packed = p->tiles[i];
+            m->prepacked = true;
+            m->packed_bytes = p->bytes;
+            free(ts);
+        } else {
+            for (size_t i = 0; i < p->n; i++)
+                free(p->tiles[i]);
+        }
+    }
+    free(p->tiles);
+    free(p);
+}
+
 size_t mast_llama_prepack(mast_llama *m)
 {
     if (m->prepacked)
         return m->packed_bytes;
-    m->prepacked = true;
-    for (int l = 0; l < m->info.n_layer; l++) {
-        layer *L = &m->layers[l];
-        tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wg, &L->wu, &L->wd};
-        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
-            size_t bytes;
-            ts[i]->packed = mast_matmul_prepack(ts[i]->type, ts[i]->data, ts[i]->rows, ts[i]->cols, &bytes);
-            m->packed_bytes += bytes;
-        }
-    }
-    size_t bytes;   /* the LM head: tied to token_embd, it stays a separate copy */
-    m->output.packed = mast_matmul_prepack(m->output.type, m->output.data, m->output.rows, m->output.cols, &bytes);
-    m->packed_bytes += bytes;
+    size_t bytes;
+    mast_llama_use_packed(m, mast_llama_pack(m, &bytes));
     return m->packed_bytes;
 }
 

@@ -103,6 +103,13 @@ mast_status mast_llama_decode(mast_llama_ctx *c, mast_pool *pool, const int32_t 
 ** memory again; returns the bytes (0 where this CPU or the types have no
 ** tiles). Call before decoding, not while another thread decodes. */
 size_t mast_llama_prepack(mast_llama *m);
+/* The same in two steps, so that packing can run on another thread while
+** the model decodes: mast_llama_pack only reads the weights (NULL without
+** memory; *bytes its size); mast_llama_use_packed installs the tiles (and
+** owns p) from the thread that decodes, between decodes. */
+typedef struct mast_llama_packed mast_llama_packed;
+mast_llama_packed *mast_llama_pack(const mast_llama *m, size_t *bytes);
+void mast_llama_use_packed(mast_llama *m, mast_llama_packed *p);
 
 /* Several sequences decoded together: scratch for the batch. */
 typedef struct mast_llama_batch mast_llama_batch;

@@ -16,7 +16,8 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(16)
 port = s.getsockname()[1]
-os.dup2(s.fileno(), 3)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
 early = {}
 def first_request():   # connects before the server runs: waits in the socket's queue
     c = socket.create_connection(("127.0.0.1", port))
@@ -37,7 +38,8 @@ log = open(work + "/activated.log", "w")
 p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', mast, "serve",
                       "--db", work + "/act.db", "-m", model, "--port", "1"],
                      pass_fds=(3,), stderr=log)
-os.close(3)
+if s.fileno() != 3:
+    os.close(3)
 s.close()
 t.join(60)
 reply = early.get("reply", "")
