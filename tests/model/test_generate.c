@@ -392,7 +392,7 @@ static void test_batched_requests_equal_alone(void)
         }
     }
     /* one long shared prefix (over MIN_REUSE tokens): the last two requests */
-    char longp[600] = "";
+    char longp[560] = "";
     for (int k = 0; k < 12; k++)
         strcat(longp, "Tom had a big red ball and he liked to play. ");
     snprintf(b[14].prompt, sizeof b[14].prompt, "%sOne day", longp);
