@@ -743,6 +743,8 @@ void mast_llama_batch_free(mast_llama_batch *b)
     free(b);
 }
 
+#define ROWS_PASS 32
+
 mast_status mast_llama_decode_seqs(mast_llama_batch *b, mast_pool *pool, mast_llama_ctx *const *ctxs,
                                    const int32_t *tokens, int n, float *logits)
 {
@@ -763,9 +765,20 @@ mast_status mast_llama_decode_seqs(mast_llama_batch *b, mast_pool *pool, mast_ll
                 st = mast_fail(MAST_ERR_INVALID, "sequences %d and %d share a context", k, i);
         seqs[i] = (seq_rows){c, i, 1, c->used, false};
     }
-    /* every row on the dot products: its bits are those of its sequence alone */
-    if (st == MAST_OK)
-        st = forward(b->m, &b->s, pool, seqs, n, tokens, n, MAST_MATMUL_ROWS, false, logits);
+    /* Every row on the dot products: its bits are those of its sequence
+    ** alone. 16-bit and f32 weights have no tiles: their row kernels read
+    ** the weights once for up to ROWS_PASS rows, which past that fall out
+    ** of cache (F16 124M: 521 tokens/s at 32 rows, 469 at 64), so larger
+    ** batches go in passes of ROWS_PASS. */
+    mast_dtype wt = b->m->layers[0].wq.type;
+    int pass = wt == MAST_F16 || wt == MAST_BF16 || wt == MAST_F32 ? ROWS_PASS : n;
+    for (int i = 0; i < n && st == MAST_OK; i += pass) {
+        int k = n - i < pass ? n - i : pass;
+        for (int r = 0; r < k; r++)
+            seqs[i + r].row0 = r;
+        st = forward(b->m, &b->s, pool, seqs + i, k, tokens + i, k, MAST_MATMUL_ROWS, false,
+                     logits ? logits + (size_t)i * b->m->info.n_vocab : NULL);
+    }
     if (seqs != stack)
         free(seqs);
     return st;

@@ -664,6 +664,44 @@ static void test_q8_0_kv_cache(void)
     close_model(&sm);
 }
 
+/* More sequences than one pass of 16-bit/f32 weights takes (32): decoded in
+** passes, each row still its sequence's bits alone, the logits in order. */
+static void test_batches_past_one_pass(void)
+{
+    model m;
+    REQUIRE(open_model("stories260K.json", &m));   /* f32 weights */
+    int V = mast_llama_info_of(m.llama)->n_vocab;
+    enum { N = 40 };
+    mast_llama_ctx *c[N];
+    int32_t tok[N];
+    float *alone = malloc((size_t)N * V * sizeof *alone), *out = malloc((size_t)N * V * sizeof *out);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N; i++) {
+            int32_t p[3] = {1, (int32_t)(3 + i * 7 % 400), (int32_t)(3 + i * 13 % 400)};
+            if (pass == 0)
+                REQUIRE(mast_llama_ctx_new(m.llama, 64, MAST_F32, &c[i]) == MAST_OK);
+            mast_llama_ctx_truncate(c[i], 0);
+            REQUIRE(mast_llama_decode(c[i], NULL, p, 3, false, NULL) == MAST_OK);
+            tok[i] = (int32_t)(3 + i % 200);
+            if (pass == 0)
+                REQUIRE(mast_llama_decode(c[i], NULL, &tok[i], 1, false, alone + (size_t)i * V) == MAST_OK);
+        }
+    mast_llama_batch *b;
+    REQUIRE(mast_llama_batch_new(m.llama, &b) == MAST_OK);
+    REQUIRE(mast_llama_decode_seqs(b, NULL, c, tok, N, out) == MAST_OK);
+    int differ = 0;
+    for (int i = 0; i < N; i++) {
+        differ += memcmp(out + (size_t)i * V, alone + (size_t)i * V, (size_t)V * sizeof *out) != 0;
+        CHECK_EQ_INT(mast_llama_ctx_used(c[i]), 4);
+        mast_llama_ctx_free(c[i]);
+    }
+    CHECK_EQ_INT(differ, 0);
+    mast_llama_batch_free(b);
+    free(alone);
+    free(out);
+    close_model(&m);
+}
+
 int main(void)
 {
     RUN(test_stories260k_matches_llama_cpp);
@@ -677,5 +715,6 @@ int main(void)
     RUN(test_batched_decoding_equals_alone);
     RUN(test_prefix_copy_continues_identically);
     RUN(test_q8_0_kv_cache);
+    RUN(test_batches_past_one_pass);
     return test_summary();
 }
