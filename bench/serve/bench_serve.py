@@ -13,6 +13,8 @@ tokens/s in the same requests, so the HTTP layer's share shows without the drift
 """
 import http.client, json, sys, time, urllib.parse
 
+import sse
+
 url = urllib.parse.urlparse(sys.argv[1])
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 TEXT = ("The quick brown fox jumps over the lazy dog while the small cat watches from the "
@@ -20,34 +22,15 @@ TEXT = ("The quick brown fox jumps over the lazy dog while the small cat watches
 
 
 def one(i):
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=300)
     body = {"prompt": "%d. %s" % (1000 + i, TEXT), "max_tokens": 128, "temperature": 0,
-            "stream": True, "stream_options": {"include_usage": True}, "logit_bias": {"2": -100}}
-    t0 = time.perf_counter()
-    conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-    r = conn.getresponse()
+            "logit_bias": {"2": -100}}
+    r = sse.completion(url.hostname, url.port, body, timeout=300)
     if r.status != 200:
-        raise SystemExit("HTTP %d: %s" % (r.status, r.read()[:300]))
-    times, tokens = [], None
-    while True:
-        line = r.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line.startswith(b"data: "):
-            continue
-        data = line[6:]
-        if data == b"[DONE]":
-            break
-        chunk = json.loads(data)
-        if chunk.get("choices") and chunk["choices"][0].get("text"):
-            times.append(time.perf_counter())
-        if chunk.get("usage"):
-            tokens = chunk["usage"]["completion_tokens"]
-    conn.close()
+        raise SystemExit("HTTP %d: %s" % (r.status, r.error))
+    times, t0 = r.times, r.t0
     if len(times) < 2:
         raise SystemExit("too few tokens streamed (%d)" % len(times))
-    n = tokens or len(times)   # a chunk can hold more than one token (a character split in two)
+    n = r.tokens()
     return {"ttft_ms": (times[0] - t0) * 1e3,
             "gen_tokens_per_s": (n - 1) / (times[-1] - times[0]), "tokens": n}
 

@@ -16,6 +16,8 @@ Prints one JSON object.
 """
 import http.client, json, os, socket, subprocess, sys, tempfile, time
 
+import sse
+
 mast, model = sys.argv[1], sys.argv[2]
 runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 work = tempfile.mkdtemp(prefix="mast-cache-cold-")
@@ -25,24 +27,8 @@ PREFIX = " ".join("Note %d: the valve %d opens at %d bar and closes at %d bar." 
 
 def stream_ttft(port, body, conn_sock=None):
     """Sends a streamed completion; seconds to the first token, and the usage."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    if conn_sock:
-        conn.sock = conn_sock
-    body = dict(body, stream=True, stream_options={"include_usage": True})
-    t0 = time.perf_counter()
-    conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-    r = conn.getresponse()
-    first, usage = None, None
-    for line in r:
-        if not line.startswith(b"data: {"):
-            continue
-        chunk = json.loads(line[6:])
-        if first is None and chunk.get("choices") and chunk["choices"][0].get("text"):
-            first = time.perf_counter()
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-    conn.close()
-    return (first - t0) if first else None, usage
+    r = sse.completion("127.0.0.1", port, body, timeout=300, sock=conn_sock)
+    return (r.times[0] - r.t0) if r.times else None, r.usage
 
 
 def free_port():

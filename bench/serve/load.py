@@ -13,7 +13,9 @@ logit_bias (so every request generates all 128). Measured at the clients:
   errors             requests that failed (HTTP status other than 200, or a broken stream)
 Prints one JSON object.
 """
-import http.client, json, sys, threading, time, urllib.parse
+import json, sys, threading, time, urllib.parse
+
+import sse
 
 url = urllib.parse.urlparse(sys.argv[1])
 clients = int(sys.argv[2])
@@ -23,42 +25,20 @@ TEXT = ("The quick brown fox jumps over the lazy dog while the small cat watches
 
 
 def one(i, out):
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
     body = {"prompt": "%d. %s" % (10000 + i, TEXT), "max_tokens": 128, "temperature": 0,
-            "stream": True, "stream_options": {"include_usage": True}, "logit_bias": {"2": -100}}
-    t0 = time.perf_counter()
+            "logit_bias": {"2": -100}}
     try:
-        conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        if r.status != 200:
-            out.append({"error": "HTTP %d" % r.status})
-            r.read()
-            return
-        times, tokens = [], None
-        while True:
-            line = r.readline()
-            if not line:
-                break
-            line = line.strip()
-            if not line.startswith(b"data: "):
-                continue
-            data = line[6:]
-            if data == b"[DONE]":
-                break
-            chunk = json.loads(data)
-            if chunk.get("choices") and chunk["choices"][0].get("text"):
-                times.append(time.perf_counter())
-            if chunk.get("usage"):
-                tokens = chunk["usage"]["completion_tokens"]
-        if not times:
-            out.append({"error": "no tokens"})
-            return
-        out.append({"ttft": times[0] - t0, "gaps": [b - a for a, b in zip(times, times[1:])],
-                    "tokens": tokens or len(times), "end": times[-1]})
+        r = sse.completion(url.hostname, url.port, body)
     except (OSError, ValueError) as e:
         out.append({"error": str(e)})
-    finally:
-        conn.close()
+        return
+    if r.status != 200:
+        out.append({"error": "HTTP %d" % r.status})
+    elif not r.times:
+        out.append({"error": "no tokens"})
+    else:
+        out.append({"ttft": r.times[0] - r.t0, "gaps": [b - a for a, b in zip(r.times, r.times[1:])],
+                    "tokens": r.tokens(), "end": r.times[-1]})
 
 
 def client(c, out):

@@ -136,7 +136,9 @@ static size_t common_prefix(const slot *s, const mast_tokens *ids)
 /* Where a request goes: the idle slot with the longest reusable prefix;
 ** without one, an empty slot, else the least recently used. A longer
 ** prefix held by a busy slot is copied over (its positions up to there do
-** not change while it runs on). NULL when every slot is busy. */
+** not change while it runs on), except under a KV budget: the copy's memory
+** would come before the request's reservation. MAST_ERR_LIMIT when every
+** slot is busy. */
 static mast_status pick_slot(local *l, const mast_tokens *ids, bool no_cache, slot **out, size_t *common)
 {
     slot *best = NULL, *lru = NULL, *donor = NULL;
@@ -145,7 +147,7 @@ static mast_status pick_slot(local *l, const mast_tokens *ids, bool no_cache, sl
         slot *s = &l->slots[i];
         size_t c = no_cache ? 0 : common_prefix(s, ids);
         if (s->seq) {
-            if (c > donor_n && (size_t)mast_llama_ctx_used(s->ctx) >= c) {
+            if (!l->kv_budget && c > donor_n && (size_t)mast_llama_ctx_used(s->ctx) >= c) {
                 donor = s;
                 donor_n = c;
             }
@@ -165,8 +167,8 @@ static mast_status pick_slot(local *l, const mast_tokens *ids, bool no_cache, sl
         return mast_fail(MAST_ERR_LIMIT, "every one of the %d slots is busy", l->n_slots);
     if (donor_n > best_n) {   /* a running request holds more of this prompt */
         slot *s = *out;
+        s->n_held = 0;   /* its own cache is gone even if the copy fails */
         MAST_TRY(mast_llama_ctx_copy(s->ctx, donor->ctx, (int)donor_n));
-        s->n_held = 0;
         MAST_TRY(push_held(s, donor->held, donor_n));
         *common = donor_n;
     }
@@ -181,28 +183,32 @@ static size_t kv_held(const local *l)
     return n;
 }
 
-/* Reserves q's KV room within the budget, freeing idle slots' cached
-** prefixes (least recently used first) when it must; false: not now (it
-** waits, and is tried again each step as running requests end). */
+/* Under a KV budget, reserves q's room (its prompt and max_tokens, exactly)
+** within it, freeing idle slots' cached prefixes (least recently used
+** first) when it must; false: not now (it waits, and is tried again each
+** step as running requests end). Without a budget a cache grows as it
+** fills, and every request is admitted. */
 static bool admit(local *l, seq *q)
 {
     if (q->admitted)
         return true;
     slot *sl = q->sl;
-    if (l->kv_budget) {
-        size_t grow = mast_llama_ctx_bytes_after(sl->ctx, q->need) - mast_llama_ctx_bytes(sl->ctx);
-        while (kv_held(l) + grow > l->kv_budget) {
-            slot *lru = NULL;
-            for (int i = 0; i < l->n_slots; i++) {
-                slot *s = &l->slots[i];
-                if (!s->seq && mast_llama_ctx_bytes(s->ctx) && (!lru || s->used_at < lru->used_at))
-                    lru = s;
-            }
-            if (!lru)
-                return false;
-            mast_llama_ctx_release(lru->ctx);   /* its cached prefix is dropped */
-            lru->n_held = 0;
+    if (!l->kv_budget) {
+        q->admitted = true;
+        return true;
+    }
+    size_t grow = mast_llama_ctx_bytes_after(sl->ctx, q->need) - mast_llama_ctx_bytes(sl->ctx);
+    while (kv_held(l) + grow > l->kv_budget) {
+        slot *lru = NULL;
+        for (int i = 0; i < l->n_slots; i++) {
+            slot *s = &l->slots[i];
+            if (!s->seq && mast_llama_ctx_bytes(s->ctx) && (!lru || s->used_at < lru->used_at))
+                lru = s;
         }
+        if (!lru)
+            return false;
+        mast_llama_ctx_release(lru->ctx);   /* its cached prefix is dropped */
+        lru->n_held = 0;
     }
     if (mast_llama_ctx_reserve(sl->ctx, q->need) != MAST_OK)
         return false;   /* no memory now: try again when some is freed */
@@ -243,7 +249,7 @@ static mast_status seq_begin(local *l, const mast_gen_request *r, mast_gen_text_
     out->prompt_tokens = (int)q->ids.n;
     out->n_ctx = n_ctx;
     q->need = (size_t)p->max_tokens >= (size_t)n_ctx - q->ids.n ? n_ctx : (int)q->ids.n + p->max_tokens;
-    size_t need_bytes = mast_llama_kv_bytes(l->llama, l->kv_type, q->need);
+    size_t need_bytes = mast_llama_kv_bytes(l->llama, l->kv_type, q->need);   /* admit reserves this */
     if (st == MAST_OK && l->kv_budget && need_bytes > l->kv_budget)
         st = mast_fail(MAST_ERR_LIMIT, "the request may take %d positions (its prompt and max_tokens), "
                        "%.1f MB of KV cache: more than the %.1f MB of --kv-memory (lower max_tokens, "

@@ -254,9 +254,10 @@ static size_t att_buf_floats(int n_ctx, int head_dim)
 }
 
 /* scratch for a batch of n tokens (one allocation, carved up) over
-** contexts of up to n_ctx positions; att_gemm: attend_gemm's buffers too */
+** contexts of up to n_ctx positions; att_buf: the per-worker buffers of
+** attend_gemm and of expanded q8_0 heads too */
 static mast_status reserve(scratch *s, const mast_llama_info *in, int n, int n_workers, int n_ctx,
-                           bool att_gemm)
+                           bool att_buf)
 {
     if (n > s->cap_batch) {
         size_t E = (size_t)in->n_embd, KV = (size_t)in->n_head_kv * in->head_dim,
@@ -294,7 +295,7 @@ static mast_status reserve(scratch *s, const mast_llama_info *in, int n, int n_w
         s->n_score_rows = n_workers;
         s->score_ctx = n_ctx;
     }
-    if (att_gemm && (n_workers > s->att_buf_workers || n_ctx > s->att_buf_ctx)) {
+    if (att_buf && (n_workers > s->att_buf_workers || n_ctx > s->att_buf_ctx)) {
         float *b = malloc((size_t)n_workers * att_buf_floats(n_ctx, in->head_dim) * sizeof *b);
         if (!b)
             return mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -601,16 +602,16 @@ static mast_status forward(const mast_llama *m, scratch *s, mast_pool *pool, seq
             return mast_fail(MAST_ERR_INVALID, "token id %d is outside the vocabulary (%d)",
                              tokens[i], in->n_vocab);
     int workers = pool ? mast_pool_size(pool) : 1, max_ctx = 0;
-    bool simd = in->head_dim % 8 == 0 && mast_quant_simd(), any_gemm = false;
+    bool simd = in->head_dim % 8 == 0 && mast_quant_simd(), need_att_buf = false;
     for (int q = 0; q < n_seqs; q++) {
         seq_rows *sq = &seqs[q];
         MAST_TRY(llama_kv_reserve(sq->c, sq->pos0 + sq->n));
         if (sq->c->cap > max_ctx)
             max_ctx = sq->c->cap;
         sq->gemm = sq->n >= ATT_GEMM_MIN && simd && mast_sgemm_fast();
-        any_gemm |= sq->gemm || sq->c->kv_type == MAST_Q8_0;   /* both expand a head into att_buf */
+        need_att_buf |= sq->gemm || sq->c->kv_type == MAST_Q8_0;   /* both expand a head into it */
     }
-    MAST_TRY(reserve(s, in, n_rows, workers, max_ctx, any_gemm));
+    MAST_TRY(reserve(s, in, n_rows, workers, max_ctx, need_att_buf));
     int n_flat = 0;   /* the rows that attend one at a time, and their sequences */
     for (int q = 0; q < n_seqs; q++)
         for (int r = 0; r < seqs[q].n; r++) {

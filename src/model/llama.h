@@ -67,10 +67,11 @@ void mast_llama_ctx_truncate(mast_llama_ctx *c, int n);
 size_t mast_llama_kv_bytes(const mast_llama *m, mast_dtype kv_type, int positions);
 /* Bytes the context's KV cache holds now (its room, not only what is used). */
 size_t mast_llama_ctx_bytes(const mast_llama_ctx *c);
-/* The bytes the cache would hold after room for positions is made. */
+/* The bytes the cache would hold after mast_llama_ctx_reserve(c, positions). */
 size_t mast_llama_ctx_bytes_after(const mast_llama_ctx *c, int positions);
-/* Room for at least positions (at most the context's size), allocated now:
-** MAST_ERR_NOMEM / MAST_ERR_LIMIT rather than failing a later decode. */
+/* Room for exactly positions (at most the context's size; more if it has
+** more already), allocated now, not by doubling: a budget's reservation.
+** MAST_ERR_NOMEM now rather than a later decode's. */
 mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions);
 /* Frees the KV cache: the context is empty and holds no memory. */
 void mast_llama_ctx_release(mast_llama_ctx *c);

@@ -121,15 +121,10 @@ static int cap_for(const mast_llama_ctx *c, int need)
     return cap > c->n_ctx ? c->n_ctx : cap;
 }
 
-/* Room for at least need positions (at most n_ctx): the cache grows by
-** doubling (from 256), each KV head's positions moved to the new stride. */
-mast_status llama_kv_reserve(mast_llama_ctx *c, int need)
+/* Room for cap positions (more than now, at most n_ctx), all or nothing:
+** each KV head's positions moved to the new stride. */
+static mast_status resize(mast_llama_ctx *c, int cap)
 {
-    if (need <= c->cap)
-        return MAST_OK;
-    if (need > c->n_ctx)
-        return mast_fail(MAST_ERR_LIMIT, "%d positions do not fit in a context of %d", need, c->n_ctx);
-    int cap = cap_for(c, need);
     const mast_llama_info *in = &c->m->info;
     size_t head_old = c->kv_pos * (size_t)c->cap, head_new = c->kv_pos * (size_t)cap;
     size_t kept = c->kv_pos * (size_t)c->used, n = 2 * (size_t)in->n_layer;
@@ -158,14 +153,33 @@ mast_status llama_kv_reserve(mast_llama_ctx *c, int need)
     return MAST_OK;
 }
 
+/* Room for at least need positions (at most n_ctx), as the cache fills:
+** by doubling, from 256. */
+mast_status llama_kv_reserve(mast_llama_ctx *c, int need)
+{
+    if (need <= c->cap)
+        return MAST_OK;
+    if (need > c->n_ctx)
+        return mast_fail(MAST_ERR_LIMIT, "%d positions do not fit in a context of %d", need, c->n_ctx);
+    return resize(c, cap_for(c, need));
+}
+
+/* The room an explicit reservation of positions leaves (no doubling). */
+static int reserved(const mast_llama_ctx *c, int positions)
+{
+    int want = positions > c->n_ctx ? c->n_ctx : positions;
+    return want > c->cap ? want : c->cap;
+}
+
 size_t mast_llama_ctx_bytes_after(const mast_llama_ctx *c, int positions)
 {
-    return mast_llama_kv_bytes(c->m, c->kv_type, cap_for(c, positions > c->n_ctx ? c->n_ctx : positions));
+    return mast_llama_kv_bytes(c->m, c->kv_type, reserved(c, positions));
 }
 
 mast_status mast_llama_ctx_reserve(mast_llama_ctx *c, int positions)
 {
-    return llama_kv_reserve(c, positions);
+    int cap = reserved(c, positions);
+    return cap > c->cap ? resize(c, cap) : MAST_OK;
 }
 
 mast_status mast_llama_ctx_copy(mast_llama_ctx *dst, const mast_llama_ctx *src, int n)

@@ -126,6 +126,8 @@ check "… then the server exited with status 0" test "$RC" -eq 0
 # ---- options: --parallel, --kv-type q8_0 and their errors
 expect "--parallel 0 (usage error)" 2 "$MAST" serve --parallel 0
 check "… names the option" contains "$ERR" "--parallel"
+expect "--kv-memory lots (usage error)" 2 "$MAST" serve --kv-memory lots
+check "… says what a size is" contains "$ERR" "--kv-memory wants a size such as 512M or 2G (got 'lots')"
 expect "--kv-type q4 (usage error)" 2 "$MAST" serve --kv-type q4
 check "… lists the types" contains "$ERR" "--kv-type must be f16, f32 or q8_0 (got 'q4')"
 expect "q8_0 KV for a model whose head size is 8 (exit 1)" 1 \

@@ -512,7 +512,7 @@ static void test_kv_budget_waits_and_never_overflows(void)
     int n_ids[4];
     for (int i = 0; i < 4; i++) {   /* alone first */
         b[i].r.prompt = prompts[i];
-        b[i].r.params = greedy(20);
+        b[i].r.params = greedy(120);   /* reserves about a whole 128-token context */
         mast_gen_result res;
         REQUIRE(mast_generate(g, &b[i].r, NULL, NULL, &res) == MAST_OK);
         n_ids[i] = res.completion_tokens;
@@ -551,6 +551,21 @@ static void test_kv_budget_waits_and_never_overflows(void)
         mast_gen_result_free(&b[i].res);
         free(ids[i]);
     }
+    mast_generator_free(g);
+
+    /* a budget under a whole context: the reservation is the request's own
+    ** positions, not the next doubling's (128), so it fits and runs */
+    o.kv_memory = per * 100 / 128;
+    REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
+    batched fit = {.r = {.prompt = "Once upon a time", .params = greedy(90)}};
+    REQUIRE(mast_local_generator_begin(g, &fit.r, NULL, NULL, &fit.res, on_done, &fit) == MAST_OK);
+    for (int i = 0; i < 1000 && mast_local_generator_active(g); i++)
+        mast_local_generator_step(g);
+    CHECK_EQ_INT(fit.done, 1);
+    CHECK_EQ_INT(fit.st, MAST_OK);
+    REQUIRE(mast_local_generator_slot_info(g, si, 1) >= 1);
+    CHECK(si[0].kv_bytes <= o.kv_memory);
+    mast_gen_result_free(&fit.res);
     mast_generator_free(g);
 
     o.kv_memory = per / 2;   /* not even one request's room */
