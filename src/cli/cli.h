@@ -56,6 +56,10 @@ mast_status cli_read_template(const char *path, char **out);
 mast_status cli_open_generator(const char *model, const char *config, const mast_local_opts *o,
                                mast_generator **out, bool *gateway);
 
+/* A model argument (-m): the file itself, or else a name in the models folder
+** (mast pull's), or else as given (the open fails naming it). */
+const char *cli_model_path(const char *arg);
+
 /* Prints JSON to stdout, indented, with a newline; takes ownership. */
 void cli_print_json(json_t *value);
 
@@ -93,6 +97,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_models(int argc, char **argv);
 int cmd_traces(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_collections(int argc, char **argv);

@@ -222,7 +222,7 @@ mast_status cli_open_generator(const char *model, const char *config, const mast
             return st;
         }
     }
-    return mast_local_generator_open(model, o, out);
+    return mast_local_generator_open(cli_model_path(model), o, out);
 }
 
 mast_status cli_read_template(const char *path, char **out)

@@ -40,6 +40,8 @@ static const char usage[] =
     "  eval --beir DIR       measure retrieval quality on a BEIR-format test collection\n"
     "\n"
     "Models\n"
+    "  pull URL              download a GGUF model into the models folder (resumable, checked)\n"
+    "  models list|show|rm   the models folder's models (mast run -m NAME finds them there)\n"
     "  gguf info FILE        validate a GGUF model file and print its metadata and tensors\n"
     "  tokenize -m FILE TEXT tokenize text with a model's tokenizer\n"
     "  quantize IN OUT TYPE  convert a model's weights (q8_0, q4_0, q4_k_m, q6_k, f16)\n"
@@ -72,7 +74,7 @@ static const command commands[] = {
     {"import-vectors", cmd_import_vectors}, {"vindex", cmd_vindex}, {"index", cmd_index},
     {"run", cmd_run},       {"chat", cmd_chat},               {"template", cmd_template},
     {"config", cmd_config},           {"keys", cmd_keys},               {"usage", cmd_usage},
-    {"prompt", cmd_prompt},
+    {"prompt", cmd_prompt}, {"pull", cmd_pull}, {"models", cmd_models},
 };
 
 static const command *find(const char *name)

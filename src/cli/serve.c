@@ -40,8 +40,13 @@ static const char serve_help[] =
     "  POST /v1/messages                         Anthropic Messages (stream, tools)\n"
     "  POST /v1/messages/count_tokens            the prompt's size in tokens\n"
     "  POST /apply-template                      the prompt text a chat renders to\n"
-    "  GET  /health answers 503 while a model loads, 200 when every model is ready.\n"
+    "  GET  /slots                               every chat model's slots and their state\n"
+    "  POST /admin/models/ID/load, /unload       load a model now ({\"keep_alive\"?}) / unload it\n"
     "A request's \"model\" names a model by alias or file stem (the first model when absent).\n"
+    "A model loads on its first request (which waits for it; its trace's model.load span\n"
+    "says cold) unless --preload; \"keep_alive\" in a request (seconds or 5m, 1h; 0 unloads\n"
+    "after the request, -1 never) or --keep-alive says how long it stays once idle.\n"
+    "GET /health answers 503 while a --preload model loads, else 200.\n"
     "Each chat model runs up to --parallel requests together (continuous batching: every\n"
     "step decodes one token of each in one pass over the weights; a newcomer's prompt is\n"
     "processed --batch-prompt-tokens at a time between steps), and a prompt that starts\n"
@@ -64,7 +69,8 @@ static const char serve_help[] =
     "                          (default 15): slow clients cannot hold connections\n"
     "      --max-conns-per-ip N  connections one client address may hold (default 256, at\n"
     "                          most half of all, so one address cannot take them all)\n"
-    "  -m, --model FILE        serve a GGUF chat model (repeatable)\n"
+    "  -m, --model FILE        serve a GGUF chat model (repeatable); a NAME that is not a\n"
+    "                          file is the models folder's (mast models list)\n"
     "      --alias NAME=FILE   call FILE's model NAME in requests (default: the file's stem)\n"
     "      --embed-model FILE  serve a GGUF embedding model for /v1/embeddings (repeatable)\n"
     "      --ctx N             context size of the chat models (default: trained, at most 4096)\n"
@@ -86,6 +92,18 @@ static const char serve_help[] =
     "                          (default 128; smaller keeps their inter-token latency steadier;\n"
     "                          alone, a prompt is processed whole in one step)\n"
     "      --queue N           requests that may wait per model beyond its slots (default 16)\n"
+    "      --models-dir DIR    also offer every GGUF file of DIR by its name (files pulled\n"
+    "                          there later too), e.g. the models folder: $MAST_MODELS, else\n"
+    "                          $XDG_DATA_HOME/mast/models (~/.local/share/mast/models)\n"
+    "      --preload           load the -m and --embed-model models at start-up, not on\n"
+    "                          their first request\n"
+    "      --max-loaded N      models in memory at once (default: no limit); loading another\n"
+    "                          unloads the least recently used (a busy one once its\n"
+    "                          requests end)\n"
+    "      --max-model-memory SIZE  the same as bytes (8G): each model counts as its file\n"
+    "                          plus its --kv-memory\n"
+    "      --keep-alive D      how long an idle model stays loaded (30s, 5m, 1h; 0: unload\n"
+    "                          after each request; default -1: until another needs the room)\n"
     "      --model-threads N   threads each model computes with (default: every CPU)\n"
     "      --config FILE       a gateway configuration (mast.yaml; default $MAST_CONFIG):\n"
     "                          its models are served by their deployments (OpenAI, Anthropic,\n"
@@ -109,7 +127,8 @@ int cmd_serve(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
-           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY };
+           OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY,
+           OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -124,6 +143,11 @@ int cmd_serve(int argc, char **argv)
         {"kv-type", required_argument, NULL, OPT_KV},
         {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
         {"kv-memory", required_argument, NULL, OPT_KV_MEMORY},
+        {"preload", no_argument, NULL, OPT_PRELOAD},
+        {"max-loaded", required_argument, NULL, OPT_MAX_LOADED},
+        {"max-model-memory", required_argument, NULL, OPT_MAX_MEMORY},
+        {"keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
+        {"models-dir", required_argument, NULL, OPT_MODELS_DIR},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -155,8 +179,28 @@ int cmd_serve(int argc, char **argv)
         case OPT_EMBED:
             if (n_specs == 64)
                 return cli_usage("serve", "at most 64 models");
-            specs[n_specs++] = (mast_model_spec){optarg, NULL, c == 'm' ? MAST_MODEL_CHAT : MAST_MODEL_EMBED};
+            specs[n_specs++] = (mast_model_spec){cli_model_path(optarg), NULL,
+                                                 c == 'm' ? MAST_MODEL_CHAT : MAST_MODEL_EMBED};
             break;
+        case OPT_PRELOAD: opts.preload = true; break;
+        case OPT_MAX_LOADED:
+            if (!cli_parse_int("serve", "--max-loaded", optarg, 1, 4096, &v))
+                return EXIT_USAGE;
+            opts.max_loaded = (int)v;
+            break;
+        case OPT_MAX_MEMORY: {
+            size_t b;
+            if (cli_parse_bytes("serve", "--max-model-memory", optarg, &b) != 0)
+                return EXIT_USAGE;
+            opts.max_model_memory = b;
+            break;
+        }
+        case OPT_KEEP_ALIVE:
+            if (mast_parse_keep_alive(optarg, &opts.keep_alive_ms) != MAST_OK)
+                return cli_usage("serve", "--keep-alive: %s", mast_errmsg());
+            opts.keep_alive_set = true;
+            break;
+        case OPT_MODELS_DIR: opts.models_dir = optarg; break;
         case OPT_ALIAS:
             if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1])
                 return cli_usage("serve", "--alias wants NAME=FILE (got '%s')", optarg);
@@ -279,7 +323,7 @@ int cmd_serve(int argc, char **argv)
     for (size_t a = 0; a < n_aliases; a++) {
         char *eq = strchr(aliases[a], '=');
         size_t k = 0;
-        while (k < n_specs && strcmp(specs[k].path, eq + 1))
+        while (k < n_specs && strcmp(specs[k].path, cli_model_path(eq + 1)))
             k++;
         if (k == n_specs)
             return cli_usage("serve", "--alias %s: '%s' is not a model given with -m or --embed-model",
@@ -325,9 +369,13 @@ int cmd_serve(int argc, char **argv)
                 opts.host, mast_server_port(server));
     if (idle_exit)
         fprintf(stderr, "mast: exiting after %ld idle seconds (--idle-exit)\n", idle_exit);
-    if (n_specs)
+    if (n_specs && opts.preload)
         fprintf(stderr, "mast: loading %zu model%s; GET /health answers 200 once they are ready\n",
                 n_specs, n_specs == 1 ? "" : "s");
+    else if (n_specs || opts.models_dir)
+        fprintf(stderr, "mast: %zu model%s offered%s%s; each loads on its first request\n",
+                mast_server_models_count(server), mast_server_models_count(server) == 1 ? "" : "s",
+                opts.models_dir ? " from " : "", opts.models_dir ? opts.models_dir : "");
     if (opts.config_path)
         fprintf(stderr, "mast: gateway models from %s (SIGHUP reloads it)\n", opts.config_path);
     int sig = 0;

@@ -81,6 +81,7 @@ typedef struct mast_gen_result {
     bool context_full;           /* "length" because the context filled (not max_tokens) */
     int n_ctx;                   /* the context's size in tokens (local engines), else 0 */
     int batch_max;               /* local engines: the most requests decoded in one step with it */
+    double wait_seconds;         /* local engines: waiting in its slot for KV memory */
     double prompt_seconds, gen_seconds;
     int32_t *prompt_ids, *ids;   /* local engines: the token ids (malloc'ed), else NULL */
 } mast_gen_result;

@@ -76,7 +76,7 @@ struct seq {
     bool generating;
     bool admitted;            /* its KV cache's room is reserved (it waits for memory until) */
     int need;                 /* the positions it may take: prompt + max_tokens, at most n_ctx */
-    double t_prompt, t_gen;
+    double t_begin, t_prompt, t_gen;
 };
 
 static void seq_free(seq *q)
@@ -214,6 +214,7 @@ static bool admit(local *l, seq *q)
         return false;   /* no memory now: try again when some is freed */
     q->admitted = true;
     q->t_prompt = now();   /* the wait for memory is queue time, not prompt time */
+    q->out->wait_seconds = q->t_prompt - q->t_begin;
     return true;
 }
 
@@ -275,7 +276,7 @@ static mast_status seq_begin(local *l, const mast_gen_request *r, mast_gen_text_
         if (strlen(p->stop[s]) > q->longest_stop)
             q->longest_stop = strlen(p->stop[s]);
     q->order = ++l->clock;
-    q->t_prompt = now();
+    q->t_begin = q->t_prompt = now();
     admit(l, q);   /* else it waits in its slot for memory */
     return MAST_OK;
 }

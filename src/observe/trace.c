@@ -86,6 +86,26 @@ void mast_trace_span_end(mast_trace *t, mast_status status)
         close_top(t, status);
 }
 
+void mast_trace_span_begin_at(mast_trace *t, const char *name, int64_t mono_start_us)
+{
+    size_t n = t ? t->n_spans : 0;
+    mast_trace_span_begin(t, name);
+    if (!t || t->n_spans != n + 1)
+        return;
+    mast_span *s = &t->spans[t->stack[t->depth - 1]];
+    s->start_us -= s->mono_start_us - mono_start_us;   /* the wall clock then */
+    s->mono_start_us = mono_start_us;
+}
+
+void mast_trace_span_end_at(mast_trace *t, mast_status status, int64_t mono_end_us)
+{
+    if (!t || t->depth <= 1)
+        return;
+    mast_span *s = &t->spans[t->stack[--t->depth]];
+    s->duration_us = mono_end_us > s->mono_start_us ? mono_end_us - s->mono_start_us : 0;
+    s->status = status;
+}
+
 static mast_span *current(mast_trace *t)
 {
     if (!t || t->depth == 0)

@@ -54,6 +54,11 @@ void mast_trace_span_begin(mast_trace *t, const char *name);
 /* Closes the innermost open span (never the root) with a status. */
 void mast_trace_span_end(mast_trace *t, mast_status status);
 
+/* The same for a step timed elsewhere: a span that began at mono_start_us
+** (mast_mono_us's clock), and its end at mono_end_us. */
+void mast_trace_span_begin_at(mast_trace *t, const char *name, int64_t mono_start_us);
+void mast_trace_span_end_at(mast_trace *t, mast_status status, int64_t mono_end_us);
+
 /* Attributes on the innermost open span. */
 void mast_trace_attr_str(mast_trace *t, const char *key, const char *value);
 void mast_trace_attr_int(mast_trace *t, const char *key, int64_t value);

@@ -31,7 +31,7 @@ check() {
 }
 
 # serve LOG ARGS... : starts `mast serve --port 0 ARGS` in the background (stderr to LOG),
-# waits until /health answers 200 (models loaded), and sets $SERVER and $PORT ("" if it
+# waits until /health answers 200 (the --preload models loaded), and sets $SERVER and $PORT ("" if it
 # never did).
 serve() {
   local log="$1"

@@ -136,7 +136,7 @@ check "… says why and what to use" contains "$ERR" "multiple of 32 (this model
 expect "q8_0 KV on a 64-wide head: generates" 0 \
   "$MAST" run -m "$WORK/slow.gguf" -p "Once" -n 8 --temp 0 --kv-type q8_0
 check "… text" test -n "$OUT"
-serve "$WORK/par.log" --parallel 3 --kv-type q8_0 -m "$WORK/slow.gguf" --db "$WORK/par.db"
+serve "$WORK/par.log" --preload --parallel 3 --kv-type q8_0 -m "$WORK/slow.gguf" --db "$WORK/par.db"
 check "server with --parallel 3 --kv-type q8_0 ready" test -n "$PORT"
 MODELS="$(curl -sf "http://127.0.0.1:$PORT/v1/models")"
 check "… /v1/models says 3 slots, none busy" py "$MODELS" <<'PYEOF'

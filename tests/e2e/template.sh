@@ -90,7 +90,7 @@ expect "template show -m" 0 "$MAST" template show -m "$WORK/phi.gguf"
 check "… prints it" contains "$OUT" "{{ bos_token }}{% for message in messages %}"
 expect "run --chat with a template mast cannot run" 0 "$MAST" run -m "$WORK/broken.gguf" --chat -p Hi -n 2 --temp 0
 check "… warns and falls back" contains "$ERR" "the model's chat template is not supported (template tokenizer.chat_template, line 1: unterminated expression"
-serve "$WORK/serve3.log" -m "$WORK/phi.gguf" -m "$WORK/broken.gguf"
+serve "$WORK/serve3.log" --preload -m "$WORK/phi.gguf" -m "$WORK/broken.gguf"
 check "/v1/models: the own template runs" contains "$(curl -s "http://127.0.0.1:$PORT/v1/models/phi")" '"chat_format":"jinja"'
 check "/v1/models: the fallback says why" contains "$(curl -s "http://127.0.0.1:$PORT/v1/models/broken")" \
   '"chat_format":"plain","chat_template_note":"template tokenizer.chat_template, line 1'
@@ -102,7 +102,7 @@ check "/apply-template drops the BOS the tokenizer adds" \
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null
 
-serve "$WORK/serve.log" --ctx 2048 -m "$M/tiny-llama-gqa-random.gguf" \
+serve "$WORK/serve.log" --preload --ctx 2048 -m "$M/tiny-llama-gqa-random.gguf" \
   --alias "tiny=$M/tiny-llama-gqa-random.gguf" --chat-template-file "$T/Qwen-Qwen2.5-7B-Instruct.jinja"
 check "server ready" test -n "$PORT"
 U="http://127.0.0.1:$PORT"
@@ -133,7 +133,7 @@ check "… to the tool" contains "$(cat "$WORK/chat.json")" '"name":"set_unit"'
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null
 
-serve "$WORK/serve2.log" -m "$M/stories260K.gguf" --chat-template-file "$T/google-gemma-2-2b-it.jinja"
+serve "$WORK/serve2.log" --preload -m "$M/stories260K.gguf" --chat-template-file "$T/google-gemma-2-2b-it.jinja"
 STATUS="$(curl -s -o "$WORK/refused.json" -w '%{http_code}' -XPOST "http://127.0.0.1:$PORT/v1/chat/completions" \
   -H 'Content-Type: application/json' \
   -d '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], "max_tokens": 4}')"

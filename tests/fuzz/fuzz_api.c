@@ -5,16 +5,18 @@
 **
 ** The bytes are parsed as JSON; an object goes through the search reader and
 ** the document reader, and its "documents" members through the document
-** reader, as an upsert's would. Built only with clang (-DMAST_FUZZ=ON).
+** reader, as an upsert's would; the bytes as a keep_alive duration too. Built only with clang (-DMAST_FUZZ=ON).
 */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/utf8.h"
 #include "deploy/api.h"
+#include "deploy/models.h"
 
 static void read_document(const json_t *doc)
 {
@@ -32,6 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mast_buf b = {0};
     mast_utf8_preview((const char *)data, size, size % 200, &b);
     mast_buf_free(&b);
+    char *text = size < 4096 ? strndup((const char *)data, size) : NULL;   /* a keep_alive duration */
+    int64_t ms;
+    if (text)
+        mast_parse_keep_alive(text, &ms);
+    free(text);
     json_t *body;
     if (mast_json_parse((const char *)data, size, "fuzz", &body) != MAST_OK)
         return 0;

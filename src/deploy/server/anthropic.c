@@ -373,7 +373,7 @@ static mast_status read_tools(const json_t *tools, json_t **out)
 
 static const char *const FIELDS[] = {"model", "max_tokens", "messages", "system", "stop_sequences",
                                      "temperature", "top_p", "top_k", "tools", "tool_choice",
-                                     "stream", "metadata", NULL};
+                                     "stream", "metadata", "keep_alive", NULL};
 
 /* Everything but the sampling: messages, system, tools and tool_choice. */
 static mast_status read_prompt(gen_job *j, const json_t *body)

@@ -17,11 +17,10 @@
 /* A request that arrives while its model loads waits this long for it. */
 #define MODEL_LOAD_WAIT_S 300
 
+/* Seconds on mast_mono_us's clock (the spans' clock). */
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)mast_mono_us() / 1e6;
 }
 
 void gen_random_id(const char *prefix, char *out, size_t cap)
@@ -71,6 +70,8 @@ void gen_job_free(gen_job *j)
     json_decref(j->tools);
     json_decref(j->chat);
     free(j->family);
+    if (j->pinned)   /* the model may unload once its requests are answered */
+        mast_model_release(j->model, j->keep_alive_ms);
     free(j);
 }
 
@@ -95,8 +96,30 @@ http_reply gen_status_reply(const gen_format *fmt, mast_status st)
     }
 }
 
+mast_status gen_read_keep_alive(const json_t *body, int64_t *ms)
+{
+    const json_t *v = json_object_get(body, "keep_alive");
+    *ms = MAST_KEEP_ALIVE_DEFAULT;
+    if (!v || json_is_null(v))
+        return MAST_OK;
+    if (json_is_number(v)) {   /* seconds; negative: forever */
+        double s = json_number_value(v);
+        *ms = s < 0 ? -1 : s > 1e12 ? (int64_t)1e15 : (int64_t)(s * 1e3);
+        return MAST_OK;
+    }
+    if (json_is_string(v) && mast_parse_keep_alive(json_string_value(v), ms) != MAST_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", mast_errmsg());
+        return mast_fail(MAST_ERR_INVALID, "\"keep_alive\": %s", why);
+    }
+    if (json_is_string(v))
+        return MAST_OK;
+    return mast_fail(MAST_ERR_INVALID, "\"keep_alive\" must be a number of seconds or a duration "
+                     "such as \"5m\" (0 unloads the model after the request, -1 keeps it)");
+}
+
 mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind, bool optional,
-                           const gen_format *fmt, http_reply *err)
+                           const gen_format *fmt, mast_model_use *use, http_reply *err)
 {
     const json_t *v = json_object_get(body, "model");
     if (v && !json_is_string(v)) {
@@ -127,19 +150,15 @@ mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind
         *err = fmt->error(400, "wrong_model_kind", msg);
         return NULL;
     }
-    const char *why = NULL;
-    mast_model_state s = mast_model_state_of(m, &why);
-    if (s == MAST_MODEL_LOADING)   /* a cold start: the request waits for the model */
-        s = mast_model_wait_loaded(m, MODEL_LOAD_WAIT_S, &why);
-    if (s != MAST_MODEL_READY) {
-        if (s == MAST_MODEL_LOADING)
-            snprintf(msg, sizeof msg, "Loading model %s", m->id);
-        else
-            snprintf(msg, sizeof msg, "model %s failed to load: %s", m->id, why ? why : "");
-        *err = fmt->error(503, s == MAST_MODEL_LOADING ? "loading" : "model_failed", msg);
-        err->retry_after = s == MAST_MODEL_LOADING ? 1 : 0;
+    mast_model_use u;
+    mast_status st = mast_model_acquire(m, MODEL_LOAD_WAIT_S, &u);   /* loads it if need be */
+    if (st != MAST_OK) {
+        *err = fmt->error(503, st == MAST_ERR_LIMIT ? "loading" : "model_failed", mast_errmsg());
+        err->retry_after = st == MAST_ERR_LIMIT ? 1 : 0;
         return NULL;
     }
+    if (use)
+        *use = u;
     return m;
 }
 
@@ -153,9 +172,15 @@ gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *f
         *err = gen_status_reply(fmt, st);
         return NULL;
     }
-    double t0 = now_s();
-    mast_model *m = gen_pick_model(c, body, MAST_MODEL_CHAT, model_optional, fmt, err);
-    double waited = now_s() - t0;
+    int64_t keep;
+    if ((st = gen_read_keep_alive(body, &keep)) != MAST_OK) {
+        json_decref(body);
+        *err = fmt->error(400, "invalid_request", mast_errmsg());
+        return NULL;
+    }
+    mast_model_use use;
+    double t_pick = now_s();
+    mast_model *m = gen_pick_model(c, body, MAST_MODEL_CHAT, model_optional, fmt, &use, err);
     if (!m) {
         json_decref(body);
         return NULL;
@@ -164,12 +189,16 @@ gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *f
     if (!j || !(j->family = calloc(1, family_size ? family_size : 1))) {
         free(j);
         json_decref(body);
+        mast_model_release(m, keep);
         *err = fmt->error(500, "internal_error", "out of memory");
         return NULL;
     }
     j->fmt = fmt;
     j->model = m;
-    j->load_wait = waited > 0.001 ? waited : 0;
+    j->t_pick = t_pick;
+    j->pinned = true;
+    j->keep_alive_ms = keep;
+    j->use = use;
     j->trace = req->trace;
     j->body = body;
     j->req.params = MAST_GEN_PARAMS_DEFAULT;
@@ -560,6 +589,51 @@ static void error_status(mast_status st, unsigned *status, const char **code)
     }
 }
 
+static int64_t us(double seconds)
+{
+    return (int64_t)(seconds * 1e6);
+}
+
+/* The time to first token split into its parts, as spans: model.load (the
+** wait for the model: cold when it was loaded for this request), queue (for
+** a slot, then for KV memory), prompt (its processing) and first_token (to
+** the first text sent); then generate (the rest). */
+static void record_spans(gen_job *j, mast_status st)
+{
+    mast_trace *t = j->trace;
+    const mast_gen_result *r = &j->res;
+    double t_end = now_s();
+    mast_trace_span_begin_at(t, "model.load", us(j->t_pick));
+    mast_trace_attr_str(t, "mast.model.load", j->use.cold ? "cold" : "warm");
+    mast_trace_attr_str(t, "gen_ai.request.model", j->model->id);
+    mast_trace_span_end_at(t, MAST_OK, us(j->t_pick + j->use.wait_seconds));
+    if (!j->t_start)
+        return;
+    double t_slot = j->t_start + r->wait_seconds;   /* its room reserved: prompt processing may begin */
+    mast_trace_span_begin_at(t, "queue", us(j->t_submit));
+    mast_trace_attr_double(t, "mast.queue.slot_wait_seconds", j->t_start - j->t_submit);
+    mast_trace_attr_double(t, "mast.queue.memory_wait_seconds", r->wait_seconds);
+    mast_trace_span_end_at(t, MAST_OK, us(r->prompt_tokens ? t_slot : t_end));
+    if (!r->prompt_tokens)
+        return;
+    double t_gen = t_slot + r->prompt_seconds;
+    bool generated = r->prompt_seconds > 0 || r->completion_tokens;
+    mast_trace_span_begin_at(t, "prompt", us(t_slot));
+    mast_trace_attr_int(t, "gen_ai.usage.input_tokens", r->prompt_tokens);
+    mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", r->cached_tokens);
+    mast_trace_span_end_at(t, generated ? MAST_OK : st, us(generated ? t_gen : t_end));
+    if (!generated)
+        return;
+    double t_first = j->t_first ? j->t_first : t_end;
+    mast_trace_span_begin_at(t, "first_token", us(t_gen));
+    mast_trace_span_end_at(t, j->t_first ? MAST_OK : st, us(t_first));
+    if (!j->t_first)
+        return;
+    mast_trace_span_begin_at(t, "generate", us(t_first));
+    mast_trace_attr_int(t, "gen_ai.usage.output_tokens", r->completion_tokens);
+    mast_trace_span_end_at(t, st, us(t_end));
+}
+
 static void record_trace(gen_job *j, mast_status st)
 {
     mast_trace *t = j->trace;
@@ -577,10 +651,7 @@ static void record_trace(gen_job *j, mast_status st)
     mast_trace_attr_int(t, "gen_ai.request.seed", (int64_t)j->req.params.sampler.seed);
     mast_trace_attr_int(t, "gen_ai.usage.input_tokens", r->prompt_tokens);
     mast_trace_attr_int(t, "gen_ai.usage.output_tokens", r->completion_tokens);
-    mast_trace_attr_double(t, "mast.queue.wait_seconds", j->t_start - j->t_submit);
-    mast_trace_attr_str(t, "mast.model.load", j->load_wait > 0 ? "cold" : "warm");
-    if (j->load_wait > 0)   /* the request arrived while the model loaded, and waited */
-        mast_trace_attr_double(t, "mast.model.load_wait_seconds", j->load_wait);
+    mast_trace_attr_str(t, "mast.model.load", j->use.cold ? "cold" : "warm");
     mast_trace_attr_int(t, "mast.batch.max_size", r->batch_max);
     mast_trace_attr_int(t, "gen_ai.usage.cache_read.input_tokens", r->cached_tokens);
     mast_trace_attr_double(t, "mast.prompt.seconds", r->prompt_seconds);
@@ -588,8 +659,8 @@ static void record_trace(gen_job *j, mast_status st)
     if (r->gen_seconds > 0 && r->completion_tokens)
         mast_trace_attr_double(t, "mast.generation.tokens_per_second",
                                r->completion_tokens / r->gen_seconds);
-    if (j->t_first)
-        mast_trace_attr_double(t, "gen_ai.response.time_to_first_chunk", j->t_first - j->t_start);
+    if (j->t_first)   /* from the request's arrival at its model */
+        mast_trace_attr_double(t, "gen_ai.response.time_to_first_chunk", j->t_first - j->t_pick);
     if (j->finish_reason)
         mast_trace_attr_str(t, "gen_ai.response.finish_reasons", j->finish_reason);
     if (j->parser.malformed)
@@ -606,6 +677,7 @@ static void record_trace(gen_job *j, mast_status st)
     }
     if (st != MAST_OK)
         mast_trace_attr_str(t, "error.type", mast_strerror(st));
+    record_spans(j, st);
 }
 
 /* The end of a job: the output's last tool call parsed, the trace, and the

@@ -73,25 +73,32 @@ struct gen_job {
     mast_buf partial;            /* an unfinished UTF-8 character */
     mast_gen_result res;
     const char *finish_reason;   /* "stop", "length" or "tool_calls" */
-    double t_submit, t_start, t_first;
-    double load_wait;            /* seconds it waited for its model to load (0: it was loaded) */
+    double t_pick, t_submit, t_start, t_first;   /* mast_mono_us's clock, in seconds */
+    bool pinned;                 /* it holds its model (released when freed) */
+    int64_t keep_alive_ms;       /* the request's keep_alive (MAST_KEEP_ALIVE_DEFAULT: none) */
+    mast_model_use use;          /* whether it waited for its model to load, and how long */
     void *family;                /* the family's own state (zeroed; freed with the job) */
 };
 
 /* A job for req: reads its body (members in fields; NULL: the caller
 ** checks), finds the chat model it names (when model_optional, the first
 ** chat model if it names none) and allocates family_size bytes of family
-** state. A model still loading is waited for (up to 5 minutes: a cold
-** start answers its first request). NULL with *err set to the reply in
-** fmt's shape: the body's error, 404 for an unknown model, 503 when it
-** failed to load. */
+** state. The job pins the model (loading it first if need be, waiting up
+** to 5 minutes: a cold start answers its first request) until it is freed;
+** the body's "keep_alive" then says how long it stays. NULL with *err set
+** to the reply in fmt's shape: the body's error, 404 for an unknown model,
+** 503 when it failed to load. */
 gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *fields,
                       const gen_format *fmt, bool model_optional, size_t family_size,
                       http_reply *err);
 /* The model of kind that body's "model" names (optional: the first of the
-** kind when it names none); NULL with *err set. */
+** kind when it names none), pinned (mast_model_release unpins it); use
+** (may be NULL) says whether it was loaded for it. NULL with *err set. */
 mast_model *gen_pick_model(http_ctx *c, const json_t *body, mast_model_kind kind, bool optional,
-                           const gen_format *fmt, http_reply *err);
+                           const gen_format *fmt, mast_model_use *use, http_reply *err);
+/* The body's "keep_alive" (seconds or a duration; MAST_KEEP_ALIVE_DEFAULT
+** when absent); MAST_ERR_INVALID names the problem. */
+mast_status gen_read_keep_alive(const json_t *body, int64_t *ms);
 /* A failed library call as fmt's error reply (400, 404, 413 or 500). */
 http_reply gen_status_reply(const gen_format *fmt, mast_status st);
 /* A tool or schema name: 1 to 64 of a-z, A-Z, 0-9, _ and -. */

@@ -108,6 +108,12 @@ void http_record_usage(struct mast_server *server, int64_t key_id, const char *m
 http_reply mast_openai_api(http_ctx *ctx, const http_request *req, int *matched);
 http_reply mast_anthropic_api(http_ctx *ctx, const http_request *req, int *matched);
 
+/* The models' state and their management (admin.c): /slots, /admin/models/…;
+** http_model_json is a model as /v1/models shows it. */
+struct mast_model;
+http_reply mast_admin_api(http_ctx *ctx, const http_request *req, int *matched);
+json_t *http_model_json(struct mast_model *m);
+
 /* The gateway (gateway.c): /v1/chat/completions for a model of mast.yaml;
 ** *matched = 0 when the request names another model. */
 http_reply mast_gateway_api(http_ctx *ctx, const http_request *req, int *matched);

@@ -56,80 +56,12 @@ static mast_status check_fields(const json_t *body, const char *const *allowed)
 
 /* ---- models ---- */
 
-static json_t *model_json(mast_model *m)
-{
-    const char *why = NULL;
-    mast_model_state state = mast_model_state_of(m, &why);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "id", m->id, "object", "model", "created",
-                          (json_int_t)m->created, "owned_by", "mast");
-    json_object_set_new(o, "status", json_string(state == MAST_MODEL_READY ? "ready"
-                                                 : state == MAST_MODEL_LOADING ? "loading" : "failed"));
-    if (why)
-        json_object_set_new(o, "error", json_string(why));
-    json_t *caps = json_array();
-    if (m->kind == MAST_MODEL_CHAT) {
-        json_array_append_new(caps, json_string("chat"));
-        json_array_append_new(caps, json_string("completions"));
-        json_array_append_new(caps, json_string("tools"));
-        json_array_append_new(caps, json_string("json_schema"));
-    } else {
-        json_array_append_new(caps, json_string("embeddings"));
-    }
-    json_object_set_new(o, "capabilities", caps);
-    if (state == MAST_MODEL_READY && m->kind == MAST_MODEL_CHAT) {
-        json_object_set_new(o, "context_length", json_integer(m->info.n_ctx));
-        json_object_set_new(o, "context_length_trained", json_integer(m->info.n_ctx_train));
-        json_object_set_new(o, "architecture", json_string(m->info.arch));
-        json_object_set_new(o, "quantization", json_string(m->info.quant));
-        json_object_set_new(o, "vocab_size", json_integer(m->info.n_vocab));
-        const char *why;
-        const char *how = mast_local_generator_template(m->gen, &why);
-        json_object_set_new(o, "chat_format", json_string(how ? how : "plain"));
-        if (why && *why)
-            json_object_set_new(o, "chat_template_note", mast_json_string_lossy(why));
-        mast_slot_info slots[256];
-        int n = mast_model_slots(m, slots, 256), busy = 0;
-        size_t kv = 0;
-        for (int i = 0; i < n && i < 256; i++) {
-            busy += strcmp(slots[i].state, "idle") != 0;
-            kv += slots[i].kv_bytes;
-        }
-        json_object_set_new(o, "slots", json_integer(n));
-        json_object_set_new(o, "slots_busy", json_integer(busy));
-        json_object_set_new(o, "queued", json_integer((json_int_t)mast_model_queued(m)));
-        json_object_set_new(o, "kv_cache_bytes", json_integer((json_int_t)kv));
-    } else if (state == MAST_MODEL_READY) {
-        json_object_set_new(o, "dimensions", json_integer(m->dim));
-    }
-    return o;
-}
-
-/* GET /slots (llama-server's name): every chat model's slots. */
-static http_reply list_slots(http_ctx *c)
-{
-    json_t *out = json_array();
-    mast_slot_info slots[256];
-    for (size_t i = 0; i < mast_models_count(c->models); i++) {
-        mast_model *m = mast_models_at(c->models, i);
-        if (m->kind != MAST_MODEL_CHAT)
-            continue;
-        int n = mast_model_slots(m, slots, 256);
-        for (int k = 0; k < n && k < 256; k++)
-            json_array_append_new(out, json_pack("{s:i, s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:I}",
-                "id", k, "model", m->id, "state", slots[k].state,
-                "is_processing", strcmp(slots[k].state, "idle") != 0, "n_ctx", slots[k].n_ctx,
-                "cached_tokens", slots[k].cached_tokens, "prompt_tokens", slots[k].prompt_tokens,
-                "generated_tokens", slots[k].generated_tokens,
-                "kv_cache_bytes", (json_int_t)slots[k].kv_bytes));
-    }
-    return http_ok(200, out);
-}
-
 static http_reply list_models(http_ctx *c)
 {
+    mast_models_refresh(c->models);   /* models pulled into the folder since start-up */
     json_t *data = json_array();
     for (size_t i = 0; i < mast_models_count(c->models); i++)
-        json_array_append_new(data, model_json(mast_models_at(c->models, i)));
+        json_array_append_new(data, http_model_json(mast_models_at(c->models, i)));
     if (c->gateway) {   /* mast.yaml's models, with their deployments' live state */
         json_t *gm = mast_gateway_models(c->gateway);
         json_array_extend(data, gm);
@@ -603,7 +535,7 @@ static http_reply chat_completions(http_ctx *c, const http_request *req)
         "repeat_penalty", "n", "stop", "max_tokens", "max_completion_tokens", "presence_penalty",
         "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "tools",
         "tool_choice", "parallel_tool_calls", "response_format", "metadata", "store", "grammar",
-        "cache_prompt", NULL};
+        "cache_prompt", "keep_alive", NULL};
     http_reply err;
     gen_job *j = open_job(c, req, NULL, false, &err);
     if (!j)
@@ -680,7 +612,7 @@ static http_reply completions(http_ctx *c, const http_request *req)
         "model", "prompt", "stream", "stream_options", "temperature", "top_p", "top_k", "min_p",
         "repeat_penalty", "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty",
         "logit_bias", "logprobs", "seed", "user", "echo", "suffix", "best_of", "grammar", "metadata",
-        "cache_prompt", NULL};
+        "cache_prompt", "keep_alive", NULL};
     http_reply err;
     gen_job *j = open_job(c, req, fields, true, &err);
     if (!j)
@@ -730,6 +662,8 @@ typedef struct embed_job {
     size_t *lens;
     size_t n;
     bool base64, tokens;
+    mast_model *model;           /* pinned until the job is freed */
+    int64_t keep_alive_ms;
 } embed_job;
 
 static void embed_job_free(embed_job *e)
@@ -744,6 +678,8 @@ static void embed_job_free(embed_job *e)
     free(e->ids);
     free(e->lens);
     json_decref(e->body);
+    if (e->model)
+        mast_model_release(e->model, e->keep_alive_ms);
     free(e);
 }
 
@@ -879,13 +815,19 @@ static mast_status read_input(embed_job *e, const json_t *in)
 
 static http_reply embeddings(http_ctx *c, const http_request *req)
 {
-    static const char *const fields[] = {"model", "input", "encoding_format", "dimensions", "user", NULL};
+    static const char *const fields[] = {"model", "input", "encoding_format", "dimensions", "user",
+                                         "keep_alive", NULL};
     json_t *body;
     mast_status st = http_body_object(req, fields, &body);
     if (st != MAST_OK)
         return http_status_error(st);
+    int64_t keep;
+    if ((st = gen_read_keep_alive(body, &keep)) != MAST_OK) {
+        json_decref(body);
+        return bad("keep_alive");
+    }
     http_reply err;
-    mast_model *m = gen_pick_model(c, body, MAST_MODEL_EMBED, true, &CHAT, &err);
+    mast_model *m = gen_pick_model(c, body, MAST_MODEL_EMBED, true, &CHAT, NULL, &err);
     if (!m) {
         json_decref(body);
         return err;
@@ -893,8 +835,11 @@ static http_reply embeddings(http_ctx *c, const http_request *req)
     embed_job *e = calloc(1, sizeof *e);
     if (!e) {
         json_decref(body);
+        mast_model_release(m, keep);
         return http_error(500, "internal_error", "out of memory");
     }
+    e->model = m;
+    e->keep_alive_ms = keep;
     e->body = body;
     e->trace = req->trace;
     const char *param = "input";
@@ -982,13 +927,11 @@ http_reply mast_openai_api(http_ctx *c, const http_request *req, int *matched)
     *matched = 1;
     if (!strcmp(p, "/v1/models"))
         return is(req, "GET") ? list_models(c) : not_allowed(req, "GET, HEAD, OPTIONS");
-    if (!strcmp(p, "/slots"))
-        return is(req, "GET") ? list_slots(c) : not_allowed(req, "GET, HEAD, OPTIONS");
     if (!strncmp(p, "/v1/models/", 11)) {
         if (!is(req, "GET"))
             return not_allowed(req, "GET, HEAD, OPTIONS");
         mast_model *m = mast_models_find(c->models, p + 11);
-        return m ? http_ok(200, model_json(m))
+        return m ? http_ok(200, http_model_json(m))
                  : http_error_param(404, "model_not_found", "model", "The model '%s' does not exist",
                                     p + 11);
     }

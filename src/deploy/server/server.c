@@ -458,6 +458,8 @@ static http_reply route(mast_server *s, const http_request *req)
         r = mast_openai_api(&ctx, req, &matched);
     if (!matched)
         r = mast_anthropic_api(&ctx, req, &matched);
+    if (!matched)
+        r = mast_admin_api(&ctx, req, &matched);
     if (matched)
         return r;
     if (!strncmp(req->path, "/v1/traces", 10))
@@ -486,6 +488,8 @@ static const char *allowed_methods(mast_server *s, struct MHD_Connection *conn, 
     http_reply r = mast_openai_api(&ctx, &probe, &matched);
     if (!matched)
         r = mast_anthropic_api(&ctx, &probe, &matched);
+    if (!matched)
+        r = mast_admin_api(&ctx, &probe, &matched);
     if (!matched)
         r = mast_data_api(&ctx, &probe, &matched);
     json_decref(r.body);
@@ -1021,8 +1025,12 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
             n_specs += mast_gateway_local_models(s->gateway, specs + n_specs, 256);
     }
     if (st == MAST_OK)
-        st = mast_models_open(&s->models, specs, n_specs, opts->local, opts->model_threads,
-                              opts->queue);
+        st = mast_models_open(&s->models, specs, n_specs, &(mast_models_opts){
+                                  .local = opts->local, .threads = opts->model_threads,
+                                  .queue_max = opts->queue, .max_loaded = opts->max_loaded,
+                                  .max_bytes = opts->max_model_memory,
+                                  .keep_alive_ms = opts->keep_alive_set ? opts->keep_alive_ms : -1,
+                                  .preload = opts->preload, .models_dir = opts->models_dir});
     free(specs);
     if (st != MAST_OK) {
         mast_server_stop(s);
@@ -1121,7 +1129,8 @@ static bool is_model_route(const char *path)
 {
     return !strncmp(path, "/v1/chat/", 9) || !strcmp(path, "/v1/completions") ||
            !strcmp(path, "/v1/embeddings") || !strncmp(path, "/v1/messages", 12) ||
-           !strncmp(path, "/v1/models", 10) || !strcmp(path, "/apply-template");
+           !strncmp(path, "/v1/models", 10) || !strcmp(path, "/apply-template") ||
+           !strncmp(path, "/admin/", 7);
 }
 
 /* NULL when the request may go on; else the reply that refuses it. */
@@ -1168,6 +1177,11 @@ double mast_server_idle_seconds(mast_server *s)
     double idle = s->n_handling > 0 ? 0 : (double)(now_ms() - s->last_active_ms) / 1e3;
     pthread_mutex_unlock(&s->conn_mu);
     return idle;
+}
+
+size_t mast_server_models_count(mast_server *s)
+{
+    return mast_models_count(s->models);
 }
 
 int mast_server_port(const mast_server *s)

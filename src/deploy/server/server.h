@@ -58,6 +58,12 @@ typedef struct mast_server_opts {
     const mast_local_opts *local;   /* the chat models' engine options; NULL = defaults */
     int model_threads;        /* the embedding models' threads (0: every CPU) */
     size_t queue;             /* requests waiting per model; 0 = 16 */
+    int max_loaded;           /* models in memory at once (0: no limit) */
+    uint64_t max_model_memory;   /* their bytes (0: no limit) */
+    bool keep_alive_set;      /* keep_alive_ms is set; else models stay loaded */
+    int64_t keep_alive_ms;    /* how long an idle model stays (<0 forever, 0 unload after each request) */
+    bool preload;             /* load the models at start-up (/health answers 503 until then) */
+    const char *models_dir;   /* offer every GGUF file of this folder by name (NULL: none) */
     const char *config_path;  /* mast.yaml: the gateway's models; NULL = none */
     int gateway_threads;      /* 0 = 32 */
     int listen_fd;            /* > 0: serve on this listening socket (systemd's LISTEN_FDS),
@@ -73,6 +79,8 @@ int mast_server_port(const mast_server *server);
 /* Seconds since the last request ended (0 while one is being answered,
 ** streams included): for --idle-exit. */
 double mast_server_idle_seconds(mast_server *server);
+/* The models it offers (the -m ones, local deployments, a models folder's). */
+size_t mast_server_models_count(mast_server *server);
 /* Re-reads the gateway's configuration (SIGHUP): requests in flight keep
 ** theirs. The old one stays when the file has a problem (the error says it). */
 mast_status mast_server_reload(mast_server *server);
