@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const uint32_t K[64] = {
+const uint32_t mast_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -30,7 +30,7 @@ static void block(uint32_t h[8], const uint8_t *p)
     }
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + mast_sha256_k[i] + w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         k = g;
         g = f;
@@ -44,30 +44,93 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void mast_sha256(const void *data, size_t len, uint8_t out[32])
+/* sha256_ni.c: the same blocks with the SHA extensions (x86-64), or 0 when the CPU has none. */
+int mast_sha256_blocks_ni(uint32_t h[8], const uint8_t *p, size_t n_blocks);
+static int use_ni = -1;   /* -1: not yet asked */
+
+bool mast_sha256_accelerated(void)
 {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    if (use_ni < 0)
+        use_ni = mast_sha256_blocks_ni(NULL, NULL, 0);
+    return use_ni > 0;
+}
+
+void mast_sha256_set_accelerated(bool on)
+{
+    use_ni = on ? mast_sha256_blocks_ni(NULL, NULL, 0) : 0;
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    if (n && mast_sha256_accelerated() && mast_sha256_blocks_ni(h, p, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        block(h, p + 64 * i);
+}
+
+void mast_sha256_init(mast_sha256_ctx *c)
+{
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, h0, sizeof h0);
+    c->n = 0;
+    c->len = 0;
+}
+
+void mast_sha256_update(mast_sha256_ctx *c, const void *data, size_t len)
+{
     const uint8_t *p = data;
-    size_t n = len;
-    for (; n >= 64; n -= 64, p += 64)
-        block(h, p);
+    c->len += len;
+    if (c->n) {   /* fill the pending block first */
+        size_t take = 64 - c->n < len ? 64 - c->n : len;
+        memcpy(c->buf + c->n, p, take);
+        c->n += take;
+        p += take;
+        len -= take;
+        if (c->n < 64)
+            return;
+        blocks(c->h, c->buf, 1);
+        c->n = 0;
+    }
+    blocks(c->h, p, len / 64);
+    p += len / 64 * 64;
+    c->n = len % 64;
+    memcpy(c->buf, p, c->n);
+}
+
+void mast_sha256_final(mast_sha256_ctx *c, uint8_t out[32])
+{
     uint8_t last[128] = {0};
-    memcpy(last, p, n);
+    size_t n = c->n;
+    memcpy(last, c->buf, n);
     last[n] = 0x80;
     size_t total = n + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
+    uint64_t bits = c->len * 8;
     for (int i = 0; i < 8; i++)
         last[total - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(h, last);
-    if (total == 128)
-        block(h, last + 64);
+    blocks(c->h, last, total / 64);
     for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
     }
+}
+
+void mast_sha256_final_hex(mast_sha256_ctx *c, char out[65])
+{
+    uint8_t d[32];
+    mast_sha256_final(c, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+void mast_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    mast_sha256_ctx c;
+    mast_sha256_init(&c);
+    mast_sha256_update(&c, data, len);
+    mast_sha256_final(&c, out);
 }
 
 void mast_sha256_hex(const void *data, size_t len, char out[65])

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "base/mmap.h"
 #include "base/progress.h"
 #include "base/sha256.h"
 #include "base/status.h"
@@ -136,6 +135,7 @@ typedef struct xfer {
     char etag[256], last_modified[128];
     mast_progress *progress;
     bool progress_started;
+    mast_sha256_ctx *hash;       /* the part's bytes so far, hashed as they come */
 } xfer;
 
 static void header_value(const char *line, size_t n, char *out, size_t cap)
@@ -199,6 +199,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
                 return 0;
             }
             x->have = 0;
+            mast_sha256_init(x->hash);
         }
     }
     if (fwrite(data, 1, n, x->f) != n) {
@@ -206,6 +207,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
         return 0;
     }
     x->got += n;
+    mast_sha256_update(x->hash, data, n);
     if (x->progress) {
         if (!x->progress_started && x->total) {
             mast_progress_begin_bytes(x->progress, "pull", x->total);
@@ -243,12 +245,13 @@ static void read_meta(const char *path, const char *url, bool *same_url, char *v
 typedef enum { XFER_DONE, XFER_RETRY, XFER_RESTART, XFER_FAIL } xfer_outcome;
 
 static xfer_outcome transfer(const char *url, FILE *f, uint64_t have, const char *validator,
-                             mast_progress *progress, xfer *x, mast_status *st)
+                             mast_progress *progress, mast_sha256_ctx *hash, xfer *x, mast_status *st)
 {
     memset(x, 0, sizeof *x);
     x->f = f;
     x->have = have;
     x->progress = progress;
+    x->hash = hash;
     CURL *c = curl_easy_init();
     if (!c) {
         *st = mast_fail(MAST_ERR_NOMEM, "out of memory");
@@ -323,12 +326,19 @@ static xfer_outcome transfer(const char *url, FILE *f, uint64_t have, const char
 
 /* ---- checks ---- */
 
-static mast_status file_sha256(const char *path, char hex[65])
+/* Hashes the file's first `bytes` (a part an earlier run left) into c, from the start. */
+static mast_status hash_prefix(FILE *f, uint64_t bytes, mast_sha256_ctx *c, const char *path)
 {
-    mast_mapped m;
-    MAST_TRY(mast_mmap_file(path, &m));
-    mast_sha256_hex(m.data ? m.data : (const unsigned char *)"", m.size, hex);
-    mast_munmap(&m);
+    mast_sha256_init(c);
+    static unsigned char buf[1 << 20];
+    for (uint64_t at = 0; at < bytes;) {
+        size_t want = bytes - at < sizeof buf ? (size_t)(bytes - at) : sizeof buf;
+        ssize_t got = pread(fileno(f), buf, want, (off_t)at);
+        if (got <= 0)
+            return mast_fail(MAST_ERR_IO, "%s: %s", path, got < 0 ? strerror(errno) : "shorter than it was");
+        mast_sha256_update(c, buf, (size_t)got);
+        at += (uint64_t)got;
+    }
     return MAST_OK;
 }
 
@@ -412,6 +422,8 @@ mast_status mast_pull(const mast_pull_opts *o, mast_pull_result *r)
             validator[0] = '\0';
     }
     mast_progress progress;
+    mast_sha256_ctx hash;
+    mast_sha256_init(&hash);
     int retries = o->retries < 0 ? DEFAULT_RETRIES : o->retries;
     bool done = false;
     for (int failures = 0; st == MAST_OK && !done;) {
@@ -421,8 +433,11 @@ mast_status mast_pull(const mast_pull_opts *o, mast_pull_result *r)
         if (r->attempts > 1)
             mast_info("pull %s: resuming at byte %llu (attempt %d)", r->name, (unsigned long long)have,
                       r->attempts);
+        if (hash.len != have && (st = hash_prefix(f, have, &hash, mast_buf_cstr(&part))) != MAST_OK)
+            break;
         mast_status why = MAST_OK;
-        xfer_outcome out = transfer(o->url, f, have, validator, o->progress ? &progress : NULL, &x, &why);
+        xfer_outcome out = transfer(o->url, f, have, validator, o->progress ? &progress : NULL, &hash,
+                                    &x, &why);
         if (x.progress_started)
             mast_progress_end(&progress);
         if (x.etag[0] || x.last_modified[0] || out == XFER_DONE || x.got) {
@@ -459,12 +474,14 @@ mast_status mast_pull(const mast_pull_opts *o, mast_pull_result *r)
     }
     if (f) {
         r->bytes = (uint64_t)ftell(f);
+        if (st == MAST_OK && hash.len != r->bytes)   /* a restart the hash missed: from the file */
+            st = hash_prefix(f, r->bytes, &hash, mast_buf_cstr(&part));
+        if (st == MAST_OK)
+            mast_sha256_final_hex(&hash, r->sha256);
         if (fclose(f) != 0 && st == MAST_OK)
             st = mast_fail(MAST_ERR_IO, "%s: %s", mast_buf_cstr(&part), strerror(errno));
     }
     bool discard = false;   /* a bad file goes; a network failure keeps what came for the next run */
-    if (st == MAST_OK)
-        st = file_sha256(mast_buf_cstr(&part), r->sha256);
     if (st == MAST_OK && o->sha256 && strcasecmp(o->sha256, r->sha256)) {
         st = mast_fail(MAST_ERR_FORMAT, "%s: checksum mismatch: expected SHA-256 %s, the download "
                        "(%llu bytes) has %s; it was removed", o->url, o->sha256,

@@ -11,6 +11,7 @@
 #include "base/json_scan.h"
 #include "base/mmap.h"
 #include "base/pool.h"
+#include "base/sha256.h"
 #include "base/status.h"
 #include "base/utf8.h"
 #include "test.h"
@@ -379,6 +380,50 @@ static void test_json_scan_agrees_with_jansson(void)
     mast_buf_free(&deep);
 }
 
+/* FIPS 180-2's examples, every length through a few blocks in pieces against the one-shot
+** hash, and the SHA extensions against the portable code. */
+static void test_sha256_vectors_pieces_and_extensions(void)
+{
+    char hex[65];
+    mast_sha256_hex("abc", 3, hex);
+    CHECK_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    mast_sha256_hex("", 0, hex);
+    CHECK_EQ_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    mast_sha256_hex(two, strlen(two), hex);
+    CHECK_EQ_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    static unsigned char data[1000000];
+    memset(data, 'a', sizeof data);   /* a million 'a' */
+    mast_sha256_hex(data, sizeof data, hex);
+    CHECK_EQ_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    bool fast = mast_sha256_accelerated();
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    for (size_t len = 0; len <= 300; len++) {
+        char one[65], portable[65], pieces[65];
+        mast_sha256_set_accelerated(true);
+        mast_sha256_hex(data, len, one);
+        mast_sha256_set_accelerated(false);
+        mast_sha256_hex(data, len, portable);
+        mast_sha256_set_accelerated(true);
+        mast_sha256_ctx c;
+        mast_sha256_init(&c);
+        for (size_t at = 0, step = 1; at < len; at += step, step = step * 3 % 71 + 1)
+            mast_sha256_update(&c, data + at, at + step <= len ? step : len - at);
+        mast_sha256_final_hex(&c, pieces);
+        CHECK_EQ_STR(one, portable);
+        CHECK_EQ_STR(pieces, portable);
+    }
+    char a[65], b[65];
+    mast_sha256_set_accelerated(false);
+    mast_sha256_hex(data, sizeof data, a);
+    mast_sha256_set_accelerated(true);
+    mast_sha256_hex(data, sizeof data, b);
+    CHECK_EQ_STR(a, b);
+    CHECK(mast_sha256_accelerated() == fast);
+    printf("  sha256: %s\n", fast ? "SHA extensions" : "portable only (no SHA extensions)");
+}
+
 int main(void)
 {
     RUN(test_fail_sets_thread_message_and_returns_code);
@@ -397,5 +442,6 @@ int main(void)
     RUN(test_hash_is_stable_and_length_prefixed);
     RUN(test_read_file_enforces_limit_and_names_path);
     RUN(test_pool_for_covers_every_item_once);
+    RUN(test_sha256_vectors_pieces_and_extensions);
     return test_summary();
 }
