@@ -12,6 +12,8 @@
    token. "warm": the model file is in the page cache (read just before); "cold": its pages
    were dropped first (posix_fadvise DONTNEED, which drops a file's clean cached pages
    without root). Best of RUNS each.
+3. The same cold start for a request with the 1,024-token prefix, without and with
+   --cache-dir holding that prefix (saved by an earlier server when it stopped).
 Prints one JSON object.
 """
 import http.client, json, os, socket, subprocess, sys, tempfile, time
@@ -77,7 +79,7 @@ out.update({"prompt_tokens": prompt_tokens, "cached_tokens": min(reported),
 
 
 # ---- 2. cold start through socket activation
-def activated_start(drop):
+def activated_start(drop, prompt="Once upon a time", extra=()):
     if drop:
         fd = os.open(model, os.O_RDONLY)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -95,14 +97,15 @@ def activated_start(drop):
     c = socket.create_connection(("127.0.0.1", port))   # waits in the backlog
     t0 = time.perf_counter()
     p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', mast, "serve", "-m", model,
-                          "--ctx", "2048", "--model-threads", "2", "--db", work + "/s.db"],
+                          "--ctx", "2048", "--model-threads", "2", "--db", work + "/s.db"] + list(extra),
                          pass_fds=(3,), stderr=subprocess.DEVNULL)
     if s.fileno() != 3:
         os.close(3)
     s.close()
     t_req = time.perf_counter()
-    ttft, _ = stream_ttft(port, {"prompt": "Once upon a time", "max_tokens": 4, "temperature": 0,
-                                 "logit_bias": {"2": -100}}, conn_sock=c)
+    ttft, usage = stream_ttft(port, {"prompt": prompt, "max_tokens": 4, "temperature": 0,
+                                     "logit_bias": {"2": -100}}, conn_sock=c)
+    activated_start.cached = usage["prompt_tokens_details"]["cached_tokens"] if usage else None
     total = (t_req - t0) + ttft
     p.terminate()
     p.wait()
@@ -113,4 +116,15 @@ warm = min(activated_start(False) for _ in range(runs))
 cold = min(activated_start(True) for _ in range(runs))
 out.update({"start_to_first_token_warm_ms": round(warm * 1e3, 1),
             "start_to_first_token_cold_ms": round(cold * 1e3, 1)})
+
+# ---- 3. a cold start with the 1,024-token prefix: recomputed, or restored by --cache-dir (a
+# server that answered it once saved its slot when it stopped; the page cache warm)
+question = PREFIX + " Q: which valve opens at 3 bar?"
+plain = min(activated_start(False, question) for _ in range(runs))
+kvc = ["--cache-dir", work + "/kvc", "--parallel", "1"]
+activated_start(False, PREFIX + " Q: which valve closes at 1 bar?", kvc)   # saves the prefix on exit
+restored = min(activated_start(False, question, kvc) for _ in range(runs))
+out.update({"start_to_first_token_1024_prefix_ms": round(plain * 1e3, 1),
+            "start_to_first_token_1024_prefix_restored_ms": round(restored * 1e3, 1),
+            "restored_cached_tokens": activated_start.cached})
 print(json.dumps(out))

@@ -88,6 +88,9 @@ static const char serve_help[] =
     "                          waits for running ones to end; one that could never fit is a 400\n"
     "      --kv-type T         the chat models' KV cache: f16 (default), f32, or q8_0 (half\n"
     "                          f16's bytes: faster at long contexts, more slots in memory)\n"
+    "      --cache-dir DIR     keep the slots' prompt caches in DIR when a model unloads or\n"
+    "                          the server stops, and restore them when it loads again: a\n"
+    "                          long shared prefix is not recomputed after a restart\n"
     "      --batch-prompt-tokens N  prompt tokens processed per step while others generate\n"
     "                          (default 128; smaller keeps their inter-token latency steadier;\n"
     "                          alone, a prompt is processed whole in one step)\n"
@@ -128,7 +131,7 @@ int cmd_serve(int argc, char **argv)
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
            OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY,
-           OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR };
+           OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR, OPT_CACHE_DIR };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -148,6 +151,7 @@ int cmd_serve(int argc, char **argv)
         {"max-model-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
         {"models-dir", required_argument, NULL, OPT_MODELS_DIR},
+        {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -201,6 +205,7 @@ int cmd_serve(int argc, char **argv)
             opts.keep_alive_set = true;
             break;
         case OPT_MODELS_DIR: opts.models_dir = optarg; break;
+        case OPT_CACHE_DIR: local.cache_dir = optarg; break;
         case OPT_ALIAS:
             if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1])
                 return cli_usage("serve", "--alias wants NAME=FILE (got '%s')", optarg);

@@ -257,6 +257,8 @@ static const char *local_describe(const mast_generator *g)
 static void local_free(mast_generator *g)
 {
     local *l = (local *)g;
+    gen_cache_save(l);   /* with a cache folder: the prompt cache outlives this */
+    free(l->cache_dir);
     if (l->packer_started)
         pthread_join(l->packer, NULL);
     mast_llama_packed *packed = atomic_exchange(&l->packed, NULL);
@@ -359,6 +361,8 @@ mast_status mast_local_generator_open(const char *path, const mast_local_opts *o
         return st;
     }
     st = open_template(l, &o);
+    if (st == MAST_OK)
+        st = gen_cache_open(l, o.cache_dir);
     if (st != MAST_OK) {
         local_free(&l->base);
         return st;

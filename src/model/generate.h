@@ -133,6 +133,9 @@ typedef struct mast_local_opts {
                                  ** when it begins, dropping idle slots' cached prefixes
                                  ** (least recently used first) as needed, or waits in its
                                  ** slot (state "waiting") until running ones end */
+    const char *cache_dir;       /* the slots' cached prefixes are saved here when the
+                                 ** generator is freed and restored when one opens the
+                                 ** same model file again (NULL: not kept) */
 } mast_local_opts;
 
 #define MAST_LOCAL_OPTS_DEFAULT \

@@ -51,7 +51,16 @@ typedef struct local {
     pthread_t packer;         /* packs the weights' tiles meanwhile, once requests run together */
     bool packing, packer_started;
     _Atomic(mast_llama_packed *) packed;   /* ... its result, installed at the next step */
+    char *cache_dir;          /* where the slots are saved on close (NULL: nowhere) */
+    uint64_t cache_key;       /* the model's and the engine's identity, in those files' names */
 } local;
+
+/* The slots' saved prefixes restored from dir (NULL: none), and dir kept for
+** gen_cache_save; files that do not fit are left out with a warning
+** (generate_cache.c). */
+mast_status gen_cache_open(local *l, const char *dir);
+/* Every idle slot holding a reusable prefix saved to the cache folder. */
+void gen_cache_save(local *l);
 
 /* The request's prompt as tokens: the rendered chat (special tokens parsed)
 ** or the raw prompt (generate.c). */

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/pool.h"
 #include "model/dtype.h"
@@ -78,6 +79,14 @@ void mast_llama_ctx_release(mast_llama_ctx *c);
 /* dst holds src's first n positions (and nothing else): a shared prefix
 ** reused instead of decoded again. Same model and KV type. */
 mast_status mast_llama_ctx_copy(mast_llama_ctx *dst, const mast_llama_ctx *src, int n);
+/* The first n positions' keys and values, layer by layer, to f (their bytes
+** as they are: a file for the same model and KV type only); and back: c
+** then holds exactly those n positions. MAST_ERR_IO / MAST_ERR_FORMAT (a
+** short file) leave c empty. */
+mast_status mast_llama_ctx_write(const mast_llama_ctx *c, int n, FILE *f);
+mast_status mast_llama_ctx_read(mast_llama_ctx *c, int n, FILE *f);
+/* The bytes mast_llama_ctx_write writes for n positions. */
+size_t mast_llama_ctx_state_bytes(const mast_llama_ctx *c, int n);
 /* Drops positions [keep, keep + n_discard) and moves the later ones down,
 ** re-rotating their cached keys (llama.cpp's context shift). */
 mast_status mast_llama_ctx_shift(mast_llama_ctx *c, int keep, int n_discard);

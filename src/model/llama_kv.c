@@ -3,6 +3,8 @@
 ** cache, grown as it fills, copied, released, and shifted at its limit.
 */
 #include <math.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +202,44 @@ mast_status mast_llama_ctx_copy(mast_llama_ctx *dst, const mast_llama_ctx *src, 
             memcpy(dst->v[l] + (size_t)h * dst->cap * dst->kv_pos, src->v[l] + (size_t)h * src->cap * src->kv_pos, bytes);
         }
     dst->used = n;
+    return MAST_OK;
+}
+
+size_t mast_llama_ctx_state_bytes(const mast_llama_ctx *c, int n)
+{
+    return 2 * (size_t)c->m->info.n_layer * (size_t)c->m->info.n_head_kv * c->kv_pos * (size_t)n;
+}
+
+mast_status mast_llama_ctx_write(const mast_llama_ctx *c, int n, FILE *f)
+{
+    if (n < 0 || n > c->used)
+        return mast_fail(MAST_ERR_INVALID, "cannot save %d positions of a context holding %d", n, c->used);
+    const mast_llama_info *in = &c->m->info;
+    size_t bytes = c->kv_pos * (size_t)n;
+    for (int l = 0; l < in->n_layer; l++)
+        for (int w = 0; w < 2; w++)
+            for (int h = 0; bytes && h < in->n_head_kv; h++)
+                if (fwrite((w ? c->v[l] : c->k[l]) + (size_t)h * c->cap * c->kv_pos, 1, bytes, f) != bytes)
+                    return mast_fail(MAST_ERR_IO, "cannot write a KV cache: %s", strerror(errno));
+    return MAST_OK;
+}
+
+mast_status mast_llama_ctx_read(mast_llama_ctx *c, int n, FILE *f)
+{
+    c->used = 0;
+    if (n < 0 || n > c->n_ctx)
+        return mast_fail(MAST_ERR_FORMAT, "a saved KV cache of %d positions does not fit a context of %d",
+                         n, c->n_ctx);
+    MAST_TRY(llama_kv_reserve(c, n));
+    const mast_llama_info *in = &c->m->info;
+    size_t bytes = c->kv_pos * (size_t)n;
+    for (int l = 0; l < in->n_layer; l++)
+        for (int w = 0; w < 2; w++)
+            for (int h = 0; bytes && h < in->n_head_kv; h++)
+                if (fread((w ? c->v[l] : c->k[l]) + (size_t)h * c->cap * c->kv_pos, 1, bytes, f) != bytes)
+                    return mast_fail(ferror(f) ? MAST_ERR_IO : MAST_ERR_FORMAT, "a saved KV cache is %s",
+                                     ferror(f) ? strerror(errno) : "shorter than its header says");
+    c->used = n;
     return MAST_OK;
 }
 

@@ -144,5 +144,20 @@ check "… naming it" contains "$ERR" "--keep-alive: 'soon' is not a duration"
 expect "serve --models-dir of a missing folder" 1 "$MAST" serve --models-dir "$WORK/none" --port 0
 check "… says so" contains "$ERR" "no such models folder"
 
+# ---- --cache-dir: a slot's prompt cache outlives the server
+PROMPT="$(python3 -c 'print(" ".join("The little fox %d ran to the old tree by the river." % i for i in range(4)))')"
+cached() { curl -s "$B/v1/completions" -d "{\"prompt\": \"$PROMPT\", \"max_tokens\": 4, \"temperature\": 0}" | jq_ 'd["usage"]["prompt_tokens_details"]["cached_tokens"], d["choices"][0]["text"]'; }
+serve "$WORK/kvc1.log" --db "$WORK/k.db" -m "$M/stories260K.gguf" --cache-dir "$WORK/kvc" --parallel 2
+B="http://127.0.0.1:$PORT"
+FIRST="$(cached)"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+check "--cache-dir: the slot's cache is saved when the server stops" test -n "$(ls "$WORK/kvc" | grep '^stories260K-.*-0\.kvc$')"
+serve "$WORK/kvc2.log" --db "$WORK/k.db" -m "$M/stories260K.gguf" --cache-dir "$WORK/kvc" --parallel 2
+B="http://127.0.0.1:$PORT"
+AGAIN="$(cached)"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+check "… a new server's first request reuses it (cached_tokens), with the same text" \
+  test "${FIRST#0 }" = "${AGAIN#* }" -a "${AGAIN%% *}" -gt 32 -a "${FIRST%% *}" = 0
+
 kill "$FILES" 2>/dev/null
 finish

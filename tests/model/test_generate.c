@@ -1,6 +1,7 @@
 /* tests/model/test_generate.c — the generator on real models: greedy text
 ** as llama.cpp's, quantized copies, stop strings, limits, seeds, bad input,
 ** chat templates. */
+#include <dirent.h>
 #include <jansson.h>
 #include <unistd.h>
 
@@ -496,7 +497,10 @@ static void test_kv_budget_waits_and_never_overflows(void)
     REQUIRE(mast_local_generator_open(shared("models/stories260K.gguf"), &o, &g) == MAST_OK);
     mast_gen_request r = {.prompt = "Once upon a time", .params = greedy(20)};
     mast_gen_result alone;
-    REQUIRE(mast_generate(g, &r, NULL, NULL, &alone) == MAST_OK);
+    mast_status st0 = mast_generate(g, &r, NULL, NULL, &alone);
+    if (st0 != MAST_OK)
+        fprintf(stderr, "  %s\n", mast_errmsg());
+    REQUIRE(st0 == MAST_OK);
     mast_slot_info one;
     REQUIRE(mast_local_generator_slot_info(g, &one, 1) == 1);
     size_t per = one.kv_bytes;   /* a whole 128-token context's */
@@ -579,6 +583,127 @@ static void test_kv_budget_waits_and_never_overflows(void)
     mast_gen_result_free(&alone);
 }
 
+static mast_generator *open_cached(const char *model, const char *dir, mast_dtype kv)
+{
+    mast_local_opts o = MAST_LOCAL_OPTS_DEFAULT;
+    o.n_ctx = 128;
+    o.kv_type = kv;
+    o.threads = 2;
+    o.slots = 2;
+    o.cache_dir = dir;
+    mast_generator *g = NULL;
+    if (mast_local_generator_open(model, &o, &g) != MAST_OK)
+        fprintf(stderr, "  %s\n", mast_errmsg());
+    return g;
+}
+
+/* --cache-dir: a slot's prefix saved when the generator closes comes back when the same
+** model opens again (the same tokens as without it); a damaged file, another KV type or a
+** changed model file are not restored. */
+static void test_prompt_cache_survives_reopening(void)
+{
+    char dir[] = "/tmp/mast-kvc-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char model[1100];
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    REQUIRE(symlink(shared("models/stories260K.gguf"), model) == 0);
+    mast_buf text = {0};
+    for (int i = 0; i < 4; i++)
+        mast_buf_printf(&text, "The little fox %d ran to the old tree by the river. ", i);
+    mast_gen_request r = {.prompt = mast_buf_cstr(&text), .params = greedy(12)};
+    mast_gen_result alone = {0}, res = {0};
+    mast_generator *g = open_gen(model, MAST_F16, 128);
+    REQUIRE(g);
+    mast_status st0 = mast_generate(g, &r, NULL, NULL, &alone);
+    if (st0 != MAST_OK)
+        fprintf(stderr, "  %s\n", mast_errmsg());
+    REQUIRE(st0 == MAST_OK);
+    mast_generator_free(g);
+    REQUIRE(alone.prompt_tokens >= 64);
+
+    g = open_cached(model, dir, MAST_F16);
+    REQUIRE(g);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.cached_tokens, 0);   /* nothing saved yet */
+    mast_gen_result_free(&res);
+    mast_generator_free(g);               /* saves slot 0 */
+    g = open_cached(model, dir, MAST_F16);
+    REQUIRE(g);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.cached_tokens, alone.prompt_tokens - 1);   /* restored: only the last decoded */
+    CHECK_EQ_INT(res.completion_tokens, alone.completion_tokens);
+    CHECK(res.completion_tokens > 0 && !memcmp(res.ids, alone.ids, (size_t)res.completion_tokens * sizeof *res.ids));
+    mast_gen_result_free(&res);
+    mast_generator_free(g);
+
+    g = open_cached(model, dir, MAST_F32);   /* another KV type: another key, nothing restored */
+    REQUIRE(g);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.cached_tokens, 0);
+    mast_gen_result_free(&res);
+    mast_generator_free(g);
+
+    /* a damaged file (a byte of its KV flipped) is left out, with the same text as alone */
+    DIR *d = opendir(dir);
+    REQUIRE(d);
+    struct dirent *e;
+    char victim[1400] = "";
+    int n_files = 0;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".kvc") && strstr(e->d_name, "-0.kvc")) {
+            n_files++;
+            if (!victim[0])
+                snprintf(victim, sizeof victim, "%s/%s", dir, e->d_name);
+        }
+    closedir(d);
+    CHECK_EQ_INT(n_files, 2);   /* f16's and f32's */
+    g = open_cached(model, dir, MAST_F16);
+    mast_generator_free(g);      /* f16's written again, unchanged */
+    FILE *f = NULL;
+    for (d = opendir(dir); d && (e = readdir(d));)
+        if (strstr(e->d_name, "-0.kvc")) {
+            snprintf(victim, sizeof victim, "%s/%s", dir, e->d_name);
+            f = fopen(victim, "r+b");
+            REQUIRE(f);
+            fseek(f, -5, SEEK_END);
+            int c = fgetc(f);
+            fseek(f, -5, SEEK_END);
+            fputc(c ^ 1, f);
+            fclose(f);
+        }
+    if (d)
+        closedir(d);
+    g = open_cached(model, dir, MAST_F16);
+    REQUIRE(g);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.cached_tokens, 0);
+    CHECK(!memcmp(res.ids, alone.ids, (size_t)alone.completion_tokens * sizeof *res.ids));
+    mast_gen_result_free(&res);
+    mast_generator_free(g);
+    /* another model file at the same path: the old caches do not apply to it */
+    g = open_cached(model, dir, MAST_F16);
+    mast_generator_free(g);      /* saved again, whole */
+    REQUIRE(unlink(model) == 0);   /* another file at the same path */
+    REQUIRE(symlink(shared("models/tiny-llama-gqa-random.gguf"), model) == 0);
+    g = open_cached(model, dir, MAST_F16);
+    REQUIRE(g);
+    REQUIRE(mast_generate(g, &r, NULL, NULL, &res) == MAST_OK);
+    CHECK_EQ_INT(res.cached_tokens, 0);
+    mast_gen_result_free(&res);
+    mast_generator_free(g);
+    mast_gen_result_free(&alone);
+    mast_buf_free(&text);
+    for (d = opendir(dir); d && (e = readdir(d));) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.')
+            unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_greedy_text_equals_llama_cpp);
@@ -589,5 +714,6 @@ int main(void)
     RUN(test_grammar_bias_fit_and_cache);
     RUN(test_batched_requests_equal_alone);
     RUN(test_kv_budget_waits_and_never_overflows);
+    RUN(test_prompt_cache_survives_reopening);
     return test_summary();
 }
