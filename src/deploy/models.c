@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "model/gguf.h"
+#include "observe/metrics.h"
 
 #define DEFAULT_QUEUE 16
 #define MAX_MODELS 4096   /* -m models, local deployments and a models folder's files */
@@ -155,6 +156,20 @@ static mast_status check_file(const char *path, int *kind)
 
 /* ---- loading and unloading (on the model's worker) ---- */
 
+static mast_metric_family *m_loads, *m_unloads;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+    m_loads = mast_metric_new("mast_model_load_seconds", "Time to load a model into memory (after "
+                              "making room), by model and outcome", MAST_HISTOGRAM,
+                              (const char *const[]){"model", "outcome", NULL}, MAST_BUCKETS_FAST,
+                              MAST_BUCKETS_FAST_N);
+    m_unloads = mast_metric_new("mast_model_unloads_total", "Models unloaded, by model and reason "
+                                "(evict: for another model or asked to; keep_alive: idle long enough)",
+                                MAST_COUNTER, (const char *const[]){"model", "reason", NULL}, NULL, 0);
+}
+
 /* The bytes a model holds once loaded, as the books count them: its file
 ** (the weights are mapped and read whole) and its KV budget. */
 static uint64_t need_bytes(const mast_models *ms, const mast_model *m)
@@ -281,6 +296,8 @@ static void load(mast_model *m)
             m->dim = mast_embedder_dim(emb);
     }
     double secs = (double)(mast_mono_us() - t1) / 1e6;
+    pthread_once(&metrics_once, metrics_init);
+    mast_metric_observe(m_loads, (const char *const[]){m->id, st == MAST_OK ? "ok" : "failed"}, secs);
     if (st != MAST_OK) {
         char *why = strdup(mast_errmsg());
         mast_generator_free(gen);
@@ -333,6 +350,8 @@ static bool idle(const models_queue *q)
 static void unload(mast_model *m)
 {
     models_queue *q = m->queue;
+    pthread_once(&metrics_once, metrics_init);
+    mast_metric_add(m_unloads, (const char *const[]){m->id, q->evict ? "evict" : "keep_alive"}, 1);
     mast_generator *gen = m->gen;
     mast_embedder *emb = m->emb;
     m->gen = NULL;

@@ -106,6 +106,31 @@ void mast_trace_span_end_at(mast_trace *t, mast_status status, int64_t mono_end_
     s->status = status;
 }
 
+bool mast_trace_root_str(const mast_trace *t, const char *key, char *out, size_t cap)
+{
+    if (cap)
+        out[0] = '\0';
+    if (!t || !t->n_spans || !cap)
+        return false;
+    const mast_span *s = &t->spans[0];
+    size_t klen = strlen(key);
+    for (int i = 0; i < s->n_attrs; i++) {
+        const char *a = s->attrs.data + s->attr_at[i];   /* "key":value, */
+        if (a[0] != '"' || strncmp(a + 1, key, klen) || strncmp(a + 1 + klen, "\":\"", 3))
+            continue;
+        const char *p = a + klen + 4;
+        size_t n = 0;
+        while (*p && *p != '"' && n + 1 < cap) {
+            if (*p == '\\' && p[1])   /* an escape: its character as written (no decoding needed here) */
+                p++;
+            out[n++] = *p++;
+        }
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
 static mast_span *current(mast_trace *t)
 {
     if (!t || t->depth == 0)

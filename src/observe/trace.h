@@ -14,6 +14,8 @@
 #define MAST_OBSERVE_TRACE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -68,6 +70,10 @@ void mast_trace_attr_double(mast_trace *t, const char *key, double value);
 void mast_trace_end(mast_trace *t, mast_status status);
 
 void mast_trace_free(mast_trace *t);
+
+/* A string attribute of the root span into out (cap bytes, cut to fit):
+** false when it has none (out then ""). */
+bool mast_trace_root_str(const mast_trace *t, const char *key, char *out, size_t cap);
 
 /* The span's attributes as a JSON object's text ("{...}") into out. */
 mast_status mast_span_attributes(const mast_span *s, mast_buf *out);

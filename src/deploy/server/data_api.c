@@ -3,11 +3,14 @@
 ** routes): collections, documents, search, ask and traces. Request bodies
 ** are read and results written by deploy/api.c, as the CLI's are.
 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
 #include "base/status.h"
+#include "base/log.h"
+#include "observe/metrics.h"
 #include "data/collection.h"
 #include "data/ingest/ingest.h"
 #include "data/store_traces.h"
@@ -216,6 +219,17 @@ static http_reply document(http_ctx *c, const http_request *req, const char *col
 
 /* ---- search and ask ---- */
 
+static mast_metric_family *search_latency;
+static pthread_once_t search_once = PTHREAD_ONCE_INIT;
+
+static void search_metrics_init(void)
+{
+    search_latency = mast_metric_new("mast_retrieval_duration_seconds", "Time a search took (retrieval "
+                                     "and fusion), by collection and mode", MAST_HISTOGRAM,
+                                     (const char *const[]){"collection", "mode", NULL},
+                                     MAST_BUCKETS_FAST, MAST_BUCKETS_FAST_N);
+}
+
 static http_reply search(http_ctx *c, const http_request *req, const char *collection)
 {
     json_t *body;
@@ -226,9 +240,15 @@ static http_reply search(http_ctx *c, const http_request *req, const char *colle
     mast_result *results = NULL;
     size_t n = 0;
     st = mast_api_search_parse(body, &s);
+    int64_t t0 = mast_mono_us();
     if (st == MAST_OK)
         st = mast_search_with(c->retriever, c->store, collection, s.query, s.k, &s.opts,
                               req->trace, &results, &n);
+    if (st == MAST_OK) {   /* the search itself, without the request's parsing and reply */
+        pthread_once(&search_once, search_metrics_init);
+        mast_metric_observe(search_latency, (const char *const[]){collection, mast_search_mode_name(s.opts.mode)},
+                            (double)(mast_mono_us() - t0) / 1e6);
+    }
     mast_api_search_free(&s);
     json_decref(body);
     if (st != MAST_OK)

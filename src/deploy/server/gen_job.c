@@ -4,6 +4,7 @@
 */
 #include "deploy/server/gen_job.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "base/log.h"
 #include "base/random.h"
 #include "base/status.h"
+#include "observe/metrics.h"
 
 /* A request that arrives while its model loads waits this long for it. */
 #define MODEL_LOAD_WAIT_S 300
@@ -634,8 +636,70 @@ static void record_spans(gen_job *j, mast_status st)
     mast_trace_span_end_at(t, st, us(t_end));
 }
 
+static mast_metric_family *m_ttft, *m_tpot, *m_duration, *m_queue, *m_tokens[3], *m_secs[2], *m_done;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+    const char *const gen[] = {"gen_ai_operation_name", "gen_ai_request_model", NULL};
+    const char *const model[] = {"model", NULL};
+    m_ttft = mast_metric_new("gen_ai_server_time_to_first_token_seconds", "Time to the first token "
+                             "sent, from the request's arrival (gen_ai.server.time_to_first_token)",
+                             MAST_HISTOGRAM, gen, MAST_BUCKETS_TTFT, MAST_BUCKETS_TTFT_N);
+    m_tpot = mast_metric_new("gen_ai_server_time_per_output_token_seconds", "Time per output token "
+                             "after the first (gen_ai.server.time_per_output_token)", MAST_HISTOGRAM,
+                             gen, MAST_BUCKETS_TPOT, MAST_BUCKETS_TPOT_N);
+    m_duration = mast_metric_new("gen_ai_server_request_duration_seconds", "A generation from its "
+                                 "arrival to its last token (gen_ai.server.request.duration)",
+                                 MAST_HISTOGRAM, (const char *const[]){"gen_ai_operation_name",
+                                 "gen_ai_request_model", "error_type", NULL},
+                                 MAST_BUCKETS_DURATION, MAST_BUCKETS_DURATION_N);
+    m_queue = mast_metric_new("mast_queue_wait_seconds", "Time a generation waited for a slot and for "
+                              "KV memory", MAST_HISTOGRAM, model, MAST_BUCKETS_FAST, MAST_BUCKETS_FAST_N);
+    m_tokens[0] = mast_metric_new("mast_prompt_tokens_total", "Prompt tokens of local generations "
+                                  "(cached ones included)", MAST_COUNTER, model, NULL, 0);
+    m_tokens[1] = mast_metric_new("mast_prompt_cached_tokens_total", "Prompt tokens a slot's cache "
+                                  "already held (not computed again)", MAST_COUNTER, model, NULL, 0);
+    m_tokens[2] = mast_metric_new("mast_generation_tokens_total", "Tokens local models generated",
+                                  MAST_COUNTER, model, NULL, 0);
+    m_secs[0] = mast_metric_new("mast_prompt_seconds_total", "Time spent processing prompts (prompt "
+                                "tokens / this: the prefill rate)", MAST_COUNTER, model, NULL, 0);
+    m_secs[1] = mast_metric_new("mast_generation_seconds_total", "Time spent generating (generation "
+                                "tokens / this: the decode rate)", MAST_COUNTER, model, NULL, 0);
+    m_done = mast_metric_new("mast_generations_total", "Local generations ended, by finish reason "
+                             "(stop, length, tool_calls, error, cancelled)", MAST_COUNTER,
+                             (const char *const[]){"model", "finish_reason", NULL}, NULL, 0);
+}
+
+static void record_metrics(gen_job *j, mast_status st)
+{
+    pthread_once(&metrics_once, metrics_init);
+    const mast_gen_result *r = &j->res;
+    const char *id = j->model->id;
+    const char *const gen[] = {j->operation, id};
+    const char *const model[] = {id};
+    double now = now_s();
+    if (j->t_first)
+        mast_metric_observe(m_ttft, gen, j->t_first - j->t_pick);
+    if (st == MAST_OK && r->completion_tokens > 1 && r->gen_seconds > 0)
+        mast_metric_observe(m_tpot, gen, r->gen_seconds / (r->completion_tokens - 1));
+    mast_metric_observe(m_duration, (const char *const[]){j->operation, id,
+                        st == MAST_OK ? "" : mast_strerror(st)}, now - j->t_pick);
+    if (j->t_start)
+        mast_metric_observe(m_queue, model, j->t_start - j->t_submit + r->wait_seconds);
+    mast_metric_add(m_tokens[0], model, r->prompt_tokens);
+    mast_metric_add(m_tokens[1], model, r->cached_tokens);
+    mast_metric_add(m_tokens[2], model, r->completion_tokens);
+    mast_metric_add(m_secs[0], model, r->prompt_seconds);
+    mast_metric_add(m_secs[1], model, r->gen_seconds);
+    const char *why = st != MAST_OK ? (j->t_start ? "error" : "cancelled")
+                    : j->finish_reason ? j->finish_reason : "stop";
+    mast_metric_add(m_done, (const char *const[]){id, why}, 1);
+}
+
 static void record_trace(gen_job *j, mast_status st)
 {
+    record_metrics(j, st);
     mast_trace *t = j->trace;
     if (!t)
         return;

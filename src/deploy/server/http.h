@@ -37,6 +37,7 @@ typedef struct http_reply {
     http_stream *stream;       /* the body is this event stream (text/event-stream) */
     json_t *headers;           /* more response headers, {"Name": "value"} (owned); NULL: none */
     mast_buf raw;              /* a JSON body as bytes, sent as it is (owned), instead of body */
+    const char *content_type;  /* raw is this type (sent without a newline added); NULL: JSON */
 } http_reply;
 
 struct mast_models;

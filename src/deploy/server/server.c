@@ -45,6 +45,7 @@
 #include "deploy/server/gateway.h"
 #include "model/providers/translate.h"
 #include "deploy/server/http.h"
+#include "observe/metrics.h"
 
 #define STORE_POOL_MAX 16
 #define WATCHDOG_PERIOD_MS 250
@@ -60,6 +61,7 @@ typedef struct conn_state {
 
 struct mast_server {
     struct MHD_Daemon *daemon;
+    bool metrics_on;             /* collect_server is registered */
     int n_handling;              /* requests being answered (conn_mu) */
     int64_t last_active_ms;      /* a request began or ended, or a connection opened (conn_mu) */
     mast_models *models;
@@ -569,7 +571,7 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
     if (r.stream)
         return send_stream(s, conn, r.stream, r.headers);
     mast_buf b = r.raw;   /* bytes ready to send, or the body serialised */
-    if ((r.raw.len && mast_buf_putc(&b, '\n') != MAST_OK) ||
+    if ((r.raw.len && !r.content_type && mast_buf_putc(&b, '\n') != MAST_OK) ||
         (!r.raw.len && r.body && (mast_json_dump(r.body, 0, &b) != MAST_OK ||
                                   mast_buf_putc(&b, '\n') != MAST_OK))) {
         mast_buf_free(&b);
@@ -589,7 +591,7 @@ static enum MHD_Result send_reply(mast_server *s, struct MHD_Connection *conn, h
         return MHD_NO;
     }
     if (len)
-        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Content-Type", r.content_type ? r.content_type : "application/json");
     if (r.allow)
         MHD_add_response_header(resp, "Allow", r.allow);
     add_headers(resp, r.headers);
@@ -634,9 +636,19 @@ static void write_batch(mast_server *s, mast_trace **traces, size_t n, queued_us
         mast_trace_free(traces[i]);
 }
 
+static pthread_once_t metrics_once;
+static void metrics_init(void);
+static mast_metric_family *m_cost, *m_tokens;
+
 void http_record_usage(mast_server *s, int64_t key_id, const char *model, const mast_usage *u,
                        double cost_usd)
 {
+    pthread_once(&metrics_once, metrics_init);
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)key_id);
+    mast_metric_add(m_cost, (const char *const[]){model, key_id ? key : ""}, cost_usd);
+    mast_metric_observe(m_tokens, (const char *const[]){"input", model}, (double)u->input);
+    mast_metric_observe(m_tokens, (const char *const[]){"output", model}, (double)u->output);
     pthread_mutex_lock(&s->keys_mu);
     mast_keyring_spend(s->keys, key_id, u->input + u->output, cost_usd);
     pthread_mutex_unlock(&s->keys_mu);
@@ -728,6 +740,79 @@ static http_reply too_large(mast_server *s)
                       s->max_body);
 }
 
+/* ---- metrics ---- */
+
+/* A path as its route's pattern ("/v1/collections/{name}/search"): the
+** metrics' route label, so that names in paths do not make new series. */
+static const char *route_of(const char *path)
+{
+    static const char *const patterns[] = {
+        "/health", "/metrics", "/slots", "/apply-template", "/v1/models", "/v1/models/{id}",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages",
+        "/v1/messages/count_tokens", "/v1/collections", "/v1/collections/{name}",
+        "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{id}",
+        "/v1/collections/{name}/search", "/v1/collections/{name}/ask", "/v1/traces",
+        "/v1/traces/{id}", "/v1/prompts", "/v1/prompts/{name}", "/v1/prompts/{name}/versions",
+        "/v1/prompts/{name}/labels", "/admin/models/{id}/load", "/admin/models/{id}/unload", NULL};
+    for (size_t i = 0; patterns[i]; i++) {
+        const char *p = patterns[i], *q = path;
+        while (*p && *q) {
+            if (*p == '{') {   /* one non-empty segment */
+                if (*q == '/')
+                    break;
+                while (*q && *q != '/')
+                    q++;
+                while (*p && *p != '}')
+                    p++;
+                p++;
+            } else if (*p++ != *q++) {
+                break;
+            }
+        }
+        if (!*p && !*q)
+            return patterns[i];
+    }
+    return "other";
+}
+
+static mast_metric_family *m_requests, *m_duration, *m_in_flight, *m_conns, *m_cost, *m_tokens;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_init(void)
+{
+    m_requests = mast_metric_new("mast_http_requests_total", "HTTP requests answered, by route, method "
+                                 "and status", MAST_COUNTER,
+                                 (const char *const[]){"route", "method", "status", NULL}, NULL, 0);
+    m_duration = mast_metric_new("mast_http_request_duration_seconds", "Time to answer an HTTP request "
+                                 "(a stream: until it ended)", MAST_HISTOGRAM,
+                                 (const char *const[]){"route", NULL}, MAST_BUCKETS_FAST, MAST_BUCKETS_FAST_N);
+    m_in_flight = mast_metric_new("mast_http_requests_in_flight", "HTTP requests being answered now",
+                                  MAST_GAUGE, NULL, NULL, 0);
+    m_conns = mast_metric_new("mast_http_connections", "Open client connections", MAST_GAUGE, NULL, NULL, 0);
+    m_cost = mast_metric_new("mast_cost_usd_total", "What the gateway's requests cost, by model and key "
+                             "(key id; \"\" without a key)", MAST_COUNTER,
+                             (const char *const[]){"model", "key", NULL}, NULL, 0);
+    m_tokens = mast_metric_new("gen_ai_client_token_usage", "Tokens of the gateway's requests to "
+                               "providers, by type (gen_ai.client.token.usage)", MAST_HISTOGRAM,
+                               (const char *const[]){"gen_ai_token_type", "gen_ai_request_model", NULL},
+                               MAST_BUCKETS_TOKENS, MAST_BUCKETS_TOKENS_N);
+}
+
+static void count_request(mast_trace *trace, unsigned status)
+{
+    pthread_once(&metrics_once, metrics_init);
+    char method[16], path[512], code[8];
+    if (!mast_trace_root_str(trace, "http.request.method", method, sizeof method))
+        snprintf(method, sizeof method, "?");
+    if (!mast_trace_root_str(trace, "url.path", path, sizeof path))
+        path[0] = '\0';
+    snprintf(code, sizeof code, "%u", status);
+    const char *route = route_of(path);
+    mast_metric_add(m_requests, (const char *const[]){route, method, code}, 1);
+    double secs = trace && trace->n_spans ? (double)(mast_mono_us() - trace->spans[0].mono_start_us) / 1e6 : 0;
+    mast_metric_observe(m_duration, (const char *const[]){route}, secs);
+}
+
 /* Records the request and its reply as one trace. */
 static void trace_reply(mast_server *s, const char *method, const char *url, unsigned status,
                         mast_trace *trace)
@@ -739,6 +824,7 @@ static void trace_reply(mast_server *s, const char *method, const char *url, uns
     }
     if (!trace)
         return;
+    count_request(trace, status);
     mast_trace_attr_int(trace, "http.response.status_code", status);
     mast_trace_end(trace, status < 400 ? MAST_OK : status < 500 ? MAST_ERR_INVALID
                                                                 : MAST_ERR_INTERNAL);
@@ -794,6 +880,74 @@ static enum MHD_Result resume_pending(mast_server *s, struct MHD_Connection *con
     return send_reply(s, conn, r, 0);
 }
 
+/* GET /metrics: Prometheus's text format, or OpenMetrics when the scraper asks for it. */
+static http_reply metrics_reply(mast_server *s, struct MHD_Connection *conn, const char *method)
+{
+    (void)s;
+    pthread_once(&metrics_once, metrics_init);
+    if (strcmp(method, "GET")) {
+        http_reply r = http_error(405, "method_not_allowed", "method %s is not allowed on /metrics "
+                                  "(allowed: GET, HEAD)", method);
+        r.allow = "GET, HEAD, OPTIONS";
+        return r;
+    }
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+    bool om = accept && strstr(accept, "application/openmetrics-text");
+    http_reply r = {.status = 200, .content_type = om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                                      : "text/plain; version=0.0.4; charset=utf-8"};
+    if (mast_metrics_render(&r.raw, om) != MAST_OK) {
+        mast_buf_free(&r.raw);
+        return http_error(500, "internal_error", "%s", mast_errmsg());
+    }
+    mast_metric_add(m_requests, (const char *const[]){"/metrics", "GET", "200"}, 1);
+    return r;
+}
+
+/* The server's live state as gauges, at each render. */
+static void collect_server(void *arg)
+{
+    mast_server *s = arg;
+    pthread_mutex_lock(&s->conn_mu);
+    int handling = s->n_handling;
+    pthread_mutex_unlock(&s->conn_mu);
+    mast_metric_set(m_in_flight, NULL, handling);
+    const union MHD_DaemonInfo *di = s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    if (di)
+        mast_metric_set(m_conns, NULL, di->num_connections);
+    static mast_metric_family *loaded, *memory, *slots, *busy, *queued, *kv, *holding;
+    if (!loaded) {
+        const char *const model[] = {"model", NULL};
+        loaded = mast_metric_new("mast_model_loaded", "Whether a model is in memory (1) or not (0)",
+                                 MAST_GAUGE, model, NULL, 0);
+        memory = mast_metric_new("mast_model_memory_bytes", "A model's weights and KV cache in memory",
+                                 MAST_GAUGE, model, NULL, 0);
+        slots = mast_metric_new("mast_model_slots", "A loaded chat model's slots (requests it runs "
+                                "together)", MAST_GAUGE, model, NULL, 0);
+        busy = mast_metric_new("mast_model_slots_busy", "Slots running a request", MAST_GAUGE, model, NULL, 0);
+        queued = mast_metric_new("mast_model_requests_queued", "Requests waiting for a slot", MAST_GAUGE,
+                                 model, NULL, 0);
+        kv = mast_metric_new("mast_model_kv_cache_bytes", "The slots' KV caches, cached prefixes "
+                             "included", MAST_GAUGE, model, NULL, 0);
+        holding = mast_metric_new("mast_model_requests", "Requests holding a model (parsing, queued, "
+                                  "running)", MAST_GAUGE, model, NULL, 0);
+    }
+    for (size_t i = 0; i < mast_models_count(s->models); i++) {
+        mast_model *m = mast_models_at(s->models, i);
+        mast_model_view v;
+        mast_model_view_of(m, &v);
+        const char *const id[] = {m->id};
+        mast_metric_set(loaded, id, v.state == MAST_MODEL_READY);
+        mast_metric_set(memory, id, (double)(v.weights_bytes + v.kv_bytes));
+        mast_metric_set(holding, id, v.users);
+        if (m->kind != MAST_MODEL_CHAT)
+            continue;
+        mast_metric_set(slots, id, v.slots);
+        mast_metric_set(busy, id, v.slots_busy);
+        mast_metric_set(queued, id, (double)v.queued);
+        mast_metric_set(kv, id, (double)v.kv_bytes);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -838,6 +992,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                              : http_error(404, "not_found", "no such route: OPTIONS %s", url);
         return send_reply(s, conn, r, allow != NULL);
     }
+    if (!strcmp(url, "/metrics"))   /* scraped every few seconds: counted, not traced */
+        return send_reply(s, conn, metrics_reply(s, conn, routed), 0);
     mast_trace *trace = mast_trace_begin("http.request");
     mast_trace_attr_str(trace, "http.request.method", method);
     mast_trace_attr_str(trace, "url.path", url);
@@ -1081,6 +1237,9 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     s->port = info ? info->port : opts->port;
     if (s->gateway)
         mast_gateway_set_port(s->gateway, s->port);
+    pthread_once(&metrics_once, metrics_init);
+    mast_metrics_on_render(collect_server, s);
+    s->metrics_on = true;
     *out = s;
     return MAST_OK;
 }
@@ -1193,6 +1352,8 @@ void mast_server_stop(mast_server *s)
 {
     if (!s)
         return;
+    if (s->metrics_on)   /* waits for a render that reads this server */
+        mast_metrics_off_render(collect_server, s);
     if (s->watchdog_running) {
         pthread_mutex_lock(&s->stop_mu);
         s->stopping = 1;
