@@ -143,37 +143,61 @@ static void put_value(mast_buf *b, const char *v)
     }
 }
 
-/* The series of these values, created if need be (m->mu held); NULL past the limit. */
-static series *series_of(mast_metric_family *m, const char *const *values, bool *over)
+/* The label pairs of these values, rendered into buf (cap bytes) when they
+** fit, else into *heap (freed by the caller): the text. */
+static const char *render_labels(const mast_metric_family *m, const char *const *values, char *buf,
+                                 size_t cap, mast_buf *heap)
 {
-    mast_buf b = {0};
+    size_t n = 0;
+    bool fits = true;
+    for (size_t i = 0; fits && i < m->n_labels; i++) {   /* the common case: no escapes, short */
+        const char *v = values && values[i] ? values[i] : "";
+        size_t kl = strlen(m->labels[i]), vl = 0;
+        while (v[vl] && v[vl] != '\\' && v[vl] != '"' && v[vl] != '\n')
+            vl++;
+        fits = !v[vl] && n + kl + vl + 5 < cap;
+        if (!fits)
+            break;
+        if (i)
+            buf[n++] = ',';
+        memcpy(buf + n, m->labels[i], kl);
+        n += kl;
+        buf[n++] = '=';
+        buf[n++] = '"';
+        memcpy(buf + n, v, vl);
+        n += vl;
+        buf[n++] = '"';
+    }
+    if (fits) {
+        buf[n] = '\0';
+        return buf;
+    }
     for (size_t i = 0; i < m->n_labels; i++) {
         if (i)
-            mast_buf_putc(&b, ',');
-        mast_buf_puts(&b, m->labels[i]);
-        mast_buf_puts(&b, "=\"");
-        put_value(&b, values ? values[i] : NULL);
-        mast_buf_putc(&b, '"');
+            mast_buf_putc(heap, ',');
+        mast_buf_puts(heap, m->labels[i]);
+        mast_buf_puts(heap, "=\"");
+        put_value(heap, values ? values[i] : NULL);
+        mast_buf_putc(heap, '"');
     }
-    const char *text = b.len ? mast_buf_cstr(&b) : "";
-    uint64_t h = mast_hash64(text, strlen(text));
+    return heap->len ? mast_buf_cstr(heap) : "";
+}
+
+/* The series of text, created if need be (m->mu held); NULL past the limit. */
+static series *series_of(mast_metric_family *m, const char *text, uint64_t h, bool *over)
+{
     for (size_t i = 0; i < m->n; i++)
-        if (m->s[i].hash == h && !strcmp(m->s[i].labels, text)) {
-            mast_buf_free(&b);
+        if (m->s[i].hash == h && !strcmp(m->s[i].labels, text))
             return &m->s[i];
-        }
     if (m->n == MAST_METRIC_MAX_SERIES) {
         *over = true;
-        mast_buf_free(&b);
         return NULL;
     }
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
         series *s = realloc(m->s, cap * sizeof *s);
-        if (!s) {
-            mast_buf_free(&b);
+        if (!s)
             return NULL;
-        }
         m->s = s;
         m->cap = cap;
     }
@@ -183,7 +207,6 @@ static series *series_of(mast_metric_family *m, const char *const *values, bool 
     s->hash = h;
     if (m->type == MAST_HISTOGRAM)
         s->buckets = calloc(m->n_bounds + 1, sizeof *s->buckets);
-    mast_buf_free(&b);
     if (!s->labels || (m->type == MAST_HISTOGRAM && !s->buckets)) {
         free(s->labels);
         free(s->buckets);
@@ -204,8 +227,12 @@ static void update(mast_metric_family *m, const char *const *values, double v, i
     if (!m)
         return;
     bool over = false;
+    char buf[256];
+    mast_buf heap = {0};
+    const char *text = render_labels(m, values, buf, sizeof buf, &heap);   /* outside the lock */
+    uint64_t h = mast_hash64(text, strlen(text));
     pthread_mutex_lock(&m->mu);
-    series *s = series_of(m, values, &over);
+    series *s = series_of(m, text, h, &over);
     if (s && how == 0)
         s->value += v;
     else if (s && how == 1)
@@ -219,6 +246,7 @@ static void update(mast_metric_family *m, const char *const *values, double v, i
         s->value += v;
     }
     pthread_mutex_unlock(&m->mu);
+    mast_buf_free(&heap);
     if (over)
         count_drop(m);
 }
