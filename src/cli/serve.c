@@ -119,6 +119,10 @@ static const char serve_help[] =
     "      --idle-exit S       end the process (status 0) after S seconds without a request\n"
     "                          (none being answered, streams included): scale to zero, with\n"
     "                          socket activation starting it again on the next request\n"
+    "      --trace-retention D  delete traces older than D (default 30d; 0: keep them all),\n"
+    "                          checked every minute, in small batches off the request path\n"
+    "      --trace-max-bytes SIZE  ... and the oldest while the traces take more than SIZE\n"
+    "                          (default 1G; 0: no limit)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "Socket activation: started by systemd with LISTEN_FDS=1 and LISTEN_PID (its\n"
     "mast.socket unit, contrib/systemd/), mast serves on the socket it inherits as file\n"
@@ -131,7 +135,8 @@ int cmd_serve(int argc, char **argv)
     enum { OPT_DB = 256, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_BATCH, OPT_CORS,
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
            OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY,
-           OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR, OPT_CACHE_DIR };
+           OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR, OPT_CACHE_DIR,
+           OPT_RETENTION, OPT_TRACE_BYTES };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -152,6 +157,8 @@ int cmd_serve(int argc, char **argv)
         {"keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
         {"models-dir", required_argument, NULL, OPT_MODELS_DIR},
         {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+        {"trace-retention", required_argument, NULL, OPT_RETENTION},
+        {"trace-max-bytes", required_argument, NULL, OPT_TRACE_BYTES},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -206,6 +213,21 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_MODELS_DIR: opts.models_dir = optarg; break;
         case OPT_CACHE_DIR: local.cache_dir = optarg; break;
+        case OPT_RETENTION: {
+            int64_t ms;
+            if (mast_parse_keep_alive(optarg, &ms) != MAST_OK || ms < 0)
+                return cli_usage("serve", "--trace-retention wants a duration such as 30d, 12h or 90m "
+                                 "(0: keep every trace; got '%s')", optarg);
+            opts.trace_retention_ms = ms ? ms : -1;
+            break;
+        }
+        case OPT_TRACE_BYTES: {
+            size_t b;
+            if (cli_parse_bytes("serve", "--trace-max-bytes", optarg, &b) != 0)
+                return EXIT_USAGE;
+            opts.trace_max_bytes = b ? (int64_t)b : -1;
+            break;
+        }
         case OPT_ALIAS:
             if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1])
                 return cli_usage("serve", "--alias wants NAME=FILE (got '%s')", optarg);

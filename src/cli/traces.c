@@ -10,19 +10,26 @@
 #include "base/status.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
+#include "base/log.h"
 #include "data/store_traces.h"
+#include "deploy/models.h"
 
 static const char traces_help[] =
     "Usage: mast traces [-n N] [--json]\n"
     "       mast traces show ID [--json]\n"
+    "       mast traces prune [--older-than 30d] [--max-bytes 1G] [--json]\n"
     "\n"
     "Lists the most recent traces (every ingest, search, ask, eval and HTTP request records\n"
     "one), newest first; 'show' prints one trace as a tree of spans with durations and\n"
     "attributes. ID is the short id the list shows (the last 12 digits of the trace id),\n"
-    "any unique prefix of the trace id, or 'last' for the newest.\n"
+    "any unique prefix of the trace id, or 'last' for the newest. 'prune' deletes the traces\n"
+    "older than --older-than and then, while the traces take more than --max-bytes, the\n"
+    "oldest (mast serve does the same every minute: --trace-retention, --trace-max-bytes).\n"
     "\n"
     "Options:\n"
     "  -n N                    number of traces to list (default 20)\n"
+    "      --older-than D      prune: traces that began more than D ago (30d, 12h, 90m)\n"
+    "      --max-bytes SIZE    prune: the oldest until the traces take at most SIZE (500M)\n"
     "      --json              print JSON\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
@@ -80,11 +87,39 @@ static void print_span(json_t *spans, json_int_t id, int depth)
     }
 }
 
+/* mast traces prune */
+static int prune(const char *db, int64_t older_ms, size_t max_bytes, int json)
+{
+    if (older_ms < 0 && !max_bytes)
+        return cli_usage("traces", "prune needs --older-than D or --max-bytes SIZE");
+    mast_store *store;
+    mast_status st = cli_open_store(db, &store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    int64_t before = older_ms >= 0 ? mast_now_us() - older_ms * 1000 : 0, deleted = 0, count = 0;
+    uint64_t bytes = 0;
+    st = mast_store_traces_prune(store, before > 0 ? before : (older_ms >= 0 ? 1 : 0), max_bytes, 0, &deleted);
+    if (st == MAST_OK)
+        st = mast_store_traces_size(store, &count, &bytes);
+    mast_store_close(store);
+    if (st != MAST_OK)
+        return cli_fail(st);
+    if (json)
+        cli_print_json(json_pack("{s:I, s:I, s:I}", "deleted", (json_int_t)deleted, "traces",
+                                 (json_int_t)count, "bytes", (json_int_t)bytes));
+    else
+        printf("deleted %lld trace%s; %lld left, %.1f MB\n", (long long)deleted, deleted == 1 ? "" : "s",
+               (long long)count, (double)bytes / 1e6);
+    return 0;
+}
+
 int cmd_traces(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_JSON };
+    enum { OPT_DB = 256, OPT_JSON, OPT_OLDER, OPT_MAX_BYTES };
     static const struct option options[] = {
         {"json", no_argument, NULL, OPT_JSON},
+        {"older-than", required_argument, NULL, OPT_OLDER},
+        {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -92,6 +127,8 @@ int cmd_traces(int argc, char **argv)
     const char *db = NULL;
     long limit = 20;
     int json = 0, c;
+    int64_t older_ms = -1;
+    size_t max_bytes = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
         switch (c) {
@@ -100,15 +137,31 @@ int cmd_traces(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_OLDER:
+            if (mast_parse_keep_alive(optarg, &older_ms) != MAST_OK || older_ms < 0)
+                return cli_usage("traces", "--older-than wants a duration such as 30d, 12h or 90m "
+                                 "(got '%s')", optarg);
+            break;
+        case OPT_MAX_BYTES:
+            if (cli_parse_bytes("traces", "--max-bytes", optarg, &max_bytes) != 0)
+                return EXIT_USAGE;
+            break;
         case OPT_DB: db = optarg; break;
         case 'h': fputs(traces_help, stdout); return 0;
         default: return cli_bad_option("traces", argv);
         }
     }
     const char *show_id = NULL;
+    if (optind < argc && !strcmp(argv[optind], "prune")) {
+        if (optind + 1 < argc)
+            return cli_usage("traces", "unexpected argument '%s'", argv[optind + 1]);
+        return prune(db, older_ms, max_bytes, json);
+    }
+    if (older_ms >= 0 || max_bytes)
+        return cli_usage("traces", "--older-than and --max-bytes are prune's");
     if (optind < argc) {
         if (strcmp(argv[optind], "show") != 0)
-            return cli_usage("traces", "unknown subcommand '%s' (expected 'show ID')",
+            return cli_usage("traces", "unknown subcommand '%s' (expected 'show ID' or 'prune')",
                              argv[optind]);
         if (optind + 1 >= argc)
             return cli_usage("traces", "'show' needs a trace ID");

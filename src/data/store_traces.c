@@ -8,6 +8,7 @@
 #include "data/store_traces.h"
 #include "data/store_impl.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,4 +195,78 @@ mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_
     json_object_set_new(trace, "spans", spans);
     *out = trace;
     return MAST_OK;
+}
+
+mast_status mast_store_traces_size(mast_store *store, int64_t *count, uint64_t *bytes)
+{
+    sqlite3_stmt *stmt;
+    *count = 0;
+    *bytes = 0;
+    if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM traces", -1, &stmt, NULL) != SQLITE_OK)
+        return mast_store_error(store, "cannot count traces");
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *count = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (sqlite3_prepare_v2(store->db, "SELECT sum(pgsize) FROM dbstat WHERE name IN ('traces', 'spans', "
+                           "'traces_start', 'sqlite_autoindex_traces_1', 'sqlite_autoindex_spans_1')",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return MAST_OK;   /* no dbstat in this SQLite: no bytes */
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *bytes = (uint64_t)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return MAST_OK;
+}
+
+/* Deletes up to `batch` of the oldest traces, those before before_us (or
+** any, with INT64_MAX); how many. */
+static mast_status delete_oldest(mast_store *store, int64_t before_us, size_t batch, int *n)
+{
+    sqlite3_stmt *stmt;
+    *n = 0;
+    if (sqlite3_prepare_v2(store->db, "DELETE FROM traces WHERE id IN (SELECT id FROM traces WHERE "
+                           "start_us < ? ORDER BY start_us LIMIT ?)", -1, &stmt, NULL) != SQLITE_OK)
+        return mast_store_error(store, "cannot prune traces");
+    sqlite3_bind_int64(stmt, 1, before_us);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)batch);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return mast_store_error(store, "cannot prune traces");
+    *n = sqlite3_changes(store->db);
+    return MAST_OK;
+}
+
+mast_status mast_store_traces_prune(mast_store *store, int64_t before_us, uint64_t max_bytes,
+                                    size_t batch, int64_t *deleted)
+{
+    if (!batch)
+        batch = 500;
+    int64_t total = 0;
+    int n = 0;
+    mast_status st = MAST_OK;
+    if (before_us > 0)   /* by age: every trace older than the limit */
+        do {
+            st = delete_oldest(store, before_us, batch, &n);
+            total += n;
+        } while (st == MAST_OK && n > 0);
+    if (st == MAST_OK && max_bytes) {   /* by size: the oldest, until under the limit */
+        int64_t count;
+        uint64_t bytes;
+        st = mast_store_traces_size(store, &count, &bytes);
+        if (st == MAST_OK && bytes > max_bytes && count > 0) {
+            /* bytes per trace from the tables as they are; 5% more, so the next
+            ** traces do not cross the limit again at once */
+            double per = (double)bytes / (double)count;
+            int64_t over = (int64_t)(((double)(bytes - max_bytes) + 0.05 * (double)max_bytes) / per) + 1;
+            for (int64_t left = over; st == MAST_OK && left > 0; left -= n) {
+                st = delete_oldest(store, INT64_MAX, left < (int64_t)batch ? (size_t)left : batch, &n);
+                total += n;
+                if (!n)
+                    break;
+            }
+        }
+    }
+    if (deleted)
+        *deleted = total;
+    return st;
 }

@@ -22,4 +22,17 @@ mast_status mast_store_trace_list(mast_store *store, int limit, json_t **out);
 ** name, start_us, duration_us, status, attributes}] in span order. */
 mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_t **out);
 
+/* What the traces take: their count, and their bytes in the file (the
+** traces and spans tables and their indexes, as SQLite's dbstat counts
+** pages; 0 when this SQLite has no dbstat). */
+mast_status mast_store_traces_size(mast_store *store, int64_t *count, uint64_t *bytes);
+
+/* Deletes the traces that began before before_us (0: no age limit), then,
+** while their bytes are over max_bytes (0: no limit), the oldest, in
+** batches of `batch` (0: 500) each in its own transaction, so that writers
+** are never held for long. *deleted (may be NULL) counts them. The file
+** keeps its size; freed pages are reused by later traces. */
+mast_status mast_store_traces_prune(mast_store *store, int64_t before_us, uint64_t max_bytes,
+                                    size_t batch, int64_t *deleted);
+
 #endif

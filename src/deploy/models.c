@@ -919,10 +919,12 @@ mast_status mast_parse_keep_alive(const char *text, int64_t *out)
             unit = 60e3, p++;
         else if (*p == 'h')
             unit = 3600e3, p++;
+        else if (*p == 'd')
+            unit = 86400e3, p++;
         else if (!*p && !any_unit)
             unit = 1000;   /* a bare number: seconds */
         else
-            return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration: its units are ms, s, m and h",
+            return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration: its units are ms, s, m, h and d",
                              text);
         any_unit = true;
         total += v * unit;

@@ -144,7 +144,7 @@ int mast_model_slots(mast_model *m, mast_slot_info *out, int cap);
 size_t mast_model_queued(mast_model *m);
 
 /* A keep_alive value, Ollama's way: a number of seconds or a duration
-** ("30s", "5m", "1h", "1h30m", "250ms"); "0" unloads after the request; a
+** ("30s", "5m", "1h", "1h30m", "250ms", "30d"); "0" unloads after the request; a
 ** negative one ("-1", "-1m") keeps the model forever. MAST_ERR_INVALID names
 ** the problem. */
 mast_status mast_parse_keep_alive(const char *text, int64_t *ms);

@@ -241,6 +241,51 @@ static void test_traces_round_trip_with_nested_spans(void)
     free(dir);
 }
 
+/* Retention: exactly the traces older than the limit go, with their spans; then, by size,
+** the oldest until the traces fit. */
+static void test_prune_removes_exactly_the_older_traces(void)
+{
+    char *dir;
+    mast_store *s = open_fresh(&dir);
+    REQUIRE(s);
+    const int64_t base = 1700000000000000LL;   /* microseconds */
+    mast_trace *batch[200];
+    for (int i = 0; i < 200; i++) {
+        mast_trace *t = mast_trace_begin("http.request");
+        mast_trace_attr_str(t, "url.path", "/v1/chat/completions");
+        mast_trace_span_begin(t, "prompt");
+        mast_trace_span_end(t, MAST_OK);
+        mast_trace_end(t, MAST_OK);
+        t->spans[0].start_us = base + (int64_t)i * 1000000;   /* one a second */
+        snprintf(t->id, sizeof t->id, "%032x", i + 1);
+        batch[i] = t;
+    }
+    REQUIRE(mast_store_traces_save(s, batch, 200) == MAST_OK);
+    for (int i = 0; i < 200; i++)
+        mast_trace_free(batch[i]);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM spans"), 400);
+    int64_t deleted = -1, n;
+    uint64_t bytes;
+    /* older than the 120th: 0 .. 119 go, in batches of 7 */
+    REQUIRE(mast_store_traces_prune(s, base + 120 * 1000000LL, 0, 7, &deleted) == MAST_OK);
+    CHECK_EQ_INT(deleted, 120);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM traces"), 80);
+    CHECK_EQ_INT(count(s, "SELECT min(start_us) FROM traces"), base + 120 * 1000000LL);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM spans"), 160);   /* with their spans */
+    REQUIRE(mast_store_traces_prune(s, base + 120 * 1000000LL, 0, 0, &deleted) == MAST_OK);
+    CHECK_EQ_INT(deleted, 0);   /* again: nothing more */
+    REQUIRE(mast_store_traces_size(s, &n, &bytes) == MAST_OK);
+    CHECK_EQ_INT(n, 80);
+    CHECK(bytes > 0);
+    /* by size: a limit of half the bytes leaves fewer than half the traces, the newest */
+    REQUIRE(mast_store_traces_prune(s, 0, bytes / 2, 0, &deleted) == MAST_OK);
+    CHECK(deleted >= 40 && deleted < 80);
+    CHECK_EQ_INT(count(s, "SELECT max(start_us) FROM traces"), base + 199 * 1000000LL);
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM traces") + deleted, 80);
+    mast_store_close(s);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_migrates_an_empty_database_and_reopens);
@@ -250,5 +295,6 @@ int main(void)
     RUN(test_a_file_that_is_not_a_database_is_refused_untouched);
     RUN(test_failure_midway_keeps_the_old_document_whole);
     RUN(test_traces_round_trip_with_nested_spans);
+    RUN(test_prune_removes_exactly_the_older_traces);
     return test_summary();
 }

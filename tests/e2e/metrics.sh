@@ -70,4 +70,23 @@ check "histogram_quantile works on the request durations" \
   test "$(q 'histogram_quantile(0.5, sum by (le) (mast_http_request_duration_seconds_bucket{route="/v1/completions"})) > 0')" != ""
 kill "$PROM" "$SERVER" 2>/dev/null
 wait "$PROM" "$SERVER" 2>/dev/null
+
+# ---- retention: the server prunes traces older than --trace-retention as it runs
+serve "$WORK/ret.log" --db "$WORK/r.db" --trace-retention 2s
+B="http://127.0.0.1:$PORT"
+for i in 1 2 3; do curl -s "$B/v1/collections" >/dev/null; done
+sleep 0.5
+before="$(curl -s "$B/v1/traces?limit=100" | jq_ 'sum(1 for t in d["data"] if t["attributes"].get("url.path") == "/v1/collections")')"
+sleep 4
+after="$(curl -s "$B/v1/traces?limit=100" | jq_ 'sum(1 for t in d["data"] if t["attributes"].get("url.path") == "/v1/collections")')"
+check "--trace-retention 2s: 3 traces kept at first, none 4 s later" test "$before,$after" = "3,0"
+check "… counted in mast_traces_pruned_total" \
+  test "$(curl -s "$B/metrics" | sed -n 's/^mast_traces_pruned_total \([0-9]*\)$/\1/p')" -ge 3
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+expect "traces prune --older-than 1h keeps recent traces" 0 "$MAST" traces prune --db "$WORK/m.db" --older-than 1h --json
+check "… deleting none" test "$(echo "$OUT" | jq_ 'd["deleted"] == 0 and d["traces"] > 5')" = True
+expect "traces prune --max-bytes 1 deletes down to the limit" 0 "$MAST" traces prune --db "$WORK/m.db" --max-bytes 1 --json
+check "… all of them" test "$(echo "$OUT" | jq_ 'd["deleted"] > 5 and d["traces"] == 0')" = True
+expect "traces prune needs a limit" 2 "$MAST" traces prune --db "$WORK/m.db"
+expect "traces prune --older-than with a bad duration" 2 "$MAST" traces prune --db "$WORK/m.db" --older-than soon
 finish

@@ -62,6 +62,8 @@ typedef struct conn_state {
 struct mast_server {
     struct MHD_Daemon *daemon;
     bool metrics_on;             /* collect_server is registered */
+    int64_t retention_ms, max_trace_bytes;   /* <0: no limit */
+    int64_t prune_every_us;
     int n_handling;              /* requests being answered (conn_mu) */
     int64_t last_active_ms;      /* a request began or ended, or a connection opened (conn_mu) */
     mast_models *models;
@@ -638,7 +640,7 @@ static void write_batch(mast_server *s, mast_trace **traces, size_t n, queued_us
 
 static pthread_once_t metrics_once;
 static void metrics_init(void);
-static mast_metric_family *m_cost, *m_tokens;
+static mast_metric_family *m_cost, *m_tokens, *m_pruned;
 
 void http_record_usage(mast_server *s, int64_t key_id, const char *model, const mast_usage *u,
                        double cost_usd)
@@ -672,18 +674,56 @@ void http_record_usage(mast_server *s, int64_t key_id, const char *model, const 
 
 /* The trace writer: what queued in the last 20 ms goes in one transaction,
 ** so a request costs no store write of its own. */
+/* The traces past the retention limits deleted (by the trace writer). */
+static void prune_traces(mast_server *s)
+{
+    if (s->retention_ms < 0 && s->max_trace_bytes < 0)
+        return;
+    mast_store *store;
+    if (borrow_store(s, &store) != MAST_OK)
+        return;
+    int64_t deleted = 0;
+    int64_t before = s->retention_ms >= 0 ? mast_now_us() - s->retention_ms * 1000 : 0;
+    if (mast_store_traces_prune(store, before > 0 ? before : 0, s->max_trace_bytes > 0 ?
+                                (uint64_t)s->max_trace_bytes : 0, 500, &deleted) != MAST_OK)
+        mast_warn("cannot prune traces: %s", mast_errmsg());
+    else if (deleted)
+        mast_info("pruned %lld traces (retention)", (long long)deleted);
+    return_store(s, store);
+    pthread_once(&metrics_once, metrics_init);
+    mast_metric_add(m_pruned, NULL, (double)deleted);
+}
+
 static void *trace_writer(void *arg)
 {
     mast_server *s = arg;
     pthread_setname_np(pthread_self(), "mast-traces");
     mast_trace **batch = malloc(TRACE_QUEUE_MAX * sizeof *batch);
     queued_usage *usage = malloc(TRACE_QUEUE_MAX * sizeof *usage);
+    int64_t next_prune = mast_mono_us() + 1000000;   /* a second after start, then every interval */
     pthread_mutex_lock(&s->trace_mu);
     for (;;) {
-        while (!s->trace_stop && !s->n_trace_q && !s->n_usage_q)
-            pthread_cond_wait(&s->trace_cv, &s->trace_mu);
+        while (!s->trace_stop && !s->n_trace_q && !s->n_usage_q && mast_mono_us() < next_prune) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            int64_t wait_us = next_prune - mast_mono_us();
+            until.tv_sec += (time_t)(wait_us / 1000000);
+            until.tv_nsec += (long)(wait_us % 1000000) * 1000;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->trace_cv, &s->trace_mu, &until);
+        }
         if (!s->n_trace_q && !s->n_usage_q && s->trace_stop)
             break;
+        if (mast_mono_us() >= next_prune) {   /* retention: off the request path, in small batches */
+            pthread_mutex_unlock(&s->trace_mu);
+            prune_traces(s);
+            next_prune = mast_mono_us() + s->prune_every_us;
+            pthread_mutex_lock(&s->trace_mu);
+            continue;
+        }
         size_t n = s->n_trace_q, nu = s->n_usage_q;
         memcpy(batch, s->trace_q, n * sizeof *batch);
         memcpy(usage, s->usage_q, nu * sizeof *usage);
@@ -775,7 +815,7 @@ static const char *route_of(const char *path)
     return "other";
 }
 
-static mast_metric_family *m_requests, *m_duration, *m_in_flight, *m_conns, *m_cost, *m_tokens;
+static mast_metric_family *m_requests, *m_duration, *m_in_flight, *m_conns, *m_cost, *m_tokens, *m_pruned;
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void metrics_init(void)
@@ -789,6 +829,8 @@ static void metrics_init(void)
     m_in_flight = mast_metric_new("mast_http_requests_in_flight", "HTTP requests being answered now",
                                   MAST_GAUGE, NULL, NULL, 0);
     m_conns = mast_metric_new("mast_http_connections", "Open client connections", MAST_GAUGE, NULL, NULL, 0);
+    m_pruned = mast_metric_new("mast_traces_pruned_total", "Traces deleted by the retention limits "
+                               "(--trace-retention, --trace-max-bytes)", MAST_COUNTER, NULL, NULL, 0);
     m_cost = mast_metric_new("mast_cost_usd_total", "What the gateway's requests cost, by model and key "
                              "(key id; \"\" without a key)", MAST_COUNTER,
                              (const char *const[]){"model", "key", NULL}, NULL, 0);
@@ -1153,6 +1195,12 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     pthread_mutex_init(&s->keys_mu, NULL);
     s->trace_q = malloc(TRACE_QUEUE_MAX * sizeof *s->trace_q);
     s->usage_q = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_q);
+    s->retention_ms = opts->trace_retention_ms ? opts->trace_retention_ms : 30LL * 86400 * 1000;
+    s->max_trace_bytes = opts->trace_max_bytes ? opts->trace_max_bytes : (int64_t)1 << 30;
+    /* every minute, or twice per retention period when that is shorter (at least every second) */
+    s->prune_every_us = s->retention_ms > 0 && s->retention_ms < 120000 ? s->retention_ms * 500 : 60000000;
+    if (s->prune_every_us < 1000000)
+        s->prune_every_us = 1000000;
     if (s->trace_q && s->usage_q && pthread_create(&s->trace_writer, NULL, trace_writer, s) == 0)
         s->trace_writer_running = 1;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : MAST_SERVER_DEFAULT_MAX_BODY;

@@ -64,6 +64,8 @@ typedef struct mast_server_opts {
     int64_t keep_alive_ms;    /* how long an idle model stays (<0 forever, 0 unload after each request) */
     bool preload;             /* load the models at start-up (/health answers 503 until then) */
     const char *models_dir;   /* offer every GGUF file of this folder by name (NULL: none) */
+    int64_t trace_retention_ms;   /* traces older than this are pruned; 0: 30 days; <0: none are */
+    int64_t trace_max_bytes;  /* ... and the oldest while they take more; 0: 1 GiB; <0: no limit */
     const char *config_path;  /* mast.yaml: the gateway's models; NULL = none */
     int gateway_threads;      /* 0 = 32 */
     int listen_fd;            /* > 0: serve on this listening socket (systemd's LISTEN_FDS),
