@@ -123,6 +123,11 @@ static const char *const migrations[] = {
     "CREATE TABLE doc_minhash("
     "  document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,"
     "  signature BLOB NOT NULL);",
+    /* 7: W3C trace context: the trace a request's record belongs to (the caller's, from
+    ** traceparent, else its own id) and the caller's span */
+    ("ALTER TABLE traces ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE traces ADD COLUMN parent_span_id TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX traces_trace_id ON traces(trace_id);"),
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

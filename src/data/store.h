@@ -17,7 +17,7 @@
 #include "base/hash.h"
 #include "mast.h"
 
-#define MAST_STORE_SCHEMA_VERSION 6
+#define MAST_STORE_SCHEMA_VERSION 7
 #define MAST_DEFAULT_DB "mast.db"
 #define MAST_STORE_MINHASH_K 128      /* values of a document's signature */
 

@@ -40,6 +40,8 @@ static mast_status save_one(mast_store *store, sqlite3_stmt *trace_stmt, sqlite3
             sqlite3_bind_int64(trace_stmt, 4, root->duration_us);
             sqlite3_bind_text(trace_stmt, 5, status_name(root->status), -1, SQLITE_STATIC);
             sqlite3_bind_text(trace_stmt, 6, mast_buf_cstr(attrs), -1, SQLITE_STATIC);
+            sqlite3_bind_text(trace_stmt, 7, t->trace_id[0] ? t->trace_id : t->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(trace_stmt, 8, t->parent_span_id, -1, SQLITE_STATIC);
             if (sqlite3_step(trace_stmt) != SQLITE_DONE)
                 return mast_store_error(store, "cannot save trace");
         }
@@ -61,8 +63,8 @@ static mast_status save_one(mast_store *store, sqlite3_stmt *trace_stmt, sqlite3
     return MAST_OK;
 }
 
-static const char TRACE_SQL[] = "INSERT INTO traces(id, name, start_us, duration_us, status, attributes)"
-                                " VALUES(?, ?, ?, ?, ?, ?)";
+static const char TRACE_SQL[] = "INSERT INTO traces(id, name, start_us, duration_us, status, attributes,"
+                                " trace_id, parent_span_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SPAN_SQL[] = "INSERT INTO spans(trace_id, span_id, parent_id, name, start_us, duration_us,"
                                " status, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -98,13 +100,24 @@ static json_t *parse_attrs(sqlite3_stmt *stmt, int col)
     return v ? v : json_object();
 }
 
+/* trace_id (the W3C trace; the record's id when it had no caller) and the
+** caller's parent_span_id when there was one, from columns col, col + 1. */
+static void set_context(json_t *o, sqlite3_stmt *stmt, int col)
+{
+    const char *tid = (const char *)sqlite3_column_text(stmt, col);
+    const char *parent = (const char *)sqlite3_column_text(stmt, col + 1);
+    json_object_set_new(o, "trace_id", json_string(tid && *tid ? tid : json_string_value(json_object_get(o, "id"))));
+    if (parent && *parent)
+        json_object_set_new(o, "parent_span_id", json_string(parent));
+}
+
 mast_status mast_store_trace_list(mast_store *store, int limit, json_t **out)
 {
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(store->db,
                            "SELECT id, name, start_us, duration_us, status, attributes,"
-                           " (SELECT count(*) FROM spans s WHERE s.trace_id = t.id)"
-                           " FROM traces t ORDER BY start_us DESC LIMIT ?",
+                           " (SELECT count(*) FROM spans s WHERE s.trace_id = t.id), trace_id,"
+                           " parent_span_id FROM traces t ORDER BY start_us DESC LIMIT ?",
                            -1, &stmt, NULL) != SQLITE_OK)
         return mast_store_error(store, "cannot list traces");
     sqlite3_bind_int(stmt, 1, limit);
@@ -119,6 +132,7 @@ mast_status mast_store_trace_list(mast_store *store, int limit, json_t **out)
         json_object_set_new(o, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
         json_object_set_new(o, "attributes", parse_attrs(stmt, 5));
         json_object_set_new(o, "n_spans", json_integer(sqlite3_column_int64(stmt, 6)));
+        set_context(o, stmt, 7);
         json_array_append_new(arr, o);
     }
     sqlite3_finalize(stmt);
@@ -140,10 +154,11 @@ mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_
     int n = 0, rc;
     for (int by_end = 0; by_end < 2 && n == 0; by_end++) {
         if (sqlite3_prepare_v2(store->db, by_end
-                               ? "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
-                                 " WHERE id LIKE '%' || ?1 ORDER BY id LIMIT 2"
-                               : "SELECT id, name, start_us, duration_us, status, attributes FROM traces"
-                                 " WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 2",
+                               ? "SELECT id, name, start_us, duration_us, status, attributes, trace_id,"
+                                 " parent_span_id FROM traces WHERE id LIKE '%' || ?1 ORDER BY id LIMIT 2"
+                               : "SELECT id, name, start_us, duration_us, status, attributes, trace_id,"
+                                 " parent_span_id FROM traces WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id"
+                                 " LIMIT 2",
                                -1, &stmt, NULL) != SQLITE_OK)
             return mast_store_error(store, "cannot read trace");
         sqlite3_bind_text(stmt, 1, id_prefix, -1, SQLITE_STATIC);
@@ -157,6 +172,7 @@ mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_
             json_object_set_new(trace, "duration_us", json_integer(sqlite3_column_int64(stmt, 3)));
             json_object_set_new(trace, "status", json_string((const char *)sqlite3_column_text(stmt, 4)));
             json_object_set_new(trace, "attributes", parse_attrs(stmt, 5));
+            set_context(trace, stmt, 6);
         }
         sqlite3_finalize(stmt);
     }

@@ -60,11 +60,63 @@ mast_trace *mast_trace_begin(const char *name)
     if (!t)
         return NULL;
     new_trace_id(t->id);
+    memcpy(t->trace_id, t->id, sizeof t->trace_id);
     if (!open_span(t, name)) {
         free(t);
         return NULL;
     }
     return t;
+}
+
+static bool lower_hex(const char *p, size_t n)
+{
+    bool nonzero = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+        nonzero |= p[i] != '0';
+    }
+    return nonzero;   /* all zeros is invalid for both ids */
+}
+
+bool mast_trace_continue(mast_trace *t, const char *tp)
+{
+    if (!t || !tp)
+        return false;
+    size_t n = strlen(tp);
+    /* version-traceid-parentid-flags: 2-32-16-2 hex; version ff is invalid; version 00 is
+    ** exactly 55 characters, a later one may add fields after a '-' */
+    if (n < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+        return false;
+    if (!(lower_hex(tp, 2) || !strncmp(tp, "00", 2)) || !strncmp(tp, "ff", 2))
+        return false;
+    if (!lower_hex(tp + 3, 32) || !lower_hex(tp + 36, 16))
+        return false;
+    char f[3] = {tp[53], tp[54], 0};
+    if (strspn(f, "0123456789abcdef") != 2)
+        return false;
+    if ((!strncmp(tp, "00", 2) && n != 55) || (n > 55 && tp[55] != '-'))
+        return false;
+    memcpy(t->trace_id, tp + 3, 32);
+    t->trace_id[32] = '\0';
+    memcpy(t->parent_span_id, tp + 36, 16);
+    t->parent_span_id[16] = '\0';
+    return true;
+}
+
+void mast_trace_span_hex_id(const mast_trace *t, int span, char out[17])
+{
+    char key[48];
+    int n = snprintf(key, sizeof key, "%s/%d", t->id, span);
+    uint64_t h = mast_hash64(key, (size_t)n);
+    snprintf(out, 17, "%016llx", (unsigned long long)(h ? h : 1));
+}
+
+void mast_trace_traceparent(const mast_trace *t, int span, char out[56])
+{
+    char sid[17];
+    mast_trace_span_hex_id(t, span, sid);
+    snprintf(out, 56, "00-%s-%s-01", t->trace_id, sid);
 }
 
 void mast_trace_span_begin(mast_trace *t, const char *name)

@@ -41,7 +41,9 @@ typedef struct mast_span {
 } mast_span;
 
 typedef struct mast_trace {
-    char id[33];            /* 32 lowercase hex digits (128 bits, as OpenTelemetry) */
+    char id[33];            /* 32 lowercase hex digits (128 bits, as OpenTelemetry): this record's */
+    char trace_id[33];      /* the W3C trace it belongs to: the caller's (traceparent), else id */
+    char parent_span_id[17];/* the caller's span (16 hex digits), "" when it has none */
     mast_span *spans;
     size_t n_spans, cap_spans;
     int stack[MAST_TRACE_MAX_DEPTH];
@@ -50,6 +52,17 @@ typedef struct mast_trace {
 
 /* Starts a trace whose root span is `name`. NULL when out of memory. */
 mast_trace *mast_trace_begin(const char *name);
+
+/* Continues the caller's trace: a W3C traceparent header
+** ("00-<32 hex trace id>-<16 hex span id>-<flags>") sets trace_id and
+** parent_span_id. false (nothing changed) when it is not a valid one: the
+** trace then starts afresh, as the W3C Trace Context says. */
+bool mast_trace_continue(mast_trace *t, const char *traceparent);
+/* A span's id as OpenTelemetry has it: 16 hex digits, derived from the
+** record's id and the span's index (never all zeros). */
+void mast_trace_span_hex_id(const mast_trace *t, int span, char out[17]);
+/* The traceparent to send downstream from a span ("00-…-…-01"). */
+void mast_trace_traceparent(const mast_trace *t, int span, char out[56]);
 
 /* Opens a child span of the innermost open span. */
 void mast_trace_span_begin(mast_trace *t, const char *name);

@@ -71,11 +71,13 @@ static void test_schema_1_database_upgrades_without_loss(void)
     mast_chunk_in ch[] = {{"survives the upgrade", 3, "", NULL, 0, 0}};
     REQUIRE(mast_store_doc_put(s, c, &doc, ch, 1, NULL) == MAST_OK);
     /* turn it back into a schema-1 database: no embeddings, keys, usage or prompt
-    ** tables, no chunk pages, no signatures */
+    ** tables, no chunk pages, no signatures, no trace context */
     REQUIRE(mast_store_exec(s, "DROP TABLE doc_minhash; DROP TABLE embeddings; DROP TABLE usage; DROP TABLE api_keys;"
                                " DROP TABLE prompt_labels; DROP TABLE prompt_versions; DROP TABLE prompts;"
                                " ALTER TABLE chunks DROP COLUMN page_start;"
                                " ALTER TABLE chunks DROP COLUMN page_end;"
+                               " DROP INDEX traces_trace_id; ALTER TABLE traces DROP COLUMN trace_id;"
+                               " ALTER TABLE traces DROP COLUMN parent_span_id;"
                                " UPDATE schema_version SET version = 1") == MAST_OK);
     char *path = strdup(s->path);
     mast_store_close(s);
@@ -87,6 +89,7 @@ static void test_schema_1_database_upgrades_without_loss(void)
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM chunks WHERE page_start = 0 AND page_end = 0"), 1);
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name = 'doc_minhash'"), 1);
     CHECK_EQ_INT(count(s, "SELECT count(*) FROM doc_minhash"), 0);   /* the old document has none */
+    CHECK_EQ_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE name = 'traces_trace_id'"), 1);
     mast_store_close(s);
     free(path);
     free(dir);

@@ -248,6 +248,25 @@ expect "prompt diff" 0 "$MAST" prompt diff greet 1 2
 check "… shows the change" contains "$OUT" "- [system] You are {{persona}}."
 
 # virtual keys: created with the CLI, read by the server on SIGHUP
+# ---- W3C trace context: the caller's trace goes on in mast and on to the provider
+TP="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+curl -s "$U/v1/chat/completions" -H "traceparent: $TP" -H 'tracestate: vendor=x' -H 'Content-Type: application/json' \
+  -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}' >/dev/null
+SENT_TP="$(curl -s "$UPSTREAM_URL/_log" | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["traceparent"])')"
+sleep 0.3
+"$MAST" traces show last --json >"$WORK/tptrace.json" 2>/dev/null
+check "traceparent: the request's trace is the caller's, its parent the caller's span" \
+  test "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["trace_id"], t.get("parent_span_id"), t["spans"][0]["attributes"].get("w3c.tracestate"))' "$WORK/tptrace.json")" \
+  = "4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 vendor=x"
+check "… and the provider got the same trace, with mast's span as the parent" \
+  python3 -c 'import re,sys; m=re.fullmatch(r"00-4bf92f3577b34da6a3ce929d0e0e4736-([0-9a-f]{16})-01", sys.argv[1]); sys.exit(0 if m and m.group(1) != "00f067aa0ba902b7" else 1)' "$SENT_TP"
+curl -s "$U/v1/chat/completions" -H "traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01" \
+  -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}' >/dev/null
+sleep 0.3
+"$MAST" traces show last --json >"$WORK/tptrace.json" 2>/dev/null
+check "an invalid traceparent (all-zero trace id) starts a trace of mast's own" \
+  test "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["trace_id"] == t["id"], "parent_span_id" in t)' "$WORK/tptrace.json")" = "True False"
+
 expect "keys create alice" 0 "$MAST" keys create --name alice --models fast --budget-usd 0.00001
 ALICE="$OUT"
 expect "keys create bob" 0 "$MAST" keys create --name bob --rpm 2

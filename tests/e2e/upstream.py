@@ -94,7 +94,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             LOG.append({"path": self.path, "model": model, "action": action, "body": body,
                         "authorization": self.headers.get("Authorization"),
-                        "x_api_key": self.headers.get("x-api-key")})
+                        "x_api_key": self.headers.get("x-api-key"),
+                        "traceparent": self.headers.get("traceparent")})
         name, _, arg = action.partition(":")
         if name == "stall":
             time.sleep(float(arg))

@@ -57,6 +57,7 @@ struct gw_job {
     http_pending *pending;
     http_stream *stream;
     mast_trace *trace;
+    char traceparent[56];        /* sent to providers: this request's root span as the parent */
     struct mast_server *server;  /* for the usage record */
     int64_t key_id;
     bool streaming, include_usage;
@@ -327,6 +328,7 @@ static bool attempt_begin(gw_job *j, const mast_gw_model *m, const mast_deployme
         .first_byte_timeout = pick_timeout(d->timeout.first_token, r->timeout.first_token),
         .total_timeout = pick_timeout(d->timeout.total, r->timeout.total),
         .on_chunk = emit, .ctx = j, .raw_reply = !j->anthropic_client,
+        .traceparent = j->traceparent[0] ? j->traceparent : NULL,
     };
     j->t_attempt = now();
     mast_status st = mast_provider_begin(&j->call, &j->http);
@@ -645,6 +647,8 @@ http_reply mast_gateway_api(http_ctx *c, const http_request *req, int *matched)
     json_decref(name);
     j->body = body;
     j->trace = req->trace;
+    if (j->trace)
+        mast_trace_traceparent(j->trace, 0, j->traceparent);
     j->server = req->server;
     j->key_id = req->key_id;
     j->t_received = now();

@@ -1039,6 +1039,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     mast_trace *trace = mast_trace_begin("http.request");
     mast_trace_attr_str(trace, "http.request.method", method);
     mast_trace_attr_str(trace, "url.path", url);
+    const char *tp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent");
+    if (tp && mast_trace_continue(trace, tp)) {   /* the caller's trace goes on here */
+        const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "tracestate");
+        if (ts && strlen(ts) <= 512)
+            mast_trace_attr_str(trace, "w3c.tracestate", ts);
+    }
     mast_clear_error();
     http_request hr = {conn, s, routed, url, &req->body, trace, 0};
     http_reply r;

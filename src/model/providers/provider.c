@@ -24,8 +24,8 @@ struct mast_provider_state {
     mast_anthropic_stream astream;
     mast_buf body;               /* a non-streamed reply */
     bool done, failed;
-    char url[1024], hdr[4][600];
-    const char *headers[5];
+    char url[1024], hdr[5][600];
+    const char *headers[6];
     mast_buf payload;
 };
 typedef struct mast_provider_state call_state;
@@ -121,7 +121,7 @@ static int on_body_data(void *ctx, const char *data, size_t n)
 }
 
 /* The URL, headers and body. */
-static mast_status build(const mast_provider_call *c, char *url, size_t cap, char hdr[4][600],
+static mast_status build(const mast_provider_call *c, char *url, size_t cap, char hdr[5][600],
                          json_t **body)
 {
     *body = NULL;
@@ -215,8 +215,15 @@ mast_status mast_provider_begin(mast_provider_call *c, mast_http_call *h)
         mast_provider_call_free(c);
         return st;
     }
-    for (int i = 0; i < 4 && s->hdr[i][0]; i++)
-        s->headers[i] = s->hdr[i];
+    int nh = 0;
+    while (nh < 4 && s->hdr[nh][0]) {
+        s->headers[nh] = s->hdr[nh];
+        nh++;
+    }
+    if (c->traceparent && strlen(c->traceparent) < 100) {   /* the trace goes on at the provider */
+        snprintf(s->hdr[nh], sizeof s->hdr[nh], "traceparent: %s", c->traceparent);
+        s->headers[nh] = s->hdr[nh];
+    }
     st = mast_json_dump(body, 0, &s->payload);
     json_decref(body);
     if (st != MAST_OK) {

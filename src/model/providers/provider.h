@@ -45,6 +45,7 @@ typedef struct mast_provider_call {
     const json_t *request;        /* an OpenAI chat request (not changed) */
     bool stream;
     double connect_timeout, first_byte_timeout, total_timeout;   /* seconds; 0 = none */
+    const char *traceparent;      /* sent on as the W3C traceparent header (NULL: none) */
     /* A streamed answer's chunks in OpenAI's shape, as they come (taken);
     ** usage-only chunks are not passed: the usage is in .usage. Non-zero
     ** stops the call (MAST_CALL_STOPPED). */
