@@ -13,11 +13,13 @@
 #include "base/log.h"
 #include "data/store_traces.h"
 #include "deploy/models.h"
+#include "observe/otlp.h"
 
 static const char traces_help[] =
     "Usage: mast traces [-n N] [--json]\n"
     "       mast traces show ID [--json]\n"
     "       mast traces prune [--older-than 30d] [--max-bytes 1G] [--json]\n"
+    "       mast traces export --otlp URL [--since 1h] [--protocol http/protobuf|http/json]\n"
     "\n"
     "Lists the most recent traces (every ingest, search, ask, eval and HTTP request records\n"
     "one), newest first; 'show' prints one trace as a tree of spans with durations and\n"
@@ -25,11 +27,17 @@ static const char traces_help[] =
     "any unique prefix of the trace id, or 'last' for the newest. 'prune' deletes the traces\n"
     "older than --older-than and then, while the traces take more than --max-bytes, the\n"
     "oldest (mast serve does the same every minute: --trace-retention, --trace-max-bytes).\n"
+    "'export' sends stored traces to an OpenTelemetry collector (OTLP/HTTP; the URL is the\n"
+    "traces endpoint, e.g. http://localhost:4318/v1/traces; headers and the resource come\n"
+    "from OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES).\n"
     "\n"
     "Options:\n"
     "  -n N                    number of traces to list (default 20)\n"
     "      --older-than D      prune: traces that began more than D ago (30d, 12h, 90m)\n"
     "      --max-bytes SIZE    prune: the oldest until the traces take at most SIZE (500M)\n"
+    "      --otlp URL          export: the collector's traces endpoint\n"
+    "      --since D           export: the traces of the last D (default: all)\n"
+    "      --protocol P        export: http/protobuf (default) or http/json\n"
     "      --json              print JSON\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
     "  -h, --help              this help\n";
@@ -113,13 +121,75 @@ static int prune(const char *db, int64_t older_ms, size_t max_bytes, int json)
     return 0;
 }
 
+/* mast traces export: the stored traces since a time, in batches, to a collector. */
+static int export_traces(const char *db, const char *url, const char *protocol, int64_t since_ms, int json)
+{
+    if (!url)
+        return cli_usage("traces", "export needs --otlp URL (the collector's traces endpoint)");
+    mast_otlp o;
+    bool enabled;
+    mast_status st = mast_otlp_from_env(&o, url, protocol, &enabled);
+    if (st != MAST_OK)
+        return cli_usage("traces", "%s", mast_errmsg());
+    mast_store *store;
+    if ((st = cli_open_store_read(db, &store)) != MAST_OK) {
+        mast_otlp_free(&o);
+        return cli_fail(st);
+    }
+    char after[33] = "";
+    if (since_ms >= 0)   /* ids begin with their time in ms, 12 hex digits */
+        snprintf(after, sizeof after, "%012llx", (unsigned long long)((mast_now_us() / 1000 - since_ms) > 0
+                                                                     ? mast_now_us() / 1000 - since_ms : 0));
+    size_t traces = 0, spans = 0;
+    for (;;) {
+        json_t *recs;
+        if ((st = mast_store_traces_after(store, after, 256, &recs)) != MAST_OK)
+            break;
+        size_t n = json_array_size(recs), k = 0;
+        if (!n) {
+            json_decref(recs);
+            break;
+        }
+        mast_buf body = {0};
+        long status;
+        double retry;
+        st = mast_otlp_encode(&o, recs, &body, &k);
+        if (st == MAST_OK)
+            st = mast_otlp_post(&o, &body, &status, &retry);
+        mast_buf_free(&body);
+        if (st == MAST_OK) {
+            traces += n;
+            spans += k;
+            snprintf(after, sizeof after, "%s", mast_json_get_str(json_array_get(recs, n - 1), "id", ""));
+        }
+        json_decref(recs);
+        if (st != MAST_OK)
+            break;
+    }
+    mast_store_close(store);
+    mast_otlp_free(&o);
+    if (st != MAST_OK) {
+        fprintf(stderr, "mast: %s (%zu traces had been sent)\n", mast_errmsg(), traces);
+        return 1;
+    }
+    if (json)
+        cli_print_json(json_pack("{s:I, s:I, s:s}", "traces", (json_int_t)traces, "spans", (json_int_t)spans,
+                                 "endpoint", url));
+    else
+        printf("exported %zu trace%s (%zu spans) to %s\n", traces, traces == 1 ? "" : "s", spans, url);
+    return 0;
+}
+
 int cmd_traces(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_OLDER, OPT_MAX_BYTES };
+    enum { OPT_DB = 256, OPT_JSON, OPT_OLDER, OPT_MAX_BYTES, OPT_OTLP, OPT_SINCE, OPT_PROTOCOL };
     static const struct option options[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"older-than", required_argument, NULL, OPT_OLDER},
         {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+        {"otlp", required_argument, NULL, OPT_OTLP},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"protocol", required_argument, NULL, OPT_PROTOCOL},
         {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -127,8 +197,9 @@ int cmd_traces(int argc, char **argv)
     const char *db = NULL;
     long limit = 20;
     int json = 0, c;
-    int64_t older_ms = -1;
+    int64_t older_ms = -1, since_ms = -1;
     size_t max_bytes = 0;
+    const char *otlp_url = NULL, *protocol = NULL;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
         switch (c) {
@@ -141,6 +212,12 @@ int cmd_traces(int argc, char **argv)
             if (mast_parse_keep_alive(optarg, &older_ms) != MAST_OK || older_ms < 0)
                 return cli_usage("traces", "--older-than wants a duration such as 30d, 12h or 90m "
                                  "(got '%s')", optarg);
+            break;
+        case OPT_OTLP: otlp_url = optarg; break;
+        case OPT_PROTOCOL: protocol = optarg; break;
+        case OPT_SINCE:
+            if (mast_parse_keep_alive(optarg, &since_ms) != MAST_OK || since_ms < 0)
+                return cli_usage("traces", "--since wants a duration such as 1h or 7d (got '%s')", optarg);
             break;
         case OPT_MAX_BYTES:
             if (cli_parse_bytes("traces", "--max-bytes", optarg, &max_bytes) != 0)
@@ -157,11 +234,18 @@ int cmd_traces(int argc, char **argv)
             return cli_usage("traces", "unexpected argument '%s'", argv[optind + 1]);
         return prune(db, older_ms, max_bytes, json);
     }
+    if (optind < argc && !strcmp(argv[optind], "export")) {
+        if (optind + 1 < argc)
+            return cli_usage("traces", "unexpected argument '%s'", argv[optind + 1]);
+        return export_traces(db, otlp_url, protocol, since_ms, json);
+    }
+    if (otlp_url || protocol || since_ms >= 0)
+        return cli_usage("traces", "--otlp, --since and --protocol are export's");
     if (older_ms >= 0 || max_bytes)
         return cli_usage("traces", "--older-than and --max-bytes are prune's");
     if (optind < argc) {
         if (strcmp(argv[optind], "show") != 0)
-            return cli_usage("traces", "unknown subcommand '%s' (expected 'show ID' or 'prune')",
+            return cli_usage("traces", "unknown subcommand '%s' (expected 'show ID', 'prune' or 'export')",
                              argv[optind]);
         if (optind + 1 >= argc)
             return cli_usage("traces", "'show' needs a trace ID");

@@ -286,3 +286,44 @@ mast_status mast_store_traces_prune(mast_store *store, int64_t before_us, uint64
         *deleted = total;
     return st;
 }
+
+mast_status mast_store_traces_after(mast_store *store, const char *after_id, int limit, json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(store->db, "SELECT id FROM traces WHERE id > ? ORDER BY id LIMIT ?", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        return mast_store_error(store, "cannot read traces");
+    sqlite3_bind_text(stmt, 1, after_id ? after_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, limit);
+    json_t *ids = json_array();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(stmt, 0)));
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        json_decref(ids);
+        return mast_store_error(store, "cannot read traces");
+    }
+    json_t *arr = json_array();
+    size_t i;
+    json_t *id;
+    mast_status st = MAST_OK;
+    json_array_foreach(ids, i, id) {
+        json_t *t;
+        if ((st = mast_store_trace_get(store, json_string_value(id), &t)) == MAST_ERR_NOT_FOUND) {
+            st = MAST_OK;   /* pruned meanwhile */
+            continue;
+        }
+        if (st != MAST_OK)
+            break;
+        json_array_append_new(arr, t);
+    }
+    json_decref(ids);
+    if (st != MAST_OK) {
+        json_decref(arr);
+        return st;
+    }
+    *out = arr;
+    return MAST_OK;
+}

@@ -22,6 +22,11 @@ mast_status mast_store_trace_list(mast_store *store, int limit, json_t **out);
 ** name, start_us, duration_us, status, attributes}] in span order. */
 mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_t **out);
 
+/* Up to limit traces whose ids come after after_id ("" for the first), in
+** id order (the order they began: ids start with their time), each as
+** mast_store_trace_get gives it, spans included, in a JSON array. */
+mast_status mast_store_traces_after(mast_store *store, const char *after_id, int limit, json_t **out);
+
 /* What the traces take: their count, and their bytes in the file (the
 ** traces and spans tables and their indexes, as SQLite's dbstat counts
 ** pages; 0 when this SQLite has no dbstat). */

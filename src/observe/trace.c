@@ -106,8 +106,13 @@ bool mast_trace_continue(mast_trace *t, const char *tp)
 
 void mast_trace_span_hex_id(const mast_trace *t, int span, char out[17])
 {
-    char key[48];
-    int n = snprintf(key, sizeof key, "%s/%d", t->id, span);
+    mast_span_hex_id(t->id, span, out);
+}
+
+void mast_span_hex_id(const char *record_id, int span, char out[17])
+{
+    char key[80];
+    int n = snprintf(key, sizeof key, "%.40s/%d", record_id, span);
     uint64_t h = mast_hash64(key, (size_t)n);
     snprintf(out, 17, "%016llx", (unsigned long long)(h ? h : 1));
 }

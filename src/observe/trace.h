@@ -61,6 +61,8 @@ bool mast_trace_continue(mast_trace *t, const char *traceparent);
 /* A span's id as OpenTelemetry has it: 16 hex digits, derived from the
 ** record's id and the span's index (never all zeros). */
 void mast_trace_span_hex_id(const mast_trace *t, int span, char out[17]);
+/* The same from a stored record's id (data/store_traces.h). */
+void mast_span_hex_id(const char *record_id, int span, char out[17]);
 /* The traceparent to send downstream from a span ("00-…-…-01"). */
 void mast_trace_traceparent(const mast_trace *t, int span, char out[56]);
 

@@ -5,8 +5,10 @@
 **
 ** The bytes are parsed as JSON; an object goes through the search reader and
 ** the document reader, and its "documents" members through the document
-** reader, as an upsert's would; the bytes as a keep_alive duration too. Built only with clang (-DMAST_FUZZ=ON).
+** reader, as an upsert's would; the bytes as a keep_alive duration and as
+** the OTEL_* variables' key=value lists too. Built only with clang (-DMAST_FUZZ=ON).
 */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "base/utf8.h"
 #include "deploy/api.h"
 #include "deploy/models.h"
+#include "observe/otlp.h"
 
 static void read_document(const json_t *doc)
 {
@@ -36,8 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mast_buf_free(&b);
     char *text = size < 4096 ? strndup((const char *)data, size) : NULL;   /* a keep_alive duration */
     int64_t ms;
-    if (text)
+    if (text) {
         mast_parse_keep_alive(text, &ms);
+        /* the OTEL_* lists ("k=v,k2=v%20w") as the environment gives them */
+        setenv("OTEL_RESOURCE_ATTRIBUTES", text, 1);
+        setenv("OTEL_EXPORTER_OTLP_HEADERS", text, 1);
+        mast_otlp o;
+        bool on;
+        if (mast_otlp_from_env(&o, "http://127.0.0.1:1/v1/traces", NULL, &on) == MAST_OK)
+            mast_otlp_free(&o);
+    }
     free(text);
     json_t *body;
     if (mast_json_parse((const char *)data, size, "fuzz", &body) != MAST_OK)

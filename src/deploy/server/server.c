@@ -46,6 +46,7 @@
 #include "model/providers/translate.h"
 #include "deploy/server/http.h"
 #include "observe/metrics.h"
+#include "observe/otlp.h"
 
 #define STORE_POOL_MAX 16
 #define WATCHDOG_PERIOD_MS 250
@@ -64,6 +65,12 @@ struct mast_server {
     bool metrics_on;             /* collect_server is registered */
     int64_t retention_ms, max_trace_bytes;   /* <0: no limit */
     int64_t prune_every_us;
+    mast_otlp otlp;              /* the OTLP exporter's configuration (OTEL_* variables) */
+    pthread_t exporter;
+    bool exporter_running, export_stop;
+    pthread_mutex_t export_mu;
+    pthread_cond_t export_cv;
+    char export_after[33];       /* the last trace exported (by id: the order they began) */
     int n_handling;              /* requests being answered (conn_mu) */
     int64_t last_active_ms;      /* a request began or ended, or a connection opened (conn_mu) */
     mast_models *models;
@@ -1169,6 +1176,135 @@ static unsigned connection_limit(unsigned wanted)
     return (rlim_t)wanted < room ? wanted : (unsigned)room;
 }
 
+/* ---- OTLP export ----
+** The store is the exporter's queue: traces are written there as always,
+** and this thread sends what came after the last one the collector took.
+** A collector that is slow or down never holds a request; its traces wait
+** in the store (bounded by the retention) and go when it answers again. */
+#define EXPORT_BATCH 256
+
+static mast_metric_family *m_spans, *m_fail;
+static pthread_once_t export_once = PTHREAD_ONCE_INIT;
+
+static void export_metrics_init(void)
+{
+    m_spans = mast_metric_new("mast_otlp_spans_exported_total", "Spans the OTLP collector took",
+                              MAST_COUNTER, NULL, NULL, 0);
+    m_fail = mast_metric_new("mast_otlp_export_failures_total", "OTLP exports that failed (their "
+                             "spans wait in the store and go again)", MAST_COUNTER, NULL, NULL, 0);
+}
+
+static void *otlp_exporter(void *arg)
+{
+    mast_server *s = arg;
+    pthread_setname_np(pthread_self(), "mast-otlp");
+    pthread_once(&export_once, export_metrics_init);
+    double wait = 1.0, backoff = 0;
+    bool failing = false;
+    for (;;) {
+        pthread_mutex_lock(&s->export_mu);
+        if (!s->export_stop && wait > 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += (time_t)wait;
+            until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->export_cv, &s->export_mu, &until);
+        }
+        bool stop = s->export_stop;
+        pthread_mutex_unlock(&s->export_mu);
+        if (stop && failing)
+            break;   /* a collector that is down is not waited for at the end */
+        mast_store *store;
+        json_t *recs = NULL;
+        if (borrow_store(s, &store) == MAST_OK) {
+            if (mast_store_traces_after(store, s->export_after, EXPORT_BATCH, &recs) != MAST_OK)
+                mast_warn("OTLP export: %s", mast_errmsg());
+            return_store(s, store);
+        }
+        size_t n = json_array_size(recs), n_spans = 0;
+        if (!n) {
+            json_decref(recs);
+            if (stop)
+                break;
+            wait = 1.0;
+            continue;
+        }
+        mast_buf body = {0};
+        long status = 0;
+        double retry_after = -1;
+        mast_status st = mast_otlp_encode(&s->otlp, recs, &body, &n_spans);
+        if (st == MAST_OK)
+            st = mast_otlp_post(&s->otlp, &body, &status, &retry_after);
+        mast_buf_free(&body);
+        if (st == MAST_OK) {
+            const char *last = mast_json_get_str(json_array_get(recs, n - 1), "id", "");
+            snprintf(s->export_after, sizeof s->export_after, "%s", last);
+            mast_metric_add(m_spans, NULL, (double)n_spans);
+            if (failing)
+                mast_info("OTLP export: %s answers again", s->otlp.url);
+            failing = false;
+            backoff = 0;
+            wait = n == EXPORT_BATCH ? 0 : 1.0;   /* a backlog goes at once */
+        } else {
+            mast_metric_add(m_fail, NULL, 1);
+            if (!failing)   /* once per outage, not once per retry */
+                mast_warn("%s; the traces wait in the store and are sent when it answers", mast_errmsg());
+            failing = true;
+            backoff = backoff ? (backoff * 2 > 30 ? 30 : backoff * 2) : 0.5;
+            wait = retry_after > 0 ? (retry_after > 300 ? 300 : retry_after) : backoff;
+        }
+        json_decref(recs);
+        if (stop && !failing && n < EXPORT_BATCH)
+            break;
+    }
+    return NULL;
+}
+
+/* The exporter, when the OTEL_* variables name a collector: it sends the
+** traces that come after the newest one stored now. */
+static mast_status start_exporter(mast_server *s)
+{
+    bool enabled;
+    MAST_TRY(mast_otlp_from_env(&s->otlp, NULL, NULL, &enabled));
+    if (!enabled)
+        return MAST_OK;
+    mast_store *store;
+    json_t *newest = NULL;
+    if (borrow_store(s, &store) == MAST_OK) {
+        if (mast_store_trace_list(store, 1, &newest) == MAST_OK)
+            snprintf(s->export_after, sizeof s->export_after, "%s",
+                     mast_json_get_str(json_array_get(newest, 0), "id", ""));
+        json_decref(newest);
+        return_store(s, store);
+    }
+    pthread_mutex_init(&s->export_mu, NULL);
+    pthread_cond_init(&s->export_cv, NULL);
+    if (pthread_create(&s->exporter, NULL, otlp_exporter, s) != 0)
+        return mast_fail(MAST_ERR_INTERNAL, "cannot start the OTLP exporter's thread");
+    s->exporter_running = true;
+    mast_info("exporting traces to %s (OTLP %s)", s->otlp.url, s->otlp.json ? "http/json" : "http/protobuf");
+    return MAST_OK;
+}
+
+static void stop_exporter(mast_server *s)
+{
+    if (s->exporter_running) {
+        pthread_mutex_lock(&s->export_mu);
+        s->export_stop = true;
+        pthread_cond_signal(&s->export_cv);
+        pthread_mutex_unlock(&s->export_mu);
+        pthread_join(s->exporter, NULL);
+        pthread_mutex_destroy(&s->export_mu);
+        pthread_cond_destroy(&s->export_cv);
+        s->exporter_running = false;
+    }
+    mast_otlp_free(&s->otlp);
+}
+
 mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
 {
     *out = NULL;
@@ -1221,6 +1357,8 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
         return_store(s, first);
         st = mast_retriever_create(&s->retriever);
     }
+    if (st == MAST_OK)
+        st = start_exporter(s);
     mast_model_spec *specs = NULL;
     size_t n_specs = opts->n_models;
     if (st == MAST_OK && opts->config_path)
@@ -1430,6 +1568,7 @@ void mast_server_stop(mast_server *s)
         pthread_mutex_unlock(&s->trace_mu);
         pthread_join(s->trace_writer, NULL);
     }
+    stop_exporter(s);   /* after the writer: the last traces are in the store, and go */
     free(s->trace_q);
     free(s->usage_q);
     mast_keyring_free(s->keys);
