@@ -119,6 +119,9 @@ static const char serve_help[] =
     "      --idle-exit S       end the process (status 0) after S seconds without a request\n"
     "                          (none being answered, streams included): scale to zero, with\n"
     "                          socket activation starting it again on the next request\n"
+    "      --trace-content     record local generations' messages, output and tool definitions\n"
+    "                          in their traces (gen_ai.input.messages, gen_ai.output.messages,\n"
+    "                          gen_ai.tool.definitions; off by default: they may hold personal data)\n"
     "      --trace-retention D  delete traces older than D (default 30d; 0: keep them all),\n"
     "                          checked every minute, in small batches off the request path\n"
     "      --trace-max-bytes SIZE  ... and the oldest while the traces take more than SIZE\n"
@@ -136,7 +139,7 @@ int cmd_serve(int argc, char **argv)
            OPT_READ_TIMEOUT, OPT_PER_IP, OPT_ALIAS, OPT_EMBED, OPT_CTX, OPT_FORMAT, OPT_QUEUE,
            OPT_MODEL_THREADS, OPT_TEMPLATE, OPT_CONFIG, OPT_GW_THREADS, OPT_PARALLEL, OPT_PROMPT_CHUNK, OPT_KV, OPT_IDLE_EXIT, OPT_KV_MEMORY,
            OPT_PRELOAD, OPT_MAX_LOADED, OPT_MAX_MEMORY, OPT_KEEP_ALIVE, OPT_MODELS_DIR, OPT_CACHE_DIR,
-           OPT_RETENTION, OPT_TRACE_BYTES };
+           OPT_RETENTION, OPT_TRACE_BYTES, OPT_TRACE_CONTENT };
     static const struct option options[] = {
         {"model", required_argument, NULL, 'm'},
         {"alias", required_argument, NULL, OPT_ALIAS},
@@ -159,6 +162,7 @@ int cmd_serve(int argc, char **argv)
         {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"trace-retention", required_argument, NULL, OPT_RETENTION},
         {"trace-max-bytes", required_argument, NULL, OPT_TRACE_BYTES},
+        {"trace-content", no_argument, NULL, OPT_TRACE_CONTENT},
         {"batch-prompt-tokens", required_argument, NULL, OPT_PROMPT_CHUNK},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"max-batch", required_argument, NULL, OPT_BATCH},
@@ -213,6 +217,7 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_MODELS_DIR: opts.models_dir = optarg; break;
         case OPT_CACHE_DIR: local.cache_dir = optarg; break;
+        case OPT_TRACE_CONTENT: opts.trace_content = true; break;
         case OPT_RETENTION: {
             int64_t ms;
             if (mast_parse_keep_alive(optarg, &ms) != MAST_OK || ms < 0)

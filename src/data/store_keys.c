@@ -163,6 +163,19 @@ mast_status mast_store_usage(mast_store *store, const char *key, const char *mod
     return rows_json(store, st, out);
 }
 
+mast_status mast_store_key_name(mast_store *store, int64_t key_id, char *out, size_t cap)
+{
+    sqlite3_stmt *st;
+    MAST_TRY(mast_store_prepare(store, "SELECT name FROM api_keys WHERE id = ?", &st));
+    sqlite3_bind_int64(st, 1, key_id);
+    mast_status s = sqlite3_step(st) == SQLITE_ROW ? MAST_OK : mast_fail(MAST_ERR_NOT_FOUND, "no key %lld",
+                                                                         (long long)key_id);
+    if (s == MAST_OK)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return s;
+}
+
 mast_status mast_store_key_spent(mast_store *store, int64_t key_id, const char *since, double *out)
 {
     sqlite3_stmt *st;

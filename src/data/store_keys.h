@@ -46,6 +46,8 @@ mast_status mast_store_usage_add(mast_store *store, const mast_usage_row *rows, 
 ** cost_usd}]. */
 mast_status mast_store_usage(mast_store *store, const char *key, const char *model,
                              const char *since, json_t **out);
+/* A key's name by its id (out: cap bytes); MAST_ERR_NOT_FOUND when there is none. */
+mast_status mast_store_key_name(mast_store *store, int64_t key_id, char *out, size_t cap);
 /* What a key spent from a day on (NULL: ever). */
 mast_status mast_store_key_spent(mast_store *store, int64_t key_id, const char *since, double *out);
 

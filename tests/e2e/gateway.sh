@@ -301,6 +301,10 @@ print(len(rows), rows[0]["model"], rows[0]["requests"], rows[0]["input_tokens"],
       rows[0]["output_tokens"], rows[0]["reasoning_tokens"], round(rows[0]["cost_usd"], 10))
 PYEOF
 check "alice's usage: 3 requests of fast, priced" test "$(cat "$WORK/usage.txt")" = "1 fast 3 36 12 15 6 1.35e-05"
+check "GET /v1/usage with alice's key: her rows only, totalled" \
+  test "$(curl -s "$U/v1/usage" -H "Authorization: Bearer $ALICE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted({r["key"] for r in d["data"]}), d["total_requests"], round(d["total_cost_usd"], 10))')" = "['alice'] 3 1.35e-05"
+check "… without a key: 401 (keys exist)" test "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/usage")" = 401
+check "… a bad since: 400" test "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/usage?since=yesterday" -H "Authorization: Bearer $ALICE")" = 400
 expect "keys list" 0 "$MAST" keys list
 check "… shows prefixes, not keys" contains "$OUT" "${ALICE:0:8}"
 check "… and never a key" test "${OUT/$ALICE/}" = "$OUT"

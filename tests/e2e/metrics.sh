@@ -71,6 +71,30 @@ check "histogram_quantile works on the request durations" \
 kill "$PROM" "$SERVER" 2>/dev/null
 wait "$PROM" "$SERVER" 2>/dev/null
 
+# ---- content capture: off by default; --trace-content records messages and output
+last_gen_attrs() {   # the newest /v1/chat/completions trace's root attributes, as JSON
+  sleep 0.5
+  curl -s "$1/v1/traces?limit=20" | python3 -c '
+import json, sys, urllib.request
+base = sys.argv[1]
+t = [t for t in json.load(sys.stdin)["data"] if t["attributes"].get("url.path") == "/v1/chat/completions"][0]
+print(json.dumps(json.load(urllib.request.urlopen(base + "/v1/traces/" + t["id"]))["spans"][0]["attributes"]))' "$1"
+}
+serve "$WORK/plain.log" --db "$WORK/c0.db" -m "$M/stories260K.gguf"
+curl -s "http://127.0.0.1:$PORT/v1/chat/completions" -d '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "temperature": 0}' >/dev/null
+check "without --trace-content no message is recorded" \
+  test "$(last_gen_attrs "http://127.0.0.1:$PORT" | jq_ '"gen_ai.input.messages" in d, "gen_ai.output.messages" in d')" = "False False"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+serve "$WORK/content.log" --db "$WORK/c1.db" -m "$M/stories260K.gguf" --trace-content
+REPLY="$(curl -s "http://127.0.0.1:$PORT/v1/chat/completions" -d '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Once upon a time"}], "max_tokens": 5, "temperature": 0}' | jq_ 'd["choices"][0]["message"]["content"]')"
+A="$(last_gen_attrs "http://127.0.0.1:$PORT")"
+check "--trace-content: gen_ai.input.messages in the conventions' parts" \
+  test "$(echo "$A" | jq_ 'json.loads(d["gen_ai.input.messages"])')" = \
+  "[{'role': 'system', 'parts': [{'type': 'text', 'content': 'Be brief.'}]}, {'role': 'user', 'parts': [{'type': 'text', 'content': 'Once upon a time'}]}]"
+check "… gen_ai.output.messages: the reply's text and finish reason" \
+  test "$(echo "$A" | jq_ '(lambda o: (o[0]["parts"][0]["content"], o[0]["finish_reason"]))(json.loads(d["gen_ai.output.messages"]))')" = "('$REPLY', 'length')"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
+
 # ---- retention: the server prunes traces older than --trace-retention as it runs
 serve "$WORK/ret.log" --db "$WORK/r.db" --trace-retention 2s
 B="http://127.0.0.1:$PORT"

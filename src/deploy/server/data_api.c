@@ -13,6 +13,7 @@
 #include "observe/metrics.h"
 #include "data/collection.h"
 #include "data/ingest/ingest.h"
+#include "data/store_keys.h"
 #include "data/store_traces.h"
 #include "deploy/api.h"
 #include "deploy/server/http.h"
@@ -305,6 +306,36 @@ static http_reply traces(http_ctx *c, const http_request *req, const char *id)
     return st == MAST_OK ? http_ok(200, out) : http_status_error(st);
 }
 
+/* GET /v1/usage?model=&since=YYYY-MM-DD&key=: the usage table, by day, key and model. A
+** request with a key sees only that key's rows. */
+static http_reply usage(http_ctx *c, const http_request *req)
+{
+    const char *model = http_query(req, "model"), *since = http_query(req, "since"), *key = http_query(req, "key");
+    if (since && (strlen(since) != 10 || since[4] != '-' || since[7] != '-'))
+        return http_error_param(400, "invalid_request", "since", "since must be a day, YYYY-MM-DD (got '%s')", since);
+    char own[128];
+    if (req->key_id) {   /* a key sees its own usage, not the others' */
+        mast_status st = mast_store_key_name(c->store, req->key_id, own, sizeof own);
+        if (st != MAST_OK)
+            return http_status_error(st);
+        key = own;
+    }
+    json_t *rows;
+    mast_status st = mast_store_usage(c->store, key, model, since, &rows);
+    if (st != MAST_OK)
+        return http_status_error(st);
+    double total = 0;
+    long long requests = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        total += json_number_value(json_object_get(r, "cost_usd"));
+        requests += json_integer_value(json_object_get(r, "requests"));
+    }
+    return http_ok(200, json_pack("{s:s, s:o, s:f, s:I}", "object", "list", "data", rows, "total_cost_usd", total,
+                                  "total_requests", (json_int_t)requests));
+}
+
 /* ---- routing ---- */
 
 #define ALLOW_GET "GET, HEAD, OPTIONS"
@@ -313,6 +344,8 @@ http_reply mast_data_api(http_ctx *c, const http_request *req, int *matched)
 {
     const char *p = req->path;
     *matched = 1;
+    if (!strcmp(p, "/v1/usage"))
+        return is(req, "GET") ? usage(c, req) : not_allowed(req, ALLOW_GET);
     if (strcmp(p, "/v1/traces") == 0 || strncmp(p, "/v1/traces/", 11) == 0) {
         if (!is(req, "GET"))
             return not_allowed(req, ALLOW_GET);

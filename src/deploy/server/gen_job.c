@@ -198,6 +198,7 @@ gen_job *gen_job_open(http_ctx *c, const http_request *req, const char *const *f
     j->fmt = fmt;
     j->model = m;
     j->t_pick = t_pick;
+    j->capture = c->trace_content;
     j->pinned = true;
     j->keep_alive_ms = keep;
     j->use = use;
@@ -697,9 +698,94 @@ static void record_metrics(gen_job *j, mast_status st)
     mast_metric_add(m_done, (const char *const[]){id, why}, 1);
 }
 
+/* ---- content capture (--trace-content), in the GenAI conventions' shapes ---- */
+
+#define CONTENT_CAP (256 * 1024)   /* bytes of each content attribute */
+
+/* OpenAI-shaped messages as [{role, parts: [{type: text|tool_call|tool_call_response, …}]}]. */
+static json_t *semconv_messages(const json_t *chat)
+{
+    json_t *out = json_array();
+    size_t i, k;
+    const json_t *m, *p;
+    json_array_foreach((json_t *)chat, i, m) {
+        const char *role = mast_json_get_str(m, "role", "user");
+        const json_t *content = json_object_get(m, "content");
+        json_t *parts = json_array();
+        if (!strcmp(role, "tool")) {
+            json_t *r = json_pack("{s:s, s:O}", "type", "tool_call_response", "response",
+                                  content ? content : json_null());
+            const char *id = mast_json_get_str(m, "tool_call_id", NULL);
+            if (id)
+                json_object_set_new(r, "id", json_string(id));
+            json_array_append_new(parts, r);
+        } else if (json_is_string(content)) {
+            json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text", "content", content));
+        } else {
+            json_array_foreach((json_t *)content, k, p)
+                if (json_is_string(json_object_get(p, "text")))
+                    json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text", "content",
+                                                           json_object_get(p, "text")));
+        }
+        json_array_foreach(json_object_get(m, "tool_calls"), k, p) {
+            const json_t *fn = json_object_get(p, "function");
+            json_t *call = json_pack("{s:s, s:s, s:O}", "type", "tool_call", "name",
+                                     mast_json_get_str(fn, "name", ""), "arguments",
+                                     json_object_get(fn, "arguments") ? json_object_get(fn, "arguments") : json_null());
+            if (json_is_string(json_object_get(p, "id")))
+                json_object_set(call, "id", json_object_get(p, "id"));
+            json_array_append_new(parts, call);
+        }
+        json_array_append_new(out, json_pack("{s:s, s:o}", "role", role, "parts", parts));
+    }
+    return out;
+}
+
+/* value's JSON as a string attribute, cut at CONTENT_CAP (mast.content.truncated says so). */
+static void content_attr(mast_trace *t, const char *key, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(value);
+    if (!text)
+        return;
+    if (strlen(text) > CONTENT_CAP) {
+        text[CONTENT_CAP] = '\0';
+        mast_trace_attr_int(t, "mast.content.truncated", 1);
+    }
+    mast_trace_attr_str(t, key, text);
+    free(text);
+}
+
+static void capture_content(gen_job *j)
+{
+    mast_trace *t = j->trace;
+    if (!j->capture || !t)
+        return;
+    if (j->chat)
+        content_attr(t, "gen_ai.input.messages", semconv_messages(j->chat));
+    else if (j->req.prompt)
+        content_attr(t, "gen_ai.input.messages", json_pack("[{s:s, s:[{s:s, s:s}]}]", "role", "user", "parts",
+                                                         "type", "text", "content", j->req.prompt));
+    json_t *parts = json_array();
+    if (j->content.len)
+        json_array_append_new(parts, json_pack("{s:s, s:o}", "type", "text", "content",
+                                               mast_json_string_lossy(mast_buf_cstr(&j->content))));
+    size_t i;
+    json_t *c;
+    json_array_foreach(j->calls, i, c)
+        json_array_append_new(parts, json_pack("{s:s, s:s, s:s, s:s}", "type", "tool_call", "id",
+                                               mast_json_get_str(c, "id", ""), "name", mast_json_get_str(c, "name", ""),
+                                               "arguments", mast_json_get_str(c, "arguments", "")));
+    content_attr(t, "gen_ai.output.messages", json_pack("[{s:s, s:o, s:s}]", "role", "assistant", "parts", parts,
+                                                        "finish_reason", j->finish_reason ? j->finish_reason : ""));
+    if (j->tools)
+        content_attr(t, "gen_ai.tool.definitions", json_incref(j->tools));
+}
+
 static void record_trace(gen_job *j, mast_status st)
 {
     record_metrics(j, st);
+    capture_content(j);
     mast_trace *t = j->trace;
     if (!t)
         return;

@@ -75,6 +75,7 @@ struct gen_job {
     const char *finish_reason;   /* "stop", "length" or "tool_calls" */
     double t_pick, t_submit, t_start, t_first;   /* mast_mono_us's clock, in seconds */
     bool pinned;                 /* it holds its model (released when freed) */
+    bool capture;                /* --trace-content: the trace records messages and output */
     int64_t keep_alive_ms;       /* the request's keep_alive (MAST_KEEP_ALIVE_DEFAULT: none) */
     mast_model_use use;          /* whether it waited for its model to load, and how long */
     void *family;                /* the family's own state (zeroed; freed with the job) */

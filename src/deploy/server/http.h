@@ -51,6 +51,7 @@ typedef struct http_ctx {
     size_t max_batch;          /* documents per upsert */
     struct mast_models *models;
     struct mast_gateway *gateway;   /* mast.yaml's models; NULL: none */
+    bool trace_content;        /* --trace-content: generations record their messages */
 } http_ctx;
 
 /* {"error": {"message", "type", "param": null, "code"}} with status; the

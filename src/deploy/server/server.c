@@ -63,6 +63,7 @@ typedef struct conn_state {
 struct mast_server {
     struct MHD_Daemon *daemon;
     bool metrics_on;             /* collect_server is registered */
+    bool trace_content;          /* --trace-content */
     int64_t retention_ms, max_trace_bytes;   /* <0: no limit */
     int64_t prune_every_us;
     mast_otlp otlp;              /* the OTLP exporter's configuration (OTEL_* variables) */
@@ -462,7 +463,7 @@ static http_reply route(mast_server *s, const http_request *req)
 {
     if (strcmp(req->path, "/health") == 0)
         return health(s, req);
-    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway};
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway, s->trace_content};
     int matched = 0;
     http_reply r = mast_gateway_api(&ctx, req, &matched);
     if (!matched)
@@ -494,7 +495,7 @@ static const char *allowed_methods(mast_server *s, struct MHD_Connection *conn, 
         return "GET, HEAD, OPTIONS";
     /* each API says it in its 405: ask with a method nothing allows */
     http_request probe = {conn, s, "OPTIONS", path, &(mast_buf){0}, NULL, 0};
-    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway};
+    http_ctx ctx = {s->retriever, NULL, s->max_batch, s->models, s->gateway, s->trace_content};
     int matched = 0;
     http_reply r = mast_openai_api(&ctx, &probe, &matched);
     if (!matched)
@@ -800,7 +801,8 @@ static const char *route_of(const char *path)
         "/v1/collections/{name}/documents", "/v1/collections/{name}/documents/{id}",
         "/v1/collections/{name}/search", "/v1/collections/{name}/ask", "/v1/traces",
         "/v1/traces/{id}", "/v1/prompts", "/v1/prompts/{name}", "/v1/prompts/{name}/versions",
-        "/v1/prompts/{name}/labels", "/admin/models/{id}/load", "/admin/models/{id}/unload", NULL};
+        "/v1/prompts/{name}/labels", "/admin/models/{id}/load", "/admin/models/{id}/unload",
+        "/v1/usage", NULL};
     for (size_t i = 0; patterns[i]; i++) {
         const char *p = patterns[i], *q = path;
         while (*p && *q) {
@@ -1337,6 +1339,7 @@ mast_status mast_server_start(mast_server **out, const mast_server_opts *opts)
     pthread_mutex_init(&s->keys_mu, NULL);
     s->trace_q = malloc(TRACE_QUEUE_MAX * sizeof *s->trace_q);
     s->usage_q = malloc(TRACE_QUEUE_MAX * sizeof *s->usage_q);
+    s->trace_content = opts->trace_content;
     s->retention_ms = opts->trace_retention_ms ? opts->trace_retention_ms : 30LL * 86400 * 1000;
     s->max_trace_bytes = opts->trace_max_bytes ? opts->trace_max_bytes : (int64_t)1 << 30;
     /* every minute, or twice per retention period when that is shorter (at least every second) */
@@ -1481,7 +1484,7 @@ static bool is_model_route(const char *path)
     return !strncmp(path, "/v1/chat/", 9) || !strcmp(path, "/v1/completions") ||
            !strcmp(path, "/v1/embeddings") || !strncmp(path, "/v1/messages", 12) ||
            !strncmp(path, "/v1/models", 10) || !strcmp(path, "/apply-template") ||
-           !strncmp(path, "/admin/", 7);
+           !strncmp(path, "/admin/", 7) || !strcmp(path, "/v1/usage");
 }
 
 /* NULL when the request may go on; else the reply that refuses it. */
@@ -1513,6 +1516,8 @@ static bool check_key(mast_server *s, http_request *req, http_reply *refusal)
         mast_trace_attr_int(req->trace, "mast.key.id", req->key_id);
     if (v == MAST_KEY_OK)
         return true;
+    if (req->key_id && !strcmp(req->path, "/v1/usage") && (v == MAST_KEY_BUDGET || v == MAST_KEY_LIMIT))
+        return true;   /* a key over its budget may still see what it spent */
     unsigned status = v == MAST_KEY_MODEL ? 403 : v == MAST_KEY_LIMIT || v == MAST_KEY_BUDGET ? 429 : 401;
     *refusal = http_error(status, v == MAST_KEY_MODEL ? "model_not_allowed" : v == MAST_KEY_BUDGET
                           ? "budget_exceeded" : v == MAST_KEY_LIMIT ? "rate_limit_exceeded"

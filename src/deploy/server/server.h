@@ -66,6 +66,7 @@ typedef struct mast_server_opts {
     const char *models_dir;   /* offer every GGUF file of this folder by name (NULL: none) */
     int64_t trace_retention_ms;   /* traces older than this are pruned; 0: 30 days; <0: none are */
     int64_t trace_max_bytes;  /* ... and the oldest while they take more; 0: 1 GiB; <0: no limit */
+    bool trace_content;       /* generations' traces record their messages, output and tools */
     const char *config_path;  /* mast.yaml: the gateway's models; NULL = none */
     int gateway_threads;      /* 0 = 32 */
     int listen_fd;            /* > 0: serve on this listening socket (systemd's LISTEN_FDS),
