@@ -19,6 +19,7 @@ Prints one JSON object.
 import http.client, json, os, socket, subprocess, sys, tempfile, time
 
 import sse
+from sse import free_port
 
 mast, model = sys.argv[1], sys.argv[2]
 runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
@@ -31,14 +32,6 @@ def stream_ttft(port, body, conn_sock=None):
     """Sends a streamed completion; seconds to the first token, and the usage."""
     r = sse.completion("127.0.0.1", port, body, timeout=300, sock=conn_sock)
     return (r.times[0] - r.t0) if r.times else None, r.usage
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_ready(port):

@@ -14,19 +14,12 @@ Prints one JSON object.
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 import sse
+from sse import free_port
 
 mast, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
 rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 10
 work = tempfile.mkdtemp(prefix="mast-residency-")
 PROMPT = "Once upon a time there was a little robot who lived in a quiet town by the sea"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_health(port, proc):

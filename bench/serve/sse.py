@@ -1,6 +1,15 @@
 """bench/serve/sse.py — one streamed POST /v1/completions, timed at the client: shared by
-the serving benchmarks (bench_serve.py, load.py, cache_cold.py)."""
-import http.client, json, time
+the serving benchmarks (bench_serve.py, load.py, cache_cold.py, residency.py), and a free port."""
+import http.client, json, socket, time
+
+
+def free_port():
+    """A port nothing listens on now (for a server the benchmark starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
 
 
 class Stream:

@@ -360,14 +360,28 @@ int cmd_models(int argc, char **argv)
     return rc;
 }
 
+/* The paths cli_model_path found: they live as long as the command. */
+static char *found[64];
+static size_t n_found;
+
+static void free_found(void)
+{
+    for (size_t i = 0; i < n_found; i++)
+        free(found[i]);
+    n_found = 0;
+}
+
 const char *cli_model_path(const char *arg)
 {
     if (!arg || strchr(arg, '/') || access(arg, F_OK) == 0 || !mast_model_name_ok(arg))
         return arg;
     mast_buf path = {0};
-    if (mast_models_find_file(NULL, arg, &path) != MAST_OK) {
+    if (mast_models_find_file(NULL, arg, &path) != MAST_OK || n_found == sizeof found / sizeof *found) {
         mast_buf_free(&path);
         return arg;   /* the error will name the argument as given */
     }
-    return mast_buf_cstr(&path);   /* lives as long as the command */
+    if (!n_found)
+        atexit(free_found);
+    found[n_found] = mast_buf_detach(&path);
+    return found[n_found] ? found[n_found++] : arg;
 }

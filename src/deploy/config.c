@@ -2,6 +2,7 @@
 ** deploy/config.c — mast.yaml validated into a mast_config (see config.h).
 */
 #include "deploy/config.h"
+#include "deploy/prices.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -315,6 +316,10 @@ static mast_status read_deployment(const checker *k, const json_t *v, const char
             d->price.cached_input = d->price.input;
         if (d->price.cache_write < 0)
             d->price.cache_write = d->price.input;
+    } else if (d->model && (d->provider == MAST_PROVIDER_OPENAI || d->provider == MAST_PROVIDER_ANTHROPIC)) {
+        /* no price given: the default table's list price for a well-known hosted model */
+        d->price_default = mast_price_default(mast_provider_name(d->provider), d->model, &d->price,
+                                              &d->price_as_of);
     }
     MAST_TRY(get_int(k, v, "context_window", where, 1, 100000000, &d->context_window));
     MAST_TRY(get_int(k, v, "rpm", where, 1, 100000000, &d->rpm));
@@ -721,9 +726,12 @@ json_t *mast_config_describe(const mast_config *c)
             }
             if (dp->price.set)
                 json_object_set_new(o, "price_usd_per_million",
-                                    json_pack("{s:f, s:f, s:f, s:f}", "input", dp->price.input,
+                                    json_pack("{s:f, s:f, s:f, s:f, s:s}", "input", dp->price.input,
                                               "cached_input", dp->price.cached_input, "cache_write",
-                                              dp->price.cache_write, "output", dp->price.output));
+                                              dp->price.cache_write, "output", dp->price.output, "source",
+                                              dp->price_default ? "the default price table" : "mast.yaml"));
+            if (dp->price_default)
+                json_object_set_new(o, "price_as_of", json_string(dp->price_as_of));
             if (dp->context_window)
                 json_object_set_new(o, "context_window", json_integer(dp->context_window));
             if (dp->rpm)

@@ -67,6 +67,8 @@ typedef struct mast_deployment {
     char *api_key;              /* the secret, resolved; NULL: none */
     char *api_key_source;       /* "${VAR}" or "file PATH": what may be printed */
     mast_price price;
+    bool price_default;         /* the price is the default table's (deploy/prices.h), not mast.yaml's */
+    const char *price_as_of;    /* ... as of this day */
     int context_window, rpm, tpm;
     double weight;
     mast_timeouts timeout;

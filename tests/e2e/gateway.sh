@@ -105,6 +105,25 @@ bad_config "a bad duration" 's/first_token: 1s/first_token: soon/' "router.fast.
 expect "config: a missing variable" 1 env -u UPSTREAM_KEY "$MAST" config check "$WORK/mast.yaml"
 check "… names it" contains "$ERR" "mast.yaml:7: models[0].deployments[0].api_key: the environment variable UPSTREAM_KEY is not set"
 
+# prices: a hosted model without one gets the default table's list price (a dated id too)
+printf '%s\n' "models:" "  - name: mini" "    deployments:" \
+  "      - provider: openai" "        model: gpt-4o-mini-2024-07-18" "        api_key: \${UPSTREAM_KEY}" \
+  "  - name: own" "    deployments:" \
+  "      - provider: openai" "        model: gpt-4o" "        api_key: \${UPSTREAM_KEY}" \
+  "        price: {input: 1, output: 2}" \
+  "  - name: odd" "    deployments:" \
+  "      - provider: anthropic" "        model: claude-nonesuch" "        api_key: \${UPSTREAM_KEY}" >"$WORK/priced.yaml"
+price_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print([(m["name"], (m["deployments"][0].get("price_usd_per_million") or {}).get("input"), (m["deployments"][0].get("price_usd_per_million") or {}).get("source")) for m in d["models"]])'; }
+expect "config check: default prices" 0 "$MAST" config check "$WORK/priced.yaml" --json
+check "… the table's for gpt-4o-mini (a dated id), mast.yaml's own, none for an unknown model" \
+  test "$(echo "$OUT" | price_of)" = "[('mini', 0.15, 'the default price table'), ('own', 1.0, 'mast.yaml'), ('odd', None, None)]"
+echo '{"as_of": "2026-11-01", "models": {"openai/gpt-4o-mini": {"input": 0.1, "output": 0.4}}}' >"$WORK/prices.json"
+MAST_PRICES="$WORK/prices.json" expect "MAST_PRICES replaces the table" 0 "$MAST" config check "$WORK/priced.yaml" --json
+check "… with its price and date" test "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin)["models"][0]["deployments"][0]; print(d["price_usd_per_million"]["input"], d["price_as_of"])')" = "0.1 2026-11-01"
+echo '{"models": 3}' >"$WORK/badprices.json"
+MAST_PRICES="$WORK/badprices.json" expect "a bad MAST_PRICES falls back to the built-in table" 0 "$MAST" config check "$WORK/priced.yaml" --json
+check "… with a warning" contains "$ERR" "MAST_PRICES $WORK/badprices.json: expected"
+
 serve "$WORK/serve.log" --config "$WORK/mast.yaml"
 check "gateway ready" test -n "$PORT"
 U="http://127.0.0.1:$PORT"
