@@ -95,7 +95,7 @@ int cmd_pull(int argc, char **argv)
     mast_status st = mast_pull(&o, &r);
     if (st != MAST_OK) {
         mast_buf_free(&r.path);
-        return cli_fail(st);
+        return cli_fail_arg(st);   /* a bad URL, hash or name is a usage error (2) */
     }
     if (json) {
         cli_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:f}", "name", r.name, "path",
@@ -106,8 +106,20 @@ int cmd_pull(int argc, char **argv)
         printf("pulled %s: %.1f MB in %.1f s", r.name, (double)r.bytes / 1e6, r.seconds);
         if (r.resumed_from)
             printf(" (resumed at %.1f MB)", (double)r.resumed_from / 1e6);
-        printf("\n  file    %s\n  sha256  %s\n  use     mast run -m %s -p \"…\"   or   mast serve -m %s\n",
-               mast_buf_cstr(&r.path), r.sha256, r.name, r.name);
+        mast_gguf *g;
+        mast_gguf_str arch = {"", 0};
+        bool embed = false;
+        if (mast_gguf_open(&g, mast_buf_cstr(&r.path)) == MAST_OK) {
+            if (mast_gguf_get_str(g, "general.architecture", &arch) == MAST_OK)
+                embed = (arch.len == 4 && !memcmp(arch.data, "bert", 4)) ||
+                        (arch.len == 11 && !memcmp(arch.data, "mast-static", 11));
+            mast_gguf_close(g);
+        }
+        printf("\n  file    %s\n  sha256  %s\n", mast_buf_cstr(&r.path), r.sha256);
+        if (embed)
+            printf("  use     mast embed -m %s \"…\"   or   mast serve --embed-model %s\n", r.name, r.name);
+        else
+            printf("  use     mast run -m %s -p \"…\"   or   mast serve -m %s\n", r.name, r.name);
     }
     mast_buf_free(&r.path);
     return 0;
@@ -300,20 +312,29 @@ static int models_show(const char *dir, const char *name, bool verify, bool json
     return rc;
 }
 
-static int models_rm(const char *dir, const char *name)
+static int models_rm(const char *dir, const char *name, bool json)
 {
-    mast_buf path = {0};
+    mast_buf path = {0}, rec = {0};
     mast_status st = mast_models_find_file(dir, name, &path);
-    if (st == MAST_OK && unlink(mast_buf_cstr(&path)) != 0)
+    bool had_record = mast_model_name_ok(name) && mast_buf_printf(&rec, "%s/%s.json", dir, name) == MAST_OK &&
+                      access(mast_buf_cstr(&rec), F_OK) == 0;
+    if (st == MAST_ERR_NOT_FOUND && had_record) {   /* a record whose file is gone goes too */
+        st = MAST_OK;
+        path.len = 0;
+    }
+    else if (st == MAST_OK && unlink(mast_buf_cstr(&path)) != 0)
         st = mast_fail(MAST_ERR_IO, "%s: %s", mast_buf_cstr(&path), strerror(errno));
     if (st == MAST_OK) {
-        mast_buf rec = {0};
-        if (mast_buf_printf(&rec, "%s/%s.json", dir, name) == MAST_OK)
+        if (had_record)
             unlink(mast_buf_cstr(&rec));
-        mast_buf_free(&rec);
-        printf("removed %s (%s)\n", name, mast_buf_cstr(&path));
+        if (json)
+            cli_print_json(json_pack("{s:s, s:s}", "removed", name, "path", path.len ? mast_buf_cstr(&path)
+                                                                                  : mast_buf_cstr(&rec)));
+        else
+            printf("removed %s (%s)\n", name, path.len ? mast_buf_cstr(&path) : mast_buf_cstr(&rec));
     }
     mast_buf_free(&path);
+    mast_buf_free(&rec);
     return st == MAST_OK ? 0 : cli_fail_arg(st);
 }
 
@@ -347,13 +368,15 @@ int cmd_models(int argc, char **argv)
     int rc;
     if (!strcmp(sub, "list") || !strcmp(sub, "ls"))
         rc = name ? cli_usage("models", "list takes no name") : models_list(mast_buf_cstr(&dir), json);
+    else if (!strcmp(sub, "path") && json)
+        rc = (cli_print_json(json_pack("{s:s}", "folder", mast_buf_cstr(&dir))), 0);
     else if (!strcmp(sub, "path"))
         rc = (printf("%s\n", mast_buf_cstr(&dir)), 0);
     else if (!strcmp(sub, "show") || !strcmp(sub, "rm"))
         rc = !name ? cli_usage("models", "%s needs a model's name (mast models list shows them)", sub)
              : optind + 2 < argc ? cli_usage("models", "unexpected argument '%s'", argv[optind + 2])
              : !strcmp(sub, "show") ? models_show(mast_buf_cstr(&dir), name, verify, json)
-                                    : models_rm(mast_buf_cstr(&dir), name);
+                                    : models_rm(mast_buf_cstr(&dir), name, json);
     else
         rc = cli_usage("models", "unknown subcommand '%s' (list, show, rm or path)", sub);
     mast_buf_free(&dir);
@@ -384,4 +407,18 @@ const char *cli_model_path(const char *arg)
         atexit(free_found);
     found[n_found] = mast_buf_detach(&path);
     return found[n_found] ? found[n_found++] : arg;
+}
+
+int cli_model_missing(const char *cmd, const char *arg)
+{
+    if (!arg || access(arg, F_OK) == 0)
+        return 0;
+    mast_buf dir = {0};
+    if (!strchr(arg, '/') && mast_model_name_ok(arg) && mast_models_dir(&dir) == MAST_OK)
+        fprintf(stderr, "mast %s: %s: no such file, and no model of that name in %s (mast models list "
+                "shows them; mast pull URL gets one)\n", cmd, arg, mast_buf_cstr(&dir));
+    else
+        fprintf(stderr, "mast %s: %s: %s\n", cmd, arg, strerror(errno));
+    mast_buf_free(&dir);
+    return 1;
 }

@@ -2,6 +2,8 @@
 ** cli/serve.c — `mast serve`: run the HTTP API until SIGINT or SIGTERM.
 */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,8 @@ static const char serve_help[] =
     "  POST /v1/messages/count_tokens            the prompt's size in tokens\n"
     "  POST /apply-template                      the prompt text a chat renders to\n"
     "  GET  /slots                               every chat model's slots and their state\n"
+    "  GET  /metrics                             Prometheus metrics (OpenMetrics on Accept)\n"
+    "  GET  /v1/usage?model=&since=&key=         what the gateway's requests used and cost\n"
     "  POST /admin/models/ID/load, /unload       load a model now ({\"keep_alive\"?}) / unload it\n"
     "A request's \"model\" names a model by alias or file stem (the first model when absent).\n"
     "A model loads on its first request (which waits for it; its trace's model.load span\n"
@@ -99,7 +103,7 @@ static const char serve_help[] =
     "                          there later too), e.g. the models folder: $MAST_MODELS, else\n"
     "                          $XDG_DATA_HOME/mast/models (~/.local/share/mast/models)\n"
     "      --preload           load the -m and --embed-model models at start-up, not on\n"
-    "                          their first request\n"
+    "                          their first request (--models-dir's load on first use)\n"
     "      --max-loaded N      models in memory at once (default: no limit); loading another\n"
     "                          unloads the least recently used (a busy one once its\n"
     "                          requests end)\n"
@@ -127,11 +131,16 @@ static const char serve_help[] =
     "      --trace-max-bytes SIZE  ... and the oldest while the traces take more than SIZE\n"
     "                          (default 1G; 0: no limit)\n"
     "      --db PATH           database (default $MAST_DB or ./mast.db)\n"
+    "  -h, --help              this help\n"
     "Socket activation: started by systemd with LISTEN_FDS=1 and LISTEN_PID (its\n"
     "mast.socket unit, contrib/systemd/), mast serves on the socket it inherits as file\n"
     "descriptor 3 instead of --host/--port; requests that arrive while it starts wait in\n"
     "the socket's queue.\n"
-    "  -h, --help              this help\n";
+    "Traces: a request's traceparent header (W3C) continues the caller's trace. With\n"
+    "OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) set, every trace is also sent to\n"
+    "that OpenTelemetry collector (OTLP/HTTP; OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf or\n"
+    "http/json, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES)\n"
+    "from the store, so a collector that is down holds no request.\n";
 
 int cmd_serve(int argc, char **argv)
 {
@@ -362,6 +371,25 @@ int cmd_serve(int argc, char **argv)
                              aliases[a], eq + 1);
         *eq = '\0';   /* NAME=FILE: the name ends here */
         specs[k].alias = aliases[a];
+    }
+    for (size_t k = 0; k < n_specs; k++)
+        if (cli_model_missing("serve", specs[k].path))
+            return 1;
+    if (local.cache_dir) {   /* made now (with its parents), so a bad one fails here, not at a load */
+        char tmp[4096];
+        struct stat sb;
+        snprintf(tmp, sizeof tmp, "%s", local.cache_dir);
+        for (char *p = tmp + 1; *p; p++)
+            if (*p == '/') {
+                *p = '\0';
+                mkdir(tmp, 0755);
+                *p = '/';
+            }
+        mkdir(tmp, 0755);
+        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(tmp, W_OK) != 0)
+            return cli_usage("serve", "--cache-dir %s: %s", local.cache_dir,
+                             stat(tmp, &sb) != 0 ? strerror(errno) : !S_ISDIR(sb.st_mode) ? "not a folder"
+                                                                     : "not writable");
     }
     opts.models = specs;
     opts.n_models = n_specs;

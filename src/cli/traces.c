@@ -128,6 +128,9 @@ static int export_traces(const char *db, const char *url, const char *protocol, 
         return cli_usage("traces", "export needs --otlp URL (the collector's traces endpoint)");
     mast_otlp o;
     bool enabled;
+    if (protocol && strcmp(protocol, "http/protobuf") && strcmp(protocol, "http/json"))
+        return cli_usage("traces", "--protocol '%s': mast exports http/protobuf or http/json (not grpc)",
+                         protocol);
     mast_status st = mast_otlp_from_env(&o, url, protocol, &enabled);
     if (st != MAST_OK)
         return cli_usage("traces", "%s", mast_errmsg());
@@ -209,9 +212,9 @@ int cmd_traces(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_OLDER:
-            if (mast_parse_keep_alive(optarg, &older_ms) != MAST_OK || older_ms < 0)
-                return cli_usage("traces", "--older-than wants a duration such as 30d, 12h or 90m "
-                                 "(got '%s')", optarg);
+            if (mast_parse_keep_alive(optarg, &older_ms) != MAST_OK || older_ms <= 0)
+                return cli_usage("traces", "--older-than wants a duration above 0 such as 30d, 12h or "
+                                 "90m (got '%s')", optarg);
             break;
         case OPT_OTLP: otlp_url = optarg; break;
         case OPT_PROTOCOL: protocol = optarg; break;

@@ -176,8 +176,29 @@ mast_status mast_store_trace_get(mast_store *store, const char *id_prefix, json_
         }
         sqlite3_finalize(stmt);
     }
-    if (n == 0) {
+    if (n == 0) {   /* a W3C trace id (a caller's, from traceparent): the record, when it has one */
         json_decref(trace);
+        if (sqlite3_prepare_v2(store->db, "SELECT id FROM traces WHERE trace_id >= ?1 AND trace_id < ?1 || 'g'"
+                               " ORDER BY id LIMIT 6", -1, &stmt, NULL) != SQLITE_OK)
+            return mast_store_error(store, "cannot read trace");
+        sqlite3_bind_text(stmt, 1, id_prefix, -1, SQLITE_STATIC);
+        char ids[6][33];
+        int k = 0;
+        while (k < 6 && sqlite3_step(stmt) == SQLITE_ROW)
+            snprintf(ids[k++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(stmt, 0));
+        sqlite3_finalize(stmt);
+        if (k == 1)
+            return mast_store_trace_get(store, ids[0], out);
+        if (k > 1) {
+            mast_buf b = {0};
+            for (int i = 0; i < k && i < 5; i++)
+                mast_buf_printf(&b, "%s%.12s", i ? ", " : "", ids[i] + 20);
+            mast_status st = mast_fail(MAST_ERR_INVALID, "trace '%s' holds %s%d requests: show one of %s%s",
+                                       id_prefix, k > 5 ? "more than " : "", k > 5 ? 5 : k, mast_buf_cstr(&b),
+                                       k > 5 ? ", ..." : "");
+            mast_buf_free(&b);
+            return st;
+        }
         return mast_fail(MAST_ERR_NOT_FOUND, "trace '%s' not found", id_prefix);
     }
     if (n > 1) {

@@ -48,6 +48,7 @@ typedef struct models_queue {
     int users;                   /* pins (mast_model_acquire) */
     int load_waiters;            /* requests that waited through a load: they pin before it may unload */
     bool evict;                  /* unload as soon as idle (another model needs the room, or an admin) */
+    bool admin_unload;           /* ... because an admin asked */
     int64_t expire_ms;           /* monotonic time an idle model unloads; <0: never */
     int64_t last_used_ms;
     bool resident;               /* counted in the set's books (loading or loaded); ms->mu */
@@ -163,10 +164,10 @@ static void metrics_init(void)
 {
     m_loads = mast_metric_new("mast_model_load_seconds", "Time to load a model into memory (after "
                               "making room), by model and outcome", MAST_HISTOGRAM,
-                              (const char *const[]){"model", "outcome", NULL}, MAST_BUCKETS_FAST,
-                              MAST_BUCKETS_FAST_N);
+                              (const char *const[]){"model", "outcome", NULL}, MAST_BUCKETS_DURATION,
+                              MAST_BUCKETS_DURATION_N);
     m_unloads = mast_metric_new("mast_model_unloads_total", "Models unloaded, by model and reason "
-                                "(evict: for another model or asked to; keep_alive: idle long enough)",
+                                "(evict: for another model; admin: asked to; keep_alive: idle long enough)",
                                 MAST_COUNTER, (const char *const[]){"model", "reason", NULL}, NULL, 0);
 }
 
@@ -351,7 +352,8 @@ static void unload(mast_model *m)
 {
     models_queue *q = m->queue;
     pthread_once(&metrics_once, metrics_init);
-    mast_metric_add(m_unloads, (const char *const[]){m->id, q->evict ? "evict" : "keep_alive"}, 1);
+    mast_metric_add(m_unloads, (const char *const[]){m->id, !q->evict ? "keep_alive" : q->admin_unload
+                                                        ? "admin" : "evict"}, 1);
     mast_generator *gen = m->gen;
     mast_embedder *emb = m->emb;
     m->gen = NULL;
@@ -361,14 +363,16 @@ static void unload(mast_model *m)
     q->snap = NULL;
     q->slots = 0;
     q->state = MAST_MODEL_UNLOADED;
-    bool evicted = q->evict;
+    bool evicted = q->evict, asked = q->admin_unload;
     pthread_mutex_unlock(&q->mu);
     mast_generator_free(gen);
     mast_embedder_free(emb);
     unreserve(q->set, q);
-    mast_info("model %s unloaded (%s)", m->id, evicted ? "asked to" : "its keep-alive ran out");
+    mast_info("model %s unloaded (%s)", m->id, evicted ? (asked ? "asked to" : "for another model")
+                                                       : "its keep-alive ran out");
     pthread_mutex_lock(&q->mu);
     q->evict = false;
+    q->admin_unload = false;
     pthread_cond_broadcast(&q->loaded_cv);
 }
 
@@ -818,6 +822,7 @@ mast_model_state mast_model_unload(mast_model *m, double timeout_s)
     pthread_mutex_lock(&q->mu);
     if (q->state == MAST_MODEL_READY) {
         q->evict = true;
+        q->admin_unload = true;
         pthread_cond_signal(&q->cv);
         while (q->evict && !q->stopping)
             if (pthread_cond_timedwait(&q->loaded_cv, &q->mu, &until) == ETIMEDOUT)

@@ -64,14 +64,12 @@ mast_status mast_models_find_file(const char *dir, const char *name, mast_buf *p
         return mast_fail(MAST_ERR_INVALID, "'%s' is not a model name (letters, digits, '.', '_' "
                          "and '-')", name);
     MAST_TRY(folder(dir, path));
-    size_t n = path->len;
+    char where[4096];
+    snprintf(where, sizeof where, "%s", mast_buf_cstr(path));
     MAST_TRY(mast_buf_printf(path, "/%s.gguf", name));
     struct stat sb;
-    if (stat(mast_buf_cstr(path), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        path->len = n;
-        return mast_fail(MAST_ERR_NOT_FOUND, "no model '%s' in %s (mast models list shows them)",
-                         name, mast_buf_cstr(path));
-    }
+    if (stat(mast_buf_cstr(path), &sb) != 0 || !S_ISREG(sb.st_mode))
+        return mast_fail(MAST_ERR_NOT_FOUND, "no model '%s' in %s (mast models list shows them)", name, where);
     return MAST_OK;
 }
 
@@ -346,8 +344,12 @@ static mast_status check_gguf(const char *path, const char *url)
 {
     mast_gguf *g;
     mast_status st = mast_gguf_open(&g, path);
-    if (st != MAST_OK)
-        return mast_fail(MAST_ERR_FORMAT, "%s: not a valid GGUF model: %s", url, mast_errmsg());
+    if (st != MAST_OK) {   /* the reader's message names the hidden part: keep only its reason */
+        char why[512];
+        const char *m = mast_errmsg(), *colon = strstr(m, ": ");
+        snprintf(why, sizeof why, "%s", colon && !strncmp(m, path, strlen(path)) ? colon + 2 : m);
+        return mast_fail(MAST_ERR_FORMAT, "%s: not a valid GGUF model (%s)", url, why);
+    }
     mast_gguf_str arch = {"", 0};
     if (mast_gguf_get_str(g, "general.architecture", &arch) != MAST_OK)
         st = mast_fail(MAST_ERR_FORMAT, "%s: not a GGUF model: it names no general.architecture", url);
@@ -511,8 +513,8 @@ mast_status mast_pull(const mast_pull_opts *o, mast_pull_result *r)
         if (st == MAST_OK)
             unlink(mast_buf_cstr(&meta));
     }
-    if (discard) {
-        unlink(mast_buf_cstr(&part));
+    if (discard || (st != MAST_OK && !r->bytes && stat(mast_buf_cstr(&part), &sb) == 0 && !sb.st_size)) {
+        unlink(mast_buf_cstr(&part));   /* a bad file, or nothing came: no part is left behind */
         unlink(mast_buf_cstr(&meta));
     }
     r->seconds = now_s() - t0;

@@ -283,6 +283,8 @@ curl -s "$U/v1/chat/completions" -H "traceparent: 00-000000000000000000000000000
   -d '{"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}' >/dev/null
 sleep 0.3
 "$MAST" traces show last --json >"$WORK/tptrace.json" 2>/dev/null
+expect "traces show by the caller's W3C trace id" 0 "$MAST" traces show 4bf92f3577b34da6a3ce929d0e0e4736 --json
+check "… finds its request" test "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')" = 4bf92f3577b34da6a3ce929d0e0e4736
 check "an invalid traceparent (all-zero trace id) starts a trace of mast's own" \
   test "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["trace_id"] == t["id"], "parent_span_id" in t)' "$WORK/tptrace.json")" = "True False"
 

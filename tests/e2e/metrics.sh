@@ -112,5 +112,7 @@ check "… deleting none" test "$(echo "$OUT" | jq_ 'd["deleted"] == 0 and d["tr
 expect "traces prune --max-bytes 1 deletes down to the limit" 0 "$MAST" traces prune --db "$WORK/m.db" --max-bytes 1 --json
 check "… all of them" test "$(echo "$OUT" | jq_ 'd["deleted"] > 5 and d["traces"] == 0')" = True
 expect "traces prune needs a limit" 2 "$MAST" traces prune --db "$WORK/m.db"
+expect "traces prune --older-than 0 is refused (0 keeps all in serve's --trace-retention)" 2 \
+  "$MAST" traces prune --db "$WORK/m.db" --older-than 0
 expect "traces prune --older-than with a bad duration" 2 "$MAST" traces prune --db "$WORK/m.db" --older-than soon
 finish

@@ -56,15 +56,16 @@ expect "pull: a corrupt file fails its checksum" 1 \
 check "… naming both hashes" contains "$ERR" "checksum mismatch: expected SHA-256 $SHA"
 check "… and nothing is kept" test -z "$(ls -A "$MAST_MODELS" | grep bad)"
 expect "pull: a file that is not GGUF is refused" 1 "$MAST" pull "$URL/garbage" --name junk
-check "… saying so" contains "$ERR" "not a valid GGUF model"
+check "… saying so, once" contains "$ERR" "/garbage: not a valid GGUF model (not a GGUF file (bad magic))"
 check "… and nothing is kept" test -z "$(ls -A "$MAST_MODELS" | grep junk)"
 expect "pull: a 404 is an error naming the status" 1 "$MAST" pull "$URL/nothing/here.gguf"
 check "… HTTP 404" contains "$ERR" "HTTP 404"
+check "… and leaves no empty partial file" test -z "$(ls -A "$MAST_MODELS" | grep '^\.here')"
 expect "pull: an existing name is refused" 1 "$MAST" pull "$URL/ok/stories260K.gguf"
 check "… pointing at rm and --force" contains "$ERR" "--force to replace it"
 expect "pull --force replaces it" 0 "$MAST" pull "$URL/ok/stories260K.gguf" --force
-expect "pull: --sha256 must be 64 hex digits" 1 "$MAST" pull "$URL/ok/x.gguf" --sha256 abc
-expect "pull: a name with a slash is refused" 1 "$MAST" pull "$URL/ok/stories260K.gguf" --name ../x
+expect "pull: --sha256 must be 64 hex digits (a usage error)" 2 "$MAST" pull "$URL/ok/x.gguf" --sha256 abc
+expect "pull: a name with a slash is refused (a usage error)" 2 "$MAST" pull "$URL/ok/stories260K.gguf" --name ../x
 expect "pull: no URL is a usage error" 2 "$MAST" pull
 
 # ---- the folder
@@ -77,6 +78,9 @@ check "… its metadata" contains "$OUT" "llama.context_length"
 expect "run -m NAME runs the folder's model" 0 "$MAST" run -m stories260K -p "Once upon a time" -n 8 --temp 0
 check "… and continues the story" contains "$OUT" "there was"
 expect "models rm" 0 "$MAST" models rm bert
+echo '{"url": "x"}' >"$MAST_MODELS/orphan.json"
+expect "models rm of a record whose file is gone" 0 "$MAST" models rm orphan --json
+check "… removes the record" test ! -e "$MAST_MODELS/orphan.json"
 expect "models show of a removed model" 1 "$MAST" models show bert
 check "… says it is not there" contains "$ERR" "no model 'bert'"
 
@@ -141,6 +145,11 @@ kill "$SERVER"; wait "$SERVER" 2>/dev/null
 expect "serve --keep-alive with a bad duration is a usage error" 2 \
   "$MAST" serve --keep-alive soon --port 0
 check "… naming it" contains "$ERR" "--keep-alive: 'soon' is not a duration"
+touch "$WORK/afile"
+expect "serve --cache-dir that is a file: refused at start" 2 "$MAST" serve --cache-dir "$WORK/afile" --port 0
+check "… saying so" contains "$ERR" "--cache-dir $WORK/afile: not a folder"
+expect "serve -m NAME that is nowhere" 1 "$MAST" serve -m nowhere --port 0
+check "… says where mast looked" contains "$ERR" "no model of that name in $MAST_MODELS"
 expect "serve --models-dir of a missing folder" 1 "$MAST" serve --models-dir "$WORK/none" --port 0
 check "… says so" contains "$ERR" "no such models folder"
 

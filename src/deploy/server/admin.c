@@ -56,7 +56,7 @@ json_t *http_model_json(mast_model *m)
         json_object_set_new(o, "load_seconds", json_real(v.load_seconds));
     if (v.state == MAST_MODEL_READY)
         json_object_set_new(o, "expires_in", v.expires_in < 0 ? json_null() : json_real(v.expires_in));
-    json_object_set_new(o, "requests", json_integer(v.users));
+    json_object_set_new(o, "requests_active", json_integer(v.users));
     if (v.known && m->kind == MAST_MODEL_CHAT) {
         json_object_set_new(o, "context_length", json_integer(v.n_ctx));
         json_object_set_new(o, "context_length_trained", json_integer(v.n_ctx_train));
@@ -131,7 +131,7 @@ static http_reply admin_model(http_ctx *c, const http_request *req, const char *
             st = gen_read_keep_alive(body, &keep);
         json_decref(body);
         if (st != MAST_OK)
-            return http_error_param(400, "invalid_request", "keep_alive", "%s", mast_errmsg());
+            return http_error_param(400, "invalid_request", NULL, "%s", mast_errmsg());
     }
     if (!strcmp(slash, "/unload")) {
         if (mast_model_unload(m, ADMIN_UNLOAD_WAIT_S) == MAST_MODEL_READY)

@@ -979,8 +979,8 @@ static void collect_server(void *arg)
                                  model, NULL, 0);
         kv = mast_metric_new("mast_model_kv_cache_bytes", "The slots' KV caches, cached prefixes "
                              "included", MAST_GAUGE, model, NULL, 0);
-        holding = mast_metric_new("mast_model_requests", "Requests holding a model (parsing, queued, "
-                                  "running)", MAST_GAUGE, model, NULL, 0);
+        holding = mast_metric_new("mast_model_requests_active", "Requests holding a model now (parsing, "
+                                  "queued, running)", MAST_GAUGE, model, NULL, 0);
     }
     for (size_t i = 0; i < mast_models_count(s->models); i++) {
         mast_model *m = mast_models_at(s->models, i);
@@ -1254,7 +1254,8 @@ static void *otlp_exporter(void *arg)
         } else {
             mast_metric_add(m_fail, NULL, 1);
             if (!failing)   /* once per outage, not once per retry */
-                mast_warn("%s; the traces wait in the store and are sent when it answers", mast_errmsg());
+                mast_warn("%s; the traces wait in the store and are sent when it answers (while this server "
+                          "runs; mast traces export --otlp sends older ones)", mast_errmsg());
             failing = true;
             backoff = backoff ? (backoff * 2 > 30 ? 30 : backoff * 2) : 0.5;
             wait = retry_after > 0 ? (retry_after > 300 ? 300 : retry_after) : backoff;
