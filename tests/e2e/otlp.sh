@@ -95,5 +95,9 @@ expect "traces export without --otlp" 2 "$MAST" traces export --db "$WORK/o.db"
 expect "traces export --protocol grpc" 2 "$MAST" traces export --db "$WORK/o.db" --otlp "http://127.0.0.1:$CP/v1/traces" --protocol grpc
 check "… names what it takes" contains "$ERR" "http/protobuf or http/json"
 OTEL_EXPORTER_OTLP_ENDPOINT="ftp://x" expect "a collector URL that is not http is refused at start" 1 "$MAST" serve --db "$WORK/o3.db" --port 0
+OTEL_EXPORTER_OTLP_PROTOCOL=grpc serve "$WORK/grpc.log" --db "$WORK/o4.db"
+check "OTEL_EXPORTER_OTLP_PROTOCOL=grpc (set for other programs): mast serves, without exporting" test -n "$PORT"
+check "… and says why" grep -q "not gRPC; traces are not exported" "$WORK/grpc.log"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null
 kill "$COLL" 2>/dev/null
 finish

@@ -1272,6 +1272,15 @@ static void *otlp_exporter(void *arg)
 static mast_status start_exporter(mast_server *s)
 {
     bool enabled;
+    const char *proto = getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+    if (!proto || !*proto)
+        proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    if (proto && (!strcmp(proto, "grpc") || !strncmp(proto, "grpc/", 5))) {
+        /* often set machine-wide for other programs: not a reason to refuse to serve */
+        mast_warn("OTEL_EXPORTER_OTLP_PROTOCOL=%s: mast exports http/protobuf or http/json, not gRPC; "
+                  "traces are not exported", proto);
+        return MAST_OK;
+    }
     MAST_TRY(mast_otlp_from_env(&s->otlp, NULL, NULL, &enabled));
     if (!enabled)
         return MAST_OK;
