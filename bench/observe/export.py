@@ -13,6 +13,9 @@ Prints one JSON object.
 """
 import http.client, json, os, socket, sqlite3, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "serve"))
+from sse import free_port  # noqa: E402  (the serving benchmarks' helper)
+
 mast = sys.argv[1]
 n_traces = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
 work = tempfile.mkdtemp(prefix="mast-export-")
@@ -82,14 +85,6 @@ for proto in ("http/protobuf", "http/json"):
         size = received_bytes() - before
     out[proto] = {"spans_per_second": round(n_traces * 6 / best), "bytes_per_span": round(size / (n_traces * 6), 1),
                   "seconds": round(best, 3)}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 docs = os.path.join(work, "docs.jsonl")

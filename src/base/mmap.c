@@ -178,3 +178,22 @@ void mast_file_abort(mast_file_out *f)
     f->fd = -1;
     unlink(f->tmp);
 }
+
+mast_status mast_mkdirs(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return mast_fail(MAST_ERR_INVALID, "%s: path too long", path);
+    for (char *p = tmp + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return mast_fail(MAST_ERR_IO, "%s: %s", tmp, strerror(errno));
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return MAST_OK;
+}

@@ -22,6 +22,9 @@ void mast_munmap(mast_mapped *m);
 ** must be transformed anyway, or are not regular). Limits to max_bytes. */
 mast_status mast_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len);
 
+/* Makes the folder and any missing parents (mkdir -p); errors name the part that failed. */
+mast_status mast_mkdirs(const char *path);
+
 /* Writing a file atomically: the bytes go to PATH.tmp-PID, which is fsynced
 ** and renamed over PATH by mast_file_commit, so readers see the old file or
 ** the whole new one. Errors name the path. */

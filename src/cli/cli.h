@@ -59,9 +59,9 @@ mast_status cli_open_generator(const char *model, const char *config, const mast
 /* A model argument (-m): the file itself, or else a name in the models folder
 ** (mast pull's), or else as given (the open fails naming it). */
 const char *cli_model_path(const char *arg);
-/* 0 when the model argument (after cli_model_path) exists; else 1 after an error
-** that says where mast looked. */
-int cli_model_missing(const char *cmd, const char *arg);
+/* MAST_OK when the model argument (after cli_model_path) exists; else
+** MAST_ERR_NOT_FOUND saying where mast looked. */
+mast_status cli_model_exists(const char *arg);
 
 /* Prints JSON to stdout, indented, with a newline; takes ownership. */
 void cli_print_json(json_t *value);

@@ -16,7 +16,6 @@
 #include "cli/cli.h"
 #include "data/store_traces.h"
 #include "deploy/routed.h"
-#include "model/pull.h"
 
 int cli_fail(mast_status st)
 {
@@ -224,15 +223,7 @@ mast_status cli_open_generator(const char *model, const char *config, const mast
         }
     }
     const char *file = cli_model_path(model);
-    if (access(file, F_OK) != 0 && !strchr(file, '/') && mast_model_name_ok(file)) {
-        mast_buf dir = {0};
-        mast_status st = mast_models_dir(&dir) == MAST_OK
-            ? mast_fail(MAST_ERR_NOT_FOUND, "%s: no such file, and no model of that name in %s (mast models "
-                        "list shows them; mast pull URL gets one)", file, mast_buf_cstr(&dir))
-            : mast_fail(MAST_ERR_NOT_FOUND, "%s: no such file", file);
-        mast_buf_free(&dir);
-        return st;
-    }
+    MAST_TRY(cli_model_exists(file));
     return mast_local_generator_open(file, o, out);
 }
 

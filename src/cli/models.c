@@ -409,16 +409,17 @@ const char *cli_model_path(const char *arg)
     return found[n_found] ? found[n_found++] : arg;
 }
 
-int cli_model_missing(const char *cmd, const char *arg)
+mast_status cli_model_exists(const char *arg)
 {
-    if (!arg || access(arg, F_OK) == 0)
-        return 0;
+    if (arg && access(arg, F_OK) == 0)
+        return MAST_OK;
     mast_buf dir = {0};
-    if (!strchr(arg, '/') && mast_model_name_ok(arg) && mast_models_dir(&dir) == MAST_OK)
-        fprintf(stderr, "mast %s: %s: no such file, and no model of that name in %s (mast models list "
-                "shows them; mast pull URL gets one)\n", cmd, arg, mast_buf_cstr(&dir));
+    mast_status st;
+    if (arg && !strchr(arg, '/') && mast_model_name_ok(arg) && mast_models_dir(&dir) == MAST_OK)
+        st = mast_fail(MAST_ERR_NOT_FOUND, "%s: no such file, and no model of that name in %s (mast models "
+                       "list shows them; mast pull URL gets one)", arg, mast_buf_cstr(&dir));
     else
-        fprintf(stderr, "mast %s: %s: %s\n", cmd, arg, strerror(errno));
+        st = mast_fail(MAST_ERR_NOT_FOUND, "%s: %s", arg ? arg : "", strerror(errno));
     mast_buf_free(&dir);
-    return 1;
+    return st;
 }

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/duration.h"
+#include "base/mmap.h"
 #include "cli/cli.h"
 #include "deploy/config.h"
 #include "model/jinja.h"
@@ -228,11 +230,11 @@ int cmd_serve(int argc, char **argv)
         case OPT_CACHE_DIR: local.cache_dir = optarg; break;
         case OPT_TRACE_CONTENT: opts.trace_content = true; break;
         case OPT_RETENTION: {
-            int64_t ms;
-            if (mast_parse_keep_alive(optarg, &ms) != MAST_OK || ms < 0)
+            double secs;
+            if (mast_parse_duration(optarg, &secs) != MAST_OK || secs < 0)
                 return cli_usage("serve", "--trace-retention wants a duration such as 30d, 12h or 90m "
                                  "(0: keep every trace; got '%s')", optarg);
-            opts.trace_retention_ms = ms ? ms : -1;
+            opts.trace_retention_ms = secs > 0 ? (int64_t)(secs * 1e3) : -1;
             break;
         }
         case OPT_TRACE_BYTES: {
@@ -373,23 +375,16 @@ int cmd_serve(int argc, char **argv)
         specs[k].alias = aliases[a];
     }
     for (size_t k = 0; k < n_specs; k++)
-        if (cli_model_missing("serve", specs[k].path))
-            return 1;
+        if (cli_model_exists(specs[k].path) != MAST_OK)
+            return cli_fail(MAST_ERR_NOT_FOUND);
     if (local.cache_dir) {   /* made now (with its parents), so a bad one fails here, not at a load */
-        char tmp[4096];
         struct stat sb;
-        snprintf(tmp, sizeof tmp, "%s", local.cache_dir);
-        for (char *p = tmp + 1; *p; p++)
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(tmp, 0755);
-                *p = '/';
-            }
-        mkdir(tmp, 0755);
-        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(tmp, W_OK) != 0)
+        if (mast_mkdirs(local.cache_dir) != MAST_OK)
+            return cli_usage("serve", "--cache-dir %s", mast_errmsg());
+        if (stat(local.cache_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(local.cache_dir, W_OK) != 0)
             return cli_usage("serve", "--cache-dir %s: %s", local.cache_dir,
-                             stat(tmp, &sb) != 0 ? strerror(errno) : !S_ISDIR(sb.st_mode) ? "not a folder"
-                                                                     : "not writable");
+                             stat(local.cache_dir, &sb) != 0 ? strerror(errno)
+                             : !S_ISDIR(sb.st_mode) ? "not a folder" : "not writable");
     }
     opts.models = specs;
     opts.n_models = n_specs;

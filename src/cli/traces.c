@@ -6,13 +6,13 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/duration.h"
 #include "base/json.h"
 #include "base/status.h"
 #include "base/utf8.h"
 #include "cli/cli.h"
 #include "base/log.h"
 #include "data/store_traces.h"
-#include "deploy/models.h"
 #include "observe/otlp.h"
 
 static const char traces_help[] =
@@ -106,7 +106,7 @@ static int prune(const char *db, int64_t older_ms, size_t max_bytes, int json)
         return cli_fail(st);
     int64_t before = older_ms >= 0 ? mast_now_us() - older_ms * 1000 : 0, deleted = 0, count = 0;
     uint64_t bytes = 0;
-    st = mast_store_traces_prune(store, before > 0 ? before : (older_ms >= 0 ? 1 : 0), max_bytes, 0, &deleted);
+    st = mast_store_traces_prune(store, before, max_bytes, 0, &deleted);
     if (st == MAST_OK)
         st = mast_store_traces_size(store, &count, &bytes);
     mast_store_close(store);
@@ -200,7 +200,7 @@ int cmd_traces(int argc, char **argv)
     const char *db = NULL;
     long limit = 20;
     int json = 0, c;
-    int64_t older_ms = -1, since_ms = -1;
+    double older_s = -1, since_s = -1;
     size_t max_bytes = 0;
     const char *otlp_url = NULL, *protocol = NULL;
     opterr = 0;
@@ -212,14 +212,14 @@ int cmd_traces(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_OLDER:
-            if (mast_parse_keep_alive(optarg, &older_ms) != MAST_OK || older_ms <= 0)
+            if (mast_parse_duration(optarg, &older_s) != MAST_OK || older_s <= 0)
                 return cli_usage("traces", "--older-than wants a duration above 0 such as 30d, 12h or "
                                  "90m (got '%s')", optarg);
             break;
         case OPT_OTLP: otlp_url = optarg; break;
         case OPT_PROTOCOL: protocol = optarg; break;
         case OPT_SINCE:
-            if (mast_parse_keep_alive(optarg, &since_ms) != MAST_OK || since_ms < 0)
+            if (mast_parse_duration(optarg, &since_s) != MAST_OK || since_s < 0)
                 return cli_usage("traces", "--since wants a duration such as 1h or 7d (got '%s')", optarg);
             break;
         case OPT_MAX_BYTES:
@@ -235,16 +235,16 @@ int cmd_traces(int argc, char **argv)
     if (optind < argc && !strcmp(argv[optind], "prune")) {
         if (optind + 1 < argc)
             return cli_usage("traces", "unexpected argument '%s'", argv[optind + 1]);
-        return prune(db, older_ms, max_bytes, json);
+        return prune(db, older_s >= 0 ? (int64_t)(older_s * 1e3) : -1, max_bytes, json);
     }
     if (optind < argc && !strcmp(argv[optind], "export")) {
         if (optind + 1 < argc)
             return cli_usage("traces", "unexpected argument '%s'", argv[optind + 1]);
-        return export_traces(db, otlp_url, protocol, since_ms, json);
+        return export_traces(db, otlp_url, protocol, since_s >= 0 ? (int64_t)(since_s * 1e3) : -1, json);
     }
-    if (otlp_url || protocol || since_ms >= 0)
+    if (otlp_url || protocol || since_s >= 0)
         return cli_usage("traces", "--otlp, --since and --protocol are export's");
-    if (older_ms >= 0 || max_bytes)
+    if (older_s >= 0 || max_bytes)
         return cli_usage("traces", "--older-than and --max-bytes are prune's");
     if (optind < argc) {
         if (strcmp(argv[optind], "show") != 0)

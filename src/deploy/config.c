@@ -1,6 +1,7 @@
 /*
 ** deploy/config.c — mast.yaml validated into a mast_config (see config.h).
 */
+#include "base/duration.h"
 #include "deploy/config.h"
 #include "deploy/prices.h"
 
@@ -138,17 +139,10 @@ static mast_status get_duration(const checker *k, const json_t *obj, const char 
         *out = json_number_value(v);
         return MAST_OK;
     }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        errno = 0;
-        double d = strtod(s, &end);
-        double unit = !strcmp(end, "ms") ? 1e-3 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
-                    : !strcmp(end, "h") ? 3600 : 0;
-        if (end != s && unit > 0 && d >= 0 && isfinite(d) && errno == 0) {
-            *out = d * unit;
-            return MAST_OK;
-        }
+    double d;
+    if (json_is_string(v) && mast_parse_duration(json_string_value(v), &d) == MAST_OK && d >= 0) {
+        *out = d;
+        return MAST_OK;
     }
     return bad(k, v, w, "expected a duration such as 250ms, 2s or 1m");
 }

@@ -8,9 +8,9 @@
 */
 #include "deploy/models.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +19,11 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/duration.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "model/gguf.h"
+#include "model/pull.h"
 #include "observe/metrics.h"
 
 #define DEFAULT_QUEUE 16
@@ -520,29 +522,15 @@ static mast_status publish(mast_models *ms, mast_model *m)
     return MAST_OK;
 }
 
-/* A models folder's file name a model may have: NAME.gguf, NAME made of
-** letters, digits and ._- (not starting with a dot: partial downloads). */
-static bool dir_name_ok(const char *name, size_t len)
-{
-    if (!len || len > 128 || name[0] == '.')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-            return false;
-    return true;
-}
-
-/* Adds the folder's file NAME.gguf as model NAME; ms->mu held. */
+/* Adds the folder's file NAME.gguf as model NAME (model/pull.h's names: not
+** starting with a dot, so partial downloads are never offered); ms->mu held. */
 static mast_model *add_from_dir(mast_models *ms, const char *name)
 {
     mast_model *m = find_in(ms, name);
-    if (m || !ms->models_dir || !dir_name_ok(name, strlen(name)))
+    if (m || !ms->models_dir || !mast_model_name_ok(name))
         return m;
     mast_buf path = {0};
-    if (mast_buf_printf(&path, "%s/%s.gguf", ms->models_dir, name) != MAST_OK)
-        return NULL;
-    struct stat sb;
-    if (stat(mast_buf_cstr(&path), &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (mast_models_find_file(ms->models_dir, name, &path) == MAST_OK) {
         if (model_new(ms, mast_buf_cstr(&path), name, -1, &m) != MAST_OK)
             mast_warn("models folder: %s", mast_errmsg());
         else if (publish(ms, m) != MAST_OK)
@@ -563,7 +551,7 @@ void mast_models_refresh(mast_models *ms)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len > 5 && !strcmp(e->d_name + len - 5, ".gguf") && dir_name_ok(e->d_name, len - 5)) {
+        if (len > 5 && len - 5 <= 128 && !strcmp(e->d_name + len - 5, ".gguf")) {
             char name[129];
             snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
             add_from_dir(ms, name);
@@ -683,12 +671,10 @@ mast_model *mast_models_first(mast_models *ms, mast_model_kind kind)
     return NULL;
 }
 
-mast_model_state mast_model_state_of(mast_model *m, const char **error)
+mast_model_state mast_model_state_of(mast_model *m)
 {
     pthread_mutex_lock(&m->queue->mu);
     mast_model_state s = m->queue->state;
-    if (error)
-        *error = m->queue->error;   /* freed only by the worker's next load */
     pthread_mutex_unlock(&m->queue->mu);
     return s;
 }
@@ -897,47 +883,8 @@ size_t mast_model_queued(mast_model *m)
 
 mast_status mast_parse_keep_alive(const char *text, int64_t *out)
 {
-    const char *p = text;
-    while (*p == ' ')
-        p++;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    if (!*p)
-        return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration", text);
-    double total = 0;
-    bool any_unit = false;
-    while (*p && *p != ' ') {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || v < 0 || v != v)
-            return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration (a number of seconds, or "
-                             "like 30s, 5m, 1h, 1h30m; -1 keeps the model loaded)", text);
-        p = end;
-        double unit;
-        if (!strncmp(p, "ms", 2))
-            unit = 1, p += 2;
-        else if (*p == 's')
-            unit = 1000, p++;
-        else if (*p == 'm')
-            unit = 60e3, p++;
-        else if (*p == 'h')
-            unit = 3600e3, p++;
-        else if (*p == 'd')
-            unit = 86400e3, p++;
-        else if (!*p && !any_unit)
-            unit = 1000;   /* a bare number: seconds */
-        else
-            return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration: its units are ms, s, m, h and d",
-                             text);
-        any_unit = true;
-        total += v * unit;
-    }
-    while (*p == ' ')
-        p++;
-    if (*p || total > 1e15)
-        return mast_fail(MAST_ERR_INVALID, "'%s' is not a duration", text);
-    *out = neg && total > 0 ? -1 : (int64_t)total;
+    double secs;
+    MAST_TRY(mast_parse_duration(text, &secs));
+    *out = secs < 0 ? -1 : (int64_t)llround(secs * 1e3);
     return MAST_OK;
 }

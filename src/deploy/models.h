@@ -119,7 +119,8 @@ void mast_models_refresh(mast_models *ms);
 /* The first model of a kind (the default when a request names none), or NULL. */
 mast_model *mast_models_first(mast_models *ms, mast_model_kind kind);
 
-mast_model_state mast_model_state_of(mast_model *m, const char **error);
+mast_model_state mast_model_state_of(mast_model *m);
+/* What a listing shows (the error included), copied under the model's lock. */
 void mast_model_view_of(mast_model *m, mast_model_view *out);
 /* Whether every preloaded model is ready; else *why says which is loading or failed. */
 bool mast_models_ready(mast_models *ms, const char **why_id, mast_model_state *why_state);

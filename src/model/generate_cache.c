@@ -24,6 +24,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/mmap.h"
 #include "base/status.h"
 #include "model/generate_impl.h"
 
@@ -218,8 +219,7 @@ mast_status gen_cache_open(local *l, const char *dir)
     if (!dir)
         return MAST_OK;
     struct stat sb;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return mast_fail(MAST_ERR_IO, "--cache-dir %s: %s", dir, strerror(errno));
+    MAST_TRY(mast_mkdirs(dir));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return mast_fail(MAST_ERR_IO, "--cache-dir %s: not a folder", dir);
     if (!(l->cache_dir = strdup(dir)))

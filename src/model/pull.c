@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/mmap.h"
 #include "base/progress.h"
 #include "base/sha256.h"
 #include "base/status.h"
@@ -70,25 +71,6 @@ mast_status mast_models_find_file(const char *dir, const char *name, mast_buf *p
     struct stat sb;
     if (stat(mast_buf_cstr(path), &sb) != 0 || !S_ISREG(sb.st_mode))
         return mast_fail(MAST_ERR_NOT_FOUND, "no model '%s' in %s (mast models list shows them)", name, where);
-    return MAST_OK;
-}
-
-static mast_status mkdirs(const char *path)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return mast_fail(MAST_ERR_INVALID, "%s: path too long", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return mast_fail(MAST_ERR_IO, "%s: %s", tmp, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
     return MAST_OK;
 }
 
@@ -257,8 +239,15 @@ static xfer_outcome transfer(const char *url, FILE *f, uint64_t have, const char
     }
     char ua[64], err[CURL_ERROR_SIZE] = "";
     snprintf(ua, sizeof ua, "mast/%s", mast_version());
+    /* The range is our own header, not CURLOPT_RESUME_FROM: curl refuses a 200 to a resume,
+    ** and a 200 is how a server says the file changed (If-Range) or that it has no ranges;
+    ** on_body then starts the part over. */
     struct curl_slist *hdrs = NULL;
-    char ifr[400];
+    char range[64], ifr[400];
+    if (have) {
+        snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)have);
+        hdrs = curl_slist_append(hdrs, range);
+    }
     if (have && validator[0]) {
         snprintf(ifr, sizeof ifr, "If-Range: %s", validator);
         hdrs = curl_slist_append(hdrs, ifr);
@@ -281,8 +270,6 @@ static xfer_outcome transfer(const char *url, FILE *f, uint64_t have, const char
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     if (hdrs)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    if (have)
-        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)have);
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -383,7 +370,7 @@ mast_status mast_pull(const mast_pull_opts *o, mast_pull_result *r)
     mast_buf dir = {0}, part = {0}, meta = {0}, side = {0}, tmp = {0};
     mast_status st = folder(o->dir, &dir);
     if (st == MAST_OK)
-        st = mkdirs(mast_buf_cstr(&dir));
+        st = mast_mkdirs(mast_buf_cstr(&dir));
     if (st == MAST_OK)
         st = mast_buf_printf(&r->path, "%s/%s.gguf", mast_buf_cstr(&dir), r->name);
     if (st == MAST_OK)

@@ -5,6 +5,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/duration.h"
 #include "base/progress.h"
 #include "base/hash.h"
 #include "base/json.h"
@@ -424,6 +425,21 @@ static void test_sha256_vectors_pieces_and_extensions(void)
     printf("  sha256: %s\n", fast ? "SHA extensions" : "portable only (no SHA extensions)");
 }
 
+static void test_durations_parse_with_units(void)
+{
+    double d = 0;
+    CHECK(mast_parse_duration("30d", &d) == MAST_OK && d == 2592000);
+    CHECK(mast_parse_duration("1h30m", &d) == MAST_OK && d == 5400);
+    CHECK(mast_parse_duration("250ms", &d) == MAST_OK && fabs(d - 0.25) < 1e-12);
+    CHECK(mast_parse_duration("1.5", &d) == MAST_OK && d == 1.5);   /* a bare number: seconds */
+    CHECK(mast_parse_duration("-1m", &d) == MAST_OK && d == -60);
+    CHECK_EQ_INT(mast_parse_duration("5 m", &d), MAST_ERR_INVALID);
+    CHECK_EQ_INT(mast_parse_duration("1m5", &d), MAST_ERR_INVALID);   /* a unit, then a bare number */
+    CHECK_EQ_INT(mast_parse_duration("+5s", &d), MAST_ERR_INVALID);
+    CHECK_EQ_INT(mast_parse_duration("5w", &d), MAST_ERR_INVALID);
+    CHECK(strstr(mast_errmsg(), "its units are ms, s, m, h and d") != NULL);
+}
+
 int main(void)
 {
     RUN(test_fail_sets_thread_message_and_returns_code);
@@ -443,5 +459,6 @@ int main(void)
     RUN(test_read_file_enforces_limit_and_names_path);
     RUN(test_pool_for_covers_every_item_once);
     RUN(test_sha256_vectors_pieces_and_extensions);
+    RUN(test_durations_parse_with_units);
     return test_summary();
 }

@@ -25,7 +25,7 @@ static const char *shared(int slot, const char *rel)
 
 static mast_model_state state(mast_model *m)
 {
-    return mast_model_state_of(m, NULL);
+    return mast_model_state_of(m);
 }
 
 /* Waits up to 5 s for a model to reach a state (unloading happens on its worker). */

@@ -45,6 +45,19 @@ check "… from where the last run stopped" \
   test "$(echo "$OUT" | jq_ 'd["resumed_from"] > 0 and d["attempts"] == 1')" = True
 check "… the file is whole" cmp -s "$MAST_MODELS/bert.gguf" "$M/tiny-bert-random.gguf"
 
+# a file that changed on the server since the partial download: If-Range no longer matches,
+# the server sends it whole (200) and the pull starts over, its hash from the new bytes
+cp "$M/tiny-bert-random.gguf" "$SRC/changing.gguf"
+expect "pull --retries 0: a partial download of a file that will change" 1 \
+  "$MAST" pull "$URL/drop/changing.gguf" --name chg --retries 0
+cp "$M/stories260K.gguf" "$SRC/changing.gguf"
+expect "pull: the same command after the file changed" 0 \
+  "$MAST" pull "$URL/drop/changing.gguf" --name chg --sha256 "$SHA" --json
+check "… in one request (the server's 200 starts the part over)" test "$(echo "$OUT" | jq_ 'd["attempts"]')" = 1
+check "… asked for the rest with the old validator" \
+  test "$(grep -c '^/drop/changing.gguf range=bytes=[1-9][0-9]*- if-range="' "$WORK/files.log")" = 1
+check "… and kept the new file whole, not the old part and the new rest" cmp -s "$MAST_MODELS/chg.gguf" "$M/stories260K.gguf"
+"$MAST" models rm chg >/dev/null   # the folder's listing below has its own models
 expect "pull: a transfer that always drops gives up after its retries" 1 \
   "$MAST" pull "$URL/stall/tiny-bert-random.gguf" --name stalled --retries 2
 check "… after 3 requests" test "$(requests_for /stall/tiny-bert-random.gguf)" = 3

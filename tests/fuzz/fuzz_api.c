@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = size < 4096 ? strndup((const char *)data, size) : NULL;   /* a keep_alive duration */
     int64_t ms;
     if (text) {
-        mast_parse_keep_alive(text, &ms);
+        mast_parse_keep_alive(text, &ms);   /* base/duration.c underneath */
         /* the OTEL_* lists ("k=v,k2=v%20w") as the environment gives them */
         setenv("OTEL_RESOURCE_ATTRIBUTES", text, 1);
         setenv("OTEL_EXPORTER_OTLP_HEADERS", text, 1);

@@ -443,12 +443,12 @@ static http_reply health(mast_server *s, const http_request *req)
     const char *id;
     mast_model_state state;
     if (!mast_models_ready(s->models, &id, &state)) {
-        const char *why = NULL;
-        mast_model_state_of(mast_models_find(s->models, id), &why);
+        mast_model_view v;   /* a copy: a retried load may replace the error meanwhile */
+        mast_model_view_of(mast_models_find(s->models, id), &v);
         http_reply r = state == MAST_MODEL_LOADING
                            ? http_error(503, "loading", "Loading model %s", id)
                            : http_error(503, "model_failed", "model %s failed to load: %s", id,
-                                        why ? why : "unknown error");
+                                        v.error[0] ? v.error : "unknown error");
         r.retry_after = state == MAST_MODEL_LOADING ? 1 : 0;
         return r;
     }
@@ -932,9 +932,8 @@ static enum MHD_Result resume_pending(mast_server *s, struct MHD_Connection *con
 }
 
 /* GET /metrics: Prometheus's text format, or OpenMetrics when the scraper asks for it. */
-static http_reply metrics_reply(mast_server *s, struct MHD_Connection *conn, const char *method)
+static http_reply metrics_reply(struct MHD_Connection *conn, const char *method)
 {
-    (void)s;
     pthread_once(&metrics_once, metrics_init);
     if (strcmp(method, "GET")) {
         http_reply r = http_error(405, "method_not_allowed", "method %s is not allowed on /metrics "
@@ -1044,7 +1043,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(s, conn, r, allow != NULL);
     }
     if (!strcmp(url, "/metrics"))   /* scraped every few seconds: counted, not traced */
-        return send_reply(s, conn, metrics_reply(s, conn, routed), 0);
+        return send_reply(s, conn, metrics_reply(conn, routed), 0);
     mast_trace *trace = mast_trace_begin("http.request");
     mast_trace_attr_str(trace, "http.request.method", method);
     mast_trace_attr_str(trace, "url.path", url);
